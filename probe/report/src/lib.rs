@@ -1,0 +1,28 @@
+//! Vigil's data format, defined once and shared by the probe and the collector.
+//!
+//! It holds plain data types only (serde), never network code, so the collector can depend
+//! on it without pulling in the probe's network stack. See `docs/measurement-format.md`.
+
+pub mod control;
+pub mod failure;
+pub mod measurement;
+pub mod verdict;
+
+pub use control::{ControlHttp, ControlRequest, ControlResponse, ControlTcp, ControlTls, IpInfo};
+pub use failure::Failure;
+pub use measurement::{
+    DnsAnswer, DnsQuery, HttpRequest, HttpResponse, HttpTransaction, Measurement, PlatformEndpoint, PlatformKeys,
+    TcpConnect, TcpStatus, TlsHandshake, WebKeys,
+};
+pub use verdict::{Blocking, Mechanism, MechanismFamily, PlatformStatus};
+
+/// `software_name` written into every measurement.
+pub const SOFTWARE_NAME: &str = "vigil-probe";
+/// `data_format_version` of the OONI base format we follow.
+pub const DATA_FORMAT_VERSION: &str = "0.2.0";
+/// `test_name` of the per-endpoint reachability test.
+pub const WEB_TEST_NAME: &str = "vigil_web_connectivity";
+/// `test_name` of the per-platform summary.
+pub const PLATFORM_TEST_NAME: &str = "vigil_platform";
+/// Version of both tests' `test_keys` layout.
+pub const TEST_VERSION: &str = "0.1.0";

@@ -1,0 +1,225 @@
+//! The measurement envelope (OONI base data format, df-000) and the test keys of Vigil's tests.
+//!
+//! Field names follow OONI where OONI has the concept; Vigil's additions are documented in
+//! `docs/measurement-format.md`. There is deliberately no `probe_ip` field: a probe's own
+//! address never enters a measurement.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Blocking, ControlResponse, Failure, Mechanism, PlatformStatus};
+
+/// One measurement in the OONI base format; `K` is the test's `test_keys`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Measurement<K> {
+    /// Unique id of this measurement (idempotency key for upload).
+    pub id: String,
+    pub data_format_version: String,
+    /// UTC, `YYYY-MM-DD HH:MM:SS` (OONI's layout).
+    pub measurement_start_time: String,
+    /// UTC, `YYYY-MM-DD HH:MM:SS`: when the run (battery or `check`) started.
+    pub test_start_time: String,
+    pub input: Option<String>,
+    pub test_name: String,
+    pub test_version: String,
+    pub software_name: String,
+    pub software_version: String,
+    /// `AS<n>`; `AS0` when unknown (the collector fills it in from the submitting address).
+    pub probe_asn: String,
+    /// ISO country code; `ZZ` when unknown.
+    pub probe_cc: String,
+    /// The system resolver's address, when known (never the probe's own address).
+    pub resolver_ip: Option<String>,
+    /// Seconds the test took.
+    pub test_runtime: f64,
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    pub test_keys: K,
+}
+
+/// One DNS query and its answers (OONI `queries[]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DnsQuery {
+    /// `system`, `udp` or `doh`.
+    pub engine: String,
+    /// Resolver address (`ip:port`) or DoH URL; empty for the system resolver.
+    pub resolver_address: String,
+    pub hostname: String,
+    /// `A`, `AAAA` (or `ANY` for the system resolver, which asks for both).
+    pub query_type: String,
+    pub answers: Vec<DnsAnswer>,
+    pub failure: Option<Failure>,
+    /// Seconds since the test started.
+    pub t0: f64,
+    pub t: f64,
+    /// For UDP: every response that arrived within the listening window, in arrival order.
+    /// Two different answers here mean on-path injection.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub x_responses: Vec<DnsResponseRecord>,
+}
+
+/// One address in a DNS answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DnsAnswer {
+    /// `A` or `AAAA`.
+    pub answer_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv4: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6: Option<String>,
+    pub ttl: Option<u32>,
+}
+
+impl DnsAnswer {
+    pub fn ip(&self) -> Option<std::net::IpAddr> {
+        self.ipv4.as_deref().or(self.ipv6.as_deref())?.parse().ok()
+    }
+
+    pub fn from_ip(ip: std::net::IpAddr, ttl: Option<u32>) -> Self {
+        match ip {
+            std::net::IpAddr::V4(v4) => {
+                DnsAnswer { answer_type: "A".into(), ipv4: Some(v4.to_string()), ipv6: None, ttl }
+            }
+            std::net::IpAddr::V6(v6) => {
+                DnsAnswer { answer_type: "AAAA".into(), ipv4: None, ipv6: Some(v6.to_string()), ttl }
+            }
+        }
+    }
+}
+
+/// One UDP response as received (for injection evidence).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DnsResponseRecord {
+    /// Milliseconds after the query was sent.
+    pub after_ms: u64,
+    /// DNS response code (`NoError`, `NXDomain`, ...).
+    pub rcode: String,
+    pub addrs: Vec<String>,
+}
+
+/// A TCP connect attempt (OONI `tcp_connect[]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TcpConnect {
+    pub ip: String,
+    pub port: u16,
+    pub status: TcpStatus,
+    pub t0: f64,
+    pub t: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TcpStatus {
+    pub success: bool,
+    pub failure: Option<Failure>,
+}
+
+/// A TLS handshake (OONI `tls_handshakes[]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TlsHandshake {
+    /// `ip:port`.
+    pub address: String,
+    pub server_name: String,
+    pub failure: Option<Failure>,
+    pub tls_version: Option<String>,
+    pub cipher_suite: Option<String>,
+    pub negotiated_protocol: Option<String>,
+    /// The handshake ran without certificate verification (the SNI-swap control does).
+    pub no_tls_verify: bool,
+    /// Vigil: this handshake is the SNI-swap control for a failed handshake to the same address.
+    #[serde(default)]
+    pub x_sni_swap: bool,
+    pub t0: f64,
+    pub t: f64,
+}
+
+/// One HTTP round trip (OONI `requests[]`); redirects are one entry each, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HttpTransaction {
+    pub request: HttpRequest,
+    pub response: Option<HttpResponse>,
+    pub failure: Option<Failure>,
+    pub t0: f64,
+    pub t: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HttpRequest {
+    pub method: String,
+    pub url: String,
+    pub headers: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HttpResponse {
+    pub code: u16,
+    pub headers: BTreeMap<String, String>,
+    /// Body snapshot (lossy UTF-8), at most 512 KiB.
+    pub body: String,
+    pub body_is_truncated: bool,
+    /// Bytes of body received (up to the cap).
+    pub body_length: u64,
+    pub title: Option<String>,
+}
+
+/// `test_keys` of `vigil_web_connectivity`: one endpoint (URL or host:port).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebKeys {
+    /// Battery context: the platform and endpoint group this input belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_group: Option<String>,
+    pub client_resolver: Option<String>,
+    pub queries: Vec<DnsQuery>,
+    pub tcp_connect: Vec<TcpConnect>,
+    pub tls_handshakes: Vec<TlsHandshake>,
+    pub requests: Vec<HttpTransaction>,
+    pub control: Option<ControlResponse>,
+    pub control_failure: Option<String>,
+    pub dns_experiment_failure: Option<Failure>,
+    /// `consistent`, `inconsistent`, or null when there was nothing to compare with.
+    pub dns_consistency: Option<String>,
+    pub http_experiment_failure: Option<Failure>,
+    pub body_length_match: Option<bool>,
+    pub body_proportion: Option<f64>,
+    pub status_code_match: Option<bool>,
+    pub headers_match: Option<bool>,
+    pub title_match: Option<bool>,
+    pub blocking: Blocking,
+    pub accessible: Option<bool>,
+    /// Vigil's finer mechanism when blocked; null when not blocked or unknown.
+    pub mechanism: Option<Mechanism>,
+    /// The verdict is proven by the probe alone (injection, fingerprint, SNI-swap...).
+    pub x_confirmed: bool,
+    /// Fingerprints (DNS or HTTP) that matched, by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub x_fingerprints: Vec<String>,
+    /// Human-readable reasons behind the verdict, most important first.
+    pub x_reasons: Vec<String>,
+}
+
+/// `test_keys` of `vigil_platform`: one platform's verdict in one battery run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlatformKeys {
+    pub platform: String,
+    /// `platform` or `control` (a neutral site).
+    pub kind: String,
+    pub status: PlatformStatus,
+    /// The dominant mechanism among blocked endpoints.
+    pub mechanism: Option<Mechanism>,
+    pub endpoints: Vec<PlatformEndpoint>,
+    pub reasons: Vec<String>,
+}
+
+/// One endpoint's verdict inside a platform summary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlatformEndpoint {
+    pub input: String,
+    pub group: String,
+    pub measurement_id: String,
+    pub blocking: Blocking,
+    pub accessible: Option<bool>,
+    pub mechanism: Option<Mechanism>,
+}

@@ -1,0 +1,549 @@
+//! The verdict: turns one endpoint's recorded observations (DNS, TCP, TLS, HTTP, control) into
+//! OONI's `blocking`/`accessible` and Vigil's finer `mechanism`, without touching a socket.
+//!
+//! Rules follow OONI Web Connectivity (see `docs/measurement-format.md` and
+//! ../shared/brief/measurement.md); where OONI stops, Vigil adds what the probe can prove alone:
+//! DNS injection, known injected answers, bogons and NXDOMAIN against the DoH reference, known
+//! blockpages, and SNI filtering shown by the SNI-swap control.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+use vigil_report::{Blocking, DnsQuery, Failure, Mechanism, WebKeys};
+
+use crate::bogon::Scope;
+
+mod http_compare;
+#[cfg(test)]
+mod tests;
+
+pub use http_compare::{body_proportion, headers_match, title_match};
+
+/// A fingerprint that matched, as the classifier needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FpHit {
+    pub name: String,
+    /// The match alone proves blocking in this country (see `fingerprint`).
+    pub confirmed: bool,
+}
+
+/// Known blocking fingerprints, behind a trait so tests can supply their own.
+pub trait FingerprintLookup {
+    fn dns(&self, ip: IpAddr, probe_cc: &str) -> Option<FpHit>;
+    fn http(&self, body: &str, headers: &BTreeMap<String, String>, probe_cc: &str) -> Vec<FpHit>;
+}
+
+/// What kind of endpoint was measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Https,
+    Http,
+    /// `tcpconnect://host:port`: DNS and TCP only.
+    Tcp,
+}
+
+/// Everything the classifier needs besides the observations.
+pub struct Context<'a> {
+    pub target: Target,
+    /// The hostname in ASCII form (None for IP literals).
+    pub host: Option<&'a str>,
+    pub port: u16,
+    pub probe_cc: &'a str,
+    pub fingerprints: &'a dyn FingerprintLookup,
+    pub scope: &'a Scope,
+}
+
+/// The verdict fields, written into `WebKeys` by [`apply`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    pub blocking: Blocking,
+    pub accessible: Option<bool>,
+    pub mechanism: Option<Mechanism>,
+    pub confirmed: bool,
+    pub reasons: Vec<String>,
+}
+
+impl Verdict {
+    fn new(blocking: Blocking, accessible: Option<bool>) -> Self {
+        Verdict { blocking, accessible, mechanism: None, confirmed: false, reasons: Vec::new() }
+    }
+
+    fn blocked(blocking: Blocking, mechanism: Mechanism, confirmed: bool, reason: String) -> Self {
+        Verdict { blocking, accessible: Some(false), mechanism: Some(mechanism), confirmed, reasons: vec![reason] }
+    }
+
+    fn because(mut self, reason: impl Into<String>) -> Self {
+        self.reasons.push(reason.into());
+        self
+    }
+}
+
+/// Classify `keys` in place: fills the comparison keys, `blocking`, `accessible`, `mechanism`,
+/// `x_confirmed`, `x_fingerprints` and `x_reasons`.
+pub fn apply(keys: &mut WebKeys, ctx: &Context) {
+    let dns = analyse_dns(keys, ctx);
+    keys.dns_consistency = dns.consistency.map(|c| if c { "consistent" } else { "inconsistent" }.into());
+    keys.dns_experiment_failure = dns.failure.clone();
+    keys.x_fingerprints = dns.fingerprints.clone();
+    compare_http(keys);
+    let http_hits = blockpage_hits(keys, ctx);
+    keys.x_fingerprints.extend(http_hits.iter().map(|h| h.name.clone()));
+    let verdict = decide(keys, ctx, &dns, &http_hits);
+    keys.blocking = verdict.blocking;
+    keys.accessible = verdict.accessible;
+    keys.mechanism = verdict.mechanism;
+    keys.x_confirmed = verdict.confirmed;
+    keys.x_reasons = verdict.reasons;
+}
+
+/// What the DNS records say.
+#[derive(Debug, Default)]
+struct DnsFindings {
+    /// Some(true/false) when there was a reference to compare with.
+    consistency: Option<bool>,
+    /// The probe's resolution failed (every probe-side resolver failed).
+    failure: Option<Failure>,
+    /// The strongest tampering mechanism seen, with whether the probe proved it alone.
+    tampering: Option<(Mechanism, bool, String)>,
+    fingerprints: Vec<String>,
+}
+
+fn is_probe_side(q: &DnsQuery) -> bool {
+    q.engine == "system" || q.engine == "udp"
+}
+
+fn addrs_of(q: &DnsQuery) -> impl Iterator<Item = IpAddr> + '_ {
+    q.answers.iter().filter_map(|a| a.ip())
+}
+
+/// Did this UDP query receive two different answers (on-path injection)?
+pub fn injected(q: &DnsQuery) -> bool {
+    let mut seen = q.x_responses.iter().map(|r| {
+        let set: BTreeSet<&String> = r.addrs.iter().collect();
+        (r.rcode.as_str(), set)
+    });
+    match seen.next() {
+        Some(first) => seen.any(|other| other != first),
+        None => false,
+    }
+}
+
+fn analyse_dns(keys: &WebKeys, ctx: &Context) -> DnsFindings {
+    let mut out = DnsFindings::default();
+    let Some(host) = ctx.host else { return out };
+    // Group probe-side queries by resolver (A and AAAA of one resolver belong together).
+    let mut resolvers: BTreeMap<(&str, &str), Vec<&DnsQuery>> = BTreeMap::new();
+    for q in keys.queries.iter().filter(|q| is_probe_side(q)) {
+        resolvers.entry((q.engine.as_str(), q.resolver_address.as_str())).or_default().push(q);
+    }
+    if resolvers.is_empty() {
+        return out;
+    }
+    let control_dns = keys.control.as_ref().map(|c| &c.dns);
+    let doh: Vec<&DnsQuery> = keys.queries.iter().filter(|q| q.engine == "doh").collect();
+    let doh_addrs: BTreeSet<IpAddr> = doh.iter().flat_map(|q| addrs_of(q)).collect();
+    let mut reference: BTreeSet<IpAddr> = doh_addrs.clone();
+    if let Some(c) = control_dns {
+        reference.extend(c.addrs.iter().filter_map(|a| a.parse::<IpAddr>().ok()));
+    }
+    let reference_public = reference.iter().any(|ip| !ctx.scope.is_bogon(*ip));
+    let have_reference = keys.control.is_some() || !doh.is_empty();
+    let control_nxdomain =
+        control_dns.and_then(|c| c.failure.as_deref()).is_some_and(|f| f == Failure::DnsNxdomain.label());
+
+    let mut all_failed = true;
+    let mut first_failure = None;
+    let mut consistent_all = true;
+    let mut tampering: Vec<(Mechanism, bool, String)> = Vec::new();
+    for ((engine, resolver), queries) in &resolvers {
+        let who = if resolver.is_empty() { (*engine).to_string() } else { format!("{engine} {resolver}") };
+        let addrs: BTreeSet<IpAddr> = queries.iter().flat_map(|q| addrs_of(q)).collect();
+        // Evidence that needs no reference: injection and known injected answers.
+        for q in queries.iter().filter(|q| injected(q)) {
+            tampering.push((
+                Mechanism::DnsInjection,
+                true,
+                format!("{who}: two different answers to one {} query (on-path injection)", q.query_type),
+            ));
+        }
+        let all_seen = queries
+            .iter()
+            .flat_map(|q| q.x_responses.iter().flat_map(|r| r.addrs.iter()))
+            .filter_map(|a| a.parse::<IpAddr>().ok())
+            .chain(addrs.iter().copied());
+        for ip in all_seen {
+            if let Some(hit) = ctx.fingerprints.dns(ip, ctx.probe_cc) {
+                if !out.fingerprints.contains(&hit.name) {
+                    out.fingerprints.push(hit.name.clone());
+                }
+                tampering.push((
+                    Mechanism::DnsKnownBlockpageIp,
+                    hit.confirmed,
+                    format!("{who}: answer {ip} is a known injected address ({})", hit.name),
+                ));
+            }
+        }
+        if addrs.is_empty() {
+            let failure = queries
+                .iter()
+                .find_map(|q| q.failure.clone().filter(|f| *f != Failure::DnsNoAnswer))
+                .unwrap_or(Failure::DnsNoAnswer);
+            if first_failure.is_none() {
+                first_failure = Some(failure.clone());
+            }
+            if !reference.is_empty() {
+                consistent_all = false;
+                let mech = match failure {
+                    Failure::DnsNxdomain => Mechanism::DnsNxdomain,
+                    Failure::GenericTimeout => Mechanism::DnsTimeout,
+                    _ => Mechanism::DnsNoAnswer,
+                };
+                // A DoH answer proves the name exists; against the control alone it is OONI's rule.
+                tampering.push((
+                    mech,
+                    !doh_addrs.is_empty(),
+                    format!("{who}: {failure} while the reference resolved {host}"),
+                ));
+            } else if control_nxdomain {
+                // Both say the name does not exist: consistent, not censorship.
+            } else if have_reference && keys.control.is_some() {
+                consistent_all = false;
+            }
+            continue;
+        }
+        all_failed = false;
+        if reference.is_empty() {
+            // Nothing to compare with (no control and no DoH answer, or both failed).
+            if have_reference && control_nxdomain {
+                consistent_all = false;
+                tampering.push((
+                    Mechanism::DnsInconsistent,
+                    false,
+                    format!("{who}: answered while the control says {host} does not exist"),
+                ));
+            }
+            continue;
+        }
+        if let Some(ip) = addrs.iter().find(|ip| ctx.scope.is_bogon(**ip))
+            && reference_public
+            && addrs.is_disjoint(&reference)
+        {
+            consistent_all = false;
+            tampering.push((
+                Mechanism::DnsBogon,
+                !doh_addrs.is_empty(),
+                format!("{who}: bogon answer {ip} while the reference gives public addresses"),
+            ));
+            continue;
+        }
+        if !addrs.is_disjoint(&reference) || shares_asn(keys, &addrs, &reference) || tls_validated(keys, &addrs, host) {
+            continue;
+        }
+        consistent_all = false;
+        tampering.push((
+            Mechanism::DnsInconsistent,
+            false,
+            format!("{who}: answers share no address, network or valid certificate with the reference"),
+        ));
+    }
+    if all_failed {
+        out.failure = first_failure;
+    }
+    if have_reference && (!reference.is_empty() || keys.control.is_some()) {
+        out.consistency = Some(consistent_all && tampering.is_empty());
+    } else if !tampering.is_empty() {
+        out.consistency = Some(false);
+    }
+    // Strongest evidence first: proven before unproven, then by mechanism strength.
+    tampering.sort_by_key(|(m, proven, _)| (!*proven, dns_rank(*m)));
+    out.tampering = tampering.into_iter().next();
+    out
+}
+
+fn dns_rank(m: Mechanism) -> u8 {
+    match m {
+        Mechanism::DnsInjection => 0,
+        Mechanism::DnsKnownBlockpageIp => 1,
+        Mechanism::DnsBogon => 2,
+        Mechanism::DnsNxdomain => 3,
+        Mechanism::DnsNoAnswer => 4,
+        Mechanism::DnsTimeout => 5,
+        _ => 6,
+    }
+}
+
+fn shares_asn(keys: &WebKeys, probe: &BTreeSet<IpAddr>, reference: &BTreeSet<IpAddr>) -> bool {
+    let Some(control) = &keys.control else { return false };
+    let asn = |ip: &IpAddr| control.ip_info.get(&ip.to_string()).map(|i| i.asn).filter(|a| *a != 0);
+    let ours: BTreeSet<u32> = probe.iter().filter_map(asn).collect();
+    reference.iter().filter_map(asn).any(|a| ours.contains(&a))
+}
+
+/// A TLS handshake with the right SNI that validated on one of these addresses proves they serve
+/// the real site (OONI counts such an address as consistent).
+fn tls_validated(keys: &WebKeys, addrs: &BTreeSet<IpAddr>, host: &str) -> bool {
+    keys.tls_handshakes.iter().any(|h| {
+        h.failure.is_none()
+            && !h.no_tls_verify
+            && h.server_name.eq_ignore_ascii_case(host)
+            && address_ip(&h.address).is_some_and(|ip| addrs.contains(&ip))
+    })
+}
+
+/// The IP of an `ip:port` / `[v6]:port` address.
+pub fn address_ip(address: &str) -> Option<IpAddr> {
+    address.parse::<std::net::SocketAddr>().ok().map(|s| s.ip())
+}
+
+/// Fill OONI's HTTP comparison keys from the final response and the control's.
+fn compare_http(keys: &mut WebKeys) {
+    let control = keys.control.as_ref().and_then(|c| c.http_request.as_ref()).filter(|h| h.failure.is_none());
+    let response = keys.requests.first().and_then(|t| t.response.as_ref());
+    let (Some(control), Some(response)) = (control, response) else { return };
+    keys.status_code_match = Some(i64::from(response.code) == control.status_code);
+    if !response.body_is_truncated && control.body_length >= 0 {
+        let p = body_proportion(response.body_length, control.body_length as u64);
+        keys.body_proportion = Some(p);
+        keys.body_length_match = Some(p > 0.7);
+    }
+    keys.headers_match = Some(headers_match(&response.headers, &control.headers));
+    keys.title_match = title_match(response.title.as_deref().unwrap_or(""), &control.title);
+}
+
+/// Blockpage fingerprints in any hop of the redirect chain (a redirect to a blockpage shows in
+/// `header.location`, an injected page in the body).
+fn blockpage_hits(keys: &WebKeys, ctx: &Context) -> Vec<FpHit> {
+    let mut hits: Vec<FpHit> = Vec::new();
+    for response in keys.requests.iter().filter_map(|t| t.response.as_ref()) {
+        for hit in ctx.fingerprints.http(&response.body, &response.headers, ctx.probe_cc) {
+            if !hits.iter().any(|h| h.name == hit.name) {
+                hits.push(hit);
+            }
+        }
+    }
+    hits
+}
+
+fn decide(keys: &WebKeys, ctx: &Context, dns: &DnsFindings, http_hits: &[FpHit]) -> Verdict {
+    let has_control = keys.control.is_some();
+    let control = keys.control.as_ref();
+    let control_http = control.and_then(|c| c.http_request.as_ref());
+    let control_http_ok = control_http.is_some_and(|h| h.failure.is_none());
+    let control_tcp_ok = control.is_some_and(|c| c.tcp_connect.values().any(|t| t.status)) || control_http_ok;
+    let dns_inconsistent = dns.consistency == Some(false);
+    let dns_verdict = |extra: &str| {
+        let (mech, proven, reason) = dns.tampering.clone().unwrap_or((
+            Mechanism::DnsInconsistent,
+            false,
+            "DNS answers are inconsistent with the control".to_string(),
+        ));
+        Verdict::blocked(Blocking::Dns, mech, proven, reason).because(extra)
+    };
+
+    // 1. A known blockpage anywhere in the chain is HTTP blocking (OONI: http-diff), unless the DNS
+    //    already pointed us at it, which is DNS blocking.
+    if let Some(hit) = http_hits.iter().max_by_key(|h| h.confirmed) {
+        if dns_inconsistent {
+            return dns_verdict(&format!("the address served a known blockpage ({})", hit.name));
+        }
+        let reason = format!("the response matches the known blockpage {}", hit.name);
+        return Verdict::blocked(Blocking::HttpDiff, Mechanism::HttpBlockpage, hit.confirmed, reason);
+    }
+
+    // 2. Proven DNS tampering stands on its own, whatever else happened.
+    if let Some((_, true, _)) = &dns.tampering {
+        return dns_verdict("");
+    }
+
+    // 3. DNS gave nothing to connect to.
+    if let Some(failure) = &dns.failure {
+        if !has_control && dns.tampering.is_none() {
+            return Verdict::new(Blocking::Unknown, None)
+                .because(format!("DNS failed ({failure}) and there is no control to compare with"));
+        }
+        if dns_inconsistent {
+            return dns_verdict("");
+        }
+        return Verdict::new(Blocking::No, Some(false))
+            .because(format!("DNS failed ({failure}) for the control too: the name does not resolve anywhere"));
+    }
+
+    let probe_ips: BTreeSet<IpAddr> = keys.queries.iter().filter(|q| is_probe_side(q)).flat_map(addrs_of).collect();
+    let probe_tcp: Vec<_> = keys
+        .tcp_connect
+        .iter()
+        .filter(|c| c.port == ctx.port)
+        .filter(|c| ctx.host.is_none() || c.ip.parse().is_ok_and(|ip: IpAddr| probe_ips.contains(&ip)))
+        .collect();
+    let tcp_ok = probe_tcp.iter().any(|c| c.status.success);
+
+    // 4. TCP: nothing connected.
+    if !probe_tcp.is_empty() && !tcp_ok {
+        if dns_inconsistent {
+            return dns_verdict("and TCP connect failed on the addresses it gave");
+        }
+        let failure = probe_tcp[0].status.failure.clone().unwrap_or(Failure::GenericTimeout);
+        let control_same = probe_tcp
+            .iter()
+            .any(|c| control.and_then(|ctl| ctl.tcp_connect.get(&endpoint(&c.ip, c.port))).is_some_and(|t| t.status));
+        if control_same || control_tcp_ok {
+            let mech = match failure {
+                Failure::ConnectionRefused => Mechanism::TcpIpRefused,
+                Failure::HostUnreachable | Failure::NetworkUnreachable => Mechanism::TcpIpUnreachable,
+                _ => Mechanism::TcpIpBlackhole,
+            };
+            let reason = format!("TCP connect failed ({failure}) on every address while the control connected");
+            return Verdict::blocked(Blocking::TcpIp, mech, false, reason);
+        }
+        if has_control {
+            return Verdict::new(Blocking::No, Some(false))
+                .because(format!("TCP connect failed ({failure}) for the control too: the site is down"));
+        }
+        return Verdict::new(Blocking::Unknown, None)
+            .because(format!("TCP connect failed ({failure}); without a control this may be blocking or an outage"));
+    }
+    if probe_tcp.is_empty() && ctx.target != Target::Tcp && keys.requests.is_empty() {
+        return Verdict::new(Blocking::Unknown, None).because("no address could be measured");
+    }
+
+    if ctx.target == Target::Tcp {
+        if tcp_ok {
+            return Verdict::new(Blocking::No, Some(true)).because("TCP connect succeeded");
+        }
+        return Verdict::new(Blocking::Unknown, None).because("no address could be measured");
+    }
+
+    // 5. TLS (https): the handshake with the real SNI, and the SNI-swap control.
+    let tls = if ctx.target == Target::Https { tls_finding(keys, ctx, control) } else { None };
+
+    // 6. The HTTP outcome.
+    let final_tx = keys.requests.first();
+    let final_failure = final_tx.and_then(|t| t.failure.clone());
+    if final_tx.is_none() || final_failure.is_some() {
+        let failure = final_failure.unwrap_or(Failure::unknown("no HTTP request was made"));
+        if dns_inconsistent {
+            return dns_verdict(&format!("and the request failed ({failure})"));
+        }
+        if let Some(v) = tls {
+            return v;
+        }
+        if control_http_ok {
+            let mech = match failure {
+                Failure::ConnectionReset => Mechanism::HttpReset,
+                Failure::GenericTimeout => Mechanism::HttpTimeout,
+                Failure::Eof => Mechanism::HttpEof,
+                ref f if f.is_certificate() => Mechanism::TlsCertificate,
+                _ => Mechanism::HttpFailure,
+            };
+            let reason = format!("the request failed ({failure}) while the control fetched the page");
+            return Verdict::blocked(Blocking::HttpFailure, mech, false, reason);
+        }
+        if has_control {
+            return Verdict::new(Blocking::No, Some(false))
+                .because(format!("the request failed ({failure}) and the control failed too: not censorship"));
+        }
+        return Verdict::new(Blocking::Unknown, None)
+            .because(format!("the request failed ({failure}); without a control the cause is unknown"));
+    }
+
+    // 7. A response arrived.
+    let final_url_https = final_tx.is_some_and(|t| t.request.url.starts_with("https://"));
+    let diff = http_diff(keys);
+    match (control_http_ok, diff) {
+        (true, true) if dns_inconsistent => dns_verdict("and the page differs from the control's"),
+        (true, true) => Verdict::blocked(
+            Blocking::HttpDiff,
+            Mechanism::HttpDiff,
+            false,
+            "the page differs from the control's (status, body, headers and title)".into(),
+        ),
+        (true, false) => Verdict::new(Blocking::No, Some(true)).because("the page matches the control's"),
+        _ if final_url_https => {
+            Verdict::new(Blocking::No, Some(true)).because("an HTTPS response with a validated certificate arrived")
+        }
+        (false, _) if has_control => Verdict::new(Blocking::Unknown, None)
+            .because("a response arrived but the control could not fetch the page to compare"),
+        (false, _) => Verdict::new(Blocking::Unknown, None)
+            .because("a plain-HTTP response arrived; without a control it cannot be compared"),
+    }
+}
+
+fn endpoint(ip: &str, port: u16) -> String {
+    match ip.parse::<IpAddr>() {
+        Ok(IpAddr::V6(_)) => format!("[{ip}]:{port}"),
+        _ => format!("{ip}:{port}"),
+    }
+}
+
+/// OONI: http-diff = NOT(status_match AND (body_match OR headers_match OR title_match)).
+fn http_diff(keys: &WebKeys) -> bool {
+    let yes = |v: Option<bool>| v == Some(true);
+    !(yes(keys.status_code_match) && (yes(keys.body_length_match) || yes(keys.headers_match) || yes(keys.title_match)))
+}
+
+/// When every handshake with the real SNI failed: what the SNI-swap and the control say.
+fn tls_finding(keys: &WebKeys, ctx: &Context, control: Option<&vigil_report::ControlResponse>) -> Option<Verdict> {
+    let host = ctx.host?;
+    let real: Vec<_> =
+        keys.tls_handshakes.iter().filter(|h| !h.x_sni_swap && h.server_name.eq_ignore_ascii_case(host)).collect();
+    if real.is_empty() || real.iter().any(|h| h.failure.is_none()) {
+        return None;
+    }
+    let failure = real[0].failure.clone().unwrap_or(Failure::SslFailedHandshake);
+    let control_tls_ok = control.is_some_and(|c| {
+        c.tls_handshake.values().any(|t| t.status) || c.http_request.as_ref().is_some_and(|h| h.failure.is_none())
+    });
+    if failure.is_certificate() {
+        if control_tls_ok {
+            let reason = format!("the certificate did not validate ({failure}) while the control's did: interception");
+            return Some(Verdict::blocked(Blocking::HttpFailure, Mechanism::TlsCertificate, false, reason));
+        }
+        if control.is_some() {
+            return Some(Verdict::new(Blocking::No, Some(false)).because(format!(
+                "the certificate did not validate ({failure}) for the control either: a misconfigured site"
+            )));
+        }
+        return Some(
+            Verdict::new(Blocking::Unknown, Some(false))
+                .because(format!("the certificate did not validate ({failure}); no control to compare with")),
+        );
+    }
+    // Reset, timeout or EOF after the ClientHello: did another SNI to the same address work?
+    let swap_clean = real.iter().any(|h| {
+        keys.tls_handshakes.iter().any(|s| {
+            s.x_sni_swap
+                && s.address == h.address
+                && (s.failure.is_none() || s.failure == Some(Failure::SslFailedHandshake))
+        })
+    });
+    if swap_clean {
+        let mech = match failure {
+            Failure::ConnectionReset => Mechanism::TlsSniReset,
+            Failure::GenericTimeout => Mechanism::TlsSniTimeout,
+            Failure::Eof => Mechanism::TlsSniEof,
+            _ => Mechanism::TlsFailure,
+        };
+        let reason = format!(
+            "the TLS handshake with SNI {host} failed ({failure}) while another SNI to the same address succeeded"
+        );
+        return Some(Verdict::blocked(Blocking::HttpFailure, mech, true, reason));
+    }
+    if control_tls_ok {
+        let reason = format!("the TLS handshake failed ({failure}) whatever the SNI, while the control completed it");
+        return Some(Verdict::blocked(Blocking::HttpFailure, Mechanism::TlsFailure, false, reason));
+    }
+    None
+}
+
+impl FingerprintLookup for crate::fingerprint::Fingerprints {
+    fn dns(&self, ip: IpAddr, probe_cc: &str) -> Option<FpHit> {
+        self.match_dns(ip, probe_cc).map(|m| FpHit { name: m.name().to_string(), confirmed: m.confirmed })
+    }
+
+    fn http(&self, body: &str, headers: &BTreeMap<String, String>, probe_cc: &str) -> Vec<FpHit> {
+        self.match_http(body, headers, probe_cc)
+            .into_iter()
+            .map(|m| FpHit { name: m.name().to_string(), confirmed: m.confirmed })
+            .collect()
+    }
+}

@@ -1,0 +1,492 @@
+//! One test per classification rule, on hand-built observations (no sockets).
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use vigil_report::{
+    Blocking, ControlResponse, ControlTcp, ControlTls, DnsAnswer, DnsQuery, Failure, HttpRequest, HttpResponse,
+    HttpTransaction, IpInfo, Mechanism, TcpConnect, TcpStatus, TlsHandshake, WebKeys,
+    control::{ControlDns, ControlHttp},
+    measurement::DnsResponseRecord,
+};
+
+use super::*;
+use crate::bogon::Scope;
+
+struct Fps;
+
+impl FingerprintLookup for Fps {
+    fn dns(&self, ip: IpAddr, cc: &str) -> Option<FpHit> {
+        (ip.to_string() == "10.10.34.34").then(|| FpHit { name: "ooni.ir_0".into(), confirmed: cc == "IR" })
+    }
+    fn http(&self, body: &str, headers: &BTreeMap<String, String>, _cc: &str) -> Vec<FpHit> {
+        let mut hits = Vec::new();
+        if body.contains("peyvandha.ir") {
+            hits.push(FpHit { name: "ooni.ir_http".into(), confirmed: true });
+        }
+        if headers.get("Location").is_some_and(|l| l.starts_with("http://blocked.example")) {
+            hits.push(FpHit { name: "test.location".into(), confirmed: true });
+        }
+        hits
+    }
+}
+
+const HOST: &str = "www.platform.test";
+const REAL: &str = "93.184.216.34";
+
+fn query(engine: &str, addrs: &[&str], failure: Option<Failure>) -> DnsQuery {
+    DnsQuery {
+        engine: engine.into(),
+        resolver_address: if engine == "system" { String::new() } else { format!("{engine}-resolver") },
+        hostname: HOST.into(),
+        query_type: "A".into(),
+        answers: addrs.iter().map(|a| DnsAnswer::from_ip(a.parse().unwrap(), Some(60))).collect(),
+        failure,
+        t0: 0.0,
+        t: 0.01,
+        x_responses: Vec::new(),
+    }
+}
+
+fn tcp(ip: &str, failure: Option<Failure>) -> TcpConnect {
+    TcpConnect { ip: ip.into(), port: 443, status: TcpStatus { success: failure.is_none(), failure }, t0: 0.0, t: 0.0 }
+}
+
+fn tls(ip: &str, sni: &str, failure: Option<Failure>, swap: bool) -> TlsHandshake {
+    TlsHandshake {
+        address: format!("{ip}:443"),
+        server_name: sni.into(),
+        failure,
+        tls_version: None,
+        cipher_suite: None,
+        negotiated_protocol: None,
+        no_tls_verify: swap,
+        x_sni_swap: swap,
+        t0: 0.0,
+        t: 0.0,
+    }
+}
+
+fn response(url: &str, code: u16, body: &str, title: &str, headers: &[(&str, &str)]) -> HttpTransaction {
+    HttpTransaction {
+        request: HttpRequest { method: "GET".into(), url: url.into(), headers: BTreeMap::new() },
+        response: Some(HttpResponse {
+            code,
+            headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            body: body.into(),
+            body_is_truncated: false,
+            body_length: body.len() as u64,
+            title: Some(title.into()),
+        }),
+        failure: None,
+        t0: 0.0,
+        t: 0.0,
+    }
+}
+
+fn failed_request(url: &str, failure: Failure) -> HttpTransaction {
+    HttpTransaction {
+        request: HttpRequest { method: "GET".into(), url: url.into(), headers: BTreeMap::new() },
+        response: None,
+        failure: Some(failure),
+        t0: 0.0,
+        t: 0.0,
+    }
+}
+
+fn control_ok(addrs: &[&str], body_len: i64, title: &str) -> ControlResponse {
+    ControlResponse {
+        dns: ControlDns { failure: None, addrs: addrs.iter().map(|s| s.to_string()).collect() },
+        tcp_connect: addrs.iter().map(|a| (format!("{a}:443"), ControlTcp { status: true, failure: None })).collect(),
+        tls_handshake: addrs
+            .iter()
+            .map(|a| (format!("{a}:443"), ControlTls { server_name: HOST.into(), status: true, failure: None }))
+            .collect(),
+        http_request: Some(ControlHttp {
+            body_length: body_len,
+            failure: None,
+            title: title.into(),
+            headers: [("X-Platform".to_string(), "1".to_string())].into(),
+            status_code: 200,
+        }),
+        ip_info: BTreeMap::new(),
+    }
+}
+
+fn control_down() -> ControlResponse {
+    ControlResponse {
+        dns: ControlDns { failure: None, addrs: vec![REAL.into()] },
+        tcp_connect: [(
+            format!("{REAL}:443"),
+            ControlTcp { status: false, failure: Some("generic_timeout_error".into()) },
+        )]
+        .into(),
+        tls_handshake: BTreeMap::new(),
+        http_request: Some(ControlHttp { failure: Some("generic_timeout_error".into()), ..Default::default() }),
+        ip_info: BTreeMap::new(),
+    }
+}
+
+fn keys() -> WebKeys {
+    WebKeys {
+        platform: None,
+        endpoint_group: None,
+        client_resolver: None,
+        queries: vec![query("system", &[REAL], None)],
+        tcp_connect: vec![tcp(REAL, None)],
+        tls_handshakes: vec![tls(REAL, HOST, None, false)],
+        requests: vec![],
+        control: None,
+        control_failure: None,
+        dns_experiment_failure: None,
+        dns_consistency: None,
+        http_experiment_failure: None,
+        body_length_match: None,
+        body_proportion: None,
+        status_code_match: None,
+        headers_match: None,
+        title_match: None,
+        blocking: Blocking::Unknown,
+        accessible: None,
+        mechanism: None,
+        x_confirmed: false,
+        x_fingerprints: vec![],
+        x_reasons: vec![],
+    }
+}
+
+fn run(mut k: WebKeys, target: Target, cc: &str) -> WebKeys {
+    let scope = Scope::field();
+    let ctx = Context { target, host: Some(HOST), port: 443, probe_cc: cc, fingerprints: &Fps, scope: &scope };
+    apply(&mut k, &ctx);
+    assert!(!k.x_reasons.is_empty(), "every verdict gives a reason");
+    k
+}
+
+fn https(k: WebKeys) -> WebKeys {
+    run(k, Target::Https, "ZZ")
+}
+
+fn verdict(k: &WebKeys) -> (Blocking, Option<bool>, Option<Mechanism>) {
+    (k.blocking, k.accessible, k.mechanism)
+}
+
+const PAGE: &str = "<html><title>Platform home</title>welcome to the platform, friends</html>";
+
+#[test]
+fn validated_https_is_accessible_even_without_control() {
+    let mut k = keys();
+    k.requests = vec![response(&format!("https://{HOST}/"), 200, PAGE, "Platform home", &[])];
+    assert_eq!(verdict(&https(k)), (Blocking::No, Some(true), None));
+}
+
+#[test]
+fn matching_page_is_not_blocked() {
+    let mut k = keys();
+    k.requests = vec![response(&format!("https://{HOST}/"), 200, PAGE, "Platform home", &[("X-Platform", "1")])];
+    k.control = Some(control_ok(&[REAL], PAGE.len() as i64, "Platform home"));
+    let k = https(k);
+    assert_eq!(verdict(&k), (Blocking::No, Some(true), None));
+    assert_eq!(k.dns_consistency.as_deref(), Some("consistent"));
+    assert_eq!((k.status_code_match, k.body_length_match, k.headers_match), (Some(true), Some(true), Some(true)));
+}
+
+#[test]
+fn injected_dns_is_proven_without_control() {
+    let mut k = keys();
+    let mut q = query("udp", &["10.99.0.1"], None);
+    q.x_responses = vec![
+        DnsResponseRecord { after_ms: 1, rcode: "NoError".into(), addrs: vec!["10.99.0.1".into()] },
+        DnsResponseRecord { after_ms: 40, rcode: "NoError".into(), addrs: vec![REAL.into()] },
+    ];
+    k.queries = vec![q];
+    k.tcp_connect = vec![];
+    k.tls_handshakes = vec![];
+    let k = https(k);
+    assert_eq!(verdict(&k), (Blocking::Dns, Some(false), Some(Mechanism::DnsInjection)));
+    assert!(k.x_confirmed);
+    assert_eq!(k.dns_consistency.as_deref(), Some("inconsistent"));
+}
+
+#[test]
+fn known_injected_answer_is_confirmed_only_in_its_country() {
+    let mut k = keys();
+    k.queries = vec![query("system", &["10.10.34.34"], None)];
+    k.tcp_connect = vec![];
+    k.tls_handshakes = vec![];
+    let ir = run(k.clone(), Target::Https, "IR");
+    assert_eq!(verdict(&ir), (Blocking::Dns, Some(false), Some(Mechanism::DnsKnownBlockpageIp)));
+    assert!(ir.x_confirmed);
+    assert_eq!(ir.x_fingerprints, vec!["ooni.ir_0".to_string()]);
+    let elsewhere = run(k, Target::Https, "DE");
+    assert!(!elsewhere.x_confirmed);
+}
+
+#[test]
+fn bogon_against_doh_is_dns_blocking() {
+    let mut k = keys();
+    k.queries = vec![query("system", &["10.0.0.1"], None), query("doh", &[REAL], None)];
+    k.tcp_connect = vec![];
+    k.tls_handshakes = vec![];
+    let k = https(k);
+    assert_eq!(verdict(&k), (Blocking::Dns, Some(false), Some(Mechanism::DnsBogon)));
+    assert!(k.x_confirmed);
+}
+
+#[test]
+fn bogon_alone_is_not_blocking() {
+    let mut k = keys();
+    k.queries = vec![query("system", &["10.0.0.1"], None)];
+    k.tcp_connect = vec![];
+    k.tls_handshakes = vec![];
+    let k = https(k);
+    assert_eq!(k.blocking, Blocking::Unknown);
+    assert_eq!(k.mechanism, None);
+}
+
+#[test]
+fn nxdomain_against_control_is_dns() {
+    let mut k = keys();
+    k.queries = vec![query("system", &[], Some(Failure::DnsNxdomain))];
+    k.tcp_connect = vec![];
+    k.tls_handshakes = vec![];
+    k.control = Some(control_ok(&[REAL], 100, "Platform home"));
+    let k = https(k);
+    assert_eq!(verdict(&k), (Blocking::Dns, Some(false), Some(Mechanism::DnsNxdomain)));
+    assert_eq!(k.dns_experiment_failure, Some(Failure::DnsNxdomain));
+    assert!(!k.x_confirmed, "the control alone is OONI's rule, not proof");
+}
+
+#[test]
+fn nxdomain_against_doh_is_proven() {
+    let mut k = keys();
+    k.queries = vec![query("udp", &[], Some(Failure::DnsNxdomain)), query("doh", &[REAL], None)];
+    k.tcp_connect = vec![];
+    k.tls_handshakes = vec![];
+    let k = https(k);
+    assert_eq!(verdict(&k), (Blocking::Dns, Some(false), Some(Mechanism::DnsNxdomain)));
+    assert!(k.x_confirmed);
+}
+
+#[test]
+fn nxdomain_everywhere_is_not_censorship() {
+    let mut k = keys();
+    k.queries = vec![query("system", &[], Some(Failure::DnsNxdomain))];
+    k.tcp_connect = vec![];
+    k.tls_handshakes = vec![];
+    k.control = Some(ControlResponse {
+        dns: ControlDns { failure: Some("dns_nxdomain_error".into()), addrs: vec![] },
+        ..Default::default()
+    });
+    assert_eq!(verdict(&https(k)), (Blocking::No, Some(false), None));
+}
+
+#[test]
+fn resolver_timeout_against_control_is_dns() {
+    let mut k = keys();
+    k.queries = vec![query("udp", &[], Some(Failure::GenericTimeout))];
+    k.tcp_connect = vec![];
+    k.tls_handshakes = vec![];
+    k.control = Some(control_ok(&[REAL], 100, "x"));
+    assert_eq!(verdict(&https(k)), (Blocking::Dns, Some(false), Some(Mechanism::DnsTimeout)));
+}
+
+#[test]
+fn shared_asn_or_validated_tls_makes_dns_consistent() {
+    let other = "93.184.216.99";
+    let mut k = keys();
+    k.queries = vec![query("system", &[other], None)];
+    k.tcp_connect = vec![tcp(other, None)];
+    k.tls_handshakes = vec![tls(other, HOST, None, false)];
+    k.requests = vec![response(&format!("https://{HOST}/"), 200, PAGE, "Platform home", &[("X-Platform", "1")])];
+    k.control = Some(control_ok(&[REAL], PAGE.len() as i64, "Platform home"));
+    let k1 = https(k.clone());
+    assert_eq!(k1.dns_consistency.as_deref(), Some("consistent"), "validated TLS on the address");
+
+    k.tls_handshakes = vec![];
+    let mut c = control_ok(&[REAL], PAGE.len() as i64, "Platform home");
+    c.ip_info.insert(REAL.into(), IpInfo { asn: 15133, flags: 2 });
+    c.ip_info.insert(other.into(), IpInfo { asn: 15133, flags: 1 });
+    k.control = Some(c);
+    assert_eq!(https(k.clone()).dns_consistency.as_deref(), Some("consistent"), "same ASN");
+
+    k.control.as_mut().unwrap().ip_info.insert(other.into(), IpInfo { asn: 64500, flags: 1 });
+    assert_eq!(https(k).dns_consistency.as_deref(), Some("inconsistent"));
+}
+
+#[test]
+fn inconsistent_dns_relabels_a_failure_as_dns() {
+    let fake = "198.51.7.7";
+    let mut k = keys();
+    k.queries = vec![query("system", &[fake], None)];
+    k.tcp_connect = vec![tcp(fake, Some(Failure::GenericTimeout))];
+    k.tls_handshakes = vec![];
+    k.control = Some(control_ok(&[REAL], 100, "x"));
+    assert_eq!(verdict(&https(k)), (Blocking::Dns, Some(false), Some(Mechanism::DnsInconsistent)));
+}
+
+#[test]
+fn tcp_blackhole_and_refusal() {
+    for (failure, mech) in [
+        (Failure::GenericTimeout, Mechanism::TcpIpBlackhole),
+        (Failure::ConnectionRefused, Mechanism::TcpIpRefused),
+        (Failure::HostUnreachable, Mechanism::TcpIpUnreachable),
+    ] {
+        let mut k = keys();
+        k.tcp_connect = vec![tcp(REAL, Some(failure.clone()))];
+        k.tls_handshakes = vec![];
+        k.requests = vec![failed_request(&format!("https://{HOST}/"), failure)];
+        k.control = Some(control_ok(&[REAL], 100, "x"));
+        assert_eq!(verdict(&https(k)), (Blocking::TcpIp, Some(false), Some(mech)));
+    }
+}
+
+#[test]
+fn site_down_everywhere_is_not_blocking() {
+    let mut k = keys();
+    k.tcp_connect = vec![tcp(REAL, Some(Failure::GenericTimeout))];
+    k.tls_handshakes = vec![];
+    k.control = Some(control_down());
+    assert_eq!(verdict(&https(k)), (Blocking::No, Some(false), None));
+}
+
+#[test]
+fn tcp_failure_without_control_is_unknown() {
+    let mut k = keys();
+    k.tcp_connect = vec![tcp(REAL, Some(Failure::GenericTimeout))];
+    k.tls_handshakes = vec![];
+    assert_eq!(verdict(&https(k)), (Blocking::Unknown, None, None));
+}
+
+#[test]
+fn sni_filtering_is_proven_by_the_swap() {
+    for (failure, mech) in [
+        (Failure::ConnectionReset, Mechanism::TlsSniReset),
+        (Failure::GenericTimeout, Mechanism::TlsSniTimeout),
+        (Failure::Eof, Mechanism::TlsSniEof),
+    ] {
+        let mut k = keys();
+        k.tls_handshakes = vec![tls(REAL, HOST, Some(failure.clone()), false), tls(REAL, "example.org", None, true)];
+        k.requests = vec![failed_request(&format!("https://{HOST}/"), failure)];
+        let k = https(k);
+        assert_eq!(verdict(&k), (Blocking::HttpFailure, Some(false), Some(mech)));
+        assert!(k.x_confirmed);
+    }
+}
+
+#[test]
+fn tls_failing_for_every_sni_needs_the_control() {
+    let mut k = keys();
+    k.tls_handshakes = vec![
+        tls(REAL, HOST, Some(Failure::ConnectionReset), false),
+        tls(REAL, "example.org", Some(Failure::ConnectionReset), true),
+    ];
+    k.requests = vec![failed_request(&format!("https://{HOST}/"), Failure::ConnectionReset)];
+    assert_eq!(https(k.clone()).blocking, Blocking::Unknown);
+    k.control = Some(control_ok(&[REAL], 100, "x"));
+    assert_eq!(verdict(&https(k)), (Blocking::HttpFailure, Some(false), Some(Mechanism::TlsFailure)));
+}
+
+#[test]
+fn certificate_failures_need_the_control_to_differ() {
+    let mut k = keys();
+    k.tls_handshakes = vec![tls(REAL, HOST, Some(Failure::SslUnknownAuthority), false)];
+    k.requests = vec![failed_request(&format!("https://{HOST}/"), Failure::SslUnknownAuthority)];
+    k.control = Some(control_ok(&[REAL], 100, "x"));
+    assert_eq!(verdict(&https(k.clone())), (Blocking::HttpFailure, Some(false), Some(Mechanism::TlsCertificate)));
+
+    // An expired certificate the control sees too: a broken site, not censorship.
+    let mut c = control_down();
+    c.tcp_connect = [(format!("{REAL}:443"), ControlTcp { status: true, failure: None })].into();
+    c.tls_handshake = [(
+        format!("{REAL}:443"),
+        ControlTls { server_name: HOST.into(), status: false, failure: Some("ssl_invalid_certificate".into()) },
+    )]
+    .into();
+    c.http_request = Some(ControlHttp { failure: Some("ssl_invalid_certificate".into()), ..Default::default() });
+    k.tls_handshakes = vec![tls(REAL, HOST, Some(Failure::SslInvalidCertificate), false)];
+    k.control = Some(c);
+    assert_eq!(verdict(&https(k)), (Blocking::No, Some(false), None));
+}
+
+#[test]
+fn http_reset_on_host_is_http_failure() {
+    let mut k = keys();
+    k.tls_handshakes = vec![];
+    k.tcp_connect = vec![TcpConnect { port: 80, ..tcp(REAL, None) }];
+    k.requests = vec![failed_request(&format!("http://{HOST}/"), Failure::ConnectionReset)];
+    k.control = Some(control_ok(&[REAL], 100, "x"));
+    let scope = Scope::field();
+    let ctx =
+        Context { target: Target::Http, host: Some(HOST), port: 80, probe_cc: "ZZ", fingerprints: &Fps, scope: &scope };
+    apply(&mut k, &ctx);
+    assert_eq!(verdict(&k), (Blocking::HttpFailure, Some(false), Some(Mechanism::HttpReset)));
+}
+
+#[test]
+fn blockpage_in_body_or_redirect_is_confirmed_http_blocking() {
+    let mut k = keys();
+    k.requests = vec![response(&format!("https://{HOST}/"), 200, "<iframe src=http://peyvandha.ir>", "", &[])];
+    let k1 = https(k.clone());
+    assert_eq!(verdict(&k1), (Blocking::HttpDiff, Some(false), Some(Mechanism::HttpBlockpage)));
+    assert!(k1.x_confirmed);
+    assert_eq!(k1.x_fingerprints, vec!["ooni.ir_http".to_string()]);
+
+    k.requests = vec![
+        response("http://blocked.example/", 200, "blocked", "Blocked", &[]),
+        response(&format!("https://{HOST}/"), 302, "", "", &[("Location", "http://blocked.example/")]),
+    ];
+    assert_eq!(https(k).mechanism, Some(Mechanism::HttpBlockpage));
+}
+
+#[test]
+fn different_page_is_http_diff_and_captcha_seen_by_both_is_not() {
+    let mut k = keys();
+    k.tls_handshakes = vec![];
+    k.requests = vec![response(&format!("http://{HOST}/"), 200, "<title>Access denied</title>", "Access denied", &[])];
+    k.control = Some(control_ok(&[REAL], 20_000, "Platform home"));
+    let out = run(k.clone(), Target::Http, "ZZ");
+    assert_eq!(verdict(&out), (Blocking::HttpDiff, Some(false), Some(Mechanism::HttpDiff)));
+
+    let captcha = "<title>Just a moment...</title>checking your browser";
+    k.requests = vec![response(&format!("http://{HOST}/"), 403, captcha, "Just a moment...", &[])];
+    let mut c = control_ok(&[REAL], captcha.len() as i64, "Just a moment...");
+    c.http_request.as_mut().unwrap().status_code = 403;
+    k.control = Some(c);
+    assert_eq!(verdict(&run(k, Target::Http, "ZZ")), (Blocking::No, Some(true), None));
+}
+
+#[test]
+fn plain_http_without_control_is_unknown() {
+    let mut k = keys();
+    k.tls_handshakes = vec![];
+    k.requests = vec![response(&format!("http://{HOST}/"), 200, PAGE, "Platform home", &[])];
+    assert_eq!(verdict(&run(k, Target::Http, "ZZ")), (Blocking::Unknown, None, None));
+}
+
+#[test]
+fn too_many_redirects_everywhere_is_not_blocking() {
+    let mut k = keys();
+    k.requests = vec![failed_request(&format!("https://{HOST}/hop/11"), Failure::HttpTooManyRedirects)];
+    let mut c = control_ok(&[REAL], 0, "");
+    c.http_request = Some(ControlHttp { failure: Some("http_too_many_redirects".into()), ..Default::default() });
+    k.control = Some(c);
+    assert_eq!(verdict(&https(k)), (Blocking::No, Some(false), None));
+}
+
+#[test]
+fn tcp_endpoints_use_connect_only() {
+    let mut k = keys();
+    k.tls_handshakes = vec![];
+    let scope = Scope::field();
+    let ctx =
+        Context { target: Target::Tcp, host: Some(HOST), port: 443, probe_cc: "ZZ", fingerprints: &Fps, scope: &scope };
+    let mut ok = k.clone();
+    apply(&mut ok, &ctx);
+    assert_eq!(verdict(&ok), (Blocking::No, Some(true), None));
+
+    k.tcp_connect = vec![tcp(REAL, Some(Failure::GenericTimeout))];
+    k.control = Some(control_ok(&[REAL], 0, ""));
+    apply(&mut k, &ctx);
+    assert_eq!(verdict(&k), (Blocking::TcpIp, Some(false), Some(Mechanism::TcpIpBlackhole)));
+}

@@ -1,0 +1,685 @@
+//! Known blocking fingerprints (OONI's blocking-fingerprints): injected DNS answers and blockpage
+//! patterns in HTTP bodies and headers, loaded once and matched without recompiling anything.
+//!
+//! A match *confirms* blocking when the fingerprint's `expected_countries` holds the probe's
+//! country, or its scope is national (`nat`) or one ISP (`isp`); `fp` rows are known false
+//! positives and never confirm.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::OnceLock;
+
+use regex_lite::{Regex, RegexBuilder};
+use serde::Deserialize;
+
+const DNS_FILE: &str = "fingerprints_dns.csv";
+const HTTP_FILE: &str = "fingerprints_http.csv";
+
+/// Why a fingerprint file could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum FingerprintError {
+    #[error("{file}: {source}")]
+    Csv {
+        file: &'static str,
+        #[source]
+        source: csv::Error,
+    },
+    #[error("{file} line {line}: {field} {value:?}: {reason}")]
+    Field { file: &'static str, line: u64, field: &'static str, value: String, reason: &'static str },
+}
+
+/// How wide a fingerprint's blocking is (OONI's `scope` column).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FpScope {
+    /// `nat`: national blocking.
+    National,
+    /// `isp`: one ISP's blocking.
+    Isp,
+    /// `prod`: a commercial filtering product.
+    Product,
+    /// `inst`: an institution (school, company).
+    Institution,
+    /// `vbw`: a vague blockpage word, weak evidence.
+    Vague,
+    /// `fp`: a known false positive (a server's own error page).
+    FalsePositive,
+    /// Any other label, kept as written.
+    Other(String),
+}
+
+impl FpScope {
+    fn parse(s: &str) -> Self {
+        match s {
+            "nat" => Self::National,
+            "isp" => Self::Isp,
+            "prod" => Self::Product,
+            "inst" => Self::Institution,
+            "vbw" => Self::Vague,
+            "fp" => Self::FalsePositive,
+            other => Self::Other(other.to_string()),
+        }
+    }
+
+    /// OONI's label (`nat`, `isp`, ...).
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::National => "nat",
+            Self::Isp => "isp",
+            Self::Product => "prod",
+            Self::Institution => "inst",
+            Self::Vague => "vbw",
+            Self::FalsePositive => "fp",
+            Self::Other(s) => s,
+        }
+    }
+}
+
+/// Where a fingerprint looks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A DNS answer (an IP, or a CNAME-like name).
+    Dns,
+    /// The HTTP response body.
+    Body,
+    /// An HTTP response header, by lowercase name.
+    Header(String),
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Dns => f.write_str("dns"),
+            Self::Body => f.write_str("body"),
+            Self::Header(name) => write!(f, "header.{name}"),
+        }
+    }
+}
+
+/// One row of a fingerprint file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fingerprint {
+    pub name: String,
+    pub scope: FpScope,
+    /// OONI's `confidence_no_fp` (0-10).
+    pub confidence: u8,
+    pub location: Location,
+    /// ISO country codes where this fingerprint was seen (uppercase).
+    pub countries: Vec<String>,
+}
+
+impl Fingerprint {
+    /// Whether a match proves blocking for a probe in `probe_cc`.
+    pub fn confirms_for(&self, probe_cc: &str) -> bool {
+        match self.scope {
+            FpScope::FalsePositive => false,
+            FpScope::National | FpScope::Isp => true,
+            _ => self.countries.iter().any(|c| c.eq_ignore_ascii_case(probe_cc)),
+        }
+    }
+}
+
+/// A fingerprint that matched, and whether it confirms blocking for the probe's country.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FingerprintMatch<'a> {
+    pub fingerprint: &'a Fingerprint,
+    pub confirmed: bool,
+}
+
+impl FingerprintMatch<'_> {
+    pub fn name(&self) -> &str {
+        &self.fingerprint.name
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PatternType {
+    Contains,
+    Prefix,
+    Full,
+}
+
+impl PatternType {
+    fn matches(self, haystack: &str, pattern: &str) -> bool {
+        match self {
+            Self::Contains => haystack.contains(pattern),
+            Self::Prefix => haystack.starts_with(pattern),
+            Self::Full => haystack == pattern,
+        }
+    }
+}
+
+/// A literal (contains/prefix/full) rule: fingerprint index, type, pattern.
+#[derive(Debug)]
+struct Literal {
+    fp: usize,
+    kind: PatternType,
+    pattern: String,
+}
+
+#[derive(Debug)]
+struct RegexRule {
+    fp: usize,
+    regex: Regex,
+    /// A literal every match must contain; the regex only runs when the body holds it.
+    required: Option<String>,
+}
+
+/// Both fingerprint files, indexed for matching.
+#[derive(Debug, Default)]
+pub struct Fingerprints {
+    all: Vec<Fingerprint>,
+    dns_ips: HashMap<IpAddr, Vec<usize>>,
+    dns_names: HashMap<String, Vec<usize>>,
+    body_contains: ContainsSet,
+    body_other: Vec<Literal>,
+    body_regex: Vec<RegexRule>,
+    headers: HashMap<String, Vec<Literal>>,
+    skipped_regexps: Vec<String>,
+}
+
+/// The columns we use; the others (other_names, source, exp_url, notes) are ignored.
+#[derive(Debug, Deserialize)]
+struct Row {
+    name: String,
+    scope: String,
+    location_found: String,
+    pattern_type: String,
+    pattern: String,
+    confidence_no_fp: String,
+    expected_countries: String,
+}
+
+fn rows(file: &'static str, text: &str) -> Result<Vec<(u64, Row)>, FingerprintError> {
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header = reader.headers().map_err(|source| FingerprintError::Csv { file, source })?.clone();
+    let mut out = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|source| FingerprintError::Csv { file, source })?;
+        let line = record.position().map_or(0, |p| p.line());
+        let row: Row = record.deserialize(Some(&header)).map_err(|source| FingerprintError::Csv { file, source })?;
+        out.push((line, row));
+    }
+    Ok(out)
+}
+
+impl Fingerprints {
+    /// The fingerprints shipped with the probe (parsed once).
+    pub fn builtin() -> &'static Fingerprints {
+        static BUILTIN: OnceLock<Fingerprints> = OnceLock::new();
+        BUILTIN.get_or_init(|| {
+            Self::from_csv(include_str!("../data/fingerprints_dns.csv"), include_str!("../data/fingerprints_http.csv"))
+                .expect("embedded fingerprint files are valid (tested)")
+        })
+    }
+
+    /// Loads the two files from CSV text (OONI's blocking-fingerprints columns).
+    pub fn from_csv(dns_csv: &str, http_csv: &str) -> Result<Self, FingerprintError> {
+        let mut fps = Fingerprints::default();
+        let mut contains = Vec::new();
+        for (line, row) in rows(DNS_FILE, dns_csv)? {
+            let bad = |field, value: &str, reason| FingerprintError::Field {
+                file: DNS_FILE,
+                line,
+                field,
+                value: value.to_string(),
+                reason,
+            };
+            if row.location_found != "dns" {
+                return Err(bad("location_found", &row.location_found, "expected dns"));
+            }
+            if row.pattern_type != "full" {
+                return Err(bad("pattern_type", &row.pattern_type, "expected full"));
+            }
+            if row.pattern.is_empty() {
+                return Err(bad("pattern", &row.pattern, "empty"));
+            }
+            let idx = fps.push(&row, Location::Dns, DNS_FILE, line)?;
+            match row.pattern.parse::<IpAddr>() {
+                Ok(ip) => fps.dns_ips.entry(ip).or_default().push(idx),
+                Err(_) => fps.dns_names.entry(normalize_name(&row.pattern)).or_default().push(idx),
+            }
+        }
+        for (line, row) in rows(HTTP_FILE, http_csv)? {
+            let bad = |field, value: &str, reason| FingerprintError::Field {
+                file: HTTP_FILE,
+                line,
+                field,
+                value: value.to_string(),
+                reason,
+            };
+            let location = match row.location_found.as_str() {
+                "body" => Location::Body,
+                other => match other.strip_prefix("header.") {
+                    Some(name) if !name.is_empty() => Location::Header(name.to_ascii_lowercase()),
+                    _ => {
+                        return Err(bad("location_found", other, "expected body or header.<name>"));
+                    }
+                },
+            };
+            if row.pattern.is_empty() {
+                return Err(bad("pattern", &row.pattern, "empty"));
+            }
+            let kind = match row.pattern_type.as_str() {
+                "contains" => PatternType::Contains,
+                "prefix" => PatternType::Prefix,
+                "full" => PatternType::Full,
+                "regexp" if location == Location::Body => {
+                    // `.` matches newlines, as in OONI's pipeline (Python re.DOTALL).
+                    let built = RegexBuilder::new(&row.pattern).dot_matches_new_line(true).build();
+                    let Ok(regex) = built else {
+                        fps.skipped_regexps.push(row.name);
+                        continue;
+                    };
+                    let fp = fps.push(&row, location, HTTP_FILE, line)?;
+                    let required = required_literal(&row.pattern);
+                    fps.body_regex.push(RegexRule { fp, regex, required });
+                    continue;
+                }
+                "regexp" => return Err(bad("pattern_type", "regexp", "regexp only on body")),
+                other => return Err(bad("pattern_type", other, "unknown pattern type")),
+            };
+            let header = match &location {
+                Location::Header(name) => Some(name.clone()),
+                _ => None,
+            };
+            let fp = fps.push(&row, location, HTTP_FILE, line)?;
+            let rule = Literal { fp, kind, pattern: row.pattern };
+            match header {
+                Some(name) => fps.headers.entry(name).or_default().push(rule),
+                None if kind == PatternType::Contains => contains.push((fp, rule.pattern)),
+                None => fps.body_other.push(rule),
+            }
+        }
+        fps.body_contains = ContainsSet::new(contains);
+        Ok(fps)
+    }
+
+    fn push(
+        &mut self,
+        row: &Row,
+        location: Location,
+        file: &'static str,
+        line: u64,
+    ) -> Result<usize, FingerprintError> {
+        let confidence = row.confidence_no_fp.trim().parse::<u8>().map_err(|_| FingerprintError::Field {
+            file,
+            line,
+            field: "confidence_no_fp",
+            value: row.confidence_no_fp.clone(),
+            reason: "expected an integer 0-255",
+        })?;
+        let countries = row
+            .expected_countries
+            .split(',')
+            .map(|c| c.trim().to_ascii_uppercase())
+            .filter(|c| !c.is_empty())
+            .collect();
+        self.all.push(Fingerprint {
+            name: row.name.clone(),
+            scope: FpScope::parse(row.scope.trim()),
+            confidence,
+            location,
+            countries,
+        });
+        Ok(self.all.len() - 1)
+    }
+
+    /// Every loaded fingerprint, in file order (DNS first).
+    pub fn all(&self) -> &[Fingerprint] {
+        &self.all
+    }
+
+    /// Names of regexp rows skipped because `regex-lite` could not compile them.
+    pub fn skipped_regexps(&self) -> &[String] {
+        &self.skipped_regexps
+    }
+
+    fn best<'a>(&'a self, idxs: &[usize], probe_cc: &str) -> Option<FingerprintMatch<'a>> {
+        idxs.iter().map(|&i| self.hit(i, probe_cc)).max_by_key(|m| (m.confirmed, m.fingerprint.confidence))
+    }
+
+    fn hit(&self, idx: usize, probe_cc: &str) -> FingerprintMatch<'_> {
+        let fingerprint = &self.all[idx];
+        FingerprintMatch { fingerprint, confirmed: fingerprint.confirms_for(probe_cc) }
+    }
+
+    /// The fingerprint for an injected DNS answer `ip`, preferring one that confirms for `probe_cc`.
+    pub fn match_dns(&self, ip: IpAddr, probe_cc: &str) -> Option<FingerprintMatch<'_>> {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        self.best(self.dns_ips.get(&ip)?, probe_cc)
+    }
+
+    /// The fingerprint for a DNS answer naming a host (a CNAME to a blockpage server).
+    pub fn match_dns_name(&self, name: &str, probe_cc: &str) -> Option<FingerprintMatch<'_>> {
+        self.best(self.dns_names.get(&normalize_name(name))?, probe_cc)
+    }
+
+    /// Every HTTP fingerprint matching this response, in file order. Header names are compared
+    /// case-insensitively; patterns are case-sensitive, as in OONI's pipeline.
+    pub fn match_http(
+        &self,
+        body: &str,
+        headers: &BTreeMap<String, String>,
+        probe_cc: &str,
+    ) -> Vec<FingerprintMatch<'_>> {
+        let mut hits = self.body_contains.find(body);
+        hits.extend(self.body_other.iter().filter(|r| r.kind.matches(body, &r.pattern)).map(|r| r.fp));
+        hits.extend(
+            self.body_regex
+                .iter()
+                .filter(|r| r.required.as_deref().is_none_or(|lit| body.contains(lit)))
+                .filter(|r| r.regex.is_match(body))
+                .map(|r| r.fp),
+        );
+        for (name, value) in headers {
+            if let Some(rules) = self.headers.get(&name.to_ascii_lowercase()) {
+                hits.extend(rules.iter().filter(|r| r.kind.matches(value, &r.pattern)).map(|r| r.fp));
+            }
+        }
+        hits.sort_unstable();
+        hits.dedup();
+        hits.into_iter().map(|i| self.hit(i, probe_cc)).collect()
+    }
+}
+
+fn normalize_name(name: &str) -> String {
+    name.trim().trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// The longest literal every match of a regexp must contain, when it is easy to be sure of: no
+/// alternation or flags; runs inside groups or classes, or under a quantifier, are not used.
+fn required_literal(pattern: &str) -> Option<String> {
+    if pattern.contains('|') || pattern.contains("(?") {
+        return None;
+    }
+    let (mut best, mut run) = (String::new(), String::new());
+    let mut depth = 0usize;
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        let literal = match c {
+            '\\' => chars.next().filter(char::is_ascii_punctuation),
+            '(' => {
+                depth += 1;
+                None
+            }
+            ')' => {
+                depth = depth.saturating_sub(1);
+                None
+            }
+            '[' => {
+                // Skip the class; an unclosed one means we do not understand the pattern.
+                loop {
+                    match chars.next()? {
+                        '\\' => _ = chars.next(),
+                        ']' => break,
+                        _ => {}
+                    }
+                }
+                None
+            }
+            '.' | '^' | '$' | '*' | '+' | '?' | '{' | '}' | ']' => None,
+            c => Some(c),
+        };
+        let next = chars.peek().copied();
+        match literal {
+            Some(l) if depth == 0 && !matches!(next, Some('*' | '?' | '{')) => {
+                run.push(l);
+                if next != Some('+') {
+                    continue;
+                }
+            }
+            _ => {}
+        }
+        if run.len() > best.len() {
+            best = std::mem::take(&mut run);
+        }
+        run.clear();
+    }
+    if run.len() > best.len() {
+        best = run;
+    }
+    (best.len() >= 3).then_some(best)
+}
+
+/// Many `contains` patterns searched in one pass: each pattern is keyed on its first four bytes,
+/// a 64 Ki-bit filter rejects most body positions at once, and candidates are checked in full.
+#[derive(Debug, Default)]
+struct ContainsSet {
+    filter: Vec<u64>,
+    by_key: HashMap<u32, Vec<(usize, String)>>,
+    /// Patterns shorter than four bytes, searched one by one.
+    short: Vec<(usize, String)>,
+}
+
+const FILTER_BITS: u32 = 16;
+
+fn filter_slot(key: u32) -> usize {
+    (key.wrapping_mul(0x9E37_79B1) >> (32 - FILTER_BITS)) as usize
+}
+
+fn key_at(bytes: &[u8], i: usize) -> Option<u32> {
+    let window: [u8; 4] = bytes.get(i..i + 4)?.try_into().ok()?;
+    Some(u32::from_le_bytes(window))
+}
+
+impl ContainsSet {
+    fn new(patterns: Vec<(usize, String)>) -> Self {
+        let mut set = ContainsSet { filter: vec![0; 1 << (FILTER_BITS - 6)], ..Default::default() };
+        for (fp, pattern) in patterns {
+            match key_at(pattern.as_bytes(), 0) {
+                Some(key) => {
+                    let slot = filter_slot(key);
+                    set.filter[slot / 64] |= 1 << (slot % 64);
+                    set.by_key.entry(key).or_default().push((fp, pattern));
+                }
+                None => set.short.push((fp, pattern)),
+            }
+        }
+        set
+    }
+
+    /// Indexes of the fingerprints whose pattern occurs in `body`, in no particular order.
+    fn find(&self, body: &str) -> Vec<usize> {
+        let mut hits: Vec<usize> =
+            self.short.iter().filter(|(_, p)| body.contains(p.as_str())).map(|(fp, _)| *fp).collect();
+        let bytes = body.as_bytes();
+        for i in 0..bytes.len().saturating_sub(3) {
+            let Some(key) = key_at(bytes, i) else { break };
+            let slot = filter_slot(key);
+            if self.filter[slot / 64] & (1 << (slot % 64)) == 0 {
+                continue;
+            }
+            let Some(candidates) = self.by_key.get(&key) else {
+                continue;
+            };
+            for (fp, pattern) in candidates {
+                if bytes[i..].starts_with(pattern.as_bytes()) {
+                    hits.push(*fp);
+                }
+            }
+        }
+        hits
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The body of https://www.example.com/ in OONI's web_connectivity example (ooni/spec ts-017).
+    const EXAMPLE_COM: &str = "<!doctype html>\n<html>\n<head>\n    <title>Example Domain</title>\n\n    \
+        <meta charset=\"utf-8\" />\n    <meta name=\"viewport\" content=\"width=device-width\" />\n\
+        </head>\n\n<body>\n<div>\n    <h1>Example Domain</h1>\n    <p>This domain is for use in \
+        illustrative examples in documents. You may use this\n    domain in literature without prior \
+        coordination or asking for permission.</p>\n    <p><a href=\"https://www.iana.org/domains/\
+        example\">More information...</a></p>\n</div>\n</body>\n</html>\n";
+
+    /// A Telegram data centre's answer in OONI's telegram example (ooni/spec ts-020).
+    const TELEGRAM_404: &str = "<html>\r\n<head><title>404 Not Found</title></head>\r\n<body \
+        bgcolor=\"white\">\r\n<center><h1>404 Not Found</h1></center>\r\n<hr><center>nginx/0.3.33\
+        </center>\r\n</body>\r\n</html>\r\n";
+
+    const HEADER: &str = "name,scope,other_names,location_found,pattern_type,pattern,\
+        confidence_no_fp,expected_countries,source,exp_url,notes\n";
+
+    fn fps() -> &'static Fingerprints {
+        Fingerprints::builtin()
+    }
+
+    fn dns(ip: &str, cc: &str) -> Option<FingerprintMatch<'static>> {
+        fps().match_dns(ip.parse().unwrap(), cc)
+    }
+
+    /// Names of the fingerprints matching, and whether each confirms.
+    fn http(body: &str, headers: &[(&str, &str)], cc: &str) -> Vec<(&'static str, bool)> {
+        let headers = headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let found = fps().match_http(body, &headers, cc);
+        found.iter().map(|m| (m.fingerprint.name.as_str(), m.confirmed)).collect()
+    }
+
+    #[test]
+    fn builtin_files_load_completely() {
+        let all = fps().all();
+        let dns = all.iter().filter(|f| f.location == Location::Dns).count();
+        assert_eq!(dns, 226);
+        let skipped = fps().skipped_regexps();
+        assert_eq!(all.len() - dns + skipped.len(), 1729);
+        assert!(skipped.len() <= 3, "too many regexps skipped: {skipped:?}");
+        assert!(fps().body_regex.len() >= 11);
+    }
+
+    #[test]
+    fn iran_injection_is_confirmed() {
+        let m = dns("10.10.34.34", "IR").unwrap();
+        assert_eq!((m.name(), m.confirmed), ("ooni.ir_4", true));
+        assert_eq!(m.fingerprint.scope, FpScope::National);
+        assert_eq!(m.fingerprint.location.to_string(), "dns");
+        assert_eq!(dns("10.10.34.36", "ir").unwrap().name(), "ooni.ir_10dot10_ipv4_1");
+        assert!(dns("10.10.34.37", "IR").is_none());
+        assert!(dns("d0::11", "IR").unwrap().confirmed);
+    }
+
+    #[test]
+    fn gfw_poison_ip_matches_also_as_mapped_ipv6() {
+        let m = dns("8.7.198.45", "CN").unwrap();
+        assert_eq!((m.name(), m.confirmed), ("ooni.cn_0", true));
+        assert_eq!(dns("::ffff:8.7.198.45", "CN").unwrap().name(), "ooni.cn_0");
+        assert!(dns("8.8.8.8", "CN").is_none());
+    }
+
+    #[test]
+    fn dns_name_patterns_match_case_and_dot_insensitively() {
+        let m = fps().match_dns_name("TrustPositif.Kominfo.go.id.", "ID").unwrap();
+        assert_eq!(m.name(), "ooni.id_95");
+        assert!(fps().match_dns_name("kominfo.go.id", "ID").is_none());
+    }
+
+    #[test]
+    fn body_contains_blockpage() {
+        let body = format!("{EXAMPLE_COM}<p>Contact it-security-operations@etisalat.ae</p>");
+        assert_eq!(http(&body, &[], "AE"), [("ooni.ae_3", true)], "isp scope confirms");
+        assert_eq!(http(&body, &[], "DE"), [("ooni.ae_3", true)], "isp scope confirms anywhere");
+    }
+
+    #[test]
+    fn product_scope_confirms_only_in_its_countries() {
+        let body = "<html><title>Please Wait... | Cloudflare</title></html>";
+        assert!(http(body, &[], "ID").contains(&("ooni.id_39", true)));
+        assert!(http(body, &[], "DE").contains(&("ooni.id_39", false)));
+    }
+
+    #[test]
+    fn location_header_prefix_with_any_header_case() {
+        let blocked = [("LOCATION", "http://lighthouse.du.ae/blocked?u=x"), ("Server", "nginx")];
+        let prefix_and_contains = [("ooni.ae_2", true), ("cl.isp_ae_du_surfsafely_forward_2", true)];
+        assert_eq!(http("", &blocked, "AE"), prefix_and_contains);
+        let elsewhere = [("location", "https://example.com/?r=http://lighthouse.du.ae")];
+        let contains_only = [("cl.isp_ae_du_surfsafely_forward_2", true)];
+        assert_eq!(http("", &elsewhere, "AE"), contains_only);
+    }
+
+    #[test]
+    fn regexp_row_matches() {
+        let body = "<p>If you believe the requested page should not be blocked please visit \
+                    http://www.internet.gov.sa</p>";
+        assert!(http(body, &[], "SA").contains(&("cp.b_nat_sa_national_2", true)));
+        let across_lines = body.replace(" visit ", "\n");
+        assert!(http(&across_lines, &[], "SA").contains(&("cp.b_nat_sa_national_2", true)));
+        let near_miss = body.replace("gov.sa", "gov_sa");
+        assert!(http(&near_miss, &[], "SA").is_empty());
+    }
+
+    #[test]
+    fn ordinary_pages_are_not_confirmed_blockpages() {
+        let h = [("Content-Type", "text/html; charset=UTF-8"), ("Server", "ECS (dce/2698)")];
+        assert!(http(EXAMPLE_COM, &h, "US").is_empty());
+        // Telegram's nginx 404 matches a known false positive, which never confirms.
+        let found = http(TELEGRAM_404, &[("Server", "nginx/0.3.33")], "RU");
+        assert_eq!(found, [("cp.fp_x_generic_404", false)]);
+    }
+
+    #[test]
+    fn half_megabyte_body_is_matched_quickly() {
+        let body = EXAMPLE_COM.repeat(512 * 1024 / EXAMPLE_COM.len() + 1);
+        let start = std::time::Instant::now();
+        assert!(http(&body, &[], "US").is_empty());
+        let took = start.elapsed();
+        // Generous for unoptimised test builds; a release build takes a few milliseconds.
+        assert!(took < std::time::Duration::from_secs(2), "took {took:?}");
+    }
+
+    #[test]
+    fn malformed_rows_name_file_and_line() {
+        let http = format!("{HEADER}x.ok,nat,,body,contains,blocked!,5,XX,,,\nx.bad,nat,,cookie,contains,y,5,,,,\n");
+        let err = Fingerprints::from_csv(HEADER, &http).unwrap_err().to_string();
+        let want = "fingerprints_http.csv line 3: location_found \"cookie\": expected body or header.<name>";
+        assert_eq!(err, want);
+        let dns = format!("{HEADER}x.dns,isp,,dns,full,1.2.3.4,high,XX,,,\n");
+        let err = Fingerprints::from_csv(&dns, HEADER).unwrap_err().to_string();
+        assert!(err.starts_with("fingerprints_dns.csv line 2: confidence_no_fp \"high\""), "{err}");
+        let err = Fingerprints::from_csv(HEADER, &format!("{HEADER}a,b\n")).unwrap_err();
+        assert!(err.to_string().starts_with("fingerprints_http.csv: "), "{err}");
+    }
+
+    #[test]
+    fn small_csv_matches_and_skips_bad_regexp() {
+        let http = format!(
+            "{HEADER}t.full,inst,,header.Server,full,FilterBox,7,\"XX,YY\",,,\n\
+             t.re,vbw,,body,regexp,blo+cked,5,,,,\nt.broken,vbw,,body,regexp,(unclosed,5,,,,\n\
+             t.short,vbw,,body,contains,ok!,5,,,,\nt.end,isp,,body,contains,cked,5,,,,\n\
+             t.prefix,vbw,,body,prefix,<html>,5,ZZ,,,\n"
+        );
+        let fps = Fingerprints::from_csv(HEADER, &http).unwrap();
+        assert_eq!(fps.skipped_regexps(), ["t.broken"]);
+        let h = BTreeMap::from([("server".to_string(), "FilterBox".to_string())]);
+        let m = fps.match_http("ok! blooocked", &h, "yy");
+        let got: Vec<_> = m.iter().map(|m| (m.name(), m.confirmed)).collect();
+        let want = [("t.full", true), ("t.re", false), ("t.short", false), ("t.end", true)];
+        assert_eq!(got, want);
+        assert_eq!(m[0].fingerprint.confidence, 7);
+        let h = BTreeMap::from([("server".to_string(), "FilterBox 2".to_string())]);
+        assert!(fps.match_http("ok", &h, "XX").is_empty());
+        let m = fps.match_http("<html>ck", &BTreeMap::new(), "zz");
+        assert_eq!(m.iter().map(|m| m.name()).collect::<Vec<_>>(), ["t.prefix"]);
+        assert!(fps.match_http(" <html>", &BTreeMap::new(), "ZZ").is_empty());
+    }
+
+    #[test]
+    fn required_literal_is_sound() {
+        let lit = |p| required_literal(p);
+        assert_eq!(lit("URL .* Sp.*er Gate").as_deref(), Some("er Gate"));
+        assert_eq!(lit("<meta name=.*twitter:card").as_deref(), Some("twitter:card"));
+        assert_eq!(lit(r"U\.S\..*Command").as_deref(), Some("Command"));
+        assert_eq!(lit(r"a\.b\.c\d+xyz").as_deref(), Some("a.b.c"));
+        assert_eq!(lit("abcd?e").as_deref(), Some("abc"));
+        assert_eq!(lit("xyz(abcdefgh)?").as_deref(), Some("xyz"));
+        assert_eq!(lit("[abcdefgh]+xy").as_deref(), None);
+        assert_eq!(lit("ab|cdefgh"), None);
+        assert_eq!(lit("(?i)blocked"), None);
+        assert_eq!(lit("[unclosed"), None);
+    }
+}
