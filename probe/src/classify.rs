@@ -330,7 +330,10 @@ fn decide(keys: &WebKeys, ctx: &Context, dns: &DnsFindings, http_hits: &[FpHit])
     let control_http = control.and_then(|c| c.http_request.as_ref());
     let control_http_ok = control_http.is_some_and(|h| h.failure.is_none());
     let control_tcp_ok = control.is_some_and(|c| c.tcp_connect.values().any(|t| t.status)) || control_http_ok;
-    let dns_inconsistent = dns.consistency == Some(false);
+    // Without a control, DoH answers that merely differ (CDNs answer per location) prove nothing:
+    // only proven tampering may relabel other failures as DNS blocking.
+    let proven_dns = matches!(dns.tampering, Some((_, true, _)));
+    let dns_inconsistent = dns.consistency == Some(false) && (has_control || proven_dns);
     let dns_verdict = |extra: &str| {
         let (mech, proven, reason) = dns.tampering.clone().unwrap_or((
             Mechanism::DnsInconsistent,
@@ -414,7 +417,7 @@ fn decide(keys: &WebKeys, ctx: &Context, dns: &DnsFindings, http_hits: &[FpHit])
     }
 
     // 5. TLS (https): the handshake with the real SNI, and the SNI-swap control.
-    let tls = if ctx.target == Target::Https { tls_finding(keys, ctx, control) } else { None };
+    let tls = if ctx.target == Target::Https { tls_finding(keys, ctx, control, &probe_ips) } else { None };
 
     // 6. The HTTP outcome.
     let final_tx = keys.requests.first();
@@ -447,9 +450,13 @@ fn decide(keys: &WebKeys, ctx: &Context, dns: &DnsFindings, http_hits: &[FpHit])
     }
 
     // 7. A response arrived.
-    let final_url_https = final_tx.is_some_and(|t| t.request.url.starts_with("https://"));
-    let diff = http_diff(keys);
-    match (control_http_ok, diff) {
+    // An HTTPS response whose certificate validated is the real site (OONI's override), whatever
+    // its content looks like next to the control's.
+    if final_tx.is_some_and(|t| t.request.url.starts_with("https://")) {
+        return Verdict::new(Blocking::No, Some(true))
+            .because("an HTTPS response with a validated certificate arrived");
+    }
+    match (control_http_ok, http_diff(keys)) {
         (true, true) if dns_inconsistent => dns_verdict("and the page differs from the control's"),
         (true, true) => Verdict::blocked(
             Blocking::HttpDiff,
@@ -458,9 +465,6 @@ fn decide(keys: &WebKeys, ctx: &Context, dns: &DnsFindings, http_hits: &[FpHit])
             "the page differs from the control's (status, body, headers and title)".into(),
         ),
         (true, false) => Verdict::new(Blocking::No, Some(true)).because("the page matches the control's"),
-        _ if final_url_https => {
-            Verdict::new(Blocking::No, Some(true)).because("an HTTPS response with a validated certificate arrived")
-        }
         (false, _) if has_control => Verdict::new(Blocking::Unknown, None)
             .because("a response arrived but the control could not fetch the page to compare"),
         (false, _) => Verdict::new(Blocking::Unknown, None)
@@ -482,10 +486,21 @@ fn http_diff(keys: &WebKeys) -> bool {
 }
 
 /// When every handshake with the real SNI failed: what the SNI-swap and the control say.
-fn tls_finding(keys: &WebKeys, ctx: &Context, control: Option<&vigil_report::ControlResponse>) -> Option<Verdict> {
+fn tls_finding(
+    keys: &WebKeys,
+    ctx: &Context,
+    control: Option<&vigil_report::ControlResponse>,
+    probe_ips: &BTreeSet<IpAddr>,
+) -> Option<Verdict> {
     let host = ctx.host?;
-    let real: Vec<_> =
-        keys.tls_handshakes.iter().filter(|h| !h.x_sni_swap && h.server_name.eq_ignore_ascii_case(host)).collect();
+    // Only the addresses this network's resolvers gave: the reference's extra addresses say
+    // whether the real edge answers, not what a user here gets.
+    let real: Vec<_> = keys
+        .tls_handshakes
+        .iter()
+        .filter(|h| !h.x_sni_swap && h.server_name.eq_ignore_ascii_case(host))
+        .filter(|h| address_ip(&h.address).is_some_and(|ip| probe_ips.contains(&ip)))
+        .collect();
     if real.is_empty() || real.iter().any(|h| h.failure.is_none()) {
         return None;
     }
@@ -541,8 +556,12 @@ impl FingerprintLookup for crate::fingerprint::Fingerprints {
     }
 
     fn http(&self, body: &str, headers: &BTreeMap<String, String>, probe_cc: &str) -> Vec<FpHit> {
+        use crate::fingerprint::FpScope;
+        // Known false positives (a CDN's own CAPTCHA or error page) and vague words are not
+        // evidence of blocking.
         self.match_http(body, headers, probe_cc)
             .into_iter()
+            .filter(|m| !matches!(m.fingerprint.scope, FpScope::FalsePositive | FpScope::Vague))
             .map(|m| FpHit { name: m.name().to_string(), confirmed: m.confirmed })
             .collect()
     }

@@ -249,3 +249,12 @@ fn print_json<T: serde::Serialize>(value: &T) {
         let _ = writeln!(stdout, "{line}");
     }
 }
+
+/// With `VIGIL_STATS=1`, print the process's CPU time and peak RSS on stderr (for benchmarks).
+pub fn print_stats_if_asked() {
+    if std::env::var_os("VIGIL_STATS").is_some_and(|v| v == "1") {
+        let cpu = crate::stats::cpu_seconds().unwrap_or(f64::NAN);
+        let rss = crate::stats::peak_rss_kib().unwrap_or(0);
+        eprintln!("stats: cpu_s={cpu:.3} peak_rss_kib={rss}");
+    }
+}

@@ -30,6 +30,8 @@ pub struct Engine {
     /// Client for DoH and the control (trusts the configured roots).
     pub client: reqwest::Client,
     pub control: Option<Url>,
+    /// How long the control may take: it runs the same steps as the probe.
+    pub control_timeout: std::time::Duration,
     pub scope: Scope,
     pub fingerprints: &'static (dyn FingerprintLookup + Send + Sync),
     /// The innocuous SNI of the SNI-swap control.
@@ -176,6 +178,7 @@ impl Engine {
         let response = self
             .client
             .post(url.clone())
+            .timeout(self.control_timeout)
             .header("content-type", "application/json")
             .body(body)
             .send()

@@ -97,6 +97,12 @@ pub fn engine(config: &Config) -> Result<Engine, SetupError> {
         },
         client,
         control: url_or_none("control.url", &config.control.url)?,
+        control_timeout: Duration::from_millis(
+            config.dns.timeout_ms
+                + config.network.connect_timeout_ms
+                + config.network.tls_timeout_ms
+                + config.network.http_timeout_ms,
+        ),
         scope: Scope::lab(lab_nets),
         fingerprints: Fingerprints::builtin(),
         swap_sni: config.network.swap_sni.clone(),

@@ -12,5 +12,7 @@ fn main() {
         }
     };
     let code = runtime.block_on(vigil_probe::cli::main(cli));
+    drop(runtime);
+    vigil_probe::cli::print_stats_if_asked();
     std::process::exit(code);
 }

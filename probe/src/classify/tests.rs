@@ -490,3 +490,27 @@ fn tcp_endpoints_use_connect_only() {
     apply(&mut k, &ctx);
     assert_eq!(verdict(&k), (Blocking::TcpIp, Some(false), Some(Mechanism::TcpIpBlackhole)));
 }
+
+#[test]
+fn validated_https_that_differs_from_the_control_is_still_accessible() {
+    let mut k = keys();
+    k.requests = vec![response(&format!("https://{HOST}/"), 200, "tiny", "", &[])];
+    k.control = Some(control_ok(&[REAL], 2_000_000, "Something else entirely"));
+    assert_eq!(verdict(&https(k)), (Blocking::No, Some(true), None));
+}
+
+#[test]
+fn a_doh_mismatch_alone_does_not_relabel_failures_as_dns() {
+    // CDNs answer per location: without a control, different addresses prove nothing, so a proven
+    // SNI block stays a TLS verdict.
+    let edge = "93.184.216.77";
+    let mut k = keys();
+    k.queries = vec![query("udp", &[edge], None), query("doh", &[REAL], None)];
+    k.tcp_connect = vec![tcp(edge, None)];
+    k.tls_handshakes =
+        vec![tls(edge, HOST, Some(Failure::ConnectionReset), false), tls(edge, "example.org", None, true)];
+    k.requests = vec![failed_request(&format!("https://{HOST}/"), Failure::ConnectionReset)];
+    let k = https(k);
+    assert_eq!(verdict(&k), (Blocking::HttpFailure, Some(false), Some(Mechanism::TlsSniReset)));
+    assert_eq!(k.dns_consistency.as_deref(), Some("inconsistent"), "still recorded against the reference");
+}

@@ -49,6 +49,13 @@ impl Zone {
         Self::default()
     }
 
+    /// An independent copy: later changes to either zone do not show in the other (e.g. a
+    /// censored resolver's zone made from the truth).
+    pub fn deep_copy(&self) -> Zone {
+        let names = self.names.read().unwrap_or_else(PoisonError::into_inner);
+        Zone { names: Arc::new(RwLock::new(names.clone())) }
+    }
+
     /// Builder form of [`Zone::set`].
     pub fn with(self, name: &str, behaviour: DnsBehaviour) -> Self {
         self.set(name, behaviour);

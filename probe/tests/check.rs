@@ -1,0 +1,389 @@
+//! `vigil-probe check --json` against real DNS, DoH, TLS, HTTP and control servers on loopback:
+//! one case per failure kind, each asserting OONI's `blocking`/`accessible` and Vigil's mechanism.
+//!
+//! The loopback "internet": 127.0.0.2 is the platforms' clean edge, 127.0.0.3 a censoring edge of
+//! the same network (same ASN: DNS reads as consistent, the block is pinned on TLS/HTTP), 127.0.0.4
+//! a blockpage server of another network, 127.0.0.5 has nothing listening, 127.0.0.6 drops SYNs.
+//! The probe's resolver applies the censor's DNS rules; DoH and the control know the truth.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr, TcpListener};
+use std::time::Duration;
+
+use serde_json::Value;
+use vigil_testkit::{
+    Blackhole, CertKind, ControlServer, DnsBehaviour, DnsServer, DohServer, Site, TcpServer, TestCa, WebBehaviour,
+    WebServer, Zone,
+};
+
+const CLEAN: &str = "127.0.0.2";
+const CENSOR: &str = "127.0.0.3";
+const BLOCKPAGE: &str = "127.0.0.4";
+const NOTHING: &str = "127.0.0.5";
+const SYN_DROP: &str = "127.0.0.6";
+const IRAN_BLOCKPAGE: &str = "<html><head><title>M</title></head><body><iframe src=\"http://10.10.34.34?type=Invalid Site\"></iframe></body></html>";
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+/// Two ports free on every loopback address we use (HTTPS and HTTP servers share them).
+fn free_ports() -> (u16, u16) {
+    let ips = [CLEAN, CENSOR, BLOCKPAGE, NOTHING, SYN_DROP];
+    'retry: loop {
+        let mut held = Vec::new();
+        let mut ports = Vec::new();
+        for _ in 0..2 {
+            let first = TcpListener::bind((ip(ips[0]), 0)).unwrap();
+            let port = first.local_addr().unwrap().port();
+            held.push(first);
+            for other in &ips[1..] {
+                match TcpListener::bind((ip(other), port)) {
+                    Ok(l) => held.push(l),
+                    Err(_) => continue 'retry,
+                }
+            }
+            ports.push(port);
+        }
+        return (ports[0], ports[1]);
+    }
+}
+
+struct World {
+    _servers: Vec<WebServer>,
+    _dns: DnsServer,
+    _doh: DohServer,
+    control: ControlServer,
+    _tcp: TcpServer,
+    _hole: Blackhole,
+    resolver: SocketAddr,
+    doh_url: String,
+    ca_file: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+    https: u16,
+    http: u16,
+    tcp: u16,
+}
+
+fn answer(ip_text: &str) -> DnsBehaviour {
+    DnsBehaviour::Answer(vec![ip(ip_text)])
+}
+
+async fn world() -> World {
+    vigil_testkit::init_crypto();
+    let (https, http) = free_ports();
+    let ca = TestCa::new();
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = ca.write_pem(dir.path());
+    let page = || WebBehaviour::Page {
+        status: 200,
+        title: "Platform home".into(),
+        body_len: 4000,
+        headers: vec![("X-Platform".into(), "1".into())],
+    };
+    let captcha = || WebBehaviour::Body {
+        status: 403,
+        body: "<html><title>Just a moment...</title>Checking your browser before accessing</html>".into(),
+        headers: vec![],
+    };
+    let clean_names = [
+        "ok.test",
+        "nxdomain.test",
+        "inject.test",
+        "bogon.test",
+        "dnsblock.test",
+        "refused.test",
+        "blackhole.test",
+        "sni-reset.test",
+        "sni-drop.test",
+        "sni-fin.test",
+        "wrongcert.test",
+        "reset.test",
+        "blockpage.test",
+        "redir-block.test",
+        "xn--bcher-kva.test",
+    ];
+    let servers = vec![
+        WebServer::start(
+            SocketAddr::new(ip(CLEAN), https),
+            Some(&ca),
+            vec![
+                Site::new(&clean_names, page()),
+                Site::new(&["expired.test"], page()).with_cert(CertKind::Expired),
+                Site::new(&["redirect.test"], WebBehaviour::redirect(&format!("https://ok.test:{https}/"))),
+                Site::new(&["loop.test"], WebBehaviour::RedirectLoop),
+                Site::new(&["large.test"], WebBehaviour::Large(2 * 1024 * 1024)),
+            ],
+        )
+        .await,
+        WebServer::start(
+            SocketAddr::new(ip(CLEAN), http),
+            None,
+            vec![Site::new(&clean_names, page()), Site::new(&["captcha.test"], captcha())],
+        )
+        .await,
+        WebServer::start(
+            SocketAddr::new(ip(CENSOR), https),
+            Some(&ca),
+            vec![
+                Site::new(&["sni-reset.test"], WebBehaviour::TlsResetOnSni),
+                Site::new(&["sni-drop.test"], WebBehaviour::TlsDropOnSni),
+                Site::new(&["sni-fin.test"], WebBehaviour::TlsFinOnSni),
+                Site::new(&["wrongcert.test"], page()).with_cert(CertKind::WrongName),
+            ],
+        )
+        .await,
+        WebServer::start(
+            SocketAddr::new(ip(CENSOR), http),
+            None,
+            vec![
+                Site::new(&["reset.test"], WebBehaviour::ResetOnHost),
+                Site::new(&["blockpage.test"], WebBehaviour::body(200, IRAN_BLOCKPAGE)),
+                Site::new(
+                    &["redir-block.test"],
+                    WebBehaviour::redirect(&format!("http://lighthouse.du.ae:{http}/blocked")),
+                ),
+            ],
+        )
+        .await,
+        WebServer::start(
+            SocketAddr::new(ip(BLOCKPAGE), https),
+            Some(&ca),
+            vec![
+                Site::new(&["dnsblock.test", "inject.test"], WebBehaviour::body(200, IRAN_BLOCKPAGE))
+                    .with_cert(CertKind::SelfSigned),
+            ],
+        )
+        .await,
+        WebServer::start(
+            SocketAddr::new(ip(BLOCKPAGE), http),
+            None,
+            vec![Site::new(&["lighthouse.du.ae"], WebBehaviour::body(200, "Access to this site is blocked"))],
+        )
+        .await,
+    ];
+    let tcp = TcpServer::start(SocketAddr::new(ip(CLEAN), 0)).await;
+    let hole = Blackhole::start(ip(SYN_DROP), https).unwrap();
+
+    // The truth, as DoH and the control see it.
+    let mut truth = Zone::new();
+    for name in clean_names.iter().chain(&["expired.test", "redirect.test", "loop.test", "large.test", "captcha.test"])
+    {
+        truth = truth.with(name, answer(CLEAN));
+    }
+    let truth = truth
+        .with("tcp-ok.test", answer(CLEAN))
+        .with("down.test", answer(NOTHING))
+        .with("gone.test", DnsBehaviour::NxDomain)
+        .with("lighthouse.du.ae", answer(BLOCKPAGE));
+    // The censored ISP resolver.
+    let isp = truth
+        .deep_copy()
+        .with("nxdomain.test", DnsBehaviour::NxDomain)
+        .with(
+            "inject.test",
+            DnsBehaviour::Inject {
+                forged: vec![ip(BLOCKPAGE)],
+                real: vec![ip(CLEAN)],
+                delay: Duration::from_millis(100),
+            },
+        )
+        .with("bogon.test", answer("192.168.7.7"))
+        .with("dnsblock.test", answer(BLOCKPAGE))
+        .with("refused.test", answer(NOTHING))
+        .with("blackhole.test", answer(SYN_DROP))
+        .with("sni-reset.test", answer(CENSOR))
+        .with("sni-drop.test", answer(CENSOR))
+        .with("sni-fin.test", answer(CENSOR))
+        .with("wrongcert.test", answer(CENSOR))
+        .with("reset.test", answer(CENSOR))
+        .with("blockpage.test", answer(CENSOR))
+        .with("redir-block.test", answer(CENSOR));
+    let dns = DnsServer::start(ip("127.0.0.1"), isp).await;
+    let doh = DohServer::start(ip("127.0.0.1"), truth.clone(), &ca, &["doh.lab.test"]).await;
+    let asns: HashMap<IpAddr, u32> =
+        [(CLEAN, 64500), (CENSOR, 64500), (NOTHING, 64500), (SYN_DROP, 64500), (BLOCKPAGE, 64666)]
+            .into_iter()
+            .map(|(a, n)| (ip(a), n))
+            .collect();
+    let control = ControlServer::start(ip("127.0.0.1"), truth, Some(&ca), asns).await;
+    control.set_timeout(Duration::from_millis(1500));
+    World {
+        resolver: dns.addr(),
+        doh_url: doh.url(),
+        ca_file,
+        _servers: servers,
+        _dns: dns,
+        _doh: doh,
+        control,
+        tcp: tcp.addr().port(),
+        _tcp: tcp,
+        _hole: hole,
+        _dir: dir,
+        https,
+        http,
+    }
+}
+
+/// Run `vigil-probe check --json` on `inputs`; returns (exit code, measurements by input).
+async fn check(w: &World, inputs: &[String], with_control: bool) -> (i32, HashMap<String, Value>) {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_vigil-probe"));
+    cmd.arg("check")
+        .arg("--json")
+        .args(["--no-system-resolver", "--resolver", &w.resolver.to_string()])
+        .args(["--doh", &w.doh_url])
+        .arg("--ca-file")
+        .arg(&w.ca_file)
+        .args(["--lab-net", "127.0.0.0/8", "--timeout-ms", "1500", "--country", "IR"])
+        .args(inputs);
+    if with_control {
+        cmd.args(["--control", &w.control.url()]);
+    }
+    let out = cmd.output().await.unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let by_input = stdout
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .map(|m| (m["input"].as_str().unwrap().to_string(), m))
+        .collect();
+    (out.status.code().unwrap_or(-1), by_input)
+}
+
+fn verdict(m: &Value) -> (Value, Value, Value) {
+    let k = &m["test_keys"];
+    (k["blocking"].clone(), k["accessible"].clone(), k["mechanism"].clone())
+}
+
+fn expect(m: &HashMap<String, Value>, input: &str, blocking: Value, accessible: Value, mechanism: Value) {
+    let got = m.get(input).unwrap_or_else(|| panic!("no measurement for {input}"));
+    assert_eq!(verdict(got), (blocking, accessible, mechanism), "{input}: reasons {}", got["test_keys"]["x_reasons"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_failure_kind_gets_oonis_verdict_and_a_mechanism() {
+    use serde_json::json;
+    let w = world().await;
+    let (s, h, t) = (w.https, w.http, w.tcp);
+    let cases: Vec<(String, Value, Value, Value)> = vec![
+        (format!("https://ok.test:{s}/"), json!(false), json!(true), json!(null)),
+        (format!("https://nxdomain.test:{s}/"), json!("dns"), json!(false), json!("dns_nxdomain")),
+        (format!("https://inject.test:{s}/"), json!("dns"), json!(false), json!("dns_injection")),
+        (format!("https://bogon.test:{s}/"), json!("dns"), json!(false), json!("dns_bogon")),
+        (format!("https://dnsblock.test:{s}/"), json!("dns"), json!(false), json!("dns_inconsistent")),
+        (format!("https://refused.test:{s}/"), json!("tcp_ip"), json!(false), json!("tcp_ip_refused")),
+        (format!("https://blackhole.test:{s}/"), json!("tcp_ip"), json!(false), json!("tcp_ip_blackhole")),
+        (format!("https://sni-reset.test:{s}/"), json!("http-failure"), json!(false), json!("tls_sni_reset")),
+        (format!("https://sni-drop.test:{s}/"), json!("http-failure"), json!(false), json!("tls_sni_timeout")),
+        (format!("https://sni-fin.test:{s}/"), json!("http-failure"), json!(false), json!("tls_sni_eof")),
+        (format!("https://wrongcert.test:{s}/"), json!("http-failure"), json!(false), json!("tls_certificate")),
+        (format!("https://expired.test:{s}/"), json!(false), json!(false), json!(null)),
+        (format!("http://reset.test:{h}/"), json!("http-failure"), json!(false), json!("http_reset")),
+        (format!("http://blockpage.test:{h}/"), json!("http-diff"), json!(false), json!("http_blockpage")),
+        (format!("http://redir-block.test:{h}/"), json!("http-diff"), json!(false), json!("http_blockpage")),
+        (format!("https://redirect.test:{s}/"), json!(false), json!(true), json!(null)),
+        (format!("https://loop.test:{s}/"), json!(false), json!(false), json!(null)),
+        (format!("https://large.test:{s}/"), json!(false), json!(true), json!(null)),
+        (format!("https://xn--bcher-kva.test:{s}/"), json!(false), json!(true), json!(null)),
+        (format!("http://captcha.test:{h}/"), json!(false), json!(true), json!(null)),
+        (format!("https://down.test:{s}/"), json!(false), json!(false), json!(null)),
+        (format!("https://gone.test:{s}/"), json!(false), json!(false), json!(null)),
+        (format!("tcpconnect://tcp-ok.test:{t}"), json!(false), json!(true), json!(null)),
+    ];
+    let inputs: Vec<String> = cases.iter().map(|c| c.0.clone()).collect();
+    let started = std::time::Instant::now();
+    let (code, got) = check(&w, &inputs, true).await;
+    let wall = started.elapsed();
+    for (input, blocking, accessible, mechanism) in cases {
+        expect(&got, &input, blocking, accessible, mechanism);
+    }
+    assert_eq!(code, 1, "exit code 1 when blocking was found");
+    // 23 endpoints with 1.5 s timeouts run in parallel: far less than the sum of their timeouts.
+    assert!(wall < Duration::from_secs(15), "took {wall:?}");
+
+    // What the records themselves say, beyond the verdicts.
+    let k = |input: &str| got[input]["test_keys"].clone();
+    let injected = k(&format!("https://inject.test:{s}/"));
+    let udp: Vec<&Value> = injected["queries"].as_array().unwrap().iter().filter(|q| q["engine"] == "udp").collect();
+    assert!(udp.iter().any(|q| q["x_responses"].as_array().is_some_and(|r| r.len() == 2)), "{udp:?}");
+    let wrong = k(&format!("https://wrongcert.test:{s}/"));
+    assert_eq!(wrong["tls_handshakes"][0]["failure"], "ssl_invalid_hostname");
+    let expired = k(&format!("https://expired.test:{s}/"));
+    assert_eq!(expired["tls_handshakes"][0]["failure"], "ssl_invalid_certificate");
+    let reset = k(&format!("https://sni-reset.test:{s}/"));
+    let swap = reset["tls_handshakes"].as_array().unwrap().iter().find(|h| h["x_sni_swap"] == true).unwrap();
+    assert_eq!(swap["failure"], Value::Null, "the SNI-swap handshake succeeded");
+    assert_eq!(swap["server_name"], "example.org");
+    let large = k(&format!("https://large.test:{s}/"));
+    assert_eq!(large["requests"][0]["response"]["body_is_truncated"], true);
+    assert_eq!(large["requests"][0]["response"]["body_length"], 512 * 1024);
+    let redirect = k(&format!("https://redirect.test:{s}/"));
+    assert_eq!(redirect["requests"].as_array().unwrap().len(), 2, "one hop per request, newest first");
+    assert_eq!(redirect["requests"][0]["request"]["url"], format!("https://ok.test:{s}/"));
+    let looping = k(&format!("https://loop.test:{s}/"));
+    assert_eq!(looping["requests"][0]["failure"], "http_too_many_redirects");
+    assert_eq!(looping["requests"].as_array().unwrap().len(), 12, "the first request, 10 redirects, then refusal");
+    let bogon = k(&format!("https://bogon.test:{s}/"));
+    assert!(
+        !bogon["tcp_connect"].as_array().unwrap().iter().any(|c| c["ip"] == "192.168.7.7"),
+        "a private address is never connected to"
+    );
+    let blockpage = k(&format!("http://blockpage.test:{h}/"));
+    assert_eq!(blockpage["x_fingerprints"][0], "ooni.ir_0");
+    assert_eq!(blockpage["x_confirmed"], true);
+    for m in got.values() {
+        assert!(m.get("probe_ip").is_none(), "no probe address is ever written");
+        assert_eq!(m["probe_cc"], "IR");
+        assert_eq!(m["test_name"], "vigil_web_connectivity");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn without_a_control_only_proven_blocking_is_reported() {
+    use serde_json::json;
+    let w = world().await;
+    let s = w.https;
+    let (code, got) = check(
+        &w,
+        &[
+            format!("https://ok.test:{s}/"),
+            format!("https://inject.test:{s}/"),
+            format!("https://nxdomain.test:{s}/"),
+            format!("https://sni-reset.test:{s}/"),
+            format!("https://refused.test:{s}/"),
+            format!("https://wrongcert.test:{s}/"),
+        ],
+        false,
+    )
+    .await;
+    assert_eq!(code, 1);
+    expect(&got, &format!("https://ok.test:{s}/"), json!(false), json!(true), json!(null));
+    expect(&got, &format!("https://inject.test:{s}/"), json!("dns"), json!(false), json!("dns_injection"));
+    expect(&got, &format!("https://nxdomain.test:{s}/"), json!("dns"), json!(false), json!("dns_nxdomain"));
+    expect(&got, &format!("https://sni-reset.test:{s}/"), json!("http-failure"), json!(false), json!("tls_sni_reset"));
+    // Not provable alone: reported as unknown, with the reason.
+    for input in [format!("https://refused.test:{s}/"), format!("https://wrongcert.test:{s}/")] {
+        let m = &got[&input]["test_keys"];
+        assert_eq!(m["blocking"], Value::Null, "{input}");
+        assert_eq!(m["mechanism"], Value::Null, "{input}");
+        assert!(m["x_reasons"][0].as_str().unwrap().contains("control"), "{input}: {}", m["x_reasons"]);
+    }
+}
+
+#[tokio::test]
+async fn bad_input_and_options_are_named_with_exit_code_2() {
+    let probe = env!("CARGO_BIN_EXE_vigil-probe");
+    for (args, needle) in [
+        (vec!["check", "ftp://example.org/"], "ftp"),
+        (vec!["check", "--resolver", "not-an-ip", "example.org"], "--resolver"),
+        (vec!["check", "--lab-net", "10.0.0.0/99", "example.org"], "lab_nets"),
+        (vec!["check", "--country", "Iran", "example.org"], "probe.country"),
+        (vec!["run", "--config", "/nonexistent/vigil.toml", "--once"], "/nonexistent/vigil.toml"),
+    ] {
+        let out = tokio::process::Command::new(probe).args(&args).output().await.unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+    }
+    let out = tokio::process::Command::new(probe).arg("--version").output().await.unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with(&format!("vigil-probe {}", env!("CARGO_PKG_VERSION"))));
+}
