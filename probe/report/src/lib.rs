@@ -6,6 +6,8 @@
 pub mod control;
 pub mod failure;
 pub mod measurement;
+pub mod protocol;
+pub mod signed;
 pub mod verdict;
 
 pub use control::{ControlHttp, ControlRequest, ControlResponse, ControlTcp, ControlTls, IpInfo};
@@ -14,6 +16,7 @@ pub use measurement::{
     DnsAnswer, DnsQuery, HttpRequest, HttpResponse, HttpTransaction, Measurement, PlatformEndpoint, PlatformKeys,
     TcpConnect, TcpStatus, TlsHandshake, WebKeys,
 };
+pub use signed::{Signed, SignError, MEASUREMENT_FORMAT, STATEMENT_FORMAT};
 pub use verdict::{Blocking, Mechanism, MechanismFamily, PlatformStatus};
 
 /// `software_name` written into every measurement.
