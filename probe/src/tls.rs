@@ -73,9 +73,18 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// Trust roots: webpki-roots (Mozilla) plus optional extra PEM CA files (the CLI's --ca-file, for lab CAs).
+/// Platforms' own roots, beside Mozilla's: Signal's servers chain to Signal's private CA
+/// (see probe/data/SOURCES.md).
+const PLATFORM_ROOTS: &str = include_str!("../data/signal-ca.pem");
+
+/// Trust roots: webpki-roots (Mozilla), the platforms' own roots, and optional extra PEM CA files
+/// (the CLI's --ca-file, for lab CAs).
 pub fn client_config(extra_ca_pem_files: &[PathBuf]) -> Result<Arc<ClientConfig>, TlsSetupError> {
     let mut roots = RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    for cert in CertificateDer::pem_slice_iter(PLATFORM_ROOTS.as_bytes()) {
+        let cert = cert.map_err(|source| TlsSetupError::ReadCaFile { path: "probe/data/signal-ca.pem".into(), source })?;
+        roots.add(cert).map_err(TlsSetupError::Config)?;
+    }
     for path in extra_ca_pem_files {
         add_pem_file(&mut roots, path)?;
     }
@@ -555,5 +564,20 @@ mod tests {
         std::fs::write(&empty, "not a certificate\n").unwrap();
         let err = client_config(&[empty]).unwrap_err();
         assert!(matches!(err, TlsSetupError::NoCertificate { .. }), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod platform_root_tests {
+    use rustls_pki_types::{CertificateDer, pem::PemObject};
+
+    #[test]
+    fn signals_root_parses_and_is_accepted_as_a_trust_anchor() {
+        let certs: Vec<_> = CertificateDer::pem_slice_iter(super::PLATFORM_ROOTS.as_bytes()).collect();
+        assert_eq!(certs.len(), 1);
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(certs[0].as_ref().unwrap().clone()).unwrap();
+        assert_eq!(roots.len(), 1);
+        super::client_config(&[]).unwrap();
     }
 }
