@@ -73,7 +73,10 @@ impl Verdict {
     }
 
     fn because(mut self, reason: impl Into<String>) -> Self {
-        self.reasons.push(reason.into());
+        let reason = reason.into();
+        if !reason.is_empty() {
+            self.reasons.push(reason);
+        }
         self
     }
 }
@@ -106,6 +109,16 @@ struct DnsFindings {
     /// The strongest tampering mechanism seen, with whether the probe proved it alone.
     tampering: Option<(Mechanism, bool, String)>,
     fingerprints: Vec<String>,
+}
+
+/// One piece of DNS tampering evidence.
+struct Finding {
+    mechanism: Mechanism,
+    /// Proven by the probe alone.
+    proven: bool,
+    /// From the system resolver (coarser failure labels than a UDP query's).
+    system: bool,
+    reason: String,
 }
 
 fn is_probe_side(q: &DnsQuery) -> bool {
@@ -154,17 +167,23 @@ fn analyse_dns(keys: &WebKeys, ctx: &Context) -> DnsFindings {
     let mut all_failed = true;
     let mut first_failure = None;
     let mut consistent_all = true;
-    let mut tampering: Vec<(Mechanism, bool, String)> = Vec::new();
+    let mut tampering: Vec<Finding> = Vec::new();
+    // A resolver that times out or fails says more about that resolver than about the site: it
+    // counts only when no other resolver of this network answered consistently.
+    let mut weak: Vec<Finding> = Vec::new();
+    let mut some_consistent = false;
     for ((engine, resolver), queries) in &resolvers {
+        let system = *engine == "system";
         let who = if resolver.is_empty() { (*engine).to_string() } else { format!("{engine} {resolver}") };
         let addrs: BTreeSet<IpAddr> = queries.iter().flat_map(|q| addrs_of(q)).collect();
         // Evidence that needs no reference: injection and known injected answers.
         for q in queries.iter().filter(|q| injected(q)) {
-            tampering.push((
-                Mechanism::DnsInjection,
-                true,
-                format!("{who}: two different answers to one {} query (on-path injection)", q.query_type),
-            ));
+            tampering.push(Finding {
+                mechanism: Mechanism::DnsInjection,
+                proven: true,
+                system,
+                reason: format!("{who}: two different answers to one {} query (on-path injection)", q.query_type),
+            });
         }
         let all_seen = queries
             .iter()
@@ -176,11 +195,12 @@ fn analyse_dns(keys: &WebKeys, ctx: &Context) -> DnsFindings {
                 if !out.fingerprints.contains(&hit.name) {
                     out.fingerprints.push(hit.name.clone());
                 }
-                tampering.push((
-                    Mechanism::DnsKnownBlockpageIp,
-                    hit.confirmed,
-                    format!("{who}: answer {ip} is a known injected address ({})", hit.name),
-                ));
+                tampering.push(Finding {
+                    mechanism: Mechanism::DnsKnownBlockpageIp,
+                    proven: hit.confirmed,
+                    system,
+                    reason: format!("{who}: answer {ip} is a known injected address ({})", hit.name),
+                });
             }
         }
         if addrs.is_empty() {
@@ -192,18 +212,24 @@ fn analyse_dns(keys: &WebKeys, ctx: &Context) -> DnsFindings {
                 first_failure = Some(failure.clone());
             }
             if !reference.is_empty() {
-                consistent_all = false;
-                let mech = match failure {
-                    Failure::DnsNxdomain => Mechanism::DnsNxdomain,
-                    Failure::GenericTimeout => Mechanism::DnsTimeout,
-                    _ => Mechanism::DnsNoAnswer,
-                };
-                // A DoH answer proves the name exists; against the control alone it is OONI's rule.
-                tampering.push((
-                    mech,
-                    !doh_addrs.is_empty(),
-                    format!("{who}: {failure} while the reference resolved {host}"),
-                ));
+                let reason = format!("{who}: {failure} while the reference resolved {host}");
+                match failure {
+                    // The resolver denied the name: a DoH answer proves it exists; against the
+                    // control alone it is OONI's rule.
+                    Failure::DnsNxdomain | Failure::DnsNoAnswer => {
+                        consistent_all = false;
+                        let mechanism = if failure == Failure::DnsNxdomain {
+                            Mechanism::DnsNxdomain
+                        } else {
+                            Mechanism::DnsNoAnswer
+                        };
+                        tampering.push(Finding { mechanism, proven: !doh_addrs.is_empty(), system, reason });
+                    }
+                    Failure::GenericTimeout => {
+                        weak.push(Finding { mechanism: Mechanism::DnsTimeout, proven: false, system, reason })
+                    }
+                    _ => weak.push(Finding { mechanism: Mechanism::DnsNoAnswer, proven: false, system, reason }),
+                }
             } else if control_nxdomain {
                 // Both say the name does not exist: consistent, not censorship.
             } else if have_reference && keys.control.is_some() {
@@ -216,11 +242,12 @@ fn analyse_dns(keys: &WebKeys, ctx: &Context) -> DnsFindings {
             // Nothing to compare with (no control and no DoH answer, or both failed).
             if have_reference && control_nxdomain {
                 consistent_all = false;
-                tampering.push((
-                    Mechanism::DnsInconsistent,
-                    false,
-                    format!("{who}: answered while the control says {host} does not exist"),
-                ));
+                tampering.push(Finding {
+                    mechanism: Mechanism::DnsInconsistent,
+                    proven: false,
+                    system,
+                    reason: format!("{who}: answered while the control says {host} does not exist"),
+                });
             }
             continue;
         }
@@ -229,22 +256,31 @@ fn analyse_dns(keys: &WebKeys, ctx: &Context) -> DnsFindings {
             && addrs.is_disjoint(&reference)
         {
             consistent_all = false;
-            tampering.push((
-                Mechanism::DnsBogon,
-                !doh_addrs.is_empty(),
-                format!("{who}: bogon answer {ip} while the reference gives public addresses"),
-            ));
+            tampering.push(Finding {
+                mechanism: Mechanism::DnsBogon,
+                proven: !doh_addrs.is_empty(),
+                system,
+                reason: format!("{who}: bogon answer {ip} while the reference gives public addresses"),
+            });
             continue;
         }
         if !addrs.is_disjoint(&reference) || shares_asn(keys, &addrs, &reference) || tls_validated(keys, &addrs, host) {
+            some_consistent = true;
             continue;
         }
         consistent_all = false;
-        tampering.push((
-            Mechanism::DnsInconsistent,
-            false,
-            format!("{who}: answers share no address, network or valid certificate with the reference"),
-        ));
+        tampering.push(Finding {
+            mechanism: Mechanism::DnsInconsistent,
+            proven: false,
+            system,
+            reason: format!("{who}: answers share no address, network or valid certificate with the reference"),
+        });
+    }
+    if !some_consistent && !weak.is_empty() {
+        // Every resolver of this network failed while DoH, over the same path, answered: plain
+        // DNS itself is being blocked.
+        consistent_all = false;
+        tampering.extend(weak.into_iter().map(|f| Finding { proven: !doh_addrs.is_empty(), ..f }));
     }
     if all_failed {
         out.failure = first_failure;
@@ -254,9 +290,11 @@ fn analyse_dns(keys: &WebKeys, ctx: &Context) -> DnsFindings {
     } else if !tampering.is_empty() {
         out.consistency = Some(false);
     }
-    // Strongest evidence first: proven before unproven, then by mechanism strength.
-    tampering.sort_by_key(|(m, proven, _)| (!*proven, dns_rank(*m)));
-    out.tampering = tampering.into_iter().next();
+    // Strongest evidence first: proven before unproven, a UDP resolver's precise answer before
+    // the system resolver's coarser one (getaddrinfo folds timeouts into EAI_AGAIN), then by
+    // mechanism strength.
+    tampering.sort_by_key(|f| (!f.proven, f.system, dns_rank(f.mechanism)));
+    out.tampering = tampering.into_iter().next().map(|f| (f.mechanism, f.proven, f.reason));
     out
 }
 

@@ -38,6 +38,10 @@ pub struct Config {
     pub network: NetworkSection,
     pub control: ControlSection,
     pub battery: BatterySection,
+    pub identity: IdentitySection,
+    pub spool: SpoolSection,
+    pub upload: UploadSection,
+    pub schedule: ScheduleSection,
 }
 
 /// Where the probe is. Left unknown, the collector fills country and ASN in from the address the
@@ -98,6 +102,83 @@ pub struct BatterySection {
     pub platforms: Vec<String>,
     /// A battery file replacing the built-in one; empty for the built-in.
     pub file: Option<PathBuf>,
+}
+
+/// The probe's key and the collector it is enrolled with (see `docs/probe-spool.md`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdentitySection {
+    /// The probe's Ed25519 secret key (hex), created on first start with mode 0600.
+    pub key_file: PathBuf,
+    /// The pinned collector (URL and key), written by `vigil-probe enroll`; unset means
+    /// `collector.json` next to `key_file`.
+    pub collector_file: Option<PathBuf>,
+}
+
+/// The store-and-forward spool: every signed measurement is on flash before it is uploaded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SpoolSection {
+    pub dir: PathBuf,
+    /// Size bound of the spool; beyond it routine successes are shed first, then the oldest evidence.
+    pub max_bytes: u64,
+    /// HTTP body bytes kept in a measurement that is evidence (routine successes keep none).
+    pub evidence_body_bytes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UploadSection {
+    /// Measurements per submission.
+    pub batch_size: usize,
+    /// Exponential backoff with full jitter while the collector is unreachable: base and cap, seconds.
+    pub backoff_base_s: u64,
+    pub backoff_max_s: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScheduleSection {
+    /// Minutes between battery runs of `vigil-probe run` (each wait is randomised by ±10%).
+    pub interval_minutes: u32,
+}
+
+impl Default for IdentitySection {
+    fn default() -> Self {
+        IdentitySection { key_file: "/var/lib/vigil-probe/probe.key".into(), collector_file: None }
+    }
+}
+
+impl IdentitySection {
+    /// Where the collector pin lives.
+    pub fn collector_path(&self) -> PathBuf {
+        match &self.collector_file {
+            Some(path) => path.clone(),
+            None => self.key_file.with_file_name("collector.json"),
+        }
+    }
+}
+
+impl Default for SpoolSection {
+    fn default() -> Self {
+        SpoolSection {
+            dir: "/var/lib/vigil-probe/spool".into(),
+            max_bytes: 4 * 1024 * 1024,
+            evidence_body_bytes: 64 * 1024,
+        }
+    }
+}
+
+impl Default for UploadSection {
+    fn default() -> Self {
+        UploadSection { batch_size: 200, backoff_base_s: 30, backoff_max_s: 3600 }
+    }
+}
+
+impl Default for ScheduleSection {
+    fn default() -> Self {
+        ScheduleSection { interval_minutes: 60 }
+    }
 }
 
 impl Default for ProbeSection {
@@ -189,6 +270,31 @@ impl Config {
                 return Err(format!("{key}: must be more than 0"));
             }
         }
+        self.validate_spool_and_upload()
+    }
+
+    fn validate_spool_and_upload(&self) -> Result<(), String> {
+        if self.identity.key_file.as_os_str().is_empty() {
+            return Err("identity.key_file: must not be empty".into());
+        }
+        if self.spool.dir.as_os_str().is_empty() {
+            return Err("spool.dir: must not be empty".into());
+        }
+        if self.spool.max_bytes < 64 * 1024 {
+            return Err(format!("spool.max_bytes: {} is less than 65536", self.spool.max_bytes));
+        }
+        if self.upload.batch_size == 0 || self.upload.batch_size > 10_000 {
+            return Err(format!("upload.batch_size: {} is not between 1 and 10000", self.upload.batch_size));
+        }
+        if self.upload.backoff_base_s == 0 {
+            return Err("upload.backoff_base_s: must be at least 1".into());
+        }
+        if self.upload.backoff_max_s < self.upload.backoff_base_s {
+            return Err("upload.backoff_max_s: must be at least upload.backoff_base_s".into());
+        }
+        if self.schedule.interval_minutes == 0 {
+            return Err("schedule.interval_minutes: must be at least 1".into());
+        }
         Ok(())
     }
 
@@ -235,11 +341,23 @@ mod tests {
             ("[probe]\ncountry = \"iran\"\n", "probe.country"),
             ("[probe]\nasn = \"12345\"\n", "probe.asn"),
             ("[dns]\ntimeout_ms = 0\n", "dns.timeout_ms"),
+            ("[spool]\nmax_bytes = 10\n", "spool.max_bytes"),
+            ("[upload]\nbatch_size = 0\n", "upload.batch_size"),
+            ("[upload]\nbackoff_base_s = 60\nbackoff_max_s = 30\n", "upload.backoff_max_s"),
+            ("[schedule]\ninterval_minutes = 0\n", "schedule.interval_minutes"),
         ] {
             let err = Config::parse(text, Path::new("x.toml")).unwrap_err();
             assert_eq!(err.label(), "config_invalid", "{text}");
             assert!(err.to_string().contains(key), "{err} should name {key}");
         }
+    }
+
+    #[test]
+    fn the_collector_pin_sits_next_to_the_key_unless_set() {
+        let mut identity = IdentitySection { key_file: "/data/vigil/probe.key".into(), collector_file: None };
+        assert_eq!(identity.collector_path(), Path::new("/data/vigil/collector.json"));
+        identity.collector_file = Some("/etc/vigil/pin.json".into());
+        assert_eq!(identity.collector_path(), Path::new("/etc/vigil/pin.json"));
     }
 
     #[test]

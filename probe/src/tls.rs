@@ -82,7 +82,8 @@ const PLATFORM_ROOTS: &str = include_str!("../data/signal-ca.pem");
 pub fn client_config(extra_ca_pem_files: &[PathBuf]) -> Result<Arc<ClientConfig>, TlsSetupError> {
     let mut roots = RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
     for cert in CertificateDer::pem_slice_iter(PLATFORM_ROOTS.as_bytes()) {
-        let cert = cert.map_err(|source| TlsSetupError::ReadCaFile { path: "probe/data/signal-ca.pem".into(), source })?;
+        let cert =
+            cert.map_err(|source| TlsSetupError::ReadCaFile { path: "probe/data/signal-ca.pem".into(), source })?;
         roots.add(cert).map_err(TlsSetupError::Config)?;
     }
     for path in extra_ca_pem_files {

@@ -16,7 +16,7 @@ pub use measurement::{
     DnsAnswer, DnsQuery, HttpRequest, HttpResponse, HttpTransaction, Measurement, PlatformEndpoint, PlatformKeys,
     TcpConnect, TcpStatus, TlsHandshake, WebKeys,
 };
-pub use signed::{Signed, SignError, MEASUREMENT_FORMAT, STATEMENT_FORMAT};
+pub use signed::{MEASUREMENT_FORMAT, STATEMENT_FORMAT, SignError, Signed};
 pub use verdict::{Blocking, Mechanism, MechanismFamily, PlatformStatus};
 
 /// `software_name` written into every measurement.

@@ -514,3 +514,31 @@ fn a_doh_mismatch_alone_does_not_relabel_failures_as_dns() {
     assert_eq!(verdict(&k), (Blocking::HttpFailure, Some(false), Some(Mechanism::TlsSniReset)));
     assert_eq!(k.dns_consistency.as_deref(), Some("inconsistent"), "still recorded against the reference");
 }
+
+#[test]
+fn one_unreachable_resolver_is_not_blocking_when_another_answers_consistently() {
+    // The censor blocks the public resolver, not the site: the ISP resolver's answer is right and
+    // the page loads.
+    let mut k = keys();
+    k.queries = vec![query("system", &[REAL], None), query("udp", &[], Some(Failure::GenericTimeout))];
+    k.requests = vec![response(&format!("https://{HOST}/"), 200, PAGE, "Platform home", &[("X-Platform", "1")])];
+    k.control = Some(control_ok(&[REAL], PAGE.len() as i64, "Platform home"));
+    let k = https(k);
+    assert_eq!(verdict(&k), (Blocking::No, Some(true), None));
+    assert_eq!(k.dns_consistency.as_deref(), Some("consistent"));
+}
+
+#[test]
+fn a_udp_timeout_explains_better_than_the_system_resolvers_server_failure() {
+    // getaddrinfo folds an upstream timeout into EAI_AGAIN (server failure); the UDP query says what
+    // really happened.
+    let mut k = keys();
+    k.queries =
+        vec![query("system", &[], Some(Failure::DnsServerFailure)), query("udp", &[], Some(Failure::GenericTimeout))];
+    k.tcp_connect = vec![];
+    k.tls_handshakes = vec![];
+    k.control = Some(control_ok(&[REAL], 100, "x"));
+    let k = https(k);
+    assert_eq!(verdict(&k), (Blocking::Dns, Some(false), Some(Mechanism::DnsTimeout)));
+    assert!(k.x_reasons.iter().all(|r| !r.is_empty()), "no empty reasons: {:?}", k.x_reasons);
+}

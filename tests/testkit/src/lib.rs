@@ -12,6 +12,7 @@ pub mod dns;
 pub mod doh;
 pub mod net;
 pub mod web;
+pub mod world;
 pub mod zone;
 
 pub use blackhole::Blackhole;
@@ -21,6 +22,7 @@ pub use dns::DnsServer;
 pub use doh::DohServer;
 pub use net::{BindAddr, LOCALHOST};
 pub use web::{CertKind, Site, TcpServer, WebBehaviour, WebServer, closed_port};
+pub use world::{FakeWorld, PlatformSpec, Profile, WorldOptions};
 pub use zone::{DnsBehaviour, Zone};
 
 /// Install ring as rustls' process-wide crypto provider (idempotent).

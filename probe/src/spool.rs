@@ -1,0 +1,416 @@
+//! Store and forward on flash: every signed measurement is durably written here before upload and
+//! deleted only once a verified collector ack says it is stored. See `docs/probe-spool.md`.
+//!
+//! Layout under `spool.dir`:
+//! - `tmp/` — segments being written (`<pid>-<random>.part`); a torn one is deleted on start;
+//! - `ready/<seq>-<tag>-<class>.jsonl` — complete segments, JSON Lines of `Signed`, one class
+//!   (`routine` or `evidence`) per file so the drop policy reads names, not contents;
+//! - `rejected/<seq>-<tag>.jsonl` — measurements the collector refused, with its error (bounded);
+//! - `state.json` — counters of what was dropped, rejected or found corrupt.
+
+pub mod atomic;
+pub mod batch;
+pub mod compact;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use vigil_report::Signed;
+use vigil_report::protocol::ApiError;
+
+pub use batch::{Applied, Batch};
+pub use compact::Class;
+
+/// Errors of the spool, naming the file.
+#[derive(Debug, thiserror::Error)]
+pub enum SpoolError {
+    #[error("spool_io: {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("spool_ack: {0}")]
+    Ack(String),
+}
+
+impl SpoolError {
+    pub fn label(&self) -> &'static str {
+        match self {
+            SpoolError::Io { .. } => "spool_io",
+            SpoolError::Ack(_) => "spool_ack",
+        }
+    }
+}
+
+pub(crate) fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> SpoolError + '_ {
+    move |source| SpoolError::Io { path: path.to_path_buf(), source }
+}
+
+/// Cumulative counters (measurements), kept in `state.json`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Counters {
+    /// Routine successes shed by the size bound.
+    pub dropped_routine: u64,
+    /// Evidence shed by the size bound (only when no routine success was left to shed).
+    pub dropped_evidence: u64,
+    /// Refused by the collector and moved to `rejected/`.
+    pub rejected: u64,
+    /// Rejected measurements later deleted from `rejected/` to keep it bounded.
+    pub rejected_discarded: u64,
+    /// Unreadable lines found in segments (and removed).
+    pub corrupt: u64,
+}
+
+/// One complete segment in `ready/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segment {
+    pub path: PathBuf,
+    pub seq: u64,
+    pub class: Class,
+    pub bytes: u64,
+}
+
+impl Segment {
+    /// `<seq>-<tag>-<class>.jsonl`.
+    fn parse(path: PathBuf, bytes: u64) -> Option<Segment> {
+        let name = path.file_name()?.to_str()?.strip_suffix(".jsonl")?;
+        let mut parts = name.split('-');
+        let seq = parts.next()?.parse().ok()?;
+        let _tag = parts.next()?;
+        let class = Class::from_label(parts.next()?)?;
+        parts.next().is_none().then_some(Segment { path, seq, class, bytes })
+    }
+}
+
+/// What [`Spool::add`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AddReport {
+    pub stored: u64,
+    pub segments: usize,
+    pub dropped_routine: u64,
+    pub dropped_evidence: u64,
+}
+
+/// What `vigil-probe status` shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SpoolStatus {
+    pub dir: PathBuf,
+    pub segments: usize,
+    pub measurements: u64,
+    pub bytes: u64,
+    pub max_bytes: u64,
+    pub rejected_kept: u64,
+    pub counters: Counters,
+}
+
+#[derive(Debug, Clone)]
+pub struct Spool {
+    dir: PathBuf,
+    max_bytes: u64,
+}
+
+impl Spool {
+    /// Open (creating the directories) the spool at `dir`, bounded to `max_bytes` of segments.
+    pub fn open(dir: &Path, max_bytes: u64) -> Result<Spool, SpoolError> {
+        let spool = Spool { dir: dir.to_path_buf(), max_bytes };
+        for sub in [spool.tmp_dir(), spool.ready_dir(), spool.rejected_dir()] {
+            fs::create_dir_all(&sub).map_err(io_error(&sub))?;
+        }
+        Ok(spool)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+    fn tmp_dir(&self) -> PathBuf {
+        self.dir.join("tmp")
+    }
+    fn ready_dir(&self) -> PathBuf {
+        self.dir.join("ready")
+    }
+    fn rejected_dir(&self) -> PathBuf {
+        self.dir.join("rejected")
+    }
+    fn state_path(&self) -> PathBuf {
+        self.dir.join("state.json")
+    }
+
+    /// After a crash: delete torn temporary files left by processes that no longer run. Returns
+    /// how many were deleted.
+    pub fn recover(&self) -> Result<usize, SpoolError> {
+        let tmp = self.tmp_dir();
+        let mut removed = 0;
+        for entry in fs::read_dir(&tmp).map_err(io_error(&tmp))?.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let alive = atomic::tmp_owner(&name)
+                .is_some_and(|pid| pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists());
+            if !alive {
+                let path = entry.path();
+                fs::remove_file(&path).map_err(io_error(&path))?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Complete segments, oldest first.
+    pub fn segments(&self) -> Result<Vec<Segment>, SpoolError> {
+        let ready = self.ready_dir();
+        let mut out = Vec::new();
+        for entry in fs::read_dir(&ready).map_err(io_error(&ready))?.flatten() {
+            let bytes = entry.metadata().map(|m| m.len()).unwrap_or(0);
+            if let Some(seg) = Segment::parse(entry.path(), bytes) {
+                out.push(seg);
+            }
+        }
+        out.sort_by(|a, b| (a.seq, &a.path).cmp(&(b.seq, &b.path)));
+        Ok(out)
+    }
+
+    /// Store one run's signed measurements: one segment per class (split when larger than a
+    /// sixteenth of the bound), making room by the drop policy: the oldest routine segments go
+    /// first, evidence only for newer evidence, and what still does not fit is dropped. Counted.
+    pub fn add(&self, items: Vec<(Class, Signed)>) -> Result<AddReport, SpoolError> {
+        let mut existing = self.segments()?;
+        let mut total: u64 = existing.iter().map(|s| s.bytes).sum();
+        let mut next_seq = existing.iter().map(|s| s.seq).max().unwrap_or(0) + 1;
+        let mut counters = self.counters()?;
+        let before = counters.clone();
+        let mut report = AddReport::default();
+        let cap = (self.max_bytes / 16).max(16 * 1024);
+        // Evidence first, so this run's routine successes are never written only to make room.
+        for class in [Class::Evidence, Class::Routine] {
+            let lines: Vec<String> = items
+                .iter()
+                .filter(|(c, _)| *c == class)
+                .filter_map(|(_, s)| serde_json::to_string(s).ok())
+                .collect();
+            for chunk in chunk_lines(&lines, cap) {
+                let bytes: u64 = chunk.iter().map(|l| l.len() as u64 + 1).sum();
+                while total + bytes > self.max_bytes {
+                    let victim = existing
+                        .iter()
+                        .position(|s| s.class == Class::Routine)
+                        .or_else(|| existing.iter().position(|s| s.class == Class::Evidence && class == Class::Evidence));
+                    let Some(index) = victim else { break };
+                    let seg = existing.remove(index);
+                    let dropped = count_lines(&seg.path)?;
+                    atomic::remove(&seg.path).map_err(io_error(&seg.path))?;
+                    total -= seg.bytes.min(total);
+                    *counter(&mut counters, seg.class) += dropped;
+                }
+                if total + bytes > self.max_bytes {
+                    *counter(&mut counters, class) += chunk.len() as u64;
+                    continue;
+                }
+                let seg = self.write_segment(next_seq, class, &chunk.concat_lines())?;
+                next_seq += 1;
+                total += seg.bytes;
+                report.stored += chunk.len() as u64;
+                report.segments += 1;
+                existing.push(seg);
+            }
+        }
+        report.dropped_routine = counters.dropped_routine - before.dropped_routine;
+        report.dropped_evidence = counters.dropped_evidence - before.dropped_evidence;
+        if counters != before {
+            self.save_counters(&counters)?;
+        }
+        Ok(report)
+    }
+
+    fn write_segment(&self, seq: u64, class: Class, text: &str) -> Result<Segment, SpoolError> {
+        let tag: u32 = rand::random();
+        let path = self.ready_dir().join(format!("{seq:012}-{tag:08x}-{}.jsonl", class.label()));
+        atomic::replace(&atomic::tmp_path(&self.tmp_dir()), &path, text.as_bytes(), 0o600).map_err(io_error(&path))?;
+        Ok(Segment { path, seq, class, bytes: text.len() as u64 })
+    }
+
+    /// The measurements of a segment, and how many lines could not be read.
+    pub fn read_segment(&self, seg: &Segment) -> Result<(Vec<Signed>, usize), SpoolError> {
+        let text = fs::read(&seg.path).map_err(io_error(&seg.path))?;
+        let mut good = Vec::new();
+        let mut bad = 0;
+        for line in text.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            match serde_json::from_slice::<Signed>(line) {
+                Ok(s) => good.push(s),
+                Err(_) => bad += 1,
+            }
+        }
+        Ok((good, bad))
+    }
+
+    /// Atomically replace a segment with `keep` (deleting it when `keep` is empty).
+    pub fn rewrite_segment(&self, seg: &Segment, keep: &[Signed]) -> Result<(), SpoolError> {
+        if keep.is_empty() {
+            return atomic::remove(&seg.path).map_err(io_error(&seg.path));
+        }
+        let text: Vec<String> = keep.iter().filter_map(|s| serde_json::to_string(s).ok()).collect();
+        atomic::replace(&atomic::tmp_path(&self.tmp_dir()), &seg.path, text.concat_lines().as_bytes(), 0o600)
+            .map_err(io_error(&seg.path))
+    }
+
+    /// Move refused measurements to `rejected/` with the collector's error, keeping `rejected/`
+    /// under an eighth of the bound (oldest deleted first). Counted.
+    pub fn reject(&self, items: &[(Signed, ApiError)]) -> Result<(), SpoolError> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        #[derive(Serialize)]
+        struct Rejected<'a> {
+            error: &'a ApiError,
+            measurement: &'a Signed,
+        }
+        let lines: Vec<String> = items
+            .iter()
+            .filter_map(|(measurement, error)| serde_json::to_string(&Rejected { error, measurement }).ok())
+            .collect();
+        let dir = self.rejected_dir();
+        let mut files = list_sorted(&dir)?;
+        let seq = files.last().and_then(|(p, _)| leading_seq(p)).unwrap_or(0) + 1;
+        let tag: u32 = rand::random();
+        let path = dir.join(format!("{seq:012}-{tag:08x}.jsonl"));
+        let text = lines.concat_lines();
+        atomic::replace(&atomic::tmp_path(&self.tmp_dir()), &path, text.as_bytes(), 0o600).map_err(io_error(&path))?;
+        let mut counters = self.counters()?;
+        counters.rejected += items.len() as u64;
+        files.push((path, text.len() as u64));
+        let mut total: u64 = files.iter().map(|(_, b)| b).sum();
+        for (old, bytes) in &files[..files.len() - 1] {
+            if total <= self.max_bytes / 8 {
+                break;
+            }
+            counters.rejected_discarded += count_lines(old)?;
+            atomic::remove(old).map_err(io_error(old))?;
+            total -= bytes;
+        }
+        self.save_counters(&counters)
+    }
+
+    pub fn counters(&self) -> Result<Counters, SpoolError> {
+        let path = self.state_path();
+        match fs::read_to_string(&path) {
+            // An unreadable state file only loses counters: start again from zero.
+            Ok(text) => Ok(serde_json::from_str(&text).unwrap_or_default()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Counters::default()),
+            Err(e) => Err(io_error(&path)(e)),
+        }
+    }
+
+    pub(crate) fn save_counters(&self, counters: &Counters) -> Result<(), SpoolError> {
+        let path = self.state_path();
+        let text = serde_json::to_string(counters).unwrap_or_default();
+        atomic::replace(&atomic::tmp_path(&self.tmp_dir()), &path, text.as_bytes(), 0o600).map_err(io_error(&path))
+    }
+
+    /// Sizes and counters (reads every segment to count measurements).
+    pub fn status(&self) -> Result<SpoolStatus, SpoolError> {
+        let segments = self.segments()?;
+        let mut measurements = 0;
+        for seg in &segments {
+            measurements += count_lines(&seg.path)?;
+        }
+        let mut rejected_kept = 0;
+        for (path, _) in list_sorted(&self.rejected_dir())? {
+            rejected_kept += count_lines(&path)?;
+        }
+        Ok(SpoolStatus {
+            dir: self.dir.clone(),
+            segments: segments.len(),
+            measurements,
+            bytes: segments.iter().map(|s| s.bytes).sum(),
+            max_bytes: self.max_bytes,
+            rejected_kept,
+            counters: self.counters()?,
+        })
+    }
+
+    /// No segment waits for upload.
+    pub fn is_empty(&self) -> Result<bool, SpoolError> {
+        Ok(self.segments()?.is_empty())
+    }
+}
+
+fn counter(counters: &mut Counters, class: Class) -> &mut u64 {
+    match class {
+        Class::Routine => &mut counters.dropped_routine,
+        Class::Evidence => &mut counters.dropped_evidence,
+    }
+}
+
+/// Group lines into chunks of at most `cap` bytes (a longer line is a chunk of its own).
+fn chunk_lines(lines: &[String], cap: u64) -> Vec<Vec<&str>> {
+    let mut chunks: Vec<Vec<&str>> = Vec::new();
+    let mut size = 0;
+    for line in lines {
+        let len = line.len() as u64 + 1;
+        match chunks.last_mut() {
+            Some(chunk) if size + len <= cap => {
+                chunk.push(line);
+                size += len;
+            }
+            _ => {
+                chunks.push(vec![line]);
+                size = len;
+            }
+        }
+    }
+    chunks
+}
+
+trait ConcatLines {
+    fn concat_lines(&self) -> String;
+}
+
+impl<S: AsRef<str>> ConcatLines for [S] {
+    /// Each line followed by `\n`.
+    fn concat_lines(&self) -> String {
+        let mut out = String::with_capacity(self.iter().map(|l| l.as_ref().len() + 1).sum());
+        for line in self {
+            out.push_str(line.as_ref());
+            out.push('\n');
+        }
+        out
+    }
+}
+
+fn count_lines(path: &Path) -> Result<u64, SpoolError> {
+    let bytes = fs::read(path).map_err(io_error(path))?;
+    Ok(bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count() as u64)
+}
+
+fn leading_seq(path: &Path) -> Option<u64> {
+    path.file_name()?.to_str()?.split('-').next()?.parse().ok()
+}
+
+/// `.jsonl` files of `dir` with their sizes, by name.
+fn list_sorted(dir: &Path) -> Result<Vec<(PathBuf, u64)>, SpoolError> {
+    let mut files: Vec<(PathBuf, u64)> = fs::read_dir(dir)
+        .map_err(io_error(dir))?
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".jsonl"))
+        .map(|e| (e.path(), e.metadata().map(|m| m.len()).unwrap_or(0)))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segment_names_parse_and_others_are_ignored() {
+        let seg = Segment::parse("/s/ready/000000000042-0badf00d-evidence.jsonl".into(), 10).unwrap();
+        assert_eq!((seg.seq, seg.class), (42, Class::Evidence));
+        assert!(Segment::parse("/s/ready/000000000042-0badf00d-other.jsonl".into(), 1).is_none());
+        assert!(Segment::parse("/s/ready/notes.txt".into(), 1).is_none());
+    }
+
+    #[test]
+    fn chunks_respect_the_cap_and_keep_order() {
+        let lines: Vec<String> = ["aaa", "bb", "cccccccc", "d"].iter().map(|s| s.to_string()).collect();
+        let chunks = chunk_lines(&lines, 7);
+        assert_eq!(chunks, vec![vec!["aaa", "bb"], vec!["cccccccc"], vec!["d"]]);
+        assert_eq!(chunks[0].concat_lines(), "aaa\nbb\n");
+    }
+}
