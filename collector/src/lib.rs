@@ -1,1 +1,29 @@
-//! placeholder
+//! Vigil's collector: enrolls probe keys, checks and stores signed measurements in SQLite
+//! (one writer thread, acknowledged only after COMMIT), enriches them with ASN and country
+//! (never the address), and serves the API described in `collector/openapi.json`.
+
+pub mod admin_client;
+pub mod api_admin;
+pub mod api_probe;
+pub mod api_public;
+pub mod asn;
+pub mod checkpoint;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod ingest;
+pub mod inspect;
+pub mod keys;
+pub mod metrics;
+pub mod probe_keys;
+pub mod ratelimit;
+pub mod routes;
+pub mod server;
+pub mod store;
+pub mod verify;
+pub mod writer;
+
+pub use asn::{AsnDb, AsnInfo};
+pub use config::Config;
+pub use error::{CollectorError, HttpError};
+pub use server::{AppState, Collector, shutdown_signal};

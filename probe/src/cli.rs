@@ -1,7 +1,10 @@
 //! The `vigil-probe` command line: parse arguments, load the configuration, call the library.
 //!
-//! Exit codes: 0 = done (for `check`: no blocking found); 1 = `check` found blocking; 2 = bad
-//! usage or configuration; 3 = the probe could not run (e.g. TLS setup failed).
+//! Exit codes: 0 = done (for `check`: no blocking found; for `upload`: the spool is empty);
+//! 1 = `check` found blocking; 2 = bad usage or configuration (also: `upload` before `enroll`);
+//! 3 = the probe could not run (e.g. TLS setup failed, key or spool unusable, collector
+//! unreachable during `enroll`); 4 = `upload`: measurements remain in the spool; 5 = `enroll`: the
+//! collector refused (its error code is printed).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -11,13 +14,19 @@ use clap::{Parser, Subcommand};
 
 use crate::battery::{Battery, Input};
 use crate::config::{Config, parse_resolver};
+use crate::daemon::{self, Probe};
+use crate::identity::{self, CollectorPin};
 use crate::measure::Origin;
+use crate::spool::Spool;
+use crate::upload::{self, UploadError};
 use crate::{output, runner};
 
 pub const EXIT_OK: i32 = 0;
 pub const EXIT_BLOCKING_FOUND: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
 pub const EXIT_RUNTIME: i32 = 3;
+pub const EXIT_PENDING: i32 = 4;
+pub const EXIT_REFUSED: i32 = 5;
 
 #[derive(Debug, Parser)]
 #[command(name = "vigil-probe", version, about = "Measure whether social platforms are blocked, and how")]
@@ -30,8 +39,14 @@ pub struct Cli {
 pub enum Command {
     /// Test URLs (or tcpconnect://host:port) once and print the verdicts.
     Check(CheckArgs),
-    /// Run the platform battery from a configuration file.
+    /// Run the platform battery: sign, spool and upload every measurement (forever, or --once).
     Run(RunArgs),
+    /// Enroll this probe's key with a collector and pin the collector's key.
+    Enroll(EnrollArgs),
+    /// Upload the spool once (exit 0 when it is empty afterwards, 4 when measurements remain).
+    Upload(ConfigArg),
+    /// Show the key id, the pinned collector and the spool.
+    Status(StatusArgs),
     /// List the built-in battery (platforms and endpoints).
     Battery {
         /// Print the battery as TOML (the file format `battery.file` takes).
@@ -91,6 +106,39 @@ pub struct RunArgs {
     /// Print one JSON measurement per line (endpoints, then platform summaries).
     #[arg(long)]
     pub json: bool,
+    /// Measure and print only: do not sign, spool or upload (needs --once).
+    #[arg(long, requires = "once")]
+    pub no_spool: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct EnrollArgs {
+    /// Configuration file (TOML); `[identity]` says where the key and the pin live.
+    #[arg(long)]
+    pub config: PathBuf,
+    /// The collector's base URL, e.g. https://collector.example/.
+    #[arg(long)]
+    pub collector: String,
+    /// Enrollment token, when the collector requires one.
+    #[arg(long)]
+    pub token: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ConfigArg {
+    /// Configuration file (TOML).
+    #[arg(long)]
+    pub config: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// Configuration file (TOML).
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Print the status as one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Run the command line; returns the process exit code.
@@ -98,6 +146,9 @@ pub async fn main(cli: Cli) -> i32 {
     match cli.command {
         Command::Check(args) => check(args).await,
         Command::Run(args) => run(args).await,
+        Command::Enroll(args) => enroll(args).await,
+        Command::Upload(args) => upload_command(args).await,
+        Command::Status(args) => status(args),
         Command::Battery { toml } => {
             let battery = Battery::builtin();
             if toml {
@@ -188,44 +239,90 @@ async fn check(args: CheckArgs) -> i32 {
     if measurements.iter().any(|m| m.test_keys.blocking.is_blocked()) { EXIT_BLOCKING_FOUND } else { EXIT_OK }
 }
 
+fn load_config(path: &std::path::Path) -> Result<Config, i32> {
+    Config::load(path).map_err(|e| fail(EXIT_USAGE, e))
+}
+
 async fn run(args: RunArgs) -> i32 {
-    let config = match Config::load(&args.config) {
+    let config = match load_config(&args.config) {
         Ok(c) => c,
+        Err(code) => return code,
+    };
+    let battery = match daemon::load_battery(&config) {
+        Ok(b) => b,
         Err(e) => return fail(EXIT_USAGE, e),
-    };
-    if !args.once {
-        return fail(EXIT_USAGE, "only --once is supported yet: schedule runs with cron, procd or a systemd timer");
-    }
-    let battery = match &config.battery.file {
-        Some(path) => match std::fs::read_to_string(path) {
-            Ok(text) => match Battery::from_toml(&text) {
-                Ok(b) => b,
-                Err(e) => return fail(EXIT_USAGE, format!("battery.file {}: {e}", path.display())),
-            },
-            Err(e) => return fail(EXIT_USAGE, format!("battery.file {}: {e}", path.display())),
-        },
-        None => Battery::builtin(),
-    };
-    let battery = if config.battery.platforms.is_empty() {
-        battery
-    } else {
-        match battery.select(&config.battery.platforms) {
-            Ok(b) => b,
-            Err(e) => return fail(EXIT_USAGE, format!("battery.platforms: {e}")),
-        }
     };
     let engine = match runner::engine(&config) {
         Ok(e) => Arc::new(e),
         Err(e) => return fail(EXIT_RUNTIME, e),
     };
-    let total = battery.platforms.iter().map(|p| p.endpoints.len()).sum::<usize>();
+    let probe = if args.no_spool {
+        None
+    } else {
+        match Probe::start(config.clone()) {
+            Ok(p) => {
+                if p.key_created {
+                    eprintln!(
+                        "vigil-probe: created key {} in {}",
+                        identity::probe_key_id(&p.key),
+                        config.identity.key_file.display()
+                    );
+                }
+                Some(p)
+            }
+            Err(e) => {
+                let hint = "[identity] key_file and [spool] dir must be writable; --once --no-spool only measures";
+                return fail(EXIT_RUNTIME, format!("{e} ({hint})"));
+            }
+        }
+    };
+    let concurrency = config.network.concurrency;
     let json = args.json;
+    if args.once {
+        return run_once(engine, &battery, concurrency, json, probe.as_ref()).await;
+    }
+    let Some(probe) = probe else {
+        return fail(EXIT_USAGE, "--no-spool needs --once");
+    };
+    let measure = || {
+        let engine = engine.clone();
+        let battery = &battery;
+        async move {
+            let out = runner::run_battery(engine, battery, concurrency, |m| {
+                if json {
+                    print_json(m);
+                }
+            })
+            .await;
+            if json {
+                out.platforms.iter().for_each(print_json);
+            }
+            out
+        }
+    };
+    daemon::run_forever(&probe, measure, daemon::shutdown_signal(), |line| {
+        eprintln!("vigil-probe: {} {line}", crate::timestamp::now());
+    })
+    .await;
+    EXIT_OK
+}
+
+async fn run_once(
+    engine: Arc<crate::measure::Engine>,
+    battery: &Battery,
+    concurrency: usize,
+    json: bool,
+    probe: Option<&Probe>,
+) -> i32 {
+    let total = battery.platforms.iter().map(|p| p.endpoints.len()).sum::<usize>();
     let mut done = 0usize;
-    let out = runner::run_battery(engine, &battery, config.network.concurrency, |m| {
+    // A progress counter on a terminal; a log or a pipe gets only the results.
+    let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let out = runner::run_battery(engine, battery, concurrency, |m| {
         done += 1;
         if json {
             print_json(m);
-        } else {
+        } else if progress {
             eprint!("\rmeasured {done}/{total} endpoints");
         }
     })
@@ -240,6 +337,123 @@ async fn run(args: RunArgs) -> i32 {
         println!();
         print!("{}", output::platform_table(&out.platforms));
     }
+    let Some(probe) = probe else { return EXIT_OK };
+    match probe.spool_run(&out) {
+        Ok(report) => eprintln!("vigil-probe: {}", daemon::describe_add(&report)),
+        Err(e) => return fail(EXIT_RUNTIME, format!("cannot spool the measurements: {e}")),
+    }
+    match probe.upload().await {
+        Ok(report) => eprintln!("vigil-probe: {}", daemon::describe_pass(&report)),
+        Err(UploadError::NotEnrolled(_)) => {
+            eprintln!("vigil-probe: not enrolled: the measurements stay in the spool until `vigil-probe enroll`")
+        }
+        Err(e) => eprintln!("vigil-probe: upload failed, the measurements stay in the spool: {e}"),
+    }
+    EXIT_OK
+}
+
+async fn enroll(args: EnrollArgs) -> i32 {
+    let config = match load_config(&args.config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    if let Err(e) = url::Url::parse(&args.collector) {
+        return fail(EXIT_USAGE, format!("--collector {:?}: {e}", args.collector));
+    }
+    let (key, _) = match identity::load_or_create(&config.identity.key_file) {
+        Ok(k) => k,
+        Err(e) => return fail(EXIT_RUNTIME, e),
+    };
+    let http = match upload::http_client(&config.network.ca_files) {
+        Ok(h) => h,
+        Err(e) => return fail(EXIT_RUNTIME, e),
+    };
+    let pin_path = config.identity.collector_path();
+    match upload::enroll(&http, &args.collector, &key, args.token, &pin_path).await {
+        Ok(pin) => {
+            println!("enrolled key {} with {} (collector key {})", pin.key_id, pin.url, pin.collector_key_id);
+            EXIT_OK
+        }
+        Err(e @ UploadError::Refused { .. }) => fail(EXIT_REFUSED, e),
+        Err(e) => fail(EXIT_RUNTIME, e),
+    }
+}
+
+async fn upload_command(args: ConfigArg) -> i32 {
+    let config = match load_config(&args.config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let probe = match Probe::start(config) {
+        Ok(p) => p,
+        Err(e) => return fail(EXIT_RUNTIME, e),
+    };
+    match probe.upload().await {
+        Ok(report) => {
+            println!("{}", daemon::describe_pass(&report));
+            if report.remaining == 0 { EXIT_OK } else { EXIT_PENDING }
+        }
+        Err(e @ UploadError::NotEnrolled(_)) => fail(EXIT_USAGE, e),
+        Err(e) => {
+            eprintln!("vigil-probe: {e}");
+            match probe.spool.is_empty() {
+                Ok(true) => EXIT_OK,
+                _ => EXIT_PENDING,
+            }
+        }
+    }
+}
+
+#[derive(serde::Serialize)]
+struct Status {
+    key_id: Option<String>,
+    key_file: PathBuf,
+    collector: Option<CollectorPin>,
+    spool: crate::spool::SpoolStatus,
+}
+
+fn status(args: StatusArgs) -> i32 {
+    let config = match load_config(&args.config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let key_id = match identity::load_if_exists(&config.identity.key_file) {
+        Ok(key) => key.map(|k| identity::probe_key_id(&k)),
+        Err(e) => return fail(EXIT_RUNTIME, e),
+    };
+    let collector = match CollectorPin::load(&config.identity.collector_path()) {
+        Ok(pin) => pin,
+        Err(e) => return fail(EXIT_RUNTIME, e),
+    };
+    let spool = match Spool::open(&config.spool.dir, config.spool.max_bytes).and_then(|s| s.status()) {
+        Ok(s) => s,
+        Err(e) => return fail(EXIT_RUNTIME, e),
+    };
+    let status = Status { key_id, key_file: config.identity.key_file.clone(), collector, spool };
+    if args.json {
+        print_json(&status);
+        return EXIT_OK;
+    }
+    println!("key:        {} ({})", status.key_id.as_deref().unwrap_or("none yet"), status.key_file.display());
+    match &status.collector {
+        Some(pin) => println!("collector:  {} (key {})", pin.url, pin.collector_key_id),
+        None => println!("collector:  not enrolled"),
+    }
+    let s = &status.spool;
+    println!(
+        "spool:      {} measurements in {} segments, {} of {} bytes ({})",
+        s.measurements,
+        s.segments,
+        s.bytes,
+        s.max_bytes,
+        s.dir.display()
+    );
+    let c = &s.counters;
+    println!("dropped:    {} routine, {} evidence (spool full)", c.dropped_routine, c.dropped_evidence);
+    println!(
+        "rejected:   {} by the collector ({} kept in rejected/, {} discarded); {} corrupt lines removed",
+        c.rejected, s.rejected_kept, c.rejected_discarded, c.corrupt
+    );
     EXIT_OK
 }
 

@@ -205,7 +205,7 @@ impl Default for NetworkSection {
             connect_timeout_ms: 10_000,
             tls_timeout_ms: 10_000,
             http_timeout_ms: 10_000,
-            concurrency: 16,
+            concurrency: 32,
             swap_sni: "example.org".into(),
             ca_files: Vec::new(),
             lab_nets: Vec::new(),

@@ -12,17 +12,21 @@ pub mod classify;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod daemon;
 pub mod dns;
 pub mod failure_map;
 pub mod fingerprint;
 pub mod http;
+pub mod identity;
 pub mod measure;
 pub mod output;
 pub mod platform;
 pub mod runner;
+pub mod spool;
 pub mod stats;
 pub mod timestamp;
 pub mod tls;
+pub mod upload;
 
 /// A fresh measurement id: 128 random bits, hex (the idempotency key for uploads).
 pub fn new_id() -> String {

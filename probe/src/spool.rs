@@ -3,8 +3,8 @@
 //!
 //! Layout under `spool.dir`:
 //! - `tmp/` — segments being written (`<pid>-<random>.part`); a torn one is deleted on start;
-//! - `ready/<seq>-<tag>-<class>.jsonl` — complete segments, JSON Lines of `Signed`, one class
-//!   (`routine` or `evidence`) per file so the drop policy reads names, not contents;
+//! - `ready/<seq>-<tag>-<class>.jsonl.gz` — complete segments, gzipped JSON Lines of `Signed`,
+//!   one class (`routine` or `evidence`) per file so the drop policy reads names, not contents;
 //! - `rejected/<seq>-<tag>.jsonl` — measurements the collector refused, with its error (bounded);
 //! - `state.json` — counters of what was dropped, rejected or found corrupt.
 
@@ -13,6 +13,7 @@ pub mod batch;
 pub mod compact;
 
 use std::fs;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -70,9 +71,10 @@ pub struct Segment {
 }
 
 impl Segment {
-    /// `<seq>-<tag>-<class>.jsonl`.
+    /// `<seq>-<tag>-<class>.jsonl.gz` (or `.jsonl`, uncompressed).
     fn parse(path: PathBuf, bytes: u64) -> Option<Segment> {
-        let name = path.file_name()?.to_str()?.strip_suffix(".jsonl")?;
+        let name = path.file_name()?.to_str()?;
+        let name = name.strip_suffix(".jsonl.gz").or_else(|| name.strip_suffix(".jsonl"))?;
         let mut parts = name.split('-');
         let seq = parts.next()?.parse().ok()?;
         let _tag = parts.next()?;
@@ -179,18 +181,14 @@ impl Spool {
         let cap = (self.max_bytes / 16).max(16 * 1024);
         // Evidence first, so this run's routine successes are never written only to make room.
         for class in [Class::Evidence, Class::Routine] {
-            let lines: Vec<String> = items
-                .iter()
-                .filter(|(c, _)| *c == class)
-                .filter_map(|(_, s)| serde_json::to_string(s).ok())
-                .collect();
+            let lines: Vec<String> =
+                items.iter().filter(|(c, _)| *c == class).filter_map(|(_, s)| serde_json::to_string(s).ok()).collect();
             for chunk in chunk_lines(&lines, cap) {
                 let bytes: u64 = chunk.iter().map(|l| l.len() as u64 + 1).sum();
                 while total + bytes > self.max_bytes {
-                    let victim = existing
-                        .iter()
-                        .position(|s| s.class == Class::Routine)
-                        .or_else(|| existing.iter().position(|s| s.class == Class::Evidence && class == Class::Evidence));
+                    let victim = existing.iter().position(|s| s.class == Class::Routine).or_else(|| {
+                        existing.iter().position(|s| s.class == Class::Evidence && class == Class::Evidence)
+                    });
                     let Some(index) = victim else { break };
                     let seg = existing.remove(index);
                     let dropped = count_lines(&seg.path)?;
@@ -220,14 +218,15 @@ impl Spool {
 
     fn write_segment(&self, seq: u64, class: Class, text: &str) -> Result<Segment, SpoolError> {
         let tag: u32 = rand::random();
-        let path = self.ready_dir().join(format!("{seq:012}-{tag:08x}-{}.jsonl", class.label()));
-        atomic::replace(&atomic::tmp_path(&self.tmp_dir()), &path, text.as_bytes(), 0o600).map_err(io_error(&path))?;
-        Ok(Segment { path, seq, class, bytes: text.len() as u64 })
+        let path = self.ready_dir().join(format!("{seq:012}-{tag:08x}-{}.jsonl.gz", class.label()));
+        let bytes = encode(&path, text)?;
+        atomic::replace(&atomic::tmp_path(&self.tmp_dir()), &path, &bytes, 0o600).map_err(io_error(&path))?;
+        Ok(Segment { path, seq, class, bytes: bytes.len() as u64 })
     }
 
     /// The measurements of a segment, and how many lines could not be read.
     pub fn read_segment(&self, seg: &Segment) -> Result<(Vec<Signed>, usize), SpoolError> {
-        let text = fs::read(&seg.path).map_err(io_error(&seg.path))?;
+        let text = read_lines(&seg.path)?;
         let mut good = Vec::new();
         let mut bad = 0;
         for line in text.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
@@ -245,8 +244,8 @@ impl Spool {
             return atomic::remove(&seg.path).map_err(io_error(&seg.path));
         }
         let text: Vec<String> = keep.iter().filter_map(|s| serde_json::to_string(s).ok()).collect();
-        atomic::replace(&atomic::tmp_path(&self.tmp_dir()), &seg.path, text.concat_lines().as_bytes(), 0o600)
-            .map_err(io_error(&seg.path))
+        let bytes = encode(&seg.path, &text.concat_lines())?;
+        atomic::replace(&atomic::tmp_path(&self.tmp_dir()), &seg.path, &bytes, 0o600).map_err(io_error(&seg.path))
     }
 
     /// Move refused measurements to `rejected/` with the collector's error, keeping `rejected/`
@@ -373,8 +372,29 @@ impl<S: AsRef<str>> ConcatLines for [S] {
     }
 }
 
+/// The file's text, gunzipped when its name ends in `.gz`. A damaged gzip stream yields what
+/// could be decoded (its last line then fails to parse and is counted as corrupt).
+fn read_lines(path: &Path) -> Result<Vec<u8>, SpoolError> {
+    let raw = fs::read(path).map_err(io_error(path))?;
+    if !path.to_string_lossy().ends_with(".gz") {
+        return Ok(raw);
+    }
+    let mut text = Vec::with_capacity(raw.len() * 8);
+    let _ = flate2::read::GzDecoder::new(raw.as_slice()).read_to_end(&mut text);
+    Ok(text)
+}
+
+/// `text` as stored at `path`: gzipped when the name ends in `.gz`.
+fn encode(path: &Path, text: &str) -> Result<Vec<u8>, SpoolError> {
+    if !path.to_string_lossy().ends_with(".gz") {
+        return Ok(text.as_bytes().to_vec());
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(text.as_bytes()).and_then(|()| gz.finish()).map_err(io_error(path))
+}
+
 fn count_lines(path: &Path) -> Result<u64, SpoolError> {
-    let bytes = fs::read(path).map_err(io_error(path))?;
+    let bytes = read_lines(path)?;
     Ok(bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count() as u64)
 }
 
@@ -402,6 +422,7 @@ mod tests {
     fn segment_names_parse_and_others_are_ignored() {
         let seg = Segment::parse("/s/ready/000000000042-0badf00d-evidence.jsonl".into(), 10).unwrap();
         assert_eq!((seg.seq, seg.class), (42, Class::Evidence));
+        assert!(Segment::parse("/s/ready/000000000043-0badf00d-routine.jsonl.gz".into(), 10).is_some());
         assert!(Segment::parse("/s/ready/000000000042-0badf00d-other.jsonl".into(), 1).is_none());
         assert!(Segment::parse("/s/ready/notes.txt".into(), 1).is_none());
     }
@@ -412,5 +433,18 @@ mod tests {
         let chunks = chunk_lines(&lines, 7);
         assert_eq!(chunks, vec![vec!["aaa", "bb"], vec!["cccccccc"], vec!["d"]]);
         assert_eq!(chunks[0].concat_lines(), "aaa\nbb\n");
+    }
+
+    #[test]
+    fn segments_are_gzipped_and_a_damaged_stream_keeps_what_decodes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("1-a-routine.jsonl.gz");
+        let text = "line one\n".repeat(200);
+        let bytes = encode(&path, &text).unwrap();
+        assert!(bytes.len() < text.len() / 10);
+        fs::write(&path, &bytes).unwrap();
+        assert_eq!(read_lines(&path).unwrap(), text.as_bytes());
+        fs::write(&path, &bytes[..bytes.len() - 12]).unwrap();
+        assert!(read_lines(&path).unwrap().starts_with(b"line one\nline one\n"));
     }
 }

@@ -27,7 +27,8 @@ fn write_synced(tmp: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
 
 /// Replace `target` with `bytes` (created with `mode`), through `tmp` (same file system).
 pub fn replace(tmp: &Path, target: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
-    let result = write_synced(tmp, bytes, mode).and_then(|()| fs::rename(tmp, target)).and_then(|()| sync_parent(target));
+    let result =
+        write_synced(tmp, bytes, mode).and_then(|()| fs::rename(tmp, target)).and_then(|()| sync_parent(target));
     if result.is_err() {
         let _ = fs::remove_file(tmp);
     }

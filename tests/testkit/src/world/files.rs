@@ -10,6 +10,8 @@ use super::{EndpointSpec, FakeWorld, PlatformSpec, WorldError, WorldOptions};
 /// `probe.toml` for `world`: every key the probe needs to measure the fakes, nothing else.
 pub(super) fn probe_toml(world: &FakeWorld, options: &WorldOptions) -> String {
     let t = options.timeouts;
+    // The probe's key and spool live beside the configuration, never in the system's paths.
+    let state = world.config.parent().unwrap_or(Path::new(".")).join("probe-state");
     let config = ProbeToml {
         dns: DnsToml {
             system: false,
@@ -28,6 +30,8 @@ pub(super) fn probe_toml(world: &FakeWorld, options: &WorldOptions) -> String {
         },
         control: ControlToml { url: world.control_url.clone() },
         battery: BatteryToml { file: world.battery.display().to_string() },
+        identity: IdentityToml { key_file: state.join("probe.key").display().to_string() },
+        spool: SpoolToml { dir: state.join("spool").display().to_string() },
     };
     let body = toml::to_string(&config).expect("plain strings and numbers serialize to TOML");
     format!("# vigil-probe configuration for the fake world on loopback (lab only).\n\n{body}")
@@ -43,6 +47,18 @@ struct ProbeToml {
     network: NetworkToml,
     control: ControlToml,
     battery: BatteryToml,
+    identity: IdentityToml,
+    spool: SpoolToml,
+}
+
+#[derive(Serialize)]
+struct IdentityToml {
+    key_file: String,
+}
+
+#[derive(Serialize)]
+struct SpoolToml {
+    dir: String,
 }
 
 #[derive(Serialize)]

@@ -1,0 +1,239 @@
+//! Throttling per (country, ASN, platform): a robust baseline of r = ln(T/C) by hour-of-day ×
+//! weekday/weekend, robust z per step, a lower one-sided CUSUM, agreement of ≥ 2 probes, and
+//! the same minimum evidence as blocking (rules in the `detect` module documentation).
+//!
+//! Hours are UTC: the collector does not know a country's time zone yet.
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::blocking::{enough, summarize};
+use super::episode::{Episode, Sample, episodes};
+use super::{Group, View};
+use crate::event::{DetectedEvent, EventType};
+use crate::obs::{ThrottleVerdict, What};
+use crate::params::Params;
+use crate::stats::{median, median_scale};
+
+const DAY: i64 = 86_400;
+
+/// One throttling run.
+struct Run<'a> {
+    t: i64,
+    probe: &'a str,
+    r: f64,
+    throttled: bool,
+    idx: usize,
+}
+
+pub(crate) fn detect(view: &View<'_>, group: &Group) -> Vec<DetectedEvent> {
+    let mut by_platform: BTreeMap<&str, Vec<Run<'_>>> = BTreeMap::new();
+    for &i in &group.idx {
+        let o = &view.obs[i];
+        let What::Throttling { platform, ratio, verdict, .. } = &o.what else { continue };
+        if !(ratio.is_finite() && *ratio > 0.0) {
+            continue;
+        }
+        let run = Run {
+            t: view.t[i],
+            probe: &o.probe,
+            r: ratio.max(1e-4).ln(),
+            throttled: *verdict == ThrottleVerdict::Throttled,
+            idx: i,
+        };
+        by_platform.entry(platform).or_default().push(run);
+    }
+    let p = view.params;
+    let mut out = Vec::new();
+    for (platform, runs) in by_platform {
+        let (z, alarms) = cusum(&runs, p);
+        let samples: Vec<Sample<'_>> = runs
+            .iter()
+            .zip(&z)
+            .map(|(r, &z)| Sample { t: r.t, probe: r.probe, hit: r.throttled || z < p.throttle_hit_z, idx: r.idx })
+            .collect();
+        for ep in episodes(&samples, p.end_ok_fraction, p.report_window) {
+            let from = ep.samples[0].t;
+            let until = ep.until(view.now);
+            let alarmed = alarms.iter().any(|&a| from <= a && a <= until);
+            let evidence = enough(&ep, p.block_min_probes, p.block_min_consecutive, p.block_min_measurements);
+            if !alarmed || !evidence || !agree(view, &ep, p) {
+                continue;
+            }
+            let mut rates: Vec<f64> = ep
+                .hits()
+                .filter_map(|s| match &view.obs[s.idx].what {
+                    What::Throttling { verdict: ThrottleVerdict::Throttled, rate_kbps, .. } => *rate_kbps,
+                    _ => None,
+                })
+                .collect();
+            let rate_kbps = median(&mut rates).map(|r| r.round());
+            let kind = EventType::Throttling { platform: platform.to_string(), rate_kbps };
+            let strong = enough(&ep, 2 * p.throttle_min_probes, 2, 2 * p.block_min_measurements);
+            out.push(summarize(view, group, &ep, kind, strong));
+        }
+    }
+    out
+}
+
+/// Throttled verdicts from `throttle_min_probes` distinct probes within `throttle_agree_window`.
+fn agree(view: &View<'_>, ep: &Episode<'_>, p: &Params) -> bool {
+    let throttled: Vec<&Sample<'_>> = ep
+        .hits()
+        .filter(|s| matches!(view.obs[s.idx].what, What::Throttling { verdict: ThrottleVerdict::Throttled, .. }))
+        .collect();
+    throttled.iter().enumerate().any(|(i, a)| {
+        let mut probes: Vec<&str> =
+            throttled[i..].iter().take_while(|b| b.t - a.t <= p.throttle_agree_window).map(|b| b.probe).collect();
+        probes.sort_unstable();
+        probes.dedup();
+        probes.len() >= p.throttle_min_probes
+    })
+}
+
+/// Hour of day (UTC) and whether it is a weekend day.
+fn cell(t: i64) -> (i64, bool) {
+    let weekday = (t.div_euclid(DAY) + 3).rem_euclid(7); // 1970-01-01 was a Thursday; 0 = Monday
+    (t.rem_euclid(DAY) / 3600, weekday >= 5)
+}
+
+/// The baseline history of one (ASN, platform): normal runs only (inpainting). Medians are
+/// recomputed when a history has grown by a tenth since the last time (they barely move).
+#[derive(Default)]
+struct Baseline {
+    cells: HashMap<(i64, bool), History>,
+    all: History,
+}
+
+#[derive(Default)]
+struct History {
+    values: Vec<(i64, f64)>,
+    /// (length when computed, median, scale) of the values at most `baseline_days` old.
+    cached: Option<(usize, usize, f64, f64)>,
+}
+
+impl History {
+    /// (number of recent values, median, scale).
+    fn stats(&mut self, since: i64) -> (usize, f64, f64) {
+        let len = self.values.len();
+        if let Some((at_len, n, m, s)) = self.cached
+            && len < at_len + (at_len / 10).max(1)
+        {
+            return (n, m, s);
+        }
+        let recent: Vec<f64> = self.values.iter().filter(|x| x.0 >= since).map(|x| x.1).collect();
+        let (m, s) = median_scale(&recent).unwrap_or((0.0, 0.0));
+        self.cached = Some((len, recent.len(), m, s));
+        (recent.len(), m, s)
+    }
+}
+
+impl Baseline {
+    /// Median and scale for a run at `t`: its hour × day-type cell, else all hours, else the prior.
+    fn reference(&mut self, t: i64, p: &Params) -> (f64, f64) {
+        let since = t - p.baseline_days * DAY;
+        let cell = self.cells.get_mut(&cell(t)).map(|h| h.stats(since));
+        let (n, m, s) = match cell {
+            Some(c) if c.0 >= p.baseline_min_runs => c,
+            _ => self.all.stats(since),
+        };
+        if n >= p.baseline_min_runs { (m, s.max(p.scale_floor)) } else { (0.0, p.prior_scale.max(p.scale_floor)) }
+    }
+
+    fn add(&mut self, t: i64, r: f64) {
+        self.cells.entry(cell(t)).or_default().values.push((t, r));
+        self.all.values.push((t, r));
+    }
+}
+
+/// Robust z of every run and the times the CUSUM alarmed. Runs are taken in steps of at least
+/// `step_min_probes` probes or `step_min_runs` runs; a step's z is the median over its probes
+/// of each probe's median z (over its runs when fewer than `step_min_probes`); S = max(0, S −
+/// max(z, −clip) − k), alarm (and restart) when S ≥ h. The clip (a Huber-style CUSUM) makes an
+/// alarm need two low steps in a row: two chance throttled runs in one step are not enough.
+fn cusum(runs: &[Run<'_>], p: &Params) -> (Vec<f64>, Vec<i64>) {
+    let mut z = vec![0.0; runs.len()];
+    let mut alarms = Vec::new();
+    let mut base = Baseline::default();
+    let mut s = 0.0;
+    let mut begin = 0;
+    for end in 1..=runs.len() {
+        let step = &runs[begin..end];
+        let mut probes: Vec<&str> = step.iter().map(|r| r.probe).collect();
+        probes.sort_unstable();
+        probes.dedup();
+        let full = probes.len() >= p.step_min_probes || step.len() >= p.step_min_runs;
+        if !full && end < runs.len() {
+            continue;
+        }
+        let mut refs: HashMap<(i64, bool), (f64, f64)> = HashMap::new();
+        for (k, r) in step.iter().enumerate() {
+            let (m, sc) = *refs.entry(cell(r.t)).or_insert_with(|| base.reference(r.t, p));
+            z[begin + k] = (r.r - m) / sc;
+        }
+        if full {
+            let mut per_probe: Vec<f64> = probes
+                .iter()
+                .filter_map(|pr| {
+                    let mut v: Vec<f64> = (begin..end).filter(|&i| runs[i].probe == *pr).map(|i| z[i]).collect();
+                    median(&mut v)
+                })
+                .collect();
+            // The median over probes when there are enough of them, else over the runs (a
+            // median of two probes would be their mean, moved by one outlier).
+            let zs = if probes.len() >= p.step_min_probes {
+                median(&mut per_probe).unwrap_or(0.0)
+            } else {
+                median(&mut z[begin..end].to_vec()).unwrap_or(0.0)
+            };
+            s = f64::max(0.0, s - zs.max(-p.cusum_clip) - p.cusum_k);
+            if s >= p.cusum_h {
+                alarms.push(runs[end - 1].t);
+                s = 0.0;
+            } else {
+                for (k, r) in step.iter().enumerate() {
+                    if !r.throttled && z[begin + k] > p.throttle_hit_z {
+                        base.add(r.t, r.r);
+                    }
+                }
+            }
+        }
+        begin = end;
+    }
+    (z, alarms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn runs(values: &[(i64, &'static str, f64, bool)]) -> Vec<Run<'static>> {
+        values.iter().map(|&(t, probe, ratio, throttled)| Run { t, probe, r: ratio.ln(), throttled, idx: 0 }).collect()
+    }
+
+    #[test]
+    fn cells_split_hours_and_weekends() {
+        let monday = 1_740_960_000; // 2025-03-03 00:00 UTC
+        assert_eq!(cell(monday), (0, false));
+        assert_eq!(cell(monday + 5 * DAY + 13 * 3600), (13, true));
+        assert_eq!(cell(monday + 7 * DAY - 1), (23, true));
+    }
+
+    #[test]
+    fn cusum_stays_quiet_on_noise_and_alarms_on_a_drop() {
+        let p = Params::default();
+        let names = ["a", "b", "c"];
+        let mut v = Vec::new();
+        for k in 0..300i64 {
+            let noise = ((k * 7919) % 21 - 10) as f64 / 100.0; // ±0.1 in ln units
+            v.push((k * 600, names[(k % 3) as usize], (noise).exp(), false));
+        }
+        let (_, alarms) = cusum(&runs(&v), &p);
+        assert!(alarms.is_empty(), "{alarms:?}");
+        for k in 300..330i64 {
+            v.push((k * 600, names[(k % 3) as usize], 0.05, k % 2 == 0));
+        }
+        let (z, alarms) = cusum(&runs(&v), &p);
+        assert!(alarms.first().is_some_and(|&a| (300 * 600..=306 * 600).contains(&a)), "{alarms:?}");
+        assert!(z[305] < -10.0);
+    }
+}

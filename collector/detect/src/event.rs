@@ -1,0 +1,159 @@
+//! The detection output: one [`DetectedEvent`] per blocking, shutdown or throttling episode.
+
+use serde::{Deserialize, Serialize};
+use vigil_report::{Mechanism, MechanismFamily};
+
+/// An event as detection sees it now. `start`/`end` are estimates: the true time lies within
+/// `start ± start_uncertainty` (the midpoint and half-width of the interval between the last
+/// observation that saw things normal and the first that did not; for shutdowns the median
+/// over the probes involved).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DetectedEvent {
+    /// Deterministic from scope, type, platform and the start's hour ([`event_id`]); revisions
+    /// keep the id of the published event they revise.
+    pub id: String,
+    pub scope: Scope,
+    #[serde(flatten)]
+    pub kind: EventType,
+    pub start: i64,
+    pub start_uncertainty: i64,
+    /// None while ongoing.
+    pub end: Option<i64>,
+    pub end_uncertainty: Option<i64>,
+    /// Distinct probes behind the event.
+    pub probes: usize,
+    /// Measurements behind the event (the length of `evidence`).
+    pub measurements: usize,
+    /// The measurements behind it, oldest first.
+    pub evidence: Vec<Evidence>,
+    /// 0..1; how it is computed is documented per event type in `detect`.
+    pub confidence: f64,
+    pub status: Status,
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventType {
+    /// The platform fails while the controls work.
+    Blocking {
+        platform: String,
+        family: Option<MechanismFamily>,
+        /// The dominant mechanism among the blocked runs.
+        mechanism: Option<Mechanism>,
+    },
+    /// The network is down (every platform: probes silent together, or everything failing).
+    Shutdown,
+    /// The platform is much slower than its baseline.
+    Throttling {
+        platform: String,
+        /// The median throttled goodput reported by the probes.
+        rate_kbps: Option<f64>,
+    },
+}
+
+impl EventType {
+    pub fn label(&self) -> &'static str {
+        match self {
+            EventType::Blocking { .. } => "blocking",
+            EventType::Shutdown => "shutdown",
+            EventType::Throttling { .. } => "throttling",
+        }
+    }
+
+    /// The platform concerned; None = all (a shutdown).
+    pub fn platform(&self) -> Option<&str> {
+        match self {
+            EventType::Blocking { platform, .. } | EventType::Throttling { platform, .. } => Some(platform),
+            EventType::Shutdown => None,
+        }
+    }
+}
+
+/// Where: a country, or one ASN in it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Scope {
+    pub cc: String,
+    /// None = the whole country.
+    pub asn: Option<u32>,
+}
+
+/// How settled an event is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Evidence is still arriving (e.g. a live silence whose probes have not uploaded yet).
+    Provisional,
+    /// The evidence is in (e.g. the probes' spooled records of the outage arrived).
+    Confirmed,
+    /// Withdrawn by a later revision: the evidence no longer supports it.
+    Retracted,
+}
+
+/// One measurement behind an event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    pub probe: String,
+    /// When it was measured (the probe's `measurement_start_time`).
+    pub at: i64,
+    pub received_at: i64,
+    pub measurement_id: Option<String>,
+}
+
+/// The stable id of an event: `<type>-<cc>-<asn|all>-<16 hex>` where the hex is a 64-bit
+/// FNV-1a hash of scope, type, platform and the hour the event started in.
+pub fn event_id(scope: &Scope, kind: &EventType, start: i64) -> String {
+    let asn = scope.asn.map_or_else(|| "all".to_string(), |a| a.to_string());
+    let key =
+        format!("{}|{}|{}|{}|{}", kind.label(), scope.cc, asn, kind.platform().unwrap_or("*"), start.div_euclid(3600));
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in key.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{}-{}-{}-{h:016x}", kind.label(), scope.cc, asn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_stable_within_the_start_hour_and_differ_by_scope_type_and_platform() {
+        let s = Scope { cc: "IR".into(), asn: Some(44244) };
+        let wa = EventType::Blocking { platform: "whatsapp".into(), family: None, mechanism: None };
+        let tg = EventType::Blocking { platform: "telegram".into(), family: None, mechanism: None };
+        let t = 1_740_960_000;
+        assert_eq!(event_id(&s, &wa, t + 10), event_id(&s, &wa, t + 3500));
+        assert!(event_id(&s, &wa, t).starts_with("blocking-IR-44244-"));
+        assert_ne!(event_id(&s, &wa, t), event_id(&s, &tg, t));
+        assert_ne!(event_id(&s, &wa, t), event_id(&s, &wa, t + 3600));
+        assert_ne!(
+            event_id(&s, &EventType::Shutdown, t),
+            event_id(&Scope { asn: None, ..s.clone() }, &EventType::Shutdown, t)
+        );
+    }
+
+    #[test]
+    fn event_json_is_flat_with_a_type_tag() {
+        let e = DetectedEvent {
+            id: "x".into(),
+            scope: Scope { cc: "RU".into(), asn: Some(12389) },
+            kind: EventType::Throttling { platform: "twitter".into(), rate_kbps: Some(140.0) },
+            start: 1,
+            start_uncertainty: 2,
+            end: None,
+            end_uncertainty: None,
+            probes: 3,
+            measurements: 9,
+            evidence: vec![],
+            confidence: 0.9,
+            status: Status::Provisional,
+        };
+        let v = serde_json::to_value(&e).unwrap();
+        assert_eq!(v["type"], "throttling");
+        assert_eq!(v["platform"], "twitter");
+        assert_eq!(v["status"], "provisional");
+        assert_eq!(serde_json::from_value::<DetectedEvent>(v).unwrap(), e);
+    }
+}

@@ -1,0 +1,27 @@
+//! Vigil's detection logic, free of storage and network code so it can be tested exhaustively
+//! and benchmarked.
+//!
+//! - [`obs`]: the input, one [`Observation`] per stored measurement, and how the collector
+//!   derives it from a stored row ([`obs::observe`]).
+//! - [`detect()`]: a pure function from the observations of a time window to the events it
+//!   supports: platform blocking, shutdowns (per ASN and per country) and throttling.
+//! - [`revise`]: compares a new detection with what was published and says what changed and
+//!   why; a published event is never silently rewritten, every change is a new revision.
+//! - [`sim`]: a seeded fleet simulator (ground truth in, observations and measurement JSON out)
+//!   and a scorer (precision, recall, start/end errors) for tests, benchmarks and the demo.
+//!
+//! Times are Unix seconds (UTC) throughout.
+
+pub mod detect;
+pub mod event;
+pub mod obs;
+pub mod params;
+pub mod revise;
+pub mod sim;
+mod stats;
+
+pub use detect::detect;
+pub use event::{DetectedEvent, EventType, Evidence, Scope, Status};
+pub use obs::{Observation, PlatformKind, ThrottleVerdict, What};
+pub use params::Params;
+pub use revise::{Change, FieldChange, PublishedEvent, reconcile};

@@ -1,0 +1,260 @@
+//! The detection input: one [`Observation`] per stored measurement, and how the collector
+//! derives it from a stored row.
+//!
+//! Derivation ([`observe`]), from a row of the collector's `measurements` table:
+//! - `at` = `measurement_start_time` (the probe's clock; detection corrects each probe's skew
+//!   with the median of `received_at - at` over its live uploads), `received_at` = when the
+//!   collector stored it, `probe` = the signing key id, `cc`/`asn` = the collector's own
+//!   enrichment (not the probe's claim), `measurement_id` = the measurement's `id`.
+//! - `vigil_platform` (a [`PlatformKeys`] summary) → [`What::Platform`], `family` taken from
+//!   the mechanism. A probe whose heartbeat fails is expected to check its controls and spool
+//!   the result as a `vigil_platform` measurement with `input` = [`CONNECTIVITY_CHECK`],
+//!   `kind` = `control`, `status` = `network_down`: that is the spooled evidence that later
+//!   confirms and refines a shutdown.
+//! - `vigil_heartbeat` ([`HeartbeatKeys`]) → [`What::Heartbeat`].
+//! - `vigil_throttling` ([`ThrottlingKeys`]) → [`What::Throttling`].
+//! - any other test (e.g. `vigil_web_connectivity`) → [`What::Alive`]: only a sign of life.
+//!
+//! Every observation counts as a sign of life at `at`, except `network_down` ones, and
+//! [`What::Alive`] only when it was uploaded live (a spooled web measurement proves the probe
+//! was powered, not that the network worked).
+
+use serde::{Deserialize, Serialize};
+use time::macros::format_description;
+use time::{OffsetDateTime, PrimitiveDateTime};
+use vigil_report::{Measurement, Mechanism, MechanismFamily, PLATFORM_TEST_NAME, PlatformKeys, PlatformStatus};
+
+/// `test_name` of the light heartbeat a probe sends every few minutes.
+pub const HEARTBEAT_TEST_NAME: &str = "vigil_heartbeat";
+/// `test_name` of a per-platform throttling summary (probe side: a later issue).
+pub const THROTTLING_TEST_NAME: &str = "vigil_throttling";
+/// `input`/`platform` of the connectivity check a probe spools when its heartbeat fails.
+pub const CONNECTIVITY_CHECK: &str = "controls";
+
+/// One thing a probe reported, reduced to what detection needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Observation {
+    /// `measurement_start_time`, Unix seconds, on the probe's clock.
+    pub at: i64,
+    /// When the collector stored it, Unix seconds, on the collector's clock.
+    pub received_at: i64,
+    /// The probe's key id.
+    pub probe: String,
+    pub cc: String,
+    pub asn: u32,
+    /// The measurement behind it, so events can link their evidence.
+    pub measurement_id: Option<String>,
+    pub what: What,
+}
+
+/// What an observation says.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum What {
+    /// The probe is alive and can reach the collector.
+    Heartbeat,
+    /// One platform's (or neutral control's) status in one battery run.
+    Platform {
+        platform: String,
+        kind: PlatformKind,
+        status: PlatformStatus,
+        family: Option<MechanismFamily>,
+        mechanism: Option<Mechanism>,
+    },
+    /// One platform's throttling test in one run.
+    Throttling {
+        platform: String,
+        /// Median goodput of the target arm over the control arm (T/C).
+        ratio: f64,
+        verdict: ThrottleVerdict,
+        /// The throttled goodput, when throttled.
+        rate_kbps: Option<f64>,
+    },
+    /// Any other measurement: a sign of life only.
+    Alive,
+}
+
+/// `kind` of a `vigil_platform` summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlatformKind {
+    Platform,
+    /// A neutral site: it must work for a platform failure to mean blocking.
+    Control,
+}
+
+/// The probe's decision for one throttling run (see the throttling brief).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ThrottleVerdict {
+    Ok,
+    Throttled,
+    Inconclusive,
+}
+
+impl Observation {
+    /// Everything failed, controls included.
+    pub fn is_network_down(&self) -> bool {
+        matches!(self.what, What::Platform { status: PlatformStatus::NetworkDown, .. })
+    }
+
+    /// Proof that the network worked at `at` (`live_window`: how soon after `at` an
+    /// [`What::Alive`] must arrive to count).
+    pub fn is_up(&self, live_window: i64) -> bool {
+        match &self.what {
+            What::Heartbeat | What::Throttling { .. } => true,
+            What::Platform { status, .. } => *status != PlatformStatus::NetworkDown,
+            What::Alive => self.received_at - self.at <= live_window,
+        }
+    }
+}
+
+/// `test_keys` of `vigil_heartbeat`. Not yet in `vigil-report`: proposed here.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HeartbeatKeys {
+    /// Measurements waiting in the probe's spool when it sent this.
+    pub spooled: u32,
+    /// Seconds since the probe started.
+    pub uptime_s: u64,
+}
+
+/// `test_keys` of `vigil_throttling` (one platform, one run). Proposed here until the probe
+/// side (issue 6) puts the full record into `vigil-report`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThrottlingKeys {
+    pub platform: String,
+    /// Median target goodput over median control goodput.
+    pub ratio: f64,
+    pub verdict: ThrottleVerdict,
+    pub throttled_rate_kbps: Option<f64>,
+    pub control_goodput_kbps: Option<f64>,
+}
+
+/// A stored measurement row, as the collector's store holds it.
+#[derive(Debug, Clone, Copy)]
+pub struct StoredMeasurement<'a> {
+    pub id: &'a str,
+    pub key_id: &'a str,
+    pub test_name: &'a str,
+    /// `YYYY-MM-DD HH:MM:SS` (UTC).
+    pub measurement_start_time: &'a str,
+    pub received_at: i64,
+    pub asn: u32,
+    pub cc: &'a str,
+    /// The signed JSON measurement.
+    pub payload: &'a str,
+}
+
+/// Why a stored row could not become an observation.
+#[derive(Debug, thiserror::Error)]
+pub enum ObsError {
+    #[error("measurement_start_time {0:?} is not YYYY-MM-DD HH:MM:SS")]
+    BadTime(String),
+    #[error("{test_name} payload does not parse: {source}")]
+    BadPayload { test_name: String, source: serde_json::Error },
+}
+
+/// Derive the observation of one stored measurement (see the module documentation).
+pub fn observe(row: &StoredMeasurement<'_>) -> Result<Observation, ObsError> {
+    let at =
+        parse_utc(row.measurement_start_time).ok_or_else(|| ObsError::BadTime(row.measurement_start_time.into()))?;
+    let bad = |source| ObsError::BadPayload { test_name: row.test_name.to_string(), source };
+    let what = match row.test_name {
+        PLATFORM_TEST_NAME => {
+            let m: Measurement<PlatformKeys> = serde_json::from_str(row.payload).map_err(bad)?;
+            platform_what(&m.test_keys)
+        }
+        HEARTBEAT_TEST_NAME => What::Heartbeat,
+        THROTTLING_TEST_NAME => {
+            let m: Measurement<ThrottlingKeys> = serde_json::from_str(row.payload).map_err(bad)?;
+            let k = m.test_keys;
+            What::Throttling {
+                platform: k.platform,
+                ratio: k.ratio,
+                verdict: k.verdict,
+                rate_kbps: k.throttled_rate_kbps,
+            }
+        }
+        _ => What::Alive,
+    };
+    Ok(Observation {
+        at,
+        received_at: row.received_at,
+        probe: row.key_id.to_string(),
+        cc: row.cc.to_string(),
+        asn: row.asn,
+        measurement_id: Some(row.id.to_string()),
+        what,
+    })
+}
+
+/// The [`What`] of a `vigil_platform` summary.
+pub fn platform_what(k: &PlatformKeys) -> What {
+    let kind = if k.kind == "control" { PlatformKind::Control } else { PlatformKind::Platform };
+    What::Platform {
+        platform: k.platform.clone(),
+        kind,
+        status: k.status,
+        family: k.mechanism.map(Mechanism::family),
+        mechanism: k.mechanism,
+    }
+}
+
+/// Parse OONI's `YYYY-MM-DD HH:MM:SS` (UTC) into Unix seconds.
+pub fn parse_utc(s: &str) -> Option<i64> {
+    let fmt = format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    PrimitiveDateTime::parse(s, fmt).ok().map(|t| t.assume_utc().unix_timestamp())
+}
+
+/// Format Unix seconds as OONI's `YYYY-MM-DD HH:MM:SS` (UTC).
+pub fn format_utc(t: i64) -> String {
+    let fmt = format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    OffsetDateTime::from_unix_timestamp(t).ok().and_then(|d| d.format(fmt).ok()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_round_trip_and_bad_times_are_rejected() {
+        assert_eq!(parse_utc("2025-03-03 00:00:00"), Some(1_740_960_000));
+        assert_eq!(format_utc(1_740_960_000 + 3661), "2025-03-03 01:01:01");
+        assert_eq!(parse_utc("2025-03-03T00:00:00Z"), None);
+        let row = StoredMeasurement {
+            id: "m1",
+            key_id: "k",
+            test_name: HEARTBEAT_TEST_NAME,
+            measurement_start_time: "yesterday",
+            received_at: 0,
+            asn: 1,
+            cc: "ZZ",
+            payload: "{}",
+        };
+        assert!(matches!(observe(&row), Err(ObsError::BadTime(_))));
+    }
+
+    #[test]
+    fn network_down_is_not_a_sign_of_life_and_spooled_alive_is_not_either() {
+        let mut o = Observation {
+            at: 1000,
+            received_at: 1003,
+            probe: "p".into(),
+            cc: "ZZ".into(),
+            asn: 1,
+            measurement_id: None,
+            what: What::Alive,
+        };
+        assert!(o.is_up(600));
+        o.received_at = 9000;
+        assert!(!o.is_up(600));
+        o.what = What::Platform {
+            platform: CONNECTIVITY_CHECK.into(),
+            kind: PlatformKind::Control,
+            status: PlatformStatus::NetworkDown,
+            family: None,
+            mechanism: None,
+        };
+        assert!(o.is_network_down() && !o.is_up(600));
+    }
+}

@@ -1,0 +1,247 @@
+//! The command line: `serve`, `verify`, `measurements`, `admin`. Arguments are parsed here and handed to the
+//! library; the binary only starts the runtime and calls `run`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{self, Config};
+use crate::error::CollectorError;
+use crate::server::{Collector, shutdown_signal};
+use crate::{admin_client, inspect, verify};
+
+/// Vigil's collector: checks signed measurements, stores them in SQLite, serves the API.
+#[derive(Debug, Parser)]
+#[command(name = "vigil-collector", version)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the collector.
+    Serve(ServeArgs),
+    /// Check a file of signed measurements (JSON Lines or a JSON array) against published keys.
+    Verify {
+        file: PathBuf,
+        /// The JSON of `GET /api/v1/probe-keys`.
+        #[arg(long)]
+        keys: PathBuf,
+    },
+    /// Show what is stored (read-only, straight from the data dir; safe beside a running server).
+    Measurements {
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// The newest N measurements (0: all).
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Also write their signed envelopes (JSON Lines) to this file, for `verify`.
+        #[arg(long)]
+        export: Option<PathBuf>,
+        /// Also write the published probe keys (JSON) to this file, for `verify --keys`.
+        #[arg(long)]
+        export_keys: Option<PathBuf>,
+    },
+    /// Operator commands against a running collector.
+    Admin {
+        #[command(subcommand)]
+        action: AdminAction,
+        #[arg(long, global = true, default_value = "http://127.0.0.1:8080")]
+        collector: String,
+        /// Operator token (or env VIGIL_OPERATOR_TOKEN).
+        #[arg(long, global = true)]
+        token: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminAction {
+    /// List enrolled probes.
+    Probes,
+    /// Revoke a probe key.
+    Revoke { key_id: String },
+    /// Rotate the collector key.
+    RotateKey,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    #[arg(long, default_value = config::DEFAULT_LISTEN)]
+    pub listen: SocketAddr,
+    /// IP-to-ASN file: iptoasn.com TSV or `network,asn,country` CSV.
+    #[arg(long)]
+    pub asn_db: Option<PathBuf>,
+    /// An accepted enrollment token (repeatable).
+    #[arg(long = "enroll-token")]
+    pub enroll_tokens: Vec<String>,
+    /// Accept enrollments without a token (rate-limited).
+    #[arg(long)]
+    pub open_enrollment: bool,
+    #[arg(long, default_value_t = config::DEFAULT_OPEN_ENROLLMENTS_PER_MINUTE)]
+    pub open_enrollments_per_minute: u32,
+    /// Operator token for the admin endpoints (or env VIGIL_OPERATOR_TOKEN).
+    #[arg(long)]
+    pub operator_token: Option<String>,
+    /// This collector's public base URL (announces its control to probes).
+    #[arg(long)]
+    pub public_url: Option<String>,
+    /// A battery (TOML) handed to probes in their configuration.
+    #[arg(long)]
+    pub battery: Option<PathBuf>,
+    /// Read the client address from the first X-Forwarded-For entry (behind a reverse proxy).
+    #[arg(long)]
+    pub trust_proxy: bool,
+    /// A public address of this host the control must never fetch from (repeatable; the listen
+    /// address and the public URL's addresses are always included).
+    #[arg(long = "own-address")]
+    pub own_addresses: Vec<std::net::IpAddr>,
+    #[arg(long, default_value_t = config::DEFAULT_MAX_BODY_BYTES)]
+    pub max_body_bytes: usize,
+    #[arg(long, default_value_t = config::DEFAULT_MAX_BATCH)]
+    pub max_batch: usize,
+    #[arg(long, default_value_t = config::DEFAULT_FUTURE_TOLERANCE_SECS)]
+    pub future_tolerance_secs: u64,
+}
+
+impl ServeArgs {
+    /// Validate into a `Config`.
+    pub fn into_config(self) -> Result<Config, CollectorError> {
+        let mut c = Config::new(self.data_dir);
+        c.listen = self.listen;
+        c.asn_db = self.asn_db;
+        if self.enroll_tokens.iter().any(|t| t.trim().len() < 8) {
+            return Err(CollectorError::Config("enroll tokens must be at least 8 characters".into()));
+        }
+        c.enroll_tokens = self.enroll_tokens;
+        c.open_enrollment = self.open_enrollment;
+        c.open_enrollments_per_minute = self.open_enrollments_per_minute;
+        c.operator_token = self.operator_token.or_else(|| std::env::var("VIGIL_OPERATOR_TOKEN").ok());
+        if c.operator_token.as_ref().is_some_and(|t| t.trim().len() < 16) {
+            return Err(CollectorError::Config("the operator token must be at least 16 characters".into()));
+        }
+        if let Some(u) = &self.public_url {
+            url::Url::parse(u).map_err(|e| CollectorError::Config(format!("--public-url {u:?}: {e}")))?;
+        }
+        c.public_url = self.public_url;
+        if let Some(path) = &self.battery {
+            let text = std::fs::read_to_string(path).map_err(|e| CollectorError::io("read", path, e))?;
+            c.battery_toml = Some(text);
+        }
+        c.trust_proxy = self.trust_proxy;
+        c.own_addresses = self.own_addresses;
+        if self.max_batch == 0 || self.max_body_bytes == 0 {
+            return Err(CollectorError::Config("--max-batch and --max-body-bytes must be positive".into()));
+        }
+        c.max_body_bytes = self.max_body_bytes;
+        c.max_batch = self.max_batch;
+        c.future_tolerance = Duration::from_secs(self.future_tolerance_secs);
+        Ok(c)
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<(), CollectorError> {
+    let config = args.into_config()?;
+    let listen = config.listen;
+    let collector = Collector::open(config)?;
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| CollectorError::Io {
+        op: "bind",
+        path: listen.to_string(),
+        source: e,
+    })?;
+    let local =
+        listener.local_addr().map_err(|e| CollectorError::Io { op: "bind", path: listen.to_string(), source: e })?;
+    // Tests and scripts read this line to learn the port.
+    println!("vigil-collector listening on {local}");
+    collector.serve(listener, shutdown_signal()).await
+}
+
+fn verify_files(file: &PathBuf, keys: &PathBuf) -> ExitCode {
+    let read = |p: &PathBuf| std::fs::read_to_string(p).map_err(|e| format!("read {}: {e}", p.display()));
+    let inputs = read(file).and_then(|m| Ok((m, read(keys)?))).and_then(|(m, k)| {
+        Ok((
+            verify::parse_envelopes(&m).map_err(|e| e.to_string())?,
+            verify::parse_keys(&k).map_err(|e| e.to_string())?,
+        ))
+    });
+    let (envelopes, keys) = match inputs {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("vigil-collector verify: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let verdicts = verify::verify_all(&envelopes, &keys);
+    for v in &verdicts {
+        println!("{}", v.line());
+    }
+    let bad = verdicts.iter().filter(|v| v.result.is_err()).count();
+    eprintln!("{} measurements, {} verified, {bad} failed", verdicts.len(), verdicts.len() - bad);
+    if bad == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+/// Run the command line; the process exit code.
+pub async fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Serve(args) => match serve(args).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("vigil-collector: {}: {e}", e.label());
+                ExitCode::FAILURE
+            }
+        },
+        Command::Verify { file, keys } => verify_files(&file, &keys),
+        Command::Measurements { data_dir, limit, export, export_keys } => match inspect::recent(&data_dir, limit) {
+            Ok(rows) => {
+                print!("{}", inspect::table(&rows));
+                let mut files = Vec::new();
+                if let Some(path) = export {
+                    files.push((path, Ok(inspect::envelopes_jsonl(&rows))));
+                }
+                if let Some(path) = export_keys {
+                    files.push((path, inspect::keys_json(&data_dir)));
+                }
+                for (path, text) in files {
+                    let written = text
+                        .map_err(|e| e.to_string())
+                        .and_then(|t| std::fs::write(&path, t).map_err(|e| format!("write {}: {e}", path.display())));
+                    if let Err(e) = written {
+                        eprintln!("vigil-collector measurements: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("vigil-collector measurements: {}: {e}", e.label());
+                ExitCode::FAILURE
+            }
+        },
+        Command::Admin { action, collector, token } => {
+            let Some(token) = token.or_else(|| std::env::var("VIGIL_OPERATOR_TOKEN").ok()) else {
+                eprintln!("vigil-collector admin: --token or VIGIL_OPERATOR_TOKEN is required");
+                return ExitCode::from(2);
+            };
+            let result = match &action {
+                AdminAction::Probes => admin_client::probes(&collector, &token).await,
+                AdminAction::Revoke { key_id } => admin_client::revoke(&collector, &token, key_id).await,
+                AdminAction::RotateKey => admin_client::rotate_key(&collector, &token).await,
+            };
+            match result {
+                Ok(text) => {
+                    println!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("vigil-collector admin: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

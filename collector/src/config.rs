@@ -1,0 +1,124 @@
+//! The collector's configuration: every default written once, here.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use vigil_control::ControlConfig;
+
+/// Default listening address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Default request body limit of `POST /api/v1/submit` (8 MiB).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+/// Default number of measurements per batch.
+pub const DEFAULT_MAX_BATCH: usize = 1000;
+/// Default tolerance for measurement times in the future (clock skew), seconds.
+pub const DEFAULT_FUTURE_TOLERANCE_SECS: u64 = 600;
+/// Default rate of open enrollments (overall, per minute; also the burst).
+pub const DEFAULT_OPEN_ENROLLMENTS_PER_MINUTE: u32 = 10;
+/// Minutes between battery runs announced in the probe configuration.
+pub const DEFAULT_INTERVAL_MINUTES: u32 = 60;
+/// Bound of each step of the control (DNS, connect, handshake, fetch), seconds.
+pub const DEFAULT_CONTROL_TIMEOUT_SECS: u64 = 10;
+
+/// Everything `vigil-collector serve` needs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Holds `vigil.sqlite` and `collector.key`.
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    /// IP-to-ASN file (iptoasn.com TSV or `network,asn,country` CSV); none → AS0/ZZ.
+    pub asn_db: Option<PathBuf>,
+    /// Accepted enrollment tokens; empty → no token enrolls.
+    pub enroll_tokens: Vec<String>,
+    /// Enrollment without a token, rate-limited.
+    pub open_enrollment: bool,
+    pub open_enrollments_per_minute: u32,
+    /// Bearer token of the admin endpoints; none → admin disabled.
+    pub operator_token: Option<String>,
+    /// This collector's public base URL (for the `control_url` of the probe configuration).
+    pub public_url: Option<String>,
+    /// A battery (TOML) handed to probes in their configuration.
+    pub battery_toml: Option<String>,
+    /// Take the client address from the first `X-Forwarded-For` entry (behind a reverse proxy).
+    pub trust_proxy: bool,
+    pub max_body_bytes: usize,
+    pub max_batch: usize,
+    pub future_tolerance: Duration,
+    pub interval_minutes: u32,
+    /// The collector's own public addresses (besides the listen address and the public URL's):
+    /// the control refuses them.
+    pub own_addresses: Vec<IpAddr>,
+    pub control_timeout: Duration,
+    /// A ready control configuration (tests, labs); None builds the field one (system resolver,
+    /// public web PKI, non-public and own addresses refused).
+    pub control: Option<Arc<ControlConfig>>,
+}
+
+impl Config {
+    /// A configuration with every default, storing in `data_dir`.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Config {
+        Config {
+            data_dir: data_dir.into(),
+            listen: DEFAULT_LISTEN.parse().expect("the default listen address parses"),
+            asn_db: None,
+            enroll_tokens: Vec::new(),
+            open_enrollment: false,
+            open_enrollments_per_minute: DEFAULT_OPEN_ENROLLMENTS_PER_MINUTE,
+            operator_token: None,
+            public_url: None,
+            battery_toml: None,
+            trust_proxy: false,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_batch: DEFAULT_MAX_BATCH,
+            future_tolerance: Duration::from_secs(DEFAULT_FUTURE_TOLERANCE_SECS),
+            interval_minutes: DEFAULT_INTERVAL_MINUTES,
+            own_addresses: Vec::new(),
+            control_timeout: Duration::from_secs(DEFAULT_CONTROL_TIMEOUT_SECS),
+            control: None,
+        }
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.join("vigil.sqlite")
+    }
+
+    pub fn key_path(&self) -> PathBuf {
+        self.data_dir.join("collector.key")
+    }
+
+    /// The control URL announced to probes, when the public URL is known.
+    pub fn control_url(&self) -> Option<String> {
+        self.public_url.as_ref().map(|u| format!("{}/api/v1/control", u.trim_end_matches('/')))
+    }
+}
+
+/// Compare two secrets without an early exit on the first differing byte.
+pub fn secret_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_url_joins_the_public_url() {
+        let mut c = Config::new("/tmp/x");
+        assert_eq!(c.control_url(), None);
+        c.public_url = Some("https://c.example/".into());
+        assert_eq!(c.control_url().as_deref(), Some("https://c.example/api/v1/control"));
+    }
+
+    #[test]
+    fn secrets_compare_exactly() {
+        assert!(secret_eq("abc", "abc"));
+        assert!(!secret_eq("abc", "abd"));
+        assert!(!secret_eq("abc", "abcd"));
+    }
+}

@@ -1,0 +1,78 @@
+//! The route table: every route the collector serves, recorded as it is added so the OpenAPI
+//! document can be checked against it.
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::handler::Handler;
+use axum::http::Method;
+use axum::routing::{MethodFilter, on};
+
+use crate::api_admin;
+use crate::api_probe;
+use crate::api_public;
+use crate::config::DEFAULT_MAX_BODY_BYTES;
+use crate::server::AppState;
+
+/// A router under construction and the (method, path) pairs it serves.
+struct Table {
+    router: Router<AppState>,
+    routes: Vec<(Method, &'static str)>,
+}
+
+impl Table {
+    fn add<H, T>(mut self, method: Method, path: &'static str, handler: H) -> Table
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        let filter = MethodFilter::try_from(method.clone()).expect("a method axum can route");
+        self.router = self.router.route(path, on(filter, handler));
+        self.routes.push((method, path));
+        self
+    }
+
+    /// Mount another crate's router at `path`; it serves `method` there.
+    fn nest(mut self, method: Method, path: &'static str, router: Option<Router>) -> Table {
+        if let Some(r) = router {
+            self.router = self.router.nest_service(path, r);
+        }
+        self.routes.push((method, path));
+        self
+    }
+}
+
+/// Where the control (vigil-control's `POST /`) is mounted.
+pub const CONTROL_PATH: &str = "/api/v1/control";
+
+fn build(max_body_bytes: usize, control: Option<Router>) -> Table {
+    let t = Table { router: Router::new(), routes: Vec::new() };
+    let submit = api_probe::submit.layer(DefaultBodyLimit::max(max_body_bytes));
+    let t = t
+        .add(Method::POST, "/api/v1/enroll", api_probe::enroll)
+        .add(Method::POST, "/api/v1/submit", submit)
+        .add(Method::GET, "/api/v1/probe-config", api_probe::probe_config)
+        .add(Method::GET, "/api/v1/collector-keys", api_public::collector_keys)
+        .add(Method::GET, "/api/v1/probe-keys", api_public::probe_keys)
+        .add(Method::GET, "/api/v1/measurements/{id}", api_public::measurement)
+        .add(Method::GET, "/api/v1/health", api_public::health)
+        .add(Method::GET, "/metrics", api_public::metrics)
+        .add(Method::GET, "/api/v1/openapi.json", api_public::openapi)
+        .add(Method::GET, "/api/v1/admin/probes", api_admin::probes)
+        .add(Method::POST, "/api/v1/admin/probes/{key_id}/revoke", api_admin::revoke)
+        .add(Method::POST, "/api/v1/admin/rotate-key", api_admin::rotate_key);
+    t.nest(Method::POST, CONTROL_PATH, control)
+}
+
+/// Every (method, path) the router serves, in axum's path syntax (`{param}`, as OpenAPI).
+pub fn table() -> Vec<(Method, &'static str)> {
+    build(DEFAULT_MAX_BODY_BYTES, None).routes
+}
+
+/// The collector's router, with the control router mounted at [`CONTROL_PATH`].
+pub fn router(state: AppState, control: Router) -> Router {
+    build(state.config.max_body_bytes, Some(control))
+        .router
+        .fallback(api_public::not_found)
+        .method_not_allowed_fallback(api_public::method_not_allowed)
+        .with_state(state)
+}

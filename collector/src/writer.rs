@@ -1,0 +1,360 @@
+//! The one writer: a dedicated thread owns the write connection, takes commands from a channel,
+//! runs every command waiting in the queue in one transaction, and answers only after COMMIT
+//! returned. Whatever the collector acknowledges is therefore on disk (WAL, synchronous=FULL).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use rusqlite::{Connection, Transaction, params};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::probe_keys::{ProbeKey, ProbeKeys};
+
+/// Commands taken into one transaction, counted in measurements (a non-insert counts 1).
+const MAX_GROUP_WEIGHT: usize = 20_000;
+
+/// A verified measurement, ready to store. Holds no address: only its ASN and country.
+#[derive(Debug, Clone)]
+pub struct NewMeasurement {
+    pub id: String,
+    pub key_id: String,
+    pub test_name: String,
+    pub input: Option<String>,
+    pub measurement_start_time: String,
+    pub asn: u32,
+    pub cc: String,
+    pub claimed_asn: String,
+    pub claimed_cc: String,
+    pub format: String,
+    pub payload: String,
+    pub signature: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InsertOutcome {
+    Accepted,
+    /// The same id from the same key is already stored.
+    Duplicate,
+    /// The id is stored under another key.
+    IdConflict,
+    /// The key was revoked before this batch reached the writer.
+    Revoked,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnrollOutcome {
+    New,
+    Existing,
+    Revoked,
+}
+
+/// The write could not be committed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreFailure {
+    #[error("database write failed: {0}")]
+    Db(String),
+    #[error("the storage writer has stopped")]
+    Gone,
+}
+
+type Reply<T> = oneshot::Sender<Result<T, StoreFailure>>;
+
+enum Command {
+    Insert {
+        received_at: String,
+        items: Vec<NewMeasurement>,
+        reply: Reply<Vec<InsertOutcome>>,
+    },
+    Enroll {
+        key_id: String,
+        key: ProbeKey,
+        public_key: String,
+        software_version: String,
+        now: String,
+        reply: Reply<EnrollOutcome>,
+    },
+    Revoke {
+        key_id: String,
+        now: String,
+        reply: Reply<Option<String>>,
+    },
+    Rotate {
+        old_key_id: String,
+        new_key_id: String,
+        new_public_key: String,
+        statement: String,
+        now: String,
+        reply: Reply<()>,
+    },
+}
+
+enum Outcome {
+    Insert(Vec<InsertOutcome>),
+    Enroll(EnrollOutcome),
+    Revoke(Option<String>),
+    Unit,
+}
+
+/// Key-table changes of the running transaction, applied to `ProbeKeys` after COMMIT.
+#[derive(Default)]
+struct Pending {
+    enrolled: HashMap<String, ProbeKey>,
+    revoked: HashSet<String>,
+}
+
+/// Handle to the writer thread; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Writer {
+    tx: mpsc::Sender<Command>,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Command")
+    }
+}
+
+impl Writer {
+    /// Start the writer thread; it ends when every `Writer` handle is dropped.
+    pub fn start(conn: Connection, keys: Arc<ProbeKeys>) -> std::io::Result<(Writer, JoinHandle<()>)> {
+        let (tx, rx) = mpsc::channel(1024);
+        let handle = std::thread::Builder::new().name("vigil-writer".into()).spawn(move || run(conn, keys, rx))?;
+        Ok((Writer { tx }, handle))
+    }
+
+    async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, StoreFailure> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(make(reply)).await.map_err(|_| StoreFailure::Gone)?;
+        rx.await.map_err(|_| StoreFailure::Gone)?
+    }
+
+    /// Store verified measurements; one outcome per item, in order.
+    pub async fn insert(
+        &self,
+        received_at: String,
+        items: Vec<NewMeasurement>,
+    ) -> Result<Vec<InsertOutcome>, StoreFailure> {
+        self.call(|reply| Command::Insert { received_at, items, reply }).await
+    }
+
+    /// Enroll a key (idempotent); a revoked key stays revoked.
+    pub async fn enroll(
+        &self,
+        key_id: String,
+        key: ProbeKey,
+        public_key: String,
+        software_version: String,
+        now: String,
+    ) -> Result<EnrollOutcome, StoreFailure> {
+        self.call(|reply| Command::Enroll { key_id, key, public_key, software_version, now, reply }).await
+    }
+
+    /// Revoke a key; the answer is its revocation time, None when the key is unknown.
+    pub async fn revoke(&self, key_id: String, now: String) -> Result<Option<String>, StoreFailure> {
+        self.call(|reply| Command::Revoke { key_id, now, reply }).await
+    }
+
+    /// Record a collector key rotation (`statement` is the JSON of the signed statement).
+    pub async fn rotate(
+        &self,
+        old_key_id: String,
+        new_key_id: String,
+        new_public_key: String,
+        statement: String,
+        now: String,
+    ) -> Result<(), StoreFailure> {
+        self.call(|reply| Command::Rotate { old_key_id, new_key_id, new_public_key, statement, now, reply }).await
+    }
+}
+
+fn weight(cmd: &Command) -> usize {
+    match cmd {
+        Command::Insert { items, .. } => items.len().max(1),
+        _ => 1,
+    }
+}
+
+fn run(mut conn: Connection, keys: Arc<ProbeKeys>, mut rx: mpsc::Receiver<Command>) {
+    while let Some(first) = rx.blocking_recv() {
+        let mut total = weight(&first);
+        let mut group = vec![first];
+        while total < MAX_GROUP_WEIGHT {
+            match rx.try_recv() {
+                Ok(cmd) => {
+                    total += weight(&cmd);
+                    group.push(cmd);
+                }
+                Err(_) => break,
+            }
+        }
+        let mut pending = Pending::default();
+        match execute_group(&mut conn, &keys, &group, &mut pending) {
+            Ok(outcomes) => {
+                for (key_id, key) in pending.enrolled {
+                    keys.insert(key_id, key);
+                }
+                for key_id in &pending.revoked {
+                    keys.revoke(key_id);
+                }
+                for (cmd, outcome) in group.into_iter().zip(outcomes) {
+                    reply_ok(cmd, outcome);
+                }
+            }
+            Err(e) => {
+                let failure = StoreFailure::Db(e.to_string());
+                for cmd in group {
+                    reply_err(cmd, failure.clone());
+                }
+            }
+        }
+    }
+}
+
+/// Run the group in one transaction; Err rolls everything back.
+fn execute_group(
+    conn: &mut Connection,
+    keys: &ProbeKeys,
+    group: &[Command],
+    pending: &mut Pending,
+) -> rusqlite::Result<Vec<Outcome>> {
+    let tx = conn.transaction()?;
+    let mut outcomes = Vec::with_capacity(group.len());
+    for cmd in group {
+        outcomes.push(execute(&tx, keys, cmd, pending)?);
+    }
+    tx.commit()?;
+    Ok(outcomes)
+}
+
+fn is_revoked(keys: &ProbeKeys, pending: &Pending, key_id: &str) -> bool {
+    pending.revoked.contains(key_id) || keys.get(key_id).is_some_and(|k| k.revoked)
+}
+
+fn execute(tx: &Transaction<'_>, keys: &ProbeKeys, cmd: &Command, pending: &mut Pending) -> rusqlite::Result<Outcome> {
+    match cmd {
+        Command::Insert { received_at, items, .. } => {
+            insert(tx, keys, pending, received_at, items).map(Outcome::Insert)
+        }
+        Command::Enroll { key_id, key, public_key, software_version, now, .. } => {
+            if is_revoked(keys, pending, key_id) {
+                return Ok(Outcome::Enroll(EnrollOutcome::Revoked));
+            }
+            let n = tx.execute(
+                "INSERT INTO probes (key_id, public_key, software_version, enrolled_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(key_id) DO UPDATE SET software_version = excluded.software_version",
+                params![key_id, public_key, software_version, now],
+            )?;
+            let existed = keys.get(key_id).is_some() || pending.enrolled.contains_key(key_id);
+            pending.enrolled.insert(key_id.clone(), *key);
+            Ok(Outcome::Enroll(if existed || n == 0 { EnrollOutcome::Existing } else { EnrollOutcome::New }))
+        }
+        Command::Revoke { key_id, now, .. } => {
+            tx.execute(
+                "UPDATE probes SET revoked_at = ?2 WHERE key_id = ?1 AND revoked_at IS NULL",
+                params![key_id, now],
+            )?;
+            let at: Option<String> = rusqlite::OptionalExtension::optional(tx.query_row(
+                "SELECT revoked_at FROM probes WHERE key_id = ?1",
+                params![key_id],
+                |r| r.get(0),
+            ))?
+            .flatten();
+            if at.is_some() {
+                pending.revoked.insert(key_id.clone());
+            }
+            Ok(Outcome::Revoke(at))
+        }
+        Command::Rotate { old_key_id, new_key_id, new_public_key, statement, now, .. } => {
+            tx.execute("UPDATE collector_keys SET retired_at = ?2 WHERE key_id = ?1", params![old_key_id, now])?;
+            tx.execute(
+                "INSERT INTO collector_keys (key_id, public_key, created_at) VALUES (?1, ?2, ?3)",
+                params![new_key_id, new_public_key, now],
+            )?;
+            tx.execute(
+                "INSERT INTO key_rotations (new_key_id, statement) VALUES (?1, ?2)",
+                params![new_key_id, statement],
+            )?;
+            Ok(Outcome::Unit)
+        }
+    }
+}
+
+fn insert(
+    tx: &Transaction<'_>,
+    keys: &ProbeKeys,
+    pending: &Pending,
+    received_at: &str,
+    items: &[NewMeasurement],
+) -> rusqlite::Result<Vec<InsertOutcome>> {
+    let mut put = tx.prepare_cached(
+        "INSERT INTO measurements (id, key_id, test_name, input, measurement_start_time, received_at, asn, cc,
+             claimed_asn, claimed_cc, format, payload, signature)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) ON CONFLICT(id) DO NOTHING",
+    )?;
+    let mut owner = tx.prepare_cached("SELECT key_id FROM measurements WHERE id = ?1")?;
+    let mut stored: HashMap<&str, i64> = HashMap::new();
+    let mut outcomes = Vec::with_capacity(items.len());
+    for m in items {
+        if is_revoked(keys, pending, &m.key_id) {
+            outcomes.push(InsertOutcome::Revoked);
+            continue;
+        }
+        let n = put.execute(params![
+            m.id,
+            m.key_id,
+            m.test_name,
+            m.input,
+            m.measurement_start_time,
+            received_at,
+            m.asn,
+            m.cc,
+            m.claimed_asn,
+            m.claimed_cc,
+            m.format,
+            m.payload,
+            m.signature
+        ])?;
+        let outcome = if n == 1 {
+            InsertOutcome::Accepted
+        } else {
+            let existing: String = owner.query_row(params![m.id], |r| r.get(0))?;
+            if existing == m.key_id { InsertOutcome::Duplicate } else { InsertOutcome::IdConflict }
+        };
+        // Per key: how many were added (and that it was seen, for `last_seen`).
+        match outcome {
+            InsertOutcome::Accepted => *stored.entry(&m.key_id).or_default() += 1,
+            InsertOutcome::Duplicate => {
+                stored.entry(&m.key_id).or_default();
+            }
+            InsertOutcome::IdConflict | InsertOutcome::Revoked => {}
+        }
+        outcomes.push(outcome);
+    }
+    let mut seen =
+        tx.prepare_cached("UPDATE probes SET measurements = measurements + ?2, last_seen = ?3 WHERE key_id = ?1")?;
+    for (key_id, n) in stored {
+        seen.execute(params![key_id, n, received_at])?;
+    }
+    Ok(outcomes)
+}
+
+fn reply_ok(cmd: Command, outcome: Outcome) {
+    // A caller that went away (client disconnected) no longer needs the answer.
+    match (cmd, outcome) {
+        (Command::Insert { reply, .. }, Outcome::Insert(v)) => drop(reply.send(Ok(v))),
+        (Command::Enroll { reply, .. }, Outcome::Enroll(v)) => drop(reply.send(Ok(v))),
+        (Command::Revoke { reply, .. }, Outcome::Revoke(v)) => drop(reply.send(Ok(v))),
+        (Command::Rotate { reply, .. }, Outcome::Unit) => drop(reply.send(Ok(()))),
+        (cmd, _) => reply_err(cmd, StoreFailure::Db("internal: outcome does not match command".into())),
+    }
+}
+
+fn reply_err(cmd: Command, failure: StoreFailure) {
+    match cmd {
+        Command::Insert { reply, .. } => drop(reply.send(Err(failure))),
+        Command::Enroll { reply, .. } => drop(reply.send(Err(failure))),
+        Command::Revoke { reply, .. } => drop(reply.send(Err(failure))),
+        Command::Rotate { reply, .. } => drop(reply.send(Err(failure))),
+    }
+}

@@ -1,0 +1,20 @@
+//! Integration tests of the collector: the real server on 127.0.0.1:0, a real SQLite file in a
+//! temporary directory, real signatures with keys made here.
+
+#[path = "api/support.rs"]
+mod support;
+
+#[path = "api/admin.rs"]
+mod admin;
+#[path = "api/cli.rs"]
+mod cli;
+#[path = "api/durability.rs"]
+mod durability;
+#[path = "api/enrich.rs"]
+mod enrich;
+#[path = "api/enroll.rs"]
+mod enroll;
+#[path = "api/openapi.rs"]
+mod openapi;
+#[path = "api/submit.rs"]
+mod submit;

@@ -1,0 +1,203 @@
+//! The probe's life: run the battery on a schedule, sign and spool every measurement, upload with
+//! backoff, and stop cleanly on SIGTERM or SIGINT (a spool write is never interrupted).
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::pin;
+use std::time::Duration;
+
+use ed25519_dalek::SigningKey;
+use tokio::time::{Instant, sleep_until};
+
+use crate::battery::Battery;
+use crate::config::Config;
+use crate::identity::{self, IdentityError};
+use crate::runner::RunOutput;
+use crate::spool::compact::{seal_platform, seal_web};
+use crate::spool::{AddReport, Spool, SpoolError};
+use crate::upload::{self, Backoff, Collector, PassReport, UploadError};
+
+/// Errors setting the probe up; each names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    #[error(transparent)]
+    Spool(#[from] SpoolError),
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// A probe ready to measure: its key, its spool, the collector HTTP client.
+#[derive(Debug)]
+pub struct Probe {
+    pub config: Config,
+    pub key: SigningKey,
+    /// The key was created by this start.
+    pub key_created: bool,
+    pub spool: Spool,
+    pub http: reqwest::Client,
+}
+
+impl Probe {
+    /// Load (or create) the key, open the spool and delete torn temporary files.
+    pub fn start(config: Config) -> Result<Probe, DaemonError> {
+        let (key, key_created) = identity::load_or_create(&config.identity.key_file)?;
+        let spool = Spool::open(&config.spool.dir, config.spool.max_bytes)?;
+        spool.recover()?;
+        let http = upload::http_client(&config.network.ca_files).map_err(DaemonError::Setup)?;
+        Ok(Probe { config, key, key_created, spool, http })
+    }
+
+    pub fn pin_path(&self) -> PathBuf {
+        self.config.identity.collector_path()
+    }
+
+    /// Compact, sign and spool one run (endpoints and platform summaries).
+    pub fn spool_run(&self, out: &RunOutput) -> Result<AddReport, SpoolError> {
+        let cap = self.config.spool.evidence_body_bytes;
+        let mut items: Vec<_> = out.measurements.iter().map(|m| seal_web(m, cap, &self.key)).collect();
+        items.extend(out.platforms.iter().map(|m| seal_platform(m, &self.key)));
+        self.spool.add(items)
+    }
+
+    /// One upload pass to the pinned collector.
+    pub async fn upload(&self) -> Result<PassReport, UploadError> {
+        let mut collector = Collector::load(self.http.clone(), &self.pin_path())?;
+        upload::upload_pass(&self.spool, &mut collector, self.config.upload.batch_size).await
+    }
+}
+
+/// The battery the configuration asks for (`battery.file` or the built-in one, then
+/// `battery.platforms`).
+pub fn load_battery(config: &Config) -> Result<Battery, String> {
+    let battery = match &config.battery.file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| format!("battery.file {}: {e}", path.display()))?;
+            Battery::from_toml(&text).map_err(|e| format!("battery.file {}: {e}", path.display()))?
+        }
+        None => Battery::builtin(),
+    };
+    if config.battery.platforms.is_empty() {
+        Ok(battery)
+    } else {
+        battery.select(&config.battery.platforms).map_err(|e| format!("battery.platforms: {e}"))
+    }
+}
+
+/// One line about a spooled run.
+pub fn describe_add(report: &AddReport) -> String {
+    let mut text = format!("spooled {} signed measurements", report.stored);
+    if report.dropped_routine + report.dropped_evidence > 0 {
+        text +=
+            &format!(" (spool full: dropped {} routine, {} evidence)", report.dropped_routine, report.dropped_evidence);
+    }
+    text
+}
+
+/// One line about an upload pass.
+pub fn describe_pass(report: &PassReport) -> String {
+    let a = &report.applied;
+    let mut text = format!(
+        "uploaded: {} accepted, {} duplicate, {} rejected; {} remain",
+        a.accepted, a.duplicate, a.rejected, report.remaining
+    );
+    if let Some(id) = &report.repinned {
+        text += &format!("; followed a collector key rotation to {id}");
+    }
+    text
+}
+
+/// A future that resolves on SIGTERM or SIGINT. The handlers are installed by this call (not on
+/// first poll), so a signal arriving at any later moment is caught. Call it inside the runtime.
+pub fn shutdown_signal() -> impl Future<Output = ()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    async move {
+        let wait = |s: std::io::Result<tokio::signal::unix::Signal>| async move {
+            match s {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = wait(term) => {}
+            _ = wait(int) => {}
+        }
+    }
+}
+
+/// `interval` randomised by ±10%.
+pub fn jittered(interval: Duration) -> Duration {
+    interval.mul_f64(0.9 + 0.2 * rand::random::<f64>())
+}
+
+/// Run forever: `measure` a battery now and every `schedule.interval_minutes` (jittered), spool it,
+/// upload whenever there is something to send (backing off while the collector is unreachable),
+/// until `shutdown` resolves. Battery and upload are abandoned at shutdown; spool writes are
+/// synchronous, so one in progress always completes. `log` receives one line per event.
+pub async fn run_forever<F, Fut>(
+    probe: &Probe,
+    mut measure: F,
+    shutdown: impl Future<Output = ()>,
+    mut log: impl FnMut(String),
+) where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = RunOutput>,
+{
+    let mut shutdown = pin!(shutdown);
+    let interval = Duration::from_secs(u64::from(probe.config.schedule.interval_minutes) * 60);
+    let mut backoff = Backoff::new(
+        Duration::from_secs(probe.config.upload.backoff_base_s),
+        Duration::from_secs(probe.config.upload.backoff_max_s),
+    );
+    let mut next_battery = Instant::now();
+    let mut next_upload = Instant::now();
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = sleep_until(next_battery) => {
+                let out = tokio::select! {
+                    out = measure() => out,
+                    _ = &mut shutdown => break,
+                };
+                match probe.spool_run(&out) {
+                    Ok(report) => log(describe_add(&report)),
+                    Err(e) => log(format!("cannot spool this run: {e}")),
+                }
+                next_battery = Instant::now() + jittered(interval);
+                if backoff.failures() == 0 {
+                    next_upload = Instant::now();
+                }
+            }
+            _ = sleep_until(next_upload) => {
+                let result = tokio::select! {
+                    r = probe.upload() => r,
+                    _ = &mut shutdown => break,
+                };
+                next_upload = match result {
+                    Ok(report) => {
+                        backoff.succeed();
+                        if report.batches > 0 || report.repinned.is_some() {
+                            log(describe_pass(&report));
+                        }
+                        if report.remaining == 0 { next_battery } else { Instant::now() }
+                    }
+                    Err(UploadError::NotEnrolled(path)) => {
+                        log(format!("not enrolled (no {}): measurements stay in the spool", path.display()));
+                        next_battery
+                    }
+                    Err(e) => {
+                        let wait = if e.is_retryable() { backoff.fail() } else { backoff.fail_hard() };
+                        log(format!("upload failed: {e}; next try in {} s", wait.as_secs()));
+                        Instant::now() + wait
+                    }
+                };
+            }
+        }
+    }
+    log("stopping".into());
+}

@@ -1,0 +1,615 @@
+//! The probe's key, its store-and-forward spool and its uploads, against a fake collector on
+//! loopback that checks the probe's signatures and signs its acks (with its own key, or a forged
+//! one, or after a key rotation).
+
+use std::collections::HashSet;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use serde_json::json;
+use vigil_probe::identity::{self, CollectorPin};
+use vigil_probe::spool::compact::{measurement_id, seal_web};
+use vigil_probe::spool::{Batch, Class, Spool};
+use vigil_probe::upload::{self, Collector, UploadError};
+use vigil_report::protocol::{
+    ApiError, EnrollRequest, EnrollResponse, ErrorBody, ItemResult, ItemStatus, KeyRotation, SubmitAck, SubmitRequest,
+};
+use vigil_report::signed::{encode_public_key, key_id, verify_enrollment_proof};
+use vigil_report::{Blocking, MEASUREMENT_FORMAT, Measurement, STATEMENT_FORMAT, Signed, WebKeys};
+
+// ---------------------------------------------------------------- fixtures
+
+fn web(id: &str, blocking: Blocking, accessible: Option<bool>, start: &str) -> Measurement<WebKeys> {
+    let value = json!({
+        "id": id, "data_format_version": "0.2.0", "measurement_start_time": start, "test_start_time": start,
+        "input": "https://x.test/", "test_name": "vigil_web_connectivity", "test_version": "0.1.0",
+        "software_name": "vigil-probe", "software_version": "0", "probe_asn": "AS0", "probe_cc": "ZZ",
+        "resolver_ip": null, "test_runtime": 1.0,
+        "test_keys": {"client_resolver": null, "queries": [], "tcp_connect": [], "tls_handshakes": [],
+            "requests": [], "control": null, "control_failure": null, "dns_experiment_failure": null,
+            "dns_consistency": null, "http_experiment_failure": null, "body_length_match": null,
+            "body_proportion": null, "status_code_match": null, "headers_match": null, "title_match": null,
+            "blocking": null, "accessible": null, "mechanism": null, "x_confirmed": false, "x_reasons": []}
+    });
+    let mut m: Measurement<WebKeys> = serde_json::from_value(value).unwrap();
+    m.test_keys.blocking = blocking;
+    m.test_keys.accessible = accessible;
+    m
+}
+
+fn sealed(ids: &[String], key: &SigningKey) -> Vec<(Class, Signed)> {
+    ids.iter().map(|id| seal_web(&web(id, Blocking::Dns, Some(false), "2024-01-01 00:00:00"), 65536, key)).collect()
+}
+
+fn ids(prefix: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{prefix}{i}")).collect()
+}
+
+/// Every measurement id still in the spool.
+fn spooled_ids(spool: &Spool) -> Vec<String> {
+    let mut out = Vec::new();
+    for seg in spool.segments().unwrap() {
+        out.extend(spool.read_segment(&seg).unwrap().0.iter().map(measurement_id));
+    }
+    out
+}
+
+fn probe_key() -> SigningKey {
+    SigningKey::from_bytes(&[42; 32])
+}
+
+// ---------------------------------------------------------------- fake collector
+
+struct Inner {
+    /// Signs acks.
+    ack_key: Mutex<SigningKey>,
+    /// Served at /api/v1/collector-keys.
+    chain: Mutex<Vec<Signed>>,
+    /// Returned by enrollment (the key probes pin).
+    enroll_key: VerifyingKey,
+    probes: Mutex<Vec<VerifyingKey>>,
+    stored: Mutex<HashSet<String>>,
+    /// Every id ever submitted, in order (to count what was sent twice).
+    received: Mutex<Vec<String>>,
+    down: AtomicBool,
+    lose_ack: AtomicBool,
+}
+
+#[derive(Clone)]
+struct Fake(Arc<Inner>);
+
+fn error(status: StatusCode, code: &str) -> Response {
+    (status, Json(ErrorBody { error: ApiError { code: code.into(), message: format!("{code} (fake)") } }))
+        .into_response()
+}
+
+async fn enroll_handler(State(f): State<Fake>, Json(req): Json<EnrollRequest>) -> Response {
+    if req.token.as_deref() != Some("letmein") {
+        return error(StatusCode::FORBIDDEN, "bad_token");
+    }
+    let Ok(key) = verify_enrollment_proof(&req.public_key, &req.proof) else {
+        return error(StatusCode::BAD_REQUEST, "bad_proof");
+    };
+    f.0.probes.lock().unwrap().push(key);
+    Json(EnrollResponse {
+        key_id: key_id(&key),
+        collector_key: encode_public_key(&f.0.enroll_key),
+        collector_key_id: key_id(&f.0.enroll_key),
+    })
+    .into_response()
+}
+
+async fn submit_handler(State(f): State<Fake>, Json(req): Json<SubmitRequest>) -> Response {
+    if f.0.down.load(Ordering::SeqCst) {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "unavailable");
+    }
+    let probes = f.0.probes.lock().unwrap().clone();
+    let mut results = Vec::new();
+    for m in &req.measurements {
+        let id = measurement_id(m);
+        f.0.received.lock().unwrap().push(id.clone());
+        let verified = probes.iter().any(|k| m.verify(MEASUREMENT_FORMAT, k).is_ok());
+        let (status, error) = if !verified {
+            (ItemStatus::Rejected, Some(ApiError { code: "bad_signature".into(), message: "no".into() }))
+        } else if f.0.stored.lock().unwrap().insert(id.clone()) {
+            (ItemStatus::Accepted, None)
+        } else {
+            (ItemStatus::Duplicate, None)
+        };
+        results.push(ItemResult { id, status, error });
+    }
+    if f.0.lose_ack.load(Ordering::SeqCst) {
+        return error(StatusCode::BAD_GATEWAY, "ack_lost");
+    }
+    let ack = SubmitAck { kind: "ack".into(), received_at: "2024-01-01T00:00:00Z".into(), results };
+    Json(Signed::sign_json(STATEMENT_FORMAT, &ack, &f.0.ack_key.lock().unwrap()).unwrap()).into_response()
+}
+
+async fn keys_handler(State(f): State<Fake>) -> Response {
+    Json(f.0.chain.lock().unwrap().clone()).into_response()
+}
+
+/// Start a fake collector on `addr` (port 0 for any) whose key is `key`.
+async fn fake_collector_on(addr: &str, key: &SigningKey) -> (Fake, String) {
+    let fake = Fake(Arc::new(Inner {
+        ack_key: Mutex::new(key.clone()),
+        chain: Mutex::new(Vec::new()),
+        enroll_key: key.verifying_key(),
+        probes: Mutex::new(Vec::new()),
+        stored: Mutex::new(HashSet::new()),
+        received: Mutex::new(Vec::new()),
+        down: AtomicBool::new(false),
+        lose_ack: AtomicBool::new(false),
+    }));
+    let app = Router::new()
+        .route("/api/v1/enroll", post(enroll_handler))
+        .route("/api/v1/submit", post(submit_handler))
+        .route("/api/v1/collector-keys", get(keys_handler))
+        .with_state(fake.clone());
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (fake, url)
+}
+
+async fn fake_collector() -> (Fake, String) {
+    fake_collector_on("127.0.0.1:0", &SigningKey::from_bytes(&[7; 32])).await
+}
+
+/// A spool in a temp dir, a probe enrolled with `url`, and its collector client.
+async fn enrolled(dir: &Path, url: &str) -> (Spool, Collector) {
+    let http = upload::http_client(&[]).unwrap();
+    let pin_path = dir.join("collector.json");
+    upload::enroll(&http, url, &probe_key(), Some("letmein".into()), &pin_path).await.unwrap();
+    let spool = Spool::open(&dir.join("spool"), 4 * 1024 * 1024).unwrap();
+    (spool, Collector::load(http, &pin_path).unwrap())
+}
+
+// ---------------------------------------------------------------- identity
+
+#[test]
+fn key_is_created_0600_reused_and_refused_when_world_readable() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state/probe.key");
+    let (key, created) = identity::load_or_create(&path).unwrap();
+    assert!(created);
+    assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(fs::metadata(path.parent().unwrap()).unwrap().permissions().mode() & 0o777, 0o700);
+    let (again, created) = identity::load_or_create(&path).unwrap();
+    assert!(!created);
+    assert_eq!(again.to_bytes(), key.to_bytes(), "the second start reuses the key");
+
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+    let err = identity::load_or_create(&path).unwrap_err();
+    assert_eq!(err.label(), "key_permissions");
+    assert!(err.to_string().contains(&path.display().to_string()), "{err}");
+
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+    fs::write(&path, "not a key\n").unwrap();
+    assert_eq!(identity::load(&path).unwrap_err().label(), "key_invalid");
+}
+
+// ---------------------------------------------------------------- spool
+
+#[test]
+fn a_crash_leaves_complete_segments_and_torn_tmp_files_are_cleaned() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = Spool::open(dir.path(), 4 * 1024 * 1024).unwrap();
+    let key = probe_key();
+    spool.add(sealed(&ids("a", 3), &key)).unwrap();
+    // A crash while writing the next segment: a torn file in tmp/ from a dead process, and junk.
+    fs::write(dir.path().join("tmp/999999999-00000000deadbeef.part"), b"{\"format\":\"vigil-meas").unwrap();
+    fs::write(dir.path().join("tmp/junk"), b"x").unwrap();
+
+    let reopened = Spool::open(dir.path(), 4 * 1024 * 1024).unwrap();
+    assert_eq!(reopened.recover().unwrap(), 2);
+    assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+    assert_eq!(spooled_ids(&reopened), ids("a", 3));
+    for seg in reopened.segments().unwrap() {
+        for s in reopened.read_segment(&seg).unwrap().0 {
+            s.verify(MEASUREMENT_FORMAT, &key.verifying_key()).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_partial_ack_rewrites_the_segment_with_the_rest_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = Spool::open(dir.path(), 4 * 1024 * 1024).unwrap();
+    spool.add(sealed(&ids("m", 5), &probe_key())).unwrap();
+    let segment = spool.segments().unwrap().remove(0);
+
+    let batch = Batch::collect(&spool, 3).unwrap();
+    assert_eq!(batch.len(), 3);
+    // An ack that does not answer this batch changes nothing.
+    let wrong: Vec<ItemResult> =
+        ids("x", 3).into_iter().map(|id| ItemResult { id, status: ItemStatus::Accepted, error: None }).collect();
+    assert!(batch.apply(&spool, &wrong).is_err());
+    assert_eq!(spooled_ids(&spool), ids("m", 5));
+
+    let batch = Batch::collect(&spool, 3).unwrap();
+    let statuses = [ItemStatus::Accepted, ItemStatus::Duplicate, ItemStatus::Rejected];
+    let results: Vec<ItemResult> =
+        ids("m", 3).into_iter().zip(statuses).map(|(id, status)| ItemResult { id, status, error: None }).collect();
+    let applied = batch.apply(&spool, &results).unwrap();
+    assert_eq!((applied.accepted, applied.duplicate, applied.rejected), (1, 1, 1));
+    let segments = spool.segments().unwrap();
+    assert_eq!(segments.len(), 1);
+    assert_eq!(segments[0].path, segment.path, "rewritten in place");
+    assert!(segments[0].bytes < segment.bytes);
+    assert_eq!(spooled_ids(&spool), ["m3", "m4"]);
+    assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0, "no temporary file left");
+    let status = spool.status().unwrap();
+    assert_eq!((status.counters.rejected, status.rejected_kept), (1, 1));
+}
+
+/// A signed line of about 3000 bytes that gzip cannot shrink much (random padding).
+fn padded(id: &str, key: &SigningKey) -> Signed {
+    use base64::Engine as _;
+    let noise: Vec<u8> = (0..2100).map(|_| rand::random::<u8>()).collect();
+    let payload = json!({"id": id, "pad": base64::engine::general_purpose::STANDARD.encode(noise)}).to_string();
+    Signed::sign(MEASUREMENT_FORMAT, payload, key)
+}
+
+fn run(prefix: &str, routine: usize, evidence: usize, key: &SigningKey) -> Vec<(Class, Signed)> {
+    let mut items: Vec<_> =
+        ids(&format!("{prefix}r"), routine).iter().map(|id| (Class::Routine, padded(id, key))).collect();
+    items.extend(ids(&format!("{prefix}e"), evidence).iter().map(|id| (Class::Evidence, padded(id, key))));
+    items
+}
+
+#[test]
+fn the_size_bound_sheds_routine_successes_before_evidence_and_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let bound = 64 * 1024;
+    let spool = Spool::open(dir.path(), bound).unwrap();
+    let key = probe_key();
+    // Each run's class is one segment of 5 measurements; 5 such segments fit, 6 do not.
+    spool.add(run("A", 5, 5, &key)).unwrap();
+    let segment = spool.status().unwrap().bytes / 2;
+    assert_eq!(spool.segments().unwrap().len(), 2);
+    assert!(5 * segment + 1024 < bound && 6 * segment > bound + 1024, "segments of {segment} bytes");
+
+    spool.add(run("B", 5, 5, &key)).unwrap();
+    spool.add(run("C", 0, 5, &key)).unwrap();
+    assert_eq!(spool.counters().unwrap().dropped_routine, 0);
+    // Full: new evidence pushes out the oldest routine successes first, A's then B's...
+    let report = spool.add(run("D", 0, 5, &key)).unwrap();
+    assert_eq!((report.dropped_routine, report.dropped_evidence), (5, 0));
+    spool.add(run("E", 0, 5, &key)).unwrap();
+    // ...then, with no routine success left, the oldest evidence.
+    let report = spool.add(run("F", 0, 5, &key)).unwrap();
+    assert_eq!((report.dropped_routine, report.dropped_evidence), (0, 5));
+    // A routine success never displaces evidence: it is dropped itself.
+    let report = spool.add(run("G", 5, 0, &key)).unwrap();
+    assert_eq!((report.stored, report.dropped_routine), (0, 5));
+
+    let left = spooled_ids(&spool);
+    let expected: Vec<String> = ["B", "C", "D", "E", "F"].iter().flat_map(|p| ids(&format!("{p}e"), 5)).collect();
+    assert_eq!(left, expected);
+    let counters = spool.counters().unwrap();
+    assert_eq!((counters.dropped_routine, counters.dropped_evidence), (15, 5));
+    assert!(spool.status().unwrap().bytes <= bound);
+    // Counters survive a restart (state.json).
+    let reopened = Spool::open(dir.path(), bound).unwrap();
+    assert_eq!(reopened.counters().unwrap(), counters);
+}
+
+// ---------------------------------------------------------------- upload
+
+#[tokio::test]
+async fn an_acked_batch_is_deleted() {
+    let (fake, url) = fake_collector().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (spool, mut collector) = enrolled(dir.path(), &url).await;
+    spool.add(sealed(&ids("m", 250), &probe_key())).unwrap();
+
+    let report = upload::upload_pass(&spool, &mut collector, 200).await.unwrap();
+    assert_eq!((report.batches, report.applied.accepted, report.remaining), (2, 250, 0));
+    assert!(spool.is_empty().unwrap());
+    assert_eq!(fake.0.stored.lock().unwrap().len(), 250);
+    assert_eq!(fake.0.received.lock().unwrap().len(), 250, "nothing sent twice");
+}
+
+#[tokio::test]
+async fn a_forged_ack_deletes_nothing() {
+    let (fake, url) = fake_collector().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (spool, mut collector) = enrolled(dir.path(), &url).await;
+    spool.add(sealed(&ids("m", 4), &probe_key())).unwrap();
+    *fake.0.ack_key.lock().unwrap() = SigningKey::from_bytes(&[66; 32]);
+
+    let err = upload::upload_pass(&spool, &mut collector, 200).await.unwrap_err();
+    assert_eq!(err.label(), "bad_ack", "{err}");
+    assert_eq!(spooled_ids(&spool), ids("m", 4));
+    // The pin did not move.
+    let pin = CollectorPin::load(&dir.path().join("collector.json")).unwrap().unwrap();
+    assert_eq!(pin.collector_key_id, key_id(&SigningKey::from_bytes(&[7; 32]).verifying_key()));
+}
+
+fn rotation(old: &SigningKey, new: &SigningKey) -> Signed {
+    let r = KeyRotation {
+        kind: "key-rotation".into(),
+        issued_at: "2024-01-01T00:00:00Z".into(),
+        new_key: encode_public_key(&new.verifying_key()),
+        new_key_id: key_id(&new.verifying_key()),
+    };
+    Signed::sign_json(STATEMENT_FORMAT, &r, old).unwrap()
+}
+
+#[tokio::test]
+async fn a_signed_key_rotation_chain_is_followed_and_repinned() {
+    let (fake, url) = fake_collector().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (spool, mut collector) = enrolled(dir.path(), &url).await;
+    spool.add(sealed(&ids("m", 3), &probe_key())).unwrap();
+    let (k7, k8, k9) =
+        (SigningKey::from_bytes(&[7; 32]), SigningKey::from_bytes(&[8; 32]), SigningKey::from_bytes(&[9; 32]));
+    // Two rotations, 7 -> 8 -> 9, plus a rotation signed by a stranger that must be ignored.
+    *fake.0.chain.lock().unwrap() = vec![
+        rotation(&SigningKey::from_bytes(&[1; 32]), &SigningKey::from_bytes(&[66; 32])),
+        rotation(&k7, &k8),
+        rotation(&k8, &k9),
+    ];
+    *fake.0.ack_key.lock().unwrap() = k9.clone();
+
+    let report = upload::upload_pass(&spool, &mut collector, 200).await.unwrap();
+    assert_eq!(report.applied.accepted, 3);
+    assert_eq!(report.repinned, Some(key_id(&k9.verifying_key())));
+    let pin = CollectorPin::load(&dir.path().join("collector.json")).unwrap().unwrap();
+    assert_eq!(pin.collector_key, encode_public_key(&k9.verifying_key()));
+
+    // A key reached by no chain from the pin is refused.
+    *fake.0.ack_key.lock().unwrap() = SigningKey::from_bytes(&[66; 32]);
+    spool.add(sealed(&ids("n", 1), &probe_key())).unwrap();
+    assert_eq!(upload::upload_pass(&spool, &mut collector, 200).await.unwrap_err().label(), "bad_ack");
+    assert_eq!(spooled_ids(&spool), ["n0"]);
+}
+
+#[tokio::test]
+async fn collector_down_then_up_drains_without_sending_twice() {
+    let (fake, url) = fake_collector().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (spool, mut collector) = enrolled(dir.path(), &url).await;
+    spool.add(sealed(&ids("m", 5), &probe_key())).unwrap();
+
+    fake.0.down.store(true, Ordering::SeqCst);
+    let err = upload::upload_pass(&spool, &mut collector, 2).await.unwrap_err();
+    assert!(matches!(err, UploadError::Busy { status: 503, .. }), "{err}");
+    assert!(err.is_retryable());
+    assert_eq!(spooled_ids(&spool), ids("m", 5));
+
+    fake.0.down.store(false, Ordering::SeqCst);
+    let report = upload::upload_pass(&spool, &mut collector, 2).await.unwrap();
+    assert_eq!((report.batches, report.applied.accepted, report.remaining), (3, 5, 0));
+    // Each id reached the (up) collector exactly once.
+    let received = fake.0.received.lock().unwrap().clone();
+    assert_eq!(received, ids("m", 5));
+    let again = upload::upload_pass(&spool, &mut collector, 2).await.unwrap();
+    assert_eq!(again.batches, 0);
+    assert_eq!(fake.0.received.lock().unwrap().len(), 5, "nothing re-sent after the ack");
+}
+
+#[tokio::test]
+async fn an_unreachable_collector_keeps_the_spool_until_it_comes_back() {
+    // Reserve a port, then free it: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr = format!("127.0.0.1:{port}");
+    let dir = tempfile::tempdir().unwrap();
+    let key = SigningKey::from_bytes(&[7; 32]);
+    let pin = CollectorPin {
+        url: format!("http://{addr}/"),
+        collector_key: encode_public_key(&key.verifying_key()),
+        collector_key_id: key_id(&key.verifying_key()),
+        key_id: key_id(&probe_key().verifying_key()),
+    };
+    let pin_path = dir.path().join("collector.json");
+    pin.save(&pin_path).unwrap();
+    let spool = Spool::open(&dir.path().join("spool"), 4 * 1024 * 1024).unwrap();
+    spool.add(sealed(&ids("m", 3), &probe_key())).unwrap();
+    let http = upload::http_client(&[]).unwrap();
+    let mut collector = Collector::load(http.clone(), &pin_path).unwrap();
+
+    let err = upload::upload_pass(&spool, &mut collector, 200).await.unwrap_err();
+    assert_eq!(err.label(), "collector_unreachable", "{err}");
+    assert!(err.is_retryable());
+    assert_eq!(spooled_ids(&spool), ids("m", 3));
+
+    let (fake, _) = fake_collector_on(&addr, &key).await;
+    fake.0.probes.lock().unwrap().push(probe_key().verifying_key());
+    let report = upload::upload_pass(&spool, &mut collector, 200).await.unwrap();
+    assert_eq!((report.applied.accepted, report.remaining), (3, 0));
+}
+
+#[tokio::test]
+async fn after_a_lost_ack_the_retry_is_a_duplicate_and_is_deleted() {
+    let (fake, url) = fake_collector().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (spool, mut collector) = enrolled(dir.path(), &url).await;
+    spool.add(sealed(&ids("m", 3), &probe_key())).unwrap();
+
+    fake.0.lose_ack.store(true, Ordering::SeqCst);
+    assert!(upload::upload_pass(&spool, &mut collector, 200).await.is_err());
+    assert_eq!(spooled_ids(&spool), ids("m", 3), "no ack, nothing deleted");
+    fake.0.lose_ack.store(false, Ordering::SeqCst);
+
+    let report = upload::upload_pass(&spool, &mut collector, 200).await.unwrap();
+    assert_eq!((report.applied.accepted, report.applied.duplicate, report.remaining), (0, 3, 0));
+    assert_eq!(fake.0.stored.lock().unwrap().len(), 3, "stored once");
+}
+
+#[tokio::test]
+async fn a_rejected_measurement_moves_aside_and_does_not_block_the_queue() {
+    let (_fake, url) = fake_collector().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (spool, mut collector) = enrolled(dir.path(), &url).await;
+    let mut items = sealed(&ids("m", 2), &probe_key());
+    items.extend(sealed(&["forged".to_string()], &SigningKey::from_bytes(&[3; 32])));
+    spool.add(items).unwrap();
+
+    let report = upload::upload_pass(&spool, &mut collector, 200).await.unwrap();
+    assert_eq!((report.applied.accepted, report.applied.rejected, report.remaining), (2, 1, 0));
+    let status = spool.status().unwrap();
+    assert_eq!((status.counters.rejected, status.rejected_kept), (1, 1));
+    let rejected = fs::read_dir(dir.path().join("spool/rejected")).unwrap().next().unwrap().unwrap().path();
+    let text = fs::read_to_string(rejected).unwrap();
+    assert!(text.contains("bad_signature") && text.contains("forged"), "{text}");
+}
+
+#[tokio::test]
+async fn a_measurement_seven_days_old_uploads_fine() {
+    let (fake, url) = fake_collector().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (spool, mut collector) = enrolled(dir.path(), &url).await;
+    let week_ago = SystemTime::now() - Duration::from_secs(7 * 24 * 3600);
+    let start = vigil_probe::timestamp::format(time::OffsetDateTime::from(week_ago));
+    let m = web("old", Blocking::TcpIp, Some(false), &start);
+    spool.add(vec![seal_web(&m, 65536, &probe_key())]).unwrap();
+    for seg in spool.segments().unwrap() {
+        fs::File::options().write(true).open(&seg.path).unwrap().set_modified(week_ago).unwrap();
+    }
+
+    let report = upload::upload_pass(&spool, &mut collector, 200).await.unwrap();
+    assert_eq!((report.applied.accepted, report.remaining), (1, 0));
+    assert!(fake.0.stored.lock().unwrap().contains("old"));
+}
+
+#[tokio::test]
+async fn enrollment_pins_the_collector_and_refusals_carry_their_code() {
+    let (fake, url) = fake_collector().await;
+    let dir = tempfile::tempdir().unwrap();
+    let http = upload::http_client(&[]).unwrap();
+    let pin_path = dir.path().join("collector.json");
+    let err = upload::enroll(&http, &url, &probe_key(), Some("wrong".into()), &pin_path).await.unwrap_err();
+    assert!(matches!(&err, UploadError::Refused { status: 403, code, .. } if code == "bad_token"), "{err}");
+    assert!(!pin_path.exists());
+
+    let pin = upload::enroll(&http, &url, &probe_key(), Some("letmein".into()), &pin_path).await.unwrap();
+    assert_eq!(pin.key_id, key_id(&probe_key().verifying_key()));
+    assert_eq!(CollectorPin::load(&pin_path).unwrap(), Some(pin));
+    assert_eq!(fake.0.probes.lock().unwrap().len(), 1);
+}
+
+// ---------------------------------------------------------------- daemon and command line
+
+fn config_for(dir: &Path) -> vigil_probe::config::Config {
+    let mut config = vigil_probe::config::Config::default();
+    config.identity.key_file = dir.join("id/probe.key");
+    config.spool.dir = dir.join("spool");
+    config
+}
+
+fn platform_ok(id: &str) -> Measurement<vigil_report::PlatformKeys> {
+    let mut value = serde_json::to_value(web(id, Blocking::No, Some(true), "2024-01-01 00:00:00")).unwrap();
+    value["test_name"] = json!("vigil_platform");
+    value["test_keys"] =
+        json!({"platform": "x", "kind": "platform", "status": "ok", "mechanism": null, "endpoints": [], "reasons": []});
+    serde_json::from_value(value).unwrap()
+}
+
+#[tokio::test]
+async fn the_daemon_spools_uploads_and_stops_on_shutdown() {
+    let (fake, url) = fake_collector().await;
+    let dir = tempfile::tempdir().unwrap();
+    let probe = vigil_probe::daemon::Probe::start(config_for(dir.path())).unwrap();
+    assert!(probe.key_created);
+    upload::enroll(&probe.http, &url, &probe.key, Some("letmein".into()), &probe.pin_path()).await.unwrap();
+
+    let measure = || async {
+        vigil_probe::runner::RunOutput {
+            measurements: vec![
+                web("ok1", Blocking::No, Some(true), "2024-01-01 00:00:00"),
+                web("dns1", Blocking::Dns, Some(false), "2024-01-01 00:00:00"),
+            ],
+            platforms: vec![platform_ok("p1")],
+        }
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let log2 = log.clone();
+    let watcher = {
+        let fake = fake.clone();
+        let spool = Spool::open(&dir.path().join("spool"), 4 * 1024 * 1024).unwrap();
+        tokio::spawn(async move {
+            // Stop once the collector has everything and the probe has applied its ack.
+            while fake.0.stored.lock().unwrap().len() < 3 || !spool.is_empty().unwrap() {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let _ = stop.send(());
+        })
+    };
+    let shutdown = async move {
+        let _ = stopped.await;
+    };
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        vigil_probe::daemon::run_forever(&probe, measure, shutdown, move |line| log2.lock().unwrap().push(line)),
+    )
+    .await
+    .expect("the daemon stops on shutdown");
+    watcher.await.unwrap();
+    assert!(probe.spool.is_empty().unwrap());
+    let log = log.lock().unwrap().join("\n");
+    assert!(log.contains("spooled 3 signed measurements"), "{log}");
+    assert!(log.contains("3 accepted"), "{log}");
+    assert!(log.ends_with("stopping"), "{log}");
+}
+
+async fn cli(args: &[&str]) -> (i32, String, String) {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_vigil-probe")).args(args).output().await.unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+}
+
+#[tokio::test]
+async fn enroll_upload_and_status_commands_and_their_exit_codes() {
+    let (fake, url) = fake_collector().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_for(dir.path());
+    let config_path = dir.path().join("vigil.toml");
+    fs::write(&config_path, toml::to_string(&config).unwrap()).unwrap();
+    let c = config_path.to_str().unwrap();
+
+    let (code, out, _) = cli(&["status", "--config", c]).await;
+    assert_eq!(code, 0);
+    assert!(out.contains("none yet") && out.contains("not enrolled"), "{out}");
+
+    let (code, _, err) = cli(&["enroll", "--config", c, "--collector", &url, "--token", "nope"]).await;
+    assert_eq!(code, 5, "{err}");
+    assert!(err.contains("bad_token"), "{err}");
+    let (code, out, err) = cli(&["enroll", "--config", c, "--collector", &url, "--token", "letmein"]).await;
+    assert_eq!(code, 0, "{err}");
+    let key = identity::load(&config.identity.key_file).unwrap();
+    assert!(out.contains(&identity::probe_key_id(&key)), "{out}");
+
+    let (code, _, err) = cli(&["upload", "--config", c]).await;
+    assert_eq!(code, 0, "empty spool: {err}");
+
+    let spool = Spool::open(&config.spool.dir, config.spool.max_bytes).unwrap();
+    spool.add(sealed(&ids("m", 2), &key)).unwrap();
+    fake.0.down.store(true, Ordering::SeqCst);
+    let (code, _, err) = cli(&["upload", "--config", c]).await;
+    assert_eq!(code, 4, "measurements remain: {err}");
+    assert!(err.contains("collector_busy"), "{err}");
+
+    let (code, out, _) = cli(&["status", "--config", c, "--json"]).await;
+    assert_eq!(code, 0);
+    let status: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(status["spool"]["measurements"], 2);
+    assert_eq!(status["key_id"], identity::probe_key_id(&key));
+
+    fake.0.down.store(false, Ordering::SeqCst);
+    let (code, out, err) = cli(&["upload", "--config", c]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("2 accepted"), "{out}");
+}
