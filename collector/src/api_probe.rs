@@ -29,10 +29,12 @@ use crate::writer::{EnrollOutcome, InsertOutcome};
 #[derive(Debug, Clone)]
 pub struct Origin(pub AsnInfo);
 
+/// The address the trusted proxy saw: the LAST `X-Forwarded-For` entry (the one the proxy
+/// appended). Earlier entries are written by the client and could claim any network.
 fn forwarded_for(parts: &Parts) -> Option<IpAddr> {
-    let value = parts.headers.get("x-forwarded-for")?.to_str().ok()?;
-    let first = value.split(',').next()?.trim();
-    first.parse().ok().or_else(|| first.parse::<SocketAddr>().ok().map(|s| s.ip()))
+    let value = parts.headers.get_all("x-forwarded-for").iter().next_back()?.to_str().ok()?;
+    let last = value.rsplit(',').next()?.trim();
+    last.parse().ok().or_else(|| last.parse::<SocketAddr>().ok().map(|s| s.ip()))
 }
 
 impl FromRequestParts<AppState> for Origin {

@@ -94,7 +94,7 @@ pub struct ServeArgs {
     /// A battery (TOML) handed to probes in their configuration.
     #[arg(long)]
     pub battery: Option<PathBuf>,
-    /// Read the client address from the first X-Forwarded-For entry (behind a reverse proxy).
+    /// Read the client address from the last X-Forwarded-For entry, appended by the reverse proxy.
     #[arg(long)]
     pub trust_proxy: bool,
     /// A public address of this host the control must never fetch from (repeatable; the listen

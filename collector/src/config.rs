@@ -41,7 +41,7 @@ pub struct Config {
     pub public_url: Option<String>,
     /// A battery (TOML) handed to probes in their configuration.
     pub battery_toml: Option<String>,
-    /// Take the client address from the first `X-Forwarded-For` entry (behind a reverse proxy).
+    /// Take the client address from the last `X-Forwarded-For` entry (appended by the reverse proxy).
     pub trust_proxy: bool,
     pub max_body_bytes: usize,
     pub max_batch: usize,

@@ -277,10 +277,11 @@ fn analyse_dns(keys: &WebKeys, ctx: &Context) -> DnsFindings {
         });
     }
     if !some_consistent && !weak.is_empty() {
-        // Every resolver of this network failed while DoH, over the same path, answered: plain
-        // DNS itself is being blocked.
+        // Every resolver of this network failed while the reference answered: OONI's DNS
+        // blocking.
         consistent_all = false;
-        tampering.extend(weak.into_iter().map(|f| Finding { proven: !doh_addrs.is_empty(), ..f }));
+        // Not proof on its own: the probe's own router may be the one that is down.
+        tampering.extend(weak);
     }
     if all_failed {
         out.failure = first_failure;
@@ -490,7 +491,14 @@ fn decide(keys: &WebKeys, ctx: &Context, dns: &DnsFindings, http_hits: &[FpHit])
     // 7. A response arrived.
     // An HTTPS response whose certificate validated is the real site (OONI's override), whatever
     // its content looks like next to the control's.
-    if final_tx.is_some_and(|t| t.request.url.starts_with("https://")) {
+    // Only when the input was HTTPS or the final hop is the same host: an http:// input redirected
+    // to some other HTTPS site (an ISP's blockpage with a valid certificate) proves nothing.
+    let same_site = |t: &vigil_report::HttpTransaction| {
+        ctx.target == Target::Https
+            || url::Url::parse(&t.request.url).ok().and_then(|u| u.host_str().map(str::to_string)).as_deref()
+                == ctx.host
+    };
+    if final_tx.is_some_and(|t| t.request.url.starts_with("https://") && same_site(t)) {
         return Verdict::new(Blocking::No, Some(true))
             .because("an HTTPS response with a validated certificate arrived");
     }
@@ -569,7 +577,10 @@ fn tls_finding(
                 && (s.failure.is_none() || s.failure == Some(Failure::SslFailedHandshake))
         })
     });
-    if swap_clean {
+    // Only a connection cut after the ClientHello (reset, silence, FIN) is a censor's signature; a
+    // TLS alert is the server itself refusing, e.g. a protocol rustls does not speak.
+    let cut = matches!(failure, Failure::ConnectionReset | Failure::GenericTimeout | Failure::Eof);
+    if swap_clean && cut {
         let mech = match failure {
             Failure::ConnectionReset => Mechanism::TlsSniReset,
             Failure::GenericTimeout => Mechanism::TlsSniTimeout,

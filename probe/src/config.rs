@@ -141,6 +141,8 @@ pub struct UploadSection {
 pub struct ScheduleSection {
     /// Minutes between battery runs of `vigil-probe run` (each wait is randomised by ±10%).
     pub interval_minutes: u32,
+    /// Minutes between heartbeats of `vigil-probe run` (each wait is randomised by ±20%).
+    pub heartbeat_minutes: u32,
 }
 
 impl Default for IdentitySection {
@@ -177,7 +179,7 @@ impl Default for UploadSection {
 
 impl Default for ScheduleSection {
     fn default() -> Self {
-        ScheduleSection { interval_minutes: 60 }
+        ScheduleSection { interval_minutes: 60, heartbeat_minutes: 5 }
     }
 }
 
@@ -295,6 +297,9 @@ impl Config {
         if self.schedule.interval_minutes == 0 {
             return Err("schedule.interval_minutes: must be at least 1".into());
         }
+        if self.schedule.heartbeat_minutes == 0 {
+            return Err("schedule.heartbeat_minutes: must be at least 1".into());
+        }
         Ok(())
     }
 
@@ -345,6 +350,7 @@ mod tests {
             ("[upload]\nbatch_size = 0\n", "upload.batch_size"),
             ("[upload]\nbackoff_base_s = 60\nbackoff_max_s = 30\n", "upload.backoff_max_s"),
             ("[schedule]\ninterval_minutes = 0\n", "schedule.interval_minutes"),
+            ("[schedule]\nheartbeat_minutes = 0\n", "schedule.heartbeat_minutes"),
         ] {
             let err = Config::parse(text, Path::new("x.toml")).unwrap_err();
             assert_eq!(err.label(), "config_invalid", "{text}");

@@ -8,9 +8,12 @@ use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
 use tokio::time::{Instant, sleep_until};
+use vigil_report::HeartbeatKeys;
 
 use crate::battery::Battery;
+use crate::bogon::Scope;
 use crate::config::Config;
+use crate::heartbeat::{self, Beat};
 use crate::identity::{self, IdentityError};
 use crate::runner::RunOutput;
 use crate::spool::compact::{seal_platform, seal_web};
@@ -137,25 +140,64 @@ pub fn jittered(interval: Duration) -> Duration {
 
 /// Run forever: `measure` a battery now and every `schedule.interval_minutes` (jittered), spool it,
 /// upload whenever there is something to send (backing off while the collector is unreachable),
-/// until `shutdown` resolves. Battery and upload are abandoned at shutdown; spool writes are
-/// synchronous, so one in progress always completes. `log` receives one line per event.
-pub async fn run_forever<F, Fut>(
+/// and send a heartbeat now and every `schedule.heartbeat_minutes` (±20%; see [`heartbeat`]),
+/// until `shutdown` resolves. Battery, heartbeat and upload are abandoned at shutdown; spool
+/// writes are synchronous, so one in progress always completes. `log` receives one line per event.
+pub async fn run_forever<F, Fut>(probe: &Probe, measure: F, shutdown: impl Future<Output = ()>, log: impl FnMut(String))
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = RunOutput>,
+{
+    let targets = load_battery(&probe.config).map(|b| heartbeat::control_targets(&b)).unwrap_or_default();
+    let nets = probe.config.network.lab_nets.iter().filter_map(|n| n.parse().ok()).collect();
+    let scope = Scope::lab(nets);
+    let beat = |keys| heartbeat::beat(probe, keys, &targets, &scope);
+    run_loop(probe, Cadence::from_config(&probe.config), measure, beat, shutdown, log).await
+}
+
+/// How often the daemon runs the battery and sends a heartbeat (before jitter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cadence {
+    pub battery: Duration,
+    pub heartbeat: Duration,
+}
+
+impl Cadence {
+    /// `schedule.interval_minutes` and `schedule.heartbeat_minutes`.
+    pub fn from_config(config: &Config) -> Cadence {
+        let minutes = |m: u32| Duration::from_secs(u64::from(m) * 60);
+        Cadence {
+            battery: minutes(config.schedule.interval_minutes),
+            heartbeat: minutes(config.schedule.heartbeat_minutes),
+        }
+    }
+}
+
+/// [`run_forever`] with the cadence and the heartbeat as parameters (tests count heartbeats).
+pub async fn run_loop<F, Fut, H, HFut>(
     probe: &Probe,
+    cadence: Cadence,
     mut measure: F,
+    mut beat: H,
     shutdown: impl Future<Output = ()>,
     mut log: impl FnMut(String),
 ) where
     F: FnMut() -> Fut,
     Fut: Future<Output = RunOutput>,
+    H: FnMut(HeartbeatKeys) -> HFut,
+    HFut: Future<Output = Beat>,
 {
     let mut shutdown = pin!(shutdown);
-    let interval = Duration::from_secs(u64::from(probe.config.schedule.interval_minutes) * 60);
     let mut backoff = Backoff::new(
         Duration::from_secs(probe.config.upload.backoff_base_s),
         Duration::from_secs(probe.config.upload.backoff_max_s),
     );
+    let started = Instant::now();
+    // Measurements waiting in the spool, counted once here and then kept up to date cheaply.
+    let mut spooled = probe.spool.status().map(|s| s.measurements).unwrap_or(0);
     let mut next_battery = Instant::now();
     let mut next_upload = Instant::now();
+    let mut next_heartbeat = Instant::now();
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
@@ -165,12 +207,36 @@ pub async fn run_forever<F, Fut>(
                     _ = &mut shutdown => break,
                 };
                 match probe.spool_run(&out) {
-                    Ok(report) => log(describe_add(&report)),
+                    Ok(report) => {
+                        spooled += report.stored;
+                        log(describe_add(&report));
+                    }
                     Err(e) => log(format!("cannot spool this run: {e}")),
                 }
-                next_battery = Instant::now() + jittered(interval);
+                next_battery = Instant::now() + jittered(cadence.battery);
                 if backoff.failures() == 0 {
                     next_upload = Instant::now();
+                }
+            }
+            _ = sleep_until(next_heartbeat) => {
+                let keys = heartbeat::keys(probe, spooled, started.elapsed());
+                let result = tokio::select! {
+                    b = beat(keys) => b,
+                    _ = &mut shutdown => break,
+                };
+                next_heartbeat = Instant::now() + heartbeat::jittered(cadence.heartbeat);
+                match result {
+                    // The collector is back: upload what waits without waiting for the backoff.
+                    Beat::Sent if backoff.failures() > 0 => {
+                        backoff.succeed();
+                        next_upload = Instant::now();
+                    }
+                    Beat::Sent | Beat::NotEnrolled => {}
+                    Beat::Spooled { error, network_down } => {
+                        spooled += 1 + u64::from(network_down);
+                        let down = if network_down { "; every control failed too: spooled network_down" } else { "" };
+                        log(format!("heartbeat not sent ({error}): spooled{down}"));
+                    }
                 }
             }
             _ = sleep_until(next_upload) => {
@@ -181,6 +247,7 @@ pub async fn run_forever<F, Fut>(
                 next_upload = match result {
                     Ok(report) => {
                         backoff.succeed();
+                        spooled = report.remaining;
                         if report.batches > 0 || report.repinned.is_some() {
                             log(describe_pass(&report));
                         }
@@ -200,4 +267,54 @@ pub async fn run_forever<F, Fut>(
         }
     }
     log("stopping".into());
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    pub(crate) fn test_probe(dir: &std::path::Path) -> Probe {
+        let mut config = Config::default();
+        config.identity.key_file = dir.join("probe.key");
+        config.spool.dir = dir.join("spool");
+        Probe::start(config).unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_loop_sends_heartbeats_at_the_jittered_cadence() {
+        let dir = tempfile::tempdir().unwrap();
+        let probe = test_probe(dir.path());
+        let cadence = Cadence { battery: Duration::from_secs(3600), heartbeat: Duration::from_millis(100) };
+        let beats = Arc::new(Mutex::new(Vec::new()));
+        let record = beats.clone();
+        let beat = move |keys: HeartbeatKeys| {
+            record.lock().unwrap().push((Instant::now(), keys));
+            async { Beat::Sent }
+        };
+        let runs = Arc::new(Mutex::new(0));
+        let counted = runs.clone();
+        let measure = move || {
+            *counted.lock().unwrap() += 1;
+            async { RunOutput::default() }
+        };
+        let stop = tokio::time::sleep(Duration::from_millis(1050));
+        run_loop(&probe, cadence, measure, beat, stop, |_| {}).await;
+        let beats = beats.lock().unwrap();
+        // One at start, then one every 80..120 ms for 1.05 s.
+        assert!((9..=14).contains(&beats.len()), "{} heartbeats", beats.len());
+        for pair in beats.windows(2) {
+            let gap = pair[1].0 - pair[0].0;
+            assert!(gap >= Duration::from_millis(79), "heartbeats {gap:?} apart");
+        }
+        assert!(beats.last().unwrap().1.uptime_s <= 1);
+        assert_eq!(*runs.lock().unwrap(), 1, "the battery runs once an hour");
+    }
+
+    #[test]
+    fn the_cadence_comes_from_the_schedule() {
+        let c = Cadence::from_config(&Config::default());
+        assert_eq!((c.battery.as_secs(), c.heartbeat.as_secs()), (3600, 300));
+    }
 }

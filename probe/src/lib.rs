@@ -16,6 +16,7 @@ pub mod daemon;
 pub mod dns;
 pub mod failure_map;
 pub mod fingerprint;
+pub mod heartbeat;
 pub mod http;
 pub mod identity;
 pub mod measure;

@@ -16,18 +16,14 @@
 //! - any other test (e.g. `vigil_web_connectivity`) → [`What::Alive`]: only a sign of life.
 //!
 //! Every observation counts as a sign of life at `at`, except `network_down` ones, and
-//! [`What::Alive`] only when it was uploaded live (a spooled web measurement proves the probe
-//! was powered, not that the network worked).
+//! [`What::Alive`] and [`What::Heartbeat`] only when uploaded live (a heartbeat or web
+//! measurement spooled during an outage proves the probe was powered, not that the network worked).
 
 use serde::{Deserialize, Serialize};
 use time::macros::format_description;
 use time::{OffsetDateTime, PrimitiveDateTime};
+pub use vigil_report::{HEARTBEAT_TEST_NAME, HeartbeatKeys, THROTTLING_TEST_NAME, ThrottleVerdict, ThrottlingKeys};
 use vigil_report::{Measurement, Mechanism, MechanismFamily, PLATFORM_TEST_NAME, PlatformKeys, PlatformStatus};
-
-/// `test_name` of the light heartbeat a probe sends every few minutes.
-pub const HEARTBEAT_TEST_NAME: &str = "vigil_heartbeat";
-/// `test_name` of a per-platform throttling summary (probe side: a later issue).
-pub const THROTTLING_TEST_NAME: &str = "vigil_throttling";
 /// `input`/`platform` of the connectivity check a probe spools when its heartbeat fails.
 pub const CONNECTIVITY_CHECK: &str = "controls";
 
@@ -83,15 +79,6 @@ pub enum PlatformKind {
     Control,
 }
 
-/// The probe's decision for one throttling run (see the throttling brief).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ThrottleVerdict {
-    Ok,
-    Throttled,
-    Inconclusive,
-}
-
 impl Observation {
     /// Everything failed, controls included.
     pub fn is_network_down(&self) -> bool {
@@ -102,32 +89,12 @@ impl Observation {
     /// [`What::Alive`] must arrive to count).
     pub fn is_up(&self, live_window: i64) -> bool {
         match &self.what {
-            What::Heartbeat | What::Throttling { .. } => true,
+            What::Throttling { .. } => true,
             What::Platform { status, .. } => *status != PlatformStatus::NetworkDown,
-            What::Alive => self.received_at - self.at <= live_window,
+            // A heartbeat spooled while the collector was unreachable proves power, not network.
+            What::Heartbeat | What::Alive => self.received_at - self.at <= live_window,
         }
     }
-}
-
-/// `test_keys` of `vigil_heartbeat`. Not yet in `vigil-report`: proposed here.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct HeartbeatKeys {
-    /// Measurements waiting in the probe's spool when it sent this.
-    pub spooled: u32,
-    /// Seconds since the probe started.
-    pub uptime_s: u64,
-}
-
-/// `test_keys` of `vigil_throttling` (one platform, one run). Proposed here until the probe
-/// side (issue 6) puts the full record into `vigil-report`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ThrottlingKeys {
-    pub platform: String,
-    /// Median target goodput over median control goodput.
-    pub ratio: f64,
-    pub verdict: ThrottleVerdict,
-    pub throttled_rate_kbps: Option<f64>,
-    pub control_goodput_kbps: Option<f64>,
 }
 
 /// A stored measurement row, as the collector's store holds it.
@@ -248,6 +215,10 @@ mod tests {
         assert!(o.is_up(600));
         o.received_at = 9000;
         assert!(!o.is_up(600));
+        o.what = What::Heartbeat;
+        assert!(!o.is_up(600), "a heartbeat spooled through an outage is not a sign of network");
+        o.received_at = 1003;
+        assert!(o.is_up(600));
         o.what = What::Platform {
             platform: CONNECTIVITY_CHECK.into(),
             kind: PlatformKind::Control,

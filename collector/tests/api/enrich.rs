@@ -94,13 +94,15 @@ async fn forwarded_for_is_used_only_behind_a_trusted_proxy() {
             serde_json::to_string(&vigil_report::protocol::SubmitRequest { measurements: vec![measurement(&k, "p1")] })
                 .unwrap();
         let (status, text) = s
-            .request(reqwest::Method::POST, "/api/v1/submit", Some(body), &[("x-forwarded-for", "1.0.0.7, 10.0.0.1")])
+            // The client wrote the first entry (a lie); the trusted proxy appended the real one.
+            .request(reqwest::Method::POST, "/api/v1/submit", Some(body), &[("x-forwarded-for", "6.6.6.6, 1.0.0.7")])
             .await;
         assert_eq!(status, 200, "{text}");
         let want = if trust { 13335 } else { 64512 };
         assert_eq!(origin_of(&s, "p1").0, want, "trust_proxy = {trust}");
         s.stop().await;
         assert_nowhere(dir.path(), "1.0.0.7");
+        assert_nowhere(dir.path(), "6.6.6.6");
     }
 }
 

@@ -13,8 +13,8 @@ pub mod verdict;
 pub use control::{ControlHttp, ControlRequest, ControlResponse, ControlTcp, ControlTls, IpInfo};
 pub use failure::Failure;
 pub use measurement::{
-    DnsAnswer, DnsQuery, HttpRequest, HttpResponse, HttpTransaction, Measurement, PlatformEndpoint, PlatformKeys,
-    TcpConnect, TcpStatus, TlsHandshake, WebKeys,
+    DnsAnswer, DnsQuery, HeartbeatKeys, HttpRequest, HttpResponse, HttpTransaction, Measurement, PlatformEndpoint,
+    PlatformKeys, TcpConnect, TcpStatus, ThrottleVerdict, ThrottlingKeys, TlsHandshake, WebKeys,
 };
 pub use signed::{MEASUREMENT_FORMAT, STATEMENT_FORMAT, SignError, Signed};
 pub use verdict::{Blocking, Mechanism, MechanismFamily, PlatformStatus};
@@ -27,5 +27,9 @@ pub const DATA_FORMAT_VERSION: &str = "0.2.0";
 pub const WEB_TEST_NAME: &str = "vigil_web_connectivity";
 /// `test_name` of the per-platform summary.
 pub const PLATFORM_TEST_NAME: &str = "vigil_platform";
-/// Version of both tests' `test_keys` layout.
+/// `test_name` of the light heartbeat a probe sends every few minutes.
+pub const HEARTBEAT_TEST_NAME: &str = "vigil_heartbeat";
+/// `test_name` of a per-platform throttling summary.
+pub const THROTTLING_TEST_NAME: &str = "vigil_throttling";
+/// Version of the tests' `test_keys` layouts.
 pub const TEST_VERSION: &str = "0.1.0";

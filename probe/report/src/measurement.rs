@@ -223,3 +223,45 @@ pub struct PlatformEndpoint {
     pub accessible: Option<bool>,
     pub mechanism: Option<Mechanism>,
 }
+
+/// `test_keys` of `vigil_heartbeat`: the probe's light sign of life, sent every few minutes.
+/// Never an address; the software version is the envelope's `software_version`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeartbeatKeys {
+    /// Measurements waiting in the probe's spool when it sent this (as last counted).
+    pub spooled: u64,
+    /// Seconds since the probe started.
+    pub uptime_s: u64,
+    /// Bytes of complete spool segments.
+    #[serde(default)]
+    pub spool_bytes: u64,
+    /// Routine successes shed by the spool's size bound since it was created.
+    #[serde(default)]
+    pub dropped_routine: u64,
+    /// Evidence shed by the spool's size bound since it was created.
+    #[serde(default)]
+    pub dropped_evidence: u64,
+    /// Measurements the collector refused (moved to `rejected/`).
+    #[serde(default)]
+    pub rejected: u64,
+}
+
+/// The probe's decision for one throttling run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ThrottleVerdict {
+    Ok,
+    Throttled,
+    Inconclusive,
+}
+
+/// `test_keys` of `vigil_throttling` (one platform, one run).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThrottlingKeys {
+    pub platform: String,
+    /// Median target goodput over median control goodput.
+    pub ratio: f64,
+    pub verdict: ThrottleVerdict,
+    pub throttled_rate_kbps: Option<f64>,
+    pub control_goodput_kbps: Option<f64>,
+}

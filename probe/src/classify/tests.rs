@@ -542,3 +542,30 @@ fn a_udp_timeout_explains_better_than_the_system_resolvers_server_failure() {
     assert_eq!(verdict(&k), (Blocking::Dns, Some(false), Some(Mechanism::DnsTimeout)));
     assert!(k.x_reasons.iter().all(|r| !r.is_empty()), "no empty reasons: {:?}", k.x_reasons);
 }
+
+#[test]
+fn a_tls_alert_for_every_sni_is_not_proven_sni_filtering() {
+    // A server rustls cannot negotiate with answers every SNI with an alert: not a censor's cut.
+    let mut k = keys();
+    k.tls_handshakes = vec![
+        tls(REAL, HOST, Some(Failure::SslFailedHandshake), false),
+        tls(REAL, "example.org", Some(Failure::SslFailedHandshake), true),
+    ];
+    k.requests = vec![failed_request(&format!("https://{HOST}/"), Failure::SslFailedHandshake)];
+    let k = https(k);
+    assert_eq!(k.blocking, Blocking::Unknown);
+    assert!(!k.x_confirmed);
+}
+
+#[test]
+fn an_http_input_redirected_to_another_https_site_is_not_accessible_by_that_alone() {
+    let mut k = keys();
+    k.tls_handshakes = vec![];
+    k.requests = vec![
+        response("https://blockpage.isp.example/", 200, "<title>Blocked</title>", "Blocked", &[]),
+        response(&format!("http://{HOST}/"), 302, "", "", &[("Location", "https://blockpage.isp.example/")]),
+    ];
+    k.control = Some(control_ok(&[REAL], 5000, "Platform home"));
+    let k = run(k, Target::Http, "ZZ");
+    assert_eq!(k.blocking, Blocking::HttpDiff, "{:?}", k.x_reasons);
+}

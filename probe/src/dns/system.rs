@@ -52,10 +52,18 @@ fn lookup_failure(err: &LookupError) -> Failure {
     }
 }
 
-/// The system resolver's address: the first `nameserver` of /etc/resolv.conf.
+/// The system resolver's address (the first `nameserver` of /etc/resolv.conf), for the
+/// measurement's `resolver_ip` — but only when it is a public IPv4 address, i.e. the ISP's or a
+/// public resolver. A private or local address says nothing useful, and a global IPv6 address is
+/// often the home router's, which shares the volunteer's own prefix: never record those.
 pub fn system_resolver_ip() -> Option<IpAddr> {
     let text = std::fs::read_to_string("/etc/resolv.conf").ok()?;
-    parse_resolv_conf(&text)
+    parse_resolv_conf(&text).filter(|ip| publishable_resolver(*ip))
+}
+
+/// Whether a resolver address may be written into a measurement (see [`system_resolver_ip`]).
+pub fn publishable_resolver(ip: IpAddr) -> bool {
+    ip.is_ipv4() && !crate::bogon::Scope::field().is_bogon(ip)
 }
 
 /// The first well-formed `nameserver` line of a resolv.conf (an IPv6 zone like `%eth0` is
@@ -111,5 +119,14 @@ mod tests {
         ips.sort();
         ips.dedup();
         assert_eq!(ips.len(), out.answers.len(), "no duplicates");
+    }
+
+    #[test]
+    fn only_public_ipv4_resolvers_are_recorded() {
+        use super::publishable_resolver;
+        assert!(publishable_resolver("9.9.9.9".parse().unwrap()));
+        for private in ["127.0.0.53", "192.168.1.1", "10.0.0.1", "fe80::1", "2a01:db8:1234::1", "fd00::1"] {
+            assert!(!publishable_resolver(private.parse().unwrap()), "{private}");
+        }
     }
 }

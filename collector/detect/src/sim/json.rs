@@ -22,7 +22,7 @@ pub fn measurement_json(o: &Observation) -> Option<Value> {
     let (test_name, input, keys, runtime) = match &o.what {
         What::Alive => return None,
         What::Heartbeat => {
-            let keys = HeartbeatKeys { spooled: 0, uptime_s: 0 };
+            let keys = HeartbeatKeys::default();
             (HEARTBEAT_TEST_NAME, None, serde_json::to_value(keys).ok()?, 0.05)
         }
         What::Platform { platform, kind, status, mechanism, .. } => {
