@@ -122,6 +122,10 @@ pub struct EnrollArgs {
     /// Enrollment token, when the collector requires one.
     #[arg(long)]
     pub token: Option<String>,
+    /// Allow a plain http:// collector that is not on loopback or a lab net (NOT for the field:
+    /// anyone on the path could pin their own key and make the probe discard its evidence).
+    #[arg(long)]
+    pub insecure_http: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -357,8 +361,19 @@ async fn enroll(args: EnrollArgs) -> i32 {
         Ok(c) => c,
         Err(code) => return code,
     };
-    if let Err(e) = url::Url::parse(&args.collector) {
-        return fail(EXIT_USAGE, format!("--collector {:?}: {e}", args.collector));
+    let url = match url::Url::parse(&args.collector) {
+        Ok(u) => u,
+        Err(e) => return fail(EXIT_USAGE, format!("--collector {:?}: {e}", args.collector)),
+    };
+    if url.scheme() == "http" && !args.insecure_http && !local_or_lab(&url, &config.network.lab_nets) {
+        return fail(
+            EXIT_USAGE,
+            format!(
+                "--collector {}: plain http:// would let anyone on the path pin their own key and make this \
+                 probe delete its measurements; use https:// (or --insecure-http in a lab)",
+                args.collector
+            ),
+        );
     }
     let (key, _) = match identity::load_or_create(&config.identity.key_file) {
         Ok(k) => k,
@@ -377,6 +392,17 @@ async fn enroll(args: EnrollArgs) -> i32 {
         Err(e @ UploadError::Refused { .. }) => fail(EXIT_REFUSED, e),
         Err(e) => fail(EXIT_RUNTIME, e),
     }
+}
+
+/// A collector URL on loopback or inside a configured lab net (where plain HTTP is harmless).
+fn local_or_lab(url: &url::Url, lab_nets: &[String]) -> bool {
+    let ip = match url.host() {
+        Some(url::Host::Ipv4(v4)) => std::net::IpAddr::V4(v4),
+        Some(url::Host::Ipv6(v6)) => std::net::IpAddr::V6(v6),
+        Some(url::Host::Domain(d)) => return d == "localhost",
+        None => return false,
+    };
+    ip.is_loopback() || lab_nets.iter().filter_map(|n| n.parse::<ipnet::IpNet>().ok()).any(|n| n.contains(&ip))
 }
 
 async fn upload_command(args: ConfigArg) -> i32 {

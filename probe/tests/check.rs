@@ -384,6 +384,21 @@ async fn bad_input_and_options_are_named_with_exit_code_2() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(needle), "{args:?}: {stderr}");
     }
+    // Enrolling over plain HTTP outside loopback or a lab net is refused: an on-path censor could
+    // pin its own key and acknowledge (so delete) the probe's evidence.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("probe.toml");
+    std::fs::write(&config, format!("[identity]\nkey_file = {:?}\n", dir.path().join("probe.key"))).unwrap();
+    let out = tokio::process::Command::new(probe)
+        .args(["enroll", "--collector", "http://collector.example/", "--config"])
+        .arg(&config)
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("https://"), "{stderr}");
+
     let out = tokio::process::Command::new(probe).arg("--version").output().await.unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).starts_with(&format!("vigil-probe {}", env!("CARGO_PKG_VERSION"))));
 }
