@@ -224,7 +224,8 @@ pub struct PassReport {
 }
 
 /// Upload the whole spool in batches of `batch_size`, oldest first, until it is empty or an
-/// error stops the pass. A 413 halves the batch; a single measurement too large is rejected.
+/// error stops the pass. A 413 halves the batch; a 413 for a single measurement stops the pass
+/// (the measurement stays in the spool): only a signed acknowledgement may discard anything.
 pub async fn upload_pass(
     spool: &Spool,
     collector: &mut Collector,
@@ -243,21 +244,9 @@ pub async fn upload_pass(
                 size /= 2;
                 continue;
             }
-            Err(UploadError::Refused { status: 413, code, message }) => {
-                let one = batch.measurements();
-                let error = vigil_report::protocol::ApiError { code, message };
-                let results: Vec<_> = one
-                    .iter()
-                    .map(|s| vigil_report::protocol::ItemResult {
-                        id: crate::spool::compact::measurement_id(s),
-                        status: vigil_report::protocol::ItemStatus::Rejected,
-                        error: Some(error.clone()),
-                    })
-                    .collect();
-                let applied = batch.apply(spool, &results)?;
-                report.applied.rejected += applied.rejected;
-                continue;
-            }
+            // A single measurement refused as too large, by a plain (unsigned) HTTP status: the probe
+            // never builds one near the collector's limit, so this is more likely a middlebox than
+            // the collector. Keep it and back off rather than discard evidence on unsigned word.
             Err(e) => break Err(e),
         };
         batch.check(&ack.results).map_err(UploadError::BadAck)?;

@@ -83,6 +83,8 @@ struct Inner {
     received: Mutex<Vec<String>>,
     down: AtomicBool,
     lose_ack: AtomicBool,
+    /// Answer every submission with an unsigned 413, as a middlebox could.
+    too_large: AtomicBool,
 }
 
 #[derive(Clone)]
@@ -112,6 +114,9 @@ async fn enroll_handler(State(f): State<Fake>, Json(req): Json<EnrollRequest>) -
 async fn submit_handler(State(f): State<Fake>, Json(req): Json<SubmitRequest>) -> Response {
     if f.0.down.load(Ordering::SeqCst) {
         return error(StatusCode::SERVICE_UNAVAILABLE, "unavailable");
+    }
+    if f.0.too_large.load(Ordering::SeqCst) {
+        return error(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large");
     }
     let probes = f.0.probes.lock().unwrap().clone();
     let mut results = Vec::new();
@@ -150,6 +155,7 @@ async fn fake_collector_on(addr: &str, key: &SigningKey) -> (Fake, String) {
         received: Mutex::new(Vec::new()),
         down: AtomicBool::new(false),
         lose_ack: AtomicBool::new(false),
+        too_large: AtomicBool::new(false),
     }));
     let app = Router::new()
         .route("/api/v1/enroll", post(enroll_handler))
@@ -612,4 +618,21 @@ async fn enroll_upload_and_status_commands_and_their_exit_codes() {
     let (code, out, err) = cli(&["upload", "--config", c]).await;
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("2 accepted"), "{out}");
+}
+
+#[tokio::test]
+async fn an_unsigned_413_never_discards_a_measurement() {
+    let (fake, url) = fake_collector().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (spool, mut collector) = enrolled(dir.path(), &url).await;
+    spool.add(sealed(&ids("big", 3), &probe_key())).unwrap();
+
+    fake.0.too_large.store(true, Ordering::SeqCst);
+    let err = upload::upload_pass(&spool, &mut collector, 4).await.unwrap_err();
+    assert!(matches!(err, UploadError::Refused { status: 413, .. }), "{err}");
+    assert_eq!(spooled_ids(&spool), ids("big", 3), "kept: only a signed ack may discard");
+
+    fake.0.too_large.store(false, Ordering::SeqCst);
+    let report = upload::upload_pass(&spool, &mut collector, 4).await.unwrap();
+    assert_eq!((report.applied.accepted, report.remaining), (3, 0));
 }
