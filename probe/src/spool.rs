@@ -184,7 +184,15 @@ impl Spool {
             let lines: Vec<String> =
                 items.iter().filter(|(c, _)| *c == class).filter_map(|(_, s)| serde_json::to_string(s).ok()).collect();
             for chunk in chunk_lines(&lines, cap) {
-                let bytes: u64 = chunk.iter().map(|l| l.len() as u64 + 1).sum();
+                // Sizes on flash are compressed sizes: compare like with like, and never evict
+                // anything for a chunk that could not fit even in an empty spool.
+                let path = self.segment_path(next_seq, class);
+                let encoded = encode(&path, &chunk.concat_lines())?;
+                let bytes = encoded.len() as u64;
+                if bytes > self.max_bytes {
+                    *counter(&mut counters, class) += chunk.len() as u64;
+                    continue;
+                }
                 while total + bytes > self.max_bytes {
                     let victim = existing.iter().position(|s| s.class == Class::Routine).or_else(|| {
                         existing.iter().position(|s| s.class == Class::Evidence && class == Class::Evidence)
@@ -200,7 +208,7 @@ impl Spool {
                     *counter(&mut counters, class) += chunk.len() as u64;
                     continue;
                 }
-                let seg = self.write_segment(next_seq, class, &chunk.concat_lines())?;
+                let seg = self.store_segment(path, next_seq, class, &encoded)?;
                 next_seq += 1;
                 total += seg.bytes;
                 report.stored += chunk.len() as u64;
@@ -216,11 +224,13 @@ impl Spool {
         Ok(report)
     }
 
-    fn write_segment(&self, seq: u64, class: Class, text: &str) -> Result<Segment, SpoolError> {
+    fn segment_path(&self, seq: u64, class: Class) -> PathBuf {
         let tag: u32 = rand::random();
-        let path = self.ready_dir().join(format!("{seq:012}-{tag:08x}-{}.jsonl.gz", class.label()));
-        let bytes = encode(&path, text)?;
-        atomic::replace(&atomic::tmp_path(&self.tmp_dir()), &path, &bytes, 0o600).map_err(io_error(&path))?;
+        self.ready_dir().join(format!("{seq:012}-{tag:08x}-{}.jsonl.gz", class.label()))
+    }
+
+    fn store_segment(&self, path: PathBuf, seq: u64, class: Class, bytes: &[u8]) -> Result<Segment, SpoolError> {
+        atomic::replace(&atomic::tmp_path(&self.tmp_dir()), &path, bytes, 0o600).map_err(io_error(&path))?;
         Ok(Segment { path, seq, class, bytes: bytes.len() as u64 })
     }
 

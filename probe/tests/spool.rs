@@ -311,6 +311,23 @@ fn the_size_bound_sheds_routine_successes_before_evidence_and_counts() {
     assert_eq!(reopened.counters().unwrap(), counters);
 }
 
+#[test]
+fn an_item_too_large_for_the_whole_spool_evicts_nothing() {
+    use base64::Engine as _;
+    let dir = tempfile::tempdir().unwrap();
+    let bound = 64 * 1024;
+    let spool = Spool::open(dir.path(), bound).unwrap();
+    let key = probe_key();
+    spool.add(run("A", 5, 5, &key)).unwrap();
+    let before = spooled_ids(&spool);
+    // Incompressible and larger than the bound even gzipped.
+    let noise: Vec<u8> = (0..2 * bound).map(|_| rand::random::<u8>()).collect();
+    let huge = json!({"id": "huge", "pad": base64::engine::general_purpose::STANDARD.encode(noise)}).to_string();
+    let report = spool.add(vec![(Class::Evidence, Signed::sign(MEASUREMENT_FORMAT, huge, &key))]).unwrap();
+    assert_eq!((report.stored, report.dropped_routine, report.dropped_evidence), (0, 0, 1));
+    assert_eq!(spooled_ids(&spool), before, "nothing older was evicted for it");
+}
+
 // ---------------------------------------------------------------- upload
 
 #[tokio::test]
