@@ -242,6 +242,12 @@ fn a_partial_ack_rewrites_the_segment_with_the_rest_only() {
         ids("x", 3).into_iter().map(|id| ItemResult { id, status: ItemStatus::Accepted, error: None }).collect();
     assert!(batch.apply(&spool, &wrong).is_err());
     assert_eq!(spooled_ids(&spool), ids("m", 5));
+    // Nor does a (replayed) ack of anonymous rejections: results must name our ids.
+    let batch = Batch::collect(&spool, 3).unwrap();
+    let anonymous: Vec<ItemResult> =
+        (0..3).map(|_| ItemResult { id: String::new(), status: ItemStatus::Rejected, error: None }).collect();
+    assert!(batch.apply(&spool, &anonymous).is_err());
+    assert_eq!(spooled_ids(&spool), ids("m", 5));
 
     let batch = Batch::collect(&spool, 3).unwrap();
     let statuses = [ItemStatus::Accepted, ItemStatus::Duplicate, ItemStatus::Rejected];

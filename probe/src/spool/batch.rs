@@ -72,7 +72,8 @@ impl Batch {
     }
 
     /// Check that `results` answer this batch: one per measurement, in order, each naming the
-    /// measurement's id (or empty when the collector could not read it).
+    /// measurement's id. (An empty id is accepted only for a measurement whose id is unreadable
+    /// here too, so a replayed ack full of anonymous rejections cannot discard real evidence.)
     pub fn check(&self, results: &[ItemResult]) -> Result<(), String> {
         let sent = self.measurements();
         if results.len() != sent.len() {
@@ -80,7 +81,7 @@ impl Batch {
         }
         for (i, (r, s)) in results.iter().zip(&sent).enumerate() {
             let id = measurement_id(s);
-            if !r.id.is_empty() && r.id != id {
+            if r.id != id {
                 return Err(format!("result {i} is for {:?}, not {id:?}", r.id));
             }
         }
