@@ -73,10 +73,16 @@ pub fn http_client(ca_files: &[PathBuf]) -> Result<reqwest::Client, String> {
     reqwest::Client::builder()
         .use_preconfigured_tls((*tls).clone())
         .timeout(Duration::from_secs(60))
+        // During a shutdown SYNs vanish: give up on connecting quickly, not after the OS's
+        // much longer retry time, so runs and the daemon's schedule are not held up.
+        .connect_timeout(CONNECT_TIMEOUT)
         .no_proxy()
         .build()
         .map_err(|e| format!("tls_setup: {e}"))
 }
+
+/// How long connecting to the collector may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 async fn call<T: DeserializeOwned>(request: reqwest::RequestBuilder, url: &str) -> Result<T, UploadError> {
     let unreachable = |e: reqwest::Error| UploadError::Unreachable { url: url.into(), message: e.to_string() };

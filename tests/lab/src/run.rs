@@ -108,16 +108,22 @@ pub async fn run_scenario(scenario: &Scenario, world: &World, bins: &Bins) -> Re
     let mut capture = start_capture(&topo, &dir).await?;
     let mut rules = censor::rules(&scenario.inject);
     rules.extend(scenario.censor.iter().cloned());
-    for line in &rules {
-        topo.sh(Role::Isp, line).await?;
+    // A shutdown starts its outage itself, once the probe has enrolled.
+    if scenario.flow == Flow::Check {
+        for line in &rules {
+            topo.sh(Role::Isp, line).await?;
+        }
     }
+    rules.extend(scenario.restore.iter().cloned());
 
     let targets = scenario.targets(&world.bystanders.inputs);
     let probe = match scenario.flow {
         Flow::Check => check(&topo, scenario, world, bins, &dir, &targets).await?,
         Flow::Shutdown => crate::shutdown::run(&topo, scenario, world, bins, &dir.0, &targets).await?,
     };
-    let (failures, lines) = compare(&targets, &probe);
+    let (mut failures, mut lines) = compare(&targets, &probe);
+    failures.extend(probe.failures.iter().cloned());
+    lines.extend(probe.notes.iter().cloned());
 
     // Let tcpdump write its last packets, then keep the evidence if the scenario failed.
     if let Some(pid) = capture.id() {
@@ -205,6 +211,10 @@ pub struct ProbeRun {
     pub exit_code: i32,
     pub stdout: String,
     pub measurements: HashMap<String, Value>,
+    /// What a flow found wrong besides the verdicts (e.g. a measurement the collector lacks).
+    pub failures: Vec<String>,
+    /// What a flow has to say besides the verdicts, one line each.
+    pub notes: Vec<String>,
 }
 
 /// Common probe options: the lab's resolvers, DoH, control, CA and net.
@@ -238,7 +248,12 @@ async fn check(
         .map_err(|_| LabError::Timeout(format!("vigil-probe check did not finish in {} s", limit.as_secs())))?
         .map_err(|e| LabError::io(format!("run {}", bins.probe.display()), e))?;
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    Ok(ProbeRun { exit_code: out.status.code().unwrap_or(-1), measurements: by_input(&stdout), stdout })
+    Ok(ProbeRun {
+        exit_code: out.status.code().unwrap_or(-1),
+        measurements: by_input(&stdout),
+        stdout,
+        ..Default::default()
+    })
 }
 
 /// Measurements keyed by `input` (web measurements only; platform summaries skipped).
@@ -311,6 +326,8 @@ fn keep_artifacts(name: &str, dir: &RunDir) -> Result<PathBuf, LabError> {
         ("rules.txt", format!("{name}.rules.txt")),
         ("host-inet.log", format!("{name}.host-inet.log")),
         ("host-isp.log", format!("{name}.host-isp.log")),
+        ("collector.log", format!("{name}.collector.log")),
+        ("stored.txt", format!("{name}.stored.txt")),
     ];
     for (from, to) in copies {
         let _ = std::fs::copy(dir.path(from), out.join(to));

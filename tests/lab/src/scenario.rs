@@ -54,9 +54,13 @@ pub struct Scenario {
     pub timeout_ms: u64,
     #[serde(default)]
     pub flow: Flow,
-    /// For `flow = "shutdown"`: how long every packet is dropped (s).
+    /// For `flow = "shutdown"`: how long every packet is dropped (s), at least.
     #[serde(default)]
     pub outage_s: u64,
+    /// For `flow = "shutdown"`: shell lines run on the ISP router that end the outage. (The
+    /// `censor` lines then start it, after the probe enrolled, instead of before the probe runs.)
+    #[serde(default)]
+    pub restore: Vec<String>,
     /// Not run yet, and why (e.g. a binary it needs does not exist yet). Reported, never hidden.
     pub pending: Option<String>,
     pub target: Vec<Target>,
@@ -164,8 +168,11 @@ impl Scenario {
         for (name, value) in &scenario.isp_resolver {
             parse_behaviour(value).map_err(|e| format!("isp_resolver.{name}: {e}"))?;
         }
-        if scenario.flow == Flow::Shutdown && scenario.outage_s == 0 {
-            return Err("flow = \"shutdown\" needs outage_s".into());
+        if scenario.flow == Flow::Shutdown && (scenario.outage_s == 0 || scenario.restore.is_empty()) {
+            return Err("flow = \"shutdown\" needs outage_s and restore".into());
+        }
+        if scenario.flow == Flow::Check && !scenario.restore.is_empty() {
+            return Err("restore is only for flow = \"shutdown\"".into());
         }
         Ok(scenario)
     }

@@ -1,48 +1,445 @@
-//! The shutdown scenario: every packet is dropped for a while, the probe measures and spools its
-//! signed measurements, then the network comes back and the probe uploads every one to the real
-//! `vigil-collector`, late. It needs `vigil-collector serve` and `vigil-probe enroll/run/upload`;
-//! until both exist the scenario file says `pending` and this flow refuses to run.
+//! The shutdown scenario (`flow = "shutdown"`): the real `vigil-collector` runs in the internet
+//! namespace and the probe enrolls with it; then the ISP drops every packet (the scenario's
+//! `censor` lines) while the probe runs its battery, signs and spools every measurement, and
+//! fails to upload; then the network comes back (`restore`) and `vigil-probe upload` delivers
+//! them all. The collector must hold every measurement made during the outage, measured during
+//! it and received after it, with valid signatures, the probe's network as origin and never its
+//! address. The probe still asks the lab's own control (the collector's control refuses lab
+//! addresses): the collector is only the upload target here.
 //!
-//! The plan, once they exist:
-//! 1. `inet`: `vigil-collector serve --data-dir RUN/collector --listen 10.77.99.2:80
-//!    --enroll-token T --public-url http://10.77.99.2 --asn-db RUN/asn.csv` (the CSV written from
-//!    world.toml's servers) plus a lab-net option so its control measures 10.77.0.0/16, with
-//!    `/etc/netns/vl<ID>-inet/resolv.conf` pointing its system resolver at the public resolver.
-//! 2. `probe`: a config in RUN (key file and spool there, the lab's resolvers, DoH, CA, lab net,
-//!    upload backoff of 1-2 s, `battery.file` = the scenario's targets) and `vigil-probe enroll`.
-//! 3. Outage: `nft` table with a forward hook, policy drop (and the same on the router's input),
-//!    then `vigil-probe run --config C --once --json`: every measurement is made, signed and spooled;
-//!    the upload fails.
-//! 4. After `outage_s`, delete the table; the probe uploads from its spool; assert that
-//!    `GET /api/v1/measurements/{id}` answers for every id printed during the outage, that the spool
-//!    is empty, and that the collector received them after the outage ended.
+//! The battery is the scenario's targets, each a platform of its own; the first is the neutral
+//! control. The verdicts compared with the targets are those the collector stored.
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::process::Child;
 
 use crate::LabError;
-use crate::run::{Bins, ProbeRun};
+use crate::host::ca_path;
+use crate::run::{Bins, ProbeRun, by_input};
 use crate::scenario::{Scenario, Target};
-use crate::topology::Topology;
-use crate::world::World;
+use crate::topology::{Role, Topology};
+use crate::world::{INET_IP, ISP_IP, LAB_NET, PROBE_IP, World};
+
+/// Battery runs during the outage.
+const RUNS: usize = 2;
+/// After a run spooled its measurements, how long its upload may take to fail on its own.
+const UPLOAD_GRACE: Duration = Duration::from_secs(2);
+const TOKEN: &str = "lab-enroll-token";
+const COLLECTOR_PORT: u16 = 8080;
+/// The probe's network as the collector's ASN file says (`asn.csv`).
+const PROBE_ASN: &str = "AS64510";
+const PROBE_CC: &str = "IR";
 
 /// Run the shutdown flow; the measurements returned are those the collector received.
 pub async fn run(
-    _topo: &Topology,
-    _scenario: &Scenario,
-    _world: &World,
+    topo: &Topology,
+    scenario: &Scenario,
+    world: &World,
     bins: &Bins,
-    _dir: &Path,
-    _targets: &[Target],
+    dir: &Path,
+    targets: &[Target],
 ) -> Result<ProbeRun, LabError> {
-    if bins.collector.is_none() {
+    let Some(collector_bin) = &bins.collector else {
         return Err(LabError::MissingBinary {
             path: "vigil-collector".into(),
             hint: "the shutdown scenario runs the real collector: `cargo build -p vigil-collector`".into(),
         });
+    };
+    let write = |name: &str, text: String| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(|e| LabError::io(format!("write {}", path.display()), e)).map(|_| path)
+    };
+    let asn_db = write("asn.csv", format!("10.77.1.0/24,{},{PROBE_CC}\n", &PROBE_ASN[2..]))?;
+    let battery = write("battery.toml", battery_toml(targets))?;
+    let config = write("probe.toml", probe_toml(world, dir, &battery, scenario.timeout_ms))?;
+    let config = config.display().to_string();
+    let data = dir.join("collector");
+    let url = format!("http://{INET_IP}:{COLLECTOR_PORT}");
+    let probe = Probe { topo, bin: &bins.probe, dir, config: &config };
+
+    let _collector = start_collector(topo, collector_bin, &data, &asn_db, dir).await?;
+    let enroll = probe.output(&["enroll", "--config", &config, "--collector", &url, "--token", TOKEN]).await?;
+    if !enroll.status.success() {
+        let why = String::from_utf8_lossy(&enroll.stderr).trim().to_string();
+        return Err(LabError::Other(format!("vigil-probe enroll with {url} failed before the outage: {why}")));
     }
-    Err(LabError::Other(
-        "the shutdown flow needs `vigil-collector serve` and `vigil-probe enroll/run/upload`, which are not \
-         in the workspace yet"
-            .into(),
-    ))
+
+    // The outage: every run measures, signs and spools; no upload can get through.
+    let outage_started = SystemTime::now();
+    let until = Instant::now() + Duration::from_secs(scenario.outage_s);
+    for line in &scenario.censor {
+        topo.sh(Role::Isp, line).await?;
+    }
+    let mut out = ProbeRun::default();
+    let mut outage_ids = Vec::new();
+    for n in 1..=RUNS {
+        let limit = Duration::from_millis(scenario.timeout_ms * 8 + 20_000);
+        let run = probe.run_once(limit).await?;
+        out.notes.push(format!("outage run {n}: {}", run.note));
+        out.exit_code = out.exit_code.max(run.exit_code.unwrap_or(0));
+        for m in run.stdout.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()) {
+            outage_ids.push(m["id"].as_str().unwrap_or_default().to_string());
+            if m["test_name"] == "vigil_platform" && m["test_keys"]["status"] != "network_down" {
+                out.failures.push(format!(
+                    "run {n}: platform {} is {}, not network_down",
+                    m["input"], m["test_keys"]["status"]
+                ));
+            }
+        }
+        out.stdout += &run.stdout;
+    }
+    let spooled = probe.spooled().await?;
+    if spooled != outage_ids.len() as u64 {
+        out.failures.push(format!("{spooled} measurements spooled during the outage, {} printed", outage_ids.len()));
+    }
+    // Keep the outage on for outage_s, and at least a second after the last measurement.
+    tokio::time::sleep_until(until.max(Instant::now() + Duration::from_secs(1)).into()).await;
+    let restored = SystemTime::now();
+    for line in &scenario.restore {
+        topo.sh(Role::Isp, line).await?;
+    }
+    out.notes.push(format!("outage: {:.1} s, {} measurements spooled", secs(outage_started, restored), spooled));
+
+    // The network is back: the spool drains to the collector.
+    let upload = probe.output(&["upload", "--config", &config]).await?;
+    let said = String::from_utf8_lossy(&upload.stdout).trim().to_string();
+    out.notes.push(format!("after the outage: vigil-probe upload: {said} (exit {:?})", upload.status.code()));
+    if !upload.status.success() {
+        out.failures.push(format!("vigil-probe upload exited {:?}: {}", upload.status.code(), lossy(&upload.stderr)));
+    }
+    let left = probe.spooled().await?;
+    if left != 0 {
+        out.failures.push(format!("{left} measurements still in the spool after the upload"));
+    }
+    let stored = stored(collector_bin, &data, dir).await?;
+    let (from, to) = (utc(outage_started), utc(restored));
+    let mut late = 0;
+    for id in &outage_ids {
+        let Some(row) = stored.get(id) else {
+            out.failures.push(format!("measurement {id} made during the outage is not in the collector"));
+            continue;
+        };
+        let received = row.received.get(..19).unwrap_or_default().replace('T', " ");
+        if row.measured < from || row.measured > to {
+            out.failures.push(format!("{id}: measured {}, not during the outage ({from} .. {to})", row.measured));
+        }
+        if received < to || received <= row.measured {
+            out.failures.push(format!("{id}: received {received}, not after the outage ended ({to})"));
+        } else {
+            late += 1;
+        }
+        if row.asn != PROBE_ASN || row.cc != PROBE_CC {
+            out.failures.push(format!("{id}: origin {} {}, expected {PROBE_ASN} {PROBE_CC}", row.asn, row.cc));
+        }
+        out.measurements.extend(by_input(&row.payload));
+    }
+    out.notes.push(format!("collector: {late} of {} measurements received late, after the outage", outage_ids.len()));
+    check_privacy(&data, &mut out.failures);
+    Ok(out)
+}
+
+/// `vigil-probe` in the probe's namespace.
+struct Probe<'a> {
+    topo: &'a Topology,
+    bin: &'a Path,
+    dir: &'a Path,
+    config: &'a str,
+}
+
+/// One `run --once` during the outage.
+struct OutageRun {
+    stdout: String,
+    /// `None` when the probe had to be stopped while its upload waited.
+    exit_code: Option<i32>,
+    note: String,
+}
+
+impl Probe<'_> {
+    fn stderr(&self) -> Result<std::fs::File, LabError> {
+        let path = self.dir.join("probe.stderr");
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(&path);
+        file.map_err(|e| LabError::io(format!("open {}", path.display()), e))
+    }
+
+    async fn output(&self, args: &[&str]) -> Result<std::process::Output, LabError> {
+        let mut cmd = self.topo.command(Role::Probe, self.bin);
+        cmd.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let out = tokio::time::timeout(Duration::from_secs(90), cmd.output())
+            .await
+            .map_err(|_| LabError::Timeout(format!("vigil-probe {args:?} did not finish in 90 s")))?
+            .map_err(|e| LabError::io(format!("run {}", self.bin.display()), e))?;
+        use std::io::Write;
+        let _ = self.stderr()?.write_all(&out.stderr);
+        Ok(out)
+    }
+
+    /// Measurements in the spool (`vigil-probe status --json`).
+    async fn spooled(&self) -> Result<u64, LabError> {
+        let out = self.output(&["status", "--config", self.config, "--json"]).await?;
+        let status: Value = serde_json::from_slice(&out.stdout)
+            .map_err(|e| LabError::Other(format!("vigil-probe status --json: {e}: {}", lossy(&out.stderr))))?;
+        Ok(status["spool"]["measurements"].as_u64().unwrap_or(0))
+    }
+
+    /// `run --once --json`: wait until the run is spooled, then give its upload `UPLOAD_GRACE`
+    /// to fail; if it is still waiting for the unreachable collector, stop the probe (the spool
+    /// already holds everything: a stopped upload loses nothing).
+    async fn run_once(&self, limit: Duration) -> Result<OutageRun, LabError> {
+        let mut child = self.topo.command(Role::Probe, self.bin);
+        child.args(["run", "--config", self.config, "--once", "--json"]);
+        let mut child = child
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| LabError::io(format!("start {}", self.bin.display()), e))?;
+        let started = Instant::now();
+        let mut stdout = child.stdout.take().ok_or_else(|| LabError::Other("vigil-probe has no stdout".into()))?;
+        let reader = tokio::spawn(async move {
+            let mut text = String::new();
+            let _ = stdout.read_to_string(&mut text).await;
+            text
+        });
+        let stderr = child.stderr.take().ok_or_else(|| LabError::Other("vigil-probe has no stderr".into()))?;
+        let mut lines = BufReader::new(stderr).lines();
+        let mut log = String::new();
+        let spooled = tokio::time::timeout(limit, async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                log += &format!("{line}\n");
+                if line.contains("spooled") {
+                    return true;
+                }
+            }
+            false
+        })
+        .await;
+        if spooled != Ok(true) {
+            let _ = child.start_kill();
+            return Err(LabError::Other(format!("vigil-probe run --once did not spool its measurements: {log}")));
+        }
+        let measured = started.elapsed();
+        let rest = tokio::spawn(async move {
+            let mut rest = String::new();
+            while let Ok(Some(line)) = lines.next_line().await {
+                rest += &format!("{line}\n");
+            }
+            rest
+        });
+        let (exit_code, how) = match tokio::time::timeout(UPLOAD_GRACE, child.wait()).await {
+            Ok(Ok(status)) => (status.code(), format!("exit {:?}", status.code())),
+            _ => {
+                let _ = child.kill().await;
+                (None, format!("upload still waiting after {} s: probe stopped", UPLOAD_GRACE.as_secs()))
+            }
+        };
+        log += &rest.await.unwrap_or_default();
+        use std::io::Write;
+        let _ = self.stderr()?.write_all(log.as_bytes());
+        let stdout = reader.await.unwrap_or_default();
+        let upload = log.lines().find(|l| l.contains("upload failed")).map(|_| "upload failed, kept in the spool; ");
+        let note = format!("measured and spooled in {:.1} s; {}{how}", measured.as_secs_f64(), upload.unwrap_or(""));
+        Ok(OutageRun { stdout, exit_code, note })
+    }
+}
+
+/// `vigil-collector serve` in the internet namespace; returns once it listens.
+async fn start_collector(
+    topo: &Topology,
+    bin: &Path,
+    data: &Path,
+    asn_db: &Path,
+    dir: &Path,
+) -> Result<Child, LabError> {
+    let log = dir.join("collector.log");
+    let log = std::fs::File::create(&log).map_err(|e| LabError::io(format!("create {}", log.display()), e))?;
+    let listen = format!("{INET_IP}:{COLLECTOR_PORT}");
+    let mut child = topo
+        .command(Role::Inet, bin)
+        .args(["serve", "--listen", &listen, "--enroll-token", TOKEN, "--data-dir"])
+        .arg(data)
+        .arg("--asn-db")
+        .arg(asn_db)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .map_err(|e| LabError::io(format!("start {}", bin.display()), e))?;
+    let stdout = child.stdout.take().ok_or_else(|| LabError::Other("vigil-collector has no stdout".into()))?;
+    let line = tokio::time::timeout(Duration::from_secs(20), BufReader::new(stdout).lines().next_line()).await;
+    match line {
+        Ok(Ok(Some(line))) if line.contains("listening on") => Ok(child),
+        _ => Err(LabError::Other(format!(
+            "vigil-collector did not start listening on {listen}: {}",
+            std::fs::read_to_string(dir.join("collector.log")).unwrap_or_default().trim()
+        ))),
+    }
+}
+
+/// One stored measurement, from `vigil-collector measurements`.
+struct Stored {
+    measured: String,
+    /// RFC 3339.
+    received: String,
+    asn: String,
+    cc: String,
+    payload: String,
+}
+
+/// What the collector stored, by id, read from its data dir with `vigil-collector measurements`
+/// (table and export are in the same order), every signature checked with `vigil-collector verify`.
+async fn stored(bin: &Path, data: &Path, dir: &Path) -> Result<HashMap<String, Stored>, LabError> {
+    let (export, keys) = (dir.join("stored.jsonl"), dir.join("probe-keys.json"));
+    let run = |args: Vec<&std::ffi::OsStr>| {
+        let mut cmd = tokio::process::Command::new(bin);
+        cmd.args(args).kill_on_drop(true);
+        async move { cmd.output().await.map_err(|e| LabError::io(format!("run {}", bin.display()), e)) }
+    };
+    let table = run(vec![
+        "measurements".as_ref(),
+        "--data-dir".as_ref(),
+        data.as_os_str(),
+        "--limit".as_ref(),
+        "0".as_ref(),
+        "--export".as_ref(),
+        export.as_os_str(),
+        "--export-keys".as_ref(),
+        keys.as_os_str(),
+    ])
+    .await?;
+    let text = String::from_utf8_lossy(&table.stdout).to_string();
+    let _ = std::fs::write(dir.join("stored.txt"), &text);
+    if !table.status.success() {
+        return Err(LabError::Other(format!("vigil-collector measurements: {}", lossy(&table.stderr))));
+    }
+    let verify = run(vec!["verify".as_ref(), export.as_os_str(), "--keys".as_ref(), keys.as_os_str()]).await?;
+    if !verify.status.success() {
+        return Err(LabError::Other(format!("stored signatures do not verify: {}", lossy(&verify.stdout))));
+    }
+    let envelopes = std::fs::read_to_string(&export).map_err(|e| LabError::io("read stored.jsonl", e))?;
+    let mut stored = HashMap::new();
+    for (row, envelope) in text.lines().skip(1).zip(envelopes.lines()) {
+        let cells: Vec<&str> = row.split_whitespace().collect();
+        let envelope: Value = serde_json::from_str(envelope).unwrap_or_default();
+        let payload = envelope["payload"].as_str().unwrap_or_default().to_string();
+        let id = serde_json::from_str::<Value>(&payload).ok().and_then(|p| p["id"].as_str().map(String::from));
+        if let (Some(id), [date, time, received, asn, cc, ..]) = (id, cells.as_slice()) {
+            let (received, asn, cc) = (received.to_string(), asn.to_string(), cc.to_string());
+            stored.insert(id, Stored { measured: format!("{date} {time}"), received, asn, cc, payload });
+        }
+    }
+    Ok(stored)
+}
+
+/// The probe's address must be nowhere in the collector's files (the lab's probe is not on
+/// loopback, so this is the sharpest check of "never stores the IP").
+fn check_privacy(data: &Path, failures: &mut Vec<String>) {
+    let needle = PROBE_IP.to_string();
+    let Ok(entries) = std::fs::read_dir(data) else {
+        failures.push(format!("cannot list {}", data.display()));
+        return;
+    };
+    for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+        let bytes = std::fs::read(&path).unwrap_or_default();
+        if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+            failures.push(format!("{} holds the probe's address {needle}", path.display()));
+        }
+    }
+}
+
+/// The scenario's targets as a battery: each target a platform, the first the neutral control.
+fn battery_toml(targets: &[Target]) -> String {
+    let mut out = String::new();
+    for (i, t) in targets.iter().enumerate() {
+        let host = t.input.split("://").nth(1).unwrap_or(&t.input);
+        let host = host.split(['/', ':']).next().unwrap_or(host);
+        let id: String =
+            host.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
+        let kind = if i == 0 { "control" } else { "platform" };
+        out +=
+            &format!("[[platform]]\nid = {}\nname = {}\nkind = \"{kind}\"\n", quote(&format!("{id}_{i}")), quote(host));
+        out += &format!("[[platform.endpoint]]\ngroup = \"main\"\ninput = {}\n\n", quote(&t.input));
+    }
+    out
+}
+
+/// The probe's configuration: what `run::probe_args` gives `check`, plus the key, spool and battery.
+fn probe_toml(world: &World, dir: &Path, battery: &Path, timeout_ms: u64) -> String {
+    let s = &world.services;
+    let state = dir.join("probe-state");
+    let path = |p: PathBuf| quote(&p.display().to_string());
+    format!(
+        "[probe]\ncountry = \"{PROBE_CC}\"\n\n\
+         [dns]\nresolvers = [\"{ISP_IP}:53\", \"{}:53\"]\ndoh = \"https://{}/dns-query\"\ntimeout_ms = {timeout_ms}\n\n\
+         [network]\nconnect_timeout_ms = {timeout_ms}\ntls_timeout_ms = {timeout_ms}\nhttp_timeout_ms = {timeout_ms}\n\
+         ca_files = [{}]\nlab_nets = [\"{LAB_NET}\"]\n\n\
+         [control]\nurl = \"http://{}/\"\n\n[battery]\nfile = {}\n\n\
+         [identity]\nkey_file = {}\n\n[spool]\ndir = {}\n",
+        s.public_resolver,
+        s.doh,
+        path(ca_path(dir)),
+        s.control,
+        path(battery.to_path_buf()),
+        path(state.join("probe.key")),
+        path(state.join("spool")),
+    )
+}
+
+fn quote(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
+}
+
+fn lossy(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).trim().to_string()
+}
+
+fn secs(from: SystemTime, to: SystemTime) -> f64 {
+    to.duration_since(from).unwrap_or_default().as_secs_f64()
+}
+
+/// `t` in OONI's layout (`YYYY-MM-DD HH:MM:SS`, UTC), the probe's `measurement_start_time`.
+fn utc(t: SystemTime) -> String {
+    let secs = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_uses_oonis_layout() {
+        let at = |s| utc(UNIX_EPOCH + Duration::from_secs(s));
+        assert_eq!(at(0), "1970-01-01 00:00:00");
+        assert_eq!(at(951_782_400), "2000-02-29 00:00:00");
+        assert_eq!(at(1_700_000_000), "2023-11-14 22:13:20");
+    }
+
+    #[test]
+    fn targets_become_a_battery_the_probe_reads() {
+        let targets =
+            [Target::clean("https://www.wikipedia.test/"), Target::clean("tcpconnect://e1.whatsapp.test:5222")];
+        let text = battery_toml(&targets);
+        let battery: toml::Value = toml::from_str(&text).unwrap();
+        let platforms = battery["platform"].as_array().unwrap();
+        assert_eq!(platforms[0]["id"].as_str(), Some("www_wikipedia_test_0"));
+        assert_eq!(platforms[0]["kind"].as_str(), Some("control"));
+        assert_eq!(platforms[1]["endpoint"][0]["input"].as_str(), Some("tcpconnect://e1.whatsapp.test:5222"));
+    }
 }

@@ -9,37 +9,47 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::run::{Bins, Outcome, run_scenario};
+use crate::scenario::Flow;
 use crate::{LabError, Scenario, World, topology};
 
 /// Scenarios run at once (each has its own namespaces); `VIGIL_LAB_JOBS` overrides.
 pub const DEFAULT_JOBS: usize = 3;
 
-/// The binaries next to `lab` (`target/<profile>/`): `vigil-probe` and, when built,
-/// `vigil-collector`. `VIGIL_PROBE_BIN` / `VIGIL_COLLECTOR_BIN` override. A missing or stale
-/// `vigil-probe` (older than the probe's sources) is rebuilt when run under cargo.
-pub fn find_bins(lab: PathBuf) -> Result<Bins, LabError> {
+/// The binaries next to `lab` (`target/<profile>/`): `vigil-probe` and, when a scenario needs it
+/// (`need_collector`), `vigil-collector`. `VIGIL_PROBE_BIN` / `VIGIL_COLLECTOR_BIN` override. A
+/// missing or stale binary (older than its sources) is rebuilt when run under cargo.
+pub fn find_bins(lab: PathBuf, need_collector: bool) -> Result<Bins, LabError> {
     let dir = lab.parent().map(Path::to_path_buf).unwrap_or_default();
-    let probe = match std::env::var_os("VIGIL_PROBE_BIN") {
+    let probe_sources = ["probe/src", "probe/report/src", "probe/data", "probe/Cargo.toml"];
+    let probe = fresh_bin(&dir, "vigil-probe", "VIGIL_PROBE_BIN", &probe_sources)?;
+    let collector = if need_collector {
+        let sources = ["collector/src", "collector/control/src", "probe/report/src", "collector/Cargo.toml"];
+        Some(fresh_bin(&dir, "vigil-collector", "VIGIL_COLLECTOR_BIN", &sources)?)
+    } else {
+        None
+    };
+    Ok(Bins { lab, probe, collector })
+}
+
+/// `dir/NAME` rebuilt when missing or older than `sources` (or `$ENV` as given), which must exist.
+fn fresh_bin(dir: &Path, name: &str, env: &str, sources: &[&str]) -> Result<PathBuf, LabError> {
+    let bin = match std::env::var_os(env) {
         Some(path) => PathBuf::from(path),
         None => {
-            let probe = dir.join("vigil-probe");
-            let sources = ["probe/src", "probe/report/src", "probe/data", "probe/Cargo.toml"];
-            if newest(&probe).is_none_or(|built| sources.iter().any(|s| newest(&workspace().join(s)) > Some(built))) {
-                rebuild("vigil-probe", &probe)?;
+            let bin = dir.join(name);
+            if newest(&bin).is_none_or(|built| sources.iter().any(|s| newest(&workspace().join(s)) > Some(built))) {
+                rebuild(name, &bin)?;
             }
-            probe
+            bin
         }
     };
-    if !probe.exists() {
+    if !bin.exists() {
         return Err(LabError::MissingBinary {
-            path: probe.display().to_string(),
-            hint: "build it first: `cargo build -p vigil-probe` (scripts/test.sh does)".into(),
+            path: bin.display().to_string(),
+            hint: format!("build it first: `cargo build -p {name}` (scripts/test.sh does)"),
         });
     }
-    let collector =
-        std::env::var_os("VIGIL_COLLECTOR_BIN").map(PathBuf::from).unwrap_or_else(|| dir.join("vigil-collector"));
-    let collector = collector.exists().then_some(collector);
-    Ok(Bins { lab, probe, collector })
+    Ok(bin)
 }
 
 fn workspace() -> PathBuf {
@@ -149,12 +159,16 @@ pub async fn main(lab_bin: PathBuf, filters: &[String]) -> Result<bool, LabError
         println!("removed {} stale lab(s) left by killed runs: {}", stale.len(), stale.join(", "));
     }
     topology::install_signal_teardown();
-    let bins = find_bins(lab_bin)?;
     let world = World::load(&crate::lab_dir().join("world.toml"))?;
     let scenarios = select(Scenario::load_all(&crate::lab_dir().join("scenarios"))?, filters);
     if scenarios.is_empty() {
         return Err(LabError::Other(format!("no scenario matches {filters:?}")));
     }
+    let need_collector = scenarios.iter().any(|s| s.flow == Flow::Shutdown && s.pending.is_none());
+    let bins = find_bins(lab_bin, need_collector)?;
+    // The longest scenario first, so it overlaps the others.
+    let mut scenarios = scenarios;
+    scenarios.sort_by_key(|s| s.flow != Flow::Shutdown);
     let jobs = std::env::var("VIGIL_LAB_JOBS").ok().and_then(|j| j.parse().ok()).unwrap_or(DEFAULT_JOBS);
     println!("running {} lab scenario(s), {jobs} at a time", scenarios.len());
     let started = Instant::now();
@@ -180,7 +194,11 @@ pub fn table(scenarios: &[Scenario]) -> String {
     );
     for s in scenarios {
         let verdicts: Vec<String> = s.target.iter().filter_map(verdict_cell).collect();
-        let verdict = if verdicts.is_empty() { "all accessible, no blocking".to_string() } else { verdicts.join("; ") };
+        let mut verdict =
+            if verdicts.is_empty() { "all accessible, no blocking".to_string() } else { verdicts.join("; ") };
+        if s.flow == Flow::Shutdown {
+            verdict += "; platforms `network_down`; every measurement reaches the collector after the outage";
+        }
         let pending = if s.pending.is_some() { " (pending)" } else { "" };
         let row = [format!("`{}`{pending}", s.name), s.rule.clone(), verdict, s.ooni.clone()];
         let cells: Vec<String> = row.iter().map(|c| c.replace('|', "\\|")).collect();
@@ -189,12 +207,17 @@ pub fn table(scenarios: &[Scenario]) -> String {
     out
 }
 
-/// What the table says about one target: blocked, inaccessible, or slow; nothing when clean.
+/// What the table says about one target: blocked, no verdict, inaccessible, or slow; nothing
+/// when clean.
 fn verdict_cell(t: &crate::scenario::Target) -> Option<String> {
     let e = t.expect();
     if let Some(blocking) = e.blocking.as_str() {
         let mechanism = e.mechanism.as_str().map(|m| format!(" / `{m}`")).unwrap_or_default();
         return Some(format!("{}: `{blocking}`{mechanism}", t.input));
+    }
+    if e.blocking.is_null() {
+        let accessible = if e.accessible.is_null() { String::new() } else { format!(", accessible {}", e.accessible) };
+        return Some(format!("{}: no verdict (`null`){accessible}", t.input));
     }
     if e.accessible == serde_json::Value::Bool(false) {
         return Some(format!("{}: not blocking, not accessible", t.input));
