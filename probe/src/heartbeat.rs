@@ -11,8 +11,8 @@ use tokio::task::JoinSet;
 use tokio::time::{Instant, timeout};
 use vigil_report::protocol::ItemStatus;
 use vigil_report::{
-    Blocking, DATA_FORMAT_VERSION, HEARTBEAT_TEST_NAME, HeartbeatKeys, MEASUREMENT_FORMAT, Measurement,
-    PLATFORM_TEST_NAME, PlatformEndpoint, PlatformKeys, PlatformStatus, SOFTWARE_NAME, Signed, TEST_VERSION,
+    Blocking, HEARTBEAT_TEST_NAME, HeartbeatKeys, MEASUREMENT_FORMAT, Measurement, PLATFORM_TEST_NAME,
+    PlatformEndpoint, PlatformKeys, PlatformStatus, Signed,
 };
 
 use crate::battery::{Battery, PlatformKind};
@@ -34,24 +34,14 @@ pub fn jittered(interval: Duration) -> Duration {
 
 /// The heartbeat measurement (no address, only counters).
 pub fn measurement(probe: &Probe, keys: HeartbeatKeys) -> Measurement<HeartbeatKeys> {
-    let now = crate::timestamp::now();
-    Measurement {
-        id: crate::new_id(),
-        data_format_version: DATA_FORMAT_VERSION.into(),
-        measurement_start_time: now.clone(),
-        test_start_time: now,
-        input: None,
-        test_name: HEARTBEAT_TEST_NAME.into(),
-        test_version: TEST_VERSION.into(),
-        software_name: SOFTWARE_NAME.into(),
-        software_version: env!("CARGO_PKG_VERSION").into(),
-        probe_asn: probe.config.probe.asn.clone(),
-        probe_cc: probe.config.probe.country.clone(),
-        resolver_ip: None,
-        test_runtime: 0.0,
-        annotations: Default::default(),
-        test_keys: keys,
-    }
+    crate::envelope(
+        HEARTBEAT_TEST_NAME,
+        None,
+        crate::timestamp::now(),
+        probe.config.probe.asn.clone(),
+        probe.config.probe.country.clone(),
+        keys,
+    )
 }
 
 /// The keys from the spool's cheap counters (`spooled`: the caller's running count).
@@ -144,28 +134,23 @@ pub async fn check_controls(
         })
         .collect();
     Some(Measurement {
-        id: crate::new_id(),
-        data_format_version: DATA_FORMAT_VERSION.into(),
         measurement_start_time: start_time.clone(),
-        test_start_time: start_time,
-        input: Some(CONNECTIVITY_CHECK.into()),
-        test_name: PLATFORM_TEST_NAME.into(),
-        test_version: TEST_VERSION.into(),
-        software_name: SOFTWARE_NAME.into(),
-        software_version: env!("CARGO_PKG_VERSION").into(),
-        probe_asn: probe.config.probe.asn.clone(),
-        probe_cc: probe.config.probe.country.clone(),
-        resolver_ip: None,
         test_runtime: started.elapsed().as_secs_f64(),
-        annotations: Default::default(),
-        test_keys: PlatformKeys {
-            platform: CONNECTIVITY_CHECK.into(),
-            kind: "control".into(),
-            status: PlatformStatus::NetworkDown,
-            mechanism: None,
-            endpoints,
-            reasons,
-        },
+        ..crate::envelope(
+            PLATFORM_TEST_NAME,
+            Some(CONNECTIVITY_CHECK.into()),
+            start_time,
+            probe.config.probe.asn.clone(),
+            probe.config.probe.country.clone(),
+            PlatformKeys {
+                platform: CONNECTIVITY_CHECK.into(),
+                kind: "control".into(),
+                status: PlatformStatus::NetworkDown,
+                mechanism: None,
+                endpoints,
+                reasons,
+            },
+        )
     })
 }
 

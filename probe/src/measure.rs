@@ -5,10 +5,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 
 use url::Url;
-use vigil_report::{
-    Blocking, ControlRequest, ControlResponse, DATA_FORMAT_VERSION, DnsQuery, Measurement, SOFTWARE_NAME, TEST_VERSION,
-    WEB_TEST_NAME, WebKeys,
-};
+use vigil_report::{Blocking, ControlRequest, ControlResponse, DnsQuery, Measurement, WEB_TEST_NAME, WebKeys};
 
 use crate::battery::Input;
 use crate::bogon::Scope;
@@ -39,7 +36,6 @@ pub struct Engine {
     pub ipv6: bool,
     pub probe_cc: String,
     pub probe_asn: String,
-    pub software_version: String,
 }
 
 /// Where an endpoint sits in the battery (absent for one-shot checks).
@@ -155,21 +151,17 @@ impl Engine {
             keys.x_reasons.push(format!("control failed: {}", keys.control_failure.as_deref().unwrap_or("")));
         }
         Measurement {
-            id: crate::new_id(),
-            data_format_version: DATA_FORMAT_VERSION.into(),
             measurement_start_time: start_wall,
-            test_start_time: test_start_time.to_string(),
-            input: Some(input.to_string()),
-            test_name: WEB_TEST_NAME.into(),
-            test_version: TEST_VERSION.into(),
-            software_name: SOFTWARE_NAME.into(),
-            software_version: self.software_version.clone(),
-            probe_asn: self.probe_asn.clone(),
-            probe_cc: self.probe_cc.clone(),
             resolver_ip: keys.client_resolver.clone(),
             test_runtime: clock.elapsed(),
-            annotations: BTreeMap::new(),
-            test_keys: keys,
+            ..crate::envelope(
+                WEB_TEST_NAME,
+                Some(input.to_string()),
+                test_start_time.to_string(),
+                self.probe_asn.clone(),
+                self.probe_cc.clone(),
+                keys,
+            )
         }
     }
 

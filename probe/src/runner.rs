@@ -7,10 +7,7 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use url::Url;
-use vigil_report::{
-    DATA_FORMAT_VERSION, Measurement, PLATFORM_TEST_NAME, PlatformEndpoint, PlatformKeys, PlatformStatus,
-    SOFTWARE_NAME, TEST_VERSION, WebKeys,
-};
+use vigil_report::{Measurement, PLATFORM_TEST_NAME, PlatformEndpoint, PlatformKeys, PlatformStatus, WebKeys};
 
 use crate::battery::{Battery, Input, PlatformKind};
 use crate::bogon::Scope;
@@ -109,7 +106,6 @@ pub fn engine(config: &Config) -> Result<Engine, SetupError> {
         ipv6,
         probe_cc: config.probe.country.clone(),
         probe_asn: config.probe.asn.clone(),
-        software_version: env!("CARGO_PKG_VERSION").into(),
     })
 }
 
@@ -211,31 +207,26 @@ pub fn summarise(
                 .map(|m| m.test_runtime)
                 .fold(0.0, f64::max);
             Measurement {
-                id: crate::new_id(),
-                data_format_version: DATA_FORMAT_VERSION.into(),
-                measurement_start_time: timestamp::now(),
-                test_start_time: test_start_time.into(),
-                input: Some(p.id.clone()),
-                test_name: PLATFORM_TEST_NAME.into(),
-                test_version: TEST_VERSION.into(),
-                software_name: SOFTWARE_NAME.into(),
-                software_version: engine.software_version.clone(),
-                probe_asn: engine.probe_asn.clone(),
-                probe_cc: engine.probe_cc.clone(),
                 resolver_ip: dns::system_resolver_ip().map(|ip| ip.to_string()),
                 test_runtime: runtime,
-                annotations: Default::default(),
-                test_keys: PlatformKeys {
-                    platform: p.id.clone(),
-                    kind: match p.kind {
-                        PlatformKind::Control => "control".into(),
-                        PlatformKind::Platform => "platform".into(),
+                ..crate::envelope(
+                    PLATFORM_TEST_NAME,
+                    Some(p.id.clone()),
+                    test_start_time.into(),
+                    engine.probe_asn.clone(),
+                    engine.probe_cc.clone(),
+                    PlatformKeys {
+                        platform: p.id.clone(),
+                        kind: match p.kind {
+                            PlatformKind::Control => "control".into(),
+                            PlatformKind::Platform => "platform".into(),
+                        },
+                        status,
+                        mechanism,
+                        endpoints,
+                        reasons,
                     },
-                    status,
-                    mechanism,
-                    endpoints,
-                    reasons,
-                },
+                )
             }
         })
         .collect()
