@@ -194,7 +194,13 @@ pub async fn submit(
     let outcomes = if valid.is_empty() {
         Vec::new()
     } else {
-        state.writer.insert(received_at.clone(), valid).await.map_err(|e| refused(&state, HttpError::storage(e)))?
+        let stored = state
+            .writer
+            .insert(received_at.clone(), valid)
+            .await
+            .map_err(|e| refused(&state, HttpError::storage(e)))?;
+        state.detect_wanted.notify_one();
+        stored
     };
     for ((slot, id), outcome) in slots.into_iter().zip(outcomes) {
         results[slot] = Some(match outcome {

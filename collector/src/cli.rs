@@ -1,4 +1,4 @@
-//! The command line: `serve`, `verify`, `measurements`, `admin`. Arguments are parsed here and handed to the
+//! The command line: `serve`, `verify`, `measurements`, `admin`, `replay`. Arguments are parsed here and handed to the
 //! library; the binary only starts the runtime and calls `run`.
 
 use std::net::SocketAddr;
@@ -55,6 +55,15 @@ pub enum Command {
         /// Operator token (or env VIGIL_OPERATOR_TOKEN).
         #[arg(long, global = true)]
         token: Option<String>,
+    },
+    /// Feed a JSON Lines file of measurements through ingest and detection; print the events.
+    Replay {
+        file: PathBuf,
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// Run detection every STEP seconds of the recorded time (the revisions a live collector writes).
+        #[arg(long, default_value_t = 3600)]
+        step: i64,
     },
 }
 
@@ -219,6 +228,16 @@ pub async fn run(cli: Cli) -> ExitCode {
             }
             Err(e) => {
                 eprintln!("vigil-collector measurements: {}: {e}", e.label());
+                ExitCode::FAILURE
+            }
+        },
+        Command::Replay { file, data_dir, step } => match crate::replay::run_file(&file, &data_dir, step).await {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("vigil-collector replay: {e}");
                 ExitCode::FAILURE
             }
         },

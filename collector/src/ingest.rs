@@ -132,6 +132,7 @@ fn precheck(signed: Signed, ctx: &CheckContext) -> Result<Candidate, Checked> {
         format: signed.format,
         payload: signed.payload,
         signature: signed.signature,
+        received_at: None,
     };
     Ok(Candidate { item, key: probe.key, signature })
 }

@@ -4,19 +4,23 @@
 
 pub mod admin_client;
 pub mod api_admin;
+pub mod api_events;
 pub mod api_probe;
 pub mod api_public;
 pub mod asn;
 pub mod checkpoint;
 pub mod cli;
 pub mod config;
+pub mod detection;
 pub mod error;
+pub mod events;
 pub mod ingest;
 pub mod inspect;
 pub mod keys;
 pub mod metrics;
 pub mod probe_keys;
 pub mod ratelimit;
+pub mod replay;
 pub mod routes;
 pub mod server;
 pub mod store;

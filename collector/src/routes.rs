@@ -8,6 +8,7 @@ use axum::http::Method;
 use axum::routing::{MethodFilter, on};
 
 use crate::api_admin;
+use crate::api_events;
 use crate::api_probe;
 use crate::api_public;
 use crate::config::DEFAULT_MAX_BODY_BYTES;
@@ -54,6 +55,11 @@ fn build(max_body_bytes: usize, control: Option<Router>) -> Table {
         .add(Method::GET, "/api/v1/collector-keys", api_public::collector_keys)
         .add(Method::GET, "/api/v1/probe-keys", api_public::probe_keys)
         .add(Method::GET, "/api/v1/measurements/{id}", api_public::measurement)
+        .add(Method::GET, "/api/v1/events", api_events::list_events)
+        .add(Method::GET, "/api/v1/events.csv", api_events::list_events_csv)
+        .add(Method::GET, "/api/v1/events/{id}", api_events::event)
+        .add(Method::GET, "/api/v1/events/{id}/evidence", api_events::event_evidence)
+        .add(Method::GET, "/api/v1/feed.atom", api_events::feed)
         .add(Method::GET, "/api/v1/health", api_public::health)
         .add(Method::GET, "/metrics", api_public::metrics)
         .add(Method::GET, "/api/v1/openapi.json", api_public::openapi)

@@ -46,6 +46,8 @@ pub struct Shared {
     pub rotation: tokio::sync::Mutex<()>,
     /// Threads used to verify a batch.
     pub parallelism: usize,
+    /// Ingest stored something: the detection task runs a pass soon.
+    pub detect_wanted: tokio::sync::Notify,
 }
 
 pub type AppState = Arc<Shared>;
@@ -172,6 +174,7 @@ impl Collector {
             collector_key: RwLock::new(key),
             rotation: tokio::sync::Mutex::new(()),
             parallelism,
+            detect_wanted: tokio::sync::Notify::new(),
         });
         Ok(Collector { state, writer_thread, checkpointer, control })
     }
@@ -184,6 +187,15 @@ impl Collector {
         routes::router(self.state.clone(), vigil_control::router(self.control.clone()))
     }
 
+    /// Stop without serving (offline commands): the writer finishes what it was given.
+    pub fn close(self) {
+        let Collector { state, writer_thread, checkpointer, control } = self;
+        drop(control);
+        drop(state);
+        let _ = writer_thread.join();
+        checkpointer.stop();
+    }
+
     /// Serve on `listener` until `shutdown` completes, then drain connections and stop the writer.
     pub async fn serve(
         self,
@@ -194,6 +206,7 @@ impl Collector {
         let addr = listener.local_addr().ok();
         let draining = CancellationToken::new();
         let signal = draining.clone();
+        let detection = tokio::spawn(crate::detection::run(self.state.clone(), draining.clone()));
         let serving = axum::serve(listener, app).with_graceful_shutdown(async move {
             shutdown.await;
             signal.cancel();
@@ -203,6 +216,8 @@ impl Collector {
             r = serving => r,
             _ = async { draining.cancelled().await; tokio::time::sleep(SHUTDOWN_GRACE).await } => Ok(()),
         };
+        draining.cancel();
+        let _ = detection.await;
         let Collector { state, writer_thread, checkpointer, control } = self;
         drop(control);
         drop(state);

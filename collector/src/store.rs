@@ -50,6 +50,8 @@ const MIGRATIONS: &[&str] = &[
         new_key_id TEXT NOT NULL,
         statement TEXT NOT NULL
     );",
+    // 2: detection: the observation of each measurement, events and their revisions.
+    crate::events::MIGRATION,
 ];
 
 /// The schema version this collector writes.

@@ -29,6 +29,8 @@ pub struct NewMeasurement {
     pub format: String,
     pub payload: String,
     pub signature: String,
+    /// Set only by `replay`: when the recorded measurement arrived (RFC 3339); None = the batch's.
+    pub received_at: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +80,11 @@ enum Command {
         key_id: String,
         now: String,
         reply: Reply<Option<String>>,
+    },
+    Events {
+        changes: Vec<vigil_detect::Change>,
+        now: i64,
+        reply: Reply<()>,
     },
     Rotate {
         old_key_id: String,
@@ -148,6 +155,11 @@ impl Writer {
         now: String,
     ) -> Result<EnrollOutcome, StoreFailure> {
         self.call(|reply| Command::Enroll { key_id, key, public_key, software_version, now, reply }).await
+    }
+
+    /// Write a detection pass's new events and revisions (one transaction).
+    pub async fn write_events(&self, changes: Vec<vigil_detect::Change>, now: i64) -> Result<(), StoreFailure> {
+        self.call(|reply| Command::Events { changes, now, reply }).await
     }
 
     /// Revoke a key; the answer is its revocation time, None when the key is unknown.
@@ -277,6 +289,10 @@ fn execute(tx: &Transaction<'_>, keys: &ProbeKeys, cmd: &Command, pending: &mut 
             )?;
             Ok(Outcome::Unit)
         }
+        Command::Events { changes, now, .. } => {
+            crate::events::write_changes(tx, changes, *now)?;
+            Ok(Outcome::Unit)
+        }
     }
 }
 
@@ -300,13 +316,14 @@ fn insert(
             outcomes.push(InsertOutcome::Revoked);
             continue;
         }
+        let arrived = m.received_at.as_deref().unwrap_or(received_at);
         let n = put.execute(params![
             m.id,
             m.key_id,
             m.test_name,
             m.input,
             m.measurement_start_time,
-            received_at,
+            arrived,
             m.asn,
             m.cc,
             m.claimed_asn,
@@ -316,6 +333,18 @@ fn insert(
             m.signature
         ])?;
         let outcome = if n == 1 {
+            // The observation detection reads, in the same transaction.
+            let row = vigil_detect::obs::StoredMeasurement {
+                id: &m.id,
+                key_id: &m.key_id,
+                test_name: &m.test_name,
+                measurement_start_time: &m.measurement_start_time,
+                received_at: crate::events::rfc3339_to_unix(arrived).unwrap_or_default(),
+                asn: m.asn,
+                cc: &m.cc,
+                payload: &m.payload,
+            };
+            crate::events::record_observation(tx, &row)?;
             InsertOutcome::Accepted
         } else {
             let existing: String = owner.query_row(params![m.id], |r| r.get(0))?;
@@ -346,6 +375,7 @@ fn reply_ok(cmd: Command, outcome: Outcome) {
         (Command::Enroll { reply, .. }, Outcome::Enroll(v)) => drop(reply.send(Ok(v))),
         (Command::Revoke { reply, .. }, Outcome::Revoke(v)) => drop(reply.send(Ok(v))),
         (Command::Rotate { reply, .. }, Outcome::Unit) => drop(reply.send(Ok(()))),
+        (Command::Events { reply, .. }, Outcome::Unit) => drop(reply.send(Ok(()))),
         (cmd, _) => reply_err(cmd, StoreFailure::Db("internal: outcome does not match command".into())),
     }
 }
@@ -356,5 +386,6 @@ fn reply_err(cmd: Command, failure: StoreFailure) {
         Command::Enroll { reply, .. } => drop(reply.send(Err(failure))),
         Command::Revoke { reply, .. } => drop(reply.send(Err(failure))),
         Command::Rotate { reply, .. } => drop(reply.send(Err(failure))),
+        Command::Events { reply, .. } => drop(reply.send(Err(failure))),
     }
 }

@@ -1,0 +1,304 @@
+//! Detection on stored data: the observation of each measurement (written at ingest, in the
+//! same transaction), and a detection pass that runs `vigil_detect::detect` over a recent
+//! window, reconciles with the stored events and writes new events and revisions. A published
+//! event is never rewritten silently: every change is an `event_revisions` row with its reason.
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use serde::Serialize;
+use serde_json::Value;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use vigil_detect::obs::{StoredMeasurement, observe};
+use vigil_detect::{Change, DetectedEvent, Observation, Params, PublishedEvent, What, reconcile};
+
+/// Schema migration 2: observations, events, revisions and evidence.
+pub const MIGRATION: &str = "CREATE TABLE observations (
+        measurement_id TEXT PRIMARY KEY,
+        key_id TEXT NOT NULL,
+        test_name TEXT NOT NULL,
+        platform TEXT,
+        kind TEXT,
+        status TEXT,
+        family TEXT,
+        mechanism TEXT,
+        asn INTEGER NOT NULL,
+        cc TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        received_at INTEGER NOT NULL,
+        what TEXT NOT NULL
+    );
+    CREATE INDEX observations_at ON observations (at);
+    CREATE INDEX observations_cc_at ON observations (cc, at);
+    CREATE TABLE events (
+        id TEXT PRIMARY KEY,
+        revision INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        cc TEXT NOT NULL,
+        asn INTEGER,
+        platform TEXT,
+        family TEXT,
+        mechanism TEXT,
+        start INTEGER NOT NULL,
+        start_uncertainty INTEGER NOT NULL,
+        end INTEGER,
+        end_uncertainty INTEGER,
+        probes INTEGER NOT NULL,
+        measurements INTEGER NOT NULL,
+        confidence REAL NOT NULL,
+        status TEXT NOT NULL,
+        updated_at INTEGER NOT NULL,
+        event TEXT NOT NULL
+    );
+    CREATE INDEX events_start ON events (start);
+    CREATE TABLE event_revisions (
+        id TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        changed_at INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        changes TEXT NOT NULL,
+        event TEXT NOT NULL,
+        PRIMARY KEY (id, revision)
+    );
+    CREATE TABLE event_evidence (
+        event_id TEXT NOT NULL,
+        measurement_id TEXT NOT NULL,
+        PRIMARY KEY (event_id, measurement_id)
+    );";
+
+/// How far back a detection pass looks (seconds).
+pub const DEFAULT_WINDOW: i64 = 14 * 86_400;
+
+/// Parse an RFC 3339 time (the writer's `received_at`) into Unix seconds.
+pub fn rfc3339_to_unix(s: &str) -> Option<i64> {
+    OffsetDateTime::parse(s, &Rfc3339).ok().map(|t| t.unix_timestamp())
+}
+
+fn label<T: Serialize>(v: &T) -> Option<String> {
+    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_string))
+}
+
+/// Store the observation of one stored measurement. Returns false (and stores nothing) when
+/// the row yields none (its payload or time does not parse: ingest has checked both already).
+pub fn record_observation(tx: &Transaction<'_>, row: &StoredMeasurement<'_>) -> rusqlite::Result<bool> {
+    let Ok(o) = observe(row) else { return Ok(false) };
+    insert_observation(tx, row.test_name, &o)?;
+    Ok(true)
+}
+
+/// Store an observation (its `measurement_id` is the key; a repeat is ignored).
+pub fn insert_observation(conn: &Connection, test_name: &str, o: &Observation) -> rusqlite::Result<()> {
+    let (platform, kind, status, family, mechanism) = match &o.what {
+        What::Platform { platform, kind, status, family, mechanism } => (
+            Some(platform.clone()),
+            label(kind),
+            label(status),
+            family.as_ref().and_then(label),
+            mechanism.as_ref().and_then(label),
+        ),
+        What::Throttling { platform, verdict, .. } => (Some(platform.clone()), None, label(verdict), None, None),
+        What::Heartbeat | What::Alive => (None, None, None, None, None),
+    };
+    let what = serde_json::to_string(&o.what).unwrap_or_default();
+    conn.prepare_cached(
+        "INSERT INTO observations (measurement_id, key_id, test_name, platform, kind, status, family, mechanism,
+             asn, cc, at, received_at, what)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) ON CONFLICT(measurement_id) DO NOTHING",
+    )?
+    .execute(params![
+        o.measurement_id.clone().unwrap_or_default(),
+        o.probe,
+        test_name,
+        platform,
+        kind,
+        status,
+        family,
+        mechanism,
+        o.asn,
+        o.cc,
+        o.at,
+        o.received_at,
+        what
+    ])?;
+    Ok(())
+}
+
+/// The observations measured since `from` (Unix s), oldest first.
+pub fn load_observations(conn: &Connection, from: i64) -> rusqlite::Result<Vec<Observation>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT measurement_id, key_id, asn, cc, at, received_at, what FROM observations WHERE at >= ?1 ORDER BY at",
+    )?;
+    let rows = stmt.query_map(params![from], |r| {
+        let what: String = r.get(6)?;
+        Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, what))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, probe, asn, cc, at, received_at, what) = row?;
+        // A row this version cannot read (written by a newer one) is left out, not fatal.
+        let Ok(what) = serde_json::from_str::<What>(&what) else { continue };
+        out.push(Observation { at, received_at, probe, cc, asn, measurement_id: Some(id), what });
+    }
+    Ok(out)
+}
+
+/// The stored events whose period reaches into `[from, now]` (an open end counts as now).
+pub fn load_published(conn: &Connection, from: i64) -> rusqlite::Result<Vec<PublishedEvent>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT event, revision, updated_at FROM events WHERE end IS NULL OR end >= ?1 ORDER BY start, id",
+    )?;
+    let rows = stmt.query_map(params![from], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?, r.get(2)?)))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (json, revision, published_at) = row?;
+        let Ok(event) = serde_json::from_str::<DetectedEvent>(&json) else { continue };
+        out.push(PublishedEvent { event, revision, published_at });
+    }
+    Ok(out)
+}
+
+/// What a detection pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct PassSummary {
+    pub observations: usize,
+    pub new: usize,
+    pub revised: usize,
+    pub unchanged: usize,
+}
+
+/// Detect over `[now - window, now]` and reconcile with the stored events: the changes to write.
+pub fn plan(conn: &Connection, params: &Params, now: i64, window: i64) -> rusqlite::Result<(PassSummary, Vec<Change>)> {
+    let from = now - window;
+    let obs = load_observations(conn, from)?;
+    let published = load_published(conn, from)?;
+    let detected = vigil_detect::detect(&obs, params, now);
+    let changes = reconcile(&published, &detected, now);
+    let mut summary = PassSummary { observations: obs.len(), ..PassSummary::default() };
+    for change in &changes {
+        match change {
+            Change::New(_) => summary.new += 1,
+            Change::Revised { .. } => summary.revised += 1,
+            Change::Unchanged { .. } => summary.unchanged += 1,
+        }
+    }
+    Ok((summary, changes))
+}
+
+/// Write the new events and revisions of a pass (in the caller's transaction).
+pub fn write_changes(tx: &Transaction<'_>, changes: &[Change], now: i64) -> rusqlite::Result<()> {
+    for change in changes {
+        match change {
+            Change::New(e) => write_revision(tx, e, 1, now, "first publication", &Value::Array(Vec::new()))?,
+            Change::Revised { revision, event, changes, reason, .. } => {
+                let changes = serde_json::to_value(changes).unwrap_or(Value::Null);
+                write_revision(tx, event, *revision, now, reason, &changes)?;
+            }
+            Change::Unchanged { .. } => {}
+        }
+    }
+    Ok(())
+}
+
+/// One detection pass over `[now - window, now]`, written in one transaction (offline use:
+/// the server plans on a read connection and writes through the writer thread).
+pub fn run_detection(conn: &mut Connection, params: &Params, now: i64, window: i64) -> rusqlite::Result<PassSummary> {
+    let (summary, changes) = plan(conn, params, now, window)?;
+    let tx = conn.transaction()?;
+    write_changes(&tx, &changes, now)?;
+    tx.commit()?;
+    Ok(summary)
+}
+
+fn write_revision(
+    tx: &Transaction<'_>,
+    e: &DetectedEvent,
+    revision: u32,
+    now: i64,
+    reason: &str,
+    changes: &Value,
+) -> rusqlite::Result<()> {
+    let json = serde_json::to_string(e).unwrap_or_default();
+    let (family, mechanism) = match &e.kind {
+        vigil_detect::EventType::Blocking { family, mechanism, .. } => {
+            (family.as_ref().and_then(label), mechanism.as_ref().and_then(label))
+        }
+        _ => (None, None),
+    };
+    tx.execute(
+        "INSERT INTO events (id, revision, type, cc, asn, platform, family, mechanism, start, start_uncertainty, end,
+             end_uncertainty, probes, measurements, confidence, status, updated_at, event)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
+         ON CONFLICT(id) DO UPDATE SET revision = excluded.revision, type = excluded.type, cc = excluded.cc,
+             asn = excluded.asn, platform = excluded.platform, family = excluded.family,
+             mechanism = excluded.mechanism, start = excluded.start, start_uncertainty = excluded.start_uncertainty,
+             end = excluded.end, end_uncertainty = excluded.end_uncertainty, probes = excluded.probes,
+             measurements = excluded.measurements, confidence = excluded.confidence, status = excluded.status,
+             updated_at = excluded.updated_at, event = excluded.event",
+        params![
+            e.id,
+            revision,
+            e.kind.label(),
+            e.scope.cc,
+            e.scope.asn,
+            e.kind.platform(),
+            family,
+            mechanism,
+            e.start,
+            e.start_uncertainty,
+            e.end,
+            e.end_uncertainty,
+            e.probes as i64,
+            e.measurements as i64,
+            e.confidence,
+            label(&e.status).unwrap_or_default(),
+            now,
+            json
+        ],
+    )?;
+    tx.execute(
+        "INSERT INTO event_revisions (id, revision, changed_at, reason, changes, event) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![e.id, revision, now, reason, changes.to_string(), json],
+    )?;
+    let mut ev = tx.prepare_cached(
+        "INSERT INTO event_evidence (event_id, measurement_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+    )?;
+    for m in e.evidence.iter().filter_map(|x| x.measurement_id.as_deref()) {
+        ev.execute(params![e.id, m])?;
+    }
+    Ok(())
+}
+
+/// One revision of an event, as stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RevisionRow {
+    pub revision: u32,
+    pub changed_at: i64,
+    pub reason: String,
+    pub changes: Value,
+}
+
+/// The current revision of an event (its JSON) and its revision history, oldest first.
+pub fn event_with_revisions(
+    conn: &Connection,
+    id: &str,
+) -> rusqlite::Result<Option<(DetectedEvent, Vec<RevisionRow>)>> {
+    let json: Option<String> =
+        conn.query_row("SELECT event FROM events WHERE id = ?1", params![id], |r| r.get(0)).optional()?;
+    let Some(event) = json.and_then(|j| serde_json::from_str::<DetectedEvent>(&j).ok()) else { return Ok(None) };
+    let mut stmt = conn.prepare_cached(
+        "SELECT revision, changed_at, reason, changes FROM event_revisions WHERE id = ?1 ORDER BY revision",
+    )?;
+    let rows = stmt.query_map(params![id], |r| {
+        let changes: String = r.get(3)?;
+        Ok(RevisionRow {
+            revision: r.get(0)?,
+            changed_at: r.get(1)?,
+            reason: r.get(2)?,
+            changes: serde_json::from_str(&changes).unwrap_or(Value::Null),
+        })
+    })?;
+    Ok(Some((event, rows.collect::<rusqlite::Result<_>>()?)))
+}
+
+#[cfg(test)]
+#[path = "events_tests.rs"]
+mod tests;

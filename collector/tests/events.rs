@@ -1,0 +1,188 @@
+//! Detection and publication end to end: a simulated fleet with a known ASN shutdown and a
+//! platform block is replayed through the real ingest path (signature checks, the writer,
+//! observations written at ingest) and detection; the real server on 127.0.0.1 then publishes
+//! the events (JSON, CSV, Atom), their revision history and their signed evidence.
+
+use std::collections::HashMap;
+
+use serde_json::{Value, json};
+use vigil_collector::{Collector, Config};
+use vigil_detect::Params;
+use vigil_detect::sim::{CountrySpec, FleetSpec, TruthEvent, TruthKind, measurement_json, simulate};
+use vigil_report::Signed;
+use vigil_report::signed::decode_public_key;
+
+const T0: i64 = 1_740_960_000; // 2025-03-03 00:00 UTC
+const D: i64 = 86_400;
+const H: i64 = 3600;
+
+struct Truth {
+    cut: i64,
+    back: i64,
+    block_start: i64,
+    block_end: i64,
+}
+
+/// The fleet as replay lines (probe label, arrival time, measurement), and its ground truth.
+fn fleet_lines() -> (String, Truth) {
+    let countries = vec![CountrySpec { cc: "AA".into(), asns: vec![100, 101] }];
+    let mut spec = FleetSpec::new(11, T0, 2, 30, countries);
+    spec.platforms = vec!["whatsapp".into(), "telegram".into()];
+    spec.throttling = false;
+    let t = Truth {
+        cut: T0 + D + 10 * H + 420,
+        back: T0 + D + 12 * H + 1500,
+        block_start: T0 + 6 * H,
+        block_end: T0 + 20 * H,
+    };
+    let truth = [
+        TruthEvent { cc: "AA".into(), asn: Some(100), kind: TruthKind::Shutdown, start: t.cut, end: t.back },
+        TruthEvent {
+            cc: "AA".into(),
+            asn: Some(101),
+            kind: TruthKind::Block { platform: "telegram".into(), mechanism: vigil_report::Mechanism::TlsSniReset },
+            start: t.block_start,
+            end: t.block_end,
+        },
+    ];
+    let fleet = simulate(&spec, &truth);
+    let mut text = String::new();
+    for o in &fleet.observations {
+        if let Some(m) = measurement_json(o) {
+            let line = json!({"probe": o.probe, "received_at": o.received_at, "measurement": m});
+            text.push_str(&line.to_string());
+            text.push('\n');
+        }
+    }
+    (text, t)
+}
+
+async fn get(base: &str, path: &str) -> (u16, String) {
+    let r = reqwest::get(format!("{base}{path}")).await.expect("request");
+    (r.status().as_u16(), r.text().await.expect("body"))
+}
+
+fn event<'a>(events: &'a [Value], kind: &str) -> &'a Value {
+    events
+        .iter()
+        .find(|e| e["type"] == kind && e["status"] != "retracted")
+        .unwrap_or_else(|| panic!("{kind} in {events:#?}"))
+}
+
+fn unix(rfc3339: &Value) -> i64 {
+    vigil_collector::events::rfc3339_to_unix(rfc3339.as_str().expect("a time")).expect("RFC 3339")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replayed_fleet_is_published_with_revisions_evidence_csv_and_atom() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().unwrap();
+    let collector = Collector::open(Config::new(dir.path())).expect("opens");
+    let state = collector.state().clone();
+
+    let (text, truth) = fleet_lines();
+    // Detection every 6 h of recorded time: once during the shutdown, then after restoration.
+    let started = std::time::Instant::now();
+    let report = vigil_collector::replay::replay(&state, &text, 6 * H).await.expect("replay");
+    eprintln!("replay: {report:?} in {:?}", started.elapsed());
+    assert!(report.rejected.is_empty(), "{:?}", &report.rejected[..report.rejected.len().min(5)]);
+    assert_eq!(report.accepted, report.lines);
+    assert!(report.new_events >= 2 && report.revisions >= 1, "{report:?}");
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(collector.serve(listener, async {
+        let _ = stopped.await;
+    }));
+
+    // The list: type, scope, mechanism and times within the detector's tolerances.
+    let (status, body) = get(&base, "/api/v1/events?country=aa").await;
+    assert_eq!(status, 200, "{body}");
+    let events: Vec<Value> = serde_json::from_str(&body).unwrap();
+    let params = Params::default();
+    let shutdown = event(&events, "shutdown");
+    assert_eq!(shutdown["scope"], json!({"cc": "AA", "asn": 100}));
+    assert_eq!(shutdown["platforms"], json!([]));
+    assert_eq!(shutdown["status"], "confirmed");
+    assert!((unix(&shutdown["start"]) - truth.cut).abs() <= 2 * params.heartbeat_interval, "{shutdown}");
+    assert!((unix(&shutdown["end"]) - truth.back).abs() <= 2 * params.heartbeat_interval, "{shutdown}");
+    let block = event(&events, "blocking");
+    assert_eq!(block["scope"], json!({"cc": "AA", "asn": 101}));
+    assert_eq!((&block["platforms"], &block["mechanism"]), (&json!(["telegram"]), &json!("tls_sni_reset")));
+    assert!((unix(&block["start"]) - truth.block_start).abs() <= params.battery_interval, "{block}");
+    assert!((unix(&block["end"]) - truth.block_end).abs() <= params.battery_interval, "{block}");
+    assert!(block["probes"].as_u64().unwrap() >= 2 && block["measurements"].as_u64().unwrap() >= 3);
+
+    // Filters, and input errors naming the parameter.
+    let (_, body) = get(&base, "/api/v1/events?type=shutdown&asn=100").await;
+    let only: Vec<Value> = serde_json::from_str(&body).unwrap();
+    assert!(!only.is_empty() && only.iter().all(|e| e["type"] == "shutdown" && e["scope"]["asn"] == 100));
+    let (_, body) = get(&base, "/api/v1/events?country=BB").await;
+    assert_eq!(body, "[]");
+    let (_, body) = get(&base, &format!("/api/v1/events?to={}", truth.block_start - 6 * H)).await;
+    assert_eq!(body, "[]", "nothing had started by then");
+    for (query, name) in
+        [("country=A1", "country"), ("asn=x", "asn"), ("from=yesterday", "from"), ("colour=red", "colour")]
+    {
+        let (status, body) = get(&base, &format!("/api/v1/events?{query}")).await;
+        assert_eq!(status, 400, "{query}: {body}");
+        assert!(body.contains("bad_parameter") && body.contains(name), "{query}: {body}");
+    }
+
+    // One event with its revisions: late (spooled) evidence revised the shutdown.
+    let id = shutdown["id"].as_str().unwrap();
+    let (status, body) = get(&base, &format!("/api/v1/events/{id}")).await;
+    assert_eq!(status, 200);
+    let detail: Value = serde_json::from_str(&body).unwrap();
+    let revisions = detail["revisions"].as_array().unwrap();
+    assert!(revisions.len() >= 2, "{detail:#}");
+    assert_eq!(detail["revision"], revisions.len());
+    assert!(revisions[1..].iter().all(|r| !r["reason"].as_str().unwrap().is_empty()));
+    assert!(revisions.iter().any(|r| r["reason"].as_str().unwrap().contains("confirmed")), "{revisions:#?}");
+    let (status, _) = get(&base, "/api/v1/events/nope").await;
+    assert_eq!(status, 404);
+
+    // Evidence: signed envelopes that verify with the published probe keys.
+    let bid = block["id"].as_str().unwrap();
+    let (status, body) = get(&base, &format!("/api/v1/events/{bid}/evidence")).await;
+    assert_eq!(status, 200);
+    let (_, keys) = get(&base, "/api/v1/probe-keys").await;
+    let keys: Vec<Value> = serde_json::from_str(&keys).unwrap();
+    let keys: HashMap<&str, &str> =
+        keys.iter().map(|k| (k["key_id"].as_str().unwrap(), k["public_key"].as_str().unwrap())).collect();
+    let envelopes: Vec<Signed> = body.lines().map(|l| serde_json::from_str(l).expect("a Signed line")).collect();
+    assert!(envelopes.len() >= block["measurements"].as_u64().unwrap() as usize, "{}", envelopes.len());
+    for s in &envelopes {
+        let key = decode_public_key(keys[s.key_id.as_str()]).expect("published key");
+        key.verify_strict(&s.signed_message(), &s.signature().unwrap()).expect("evidence verifies");
+        let m: Value = serde_json::from_str(&s.payload).unwrap();
+        assert_eq!((m["test_name"].as_str(), m["input"].as_str()), (Some("vigil_platform"), Some("telegram")));
+    }
+
+    // CSV: a header and one well-formed row per event.
+    let (status, csv) = get(&base, "/api/v1/events.csv?country=AA").await;
+    assert_eq!(status, 200);
+    let rows: Vec<&str> = csv.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(rows[0], vigil_collector::api_events::CSV_HEADER);
+    assert_eq!(rows.len(), events.len() + 1);
+    assert!(rows.iter().all(|r| r.split(',').count() == 16), "{csv}");
+    assert!(rows.iter().any(|r| r.starts_with(&format!("{id},")) && r.contains(",shutdown,AA,100,")), "{csv}");
+
+    // Atom: one entry per revision, newest first.
+    let (status, atom) = get(&base, "/api/v1/feed.atom").await;
+    assert_eq!(status, 200);
+    assert!(atom.starts_with("<?xml") && atom.trim_end().ends_with("</feed>"));
+    let total: usize =
+        state.read(|c| c.query_row("SELECT COUNT(*) FROM event_revisions", [], |r| r.get::<_, i64>(0))).await.unwrap()
+            as usize;
+    assert_eq!(atom.matches("<entry>").count(), total.min(200));
+    assert_eq!(atom.matches("</entry>").count(), atom.matches("<entry>").count());
+    let updated: Vec<&str> = atom.split("<updated>").skip(2).map(|s| s.split('<').next().unwrap()).collect::<Vec<_>>();
+    assert!(updated.windows(2).all(|w| w[0] >= w[1]), "newest first: {updated:?}");
+    assert!(atom.contains(&format!("urn:vigil:event:{id}:2")));
+
+    drop(state);
+    let _ = stop.send(());
+    server.await.unwrap().expect("serve");
+}
