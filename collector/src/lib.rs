@@ -5,6 +5,7 @@
 pub mod admin_client;
 pub mod api_admin;
 pub mod api_events;
+pub mod api_measurements;
 pub mod api_probe;
 pub mod api_public;
 pub mod asn;
@@ -24,6 +25,7 @@ pub mod replay;
 pub mod routes;
 pub mod server;
 pub mod store;
+pub mod timeline;
 pub mod verify;
 pub mod writer;
 

@@ -52,6 +52,10 @@ const MIGRATIONS: &[&str] = &[
     );",
     // 2: detection: the observation of each measurement, events and their revisions.
     crate::events::MIGRATION,
+    // 3: the hourly counts behind timelines, probe coverage per day.
+    crate::timeline::MIGRATION,
+    // 4: indexes for measurement queries.
+    crate::api_measurements::MIGRATION,
 ];
 
 /// The schema version this collector writes.
