@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
-# Vigil in two minutes: start the collector (SQLite in a fresh data dir), enroll a probe, run it
-# once against a fake censored ISP on loopback, and see the signed results the collector stored.
-# Nothing leaves this machine: every server is on 127.0.0.0/8.
+# Vigil in a few minutes: load a simulated fleet with known shutdowns, blocks and throttling and
+# see the events the collector detected; then start the collector (SQLite in a fresh data dir),
+# enroll a real probe, run it once against a fake censored ISP on loopback, and see the signed
+# results the collector stored. Nothing leaves this machine: every server is on 127.0.0.0/8.
 #
 # Usage: scripts/demo.sh            (from any directory; needs cargo)
 #        TIMEOUT_MS=10000 scripts/demo.sh   (the probe's real timeouts; default 3000 for a quick demo)
+#        DEMO_DAYS=2 scripts/demo.sh        (a shorter simulated fleet; default 7 days)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 TIMEOUT_MS="${TIMEOUT_MS:-3000}"
+DEMO_DAYS="${DEMO_DAYS:-7}"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/vigil-demo.XXXXXX")"
 FAKENET_PID=""
 COLLECTOR_PID=""
@@ -45,10 +48,17 @@ wait_for() { # wait_for FILE PATTERN PID NAME
     exit 1
 }
 
-echo "==> Starting the collector (SQLite in $WORK/collector)"
+echo "==> Loading a simulated fleet: 40 probes in 3 demo countries (XA, XB, XC), $DEMO_DAYS days ending now,"
+echo "    with known events, replayed through the collector's ingest and detection (SQLite in $WORK/fleet)"
+"$COLLECTOR" demo --no-serve --days "$DEMO_DAYS" --data-dir "$WORK/fleet" > "$WORK/fleet.txt"
+echo
+echo "==> What the collector detected, next to the truth (the events table)"
+sed '/^Open:/,$d' "$WORK/fleet.txt"
+
+echo "==> Starting the collector for a real probe (SQLite in $WORK/collector)"
 # The operator's IP-to-ASN file maps the submitting address to a network; here, loopback to a
 # documentation AS number. The collector stores the AS and country, never the address.
-printf '127.0.0.0/8,64496,ZZ\n' > "$WORK/asn.csv"
+printf '127.0.0.0/8,64511,ZZ\n' > "$WORK/asn.csv"
 "$COLLECTOR" serve --data-dir "$WORK/collector" --listen 127.0.0.1:0 --asn-db "$WORK/asn.csv" \
     --enroll-token demo-token > "$WORK/collector.log" 2>&1 &
 COLLECTOR_PID=$!
@@ -102,4 +112,18 @@ only if all of them are. Every measurement was signed by the probe, written to i
 acknowledged by the collector's signature, and stored; anyone can check those signatures offline.
 `cargo bench -p vigil-probe --bench battery` runs the same world with the
 probe's real timeouts, checks every verdict and reports time, CPU and memory.
+
+Before that, the simulated fleet showed the other half of Vigil: 40 probes' heartbeats and
+batteries over days, with shutdowns (one network, a whole country, a nightly curfew), blocks by
+DNS, TCP/IP, TLS/SNI and HTTP, throttling and a block still going on. The collector found them
+from the measurements alone, each with its start and end, and scored itself against the truth.
 EOF
+echo
+echo "==> To keep a collector serving the simulated fleet (this script's data dirs are deleted on exit):"
+echo "    $COLLECTOR demo --data-dir \"\${TMPDIR:-/tmp}/vigil-demo-\$(date +%s)\""
+echo "    (it loads a fresh fleet, prints the same table, then serves on 127.0.0.1:8080 until Ctrl-C)"
+echo "    and open:"
+for url in /api/v1/events /api/v1/events.csv /api/v1/feed.atom "/api/v1/timeline?country=XA" \
+    /api/v1/charts/country/XA.svg /api/v1/charts/country/XB.svg /api/v1/charts/country/XC.png; do
+    echo "      http://127.0.0.1:8080$url"
+done

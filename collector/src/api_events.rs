@@ -72,7 +72,8 @@ fn label<T: Serialize>(v: &T) -> Option<String> {
     serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_string))
 }
 
-fn record(e: &DetectedEvent, revision: u32, updated_at: i64) -> EventRecord {
+/// The published form of a stored event (its current revision).
+pub fn record(e: &DetectedEvent, revision: u32, updated_at: i64) -> EventRecord {
     let (family, mechanism, rate_kbps) = match &e.kind {
         EventType::Blocking { family, mechanism, .. } => {
             (family.as_ref().and_then(label), mechanism.as_ref().and_then(label), None)

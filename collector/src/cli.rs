@@ -1,5 +1,5 @@
-//! The command line: `serve`, `verify`, `measurements`, `admin`, `replay`. Arguments are parsed here and handed to the
-//! library; the binary only starts the runtime and calls `run`.
+//! The command line: `serve`, `verify`, `measurements`, `admin`, `replay`, `demo`. Arguments are parsed
+//! here and handed to the library; the binary only starts the runtime and calls `run`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
 use crate::config::{self, Config};
 use crate::error::CollectorError;
 use crate::server::{Collector, shutdown_signal};
-use crate::{admin_client, inspect, verify};
+use crate::{admin_client, demo, inspect, verify};
 
 /// Vigil's collector: checks signed measurements, stores them in SQLite, serves the API.
 #[derive(Debug, Parser)]
@@ -64,7 +64,39 @@ pub enum Command {
         /// Run detection every STEP seconds of the recorded time (the revisions a live collector writes).
         #[arg(long, default_value_t = 3600)]
         step: i64,
+        /// Detection parameters (TOML; `collector/detection.toml` lists them with their defaults).
+        #[arg(long)]
+        detection: Option<PathBuf>,
     },
+    /// Simulate a fleet with known events (ending now), replay it into DIR, compare what was
+    /// published with the truth, then serve it.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Empty, or holding demo data only.
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    #[arg(long, default_value = config::DEFAULT_LISTEN)]
+    pub listen: SocketAddr,
+    /// Load the data, print the summary and exit.
+    #[arg(long)]
+    pub no_serve: bool,
+    /// Days simulated (2-14), ending now.
+    #[arg(long, default_value_t = demo::DEFAULT_DAYS)]
+    pub days: i64,
+    #[arg(long, default_value_t = demo::DEFAULT_SEED)]
+    pub seed: u64,
+    /// Simulated probes (16-2000).
+    #[arg(long, default_value_t = demo::DEFAULT_PROBES)]
+    pub probes: usize,
+    /// Run detection every STEP seconds of the simulated time.
+    #[arg(long, default_value_t = demo::DEFAULT_STEP)]
+    pub step: i64,
+    /// Detection parameters (TOML).
+    #[arg(long)]
+    pub detection: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -116,6 +148,9 @@ pub struct ServeArgs {
     pub max_batch: usize,
     #[arg(long, default_value_t = config::DEFAULT_FUTURE_TOLERANCE_SECS)]
     pub future_tolerance_secs: u64,
+    /// Detection parameters (TOML; `collector/detection.toml` lists them with their defaults).
+    #[arg(long)]
+    pub detection: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -150,6 +185,9 @@ impl ServeArgs {
         c.max_body_bytes = self.max_body_bytes;
         c.max_batch = self.max_batch;
         c.future_tolerance = Duration::from_secs(self.future_tolerance_secs);
+        if let Some(path) = &self.detection {
+            c.detection = config::load_detection(path)?;
+        }
         Ok(c)
     }
 }
@@ -168,6 +206,56 @@ async fn serve(args: ServeArgs) -> Result<(), CollectorError> {
     // Tests and scripts read this line to learn the port.
     println!("vigil-collector listening on {local}");
     collector.serve(listener, shutdown_signal()).await
+}
+
+async fn bind(listen: SocketAddr) -> Result<(tokio::net::TcpListener, SocketAddr), CollectorError> {
+    let err = |e| CollectorError::Io { op: "bind", path: listen.to_string(), source: e };
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(err)?;
+    let local = listener.local_addr().map_err(err)?;
+    Ok((listener, local))
+}
+
+async fn run_demo(args: DemoArgs) -> Result<(), demo::DemoError> {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let opts = demo::DemoOptions { end: now, days: args.days, probes: args.probes, seed: args.seed, step: args.step };
+    opts.check()?;
+    demo::refuse_real_data(&args.data_dir)?;
+    let mut config = Config::new(&args.data_dir);
+    config.listen = args.listen;
+    if let Some(path) = &args.detection {
+        config.detection = config::load_detection(path)?;
+    }
+    // The simulated probes stop reporting now; live detection would call them all silent.
+    config.live_detection = false;
+    // Bind before the long replay, so a busy port fails at once.
+    let listener = if args.no_serve { None } else { Some(bind(args.listen).await?) };
+    let base = format!("http://{}", listener.as_ref().map_or(args.listen, |l| l.1));
+    let collector = Collector::open(config)?;
+    let result = demo::load(&collector, &opts).await;
+    let result = match result {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = tokio::task::spawn_blocking(move || collector.close()).await;
+            return Err(e);
+        }
+    };
+    print!("{}", demo::summary(&result, &base));
+    drop(result);
+    match listener {
+        None => {
+            tokio::task::spawn_blocking(move || collector.close())
+                .await
+                .map_err(|e| demo::DemoError::Read(e.to_string()))?;
+            Ok(())
+        }
+        Some((listener, local)) => {
+            println!(
+                "vigil-collector listening on {local} (the demo data dir {}); Ctrl-C stops",
+                args.data_dir.display()
+            );
+            Ok(collector.serve(listener, shutdown_signal()).await?)
+        }
+    }
 }
 
 fn verify_files(file: &PathBuf, keys: &PathBuf) -> ExitCode {
@@ -231,13 +319,32 @@ pub async fn run(cli: Cli) -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::Replay { file, data_dir, step } => match crate::replay::run_file(&file, &data_dir, step).await {
-            Ok(text) => {
-                print!("{text}");
-                ExitCode::SUCCESS
+        Command::Replay { file, data_dir, step, detection } => {
+            let mut config = Config::new(data_dir);
+            if let Some(path) = &detection {
+                match config::load_detection(path) {
+                    Ok(p) => config.detection = p,
+                    Err(e) => {
+                        eprintln!("vigil-collector replay: {}: {e}", e.label());
+                        return ExitCode::from(2);
+                    }
+                }
             }
+            match crate::replay::run_file(&file, config, step).await {
+                Ok(text) => {
+                    print!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("vigil-collector replay: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Demo(args) => match run_demo(args).await {
+            Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("vigil-collector replay: {e}");
+                eprintln!("vigil-collector demo: {}: {e}", e.label());
                 ExitCode::FAILURE
             }
         },

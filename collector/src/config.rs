@@ -1,11 +1,14 @@
 //! The collector's configuration: every default written once, here.
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use vigil_control::ControlConfig;
+use vigil_detect::Params;
+
+use crate::error::CollectorError;
 
 /// Default listening address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -54,6 +57,10 @@ pub struct Config {
     /// A ready control configuration (tests, labs); None builds the field one (system resolver,
     /// public web PKI, non-public and own addresses refused).
     pub control: Option<Arc<ControlConfig>>,
+    /// Detection parameters (`--detection FILE`; `collector/detection.toml` holds the defaults).
+    pub detection: Params,
+    /// Run detection passes while serving (off for `demo`, whose simulated probes stop now).
+    pub live_detection: bool,
 }
 
 impl Config {
@@ -77,6 +84,8 @@ impl Config {
             own_addresses: Vec::new(),
             control_timeout: Duration::from_secs(DEFAULT_CONTROL_TIMEOUT_SECS),
             control: None,
+            detection: Params::default(),
+            live_detection: true,
         }
     }
 
@@ -92,6 +101,18 @@ impl Config {
     pub fn control_url(&self) -> Option<String> {
         self.public_url.as_ref().map(|u| format!("{}/api/v1/control", u.trim_end_matches('/')))
     }
+}
+
+/// Read detection parameters from a TOML file; a key missing from it keeps its default, an
+/// unknown key is an error naming the key and the file.
+pub fn load_detection(path: &Path) -> Result<Params, CollectorError> {
+    let text = std::fs::read_to_string(path).map_err(|e| CollectorError::io("read", path, e))?;
+    parse_detection(&text).map_err(|e| CollectorError::Config(format!("detection parameters {}: {e}", path.display())))
+}
+
+/// Parse detection parameters (TOML).
+pub fn parse_detection(text: &str) -> Result<Params, String> {
+    toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())
 }
 
 /// Compare two secrets without an early exit on the first differing byte.
@@ -113,6 +134,25 @@ mod tests {
         assert_eq!(c.control_url(), None);
         c.public_url = Some("https://c.example/".into());
         assert_eq!(c.control_url().as_deref(), Some("https://c.example/api/v1/control"));
+    }
+
+    #[test]
+    fn the_shipped_detection_file_equals_the_defaults() {
+        let text = include_str!("../detection.toml");
+        assert_eq!(parse_detection(text).expect("parses"), Params::default());
+    }
+
+    #[test]
+    fn detection_files_are_partial_and_strict() {
+        let p = parse_detection("block_min_probes = 3\n").expect("parses");
+        assert_eq!(p, Params { block_min_probes: 3, ..Params::default() });
+        let e = parse_detection("block_min_probs = 3\n").unwrap_err();
+        assert!(e.contains("block_min_probs"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.toml");
+        std::fs::write(&path, "cusum_h = 4.0\ncolour = 1\n").unwrap();
+        let e = load_detection(&path).unwrap_err().to_string();
+        assert!(e.contains("colour") && e.contains("d.toml"), "{e}");
     }
 
     #[test]

@@ -3,16 +3,19 @@
 
 use std::time::Duration;
 
-use tokio_util::sync::CancellationToken;
-use vigil_detect::Params;
-
 use crate::events::{self, DEFAULT_WINDOW, PassSummary};
 use crate::server::AppState;
+use tokio_util::sync::CancellationToken;
 
-/// At most one pass this soon after ingest asked for one.
-pub const DEBOUNCE: Duration = Duration::from_secs(10);
-/// A pass at least this often, even without new data.
-pub const TICK: Duration = Duration::from_secs(60);
+/// How long a pass waits after ingest asked for one (to gather more), and how often a pass runs
+/// without new data (so silence is noticed): both scale with the nominal heartbeat interval —
+/// 10 s and 60 s for the field's 300 s, never under a second.
+pub fn cadence(p: &vigil_detect::Params) -> (Duration, Duration) {
+    let hb = p.heartbeat_interval.max(1) as u64 * 1000;
+    let debounce = Duration::from_millis((hb / 30).clamp(500, 10_000));
+    let tick = Duration::from_millis((hb / 5).clamp(1000, 60_000));
+    (debounce, tick)
+}
 
 /// Why a pass failed.
 #[derive(Debug, thiserror::Error)]
@@ -29,7 +32,7 @@ pub enum PassError {
 pub async fn pass(state: &AppState, now: i64) -> Result<PassSummary, PassError> {
     let me = state.clone();
     let planned = tokio::task::spawn_blocking(move || {
-        me.reads.with(|c| events::plan(c, &Params::default(), now, DEFAULT_WINDOW))
+        me.reads.with(|c| events::plan(c, &me.config.detection, now, DEFAULT_WINDOW))
     })
     .await??;
     let (summary, changes) = planned;
@@ -39,10 +42,14 @@ pub async fn pass(state: &AppState, now: i64) -> Result<PassSummary, PassError> 
     Ok(summary)
 }
 
-/// Run passes until `stop`: after ingest notifies `state.detect_wanted` (waiting [`DEBOUNCE`]
-/// to gather more) and every [`TICK`].
+/// Run passes until `stop`: after ingest notifies `state.detect_wanted` (waiting a moment to
+/// gather more) and on a timer ([`cadence`]).
 pub async fn run(state: AppState, stop: CancellationToken) {
-    let mut tick = tokio::time::interval(TICK);
+    if !state.config.live_detection {
+        return;
+    }
+    let (debounce, tick) = cadence(&state.config.detection);
+    let mut tick = tokio::time::interval(tick);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
@@ -51,7 +58,7 @@ pub async fn run(state: AppState, stop: CancellationToken) {
             _ = state.detect_wanted.notified() => {
                 tokio::select! {
                     _ = stop.cancelled() => return,
-                    _ = tokio::time::sleep(DEBOUNCE) => {}
+                    _ = tokio::time::sleep(debounce) => {}
                 }
             }
         }
@@ -59,5 +66,18 @@ pub async fn run(state: AppState, stop: CancellationToken) {
         if let Err(e) = pass(&state, now).await {
             eprintln!("vigil-collector: {e}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cadence_scales_with_the_heartbeat() {
+        let p = |hb| vigil_detect::Params { heartbeat_interval: hb, ..Default::default() };
+        assert_eq!(cadence(&p(300)), (Duration::from_secs(10), Duration::from_secs(60)));
+        assert_eq!(cadence(&p(3)), (Duration::from_millis(500), Duration::from_secs(1)));
+        assert_eq!(cadence(&p(3600)), (Duration::from_secs(10), Duration::from_secs(60)));
     }
 }

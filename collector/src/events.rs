@@ -77,12 +77,12 @@ fn label<T: Serialize>(v: &T) -> Option<String> {
     serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_string))
 }
 
-/// Store the observation of one stored measurement. Returns false (and stores nothing) when
-/// the row yields none (its payload or time does not parse: ingest has checked both already).
-pub fn record_observation(tx: &Transaction<'_>, row: &StoredMeasurement<'_>) -> rusqlite::Result<bool> {
-    let Ok(o) = observe(row) else { return Ok(false) };
+/// Store the observation of one stored measurement and return it; None (and nothing stored)
+/// when the row yields none (its payload or time does not parse: ingest has checked both).
+pub fn record_observation(tx: &Transaction<'_>, row: &StoredMeasurement<'_>) -> rusqlite::Result<Option<Observation>> {
+    let Ok(o) = observe(row) else { return Ok(None) };
     insert_observation(tx, row.test_name, &o)?;
-    Ok(true)
+    Ok(Some(o))
 }
 
 /// Store an observation (its `measurement_id` is the key; a repeat is ignored).

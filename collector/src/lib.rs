@@ -4,14 +4,18 @@
 
 pub mod admin_client;
 pub mod api_admin;
+pub mod api_charts;
 pub mod api_events;
 pub mod api_measurements;
 pub mod api_probe;
 pub mod api_public;
+pub mod api_timeline;
 pub mod asn;
+pub mod chart;
 pub mod checkpoint;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod detection;
 pub mod error;
 pub mod events;

@@ -7,12 +7,13 @@
 //!   with the probe it came from and when it arrived (late uploads after a shutdown matter).
 //!
 //! Unsigned measurements are signed with per-run replay keys, one per probe label, enrolled for
-//! the purpose with software version `replay:<run>:<label>` so they are never mistaken for a
-//! real probe. Country and ASN come from the payload's `probe_cc`/`probe_asn` (there is no
+//! the purpose with software version `replay:<run>:<label>` (`demo:` for `demo`) so they are
+//! never mistaken for a real probe. Country and ASN come from the payload's `probe_cc`/`probe_asn` (there is no
 //! address to enrich from). Detection then runs at every `step` of the recorded time (so the
 //! revision history is the one a live collector would have written) and once at the end.
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use ed25519_dalek::SigningKey;
 use serde_json::Value;
@@ -51,6 +52,44 @@ pub struct ReplayReport {
     pub revisions: usize,
 }
 
+/// How to replay: detection every `step` seconds of recorded time; `source` starts the software
+/// version of the replay keys (`replay`, `demo`); `progress` prints progress lines on stderr.
+#[derive(Debug, Clone, Copy)]
+pub struct ReplayOptions {
+    pub step: i64,
+    pub source: &'static str,
+    pub progress: bool,
+}
+
+/// Progress lines on stderr, at most one a second per phase (and its last).
+struct Progress {
+    on: bool,
+    started: Instant,
+    shown: Option<Instant>,
+}
+
+impl Progress {
+    fn new(on: bool) -> Progress {
+        Progress { on, started: Instant::now(), shown: None }
+    }
+
+    fn phase(&mut self) {
+        self.started = Instant::now();
+        self.shown = None;
+    }
+
+    fn show(&mut self, what: &str, unit: &str, done: usize, total: usize) {
+        let due = self.shown.unwrap_or(self.started).elapsed() >= Duration::from_secs(1);
+        if !self.on || !(due || done == total) {
+            return;
+        }
+        self.shown = Some(Instant::now());
+        let secs = self.started.elapsed().as_secs_f64().max(1e-3);
+        let pct = if total == 0 { 100.0 } else { 100.0 * done as f64 / total as f64 };
+        eprintln!("  {what}: {done}/{total} ({pct:.0}% done, {:.0} {unit}/s)", done as f64 / secs);
+    }
+}
+
 struct Item {
     signed: Signed,
     origin: AsnInfo,
@@ -66,12 +105,21 @@ fn origin_of(m: &Value) -> AsnInfo {
 
 /// Replay `text` (see the module documentation); detection every `step` seconds of recorded time.
 pub async fn replay(state: &AppState, text: &str, step: i64) -> Result<ReplayReport, ReplayError> {
+    replay_with(state, text, ReplayOptions { step, source: "replay", progress: false }).await
+}
+
+/// Replay `text` with options.
+pub async fn replay_with(state: &AppState, text: &str, opts: ReplayOptions) -> Result<ReplayReport, ReplayError> {
+    let step = opts.step;
+    let mut progress = Progress::new(opts.progress);
+    let total_lines = if opts.progress { text.lines().filter(|l| !l.trim().is_empty()).count() } else { 0 };
     let run = format!("{:08x}", rand::random::<u32>());
     let mut keys: HashMap<String, SigningKey> = HashMap::new();
     let mut items = Vec::new();
     let mut report = ReplayReport::default();
     for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         report.lines += 1;
+        progress.show("signing", "lines", report.lines, total_lines);
         let bad = |message: String| ReplayError::Line { line: i + 1, message };
         let v: Value = serde_json::from_str(line).map_err(|e| bad(format!("not JSON: {e}")))?;
         let (signed, payload, label, received_at) = if v.get("signature").is_some() {
@@ -106,7 +154,7 @@ pub async fn replay(state: &AppState, text: &str, step: i64) -> Result<ReplayRep
                 let key = match keys.get(&label) {
                     Some(k) => k.clone(),
                     None => {
-                        let k = enroll(state, &run, &label).await?;
+                        let k = enroll(state, opts.source, &run, &label).await?;
                         keys.insert(label, k.clone());
                         k
                     }
@@ -119,14 +167,20 @@ pub async fn replay(state: &AppState, text: &str, step: i64) -> Result<ReplayRep
     items.sort_by_key(|it| it.received_at.unwrap_or(it.at));
     let first = items.first().map(|it| it.received_at.unwrap_or(it.at));
     let last = items.iter().map(|it| it.received_at.unwrap_or(it.at)).max();
-    store(state, items, &mut report).await?;
+    progress.phase();
+    store(state, items, &mut report, &mut progress).await?;
     if let (Some(first), Some(last)) = (first, last) {
-        let mut now = first + step.max(60);
+        let step = step.max(60);
+        let passes = ((last - first - 1).max(0) / step) as usize + 1;
+        progress.phase();
+        let mut now = first + step;
         while now < last {
             count(&mut report, detection::pass(state, now).await?);
-            now += step.max(60);
+            progress.show("detecting", "passes", report.passes, passes);
+            now += step;
         }
         count(&mut report, detection::pass(state, last + 1).await?);
+        progress.show("detecting", "passes", report.passes, report.passes);
     }
     Ok(report)
 }
@@ -137,17 +191,24 @@ fn count(report: &mut ReplayReport, s: PassSummary) {
     report.revisions += s.revised;
 }
 
-async fn enroll(state: &AppState, run: &str, label: &str) -> Result<SigningKey, ReplayError> {
+async fn enroll(state: &AppState, source: &str, run: &str, label: &str) -> Result<SigningKey, ReplayError> {
     let key = SigningKey::from_bytes(&rand::random::<[u8; 32]>());
     let vk = key.verifying_key();
     let probe = ProbeKey { key: vk, revoked: false };
-    let version = format!("replay:{run}:{label}");
+    let version = format!("{source}:{run}:{label}");
     state.writer.enroll(key_id(&vk), probe, encode_public_key(&vk), version, now_rfc3339()).await?;
     Ok(key)
 }
 
 /// Check and store the items in batches of one origin each, with their recorded arrival times.
-async fn store(state: &AppState, items: Vec<Item>, report: &mut ReplayReport) -> Result<(), ReplayError> {
+async fn store(
+    state: &AppState,
+    items: Vec<Item>,
+    report: &mut ReplayReport,
+    progress: &mut Progress,
+) -> Result<(), ReplayError> {
+    let total = items.len();
+    let mut done = 0;
     let mut by_origin: HashMap<(String, u32), Vec<Item>> = HashMap::new();
     for it in items {
         by_origin.entry((it.origin.cc.clone(), it.origin.asn)).or_default().push(it);
@@ -162,6 +223,7 @@ async fn store(state: &AppState, items: Vec<Item>, report: &mut ReplayReport) ->
                 origin: AsnInfo { asn, cc: cc.clone() },
             };
             let signed: Vec<Signed> = chunk.iter().map(|it| it.signed.clone()).collect();
+            done += chunk.len();
             let checked = tokio::task::spawn_blocking(move || check_items(signed, &ctx))
                 .await
                 .map_err(|e| crate::writer::StoreFailure::Db(e.to_string()))?;
@@ -175,6 +237,7 @@ async fn store(state: &AppState, items: Vec<Item>, report: &mut ReplayReport) ->
                     Checked::Rejected(r) => report.rejected.push(format!("{}: {}: {}", r.id, r.code, r.message)),
                 }
             }
+            progress.show("storing", "measurements", done, total);
             if valid.is_empty() {
                 continue;
             }
@@ -191,9 +254,9 @@ async fn store(state: &AppState, items: Vec<Item>, report: &mut ReplayReport) ->
 }
 
 /// `vigil-collector replay FILE --data-dir DIR`: replay, then the events found as text.
-pub async fn run_file(file: &std::path::Path, data_dir: &std::path::Path, step: i64) -> Result<String, String> {
+pub async fn run_file(file: &std::path::Path, config: crate::Config, step: i64) -> Result<String, String> {
     let text = std::fs::read_to_string(file).map_err(|e| format!("read {}: {e}", file.display()))?;
-    let collector = crate::server::Collector::open(crate::Config::new(data_dir)).map_err(|e| e.to_string())?;
+    let collector = crate::server::Collector::open(config).map_err(|e| e.to_string())?;
     let state = collector.state().clone();
     let result = replay(&state, &text, step).await;
     let events = state.read(|c| crate::api_events::list(c, &crate::api_events::EventFilter::default())).await;

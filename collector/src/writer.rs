@@ -344,7 +344,10 @@ fn insert(
                 cc: &m.cc,
                 payload: &m.payload,
             };
-            crate::events::record_observation(tx, &row)?;
+            // ... and the hourly counts timelines are drawn from.
+            if let Some(o) = crate::events::record_observation(tx, &row)? {
+                crate::timeline::record(tx, &o, &m.key_id)?;
+            }
             InsertOutcome::Accepted
         } else {
             let existing: String = owner.query_row(params![m.id], |r| r.get(0))?;

@@ -141,8 +141,9 @@ pub struct UploadSection {
 pub struct ScheduleSection {
     /// Minutes between battery runs of `vigil-probe run` (each wait is randomised by ±10%).
     pub interval_minutes: u32,
-    /// Minutes between heartbeats of `vigil-probe run` (each wait is randomised by ±20%).
-    pub heartbeat_minutes: u32,
+    /// Seconds between heartbeats of `vigil-probe run` (each wait is randomised by ±20%). The
+    /// collector's shutdown detection assumes its own nominal interval (default 300 s).
+    pub heartbeat_seconds: u32,
 }
 
 impl Default for IdentitySection {
@@ -179,7 +180,7 @@ impl Default for UploadSection {
 
 impl Default for ScheduleSection {
     fn default() -> Self {
-        ScheduleSection { interval_minutes: 60, heartbeat_minutes: 5 }
+        ScheduleSection { interval_minutes: 60, heartbeat_seconds: 300 }
     }
 }
 
@@ -297,8 +298,8 @@ impl Config {
         if self.schedule.interval_minutes == 0 {
             return Err("schedule.interval_minutes: must be at least 1".into());
         }
-        if self.schedule.heartbeat_minutes == 0 {
-            return Err("schedule.heartbeat_minutes: must be at least 1".into());
+        if self.schedule.heartbeat_seconds < 2 {
+            return Err("schedule.heartbeat_seconds: must be at least 2".into());
         }
         Ok(())
     }
@@ -350,7 +351,7 @@ mod tests {
             ("[upload]\nbatch_size = 0\n", "upload.batch_size"),
             ("[upload]\nbackoff_base_s = 60\nbackoff_max_s = 30\n", "upload.backoff_max_s"),
             ("[schedule]\ninterval_minutes = 0\n", "schedule.interval_minutes"),
-            ("[schedule]\nheartbeat_minutes = 0\n", "schedule.heartbeat_minutes"),
+            ("[schedule]\nheartbeat_seconds = 1\n", "schedule.heartbeat_seconds"),
         ] {
             let err = Config::parse(text, Path::new("x.toml")).unwrap_err();
             assert_eq!(err.label(), "config_invalid", "{text}");

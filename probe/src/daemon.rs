@@ -140,7 +140,7 @@ pub fn jittered(interval: Duration) -> Duration {
 
 /// Run forever: `measure` a battery now and every `schedule.interval_minutes` (jittered), spool it,
 /// upload whenever there is something to send (backing off while the collector is unreachable),
-/// and send a heartbeat now and every `schedule.heartbeat_minutes` (±20%; see [`heartbeat`]),
+/// and send a heartbeat now and every `schedule.heartbeat_seconds` (±20%; see [`heartbeat`]),
 /// until `shutdown` resolves. Battery, heartbeat and upload are abandoned at shutdown; spool
 /// writes are synchronous, so one in progress always completes. `log` receives one line per event.
 pub async fn run_forever<F, Fut>(probe: &Probe, measure: F, shutdown: impl Future<Output = ()>, log: impl FnMut(String))
@@ -151,8 +151,10 @@ where
     let targets = load_battery(&probe.config).map(|b| heartbeat::control_targets(&b)).unwrap_or_default();
     let nets = probe.config.network.lab_nets.iter().filter_map(|n| n.parse().ok()).collect();
     let scope = Scope::lab(nets);
-    let beat = |keys| heartbeat::beat(probe, keys, &targets, &scope);
-    run_loop(probe, Cadence::from_config(&probe.config), measure, beat, shutdown, log).await
+    let cadence = Cadence::from_config(&probe.config);
+    let limit = heartbeat::send_limit(cadence.heartbeat);
+    let beat = |keys| heartbeat::beat(probe, keys, &targets, &scope, limit);
+    run_loop(probe, cadence, measure, beat, shutdown, log).await
 }
 
 /// How often the daemon runs the battery and sends a heartbeat (before jitter).
@@ -163,12 +165,12 @@ pub struct Cadence {
 }
 
 impl Cadence {
-    /// `schedule.interval_minutes` and `schedule.heartbeat_minutes`.
+    /// `schedule.interval_minutes` and `schedule.heartbeat_seconds`.
     pub fn from_config(config: &Config) -> Cadence {
         let minutes = |m: u32| Duration::from_secs(u64::from(m) * 60);
         Cadence {
             battery: minutes(config.schedule.interval_minutes),
-            heartbeat: minutes(config.schedule.heartbeat_minutes),
+            heartbeat: Duration::from_secs(u64::from(config.schedule.heartbeat_seconds)),
         }
     }
 }
@@ -198,6 +200,8 @@ pub async fn run_loop<F, Fut, H, HFut>(
     let mut next_battery = Instant::now();
     let mut next_upload = Instant::now();
     let mut next_heartbeat = Instant::now();
+    // A heartbeat was spooled (the outage's evidence) since the last one that got through.
+    let mut beat_spooled = false;
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
@@ -226,13 +230,16 @@ pub async fn run_loop<F, Fut, H, HFut>(
                 };
                 next_heartbeat = Instant::now() + heartbeat::jittered(cadence.heartbeat);
                 match result {
-                    // The collector is back: upload what waits without waiting for the backoff.
-                    Beat::Sent if backoff.failures() > 0 => {
+                    // The collector is back: upload what waits (the outage's evidence first of
+                    // all) without waiting for the backoff or the next battery.
+                    Beat::Sent if backoff.failures() > 0 || beat_spooled => {
+                        beat_spooled = false;
                         backoff.succeed();
                         next_upload = Instant::now();
                     }
                     Beat::Sent | Beat::NotEnrolled => {}
                     Beat::Spooled { error, network_down } => {
+                        beat_spooled = true;
                         spooled += 1 + u64::from(network_down);
                         let down = if network_down { "; every control failed too: spooled network_down" } else { "" };
                         log(format!("heartbeat not sent ({error}): spooled{down}"));
@@ -310,6 +317,42 @@ mod tests {
         }
         assert!(beats.last().unwrap().1.uptime_s <= 1);
         assert_eq!(*runs.lock().unwrap(), 1, "the battery runs once an hour");
+    }
+
+    #[tokio::test]
+    async fn a_heartbeat_that_gets_through_after_an_outage_uploads_the_spool_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let probe = test_probe(dir.path());
+        let cadence = Cadence { battery: Duration::from_secs(3600), heartbeat: Duration::from_millis(50) };
+        // Two heartbeats fail (spooled with network_down evidence), then the network is back.
+        let calls = Arc::new(Mutex::new(0));
+        let beat = move |_keys: HeartbeatKeys| {
+            let n = {
+                let mut c = calls.lock().unwrap();
+                *c += 1;
+                *c
+            };
+            async move {
+                if (2..=3).contains(&n) {
+                    Beat::Spooled { error: "collector_unreachable".into(), network_down: true }
+                } else {
+                    Beat::Sent
+                }
+            }
+        };
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let log = {
+            let lines = lines.clone();
+            move |l: String| lines.lock().unwrap().push(l)
+        };
+        let stop = tokio::time::sleep(Duration::from_millis(400));
+        run_loop(&probe, cadence, || async { RunOutput::default() }, beat, stop, log).await;
+        let lines = lines.lock().unwrap();
+        // After the outage, one upload as soon as a heartbeat got through again (this probe is
+        // not enrolled, so it says so), not an hour later with the next battery.
+        let outage_end = lines.iter().rposition(|l| l.starts_with("heartbeat not sent")).expect("an outage");
+        let uploads = lines[outage_end..].iter().filter(|l| l.starts_with("not enrolled")).count();
+        assert_eq!(uploads, 1, "{lines:#?}");
     }
 
     #[test]

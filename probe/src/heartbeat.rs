@@ -180,10 +180,27 @@ async fn send(probe: &Probe, signed: Signed) -> Result<(), UploadError> {
     }
 }
 
-/// Send one heartbeat; when it fails, spool it and check the controls (see the module doc).
-pub async fn beat(probe: &Probe, keys: HeartbeatKeys, targets: &[ControlTarget], scope: &Scope) -> Beat {
+/// How long one heartbeat may take to be sent: half the interval, at most 10 s (a heartbeat
+/// later than that is late anyway, and the outage it signals must be spooled promptly).
+pub fn send_limit(interval: Duration) -> Duration {
+    (interval / 2).min(Duration::from_secs(10))
+}
+
+/// Send one heartbeat within `limit`; when it fails, spool it and check the controls (see the
+/// module doc).
+pub async fn beat(
+    probe: &Probe,
+    keys: HeartbeatKeys,
+    targets: &[ControlTarget],
+    scope: &Scope,
+    limit: Duration,
+) -> Beat {
     let signed = sign(&measurement(probe, keys), &probe.key);
-    let error = match send(probe, signed.clone()).await {
+    let sent = timeout(limit, send(probe, signed.clone())).await.unwrap_or_else(|_| {
+        let message = format!("generic_timeout_error: no acknowledgement in {} ms", limit.as_millis());
+        Err(UploadError::Unreachable { url: "the pinned collector".into(), message })
+    });
+    let error = match sent {
         Ok(()) => return Beat::Sent,
         Err(UploadError::NotEnrolled(_)) => return Beat::NotEnrolled,
         Err(e) => e,
@@ -192,7 +209,7 @@ pub async fn beat(probe: &Probe, keys: HeartbeatKeys, targets: &[ControlTarget],
     // A collector that answered (busy, refused) proves the network works.
     let answered = matches!(error, UploadError::Busy { .. } | UploadError::Refused { .. });
     let mut network_down = false;
-    if !answered && let Some(down) = check_controls(probe, targets, scope, CHECK_TIMEOUT).await {
+    if !answered && let Some(down) = check_controls(probe, targets, scope, CHECK_TIMEOUT.min(limit)).await {
         items.push(seal_platform(&down, &probe.key));
         network_down = true;
     }
@@ -206,6 +223,8 @@ pub async fn beat(probe: &Probe, keys: HeartbeatKeys, targets: &[ControlTarget],
 #[cfg(test)]
 mod tests {
     use std::net::{Ipv4Addr, TcpListener};
+
+    const LIMIT: Duration = Duration::from_secs(10);
 
     use axum::Json;
     use vigil_report::STATEMENT_FORMAT;
@@ -335,9 +354,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = probe(dir.path());
         let hb = HeartbeatKeys::default();
-        assert_eq!(beat(&p, hb.clone(), &[], &lab()).await, Beat::NotEnrolled);
+        assert_eq!(beat(&p, hb.clone(), &[], &lab(), LIMIT).await, Beat::NotEnrolled);
         enroll(&p, &format!("http://127.0.0.1:{}/", closed_port()), &SigningKey::from_bytes(&[7; 32]));
-        let beat_result = beat(&p, hb.clone(), &[target(closed_port())], &lab()).await;
+        let beat_result = beat(&p, hb.clone(), &[target(closed_port())], &lab(), LIMIT).await;
         assert!(matches!(beat_result, Beat::Spooled { network_down: true, .. }), "{beat_result:?}");
         let stored = spooled(&p);
         assert_eq!(stored.len(), 2);
@@ -350,7 +369,7 @@ mod tests {
         // Controls answer: only the heartbeat is spooled.
         let open = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
         let up = [target(open.local_addr().unwrap().port())];
-        let beat_result = beat(&p, hb, &up, &lab()).await;
+        let beat_result = beat(&p, hb, &up, &lab(), LIMIT).await;
         assert!(matches!(beat_result, Beat::Spooled { network_down: false, .. }), "{beat_result:?}");
         assert_eq!(spooled(&p).len(), 3);
     }
@@ -362,11 +381,11 @@ mod tests {
         let closed = [target(closed_port())];
         let (url, key) = fake_collector(false).await;
         enroll(&p, &url, &key);
-        assert_eq!(beat(&p, HeartbeatKeys::default(), &closed, &lab()).await, Beat::Sent);
+        assert_eq!(beat(&p, HeartbeatKeys::default(), &closed, &lab(), LIMIT).await, Beat::Sent);
         assert!(spooled(&p).is_empty());
         let (url, key) = fake_collector(true).await;
         enroll(&p, &url, &key);
-        let result = beat(&p, HeartbeatKeys::default(), &closed, &lab()).await;
+        let result = beat(&p, HeartbeatKeys::default(), &closed, &lab(), LIMIT).await;
         assert!(matches!(result, Beat::Spooled { network_down: false, .. }), "{result:?}");
         assert_eq!(spooled(&p).len(), 1);
     }

@@ -10,7 +10,7 @@ pub struct Params {
     pub heartbeat_interval: i64,
     /// A probe is silent after this many heartbeat intervals without a sign of life (more if
     /// its own cadence, median + 3 robust sigmas, is slower).
-    pub silence_intervals: i64,
+    pub silence_intervals: f64,
     /// Longest nominal time between two battery runs (s).
     pub battery_interval: i64,
     /// A probe counts as reporting a platform when its latest run is this recent (s).
@@ -72,7 +72,7 @@ impl Default for Params {
     fn default() -> Self {
         Params {
             heartbeat_interval: 300,
-            silence_intervals: 2,
+            silence_intervals: 1.5,
             battery_interval: 3600,
             report_window: 2 * 3600,
             active_window: 1800,
@@ -108,6 +108,6 @@ impl Default for Params {
 impl Params {
     /// Seconds without a sign of life after which a probe of nominal cadence is silent.
     pub fn silence(&self) -> i64 {
-        self.silence_intervals * self.heartbeat_interval
+        (self.silence_intervals * self.heartbeat_interval as f64).round() as i64
     }
 }

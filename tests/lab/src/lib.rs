@@ -14,6 +14,7 @@
 pub mod censor;
 pub mod error;
 pub mod host;
+pub mod publish;
 pub mod run;
 pub mod scenario;
 pub mod shutdown;

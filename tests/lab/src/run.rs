@@ -109,6 +109,8 @@ pub async fn run_scenario(scenario: &Scenario, world: &World, bins: &Bins) -> Re
     let mut rules = censor::rules(&scenario.inject);
     rules.extend(scenario.censor.iter().cloned());
     // A shutdown starts its outage itself, once the probe has enrolled.
+    let censored_at =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
     if scenario.flow == Flow::Check {
         for line in &rules {
             topo.sh(Role::Isp, line).await?;
@@ -124,6 +126,11 @@ pub async fn run_scenario(scenario: &Scenario, world: &World, bins: &Bins) -> Re
     let (mut failures, mut lines) = compare(&targets, &probe);
     failures.extend(probe.failures.iter().cloned());
     lines.extend(probe.notes.iter().cloned());
+    if scenario.publish {
+        let published = crate::publish::run(&topo, scenario, world, bins, &dir.0, censored_at).await?;
+        failures.extend(published.failures);
+        lines.extend(published.notes);
+    }
 
     // Let tcpdump write its last packets, then keep the evidence if the scenario failed.
     if let Some(pid) = capture.id() {
@@ -328,6 +335,9 @@ fn keep_artifacts(name: &str, dir: &RunDir) -> Result<PathBuf, LabError> {
         ("host-isp.log", format!("{name}.host-isp.log")),
         ("collector.log", format!("{name}.collector.log")),
         ("stored.txt", format!("{name}.stored.txt")),
+        ("probe-b.stderr", format!("{name}.probe-b.stderr")),
+        ("probe-c.stderr", format!("{name}.probe-c.stderr")),
+        ("probe-d.stderr", format!("{name}.probe-d.stderr")),
     ];
     for (from, to) in copies {
         let _ = std::fs::copy(dir.path(from), out.join(to));

@@ -57,10 +57,16 @@ pub struct Scenario {
     /// For `flow = "shutdown"`: how long every packet is dropped (s), at least.
     #[serde(default)]
     pub outage_s: u64,
-    /// For `flow = "shutdown"`: shell lines run on the ISP router that end the outage. (The
-    /// `censor` lines then start it, after the probe enrolled, instead of before the probe runs.)
+    /// Shell lines run on the ISP router that lift the censor: for `flow = "shutdown"` they end
+    /// the outage (the `censor` lines then start it, after the probe enrolled, instead of before
+    /// the probe runs); with `publish` they end the block.
     #[serde(default)]
     pub restore: Vec<String>,
+    /// For `flow = "check"`: then publish. Two probes upload their batteries to the real collector
+    /// and it must publish a blocking event per blocked target (see `publish.rs`); with
+    /// `restore` lines the censor is lifted and the event must end.
+    #[serde(default)]
+    pub publish: bool,
     /// Not run yet, and why (e.g. a binary it needs does not exist yet). Reported, never hidden.
     pub pending: Option<String>,
     pub target: Vec<Target>,
@@ -171,8 +177,11 @@ impl Scenario {
         if scenario.flow == Flow::Shutdown && (scenario.outage_s == 0 || scenario.restore.is_empty()) {
             return Err("flow = \"shutdown\" needs outage_s and restore".into());
         }
-        if scenario.flow == Flow::Check && !scenario.restore.is_empty() {
-            return Err("restore is only for flow = \"shutdown\"".into());
+        if scenario.flow == Flow::Check && !scenario.restore.is_empty() && !scenario.publish {
+            return Err("restore is only for flow = \"shutdown\" or publish = true".into());
+        }
+        if scenario.flow == Flow::Shutdown && scenario.publish {
+            return Err("publish = true is only for flow = \"check\" (a shutdown publishes anyway)".into());
         }
         Ok(scenario)
     }

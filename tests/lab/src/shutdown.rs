@@ -1,11 +1,16 @@
 //! The shutdown scenario (`flow = "shutdown"`): the real `vigil-collector` runs in the internet
-//! namespace and the probe enrolls with it; then the ISP drops every packet (the scenario's
-//! `censor` lines) while the probe runs its battery, signs and spools every measurement, and
-//! fails to upload; then the network comes back (`restore`) and `vigil-probe upload` delivers
-//! them all. The collector must hold every measurement made during the outage, measured during
-//! it and received after it, with valid signatures, the probe's network as origin and never its
-//! address. The probe still asks the lab's own control (the collector's control refuses lab
-//! addresses): the collector is only the upload target here.
+//! namespace with detection on; four probes behind the ISP enroll with it. Three run the daemon
+//! (`vigil-probe run`, a heartbeat every [`HEARTBEAT_S`] s); the fourth runs its battery by hand.
+//! Then the ISP drops every packet (the scenario's `censor` lines): the daemons' heartbeats stop
+//! and the collector must publish a provisional shutdown of the probes' ASN within a few
+//! heartbeat intervals (the detection latency is reported); meanwhile the fourth probe runs its
+//! battery, signs and spools every measurement, and fails to upload. Then the network comes back
+//! (`restore`): the daemons deliver their spooled evidence as soon as a heartbeat gets through,
+//! `vigil-probe upload` delivers the rest, and the event must be confirmed with its start and end
+//! within two heartbeat intervals of the truth. The collector must hold every measurement made
+//! during the outage, measured during it and received after it, with valid signatures, the
+//! probes' network as origin and never their address. The probes still ask the lab's own control
+//! (the collector's control refuses lab addresses).
 //!
 //! The battery is the scenario's targets, each a platform of its own; the first is the neutral
 //! control. The verdicts compared with the targets are those the collector stored.
@@ -25,16 +30,35 @@ use crate::run::{Bins, ProbeRun, by_input};
 use crate::scenario::{Scenario, Target};
 use crate::topology::{Role, Topology};
 use crate::world::{INET_IP, ISP_IP, LAB_NET, PROBE_IP, World};
+use vigil_collector::Config;
+use vigil_collector::api_events::{EventFilter, EventRecord};
+use vigil_collector::store::ReadPool;
 
 /// Battery runs during the outage.
 const RUNS: usize = 2;
 /// After a run spooled its measurements, how long its upload may take to fail on its own.
 const UPLOAD_GRACE: Duration = Duration::from_secs(2);
-const TOKEN: &str = "lab-enroll-token";
-const COLLECTOR_PORT: u16 = 8080;
+pub(crate) const TOKEN: &str = "lab-enroll-token";
+pub(crate) const COLLECTOR_PORT: u16 = 8080;
 /// The probe's network as the collector's ASN file says (`asn.csv`).
-const PROBE_ASN: &str = "AS64510";
-const PROBE_CC: &str = "IR";
+pub(crate) const PROBE_ASN: &str = "AS64510";
+pub(crate) const PROBE_CC: &str = "IR";
+/// The heartbeat interval of the lab's probes and the collector's detection (s): the field's
+/// 300 s scaled down a hundredfold, with every detection window scaled alike
+/// ([`LAB_DETECTION`]), so the lab measures detection latency in heartbeat intervals.
+pub(crate) const HEARTBEAT_S: i64 = 3;
+/// The collector's detection parameters in the lab (the rest are the defaults).
+pub(crate) const LAB_DETECTION: &str = "heartbeat_interval = 3
+active_window = 60
+live_window = 4
+spool_grace = 60
+battery_interval = 60
+report_window = 120
+throttle_agree_window = 120
+";
+/// Probes that run the daemon (heartbeats) through the shutdown: the default detection wants
+/// three silent together.
+const DAEMONS: [&str; 3] = ["b", "c", "d"];
 
 /// Run the shutdown flow; the measurements returned are those the collector received.
 pub async fn run(
@@ -45,37 +69,46 @@ pub async fn run(
     dir: &Path,
     targets: &[Target],
 ) -> Result<ProbeRun, LabError> {
-    let Some(collector_bin) = &bins.collector else {
-        return Err(LabError::MissingBinary {
-            path: "vigil-collector".into(),
-            hint: "the shutdown scenario runs the real collector: `cargo build -p vigil-collector`".into(),
-        });
-    };
-    let write = |name: &str, text: String| {
-        let path = dir.join(name);
-        std::fs::write(&path, text).map_err(|e| LabError::io(format!("write {}", path.display()), e)).map(|_| path)
-    };
-    let asn_db = write("asn.csv", format!("10.77.1.0/24,{},{PROBE_CC}\n", &PROBE_ASN[2..]))?;
-    let battery = write("battery.toml", battery_toml(targets))?;
-    let config = write("probe.toml", probe_toml(world, dir, &battery, scenario.timeout_ms))?;
+    let lab = LabCollector::start(topo, bins, dir).await?;
+    let battery = write(dir, "battery.toml", battery_toml(targets, 1))?;
+    let config = write(dir, "probe.toml", probe_toml(world, dir, &battery, scenario.timeout_ms, "state"))?;
     let config = config.display().to_string();
-    let data = dir.join("collector");
-    let url = format!("http://{INET_IP}:{COLLECTOR_PORT}");
     let probe = Probe { topo, bin: &bins.probe, dir, config: &config };
+    lab.enroll(&probe).await?;
 
-    let _collector = start_collector(topo, collector_bin, &data, &asn_db, dir).await?;
-    let enroll = probe.output(&["enroll", "--config", &config, "--collector", &url, "--token", TOKEN]).await?;
-    if !enroll.status.success() {
-        let why = String::from_utf8_lossy(&enroll.stderr).trim().to_string();
-        return Err(LabError::Other(format!("vigil-probe enroll with {url} failed before the outage: {why}")));
+    // Three more volunteers behind the same ISP run the daemon: their heartbeats stop with
+    // the network, which is what the collector detects.
+    let mut daemons = Vec::new();
+    for name in DAEMONS {
+        let config =
+            write(dir, &format!("probe-{name}.toml"), probe_toml(world, dir, &battery, scenario.timeout_ms, name))?;
+        let config = config.display().to_string();
+        lab.enroll(&Probe { topo, bin: &bins.probe, dir, config: &config }).await?;
+        daemons.push((start_daemon(topo, &bins.probe, dir, &config, name)?, config));
     }
+    lab.wait_for_heartbeats(DAEMONS.len(), 3, Duration::from_secs(60)).await?;
 
     // The outage: every run measures, signs and spools; no upload can get through.
     let outage_started = SystemTime::now();
+    let cut = unix(outage_started);
     let until = Instant::now() + Duration::from_secs(scenario.outage_s);
     for line in &scenario.censor {
         topo.sh(Role::Isp, line).await?;
     }
+    // Watch the collector publish the shutdown while the outage lasts.
+    let watcher = {
+        let data = lab.data.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Ok(events) = events(&data)
+                    && let Some(e) = events.into_iter().find(|e| e.kind == "shutdown")
+                {
+                    return (SystemTime::now(), e);
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        })
+    };
     let mut out = ProbeRun::default();
     let mut outage_ids = Vec::new();
     for n in 1..=RUNS {
@@ -105,6 +138,20 @@ pub async fn run(
         topo.sh(Role::Isp, line).await?;
     }
     out.notes.push(format!("outage: {:.1} s, {} measurements spooled", secs(outage_started, restored), spooled));
+    match tokio::time::timeout(Duration::from_millis(100), watcher).await {
+        Ok(Ok((seen, e))) => {
+            let latency = secs(outage_started, seen);
+            out.notes.push(format!(
+                "detection latency: {latency:.1} s = {:.2} heartbeat intervals (shutdown {} published during the outage)",
+                latency / HEARTBEAT_S as f64,
+                e.status
+            ));
+            if latency > 4.0 * HEARTBEAT_S as f64 {
+                out.failures.push(format!("the shutdown was published {latency:.1} s after it began"));
+            }
+        }
+        _ => out.failures.push("no shutdown event was published during the outage".into()),
+    }
 
     // The network is back: the spool drains to the collector.
     let upload = probe.output(&["upload", "--config", &config]).await?;
@@ -117,7 +164,59 @@ pub async fn run(
     if left != 0 {
         out.failures.push(format!("{left} measurements still in the spool after the upload"));
     }
-    let stored = stored(collector_bin, &data, dir).await?;
+    // The daemons deliver their spooled evidence as soon as a heartbeat gets through; the
+    // event is then confirmed and ends.
+    let back = unix(restored);
+    let event = lab
+        .wait_for_event(Duration::from_secs(60), |e| e.kind == "shutdown" && e.end.is_some() && e.status == "confirmed")
+        .await;
+    for (child, config) in &mut daemons {
+        let daemon = Probe { topo, bin: &bins.probe, dir, config };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut left = daemon.spooled().await?;
+        while left != 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            left = daemon.spooled().await?;
+        }
+        let _ = child.start_kill();
+        if left != 0 {
+            out.failures.push(format!("a daemon still holds {left} measurements 20 s after the outage"));
+        }
+    }
+    match event {
+        Some(e) => {
+            let (start, end) = (at(&e.start), e.end.as_deref().map(at).unwrap_or_default());
+            out.notes.push(format!(
+                "published: shutdown {} AS{:?}, start {:+} s (±{} s), end {:+} s, {} probes, {} measurements, confidence {:.2}, \
+                 revision {}",
+                e.scope.cc,
+                e.scope.asn.unwrap_or_default(),
+                start - cut,
+                e.start_uncertainty,
+                end - back,
+                e.probes,
+                e.measurements,
+                e.confidence,
+                e.revision
+            ));
+            if e.scope.cc != PROBE_CC || e.scope.asn.map(|a| format!("AS{a}")).as_deref() != Some(PROBE_ASN) {
+                out.failures.push(format!("shutdown scope {:?}, expected {PROBE_CC} {PROBE_ASN}", e.scope));
+            }
+            for (what, error) in [("start", start - cut), ("end", end - back)] {
+                if error.abs() > 2 * HEARTBEAT_S {
+                    out.failures.push(format!("shutdown {what} is {error:+} s off, more than 2 heartbeat intervals"));
+                }
+            }
+        }
+        None => {
+            let all = events(&lab.data).unwrap_or_default();
+            let said: Vec<String> =
+                all.iter().map(|e| format!("{} {} end {:?} rev {}", e.kind, e.status, e.end, e.revision)).collect();
+            out.failures.push(format!("no confirmed shutdown event with an end after the outage (events: {said:?})"));
+        }
+    }
+
+    let stored = stored(lab.bin, &lab.data, dir).await?;
     let (from, to) = (utc(outage_started), utc(restored));
     let mut late = 0;
     for id in &outage_ids {
@@ -140,16 +239,123 @@ pub async fn run(
         out.measurements.extend(by_input(&row.payload));
     }
     out.notes.push(format!("collector: {late} of {} measurements received late, after the outage", outage_ids.len()));
-    check_privacy(&data, &mut out.failures);
+    check_privacy(&lab.data, &mut out.failures);
     Ok(out)
 }
 
+pub(crate) fn write(dir: &Path, name: &str, text: String) -> Result<PathBuf, LabError> {
+    let path = dir.join(name);
+    std::fs::write(&path, text).map_err(|e| LabError::io(format!("write {}", path.display()), e)).map(|_| path)
+}
+
+/// The real `vigil-collector` in the internet namespace, with the lab's detection parameters.
+pub(crate) struct LabCollector<'a> {
+    pub bin: &'a Path,
+    pub data: PathBuf,
+    pub url: String,
+    _child: Child,
+}
+
+impl<'a> LabCollector<'a> {
+    pub async fn start(topo: &Topology, bins: &'a Bins, dir: &Path) -> Result<LabCollector<'a>, LabError> {
+        let Some(bin) = &bins.collector else {
+            return Err(LabError::MissingBinary {
+                path: "vigil-collector".into(),
+                hint: "this scenario runs the real collector: `cargo build -p vigil-collector`".into(),
+            });
+        };
+        let asn_db = write(dir, "asn.csv", format!("10.77.1.0/24,{},{PROBE_CC}\n", &PROBE_ASN[2..]))?;
+        let detection = write(dir, "detection.toml", LAB_DETECTION.to_string())?;
+        let data = dir.join("collector");
+        let child = start_collector(topo, bin, &data, &asn_db, &detection, dir).await?;
+        Ok(LabCollector { bin, data, url: format!("http://{INET_IP}:{COLLECTOR_PORT}"), _child: child })
+    }
+
+    pub async fn enroll(&self, probe: &Probe<'_>) -> Result<(), LabError> {
+        let args = ["enroll", "--config", probe.config, "--collector", &self.url, "--token", TOKEN];
+        let enroll = probe.output(&args).await?;
+        if !enroll.status.success() {
+            let why = String::from_utf8_lossy(&enroll.stderr).trim().to_string();
+            return Err(LabError::Other(format!("vigil-probe enroll with {} failed: {why}", self.url)));
+        }
+        Ok(())
+    }
+
+    /// Wait until `probes` probes each have `beats` heartbeats stored.
+    async fn wait_for_heartbeats(&self, probes: usize, beats: i64, limit: Duration) -> Result<(), LabError> {
+        let pool = ReadPool::new(Config::new(&self.data).db_path());
+        let deadline = Instant::now() + limit;
+        loop {
+            let counts: Vec<i64> = pool
+                .with(|c| {
+                    let mut stmt = c.prepare(
+                        "SELECT COUNT(*) FROM observations WHERE test_name = 'vigil_heartbeat' GROUP BY key_id",
+                    )?;
+                    stmt.query_map([], |r| r.get(0))?.collect()
+                })
+                .unwrap_or_default();
+            if counts.iter().filter(|n| **n >= beats).count() >= probes {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(LabError::Timeout(format!(
+                    "{probes} probes with {beats} heartbeats each not seen by the collector in {} s (saw {counts:?})",
+                    limit.as_secs()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// The first published event `wanted` accepts within `limit`.
+    pub async fn wait_for_event(&self, limit: Duration, wanted: impl Fn(&EventRecord) -> bool) -> Option<EventRecord> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(e) = events(&self.data).ok().and_then(|all| all.into_iter().find(|e| wanted(e))) {
+                return Some(e);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+}
+
+/// The events the collector has published (read from its database, as the API would list them).
+pub(crate) fn events(data: &Path) -> Result<Vec<EventRecord>, String> {
+    let pool = ReadPool::new(Config::new(data).db_path());
+    pool.with(|c| vigil_collector::api_events::list(c, &EventFilter::default())).map_err(|e| e.to_string())
+}
+
+/// `vigil-probe run` (the daemon) in the probe's namespace; stopped when dropped.
+fn start_daemon(topo: &Topology, bin: &Path, dir: &Path, config: &str, name: &str) -> Result<Child, LabError> {
+    let log = dir.join(format!("probe-{name}.stderr"));
+    let log = std::fs::File::create(&log).map_err(|e| LabError::io(format!("create {}", log.display()), e))?;
+    topo.command(Role::Probe, bin)
+        .args(["run", "--config", config])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .map_err(|e| LabError::io(format!("start {}", bin.display()), e))
+}
+
+fn unix(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// An RFC 3339 time as Unix seconds.
+pub(crate) fn at(rfc3339: &str) -> i64 {
+    vigil_collector::events::rfc3339_to_unix(rfc3339).unwrap_or_default()
+}
+
 /// `vigil-probe` in the probe's namespace.
-struct Probe<'a> {
-    topo: &'a Topology,
-    bin: &'a Path,
-    dir: &'a Path,
-    config: &'a str,
+pub(crate) struct Probe<'a> {
+    pub topo: &'a Topology,
+    pub bin: &'a Path,
+    pub dir: &'a Path,
+    pub config: &'a str,
 }
 
 /// One `run --once` during the outage.
@@ -167,7 +373,7 @@ impl Probe<'_> {
         file.map_err(|e| LabError::io(format!("open {}", path.display()), e))
     }
 
-    async fn output(&self, args: &[&str]) -> Result<std::process::Output, LabError> {
+    pub async fn output(&self, args: &[&str]) -> Result<std::process::Output, LabError> {
         let mut cmd = self.topo.command(Role::Probe, self.bin);
         cmd.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let out = tokio::time::timeout(Duration::from_secs(90), cmd.output())
@@ -180,7 +386,7 @@ impl Probe<'_> {
     }
 
     /// Measurements in the spool (`vigil-probe status --json`).
-    async fn spooled(&self) -> Result<u64, LabError> {
+    pub async fn spooled(&self) -> Result<u64, LabError> {
         let out = self.output(&["status", "--config", self.config, "--json"]).await?;
         let status: Value = serde_json::from_slice(&out.stdout)
             .map_err(|e| LabError::Other(format!("vigil-probe status --json: {e}: {}", lossy(&out.stderr))))?;
@@ -254,6 +460,7 @@ async fn start_collector(
     bin: &Path,
     data: &Path,
     asn_db: &Path,
+    detection: &Path,
     dir: &Path,
 ) -> Result<Child, LabError> {
     let log = dir.join("collector.log");
@@ -265,6 +472,8 @@ async fn start_collector(
         .arg(data)
         .arg("--asn-db")
         .arg(asn_db)
+        .arg("--detection")
+        .arg(detection)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(log)
@@ -338,7 +547,7 @@ async fn stored(bin: &Path, data: &Path, dir: &Path) -> Result<HashMap<String, S
 
 /// The probe's address must be nowhere in the collector's files (the lab's probe is not on
 /// loopback, so this is the sharpest check of "never stores the IP").
-fn check_privacy(data: &Path, failures: &mut Vec<String>) {
+pub(crate) fn check_privacy(data: &Path, failures: &mut Vec<String>) {
     let needle = PROBE_IP.to_string();
     let Ok(entries) = std::fs::read_dir(data) else {
         failures.push(format!("cannot list {}", data.display()));
@@ -352,26 +561,28 @@ fn check_privacy(data: &Path, failures: &mut Vec<String>) {
     }
 }
 
-/// The scenario's targets as a battery: each target a platform, the first the neutral control.
-fn battery_toml(targets: &[Target]) -> String {
+/// The scenario's targets as a battery: each target a platform, the first `controls` neutral controls.
+pub(crate) fn battery_toml(targets: &[Target], controls: usize) -> String {
     let mut out = String::new();
     for (i, t) in targets.iter().enumerate() {
         let host = t.input.split("://").nth(1).unwrap_or(&t.input);
         let host = host.split(['/', ':']).next().unwrap_or(host);
-        let id: String =
-            host.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
-        let kind = if i == 0 { "control" } else { "platform" };
-        out +=
-            &format!("[[platform]]\nid = {}\nname = {}\nkind = \"{kind}\"\n", quote(&format!("{id}_{i}")), quote(host));
+        let kind = if i < controls { "control" } else { "platform" };
+        out += &format!(
+            "[[platform]]\nid = {}\nname = {}\nkind = \"{kind}\"\n",
+            quote(&platform_id(&t.input, i)),
+            quote(host)
+        );
         out += &format!("[[platform.endpoint]]\ngroup = \"main\"\ninput = {}\n\n", quote(&t.input));
     }
     out
 }
 
-/// The probe's configuration: what `run::probe_args` gives `check`, plus the key, spool and battery.
-fn probe_toml(world: &World, dir: &Path, battery: &Path, timeout_ms: u64) -> String {
+/// The configuration of probe `name`: what `run::probe_args` gives `check`, plus its own key and
+/// spool, the battery and the lab's heartbeat.
+pub(crate) fn probe_toml(world: &World, dir: &Path, battery: &Path, timeout_ms: u64, name: &str) -> String {
     let s = &world.services;
-    let state = dir.join("probe-state");
+    let state = dir.join(format!("probe-{name}"));
     let path = |p: PathBuf| quote(&p.display().to_string());
     format!(
         "[probe]\ncountry = \"{PROBE_CC}\"\n\n\
@@ -379,7 +590,7 @@ fn probe_toml(world: &World, dir: &Path, battery: &Path, timeout_ms: u64) -> Str
          [network]\nconnect_timeout_ms = {timeout_ms}\ntls_timeout_ms = {timeout_ms}\nhttp_timeout_ms = {timeout_ms}\n\
          ca_files = [{}]\nlab_nets = [\"{LAB_NET}\"]\n\n\
          [control]\nurl = \"http://{}/\"\n\n[battery]\nfile = {}\n\n\
-         [identity]\nkey_file = {}\n\n[spool]\ndir = {}\n",
+         [identity]\nkey_file = {}\n\n[spool]\ndir = {}\n\n[schedule]\nheartbeat_seconds = {HEARTBEAT_S}\n",
         s.public_resolver,
         s.doh,
         path(ca_path(dir)),
@@ -390,11 +601,20 @@ fn probe_toml(world: &World, dir: &Path, battery: &Path, timeout_ms: u64) -> Str
     )
 }
 
+/// The battery's platform id of target `i` (its host, made an identifier, and its index).
+pub(crate) fn platform_id(input: &str, i: usize) -> String {
+    let host = input.split("://").nth(1).unwrap_or(input);
+    let host = host.split(['/', ':']).next().unwrap_or(host);
+    let id: String =
+        host.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
+    format!("{id}_{i}")
+}
+
 fn quote(s: &str) -> String {
     toml::Value::String(s.to_string()).to_string()
 }
 
-fn lossy(bytes: &[u8]) -> String {
+pub(crate) fn lossy(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).trim().to_string()
 }
 
@@ -435,7 +655,7 @@ mod tests {
     fn targets_become_a_battery_the_probe_reads() {
         let targets =
             [Target::clean("https://www.wikipedia.test/"), Target::clean("tcpconnect://e1.whatsapp.test:5222")];
-        let text = battery_toml(&targets);
+        let text = battery_toml(&targets, 1);
         let battery: toml::Value = toml::from_str(&text).unwrap();
         let platforms = battery["platform"].as_array().unwrap();
         assert_eq!(platforms[0]["id"].as_str(), Some("www_wikipedia_test_0"));

@@ -164,7 +164,7 @@ pub async fn main(lab_bin: PathBuf, filters: &[String]) -> Result<bool, LabError
     if scenarios.is_empty() {
         return Err(LabError::Other(format!("no scenario matches {filters:?}")));
     }
-    let need_collector = scenarios.iter().any(|s| s.flow == Flow::Shutdown && s.pending.is_none());
+    let need_collector = scenarios.iter().any(|s| (s.flow == Flow::Shutdown || s.publish) && s.pending.is_none());
     let bins = find_bins(lab_bin, need_collector)?;
     // The longest scenario first, so it overlaps the others.
     let mut scenarios = scenarios;
@@ -197,7 +197,11 @@ pub fn table(scenarios: &[Scenario]) -> String {
         let mut verdict =
             if verdicts.is_empty() { "all accessible, no blocking".to_string() } else { verdicts.join("; ") };
         if s.flow == Flow::Shutdown {
-            verdict += "; platforms `network_down`; every measurement reaches the collector after the outage";
+            verdict += "; platforms `network_down`; every measurement reaches the collector after the outage; \
+                        the collector publishes the ASN's shutdown during it and confirms it after";
+        }
+        if s.publish {
+            verdict += "; the collector publishes each block (platform, mechanism, ASN, start) and its end";
         }
         let pending = if s.pending.is_some() { " (pending)" } else { "" };
         let row = [format!("`{}`{pending}", s.name), s.rule.clone(), verdict, s.ooni.clone()];
