@@ -114,24 +114,9 @@ pub async fn country(
     respond(t, format!("Reachability of online platforms in {cc}"), format).await
 }
 
-/// The country an ASN's observations carry (the most observed, if several); None without data.
+/// The country of an ASN's most recent observations (one index lookup); None without data.
 pub fn asn_country(conn: &Connection, asn: u32) -> rusqlite::Result<Option<String>> {
-    let from_counts: Option<String> = conn
-        .query_row(
-            "SELECT cc FROM timeline_counts WHERE asn = ?1 GROUP BY cc ORDER BY SUM(ok + failed) DESC, cc LIMIT 1",
-            [asn],
-            |r| r.get(0),
-        )
-        .optional()?;
-    if from_counts.is_some() {
-        return Ok(from_counts);
-    }
-    conn.query_row(
-        "SELECT cc FROM probe_days WHERE asn = ?1 GROUP BY cc ORDER BY COUNT(*) DESC, cc LIMIT 1",
-        [asn],
-        |r| r.get(0),
-    )
-    .optional()
+    conn.query_row("SELECT cc FROM probe_days WHERE asn = ?1 ORDER BY day DESC LIMIT 1", [asn], |r| r.get(0)).optional()
 }
 
 /// `GET /api/v1/charts/asn/{file}`: `64500.svg` (or `AS64500.svg`).

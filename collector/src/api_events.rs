@@ -104,12 +104,21 @@ pub fn record(e: &DetectedEvent, revision: u32, updated_at: i64) -> EventRecord 
 
 /// A time parameter: Unix seconds or RFC 3339.
 pub fn parse_time(name: &str, v: &str) -> Result<i64, HttpError> {
-    if let Ok(t) = v.parse::<i64>() {
-        return Ok(t);
+    let t = match v.parse::<i64>() {
+        Ok(t) => Some(t),
+        Err(_) => events::rfc3339_to_unix(v),
+    };
+    let Some(t) = t else {
+        return Err(HttpError::bad_request("bad_parameter", format!("{name}: expected Unix seconds or RFC 3339")));
+    };
+    if !(0..=LAST_TIME).contains(&t) {
+        return Err(HttpError::bad_request("bad_parameter", format!("{name}: expected a time in years 1970..9999")));
     }
-    events::rfc3339_to_unix(v)
-        .ok_or_else(|| HttpError::bad_request("bad_parameter", format!("{name}: expected Unix seconds or RFC 3339")))
+    Ok(t)
 }
+
+/// 9999-12-31T23:59:59Z: times beyond are refused (arithmetic on them could overflow).
+pub const LAST_TIME: i64 = 253_402_300_799;
 
 /// The filters of the event list, checked.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -121,9 +130,14 @@ pub struct EventFilter {
     pub status: Option<String>,
     pub from: Option<i64>,
     pub to: Option<i64>,
+    /// At most this many events (newest first); None = all (offline use).
+    pub limit: Option<usize>,
 }
 
-const FILTER_KEYS: &[&str] = &["country", "asn", "platform", "type", "status", "from", "to"];
+const FILTER_KEYS: &[&str] = &["country", "asn", "platform", "type", "status", "from", "to", "limit"];
+/// The event list's default and largest page (narrow with `from`/`to` for older events).
+pub const DEFAULT_EVENT_LIMIT: usize = 1000;
+pub const MAX_EVENT_LIMIT: usize = 10_000;
 
 impl EventFilter {
     /// Parse the query; unknown or malformed parameters are a 400 naming the parameter.
@@ -152,7 +166,23 @@ impl EventFilter {
         }
         let from = q.get("from").map(|v| parse_time("from", v)).transpose()?;
         let to = q.get("to").map(|v| parse_time("to", v)).transpose()?;
-        Ok(EventFilter { country, asn, platform: q.get("platform").cloned(), kind, status, from, to })
+        let limit = match q.get("limit") {
+            Some(v) => match v.parse::<usize>() {
+                Ok(n) if (1..=MAX_EVENT_LIMIT).contains(&n) => n,
+                _ => return Err(bad("limit", &format!("expected 1..={MAX_EVENT_LIMIT}"))),
+            },
+            None => DEFAULT_EVENT_LIMIT,
+        };
+        Ok(EventFilter {
+            country,
+            asn,
+            platform: q.get("platform").cloned(),
+            kind,
+            status,
+            from,
+            to,
+            limit: Some(limit),
+        })
     }
 }
 
@@ -186,6 +216,9 @@ pub fn list(conn: &Connection, f: &EventFilter) -> rusqlite::Result<Vec<EventRec
         add(" AND start <= ?", SqlValue::Integer(t));
     }
     sql.push_str(" ORDER BY start DESC, id");
+    if let Some(n) = f.limit {
+        sql.push_str(&format!(" LIMIT {n}"));
+    }
     let mut stmt = conn.prepare(&sql)?;
     let rows = stmt.query_map(params_from_iter(args), |r| {
         Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?, r.get::<_, i64>(2)?))

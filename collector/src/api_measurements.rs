@@ -307,7 +307,8 @@ pub fn ooni_measurement(row: &MeasurementRow, signed_url: &str) -> Option<Value>
     m.insert("probe_cc".into(), json!(row.probe_cc));
     m.insert("probe_asn".into(), json!(row.probe_asn));
     // OONI scrubs the address to this constant; Vigil never has one.
-    m.entry("probe_ip").or_insert_with(|| json!("127.0.0.1"));
+    // Always OONI's scrubbed constant: Vigil never has a probe's address, whatever a payload says.
+    m.insert("probe_ip".into(), json!("127.0.0.1"));
     m.entry("test_start_time").or_insert_with(|| json!(row.measurement_start_time));
     let has_report_id = m.get("report_id").and_then(Value::as_str).is_some_and(|s| !s.is_empty());
     if !has_report_id {

@@ -68,7 +68,7 @@ pub fn parse(q: &HashMap<String, String>, now: i64) -> Result<TimelineQuery, Htt
             }
             b
         }
-        None => (span + DEFAULT_BUCKETS * HOUR - 1) / (DEFAULT_BUCKETS * HOUR) * HOUR,
+        None => ((span + DEFAULT_BUCKETS * HOUR - 1) / (DEFAULT_BUCKETS * HOUR) * HOUR).max(HOUR),
     };
     let n = (span + bucket - 1) / bucket;
     if n > MAX_BUCKETS {

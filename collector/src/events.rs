@@ -67,6 +67,9 @@ pub const MIGRATION: &str = "CREATE TABLE observations (
 
 /// How far back a detection pass looks (seconds).
 pub const DEFAULT_WINDOW: i64 = 14 * 86_400;
+/// Events that start this close to the window's far edge (or before it) are left as published:
+/// the pass no longer sees their beginning, so it could only truncate or retract them.
+pub const EDGE_MARGIN: i64 = 86_400;
 
 /// Parse an RFC 3339 time (the writer's `received_at`) into Unix seconds.
 pub fn rfc3339_to_unix(s: &str) -> Option<i64> {
@@ -168,9 +171,12 @@ pub struct PassSummary {
 /// Detect over `[now - window, now]` and reconcile with the stored events: the changes to write.
 pub fn plan(conn: &Connection, params: &Params, now: i64, window: i64) -> rusqlite::Result<(PassSummary, Vec<Change>)> {
     let from = now - window;
+    let edge = from + EDGE_MARGIN.min(window / 2);
     let obs = load_observations(conn, from)?;
-    let published = load_published(conn, from)?;
-    let detected = vigil_detect::detect(&obs, params, now);
+    let mut published = load_published(conn, from)?;
+    published.retain(|p| p.event.start >= edge);
+    let mut detected = vigil_detect::detect(&obs, params, now);
+    detected.retain(|e| e.start >= edge);
     let changes = reconcile(&published, &detected, now);
     let mut summary = PassSummary { observations: obs.len(), ..PassSummary::default() };
     for change in &changes {
@@ -187,7 +193,16 @@ pub fn plan(conn: &Connection, params: &Params, now: i64, window: i64) -> rusqli
 pub fn write_changes(tx: &Transaction<'_>, changes: &[Change], now: i64) -> rusqlite::Result<()> {
     for change in changes {
         match change {
-            Change::New(e) => write_revision(tx, e, 1, now, "first publication", &Value::Array(Vec::new()))?,
+            Change::New(e) => {
+                // An id already published (an event re-detected after a split) gets a new
+                // revision, never a second revision 1 (which would fail the whole transaction).
+                let last: Option<u32> =
+                    tx.query_row("SELECT MAX(revision) FROM event_revisions WHERE id = ?1", [&e.id], |r| r.get(0))?;
+                match last {
+                    None => write_revision(tx, e, 1, now, "first publication", &Value::Array(Vec::new()))?,
+                    Some(r) => write_revision(tx, e, r + 1, now, "detected again", &Value::Array(Vec::new()))?,
+                }
+            }
             Change::Revised { revision, event, changes, reason, .. } => {
                 let changes = serde_json::to_value(changes).unwrap_or(Value::Null);
                 write_revision(tx, event, *revision, now, reason, &changes)?;

@@ -122,4 +122,26 @@ fn stored_measurements_become_events_with_revisions_when_late_evidence_arrives()
         .unwrap();
     assert_eq!(mech, "tls_sni_reset");
     assert!(evidence as usize >= block.event.measurements.min(1));
+
+    // As the events age out of the window, passes leave them exactly as published (the
+    // detector no longer sees their beginning: it could only truncate or retract them).
+    let before: Vec<(String, u32, String)> = events_table(&conn);
+    for days in [12, 13, 14, 15, 20] {
+        let s = run_detection(&mut conn, &params, t2 + days * 86_400, DEFAULT_WINDOW).unwrap();
+        assert_eq!((s.new, s.revised), (0, 0), "{days} days later: {s:?}");
+    }
+    assert_eq!(events_table(&conn), before);
+
+    // A "new" event whose id is already published becomes its next revision, not an error.
+    let last = event_with_revisions(&conn, &block.event.id).unwrap().unwrap().1.len() as u32;
+    let tx = conn.transaction().unwrap();
+    write_changes(&tx, &[vigil_detect::Change::New(block.event.clone())], t2 + 21 * 86_400).expect("no conflict");
+    tx.commit().unwrap();
+    let revisions = event_with_revisions(&conn, &block.event.id).unwrap().unwrap().1;
+    assert_eq!((revisions.len() as u32, revisions.last().unwrap().reason.as_str()), (last + 1, "detected again"));
+}
+
+fn events_table(conn: &rusqlite::Connection) -> Vec<(String, u32, String)> {
+    let mut stmt = conn.prepare("SELECT id, revision, event FROM events ORDER BY id").unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().map(Result::unwrap).collect()
 }

@@ -115,6 +115,7 @@ pub const MIGRATION: &str = "CREATE TABLE timeline_counts (
         key_id TEXT NOT NULL,
         PRIMARY KEY (cc, day, asn, key_id)
     ) WITHOUT ROWID;
+    CREATE INDEX probe_days_asn ON probe_days (asn, day);
     CREATE INDEX events_cc_start ON events (cc, start);";
 
 /// Keep the counts for one stored observation (in the writer's transaction): a platform

@@ -118,13 +118,20 @@ async fn a_replayed_fleet_is_published_with_revisions_evidence_csv_and_atom() {
     let (_, body) = get(&base, "/api/v1/events?type=shutdown&asn=100").await;
     let only: Vec<Value> = serde_json::from_str(&body).unwrap();
     assert!(!only.is_empty() && only.iter().all(|e| e["type"] == "shutdown" && e["scope"]["asn"] == 100));
+    let (_, body) = get(&base, "/api/v1/events?country=AA&limit=1").await;
+    let first: Vec<Value> = serde_json::from_str(&body).unwrap();
+    assert_eq!((first.len(), &first[0]["id"]), (1, &events[0]["id"]), "the newest event first");
     let (_, body) = get(&base, "/api/v1/events?country=BB").await;
     assert_eq!(body, "[]");
     let (_, body) = get(&base, &format!("/api/v1/events?to={}", truth.block_start - 6 * H)).await;
     assert_eq!(body, "[]", "nothing had started by then");
-    for (query, name) in
-        [("country=A1", "country"), ("asn=x", "asn"), ("from=yesterday", "from"), ("colour=red", "colour")]
-    {
+    for (query, name) in [
+        ("country=A1", "country"),
+        ("asn=x", "asn"),
+        ("from=yesterday", "from"),
+        ("colour=red", "colour"),
+        ("limit=0", "limit"),
+    ] {
         let (status, body) = get(&base, &format!("/api/v1/events?{query}")).await;
         assert_eq!(status, 400, "{query}: {body}");
         assert!(body.contains("bad_parameter") && body.contains(name), "{query}: {body}");

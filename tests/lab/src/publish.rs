@@ -71,17 +71,14 @@ pub async fn run(
     };
     let first_blocked_run = first_blocked_run.unwrap_or_default();
 
-    // Every blocked target its event; every clean one none.
+    // Every blocked target its event; every clean one none (checked once the blocked targets'
+    // events show that detection has run over every upload).
+    let mut clean = Vec::new();
     for (i, target) in battery.iter().enumerate().skip(CONTROLS.len()) {
         let platform = platform_id(&target.input, i);
         let want = target.mechanism.clone().filter(|_| target.expect().blocking.is_string());
         let Some(mechanism) = want else {
-            if let Some(e) =
-                events(&lab.data).map_err(LabError::Other)?.iter().find(|e| e.platforms.contains(&platform))
-            {
-                out.failures
-                    .push(format!("{}: expected clean, but the collector published {} {}", target.input, e.kind, e.id));
-            }
+            clean.push((target.input.clone(), platform));
             continue;
         };
         let ended = restored.is_some();
@@ -142,6 +139,13 @@ pub async fn run(
             ));
         }
     }
+    let published = events(&lab.data).map_err(LabError::Other)?;
+    for (input, platform) in clean {
+        if let Some(e) = published.iter().find(|e| e.platforms.contains(&platform)) {
+            out.failures.push(format!("{input}: expected clean, but the collector published {} {}", e.kind, e.id));
+        }
+    }
+    crate::shutdown::check_privacy(&lab.data, &mut out.failures);
     Ok(out)
 }
 
