@@ -48,11 +48,11 @@ pub fn read(path: &Path) -> Result<SigningKey, CollectorError> {
     Ok(SigningKey::from_bytes(&seed))
 }
 
-/// Write `key` to `path` durably (a temporary file, fsync, rename, fsync of the directory).
-pub fn write(path: &Path, key: &SigningKey) -> Result<(), CollectorError> {
+/// Write `key` to a fresh temporary file beside `path` (mode 0600, fsynced) and return its path.
+fn write_tmp(path: &Path, key: &SigningKey) -> Result<PathBuf, CollectorError> {
     let tmp = {
         let mut p = path.as_os_str().to_owned();
-        p.push(".tmp");
+        p.push(format!(".tmp.{}.{:016x}", std::process::id(), rand::random::<u64>()));
         PathBuf::from(p)
     };
     let _ = fs::remove_file(&tmp);
@@ -67,7 +67,12 @@ pub fn write(path: &Path, key: &SigningKey) -> Result<(), CollectorError> {
     let text = format!("{}\n", B64.encode(key.to_bytes()));
     file.write_all(text.as_bytes()).map_err(|e| CollectorError::io("write", &tmp, e))?;
     file.sync_all().map_err(|e| CollectorError::io("fsync", &tmp, e))?;
-    drop(file);
+    Ok(tmp)
+}
+
+/// Write `key` to `path` durably (a temporary file, fsync, rename, fsync of the directory).
+pub fn write(path: &Path, key: &SigningKey) -> Result<(), CollectorError> {
+    let tmp = write_tmp(path, key)?;
     fs::rename(&tmp, path).map_err(|e| CollectorError::io("rename", path, e))?;
     sync_dir(path)
 }
@@ -78,14 +83,25 @@ pub fn sync_dir(path: &Path) -> Result<(), CollectorError> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(|e| CollectorError::io("fsync", dir, e))
 }
 
-/// Load the key, creating it on first start.
+/// Load the key, creating it on first start. Creation links the new file into place, which
+/// fails if another process created the key meanwhile: then that key is read, so two collectors
+/// started at once on one data dir never end up signing with different keys.
 pub fn load_or_create(path: &Path) -> Result<SigningKey, CollectorError> {
     if path.exists() {
         return read(path);
     }
     let key = generate()?;
-    write(path, &key)?;
-    Ok(key)
+    let tmp = write_tmp(path, &key)?;
+    let linked = fs::hard_link(&tmp, path);
+    let _ = fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => {
+            sync_dir(path)?;
+            Ok(key)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read(path),
+        Err(e) => Err(CollectorError::io("link", path, e)),
+    }
 }
 
 /// Finish or undo an interrupted rotation: `is_recorded(key_id)` says whether the database holds
@@ -122,6 +138,20 @@ mod tests {
             fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
             assert!(matches!(read(&path), Err(CollectorError::Key { .. })));
         }
+    }
+
+    #[test]
+    fn racing_first_starts_agree_on_one_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("collector.key");
+        let keys: Vec<[u8; 32]> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8).map(|_| s.spawn(|| load_or_create(&path).unwrap().to_bytes())).collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(keys.iter().all(|k| *k == keys[0]), "every racer must load the one key on disk");
+        assert_eq!(read(&path).unwrap().to_bytes(), keys[0]);
+        let leftovers: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(leftovers.len(), 1, "no temporary files left: {leftovers:?}");
     }
 
     #[test]

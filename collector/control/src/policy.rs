@@ -2,76 +2,21 @@
 //! non-public addresses, nor the collector's own, so a probe cannot turn the control against the
 //! network it runs in. A lab may declare networks that count as public.
 //!
-//! The ranges duplicate the probe's `bogon` module on purpose: the control must not depend on the
-//! probe, and the report crate holds data types only.
+//! The ranges are `vigil_report::addr`'s, the same list the probe uses.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 
-use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use ipnet::IpNet;
+use vigil_report::addr;
 
-/// IPv4 special-purpose ranges that are not globally reachable (IANA registry, RFC 6890 and later).
-const V4_NON_PUBLIC: [Ipv4Net; 15] = [
-    v4(0, 0, 0, 0, 8),          // "this network"
-    v4(10, 0, 0, 0, 8),         // RFC 1918
-    v4(100, 64, 0, 0, 10),      // carrier-grade NAT
-    v4(127, 0, 0, 0, 8),        // loopback
-    v4(169, 254, 0, 0, 16),     // link local (and cloud metadata services)
-    v4(172, 16, 0, 0, 12),      // RFC 1918
-    v4(192, 0, 0, 0, 24),       // IETF protocol assignments
-    v4(192, 0, 2, 0, 24),       // TEST-NET-1
-    v4(192, 168, 0, 0, 16),     // RFC 1918
-    v4(198, 18, 0, 0, 15),      // benchmarking
-    v4(198, 51, 100, 0, 24),    // TEST-NET-2
-    v4(203, 0, 113, 0, 24),     // TEST-NET-3
-    v4(224, 0, 0, 0, 4),        // multicast
-    v4(240, 0, 0, 0, 4),        // reserved
-    v4(255, 255, 255, 255, 32), // limited broadcast
-];
-
-/// IPv6 ranges that are not globally reachable. IPv4-mapped and NAT64 addresses are judged by the
-/// IPv4 address they embed.
-const V6_NON_PUBLIC: [Ipv6Net; 9] = [
-    v6([0, 0, 0, 0, 0, 0, 0, 0], 96), // unspecified, loopback, deprecated IPv4-compatible
-    v6([0x64, 0xff9b, 1, 0, 0, 0, 0, 0], 48), // local-use NAT64 (RFC 8215)
-    v6([0x100, 0, 0, 0, 0, 0, 0, 0], 64), // discard-only
-    v6([0x2001, 0xdb8, 0, 0, 0, 0, 0, 0], 32), // documentation
-    v6([0x3fff, 0, 0, 0, 0, 0, 0, 0], 20), // documentation (RFC 9637)
-    v6([0xfc00, 0, 0, 0, 0, 0, 0, 0], 7), // unique local
-    v6([0xfe80, 0, 0, 0, 0, 0, 0, 0], 10), // link local
-    v6([0xfec0, 0, 0, 0, 0, 0, 0, 0], 10), // deprecated site local
-    v6([0xff00, 0, 0, 0, 0, 0, 0, 0], 8), // multicast
-];
-
-/// Well-known NAT64 prefix: the last 32 bits are an IPv4 address (RFC 6052).
-const NAT64: Ipv6Net = v6([0x64, 0xff9b, 0, 0, 0, 0, 0, 0], 96);
-
-const fn v4(a: u8, b: u8, c: u8, d: u8, len: u8) -> Ipv4Net {
-    Ipv4Net::new_assert(Ipv4Addr::new(a, b, c, d), len)
-}
-
-const fn v6(s: [u16; 8], len: u8) -> Ipv6Net {
-    let ip = Ipv6Addr::new(s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]);
-    Ipv6Net::new_assert(ip, len)
-}
-
-/// The address a connection to `ip` really reaches: the IPv4 address inside an IPv4-mapped
-/// (`::ffff:a.b.c.d`) or NAT64 (`64:ff9b::a.b.c.d`) address, else `ip` itself.
+/// The address a connection to `ip` really reaches (see [`vigil_report::addr::reached`]).
 fn effective(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) if NAT64.contains(&v6) => {
-            let o = v6.octets();
-            IpAddr::V4(Ipv4Addr::new(o[12], o[13], o[14], o[15]))
-        }
-        other => other.to_canonical(),
-    }
+    addr::reached(ip)
 }
 
 /// True if `ip` is not a globally reachable unicast address (OONI's "bogon"), lab nets aside.
 pub fn is_non_public(ip: IpAddr) -> bool {
-    match effective(ip) {
-        IpAddr::V4(v4) => V4_NON_PUBLIC.iter().any(|net| net.contains(&v4)),
-        IpAddr::V6(v6) => V6_NON_PUBLIC.iter().any(|net| net.contains(&v6)),
-    }
+    addr::is_non_public(ip)
 }
 
 /// The addresses the control may connect to.
