@@ -9,11 +9,12 @@ use tokio_util::sync::CancellationToken;
 
 /// How long a pass waits after ingest asked for one (to gather more), and how often a pass runs
 /// without new data (so silence is noticed): both scale with the nominal heartbeat interval —
-/// 10 s and 60 s for the field's 300 s, never under a second.
+/// 10 s and 60 s for the field's 300 s. The timer stays a fifth of an interval down to a
+/// quarter of a second, so the lab's scaled-down heartbeats see the field's latency.
 pub fn cadence(p: &vigil_detect::Params) -> (Duration, Duration) {
     let hb = p.heartbeat_interval.max(1) as u64 * 1000;
     let debounce = Duration::from_millis((hb / 30).clamp(500, 10_000));
-    let tick = Duration::from_millis((hb / 5).clamp(1000, 60_000));
+    let tick = Duration::from_millis((hb / 5).clamp(250, 60_000));
     (debounce, tick)
 }
 
@@ -77,7 +78,8 @@ mod tests {
     fn the_cadence_scales_with_the_heartbeat() {
         let p = |hb| vigil_detect::Params { heartbeat_interval: hb, ..Default::default() };
         assert_eq!(cadence(&p(300)), (Duration::from_secs(10), Duration::from_secs(60)));
-        assert_eq!(cadence(&p(3)), (Duration::from_millis(500), Duration::from_secs(1)));
+        assert_eq!(cadence(&p(3)), (Duration::from_millis(500), Duration::from_millis(600)));
+        assert_eq!(cadence(&p(1)), (Duration::from_millis(500), Duration::from_millis(250)));
         assert_eq!(cadence(&p(3600)), (Duration::from_secs(10), Duration::from_secs(60)));
     }
 }
