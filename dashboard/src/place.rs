@@ -1,0 +1,123 @@
+//! A country page (`/country/{cc}`) or a network page (`/asn/{asn}`): the platforms × time
+//! timeline with its legend and table alternative, the filters (period, platform, event type:
+//! a plain GET form, so they work without JavaScript), the events and the probe coverage.
+
+use maud::{Markup, html};
+
+use crate::layout::{self, Ctx, DataLink, Page};
+use crate::model::Place;
+use crate::{parts, svg, words};
+
+/// The periods a reader can choose (days).
+pub const PERIODS: &[i64] = &[1, 2, 7, 14, 30];
+/// Event types a reader can filter on.
+pub const KINDS: &[&str] = &["blocking", "shutdown", "throttling"];
+
+fn filters(ctx: &Ctx, p: &Place) -> Markup {
+    let l = ctx.lang;
+    let f = &p.filters;
+    html! {
+        form class="filters" method="get" action=(ctx.path) role="search" aria-label=(l.t("filters_label")) {
+            label { (l.t("filter_period")) " "
+                select name="days" {
+                    @for d in PERIODS { option value=(d) selected[*d == f.days] { (l.f("days_n", &[("n", d)])) } }
+                }
+            }
+            label { (l.t("filter_platform")) " "
+                select name="platform" {
+                    option value="" { (l.t("all_platforms")) }
+                    @for name in &p.platforms { option value=(name) selected[f.platform.as_deref() == Some(name.as_str())] { (name) } }
+                }
+            }
+            label { (l.t("filter_type")) " "
+                select name="type" {
+                    option value="" { (l.t("all_types")) }
+                    @for k in KINDS { option value=(k) selected[f.kind.as_deref() == Some(*k)] { (words::code(l, "kind_", k)) } }
+                }
+            }
+            @if ctx.explicit { input type="hidden" name="lang" value=(l.code); }
+            button type="submit" { (l.t("apply")) }
+        }
+    }
+}
+
+fn coverage(ctx: &Ctx, p: &Place) -> Markup {
+    let l = ctx.lang;
+    let c = &p.coverage;
+    html! {
+        section aria-labelledby="coverage-h" {
+            h2 id="coverage-h" { (l.t("coverage_heading")) }
+            p { (l.f("coverage_text", &[("probes", &c.probes), ("asns", &c.asns.len()), ("n", &p.filters.days)])) }
+            @if !c.asns.is_empty() {
+                ul class="asns" {
+                    @for (asn, probes) in &c.asns {
+                        li { a href=(ctx.href(&format!("/asn/{asn}"))) dir="ltr" { "AS" (asn) } " · " (l.f("probes_n", &[("n", probes)])) }
+                    }
+                }
+            }
+            p class="note" { (l.t("coverage_privacy")) }
+        }
+    }
+}
+
+/// The page.
+pub fn render(ctx: &Ctx, p: &Place) -> String {
+    let l = ctx.lang;
+    let name = words::place(l, &p.scope);
+    let title = match p.scope.asn {
+        Some(_) => l.f("asn_title", &[("place", &name)]),
+        None => l.f("country_title", &[("place", &name)]),
+    };
+    let chart_title = l.f("chart_title", &[("place", &name), ("n", &p.filters.days)]);
+    let desc = l.f(
+        "chart_desc",
+        &[
+            ("rows", &p.timeline.rows.len()),
+            ("events", &p.events.len()),
+            ("from", &words::utc_minutes(p.timeline.from)),
+            ("to", &words::utc_minutes(p.timeline.to)),
+        ],
+    );
+    let rows: Vec<&[crate::model::State]> = p.timeline.rows.iter().map(|r| r.cells.as_slice()).collect();
+    let body = html! {
+        (filters(ctx, p))
+        figure class="chart" {
+            div class="scroll" { (svg::timeline(l, &p.timeline, &chart_title, &desc, "tl", None)) }
+            figcaption { (chart_title) " · " (layout::time(p.timeline.from)) " – " (layout::time(p.timeline.to)) }
+            (svg::legend(l, &svg::present(rows)))
+            details {
+                summary { (l.t("table_alternative")) }
+                (svg::table(l, &p.timeline, &chart_title))
+            }
+        }
+        section aria-labelledby="events-h" {
+            h2 id="events-h" { (l.t("events_heading")) }
+            (parts::events_table(ctx, &p.events, &l.f("events_in", &[("place", &name)])))
+        }
+        (coverage(ctx, p))
+    };
+    let scope_q = match p.scope.asn {
+        Some(a) => format!("country={}&asn={a}", p.scope.cc),
+        None => format!("country={}", p.scope.cc),
+    };
+    let chart = match p.scope.asn {
+        Some(a) => format!("/api/v1/charts/asn/{a}"),
+        None => format!("/api/v1/charts/country/{}", p.scope.cc),
+    };
+    let data = vec![
+        DataLink { key: "data_events_csv", href: format!("/api/v1/events.csv?{scope_q}"), kind: "text/csv" },
+        DataLink { key: "data_events_json", href: format!("/api/v1/events?{scope_q}"), kind: "application/json" },
+        DataLink { key: "data_timeline", href: format!("/api/v1/timeline?{scope_q}"), kind: "application/json" },
+        DataLink { key: "data_chart_svg", href: format!("{chart}.svg"), kind: "image/svg+xml" },
+        DataLink { key: "data_chart_png", href: format!("{chart}.png"), kind: "image/png" },
+        DataLink { key: "data_feed", href: "/api/v1/feed.atom".into(), kind: "application/atom+xml" },
+    ];
+    let mut crumbs = vec![(l.t("nav_overview").to_string(), ctx.href("/"))];
+    if p.scope.asn.is_some() {
+        crumbs.push((
+            words::place(l, &crate::model::Scope { cc: p.scope.cc.clone(), asn: None }),
+            ctx.href(&format!("/country/{}", p.scope.cc)),
+        ));
+    }
+    layout::render(Page { ctx, title, crumbs, data, body })
+}
