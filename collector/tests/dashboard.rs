@@ -34,7 +34,10 @@ struct Served {
 
 async fn serve_demo() -> Served {
     let dir = tempfile::tempdir().unwrap();
-    let collector = Collector::open(Config::new(dir.path())).expect("opens");
+    let mut config = Config::new(dir.path());
+    // As `vigil-collector demo`: the simulated probes stop now; live detection would call them silent.
+    config.live_detection = false;
+    let collector = Collector::open(config).expect("opens");
     let end = time::OffsetDateTime::now_utc().unix_timestamp();
     let o = DemoOptions { end, days: 2, probes: 20, seed: DEFAULT_SEED, step: 43_200 };
     vigil_collector::demo::load(&collector, &o).await.expect("the demo loads");

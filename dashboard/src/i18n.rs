@@ -91,10 +91,10 @@ pub fn choose(query: Option<&str>, accept_language: Option<&str>) -> (&'static L
         if q <= 0.0 {
             continue;
         }
-        if let Some(l) = by_code(tag) {
-            if best.is_none_or(|(bq, _)| q > bq) {
-                best = Some((q, l));
-            }
+        if let Some(l) = by_code(tag)
+            && best.is_none_or(|(bq, _)| q > bq)
+        {
+            best = Some((q, l));
         }
     }
     (best.map_or(&all()[0], |(_, l)| l), false)

@@ -44,7 +44,7 @@ pub fn duration(lang: &Lang, secs: i64) -> String {
 }
 
 /// A state in words (the legend, the tables).
-pub fn state<'a>(lang: &'a Lang, s: State) -> &'a str {
+pub fn state(lang: &Lang, s: State) -> &str {
     lang.t(match s {
         State::Shutdown => "state_shutdown",
         State::BlockedDns => "state_blocked_dns",

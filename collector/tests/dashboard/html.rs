@@ -13,10 +13,10 @@ fn walk(node: &Handle, problems: &mut Vec<String>, ids: &mut HashSet<String>) {
     if let NodeData::Element { name, attrs, .. } = &node.data {
         let attrs = attrs.borrow();
         let get = |n: &str| attrs.iter().find(|a| &*a.name.local == n).map(|a| a.value.to_string());
-        if let Some(id) = get("id") {
-            if !ids.insert(id.clone()) {
-                problems.push(format!("duplicate id {id:?}"));
-            }
+        if let Some(id) = get("id")
+            && !ids.insert(id.clone())
+        {
+            problems.push(format!("duplicate id {id:?}"));
         }
         let tag = &*name.local;
         if tag == "img" && get("alt").is_none() {
