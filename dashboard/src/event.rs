@@ -32,7 +32,7 @@ fn facts(ctx: &Ctx, p: &EventPage) -> Markup {
             @if let Some(h) = words::how(l, e) { dt { (l.t("mechanism")) } dd { (h) } }
             dt { (l.t("confidence")) } dd { (format!("{:.0}", e.confidence * 100.0)) " %" }
             dt { (l.t("col_status")) } dd { (parts::status(ctx, &e.status)) " " small { (l.t(&format!("status_help_{}", e.status))) } }
-            dt { (l.t("basis")) } dd { (l.f("basis_text", &[("probes", &e.probes), ("measurements", &e.measurements)])) }
+            dt { (l.t("basis")) } dd { (l.f("basis_text", &[("probes", &l.n("probes_n", e.probes)), ("measurements", &l.n("measurements_n", e.measurements))])) }
             dt { (l.t("revision")) } dd { (e.revision) " · " (l.t("updated")) " " (time(e.updated_at)) }
             dt { (l.t("event_id")) } dd { code { (e.id) } }
         }
@@ -76,7 +76,7 @@ fn evidence(ctx: &Ctx, p: &EventPage) -> Markup {
     html! {
         section aria-labelledby="ev-h" {
             h2 id="ev-h" { (l.t("evidence_heading")) }
-            p { (l.f("evidence_text", &[("n", &p.evidence)])) }
+            p { (l.f("evidence_text", &[("measurements", &l.n("measurements_n", p.evidence))])) }
             ul {
                 li { a href={ "/api/v1/events/" (id) "/evidence" } type="application/x-ndjson" { (l.t("evidence_download")) } }
                 li { a href="/api/v1/probe-keys" type="application/json" { (l.t("evidence_keys")) } }

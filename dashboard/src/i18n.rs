@@ -1,6 +1,8 @@
 //! Translations: one TOML file per language in `dashboard/i18n/` (embedded in the binary), the
 //! language chosen by `?lang=` or the `Accept-Language` header, and messages with `{name}`
-//! placeholders. Adding a language is adding a file and a line to [`FILES`].
+//! placeholders; a message that counts is a table of plural forms (`one`, `two`, `few`, `many`,
+//! `other`, chosen by the language's `plural` rule). Adding a language is adding a file and a
+//! line to [`FILES`].
 
 use std::collections::BTreeMap;
 use std::fmt::Display;
@@ -28,27 +30,76 @@ impl Dir {
     }
 }
 
+/// How a language chooses a plural form for a count (CLDR's cardinal rules).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Plural {
+    /// `one` for 1, else `other` (English, German, Spanish, Persian ...).
+    OneOther,
+    /// `zero`, `one`, `two`, `few` (3–10), `many` (11–99, by the last two digits), `other`.
+    Arabic,
+    /// Always `other` (Chinese, Turkish, Indonesian ...).
+    None,
+}
+
+impl Plural {
+    /// The form for `n`.
+    pub fn category(self, n: u64) -> &'static str {
+        match self {
+            Plural::OneOther if n == 1 => "one",
+            Plural::OneOther | Plural::None => "other",
+            Plural::Arabic => match (n, n % 100) {
+                (0, _) => "zero",
+                (1, _) => "one",
+                (2, _) => "two",
+                (_, 3..=10) => "few",
+                (_, 11..=99) => "many",
+                _ => "other",
+            },
+        }
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Meta {
     name: String,
     dir: Dir,
+    plural: Plural,
+}
+
+/// A message: text, or plural forms by category (`other` required).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Msg {
+    Text(String),
+    Forms(BTreeMap<String, String>),
+}
+
+impl Msg {
+    fn other(&self) -> &str {
+        match self {
+            Msg::Text(s) => s,
+            Msg::Forms(f) => f.get("other").map_or("", String::as_str),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct File {
     language: Meta,
-    text: BTreeMap<String, String>,
+    text: BTreeMap<String, Msg>,
 }
 
-/// One language: its code, own name, direction and messages.
+/// One language: its code, own name, direction, plural rule and messages.
 #[derive(Debug)]
 pub struct Lang {
     pub code: &'static str,
     pub name: String,
     pub dir: Dir,
-    text: BTreeMap<String, String>,
+    pub plural: Plural,
+    text: BTreeMap<String, Msg>,
 }
 
 /// A translation file that does not parse.
@@ -61,8 +112,21 @@ pub struct I18nError {
 
 /// Parse one translation file.
 pub fn parse(code: &'static str, text: &str) -> Result<Lang, I18nError> {
-    let f: File = toml::from_str(text).map_err(|e| I18nError { code: code.into(), message: e.to_string() })?;
-    Ok(Lang { code, name: f.language.name, dir: f.language.dir, text: f.text })
+    let err = |message: String| I18nError { code: code.into(), message };
+    let f: File = toml::from_str(text).map_err(|e| err(e.to_string()))?;
+    for (key, msg) in &f.text {
+        if let Msg::Forms(forms) = msg {
+            if !forms.contains_key("other") {
+                return Err(err(format!("{key}: plural forms need `other`")));
+            }
+            if let Some(bad) =
+                forms.keys().find(|k| !["zero", "one", "two", "few", "many", "other"].contains(&k.as_str()))
+            {
+                return Err(err(format!("{key}: unknown plural form {bad:?}")));
+            }
+        }
+    }
+    Ok(Lang { code, name: f.language.name, dir: f.language.dir, plural: f.language.plural, text: f.text })
 }
 
 /// Every embedded language, parsed once (a file that does not parse is a bug the tests catch).
@@ -104,9 +168,27 @@ impl Lang {
     /// The message `key` (English if this language lacks it; the key itself if none has it).
     pub fn t<'a>(&'a self, key: &'a str) -> &'a str {
         match self.text.get(key) {
-            Some(s) => s,
-            None => all()[0].text.get(key).map_or(key, String::as_str),
+            Some(m) => m.other(),
+            None => all()[0].text.get(key).map_or(key, Msg::other),
         }
+    }
+
+    /// The message `key` for the count `n` (its plural form), with `{n}` filled.
+    pub fn n(&self, key: &str, n: impl TryInto<u64> + Copy + Display) -> String {
+        let count = n.try_into().unwrap_or(u64::MAX);
+        let (lang, msg) = match self.text.get(key) {
+            Some(m) => (self, Some(m)),
+            None => (&all()[0], all()[0].text.get(key)),
+        };
+        let text = match msg {
+            Some(Msg::Forms(forms)) => {
+                let cat = lang.plural.category(count);
+                forms.get(cat).or_else(|| forms.get("other")).map_or(key, String::as_str)
+            }
+            Some(m) => m.other(),
+            None => key,
+        };
+        text.replace("{n}", &n.to_string())
     }
 
     /// The message `key` with its `{name}` placeholders filled.
@@ -141,8 +223,20 @@ mod tests {
         for lang in &all()[1..] {
             for key in en.keys() {
                 let theirs = lang.text.get(key).unwrap_or_else(|| panic!("{}.toml lacks {key}", lang.code));
-                assert!(!theirs.trim().is_empty(), "{}.toml: {key} is empty", lang.code);
-                assert_eq!(placeholders(en.t(key)), placeholders(theirs), "{}.toml: {key} placeholders", lang.code);
+                assert!(!theirs.other().trim().is_empty(), "{}.toml: {key} is empty", lang.code);
+                assert_eq!(
+                    placeholders(en.t(key)),
+                    placeholders(theirs.other()),
+                    "{}.toml: {key} placeholders",
+                    lang.code
+                );
+                let plural = |m: &Msg| matches!(m, Msg::Forms(_));
+                assert_eq!(
+                    plural(&en.text[key]),
+                    plural(theirs),
+                    "{}.toml: {key}: plural forms as in English",
+                    lang.code
+                );
             }
             for key in lang.keys() {
                 assert!(en.text.contains_key(key), "{}.toml has {key}, which en.toml lacks", lang.code);
@@ -166,11 +260,20 @@ mod tests {
 
     #[test]
     fn a_bad_file_is_an_error_naming_it_and_placeholders_are_filled() {
-        let e = parse("xx", "[language]\nname = \"X\"\ndir = \"up\"\n[text]\n").unwrap_err();
+        let head = "[language]\nname = \"X\"\ndir = \"ltr\"\nplural = \"one-other\"\n";
+        let e = parse("xx", &head.replace("ltr", "up")).unwrap_err();
         assert!(e.to_string().starts_with("dashboard/i18n/xx.toml"), "{e}");
-        assert!(parse("xx", "[language]\nname = \"X\"\ndir = \"ltr\"\ncolour = 1\n[text]\n").is_err());
+        assert!(parse("xx", &format!("{head}colour = 1\n[text]\n")).is_err());
+        let e = parse("xx", &format!("{head}[text]\nk = {{ one = \"a\" }}\n")).unwrap_err();
+        assert!(e.to_string().contains("k: plural forms need `other`"), "{e}");
+        assert!(parse("xx", &format!("{head}[text]\nk = {{ other = \"a\", lots = \"b\" }}\n")).is_err());
         let en = by_code("en").unwrap();
-        assert_eq!(en.f("probes_n", &[("n", &3)]), "3 probes");
+        assert_eq!((en.n("probes_n", 1), en.n("probes_n", 3)), ("1 probe".into(), "3 probes".into()));
+        let ar = by_code("ar").unwrap();
+        let days: Vec<String> = [1, 2, 7, 14, 30, 100].iter().map(|d| ar.n("days_n", *d)).collect();
+        assert_eq!(days, ["يوم واحد", "يومان", "7 أيام", "14 يومًا", "30 يومًا", "100 يوم"]);
+        assert_eq!(Plural::Arabic.category(103), "few");
+        assert_eq!(Plural::None.category(1), "other");
         assert_eq!(en.t("no_such_key"), "no_such_key");
     }
 }

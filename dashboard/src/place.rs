@@ -20,7 +20,7 @@ fn filters(ctx: &Ctx, p: &Place) -> Markup {
         form class="filters" method="get" action=(ctx.path) role="search" aria-label=(l.t("filters_label")) {
             label { (l.t("filter_period")) " "
                 select name="days" {
-                    @for d in PERIODS { option value=(d) selected[*d == f.days] { (l.f("days_n", &[("n", d)])) } }
+                    @for d in PERIODS { option value=(d) selected[*d == f.days] { (l.n("days_n", *d)) } }
                 }
             }
             label { (l.t("filter_platform")) " "
@@ -47,11 +47,11 @@ fn coverage(ctx: &Ctx, p: &Place) -> Markup {
     html! {
         section aria-labelledby="coverage-h" {
             h2 id="coverage-h" { (l.t("coverage_heading")) }
-            p { (l.f("coverage_text", &[("probes", &c.probes), ("asns", &c.asns.len()), ("n", &p.filters.days)])) }
+            p { (l.f("coverage_text", &[("probes", &l.n("probes_n", c.probes)), ("networks", &l.n("networks_n", c.asns.len())), ("days", &l.n("days_n", p.filters.days))])) }
             @if !c.asns.is_empty() {
                 ul class="asns" {
                     @for (asn, probes) in &c.asns {
-                        li { a href=(ctx.href(&format!("/asn/{asn}"))) dir="ltr" { "AS" (asn) } " · " (l.f("probes_n", &[("n", probes)])) }
+                        li { a href=(ctx.href(&format!("/asn/{asn}"))) dir="ltr" { "AS" (asn) } " · " (l.n("probes_n", *probes)) }
                     }
                 }
             }
@@ -68,12 +68,12 @@ pub fn render(ctx: &Ctx, p: &Place) -> String {
         Some(_) => l.f("asn_title", &[("place", &name)]),
         None => l.f("country_title", &[("place", &name)]),
     };
-    let chart_title = l.f("chart_title", &[("place", &name), ("n", &p.filters.days)]);
+    let chart_title = l.f("chart_title", &[("place", &name), ("days", &l.n("days_n", p.filters.days))]);
     let desc = l.f(
         "chart_desc",
         &[
-            ("rows", &p.timeline.rows.len()),
-            ("events", &p.events.len()),
+            ("platforms", &l.n("platforms_n", p.timeline.rows.len())),
+            ("events", &l.n("events_n", p.events.len())),
             ("from", &words::utc_minutes(p.timeline.from)),
             ("to", &words::utc_minutes(p.timeline.to)),
         ],
