@@ -182,3 +182,36 @@ pub async fn asset(Path(file): Path<String>) -> Response {
             .into_response(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn filters_are_checked_and_empty_choices_mean_all() {
+        let f = filters(&q(&[("days", "14"), ("platform", ""), ("type", "shutdown"), ("lang", "ar")])).unwrap();
+        assert_eq!(f, Filters { days: 14, platform: None, kind: Some("shutdown".into()) });
+        assert_eq!(filters(&q(&[])).unwrap().days, 7);
+        for (pairs, name) in [
+            (&[("days", "3")][..], "days"),
+            (&[("days", "x")][..], "days"),
+            (&[("type", "outage")][..], "type"),
+            (&[("colour", "red")][..], "colour"),
+        ] {
+            let e = filters(&q(pairs)).unwrap_err();
+            assert!(e.starts_with(name), "{pairs:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn the_language_switcher_keeps_the_other_parameters() {
+        let headers = HeaderMap::new();
+        let c = ctx(&headers, &q(&[("type", "blocking"), ("lang", "ar"), ("days", "2")]), "/country/XA");
+        assert_eq!((c.lang.code, c.explicit, c.query.as_str()), ("ar", true, "days=2&type=blocking"));
+        assert_eq!(c.href("/event/x"), "/event/x?lang=ar");
+    }
+}
