@@ -79,7 +79,7 @@ pub async fn overview(
 
 /// The filters of a country or network page, checked.
 fn filters(q: &HashMap<String, String>) -> Result<Filters, String> {
-    if let Some(why) = unknown(q, &["lang", "days", "platform", "type"]) {
+    if let Some(why) = unknown(q, &["lang", "days", "end", "platform", "type"]) {
         return Err(why);
     }
     let days = match q.get("days").filter(|d| !d.is_empty()) {
@@ -97,7 +97,14 @@ fn filters(q: &HashMap<String, String>) -> Result<Filters, String> {
     if kind.as_deref().is_some_and(|k| !KINDS.contains(&k)) {
         return Err(format!("type: expected one of {}", KINDS.join(", ")));
     }
-    Ok(Filters { days, platform, kind })
+    let end = match q.get("end").filter(|e| !e.is_empty()) {
+        // A day (2026-12-01) means its midnight, UTC.
+        Some(e) if e.len() == 10 => Some(crate::api_events::parse_time("end", &format!("{e}T00:00:00Z"))),
+        Some(e) => Some(crate::api_events::parse_time("end", e)),
+        None => None,
+    };
+    let end = end.transpose().map_err(|e| e.message)?;
+    Ok(Filters { days, end, platform, kind })
 }
 
 async fn place_page(state: AppState, ctx: Ctx, q: HashMap<String, String>, cc: String, asn: Option<u32>) -> Response {
@@ -194,12 +201,15 @@ mod tests {
     #[test]
     fn filters_are_checked_and_empty_choices_mean_all() {
         let f = filters(&q(&[("days", "14"), ("platform", ""), ("type", "shutdown"), ("lang", "ar")])).unwrap();
-        assert_eq!(f, Filters { days: 14, platform: None, kind: Some("shutdown".into()) });
+        assert_eq!(f, Filters { days: 14, end: None, platform: None, kind: Some("shutdown".into()) });
+        assert_eq!(filters(&q(&[("end", "2025-03-03")])).unwrap().end, Some(1_740_960_000));
+        assert_eq!(filters(&q(&[("end", "2025-03-03T01:00:00Z")])).unwrap().end, Some(1_740_963_600));
         assert_eq!(filters(&q(&[])).unwrap().days, 7);
         for (pairs, name) in [
             (&[("days", "3")][..], "days"),
             (&[("days", "x")][..], "days"),
             (&[("type", "outage")][..], "type"),
+            (&[("end", "yesterday")][..], "end"),
             (&[("colour", "red")][..], "colour"),
         ] {
             let e = filters(&q(pairs)).unwrap_err();

@@ -157,7 +157,7 @@ pub fn bucket_for(days: i64) -> i64 {
 
 /// A country (`asn` None) or network page.
 pub fn place(conn: &Connection, now: i64, cc: &str, asn: Option<u32>, filters: Filters) -> rusqlite::Result<Place> {
-    let to = ceil_hour(now);
+    let to = ceil_hour(filters.end.unwrap_or(now).min(now));
     let from = to - filters.days * DAY;
     let q = TimelineQuery {
         cc: cc.to_string(),
@@ -173,6 +173,7 @@ pub fn place(conn: &Connection, now: i64, cc: &str, asn: Option<u32>, filters: F
         platform: filters.platform.clone(),
         kind: filters.kind.clone(),
         from: Some(from),
+        to: Some(to),
         limit: Some(PAGE_EVENTS),
         ..EventFilter::default()
     };

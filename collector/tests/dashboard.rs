@@ -118,6 +118,7 @@ async fn the_dashboard_renders_the_demo_in_a_real_browser() {
         "/country/XB".into(),
         "/country/XC?lang=ar".into(),
         "/country/XA?days=30".into(),
+        "/country/XA?days=1&end=2030-01-01".into(),
         format!("/asn/{asn}"),
         format!("/event/{dns_block}"),
         format!("/event/{ongoing}?lang=ar"),
@@ -201,6 +202,13 @@ async fn the_dashboard_renders_the_demo_in_a_real_browser() {
     let local = b.js("return document.querySelectorAll('time + .local').length").await;
     assert!(local.as_u64().unwrap() > 0, "the script adds local times");
     shots.push(b.screenshot(&out, "country-XA").await);
+    // Zoom (a plain link on each day's label): one day, ending at the next midnight.
+    b.client.find(Locator::Css("svg.timeline a.zoom")).await.unwrap().click().await.unwrap();
+    b.wait_url("end=").await;
+    let span = b.js("const s = document.querySelector('svg.timeline').dataset; return [s.to - s.from, s.to % 86400]").await;
+    assert_eq!(span, serde_json::json!([86_400, 0]));
+    b.client.find(Locator::Css("p.zoomed a")).await.unwrap().click().await.unwrap();
+    b.wait_url("days=7").await;
     // Filters (the script submits on change): blocking only, then one platform.
     b.client.find(Locator::Css("select[name=type]")).await.unwrap().select_by_value("blocking").await.unwrap();
     b.wait_url("type=blocking").await;

@@ -143,7 +143,7 @@ pub fn render(ctx: &Ctx, p: &EventPage) -> String {
         @if e.status == "retracted" { p class="retracted" role="note" { (l.t("retracted_note")) } }
         (facts(ctx, p))
         figure class="chart" {
-            div class="scroll" { (svg::timeline(l, &p.timeline, &title, &desc, "tl", Some(mark))) }
+            div class="scroll" { (svg::timeline(l, &p.timeline, &title, &desc, "tl", Some(mark), None)) }
             figcaption { (l.t("event_chart_caption")) }
             (svg::legend(l, &svg::present(rows)))
             details { summary { (l.t("table_alternative")) } (svg::table(l, &p.timeline, &title)) }

@@ -186,6 +186,8 @@ pub struct Overview {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Filters {
     pub days: i64,
+    /// The period ends here (Unix s; None = now): a past day zoomed into.
+    pub end: Option<i64>,
     pub platform: Option<String>,
     pub kind: Option<String>,
 }

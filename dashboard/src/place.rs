@@ -35,6 +35,7 @@ fn filters(ctx: &Ctx, p: &Place) -> Markup {
                     @for k in KINDS { option value=(k) selected[f.kind.as_deref() == Some(*k)] { (words::code(l, "kind_", k)) } }
                 }
             }
+            @if let Some(end) = f.end { input type="hidden" name="end" value=(words::rfc3339(end)); }
             @if ctx.explicit { input type="hidden" name="lang" value=(l.code); }
             button type="submit" { (l.t("apply")) }
         }
@@ -60,6 +61,31 @@ fn coverage(ctx: &Ctx, p: &Place) -> Markup {
     }
 }
 
+/// The page's filters as a query string, with another period.
+fn query(p: &Place, days: i64, end: Option<i64>) -> String {
+    let mut q = format!("days={days}");
+    if let Some(e) = end {
+        q.push_str(&format!("&end={}", words::rfc3339(e)));
+    }
+    if let Some(pl) = &p.filters.platform {
+        q.push_str(&format!("&platform={}", encode(pl)));
+    }
+    if let Some(k) = &p.filters.kind {
+        q.push_str(&format!("&type={k}"));
+    }
+    q
+}
+
+/// Percent-encode a query value (unreserved characters kept).
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// The page.
 pub fn render(ctx: &Ctx, p: &Place) -> String {
     let l = ctx.lang;
@@ -79,10 +105,17 @@ pub fn render(ctx: &Ctx, p: &Place) -> String {
         ],
     );
     let rows: Vec<&[crate::model::State]> = p.timeline.rows.iter().map(|r| r.cells.as_slice()).collect();
+    // Zoom: a day's label links to that day alone (a plain link: no script needed).
+    let zoom = |day: i64| ctx.href(&format!("{}?{}", ctx.path, query(p, 1, Some(day + 86_400))));
+    let zoomable = p.filters.days > 2;
     let body = html! {
         (filters(ctx, p))
+        @if let Some(end) = p.filters.end {
+            p class="zoomed" { (l.f("showing_until", &[("days", &l.n("days_n", p.filters.days))])) " " (layout::time(end)) " · "
+                a href=(ctx.href(&format!("{}?{}", ctx.path, query(p, 7, None)))) { (l.t("back_to_now")) } }
+        }
         figure class="chart" {
-            div class="scroll" { (svg::timeline(l, &p.timeline, &chart_title, &desc, "tl", None)) }
+            div class="scroll" { (svg::timeline(l, &p.timeline, &chart_title, &desc, "tl", None, zoomable.then_some(&zoom as svg::Zoom<'_>))) }
             figcaption { (chart_title) " · " (layout::time(p.timeline.from)) " – " (layout::time(p.timeline.to)) }
             (svg::legend(l, &svg::present(rows)))
             details {

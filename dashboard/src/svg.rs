@@ -124,9 +124,20 @@ fn ticks(t: &Timeline) -> Vec<(i64, String)> {
     out
 }
 
+/// A link for a day tick: the page zoomed into the day starting at the given time.
+pub type Zoom<'a> = &'a dyn Fn(i64) -> String;
+
 /// The full chart: one row per platform. `id` makes the title and description ids unique;
-/// `mark` outlines a period (an event's).
-pub fn timeline(lang: &Lang, t: &Timeline, title: &str, desc: &str, id: &str, mark: Option<(i64, i64)>) -> Markup {
+/// `mark` outlines a period (an event's); `zoom` makes each day's label a link to that day.
+pub fn timeline(
+    lang: &Lang,
+    t: &Timeline,
+    title: &str,
+    desc: &str,
+    id: &str,
+    mark: Option<(i64, i64)>,
+    zoom: Option<Zoom<'_>>,
+) -> Markup {
     let rtl = lang.dir == Dir::Rtl;
     let height = AXIS_H + t.rows.len().max(1) as f64 * (ROW_H + GAP) + PAD;
     let ax = Axis { left: LABEL_W, width: W - LABEL_W - PAD, total: W, n: t.len(), rtl };
@@ -149,7 +160,12 @@ pub fn timeline(lang: &Lang, t: &Timeline, title: &str, desc: &str, id: &str, ma
                 @else {
                 line x1=(n(x)) x2=(n(x)) y1="14" y2=(n(bottom)) class="tick" {}
                 text x=(n(x + if rtl { -3.0 } else { 3.0 })) y="12" class="axis"
-                    text-anchor=(if rtl { "end" } else { "start" }) { (label) }
+                    text-anchor=(if rtl { "end" } else { "start" }) {
+                        @match zoom.filter(|_| at % 86_400 == 0) {
+                            Some(z) => a href=(z(at)) class="zoom" { title { (lang.f("zoom_day", &[("day", &words::utc_day(at))])) } (label) },
+                            None => (label),
+                        }
+                    }
                 }
             }
             @if t.rows.is_empty() {
@@ -284,8 +300,8 @@ mod tests {
             runs(&tl().rows[0].cells),
             [(0, 1, State::Reachable), (1, 2, State::BlockedDns), (3, 1, State::NoData)]
         );
-        let en = timeline(by_code("en").unwrap(), &tl(), "T", "D", "c", None).into_string();
-        let ar = timeline(by_code("ar").unwrap(), &tl(), "T", "D", "c", None).into_string();
+        let en = timeline(by_code("en").unwrap(), &tl(), "T", "D", "c", None, None).into_string();
+        let ar = timeline(by_code("ar").unwrap(), &tl(), "T", "D", "c", None, None).into_string();
         assert!(en.contains("x&lt;y") && !en.contains("x<y"), "escaped: {en}");
         // The first cell (the earliest hour) is at the left in English, at the right in Arabic.
         assert!(en.contains(r#"<rect x="120" y="22" width="208""#), "{en}");

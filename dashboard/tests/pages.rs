@@ -58,7 +58,7 @@ fn pages(ctx: &Ctx) -> Vec<String> {
         timeline: tl(),
         events: vec![ev()],
         coverage: Coverage { probes: 1, asns: vec![(64496, 1)] },
-        filters: Filters { days: 2, platform: Some(EVIL.into()), kind: None },
+        filters: Filters { days: 7, end: Some(1_740_960_000), platform: Some(EVIL.into()), kind: None },
         platforms: vec![EVIL.into()],
     };
     let e = EventPage {
