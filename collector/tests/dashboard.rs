@@ -205,7 +205,8 @@ async fn the_dashboard_renders_the_demo_in_a_real_browser() {
     // Zoom (a plain link on each day's label): one day, ending at the next midnight.
     b.client.find(Locator::Css("svg.timeline a.zoom")).await.unwrap().click().await.unwrap();
     b.wait_url("end=").await;
-    let span = b.js("const s = document.querySelector('svg.timeline').dataset; return [s.to - s.from, s.to % 86400]").await;
+    let span =
+        b.js("const s = document.querySelector('svg.timeline').dataset; return [s.to - s.from, s.to % 86400]").await;
     assert_eq!(span, serde_json::json!([86_400, 0]));
     b.client.find(Locator::Css("p.zoomed a")).await.unwrap().click().await.unwrap();
     b.wait_url("days=7").await;

@@ -97,9 +97,9 @@ pub fn render(p: Page<'_>) -> String {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (p.title) " · Vigil" }
-                link rel="stylesheet" href={ "/static/vigil.css?v=" (crate::assets::VERSION) };
+                link rel="stylesheet" href={ "/static/vigil.css?v=" (crate::assets::version()) };
                 link rel="alternate" type="application/atom+xml" href="/api/v1/feed.atom" title=(lang.t("feed_title"));
-                script src={ "/static/vigil.js?v=" (crate::assets::VERSION) } defer {}
+                script src={ "/static/vigil.js?v=" (crate::assets::version()) } defer {}
             }
             body data-tz-label=(lang.t("your_tz")) data-filter-label=(lang.t("quick_filter")) {
                 a class="skip" href="#main" { (lang.t("skip")) }
