@@ -49,7 +49,7 @@ pub fn render(ctx: &Ctx, o: &Overview) -> String {
         }
         section aria-labelledby="events-h" {
             h2 id="events-h" { (l.t("recent_events")) }
-            (parts::events_table(ctx, &o.events, l.t("recent_events")))
+            (parts::events_table(ctx, &o.events, l.t("recent_events"), "/api/v1/events.csv"))
         }
     };
     let data = vec![

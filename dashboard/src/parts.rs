@@ -11,9 +11,14 @@ pub fn status(ctx: &Ctx, s: &str) -> Markup {
     html! { span class={ "status s-" (s) } { (words::code(ctx.lang, "status_", s)) } }
 }
 
-/// The events, newest first: what, where, start, end (or ongoing), status; each links to its page.
-pub fn events_table(ctx: &Ctx, events: &[Event], caption: &str) -> Markup {
+/// The most events a table lists (the page stays light; the rest are in the data links).
+pub const LIST_MAX: usize = 50;
+
+/// The events, newest first: what, where, start, end (or ongoing), status; each links to its
+/// page. Beyond [`LIST_MAX`], a note points to `all_href` (the CSV of them all).
+pub fn events_table(ctx: &Ctx, events: &[Event], caption: &str, all_href: &str) -> Markup {
     let l = ctx.lang;
+    let shown = &events[..events.len().min(LIST_MAX)];
     html! {
         @if events.is_empty() {
             p class="empty" { (l.t("no_events")) }
@@ -29,7 +34,7 @@ pub fn events_table(ctx: &Ctx, events: &[Event], caption: &str) -> Markup {
                         th scope="col" { (l.t("col_status")) }
                     } }
                     tbody {
-                        @for e in events {
+                        @for e in shown {
                             tr data-kind=(e.kind) data-status=(e.status) data-ongoing=[e.end.is_none().then_some("")] {
                                 td { a href=(ctx.href(&format!("/event/{}", e.id))) { (words::what(l, e)) }
                                     @if let Some(h) = words::how(l, e) { br; small { (h) } } }
@@ -41,6 +46,9 @@ pub fn events_table(ctx: &Ctx, events: &[Event], caption: &str) -> Markup {
                         }
                     }
                 }
+            }
+            @if events.len() > shown.len() {
+                p class="more" { (l.f("more_events", &[("shown", &shown.len())])) " " a href=(all_href) type="text/csv" { (l.t("data_events_csv")) } }
             }
         }
     }

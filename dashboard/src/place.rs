@@ -104,6 +104,11 @@ pub fn render(ctx: &Ctx, p: &Place) -> String {
             ("to", &words::utc_minutes(p.timeline.to)),
         ],
     );
+    let scope_q = match p.scope.asn {
+        Some(a) => format!("country={}&asn={a}", p.scope.cc),
+        None => format!("country={}", p.scope.cc),
+    };
+    let csv = format!("/api/v1/events.csv?{scope_q}");
     let rows: Vec<&[crate::model::State]> = p.timeline.rows.iter().map(|r| r.cells.as_slice()).collect();
     // Zoom: a day's label links to that day alone (a plain link: no script needed).
     let zoom = |day: i64| ctx.href(&format!("{}?{}", ctx.path, query(p, 1, Some(day + 86_400))));
@@ -125,13 +130,9 @@ pub fn render(ctx: &Ctx, p: &Place) -> String {
         }
         section aria-labelledby="events-h" {
             h2 id="events-h" { (l.t("events_heading")) }
-            (parts::events_table(ctx, &p.events, &l.f("events_in", &[("place", &name)])))
+            (parts::events_table(ctx, &p.events, &l.f("events_in", &[("place", &name)]), &csv))
         }
         (coverage(ctx, p))
-    };
-    let scope_q = match p.scope.asn {
-        Some(a) => format!("country={}&asn={a}", p.scope.cc),
-        None => format!("country={}", p.scope.cc),
     };
     let chart = match p.scope.asn {
         Some(a) => format!("/api/v1/charts/asn/{a}"),

@@ -17,6 +17,11 @@ const ROW_H: f64 = 18.0;
 const GAP: f64 = 3.0;
 const SPARK_W: f64 = 300.0;
 const SPARK_H: f64 = 16.0;
+/// Above this many runs a chart draws one path per platform and state, without tooltips (the
+/// table alternative has the periods), so a noisy month stays light.
+const MAX_RECTS: usize = 600;
+/// The table alternative lists at most this many periods (the timeline JSON has them all).
+const MAX_TABLE: usize = 100;
 
 /// The pattern over a state's colour: (rotation, tile), for the states that must read without
 /// colour.
@@ -59,6 +64,20 @@ pub fn defs() -> Markup {
     }
 }
 
+/// One path per state: a subpath per run, in cell units (`M i y h len v H h -len z`; the group's
+/// transform scales and mirrors them), for a compact chart.
+fn paths(cells: &[State], y: f64) -> Vec<(State, String)> {
+    let mut by: Vec<(State, String)> = Vec::new();
+    for (i, len, s) in runs(cells) {
+        let d = format!("M{i} {}h{len}v{}h-{len}z", n(y), n(ROW_H));
+        match by.iter_mut().find(|(t, _)| *t == s) {
+            Some((_, p)) => p.push_str(&d),
+            None => by.push((s, d)),
+        }
+    }
+    by
+}
+
 /// One decimal at most.
 fn n(v: f64) -> String {
     let r = (v * 10.0).round() / 10.0;
@@ -92,6 +111,16 @@ impl Axis {
         let step = self.width / self.n.max(1) as f64;
         let (x, w) = (self.left + i as f64 * step, len as f64 * step);
         if self.rtl { (self.total - x - w, w) } else { (x, w) }
+    }
+}
+
+/// Cell units to the plot: scale by the cell width, mirrored for RTL.
+fn cells_transform(ax: &Axis) -> String {
+    let step = ax.width / ax.n.max(1) as f64;
+    if ax.rtl {
+        format!("translate({} 0) scale(-{} 1)", n(ax.total - ax.left), step)
+    } else {
+        format!("translate({} 0) scale({} 1)", n(ax.left), step)
     }
 }
 
@@ -148,6 +177,7 @@ pub fn timeline(
     };
     let (label_x, anchor) = if rtl { (W - LABEL_W + 6.0, "start") } else { (LABEL_W - 6.0, "end") };
     let bottom = height - PAD;
+    let rects = t.rows.iter().map(|r| runs(&r.cells).len()).sum::<usize>() <= MAX_RECTS;
     html! {
         svg class="timeline" viewBox={ "0 0 " (n(W)) " " (n(height)) } role="img"
             aria-labelledby={ (id) "-t " (id) "-d" } data-from=(t.from) data-to=(t.to) data-bucket=(t.bucket) {
@@ -175,11 +205,19 @@ pub fn timeline(
                 @let y = AXIS_H + r as f64 * (ROW_H + GAP);
                 g data-platform=(row.platform) {
                     text x=(n(label_x)) y=(n(y + ROW_H - 5.0)) text-anchor=(anchor) class="label" { (row.platform) }
-                    @for (i, len, s) in runs(&row.cells) {
-                        @let (x, w) = ax.span(i, len);
-                        rect x=(n(x)) y=(n(y)) width=(n(w)) height=(n(ROW_H)) fill=(fill(s)) data-state=(s.label())
-                            data-from=(t.from + i as i64 * t.bucket) data-to=(t.from + (i + len) as i64 * t.bucket) {
-                            title { (tip(lang, t, &row.platform, i, len, s)) }
+                    @if rects {
+                        @for (i, len, s) in runs(&row.cells) {
+                            @let (x, w) = ax.span(i, len);
+                            rect x=(n(x)) y=(n(y)) width=(n(w)) height=(n(ROW_H)) fill=(fill(s)) data-state=(s.label())
+                                data-from=(t.from + i as i64 * t.bucket) data-to=(t.from + (i + len) as i64 * t.bucket) {
+                                title { (tip(lang, t, &row.platform, i, len, s)) }
+                            }
+                        }
+                    } @else {
+                        g transform=(cells_transform(&ax)) {
+                            @for (s, d) in paths(&row.cells, y) {
+                                path d=(d) fill=(fill(s)) data-state=(s.label()) {}
+                            }
                         }
                     }
                 }
@@ -255,7 +293,12 @@ pub fn table(lang: &Lang, t: &Timeline, caption: &str) -> Markup {
             }
         }
     }
+    let total = lines.len();
+    lines.truncate(MAX_TABLE);
     html! {
+        @if total > lines.len() {
+            p class="more" { (lang.f("table_more", &[("shown", &lines.len()), ("total", &total)])) }
+        }
         @if lines.is_empty() {
             p { (lang.t("table_no_problems")) }
         } @else {

@@ -87,3 +87,37 @@ fn hostile_text_is_escaped_in_every_page_and_language() {
         }
     }
 }
+
+fn real_event() -> Event {
+    let mut e = ev();
+    e.id = "blocking-XA-64496-6b1f5937c2f0c629".into();
+    e.platforms = vec!["whatsapp".into()];
+    e.mechanism = Some("dns_injection".into());
+    e
+}
+
+#[test]
+fn a_busy_month_stays_under_100_kb() {
+    // 15 platforms × 180 cells changing state every other cell (1350 periods), 400 events,
+    // 60 networks: noisier than any real month (the stylesheet and the script add 8 KB). The
+    // chart grows with the number of state changes (about 19 bytes each in its compact form).
+    let ctx = Ctx::new(None, None, "/country/XA", "");
+    let states = [State::Reachable, State::Anomaly, State::BlockedDns, State::NoData];
+    let rows = (0..15)
+        .map(|i| Row { platform: format!("platform{i}"), cells: (0..180).map(|c| states[(c / 2 + i) % 4]).collect() })
+        .collect();
+    let timeline = Timeline { from: 0, to: 180 * 4 * 3600, bucket: 4 * 3600, rows };
+    let p = Place {
+        now: 180 * 4 * 3600,
+        scope: Scope { cc: "XA".into(), asn: None },
+        timeline,
+        events: vec![real_event(); 400],
+        coverage: Coverage { probes: 500, asns: (1..=60).map(|a| (a, 8)).collect() },
+        filters: Filters { days: 30, end: None, platform: None, kind: None },
+        platforms: (0..15).map(|i| format!("platform{i}")).collect(),
+    };
+    let page = place::render(&ctx, &p);
+    assert!(page.len() < 100 * 1024 - 8 * 1024, "{} bytes", page.len());
+    assert!(page.contains("Only the newest 50 events") && page.contains("The first 100 of"));
+    assert!(page.contains("<path d=\"M") && !page.contains("<rect x=\"120\""), "compact paths, not rectangles");
+}
