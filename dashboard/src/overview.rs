@@ -13,7 +13,7 @@ pub fn render(ctx: &Ctx, o: &Overview) -> String {
     let body = html! {
         p class="lead" { (l.t("overview_lead")) }
         section aria-labelledby="places-h" {
-            h2 id="places-h" { (l.f("places_heading", &[("days", &l.n("days_n", o.days))])) }
+            h2 id="places-h" { (l.f("places_heading", &[("last", &l.n("last_days", o.days))])) }
             @if o.places.is_empty() {
                 p class="empty" { (l.t("no_places")) }
             } @else {
@@ -34,7 +34,7 @@ pub fn render(ctx: &Ctx, o: &Overview) -> String {
                                 tr class=(if p.scope.asn.is_some() { "asn" } else { "country" }) data-scope=(words::scope(&p.scope)) {
                                     th scope="row" { a href=(ctx.href(&href)) { (name) } }
                                     td class="sparkcell" { (svg::sparkline(l, &p.timeline,
-                                        &l.f("spark_title", &[("place", &name), ("days", &l.n("days_n", o.days))]), &format!("s{i}"))) }
+                                        &l.f("spark_title", &[("place", &name), ("last", &l.n("last_days", o.days))]), &format!("s{i}"))) }
                                     td { @if p.ongoing > 0 { strong class="ongoing" { (p.ongoing) } } @else { "0" } }
                                     td { (p.recent) }
                                     td { (p.probes) }

@@ -48,7 +48,7 @@ fn coverage(ctx: &Ctx, p: &Place) -> Markup {
     html! {
         section aria-labelledby="coverage-h" {
             h2 id="coverage-h" { (l.t("coverage_heading")) }
-            p { (l.f("coverage_text", &[("probes", &l.n("probes_n", c.probes)), ("networks", &l.n("networks_n", c.asns.len())), ("days", &l.n("days_n", p.filters.days))])) }
+            p { (l.f("coverage_text", &[("probes", &l.n("probes_n", c.probes)), ("networks", &l.n("networks_n", c.asns.len())), ("period", &period(ctx, p))])) }
             @if !c.asns.is_empty() {
                 ul class="asns" {
                     @for (asn, probes) in &c.asns {
@@ -58,6 +58,15 @@ fn coverage(ctx: &Ctx, p: &Place) -> Markup {
             }
             p class="note" { (l.t("coverage_privacy")) }
         }
+    }
+}
+
+/// The period shown, in words: `the last 7 days`, or `1 day until 2026-12-02 00:00 UTC`.
+fn period(ctx: &Ctx, p: &Place) -> String {
+    let l = ctx.lang;
+    match p.filters.end {
+        None => l.n("last_days", p.filters.days),
+        Some(end) => l.f("days_until", &[("days", &l.n("days_n", p.filters.days)), ("end", &words::utc_minutes(end))]),
     }
 }
 
@@ -94,7 +103,7 @@ pub fn render(ctx: &Ctx, p: &Place) -> String {
         Some(_) => l.f("asn_title", &[("place", &name)]),
         None => l.f("country_title", &[("place", &name)]),
     };
-    let chart_title = l.f("chart_title", &[("place", &name), ("days", &l.n("days_n", p.filters.days))]);
+    let chart_title = l.f("chart_title", &[("place", &name), ("period", &period(ctx, p))]);
     let desc = l.f(
         "chart_desc",
         &[
@@ -116,7 +125,7 @@ pub fn render(ctx: &Ctx, p: &Place) -> String {
     let body = html! {
         (filters(ctx, p))
         @if let Some(end) = p.filters.end {
-            p class="zoomed" { (l.f("showing_until", &[("days", &l.n("days_n", p.filters.days))])) " " (layout::time(end)) " · "
+            p class="zoomed" { (l.t("showing_until")) " " (layout::time(end)) " · "
                 a href=(ctx.href(&format!("{}?{}", ctx.path, query(p, 7, None)))) { (l.t("back_to_now")) } }
         }
         figure class="chart" {
