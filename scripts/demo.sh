@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
-# Vigil in a few minutes: load a simulated fleet with known shutdowns, blocks and throttling and
-# see the events the collector detected; then start the collector (SQLite in a fresh data dir),
-# enroll a real probe, run it once against a fake censored ISP on loopback, and see the signed
-# results the collector stored. Nothing leaves this machine: every server is on 127.0.0.0/8.
+# Vigil in a few minutes: start the collector (SQLite in a fresh data dir), enroll a real probe,
+# run it once against a fake censored ISP on loopback and see the signed results the collector
+# stored; then load a simulated fleet with known shutdowns, blocks and throttling, see the events
+# the collector detected, and open the dashboard on http://127.0.0.1:8080/ (until Ctrl-C).
+# Nothing leaves this machine: every server is on 127.0.0.0/8.
 #
 # Usage: scripts/demo.sh            (from any directory; needs cargo)
 #        TIMEOUT_MS=10000 scripts/demo.sh   (the probe's real timeouts; default 3000 for a quick demo)
 #        DEMO_DAYS=2 scripts/demo.sh        (a shorter simulated fleet; default 7 days)
+#        DEMO_SERVE=0 scripts/demo.sh       (exit after the fleet's table instead of serving the dashboard)
+#        DEMO_LISTEN=127.0.0.1:9000 scripts/demo.sh   (serve the dashboard elsewhere; default 127.0.0.1:8080)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 TIMEOUT_MS="${TIMEOUT_MS:-3000}"
 DEMO_DAYS="${DEMO_DAYS:-7}"
+DEMO_LISTEN="${DEMO_LISTEN:-127.0.0.1:8080}"
+DEMO_SERVE="${DEMO_SERVE:-1}"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/vigil-demo.XXXXXX")"
 FAKENET_PID=""
 COLLECTOR_PID=""
@@ -47,13 +52,6 @@ wait_for() { # wait_for FILE PATTERN PID NAME
     echo "$4 did not get ready in 10 s" >&2
     exit 1
 }
-
-echo "==> Loading a simulated fleet: 40 probes in 3 demo countries (XA, XB, XC), $DEMO_DAYS days ending now,"
-echo "    with known events, replayed through the collector's ingest and detection (SQLite in $WORK/fleet)"
-"$COLLECTOR" demo --no-serve --days "$DEMO_DAYS" --data-dir "$WORK/fleet" > "$WORK/fleet.txt"
-echo
-echo "==> What the collector detected, next to the truth (the events table)"
-sed '/^Open:/,$d' "$WORK/fleet.txt"
 
 echo "==> Starting the collector for a real probe (SQLite in $WORK/collector)"
 # The operator's IP-to-ASN file maps the submitting address to a network; here, loopback to a
@@ -113,17 +111,17 @@ acknowledged by the collector's signature, and stored; anyone can check those si
 `cargo bench -p vigil-probe --bench battery` runs the same world with the
 probe's real timeouts, checks every verdict and reports time, CPU and memory.
 
-Before that, the simulated fleet showed the other half of Vigil: 40 probes' heartbeats and
-batteries over days, with shutdowns (one network, a whole country, a nightly curfew), blocks by
-DNS, TCP/IP, TLS/SNI and HTTP, throttling and a block still going on. The collector found them
-from the measurements alone, each with its start and end, and scored itself against the truth.
+Next, the simulated fleet shows the other half of Vigil: 40 probes' heartbeats and batteries
+over days, with shutdowns (one network, a whole country, a nightly curfew), blocks by DNS,
+TCP/IP, TLS/SNI and HTTP, throttling and a block still going on. The collector finds them from
+the measurements alone, each with its start and end, scores itself against the truth, and
+serves them on its dashboard.
 EOF
 echo
-echo "==> To keep a collector serving the simulated fleet (this script's data dirs are deleted on exit):"
-echo "    $COLLECTOR demo --data-dir \"\${TMPDIR:-/tmp}/vigil-demo-\$(date +%s)\""
-echo "    (it loads a fresh fleet, prints the same table, then serves on 127.0.0.1:8080 until Ctrl-C)"
-echo "    and open:"
-for url in /api/v1/events /api/v1/events.csv /api/v1/feed.atom "/api/v1/timeline?country=XA" \
-    /api/v1/charts/country/XA.svg /api/v1/charts/country/XB.svg /api/v1/charts/country/XC.png; do
-    echo "      http://127.0.0.1:8080$url"
-done
+echo "==> Loading a simulated fleet: 40 probes in 3 demo countries (XA, XB, XC), $DEMO_DAYS days ending now,"
+echo "    with known events, replayed through the collector's ingest and detection (SQLite in $WORK/fleet)"
+SERVE=(--listen "$DEMO_LISTEN")
+[[ "$DEMO_SERVE" == 0 ]] && SERVE=(--no-serve)
+# The table of true and detected events, then (unless DEMO_SERVE=0) the dashboard until Ctrl-C.
+echo "    The dashboard is then on http://$DEMO_LISTEN/ (countries, timelines, events; English and Arabic); Ctrl-C stops."
+"$COLLECTOR" demo "${SERVE[@]}" --days "$DEMO_DAYS" --data-dir "$WORK/fleet"

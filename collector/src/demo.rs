@@ -368,13 +368,14 @@ pub fn summary(r: &DemoResult, base: &str) -> String {
         let _ = writeln!(out, "({retracted} retracted events are kept with their revisions, not scored)");
     }
     let _ = writeln!(out, "\nOpen:");
+    let _ = writeln!(out, "  the dashboard: {base}/");
     for path in ["/api/v1/events", "/api/v1/events.csv", "/api/v1/feed.atom"] {
         let _ = writeln!(out, "  {base}{path}");
     }
     for c in &r.spec.countries {
         let _ = writeln!(
             out,
-            "  {cc}: {base}/api/v1/timeline?country={cc}  {base}/api/v1/charts/country/{cc}.svg  \
+            "  {cc}: {base}/country/{cc}  {base}/api/v1/timeline?country={cc}  {base}/api/v1/charts/country/{cc}.svg  \
              {base}/api/v1/charts/country/{cc}.png",
             cc = c.cc
         );
@@ -383,7 +384,11 @@ pub fn summary(r: &DemoResult, base: &str) -> String {
         }
     }
     if let Some(d) = r.published.iter().find(|d| d.status != Status::Retracted) {
-        let _ = writeln!(out, "  one event: {base}/api/v1/events/{id}  {base}/api/v1/charts/event/{id}.svg", id = d.id);
+        let _ = writeln!(
+            out,
+            "  one event: {base}/event/{id}  {base}/api/v1/events/{id}  {base}/api/v1/charts/event/{id}.svg",
+            id = d.id
+        );
     }
     out
 }

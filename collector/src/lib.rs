@@ -31,6 +31,8 @@ pub mod server;
 pub mod store;
 pub mod timeline;
 pub mod verify;
+pub mod web;
+pub mod web_data;
 pub mod writer;
 
 pub use asn::{AsnDb, AsnInfo};

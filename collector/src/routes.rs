@@ -71,7 +71,12 @@ fn build(max_body_bytes: usize, control: Option<Router>) -> Table {
         .add(Method::GET, "/api/v1/openapi.json", api_public::openapi)
         .add(Method::GET, "/api/v1/admin/probes", api_admin::probes)
         .add(Method::POST, "/api/v1/admin/probes/{key_id}/revoke", api_admin::revoke)
-        .add(Method::POST, "/api/v1/admin/rotate-key", api_admin::rotate_key);
+        .add(Method::POST, "/api/v1/admin/rotate-key", api_admin::rotate_key)
+        .add(Method::GET, "/", crate::web::overview)
+        .add(Method::GET, "/country/{cc}", crate::web::country)
+        .add(Method::GET, "/asn/{asn}", crate::web::asn)
+        .add(Method::GET, "/event/{id}", crate::web::event)
+        .add(Method::GET, "/static/{file}", crate::web::asset);
     t.nest(Method::POST, CONTROL_PATH, control)
 }
 

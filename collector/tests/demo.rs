@@ -36,9 +36,14 @@ async fn the_demo_publishes_every_kind_of_event_and_refuses_real_data() {
     let (precision, recall) = (ratio(&stdout, "precision"), ratio(&stdout, "recall"));
     assert!(precision >= 0.95 && recall >= 0.95, "precision {precision}, recall {recall}");
     assert!(!stdout.contains("MISSED"), "{stdout}");
-    for url in
-        ["/api/v1/events.csv", "/api/v1/feed.atom", "/api/v1/timeline?country=XB", "/api/v1/charts/country/XC.svg"]
-    {
+    for url in [
+        "/",
+        "/country/XA",
+        "/api/v1/events.csv",
+        "/api/v1/feed.atom",
+        "/api/v1/timeline?country=XB",
+        "/api/v1/charts/country/XC.svg",
+    ] {
         assert!(stdout.contains(&format!("http://127.0.0.1:8080{url}")), "{url} in {stdout}");
     }
 

@@ -1,0 +1,300 @@
+//! The dashboard end to end: a simulated fleet (the demo's scenario, 2 days, 20 probes)
+//! replayed through the real ingest and detection into a real collector on 127.0.0.1; every
+//! page fetched (status, HTML validity, weight on the wire, links) and then shown in headless
+//! Chromium: the timelines show the known events, links and filters work with and without
+//! JavaScript, Arabic is laid out right to left, keyboard focus is visible, the overview fits a
+//! phone. Screenshots and page weights go to tests/artifacts/dashboard/.
+
+#[path = "dashboard/browser.rs"]
+mod browser;
+#[path = "dashboard/html.rs"]
+mod html;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use fantoccini::Locator;
+use serde_json::Value;
+use tokio::sync::oneshot;
+use vigil_collector::demo::{DEFAULT_SEED, DemoOptions};
+use vigil_collector::{Collector, Config};
+
+use browser::Browser;
+
+/// The largest page, HTML and its stylesheet and script together, on the wire.
+const MAX_PAGE_BYTES: usize = 100 * 1024;
+
+struct Served {
+    base: String,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+    _dir: tempfile::TempDir,
+}
+
+async fn serve_demo() -> Served {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::new(dir.path());
+    // As `vigil-collector demo`: the simulated probes stop now; live detection would call them silent.
+    config.live_detection = false;
+    let collector = Collector::open(config).expect("opens");
+    let end = time::OffsetDateTime::now_utc().unix_timestamp();
+    let o = DemoOptions { end, days: 2, probes: 20, seed: DEFAULT_SEED, step: 43_200 };
+    vigil_collector::demo::load(&collector, &o).await.expect("the demo loads");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        collector
+            .serve(listener, async {
+                let _ = stopped.await;
+            })
+            .await
+            .expect("serves");
+    });
+    Served { base, stop: Some(stop), task, _dir: dir }
+}
+
+fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
+/// (status, bytes on the wire: status line, headers and body, body).
+async fn fetch(c: &reqwest::Client, url: &str, accept_language: Option<&str>) -> (u16, usize, String, String) {
+    let mut req = c.get(url);
+    if let Some(l) = accept_language {
+        req = req.header("accept-language", l);
+    }
+    let r = req.send().await.unwrap_or_else(|e| panic!("{url}: {e}"));
+    let status = r.status().as_u16();
+    let head: usize = 17 + r.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum::<usize>() + 2;
+    let ct = r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let body = r.text().await.unwrap();
+    (status, head + body.len(), ct, body)
+}
+
+fn artifacts() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/artifacts/dashboard");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.canonicalize().unwrap()
+}
+
+/// The same-origin links (`href="/..."`) of a page, without fragments.
+fn links(page: &str) -> BTreeSet<String> {
+    page.split("href=\"/")
+        .skip(1)
+        .filter_map(|s| s.split('"').next())
+        .map(|s| format!("/{}", s.replace("&amp;", "&")))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_renders_the_demo_in_a_real_browser() {
+    let started = Instant::now();
+    let mut s = serve_demo().await;
+    let loaded = started.elapsed();
+    let base = s.base.clone();
+    let c = http();
+    let out = artifacts();
+
+    // The events the collector published, from its API: the pages must show them.
+    let events: Vec<Value> = serde_json::from_str(&fetch(&c, &format!("{base}/api/v1/events"), None).await.3).unwrap();
+    let live: Vec<&Value> = events.iter().filter(|e| e["status"] != "retracted").collect();
+    assert!(live.len() >= 8, "{events:#?}");
+    let first = |f: &dyn Fn(&Value) -> bool| live.iter().find(|e| f(e)).map(|e| e["id"].as_str().unwrap().to_string());
+    let dns_block = first(&|e| e["family"] == "dns" && e["scope"]["cc"] == "XA").expect("the XA DNS block");
+    let ongoing = first(&|e| e["end"].is_null()).expect("an ongoing event");
+    let shutdown = first(&|e| e["type"] == "shutdown").expect("a shutdown");
+    let asn = live.iter().find_map(|e| e["scope"]["asn"].as_u64()).expect("a network event");
+
+    // Every page: 200, valid HTML, under 100 KB with its assets, its links answering.
+    let (_, css, ..) = fetch(&c, &format!("{base}/static/vigil.css"), None).await;
+    let (_, js, ..) = fetch(&c, &format!("{base}/static/vigil.js"), None).await;
+    let pages = [
+        "/".to_string(),
+        "/?lang=ar".into(),
+        "/country/XA".into(),
+        "/country/XB".into(),
+        "/country/XC?lang=ar".into(),
+        "/country/XA?days=30".into(),
+        "/country/XA?days=1&end=2030-01-01".into(),
+        format!("/asn/{asn}"),
+        format!("/event/{dns_block}"),
+        format!("/event/{ongoing}?lang=ar"),
+        format!("/event/{shutdown}"),
+    ];
+    let mut weights = String::from("page\thtml bytes on the wire\twith CSS and JS\n");
+    let mut all_links = BTreeSet::new();
+    for p in &pages {
+        let (status, wire, ct, body) = fetch(&c, &format!("{base}{p}"), None).await;
+        assert_eq!((status, ct.as_str()), (200, "text/html; charset=utf-8"), "{p}: {body}");
+        let problems = html::problems(&body);
+        assert!(problems.is_empty(), "{p}: {problems:#?}");
+        assert!(!body.contains("http://") || p.starts_with("/event/"), "{p}: no absolute (external) links");
+        let total = wire + css + js;
+        assert!(total < MAX_PAGE_BYTES, "{p}: {total} bytes");
+        weights.push_str(&format!("{p}\t{wire}\t{total}\n"));
+        all_links.extend(links(&body));
+    }
+    for l in &all_links {
+        let (status, _, _, body) = fetch(&c, &format!("{base}{l}"), None).await;
+        assert_eq!(status, 200, "link {l}: {body}");
+    }
+    std::fs::write(out.join("weights.tsv"), &weights).unwrap();
+    eprintln!("page weights (bytes):\n{weights}");
+    // Without ?lang, Accept-Language decides; a bad parameter is a page naming it.
+    let (_, _, _, ar) = fetch(&c, &format!("{base}/country/XA"), Some("ar-EG,ar;q=0.9,en;q=0.5")).await;
+    assert!(ar.contains("<html lang=\"ar\" dir=\"rtl\">"), "{}", &ar[..200]);
+    let (status, _, _, bad) = fetch(&c, &format!("{base}/country/XA?days=3"), None).await;
+    assert!(status == 400 && bad.contains("days: expected one of"), "{status} {bad}");
+    let (status, _, _, _) = fetch(&c, &format!("{base}/event/no-such-event"), None).await;
+    assert_eq!(status, 404);
+    // Filters work without JavaScript: a plain GET.
+    let (_, _, _, only) = fetch(&c, &format!("{base}/country/XC?type=shutdown&platform=&days=7"), None).await;
+    assert!(only.contains("data-kind=\"shutdown\"") && !only.contains("data-kind=\"blocking\""));
+
+    let Some((driver, chromium)) = browser::available() else {
+        s.stop.take().map(|t| t.send(()));
+        return;
+    };
+    let browser_started = Instant::now();
+    let b = Browser::start(&driver, &chromium, true).await;
+    let mut shots = Vec::new();
+
+    // Overview: every demo country, newest first; the curfew's shutdowns in XB's sparkline.
+    b.client.goto(&format!("{base}/")).await.unwrap();
+    let scopes = b.js("return [...document.querySelectorAll('table.places tbody tr')].map(r => r.dataset.scope)").await;
+    for cc in ["XA", "XB", "XC"] {
+        assert!(scopes.as_array().unwrap().iter().any(|s| s == cc), "{cc} in {scopes}");
+    }
+    let xb = b
+        .js("return document.querySelectorAll('tr[data-scope=\"XB\"] svg rect[data-state=\"shutdown\"]').length")
+        .await;
+    assert!(xb.as_u64().unwrap() >= 1, "XB's curfew in its sparkline");
+    // Keyboard: the first Tab reaches the skip link, with a visible focus ring.
+    b.client.find(Locator::Css("body")).await.unwrap().send_keys("\u{E004}").await.unwrap();
+    let focus = b.js("const a = document.activeElement; return [a.className, getComputedStyle(a).outlineStyle]").await;
+    assert_eq!(focus, serde_json::json!(["skip", "solid"]));
+    shots.push(b.screenshot(&out, "overview").await);
+
+    // Country page: the known blocks in their rows, each event of the API in the list.
+    b.client.find(Locator::Css("tr[data-scope=\"XA\"] th a")).await.unwrap().click().await.unwrap();
+    b.wait_url("/country/XA").await;
+    let states = |platform: &str| {
+        format!(
+            "return [...document.querySelectorAll('svg.timeline g[data-platform=\"{platform}\"] rect')].map(r => r.dataset.state)"
+        )
+    };
+    for (platform, state) in [("whatsapp", "blocked_dns"), ("facebook", "blocked_http"), ("signal", "blocked_tcp_ip")] {
+        let got = b.js(&states(platform)).await;
+        assert!(got.as_array().unwrap().iter().any(|s| s == state), "{platform}: {state} in {got}");
+    }
+    let listed = b.js("return [...document.querySelectorAll('table.events a')].map(a => a.getAttribute('href'))").await;
+    for e in live.iter().filter(|e| e["scope"]["cc"] == "XA") {
+        let href = format!("/event/{}", e["id"].as_str().unwrap());
+        assert!(listed.as_array().unwrap().iter().any(|h| h == &href), "{href} listed");
+    }
+    let ongoing_rows = b.js("return document.querySelectorAll('table.events tr[data-ongoing]').length").await;
+    assert!(ongoing_rows.as_u64().unwrap() >= 1, "the ongoing block is marked");
+    let coverage = b.js("return document.querySelector('ul.asns').textContent").await;
+    assert!(coverage.as_str().unwrap().contains("AS64496"), "{coverage}");
+    let local = b.js("return document.querySelectorAll('time + .local').length").await;
+    assert!(local.as_u64().unwrap() > 0, "the script adds local times");
+    shots.push(b.screenshot(&out, "country-XA").await);
+    // Zoom (a plain link on each day's label): one day, ending at the next midnight.
+    b.client.find(Locator::Css("svg.timeline a.zoom")).await.unwrap().click().await.unwrap();
+    b.wait_url("end=").await;
+    let span =
+        b.js("const s = document.querySelector('svg.timeline').dataset; return [s.to - s.from, s.to % 86400]").await;
+    assert_eq!(span, serde_json::json!([86_400, 0]));
+    b.client.find(Locator::Css("p.zoomed a")).await.unwrap().click().await.unwrap();
+    b.wait_url("days=7").await;
+    // Filters (the script submits on change): blocking only, then one platform.
+    b.client.find(Locator::Css("select[name=type]")).await.unwrap().select_by_value("blocking").await.unwrap();
+    b.wait_url("type=blocking").await;
+    let kinds = b
+        .js("return [...new Set([...document.querySelectorAll('table.events tbody tr')].map(r => r.dataset.kind))]")
+        .await;
+    assert_eq!(kinds, serde_json::json!(["blocking"]));
+    b.client.find(Locator::Css("select[name=platform]")).await.unwrap().select_by_value("whatsapp").await.unwrap();
+    b.wait_url("platform=whatsapp").await;
+    let rows = b
+        .js("return [...document.querySelectorAll('svg.timeline g[data-platform]')].map(g => g.dataset.platform)")
+        .await;
+    assert_eq!(rows, serde_json::json!(["whatsapp"]));
+    // The quick filter hides events not matching.
+    let quick = b.client.find(Locator::Css("input.quick")).await.unwrap();
+    quick.send_keys("zzz-nothing").await.unwrap();
+    let visible =
+        b.js("return [...document.querySelectorAll('table.events tbody tr')].filter(r => !r.hidden).length").await;
+    assert_eq!(visible, 0);
+
+    // Event page: facts, evidence, embed code, citation.
+    b.client.goto(&format!("{base}/event/{dns_block}")).await.unwrap();
+    let facts = b.js("return document.querySelector('dl.facts').textContent").await;
+    assert!(facts.as_str().unwrap().contains("DNS injection"), "{facts}");
+    let marked = b.js("return document.querySelectorAll('svg.timeline rect.mark').length").await;
+    assert_eq!(marked, 1);
+    let cite = b.js("return document.querySelector('.cite').textContent").await;
+    assert!(cite.as_str().unwrap().contains(&dns_block), "{cite}");
+    let evidence = b.js("return document.querySelector('a[href$=\"/evidence\"]').href").await;
+    let (status, _, ct, lines) = fetch(&c, evidence.as_str().unwrap(), None).await;
+    assert_eq!((status, ct.as_str()), (200, "application/x-ndjson"));
+    assert!(lines.lines().count() > 0);
+    shots.push(b.screenshot(&out, "event").await);
+    b.client.goto(&format!("{base}/asn/{asn}")).await.unwrap();
+    shots.push(b.screenshot(&out, "asn").await);
+
+    // Arabic: right to left, the layout and the time axis mirrored, links keep the language.
+    b.client.goto(&format!("{base}/country/XC?lang=ar")).await.unwrap();
+    let dir = b.js("return [document.documentElement.lang, getComputedStyle(document.body).direction, getComputedStyle(document.querySelector('table.events td')).textAlign]").await;
+    assert_eq!(dir, serde_json::json!(["ar", "rtl", "start"]));
+    let mirrored = b.js(
+        "const b = document.querySelector('.brand').getBoundingClientRect(), l = document.querySelector('nav.langs').getBoundingClientRect();
+         const rs = [...document.querySelectorAll('svg.timeline g[data-platform] rect')];
+         const first = rs.reduce((a, r) => +r.dataset.from < +a.dataset.from ? r : a), last = rs.reduce((a, r) => +r.dataset.to > +a.dataset.to ? r : a);
+         return [b.left > l.left, +first.getAttribute('x') > +last.getAttribute('x')]",
+    )
+    .await;
+    assert_eq!(mirrored, serde_json::json!([true, true]), "brand right of the languages, time running right to left");
+    let kept =
+        b.js("return [...document.querySelectorAll('table.events a')].every(a => a.href.includes('lang=ar'))").await;
+    assert_eq!(kept, true);
+    shots.push(b.screenshot(&out, "country-XC-ar").await);
+    b.client.goto(&format!("{base}/event/{ongoing}?lang=ar")).await.unwrap();
+    shots.push(b.screenshot(&out, "event-ar").await);
+
+    // A phone: nothing wider than the screen (wide tables scroll inside their box).
+    b.client.set_window_size(390, 1400).await.unwrap();
+    b.client.goto(&format!("{base}/")).await.unwrap();
+    let fits = b.js("return document.documentElement.scrollWidth <= window.innerWidth").await;
+    assert_eq!(fits, true);
+    shots.push(b.screenshot(&out, "overview-phone").await);
+    b.close().await;
+
+    // Without JavaScript: the page renders and the filter form works by its button.
+    let b = Browser::start(&driver, &chromium, false).await;
+    b.client.goto(&format!("{base}/country/XC?lang=ar")).await.unwrap();
+    let local = b.js("return document.querySelectorAll('.local').length").await;
+    assert_eq!(local, 0, "scripts are off");
+    b.client.find(Locator::Css("select[name=type]")).await.unwrap().select_by_value("shutdown").await.unwrap();
+    b.client.find(Locator::Css("form.filters button")).await.unwrap().click().await.unwrap();
+    let url = b.wait_url("type=shutdown").await;
+    assert!(url.contains("lang=ar"), "{url}");
+    let kinds = b
+        .js("return [...new Set([...document.querySelectorAll('table.events tbody tr')].map(r => r.dataset.kind))]")
+        .await;
+    assert_eq!(kinds, serde_json::json!(["shutdown"]));
+    shots.push(b.screenshot(&out, "country-XC-ar-nojs").await);
+    b.close().await;
+
+    eprintln!(
+        "demo loaded in {:.1} s, browser checks {:.1} s; screenshots: {:#?}",
+        loaded.as_secs_f64(),
+        browser_started.elapsed().as_secs_f64(),
+        shots
+    );
+    s.stop.take().map(|t| t.send(()));
+    let _ = s.task.await;
+}

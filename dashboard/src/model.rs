@@ -1,0 +1,220 @@
+//! The data a page shows, as plain types: the collector fills them from its store, the pages
+//! only render them (so this crate depends on no database and the collector on no template).
+
+/// The state of one platform in one time bucket, most severe first (the collector's
+/// `timeline::CellState`, by its stable label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum State {
+    Shutdown,
+    BlockedDns,
+    BlockedTcpIp,
+    BlockedTlsSni,
+    BlockedHttp,
+    Throttled,
+    Anomaly,
+    Reachable,
+    NoData,
+}
+
+impl State {
+    /// Every state, most severe first (the legend's order).
+    pub const ALL: [State; 9] = [
+        State::Shutdown,
+        State::BlockedDns,
+        State::BlockedTcpIp,
+        State::BlockedTlsSni,
+        State::BlockedHttp,
+        State::Throttled,
+        State::Anomaly,
+        State::Reachable,
+        State::NoData,
+    ];
+
+    /// The stable label (as in the timeline API).
+    pub fn label(self) -> &'static str {
+        match self {
+            State::Shutdown => "shutdown",
+            State::BlockedDns => "blocked_dns",
+            State::BlockedTcpIp => "blocked_tcp_ip",
+            State::BlockedTlsSni => "blocked_tls_sni",
+            State::BlockedHttp => "blocked_http",
+            State::Throttled => "throttled",
+            State::Anomaly => "anomaly",
+            State::Reachable => "reachable",
+            State::NoData => "no_data",
+        }
+    }
+
+    /// The state of a label; None for a label this version does not know.
+    pub fn from_label(s: &str) -> Option<State> {
+        State::ALL.into_iter().find(|x| x.label() == s)
+    }
+
+    /// The colour (Okabe–Ito, colour-blind safe; light grey for no data).
+    pub fn colour(self) -> &'static str {
+        match self {
+            State::Shutdown => "#000000",
+            State::BlockedDns => "#D55E00",
+            State::BlockedTcpIp => "#CC79A7",
+            State::BlockedTlsSni => "#E69F00",
+            State::BlockedHttp => "#0072B2",
+            State::Throttled => "#F0E442",
+            State::Anomaly => "#56B4E9",
+            State::Reachable => "#009E73",
+            State::NoData => "#E4E4E4",
+        }
+    }
+
+    /// True for states that say something is wrong (shown in the tables and sparklines).
+    pub fn is_problem(self) -> bool {
+        self < State::Reachable
+    }
+}
+
+/// One platform across the buckets of a timeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub platform: String,
+    /// One per bucket, in time order.
+    pub cells: Vec<State>,
+}
+
+/// Platforms × time: `rows` of buckets of `bucket` seconds from `from` (Unix s) to `to`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timeline {
+    pub from: i64,
+    pub to: i64,
+    pub bucket: i64,
+    pub rows: Vec<Row>,
+}
+
+impl Timeline {
+    /// Number of buckets.
+    pub fn len(&self) -> usize {
+        ((self.to - self.from) / self.bucket.max(1)).max(0) as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The most severe state of any platform in each bucket (the overview's sparkline).
+    pub fn worst(&self) -> Vec<State> {
+        (0..self.len())
+            .map(|i| self.rows.iter().filter_map(|r| r.cells.get(i).copied()).min().unwrap_or(State::NoData))
+            .collect()
+    }
+}
+
+/// Where an event happened: a country, or one network in it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Scope {
+    pub cc: String,
+    pub asn: Option<u32>,
+}
+
+/// A published event (its current revision).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub id: String,
+    pub revision: u32,
+    /// `blocking`, `shutdown` or `throttling`.
+    pub kind: String,
+    pub scope: Scope,
+    /// Empty = every platform (a shutdown).
+    pub platforms: Vec<String>,
+    /// `dns`, `tcp_ip`, `tls_sni`, `http`.
+    pub family: Option<String>,
+    /// e.g. `dns_injection`.
+    pub mechanism: Option<String>,
+    pub rate_kbps: Option<f64>,
+    /// Unix seconds.
+    pub start: i64,
+    pub start_uncertainty: i64,
+    pub end: Option<i64>,
+    pub end_uncertainty: Option<i64>,
+    pub probes: usize,
+    pub measurements: usize,
+    pub confidence: f64,
+    /// `provisional`, `confirmed` or `retracted`.
+    pub status: String,
+    pub updated_at: i64,
+}
+
+/// One revision of an event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Revision {
+    pub revision: u32,
+    pub changed_at: i64,
+    pub reason: String,
+    /// The changed fields' names.
+    pub fields: Vec<String>,
+}
+
+/// How many probes measured in a period, and on which networks (never who or where).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Coverage {
+    pub probes: usize,
+    /// (ASN, probes seen on it).
+    pub asns: Vec<(u32, usize)>,
+}
+
+/// One line of the overview: a country or network with its recent events and sparkline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlaceSummary {
+    pub scope: Scope,
+    pub probes: usize,
+    pub ongoing: usize,
+    pub recent: usize,
+    /// The newest event's start (ordering: newest first).
+    pub newest: Option<i64>,
+    pub timeline: Timeline,
+}
+
+/// The overview page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Overview {
+    pub now: i64,
+    /// Countries first, each followed by its networks with events.
+    pub places: Vec<PlaceSummary>,
+    /// The recent events, newest first.
+    pub events: Vec<Event>,
+    pub days: i64,
+}
+
+/// The filters of a country or network page (also its query string).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Filters {
+    pub days: i64,
+    /// The period ends here (Unix s; None = now): a past day zoomed into.
+    pub end: Option<i64>,
+    pub platform: Option<String>,
+    pub kind: Option<String>,
+}
+
+/// A country or network page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Place {
+    pub now: i64,
+    pub scope: Scope,
+    pub timeline: Timeline,
+    pub events: Vec<Event>,
+    pub coverage: Coverage,
+    pub filters: Filters,
+    /// Every platform seen in the period (the filter's choices).
+    pub platforms: Vec<String>,
+}
+
+/// An event page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventPage {
+    pub now: i64,
+    pub event: Event,
+    pub revisions: Vec<Revision>,
+    /// The signed measurements behind it.
+    pub evidence: usize,
+    /// The event's scope and platform around its period.
+    pub timeline: Timeline,
+    /// The public base URL (`https://collector.example`), for the citation and embed code.
+    pub base_url: String,
+}

@@ -1,0 +1,355 @@
+//! Timelines drawn as inline SVG: platforms × time, each run of equal cells one rectangle with
+//! its tooltip, Okabe–Ito colours plus patterns (readable in greyscale and by colour-blind
+//! readers), a title and description for screen readers, a table alternative, and the layout
+//! mirrored for right-to-left languages (time flows from right to left there).
+
+use maud::{Markup, html};
+
+use crate::i18n::{Dir, Lang};
+use crate::model::{State, Timeline};
+use crate::words;
+
+const W: f64 = 960.0;
+const LABEL_W: f64 = 120.0;
+const PAD: f64 = 8.0;
+const AXIS_H: f64 = 22.0;
+const ROW_H: f64 = 18.0;
+const GAP: f64 = 3.0;
+const SPARK_W: f64 = 300.0;
+const SPARK_H: f64 = 16.0;
+/// Above this many runs a chart draws one path per platform and state, without tooltips (the
+/// table alternative has the periods), so a noisy month stays light.
+const MAX_RECTS: usize = 600;
+/// The table alternative lists at most this many periods (the timeline JSON has them all).
+const MAX_TABLE: usize = 100;
+
+/// The pattern over a state's colour: (rotation, tile), for the states that must read without
+/// colour.
+fn pattern(s: State) -> Option<(u32, &'static str, &'static str, f64)> {
+    match s {
+        State::Shutdown => Some((45, "#fff", "M1 0V6M0 1H6", 1.5)),
+        State::BlockedDns => Some((45, "#000", "M1 0V6", 2.0)),
+        State::BlockedTcpIp => Some((135, "#000", "M1 0V6", 2.0)),
+        State::BlockedTlsSni => Some((0, "#000", "M1 0V6", 2.0)),
+        State::BlockedHttp => Some((90, "#fff", "M1 0V6", 2.0)),
+        State::Throttled => Some((0, "#000", "M2 2h2v2h-2z", 1.0)),
+        _ => None,
+    }
+}
+
+/// The fill of a state: its pattern (defined once per page by [`defs`]) or its colour.
+pub fn fill(s: State) -> String {
+    match pattern(s) {
+        Some(_) => format!("url(#p-{})", s.label()),
+        None => s.colour().to_string(),
+    }
+}
+
+/// The patterns, once per page (a hidden SVG every chart's `url(#p-…)` refers to).
+pub fn defs() -> Markup {
+    html! {
+        svg class="defs" width="0" height="0" aria-hidden="true" focusable="false" {
+            defs {
+                @for s in State::ALL {
+                    @if let Some((rot, stroke, d, width)) = pattern(s) {
+                        pattern id={ "p-" (s.label()) } width="6" height="6" patternUnits="userSpaceOnUse"
+                            patternTransform={ "rotate(" (rot) ")" } {
+                            rect width="6" height="6" fill=(s.colour()) {}
+                            path d=(d) stroke=(stroke) stroke-opacity=".6" stroke-width=(width) fill=(stroke) {}
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One path per state: a subpath per run, in cell units (`M i y h len v H h -len z`; the group's
+/// transform scales and mirrors them), for a compact chart.
+fn paths(cells: &[State], y: f64) -> Vec<(State, String)> {
+    let mut by: Vec<(State, String)> = Vec::new();
+    for (i, len, s) in runs(cells) {
+        let d = format!("M{i} {}h{len}v{}h-{len}z", n(y), n(ROW_H));
+        match by.iter_mut().find(|(t, _)| *t == s) {
+            Some((_, p)) => p.push_str(&d),
+            None => by.push((s, d)),
+        }
+    }
+    by
+}
+
+/// One decimal at most.
+fn n(v: f64) -> String {
+    let r = (v * 10.0).round() / 10.0;
+    if r.fract() == 0.0 { format!("{}", r as i64) } else { format!("{r:.1}") }
+}
+
+/// Runs of equal states: (first index, length, state).
+pub fn runs(cells: &[State]) -> Vec<(usize, usize, State)> {
+    let mut out: Vec<(usize, usize, State)> = Vec::new();
+    for (i, &s) in cells.iter().enumerate() {
+        match out.last_mut() {
+            Some((_, len, last)) if *last == s => *len += 1,
+            _ => out.push((i, 1, s)),
+        }
+    }
+    out
+}
+
+/// Horizontal placement in a plot of `width` starting at `left`, mirrored for RTL.
+struct Axis {
+    left: f64,
+    width: f64,
+    total: f64,
+    n: usize,
+    rtl: bool,
+}
+
+impl Axis {
+    /// (x, w) of cells `i .. i + len`.
+    fn span(&self, i: usize, len: usize) -> (f64, f64) {
+        let step = self.width / self.n.max(1) as f64;
+        let (x, w) = (self.left + i as f64 * step, len as f64 * step);
+        if self.rtl { (self.total - x - w, w) } else { (x, w) }
+    }
+}
+
+/// Cell units to the plot: scale by the cell width, mirrored for RTL.
+fn cells_transform(ax: &Axis) -> String {
+    let step = ax.width / ax.n.max(1) as f64;
+    if ax.rtl {
+        format!("translate({} 0) scale(-{} 1)", n(ax.total - ax.left), step)
+    } else {
+        format!("translate({} 0) scale({} 1)", n(ax.left), step)
+    }
+}
+
+fn tip(lang: &Lang, t: &Timeline, platform: &str, i: usize, len: usize, s: State) -> String {
+    let from = t.from + i as i64 * t.bucket;
+    let to = from + len as i64 * t.bucket;
+    format!("{platform}: {} · {} – {} UTC", words::state(lang, s), words::utc_minutes(from), words::utc_minutes(to))
+}
+
+/// The day ticks: (time, label), at most about ten.
+fn ticks(t: &Timeline) -> Vec<(i64, String)> {
+    const DAY: i64 = 86_400;
+    let days = ((t.to - t.from) / DAY).max(1);
+    let step = DAY * ((days + 9) / 10).max(1);
+    let mut out = Vec::new();
+    let mut at = (t.from + DAY - 1).div_euclid(DAY) * DAY;
+    if t.to - t.from <= 2 * DAY {
+        // Short periods: every six hours.
+        at = (t.from + 6 * 3600 - 1).div_euclid(6 * 3600) * 6 * 3600;
+        while at < t.to {
+            out.push((at, words::utc_minutes(at)[5..].to_string()));
+            at += 6 * 3600;
+        }
+        return out;
+    }
+    while at < t.to {
+        out.push((at, words::utc_day(at)[5..].to_string()));
+        at += step;
+    }
+    out
+}
+
+/// A link for a day tick: the page zoomed into the day starting at the given time.
+pub type Zoom<'a> = &'a dyn Fn(i64) -> String;
+
+/// The full chart: one row per platform. `id` makes the title and description ids unique;
+/// `mark` outlines a period (an event's); `zoom` makes each day's label a link to that day.
+pub fn timeline(
+    lang: &Lang,
+    t: &Timeline,
+    title: &str,
+    desc: &str,
+    id: &str,
+    mark: Option<(i64, i64)>,
+    zoom: Option<Zoom<'_>>,
+) -> Markup {
+    let rtl = lang.dir == Dir::Rtl;
+    let height = AXIS_H + t.rows.len().max(1) as f64 * (ROW_H + GAP) + PAD;
+    let ax = Axis { left: LABEL_W, width: W - LABEL_W - PAD, total: W, n: t.len(), rtl };
+    let x_of = |at: i64| {
+        let f = (at - t.from) as f64 / (t.to - t.from).max(1) as f64;
+        let x = LABEL_W + f * ax.width;
+        if rtl { W - x } else { x }
+    };
+    let (label_x, anchor) = if rtl { (W - LABEL_W + 6.0, "start") } else { (LABEL_W - 6.0, "end") };
+    let bottom = height - PAD;
+    let rects = t.rows.iter().map(|r| runs(&r.cells).len()).sum::<usize>() <= MAX_RECTS;
+    html! {
+        svg class="timeline" viewBox={ "0 0 " (n(W)) " " (n(height)) } role="img"
+            aria-labelledby={ (id) "-t " (id) "-d" } data-from=(t.from) data-to=(t.to) data-bucket=(t.bucket) {
+            title id={ (id) "-t" } { (title) }
+            desc id={ (id) "-d" } { (desc) }
+            @for (at, label) in ticks(t) {
+                @let x = x_of(at);
+                @let room = if rtl { x - 40.0 } else { W - x - 40.0 };
+                @if room < 0.0 { line x1=(n(x)) x2=(n(x)) y1="14" y2=(n(bottom)) class="tick" {} }
+                @else {
+                line x1=(n(x)) x2=(n(x)) y1="14" y2=(n(bottom)) class="tick" {}
+                text x=(n(x + if rtl { -3.0 } else { 3.0 })) y="12" class="axis"
+                    text-anchor=(if rtl { "end" } else { "start" }) {
+                        @match zoom.filter(|_| at % 86_400 == 0) {
+                            Some(z) => a href=(z(at)) class="zoom" { title { (lang.f("zoom_day", &[("day", &words::utc_day(at))])) } (label) },
+                            None => (label),
+                        }
+                    }
+                }
+            }
+            @if t.rows.is_empty() {
+                text x=(n(W / 2.0)) y=(n(AXIS_H + ROW_H - 4.0)) text-anchor="middle" class="label" { (lang.t("no_data_period")) }
+            }
+            @for (r, row) in t.rows.iter().enumerate() {
+                @let y = AXIS_H + r as f64 * (ROW_H + GAP);
+                g data-platform=(row.platform) {
+                    text x=(n(label_x)) y=(n(y + ROW_H - 5.0)) text-anchor=(anchor) class="label" { (row.platform) }
+                    @if rects {
+                        @for (i, len, s) in runs(&row.cells) {
+                            @let (x, w) = ax.span(i, len);
+                            rect x=(n(x)) y=(n(y)) width=(n(w)) height=(n(ROW_H)) fill=(fill(s)) data-state=(s.label())
+                                data-from=(t.from + i as i64 * t.bucket) data-to=(t.from + (i + len) as i64 * t.bucket) {
+                                title { (tip(lang, t, &row.platform, i, len, s)) }
+                            }
+                        }
+                    } @else {
+                        g transform=(cells_transform(&ax)) {
+                            @for (s, d) in paths(&row.cells, y) {
+                                path d=(d) fill=(fill(s)) data-state=(s.label()) {}
+                            }
+                        }
+                    }
+                }
+            }
+            @if let Some((a, b)) = mark {
+                @let (xa, xb) = (x_of(a.max(t.from)), x_of(b.min(t.to)));
+                rect class="mark" x=(n(xa.min(xb))) y=(n(AXIS_H - 3.0)) width=(n((xb - xa).abs().max(2.0)))
+                    height=(n(bottom - AXIS_H + 3.0)) {}
+            }
+        }
+    }
+}
+
+/// A one-row sparkline of the most severe state in each bucket (the overview).
+pub fn sparkline(lang: &Lang, t: &Timeline, title: &str, id: &str) -> Markup {
+    let rtl = lang.dir == Dir::Rtl;
+    let worst = t.worst();
+    let ax = Axis { left: 0.0, width: SPARK_W, total: SPARK_W, n: worst.len(), rtl };
+    html! {
+        svg class="spark" viewBox={ "0 0 " (n(SPARK_W)) " " (n(SPARK_H)) } role="img" aria-labelledby={ (id) "-t" }
+            preserveAspectRatio="none" {
+            title id={ (id) "-t" } { (title) }
+            @for (i, len, s) in runs(&worst) {
+                @let (x, w) = ax.span(i, len);
+                rect x=(n(x)) y="0" width=(n(w)) height=(n(SPARK_H)) fill=(fill(s)) data-state=(s.label()) {
+                    title { (tip(lang, t, lang.t("all_platforms"), i, len, s)) }
+                }
+            }
+        }
+    }
+}
+
+/// The states drawn in these cells, most severe first.
+pub fn present<'a>(cells: impl IntoIterator<Item = &'a [State]>) -> Vec<State> {
+    let mut seen = [false; State::ALL.len()];
+    for row in cells {
+        for s in row {
+            seen[*s as usize] = true;
+        }
+    }
+    State::ALL.into_iter().filter(|s| seen[*s as usize]).collect()
+}
+
+/// The legend: the states present, each with its swatch.
+pub fn legend(lang: &Lang, present: &[State]) -> Markup {
+    html! {
+        ul class="legend" aria-label=(lang.t("legend")) {
+            @for s in present {
+                @let s = *s;
+                li {
+                    svg width="14" height="14" aria-hidden="true" focusable="false" {
+                        rect width="14" height="14" fill=(fill(s)) stroke="#555" stroke-width=".5" {}
+                    }
+                    " " (words::state(lang, s))
+                }
+            }
+        }
+    }
+}
+
+/// The chart as a table: every run of a problem state, per platform.
+pub fn table(lang: &Lang, t: &Timeline, caption: &str) -> Markup {
+    let mut lines = Vec::new();
+    for row in &t.rows {
+        for (i, len, s) in runs(&row.cells) {
+            if s.is_problem() {
+                lines.push((
+                    row.platform.as_str(),
+                    t.from + i as i64 * t.bucket,
+                    t.from + (i + len) as i64 * t.bucket,
+                    s,
+                ));
+            }
+        }
+    }
+    let total = lines.len();
+    lines.truncate(MAX_TABLE);
+    html! {
+        @if total > lines.len() {
+            p class="more" { (lang.f("table_more", &[("shown", &lines.len()), ("total", &total)])) }
+        }
+        @if lines.is_empty() {
+            p { (lang.t("table_no_problems")) }
+        } @else {
+            table class="alt" {
+                caption { (caption) }
+                thead { tr { th scope="col" { (lang.t("col_platform")) } th scope="col" { (lang.t("col_state")) }
+                    th scope="col" { (lang.t("col_from")) } th scope="col" { (lang.t("col_to")) } } }
+                tbody {
+                    @for (p, a, b, s) in lines {
+                        tr data-state=(s.label()) {
+                            td { (p) }
+                            td { (words::state(lang, s)) }
+                            td { (crate::layout::time(a)) }
+                            td { (crate::layout::time(b)) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::i18n::by_code;
+    use crate::model::Row;
+
+    fn tl() -> Timeline {
+        use State::*;
+        Timeline {
+            from: 0,
+            to: 4 * 3600,
+            bucket: 3600,
+            rows: vec![Row { platform: "x<y".into(), cells: vec![Reachable, BlockedDns, BlockedDns, NoData] }],
+        }
+    }
+
+    #[test]
+    fn runs_merge_and_rtl_mirrors_time() {
+        assert_eq!(
+            runs(&tl().rows[0].cells),
+            [(0, 1, State::Reachable), (1, 2, State::BlockedDns), (3, 1, State::NoData)]
+        );
+        let en = timeline(by_code("en").unwrap(), &tl(), "T", "D", "c", None, None).into_string();
+        let ar = timeline(by_code("ar").unwrap(), &tl(), "T", "D", "c", None, None).into_string();
+        assert!(en.contains("x&lt;y") && !en.contains("x<y"), "escaped: {en}");
+        // The first cell (the earliest hour) is at the left in English, at the right in Arabic.
+        assert!(en.contains(r#"<rect x="120" y="22" width="208""#), "{en}");
+        assert!(ar.contains(r#"<rect x="632" y="22" width="208""#), "{ar}");
+        assert!(en.contains(r#"fill="url(#p-blocked_dns)""#));
+        assert!(table(by_code("en").unwrap(), &tl(), "c").into_string().contains("blocked (DNS)"));
+    }
+}
