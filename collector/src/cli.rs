@@ -71,6 +71,49 @@ pub enum Command {
     /// Simulate a fleet with known events (ending now), replay it into DIR, compare what was
     /// published with the truth, then serve it.
     Demo(DemoArgs),
+    /// Platforms' and registries' disclosures: import them, reconcile them with the events.
+    Disclosures {
+        #[command(subcommand)]
+        action: DisclosuresAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DisclosuresAction {
+    /// Import a disclosure file (docs/disclosures.md); bad rows are reported, good ones stored once.
+    Import {
+        file: PathBuf,
+        /// csv or json (Vigil's format; default by extension) or stop (#KeepItOn STOP CSV export).
+        #[arg(long, value_enum)]
+        format: Option<crate::disclosures::InputFormat>,
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
+    /// Reconcile the imported disclosures with the published events: rows and scorecard.
+    Reconcile {
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// Who published the disclosures (e.g. accessnow-stop).
+        #[arg(long)]
+        source: Option<String>,
+        #[arg(long)]
+        platform: Option<String>,
+        #[arg(long)]
+        country: Option<String>,
+        /// Unix seconds or RFC 3339.
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        to: Option<String>,
+        /// Seconds added on each side of a disclosed period when matching.
+        #[arg(long, default_value_t = crate::disclosures_reconcile::DEFAULT_TOLERANCE)]
+        tolerance: i64,
+        /// CSV (RFC 4180) instead of text: the rows, or with --scorecard the scorecard.
+        #[arg(long)]
+        csv: bool,
+        #[arg(long)]
+        scorecard: bool,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -348,6 +391,7 @@ pub async fn run(cli: Cli) -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Disclosures { action } => crate::disclosures_cli::run(action),
         Command::Admin { action, collector, token } => {
             let Some(token) = token.or_else(|| std::env::var("VIGIL_OPERATOR_TOKEN").ok()) else {
                 eprintln!("vigil-collector admin: --token or VIGIL_OPERATOR_TOKEN is required");

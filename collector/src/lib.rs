@@ -5,6 +5,7 @@
 pub mod admin_client;
 pub mod api_admin;
 pub mod api_charts;
+pub mod api_disclosures;
 pub mod api_events;
 pub mod api_measurements;
 pub mod api_probe;
@@ -18,6 +19,7 @@ pub mod config;
 pub mod demo;
 pub mod detection;
 pub mod disclosures;
+pub mod disclosures_cli;
 pub mod disclosures_reconcile;
 pub mod disclosures_stop;
 pub mod disclosures_store;
