@@ -398,6 +398,36 @@ fn push(out: &mut Parsed, line: usize, r: FieldResult<Disclosure>) {
     }
 }
 
+/// The line of a record, from its byte offset, counted forwards as the reader moves on (the csv
+/// crate's own line count is off by one in files with CRLF line ends).
+pub struct Lines<'a> {
+    text: &'a str,
+    byte: usize,
+    line: usize,
+}
+
+impl<'a> Lines<'a> {
+    pub fn new(text: &'a str) -> Lines<'a> {
+        Lines { text, byte: 0, line: 1 }
+    }
+
+    /// The 1-based line of `pos` (offsets must not go backwards).
+    pub fn at(&mut self, pos: Option<&csv::Position>) -> usize {
+        let Some(byte) = pos.map(|p| p.byte() as usize) else { return self.line };
+        // With CRLF line ends a record's position may point at the `\n` before it.
+        let bytes = self.text.as_bytes();
+        let mut byte = byte.min(bytes.len());
+        while byte < bytes.len() && (bytes[byte] == b'\r' || bytes[byte] == b'\n') {
+            byte += 1;
+        }
+        if byte > self.byte {
+            self.line += self.text.as_bytes()[self.byte..byte].iter().filter(|b| **b == b'\n').count();
+            self.byte = byte;
+        }
+        self.line
+    }
+}
+
 /// Vigil's CSV: a header row naming the columns (any order; unknown columns refuse the file).
 pub fn parse_csv(text: &str, progress: Progress<'_>) -> Result<Parsed, FileError> {
     let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
@@ -414,6 +444,7 @@ pub fn parse_csv(text: &str, progress: Progress<'_>) -> Result<Parsed, FileError
         return Err(FileError(format!("line 1: the required column {k:?} is missing")));
     }
     let mut out = Parsed::default();
+    let mut lines = Lines::new(text);
     for record in reader.records() {
         out.records += 1;
         if out.records % PROGRESS_EVERY == 0 {
@@ -422,12 +453,12 @@ pub fn parse_csv(text: &str, progress: Progress<'_>) -> Result<Parsed, FileError
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map_or(0, |p| p.line() as usize);
+                let line = lines.at(e.position());
                 out.errors.push(RowError { line, field: None, reason: format!("not CSV: {e}") });
                 continue;
             }
         };
-        let line = record.position().map_or(0, |p| p.line() as usize);
+        let line = lines.at(record.position());
         if record.len() != header.len() {
             let reason = format!("{} fields, the header has {}", record.len(), header.len());
             out.errors.push(RowError { line, field: None, reason });

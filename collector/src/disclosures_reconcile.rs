@@ -120,7 +120,8 @@ pub struct ReconRow {
     pub probes: Option<u32>,
 }
 
-/// The scorecard of one source and platform, in one country or (country None) all.
+/// The scorecard of one source and platform, in one country or (country None) all (only
+/// without a country filter).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ScoreRow {
     pub source: String,
@@ -257,6 +258,13 @@ fn with_event(mut row: ReconRow, e: &MeasuredEvent) -> ReconRow {
     row
 }
 
+fn earliest(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 fn median(mut v: Vec<i64>) -> Option<i64> {
     v.sort_unstable();
     let n = v.len();
@@ -280,7 +288,9 @@ pub fn reconcile(
     let ds: Vec<&StoredDisclosure> = disclosures
         .iter()
         .filter(|d| f.source.as_ref().is_none_or(|s| &d.disclosure.source == s))
-        .filter(|d| platform_filter.as_ref().is_none_or(|p| &d.disclosure.platform == p))
+        .filter(|d| {
+            platform_filter.as_ref().is_none_or(|p| &d.disclosure.platform == p || d.disclosure.platform == "all")
+        })
         .filter(|d| f.country.as_ref().is_none_or(|c| &d.disclosure.country == c))
         .filter(|d| {
             let (a, _) = d.disclosure.start.granule();
@@ -317,10 +327,7 @@ pub fn reconcile(
             row.disclosure_delay = delay;
             rows.push(row);
             let slot = group.entry(e.id.clone()).or_insert(delay);
-            *slot = match (*slot, delay) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            *slot = earliest(*slot, delay);
         }
         if hits.is_empty() {
             let probes = coverage.get(&d.key).copied().unwrap_or(0);
@@ -332,10 +339,28 @@ pub fn reconcile(
             matched_keys.insert(d.key.clone());
         }
     }
+    // A disclosure about every platform (a shutdown) discloses for each platform of its source.
+    let everything: Vec<(String, HashMap<String, Option<i64>>)> =
+        disclosed.iter().filter(|((_, p), _)| p == "all").map(|((s, _), hit)| (s.clone(), hit.clone())).collect();
+    for (source, all_hits) in everything {
+        for ((s, p), hit) in disclosed.iter_mut() {
+            if *s == source && p != "all" {
+                for (id, delay) in &all_hits {
+                    let slot = hit.entry(id.clone()).or_insert(*delay);
+                    *slot = earliest(*slot, *delay);
+                }
+            }
+        }
+    }
     // Undisclosed: for each source and platform disclosed about, the events concerning the
-    // platform that none of that source's disclosures for it matched.
+    // platform that none of that source's disclosures for it (or for every platform) matched.
     let mut scorecard = Vec::new();
     for ((source, platform), hit) in &disclosed {
+        // With a platform filter, disclosures about every platform count for it, but their own
+        // scorecard is not shown.
+        if platform_filter.as_ref().is_some_and(|p| p != platform) {
+            continue;
+        }
         let relevant: Vec<&MeasuredEvent> = events.iter().filter(|e| in_scope(e) && concerns(e, platform)).collect();
         for e in &relevant {
             if !hit.contains_key(&e.id) {
@@ -346,7 +371,9 @@ pub fn reconcile(
             ds.iter().filter(|d| &d.disclosure.source == source && &d.disclosure.platform == platform).collect();
         let mut countries: BTreeSet<Option<String>> = relevant.iter().map(|e| Some(e.cc.clone())).collect();
         countries.extend(mine.iter().map(|d| Some(d.disclosure.country.clone())));
-        countries.insert(None);
+        if f.country.is_none() {
+            countries.insert(None);
+        }
         for cc in countries {
             let here = |c: &str| cc.as_deref().is_none_or(|x| x == c);
             let measured: Vec<&&MeasuredEvent> = relevant.iter().filter(|e| here(&e.cc)).collect();

@@ -187,3 +187,33 @@ fn filters_and_tolerance() {
     assert!(r.rows.is_empty() && r.scorecard.is_empty(), "{r:?}");
     assert_eq!(difference(When::second(T), T + 60), -60);
 }
+
+#[test]
+fn a_shutdown_disclosed_for_every_platform_counts_for_each_platform_of_its_source() {
+    let events = [
+        ev("sd", "shutdown", None, "AA", None, T + 2 * H, Some(T + 5 * H)),
+        ev("wa", "blocking", Some("whatsapp"), "AA", None, T + 8 * H, Some(T + 9 * H)),
+    ];
+    let all = disc("stop", "all", S, "AA", When::day(T), Some(When::day(T)));
+    let wa = disc("stop", "whatsapp", B, "AA", When::day(T), Some(When::day(T)));
+    let r = reconcile(&[all, wa], &events, &HashMap::new(), &opts());
+    assert!(r.rows.iter().all(|x| x.outcome == Outcome::Matched), "{:#?}", r.rows);
+    let card = |p: &str| r.scorecard.iter().find(|s| s.platform == p && s.country.is_none()).unwrap();
+    assert_eq!((card("whatsapp").measured_events, card("whatsapp").disclosed_events), (2, 2));
+    assert_eq!((card("all").measured_events, card("all").disclosed_events), (1, 1));
+}
+
+#[test]
+fn a_platform_filter_keeps_disclosures_about_every_platform() {
+    let events = [ev("sd", "shutdown", None, "AA", None, T + 2 * H, Some(T + 5 * H))];
+    let all = disc("stop", "all", S, "AA", When::day(T), Some(When::day(T)));
+    let mut o = opts();
+    o.filter.platform = Some("whatsapp".into());
+    o.filter.country = Some("AA".into());
+    let wa = disc("stop", "whatsapp", B, "AA", When::day(T + 86_400), None);
+    let r = reconcile(&[all, wa], &events, &HashMap::new(), &o);
+    assert_eq!(r.scorecard.len(), 1, "{:#?}", r.scorecard);
+    let s = &r.scorecard[0];
+    assert_eq!((s.platform.as_str(), s.country.as_deref(), s.disclosed_events), ("whatsapp", Some("AA"), 1));
+    assert!(r.rows.iter().any(|x| x.outcome == Outcome::Matched && x.platform == "all"));
+}

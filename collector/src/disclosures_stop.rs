@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use crate::disclosures::{
-    Disclosure, DisclosureType, FORMAT_VERSION, FileError, PROGRESS_EVERY, Parsed, Progress, RowError, When,
+    Disclosure, DisclosureType, FORMAT_VERSION, FileError, Lines, PROGRESS_EVERY, Parsed, Progress, RowError, When,
     canonical_platform, date_at, parse_iso_date,
 };
 
@@ -121,7 +121,9 @@ pub fn stop_date(s: &str) -> Result<When, String> {
     };
     match parts.as_slice() {
         [m, d, y] if y.len() == 4 => match (num(m), num(d), num(y)) {
-            (Some(m), Some(d), Some(y)) => date_at(y as i32, m.min(255) as u8, d.min(255) as u8).map(When::day),
+            (Some(m), Some(d), Some(y)) => {
+                date_at(y as i32, m.min(255) as u8, d.min(255) as u8).map(When::day).map_err(|e| format!("{s:?}: {e}"))
+            }
             _ => Err(format!("{s:?}: expected M/D/YYYY or YYYY-MM-DD")),
         },
         _ => Err(format!("{s:?}: expected M/D/YYYY or YYYY-MM-DD")),
@@ -252,6 +254,7 @@ pub fn parse(text: &str, progress: Progress<'_>) -> Result<Parsed, FileError> {
         return Err(FileError(format!("line 1: the STOP column {k:?} is missing (is this a STOP export?)")));
     }
     let mut out = Parsed::default();
+    let mut lines = Lines::new(text);
     for record in reader.records() {
         out.records += 1;
         if out.records % PROGRESS_EVERY == 0 {
@@ -260,12 +263,12 @@ pub fn parse(text: &str, progress: Progress<'_>) -> Result<Parsed, FileError> {
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map_or(0, |p| p.line() as usize);
+                let line = lines.at(e.position());
                 out.errors.push(RowError { line, field: None, reason: format!("not CSV: {e}") });
                 continue;
             }
         };
-        let line = record.position().map_or(0, |p| p.line() as usize);
+        let line = lines.at(record.position());
         if record.iter().all(|f| f.trim().is_empty()) {
             continue;
         }

@@ -132,3 +132,11 @@ fn progress_is_reported_every_n_records() {
     assert_eq!(seen, [PROGRESS_EVERY, PROGRESS_EVERY * 2]);
     assert_eq!(p.rows.len(), PROGRESS_EVERY * 2 + 5);
 }
+
+#[test]
+fn lines_are_right_with_crlf_line_ends() {
+    let text =
+        format!("{HEADER}\r\n1,meta,facebook,,IR,,2025-03-04,,blocked,,,\r\n1,meta,facebook,,IR,,,,blocked,,,\r\n");
+    let p = parse_csv(&text, &mut none).unwrap();
+    assert_eq!((p.rows[0].0, p.errors[0].line), (2, 3));
+}
