@@ -349,10 +349,10 @@ pub fn validate(fields: &BTreeMap<String, String>) -> FieldResult<Disclosure> {
     let start = when("start")?.expect("required");
     let end = when("end")?;
     let published_at = when("published_at")?;
-    if let Some(e) = end {
-        if e.granule().1 < start.granule().0 || (e.at < start.at && e.granularity == start.granularity) {
-            return field_err("end", format!("{e} is before the start {start}"));
-        }
+    if let Some(e) = end
+        && (e.granule().1 < start.granule().0 || (e.at < start.at && e.granularity == start.granularity))
+    {
+        return field_err("end", format!("{e} is before the start {start}"));
     }
     let kind = get("type").unwrap_or_default();
     let Some(kind) = DisclosureType::parse(kind) else {
@@ -362,10 +362,10 @@ pub fn validate(fields: &BTreeMap<String, String>) -> FieldResult<Disclosure> {
     if !platform.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
         return field_err("platform", format!("{platform:?}: expected a platform id (e.g. whatsapp) or all"));
     }
-    if let Some(u) = get("source_url") {
-        if url::Url::parse(u).map(|u| !["http", "https"].contains(&u.scheme())).unwrap_or(true) {
-            return field_err("source_url", format!("{u:?}: expected an http(s) URL"));
-        }
+    if let Some(u) = get("source_url")
+        && url::Url::parse(u).map(|u| !["http", "https"].contains(&u.scheme())).unwrap_or(true)
+    {
+        return field_err("source_url", format!("{u:?}: expected an http(s) URL"));
     }
     let services = get("services")
         .map(|s| s.split(';').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect())
@@ -447,7 +447,7 @@ pub fn parse_csv(text: &str, progress: Progress<'_>) -> Result<Parsed, FileError
     let mut lines = Lines::new(text);
     for record in reader.records() {
         out.records += 1;
-        if out.records % PROGRESS_EVERY == 0 {
+        if out.records.is_multiple_of(PROGRESS_EVERY) {
             progress(out.records);
         }
         let record = match record {
@@ -501,7 +501,7 @@ pub fn parse_json(text: &str, progress: Progress<'_>) -> Parsed {
     let mut out = Parsed::default();
     let mut one = |out: &mut Parsed, line: usize, v: Result<Value, String>| {
         out.records += 1;
-        if out.records % PROGRESS_EVERY == 0 {
+        if out.records.is_multiple_of(PROGRESS_EVERY) {
             progress(out.records);
         }
         match v {

@@ -257,7 +257,7 @@ pub fn parse(text: &str, progress: Progress<'_>) -> Result<Parsed, FileError> {
     let mut lines = Lines::new(text);
     for record in reader.records() {
         out.records += 1;
-        if out.records % PROGRESS_EVERY == 0 {
+        if out.records.is_multiple_of(PROGRESS_EVERY) {
             progress(out.records);
         }
         let record = match record {
