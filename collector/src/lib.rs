@@ -23,6 +23,7 @@ pub mod disclosures_cli;
 pub mod disclosures_reconcile;
 pub mod disclosures_stop;
 pub mod disclosures_store;
+pub mod disclosures_time;
 pub mod error;
 pub mod events;
 pub mod ingest;
