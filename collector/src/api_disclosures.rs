@@ -83,7 +83,8 @@ fn base(state: &AppState) -> String {
     state.config.public_url.as_deref().unwrap_or("").trim_end_matches('/').to_string()
 }
 
-async fn reconciled(
+/// The reconciliation for a query (parameters in `allowed`), evidence links absolute with `--public-url`.
+pub async fn reconciled(
     state: &AppState,
     q: &HashMap<String, String>,
     allowed: &[&str],

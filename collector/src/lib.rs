@@ -30,6 +30,7 @@ pub mod ingest;
 pub mod inspect;
 pub mod keys;
 pub mod metrics;
+pub mod page_disclosures;
 pub mod probe_keys;
 pub mod ratelimit;
 pub mod replay;

@@ -290,6 +290,21 @@ async fn disclosures_are_reconciled_with_a_replayed_fleet() {
     let (status, _) = get(&base, "/api/v1/scorecard?outcome=matched").await;
     assert_eq!(status, 400);
 
+    // The page: the same reconciliation as HTML, rows linking to evidence and to the CSV.
+    let r = reqwest::get(format!("{base}/disclosures?country=IR&source=")).await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.headers()["content-type"], "text/html; charset=utf-8");
+    let html = r.text().await.unwrap();
+    assert!(html.starts_with("<!doctype html>") && html.contains("<caption>Scorecard</caption>"), "{html}");
+    assert!(html.contains(&format!("<a href=\"/api/v1/events/{}/evidence\">signed evidence</a>", id(telegram))));
+    assert!(html.contains("href=\"/api/v1/reconciliation.csv?country=IR\""), "the empty field is left out");
+    assert!(html.contains("unconfirmed: probes there, no event") && html.contains("(dates)"));
+    assert_eq!(html.matches("<tr class=").count(), rows.iter().filter(|r| r["country"] == "IR").count());
+    let r = reqwest::get(format!("{base}/disclosures?outcome=%3Cb%3E")).await.unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("bad_parameter: outcome") && !html.contains("<b>"), "{html}");
+
     // The operator's import over HTTP: token required, idempotent, bad rows by line.
     let client = reqwest::Client::new();
     let url = format!("{base}/api/v1/admin/disclosures?format=stop");
