@@ -177,8 +177,13 @@ fn overlaps(lo: i64, hi: Option<i64>, from: Option<i64>, to: Option<i64>) -> boo
 
 /// Whether an event concerns a platform: its own blocks and throttling, and every shutdown.
 pub fn concerns(e: &MeasuredEvent, platform: &str) -> bool {
-    e.kind == "shutdown"
-        || (platform != "all" && e.platform.as_deref().map(canonical_platform).as_deref() == Some(platform))
+    e.kind == "shutdown" || (platform != "all" && e.platform.as_deref().is_some_and(|p| same_platform(p, platform)))
+}
+
+/// Whether an event's platform name is the platform id `id` (`twitter` is `x`), without
+/// allocating in the common case (every alias `canonical_platform` knows is 6 characters or more).
+fn same_platform(name: &str, id: &str) -> bool {
+    name.eq_ignore_ascii_case(id) || (name.len() >= 6 && canonical_platform(name) == id)
 }
 
 /// Whether a disclosure and an event are the same episode: type, place, platform, and periods
@@ -192,7 +197,7 @@ pub fn matches(d: &Disclosure, e: &MeasuredEvent, tolerance: i64, now: i64) -> b
     }
     let platform_ok = match &e.platform {
         None => true,
-        Some(p) => d.platform == "all" || canonical_platform(p) == d.platform,
+        Some(p) => d.platform == "all" || same_platform(p, &d.platform),
     };
     let (lo, hi) = span(d);
     let e_end = e.end.unwrap_or(now.max(e.start));
@@ -406,11 +411,14 @@ pub fn reconcile(
             });
         }
     }
-    rows.sort_by(|a, b| {
-        let key = |r: &ReconRow| {
-            (r.country.clone(), r.event_start.clone().or(r.disclosure_start.clone()), r.outcome, r.event.clone())
-        };
-        key(a).cmp(&key(b)).then_with(|| a.disclosure.cmp(&b.disclosure))
+    rows.sort_by_cached_key(|r| {
+        (
+            r.country.clone(),
+            r.event_start.clone().or(r.disclosure_start.clone()),
+            r.outcome,
+            r.event.clone(),
+            r.disclosure.clone(),
+        )
     });
     Reconciliation { tolerance: o.tolerance, as_of: rfc(o.now), rows, scorecard }
 }
