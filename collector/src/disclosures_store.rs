@@ -162,3 +162,42 @@ pub fn reconciliation(conn: &Connection, o: &Options) -> rusqlite::Result<Reconc
     }
     Ok(reconcile(&disclosures, &events, &cover, o))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::disclosures::{InputFormat, parse};
+
+    const HEADER: &str = "format_version,id,source,platform,country,start,end,type";
+
+    fn parsed(rows: &str) -> Parsed {
+        parse(&format!("{HEADER}\n{rows}"), InputFormat::Csv, &mut |_| {}).unwrap()
+    }
+
+    #[test]
+    fn imports_are_idempotent_and_a_republished_id_replaces_its_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = crate::store::open_and_migrate(&dir.path().join("v.sqlite")).unwrap();
+        let first = "1,r-1,meta,whatsapp,IR,2025-03-04,,blocked\n1,,meta,whatsapp,IR,2025-03-05,,blocked\n1,,meta,whatsapp,IR,,,\n";
+        let r = import(&mut conn, parsed(first), 10).unwrap();
+        assert_eq!((r.records, r.inserted, r.updated, r.unchanged, r.errors.len()), (3, 2, 0, 0, 1));
+        let r = import(&mut conn, parsed(first), 20).unwrap();
+        assert_eq!((r.inserted, r.updated, r.unchanged), (0, 0, 2));
+        // The same id, now with an end: replaced. A row without an id and another end: a new one.
+        let second =
+            "1,r-1,meta,whatsapp,IR,2025-03-04,2025-03-06,blocked\n1,,meta,whatsapp,IR,2025-03-05,2025-03-05,blocked\n";
+        let r = import(&mut conn, parsed(second), 30).unwrap();
+        assert_eq!((r.inserted, r.updated, r.unchanged), (1, 1, 0));
+        let all = load(&conn, Some("IR")).unwrap();
+        assert_eq!(all.len(), 3);
+        let r1 = all.iter().find(|d| d.disclosure.id.as_deref() == Some("r-1")).unwrap();
+        assert_eq!(r1.disclosure.end.map(|e| e.text()).as_deref(), Some("2025-03-06"));
+        let stored: (i64, Option<i64>) = conn
+            .query_row("SELECT imported_at, end FROM disclosures WHERE key = ?1", [&r1.key], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!(stored, (30, Some(1_741_219_200)));
+        assert!(load(&conn, Some("PK")).unwrap().is_empty());
+    }
+}
