@@ -283,6 +283,18 @@ async fn run_demo(args: DemoArgs) -> Result<(), demo::DemoError> {
         }
     };
     print!("{}", demo::summary(&result, &base));
+    // Disclosures of the same truth, so the cross-check has something to show.
+    match crate::demo_disclosures::write_and_import(&result.truth, result.spec.end(), &args.data_dir) {
+        Ok((path, r)) => println!(
+            "\nDisclosures: {} imported from {} ({} new); open {base}/disclosures or run\n  \
+             vigil-collector disclosures reconcile --data-dir {}",
+            r.inserted + r.updated + r.unchanged,
+            path.display(),
+            r.inserted,
+            args.data_dir.display()
+        ),
+        Err(e) => eprintln!("demo: disclosures: {e}"),
+    }
     drop(result);
     match listener {
         None => {

@@ -17,6 +17,7 @@ pub mod checkpoint;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod demo_disclosures;
 pub mod detection;
 pub mod disclosures;
 pub mod disclosures_cli;
