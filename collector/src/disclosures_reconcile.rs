@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::disclosures::{Disclosure, DisclosureType, Granularity, When, canonical_platform};
 
@@ -18,7 +18,7 @@ pub const DAY_LATE: i64 = 12 * H;
 pub const DEFAULT_TOLERANCE: i64 = 2 * H;
 
 /// A published (not retracted) Vigil event, as reconciliation needs it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MeasuredEvent {
     pub id: String,
     /// `blocking`, `shutdown` or `throttling`.
@@ -35,7 +35,7 @@ pub struct MeasuredEvent {
 }
 
 /// A stored disclosure and its key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredDisclosure {
     pub key: String,
     #[serde(flatten)]
@@ -64,7 +64,7 @@ pub struct Options {
 }
 
 /// The outcome of one row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// The disclosure overlaps the event (one row per pair).
@@ -91,7 +91,7 @@ impl Outcome {
 /// One line of the reconciliation. Times are RFC 3339 (UTC) or, for day-granular disclosures,
 /// `YYYY-MM-DD`; differences are seconds, disclosed minus measured (0 when the measured time
 /// lies inside a disclosed day).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReconRow {
     pub outcome: Outcome,
     pub source: String,
@@ -122,7 +122,7 @@ pub struct ReconRow {
 
 /// The scorecard of one source and platform, in one country or (country None) all (only
 /// without a country filter).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScoreRow {
     pub source: String,
     pub platform: String,
@@ -143,7 +143,7 @@ pub struct ScoreRow {
 }
 
 /// The reconciliation: its rows and scorecard, with the parameters used.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Reconciliation {
     pub tolerance: i64,
     pub as_of: String,

@@ -217,3 +217,14 @@ fn a_platform_filter_keeps_disclosures_about_every_platform() {
     assert_eq!((s.platform.as_str(), s.country.as_deref(), s.disclosed_events), ("whatsapp", Some("AA"), 1));
     assert!(r.rows.iter().any(|x| x.outcome == Outcome::Matched && x.platform == "all"));
 }
+
+#[test]
+fn the_published_json_reads_back_into_the_same_types() {
+    let e = ev("wa", "blocking", Some("whatsapp"), "AA", Some(100), T + 10 * H, None);
+    let mut d = disc("meta", "whatsapp", B, "AA", When::second(T + 9 * H), None);
+    d.disclosure.published_at = Some(When::day(T + 86_400));
+    let r = reconcile(&[d], &[e], &HashMap::new(), &opts());
+    let json = serde_json::to_string(&r).unwrap();
+    assert_eq!(serde_json::from_str::<Reconciliation>(&json).unwrap(), r);
+    assert!(json.contains("\"outcome\":\"matched\"") && json.contains("\"granularity\":\"second\""), "{json}");
+}
