@@ -15,7 +15,8 @@ use crate::keys;
 use crate::server::{AppState, now_rfc3339};
 use crate::store::{self, ProbeRow};
 
-fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), HttpError> {
+/// Check the operator token (`admin_disabled` when none is configured, `unauthorized` when wrong).
+pub fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), HttpError> {
     let Some(expected) = &state.config.operator_token else {
         return Err(HttpError::forbidden("admin_disabled", "no operator token is configured"));
     };

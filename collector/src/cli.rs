@@ -71,6 +71,49 @@ pub enum Command {
     /// Simulate a fleet with known events (ending now), replay it into DIR, compare what was
     /// published with the truth, then serve it.
     Demo(DemoArgs),
+    /// Platforms' and registries' disclosures: import them, reconcile them with the events.
+    Disclosures {
+        #[command(subcommand)]
+        action: DisclosuresAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DisclosuresAction {
+    /// Import a disclosure file (docs/disclosures.md); bad rows are reported, good ones stored once.
+    Import {
+        file: PathBuf,
+        /// csv or json (Vigil's format; default by extension) or stop (#KeepItOn STOP CSV export).
+        #[arg(long, value_enum)]
+        format: Option<crate::disclosures::InputFormat>,
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
+    /// Reconcile the imported disclosures with the published events: rows and scorecard.
+    Reconcile {
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// Who published the disclosures (e.g. accessnow-stop).
+        #[arg(long)]
+        source: Option<String>,
+        #[arg(long)]
+        platform: Option<String>,
+        #[arg(long)]
+        country: Option<String>,
+        /// Unix seconds or RFC 3339.
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        to: Option<String>,
+        /// Seconds added on each side of a disclosed period when matching.
+        #[arg(long, default_value_t = crate::disclosures_reconcile::DEFAULT_TOLERANCE)]
+        tolerance: i64,
+        /// CSV (RFC 4180) instead of text: the rows, or with --scorecard the scorecard.
+        #[arg(long)]
+        csv: bool,
+        #[arg(long)]
+        scorecard: bool,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -240,6 +283,18 @@ async fn run_demo(args: DemoArgs) -> Result<(), demo::DemoError> {
         }
     };
     print!("{}", demo::summary(&result, &base));
+    // Disclosures of the same truth, so the cross-check has something to show.
+    match crate::demo_disclosures::write_and_import(&result.truth, result.spec.end(), &args.data_dir) {
+        Ok((path, r)) => println!(
+            "\nDisclosures: {} imported from {} ({} new); open {base}/disclosures or run\n  \
+             vigil-collector disclosures reconcile --data-dir {}",
+            r.inserted + r.updated + r.unchanged,
+            path.display(),
+            r.inserted,
+            args.data_dir.display()
+        ),
+        Err(e) => eprintln!("demo: disclosures: {e}"),
+    }
     drop(result);
     match listener {
         None => {
@@ -348,6 +403,7 @@ pub async fn run(cli: Cli) -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Disclosures { action } => crate::disclosures_cli::run(action),
         Command::Admin { action, collector, token } => {
             let Some(token) = token.or_else(|| std::env::var("VIGIL_OPERATOR_TOKEN").ok()) else {
                 eprintln!("vigil-collector admin: --token or VIGIL_OPERATOR_TOKEN is required");

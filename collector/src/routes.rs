@@ -48,6 +48,8 @@ pub const CONTROL_PATH: &str = "/api/v1/control";
 fn build(max_body_bytes: usize, control: Option<Router>) -> Table {
     let t = Table { router: Router::new(), routes: Vec::new() };
     let submit = api_probe::submit.layer(DefaultBodyLimit::max(max_body_bytes));
+    let disclosure_import =
+        crate::api_disclosures::import.layer(DefaultBodyLimit::max(crate::api_disclosures::MAX_IMPORT_BYTES));
     let t = t
         .add(Method::POST, "/api/v1/enroll", api_probe::enroll)
         .add(Method::POST, "/api/v1/submit", submit)
@@ -62,6 +64,12 @@ fn build(max_body_bytes: usize, control: Option<Router>) -> Table {
         .add(Method::GET, "/api/v1/events/{id}", api_events::event)
         .add(Method::GET, "/api/v1/events/{id}/evidence", api_events::event_evidence)
         .add(Method::GET, "/api/v1/feed.atom", api_events::feed)
+        .add(Method::GET, "/api/v1/disclosures", crate::api_disclosures::list)
+        .add(Method::GET, "/api/v1/reconciliation", crate::api_disclosures::reconciliation)
+        .add(Method::GET, "/api/v1/reconciliation.csv", crate::api_disclosures::reconciliation_csv)
+        .add(Method::GET, "/api/v1/scorecard", crate::api_disclosures::scorecard)
+        .add(Method::GET, "/api/v1/scorecard.csv", crate::api_disclosures::scorecard_csv)
+        .add(Method::GET, "/disclosures", crate::page_disclosures::disclosures)
         .add(Method::GET, "/api/v1/timeline", crate::api_timeline::timeline)
         .add(Method::GET, "/api/v1/charts/country/{file}", crate::api_charts::country)
         .add(Method::GET, "/api/v1/charts/asn/{file}", crate::api_charts::asn)
@@ -76,7 +84,8 @@ fn build(max_body_bytes: usize, control: Option<Router>) -> Table {
         .add(Method::GET, "/country/{cc}", crate::web::country)
         .add(Method::GET, "/asn/{asn}", crate::web::asn)
         .add(Method::GET, "/event/{id}", crate::web::event)
-        .add(Method::GET, "/static/{file}", crate::web::asset);
+        .add(Method::GET, "/static/{file}", crate::web::asset)
+        .add(Method::POST, "/api/v1/admin/disclosures", disclosure_import);
     t.nest(Method::POST, CONTROL_PATH, control)
 }
 

@@ -56,6 +56,8 @@ const MIGRATIONS: &[&str] = &[
     crate::timeline::MIGRATION,
     // 4: indexes for measurement queries.
     crate::api_measurements::MIGRATION,
+    // 5: imported disclosures (platforms' and registries' reports) for the cross-check.
+    crate::disclosures_store::MIGRATION,
 ];
 
 /// The schema version this collector writes.

@@ -47,6 +47,15 @@ async fn the_demo_publishes_every_kind_of_event_and_refuses_real_data() {
         assert!(stdout.contains(&format!("http://127.0.0.1:8080{url}")), "{url} in {stdout}");
     }
 
+    // The demo's disclosures were imported: the cross-check shows every outcome.
+    assert!(stdout.contains("Disclosures: ") && stdout.contains("http://127.0.0.1:8080/disclosures"), "{stdout}");
+    let out =
+        Command::new(BIN).args(["disclosures", "reconcile", "--csv", "--data-dir"]).arg(dir.path()).output().unwrap();
+    let csv = String::from_utf8_lossy(&out.stdout);
+    for outcome in ["matched", "undisclosed", "unconfirmed_no_coverage", "unconfirmed_no_event"] {
+        assert!(csv.lines().any(|l| l.starts_with(&format!("{outcome},"))), "{outcome}: {csv}");
+    }
+
     // What was stored: every kind of event, in demo countries only.
     let collector = Collector::open(Config::new(dir.path())).expect("opens");
     let state = collector.state().clone();
