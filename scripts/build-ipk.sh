@@ -61,7 +61,6 @@ for arch in "${archs[@]}"; do
     cat > "$control/control" <<CONTROL
 Package: vigil-probe
 Version: $version-r$RELEASE
-Depends: 
 Source: firmware/openwrt/vigil-probe
 SourceName: vigil-probe
 License: AGPL-3.0-or-later

@@ -22,11 +22,16 @@ export RUSTC_BOOTSTRAP=1
 command -v cargo-zigbuild >/dev/null || { echo "cross-build: cargo-zigbuild missing: run scripts/cross-install.sh" >&2; exit 2; }
 cargo +debian --version >/dev/null 2>&1 || { echo "cross-build: no 'debian' toolchain: run scripts/cross-install.sh" >&2; exit 2; }
 
-# Size flags (nightly, through RUSTC_BOOTSTRAP): no panic machinery at all, no file:line in
-# panics, no Debug formatting code. They apply to std too (rebuilt by -Zbuild-std).
+# Size flags (docs/firmware.md has what each gives). Nightly ones (through RUSTC_BOOTSTRAP): no
+# panic machinery at all, no file:line in panics, no Debug formatting code; they apply to std too
+# (rebuilt by -Zbuild-std, with std's optimize_for_size feature). Stable ones: no unwind tables
+# (nothing unwinds) and sha2's compact SHA-512 rounds (zig's linker has no --icf).
+std_features=()
 size_flags=()
 if [ "${SIZE_FLAGS:-1}" = 1 ]; then
-    size_flags=(-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Zfmt-debug=none)
+    size_flags=(-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Zfmt-debug=none
+        -Cforce-unwind-tables=no '--cfg=sha2_backend_soft="compact"')
+    std_features=(-Zbuild-std-features=optimize_for_size)
 fi
 
 out="$TARGET_DIR/cross"
@@ -43,7 +48,7 @@ for target in "${targets[@]}"; do
     # --target they apply to the target only, never to build scripts or the host.
     RUSTFLAGS="${base[*]} ${size_flags[*]}" \
         cargo +debian zigbuild --locked --profile firmware --target "$target" \
-        -Zbuild-std=std,panic_abort -p vigil-probe --bin vigil-probe
+        -Zbuild-std=std,panic_abort "${std_features[@]}" -p vigil-probe --bin vigil-probe
     bin="$TARGET_DIR/$target/firmware/vigil-probe"
     cp "$bin" "$out/vigil-probe-$target"
     size=$(stat -c %s "$bin")
