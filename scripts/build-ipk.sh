@@ -15,19 +15,21 @@ PKG_FILES="$ROOT/firmware/openwrt/vigil-probe/files"
 OUT="$TARGET_DIR/packages"
 RELEASE=1
 
-# OpenWrt package architecture -> Rust target whose static binary runs there.
+# OpenWrt package architecture -> Rust target whose static binary runs there. The armv7 build
+# uses VFP (hard float), so ARM archs without an FPU (plain arm_cortex-a9, e.g. bcm53xx) are not
+# listed.
 rust_target() {
     case "$1" in
         mipsel_24kc) echo mipsel-unknown-linux-musl ;;
         mips_24kc) echo mips-unknown-linux-musl ;;
         aarch64_cortex-a53 | aarch64_cortex-a72 | aarch64_generic) echo aarch64-unknown-linux-musl ;;
-        arm_cortex-a7 | arm_cortex-a7_neon-vfpv4 | arm_cortex-a9 | arm_cortex-a9_vfpv3-d16 | arm_cortex-a15_neon-vfpv4)
+        arm_cortex-a7 | arm_cortex-a7_neon-vfpv4 | arm_cortex-a9_vfpv3-d16 | arm_cortex-a15_neon-vfpv4)
             echo armv7-unknown-linux-musleabihf ;;
         *) return 1 ;;
     esac
 }
 ALL_ARCHS=(mipsel_24kc mips_24kc aarch64_cortex-a53 aarch64_cortex-a72 aarch64_generic
-    arm_cortex-a7 arm_cortex-a7_neon-vfpv4 arm_cortex-a9 arm_cortex-a9_vfpv3-d16 arm_cortex-a15_neon-vfpv4)
+    arm_cortex-a7 arm_cortex-a7_neon-vfpv4 arm_cortex-a9_vfpv3-d16 arm_cortex-a15_neon-vfpv4)
 
 version=$(sed -n '/^\[workspace.package\]/,/^\[/s/^version *= *"\(.*\)"/\1/p' "$ROOT/Cargo.toml")
 [ -n "$version" ] || { echo "build-ipk: no [workspace.package] version in Cargo.toml" >&2; exit 2; }

@@ -186,7 +186,10 @@ mod tests {
         assert!(args(&["--battery-toml", "b", "--dir", "d", "--profile", "x"]).unwrap_err().contains("\"x\""));
         assert!(args(&["--battery-toml", "b", "--dir", "d", "--timeout-ms", "0"]).unwrap_err().contains("timeout"));
         assert!(args(&["--bogus"]).unwrap_err().contains("--bogus"));
-        assert_eq!(args(&["--battery-toml", "b", "--dir", "d", "--expect", "e.jsonl"]).unwrap().expect, Some("e.jsonl".into()));
+        assert_eq!(
+            args(&["--battery-toml", "b", "--dir", "d", "--expect", "e.jsonl"]).unwrap().expect,
+            Some("e.jsonl".into())
+        );
         assert!(args(&["--battery-toml", "b", "--dir", "d", "--expect"]).unwrap_err().contains("--expect"));
     }
 }
