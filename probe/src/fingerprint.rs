@@ -203,13 +203,22 @@ fn rows(file: &'static str, text: &str) -> Result<Vec<(u64, Row)>, FingerprintEr
     Ok(out)
 }
 
+/// An embedded fingerprint file (gzipped by build.rs to keep router builds small).
+fn inflate(gz: &[u8]) -> String {
+    use std::io::Read;
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(gz).read_to_string(&mut text).expect("embedded fingerprint files are gzipped UTF-8");
+    text
+}
+
 impl Fingerprints {
     /// The fingerprints shipped with the probe (parsed once).
     pub fn builtin() -> &'static Fingerprints {
         static BUILTIN: OnceLock<Fingerprints> = OnceLock::new();
         BUILTIN.get_or_init(|| {
-            Self::from_csv(include_str!("../data/fingerprints_dns.csv"), include_str!("../data/fingerprints_http.csv"))
-                .expect("embedded fingerprint files are valid (tested)")
+            let dns = inflate(include_bytes!(concat!(env!("OUT_DIR"), "/fingerprints_dns.csv.gz")));
+            let http = inflate(include_bytes!(concat!(env!("OUT_DIR"), "/fingerprints_http.csv.gz")));
+            Self::from_csv(&dns, &http).expect("embedded fingerprint files are valid (tested)")
         })
     }
 

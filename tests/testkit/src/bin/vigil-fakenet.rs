@@ -1,7 +1,9 @@
 //! `vigil-fakenet`: the fake world (a censored ISP and the platforms' servers, on loopback) as a
 //! process, for the demo and for trying `vigil-probe` by hand. Prints `ready` once the servers
 //! listen and the files are written, then the verdicts a correct probe must reach; runs until
-//! SIGTERM, SIGINT or the end of its standard input (unless that is /dev/null).
+//! SIGTERM, SIGINT or the end of its standard input (unless that is /dev/null). `--expect FILE`
+//! also writes those verdicts, per endpoint and per platform, as JSON Lines (for checks of probes
+//! built elsewhere, e.g. cross-built ones under qemu: scripts/cross-check.sh).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -10,23 +12,25 @@ use std::process::ExitCode;
 use vigil_testkit::world::{FakeWorld, Profile, Timeouts, WorldOptions, parse_battery_toml};
 
 const USAGE: &str = "usage: vigil-fakenet --battery-toml FILE --dir DIR [--profile clean|demo] [--timeout-ms N] \
-                     [--concurrency N]";
+                     [--concurrency N] [--expect FILE]";
 
 #[derive(Debug)]
 struct Args {
     battery: PathBuf,
     dir: PathBuf,
+    expect: Option<PathBuf>,
     options: WorldOptions,
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
-    let (mut battery, mut dir) = (None, None);
+    let (mut battery, mut dir, mut expect) = (None, None, None);
     let mut options = WorldOptions::default();
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
         match flag.as_str() {
             "--battery-toml" => battery = Some(PathBuf::from(value()?)),
             "--dir" => dir = Some(PathBuf::from(value()?)),
+            "--expect" => expect = Some(PathBuf::from(value()?)),
             "--profile" => options.profile = value()?.parse::<Profile>().map_err(|e| e.to_string())?,
             "--timeout-ms" => {
                 let ms = value()?.parse().ok().filter(|ms| *ms > 0).ok_or("--timeout-ms: a number of ms above 0")?;
@@ -39,7 +43,12 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
-    Ok(Args { battery: battery.ok_or("--battery-toml is required")?, dir: dir.ok_or("--dir is required")?, options })
+    Ok(Args {
+        battery: battery.ok_or("--battery-toml is required")?,
+        dir: dir.ok_or("--dir is required")?,
+        expect,
+        options,
+    })
 }
 
 fn main() -> ExitCode {
@@ -80,6 +89,11 @@ async fn run(args: Args) -> ExitCode {
         Ok(world) => world,
         Err(e) => return fail(1, e.to_string()),
     };
+    if let Some(path) = &args.expect
+        && let Err(e) = std::fs::write(path, expectations(&world))
+    {
+        return fail(1, format!("{}: {e}", path.display()));
+    }
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "ready");
     let _ = writeln!(
@@ -96,6 +110,25 @@ async fn run(args: Args) -> ExitCode {
     wait_for_the_end().await;
     drop(world);
     ExitCode::SUCCESS
+}
+
+/// The verdicts a correct probe reaches, one JSON object a line: every endpoint (`"endpoint"`:
+/// the input as measured, `blocking`, `accessible`, `mechanism`), then every platform
+/// (`"platform"`: its id, `status`, `mechanism`), in the probe's own JSON spellings.
+fn expectations(world: &FakeWorld) -> String {
+    let mut out = String::new();
+    for e in world.endpoints() {
+        let line = serde_json::json!({
+            "endpoint": e.input, "platform": e.platform,
+            "blocking": e.verdict.blocking, "accessible": e.verdict.accessible, "mechanism": e.verdict.mechanism,
+        });
+        out += &format!("{line}\n");
+    }
+    for p in world.expected() {
+        let line = serde_json::json!({"platform": p.id, "status": p.status, "mechanism": p.mechanism});
+        out += &format!("{line}\n");
+    }
+    out
 }
 
 /// SIGINT, SIGTERM, or the end of standard input (ignored when stdin is /dev/null, as for a
@@ -153,5 +186,10 @@ mod tests {
         assert!(args(&["--battery-toml", "b", "--dir", "d", "--profile", "x"]).unwrap_err().contains("\"x\""));
         assert!(args(&["--battery-toml", "b", "--dir", "d", "--timeout-ms", "0"]).unwrap_err().contains("timeout"));
         assert!(args(&["--bogus"]).unwrap_err().contains("--bogus"));
+        assert_eq!(
+            args(&["--battery-toml", "b", "--dir", "d", "--expect", "e.jsonl"]).unwrap().expect,
+            Some("e.jsonl".into())
+        );
+        assert!(args(&["--battery-toml", "b", "--dir", "d", "--expect"]).unwrap_err().contains("--expect"));
     }
 }
