@@ -288,15 +288,6 @@ pub async fn import(
     };
     let parsed = disclosures::parse(&body, format, &mut |_| {})
         .map_err(|e| HttpError::bad_request("bad_file", e.to_string()))?;
-    let path = state.config.db_path();
-    let report = tokio::task::spawn_blocking(move || {
-        // Its own connection: SQLite serialises it with the writer thread (busy timeout 10 s).
-        let mut conn = rusqlite::Connection::open(&path)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        disclosures_store::import(&mut conn, parsed, now())
-    })
-    .await
-    .map_err(HttpError::storage)?
-    .map_err(HttpError::storage)?;
+    let report = state.writer.import_disclosures(parsed, now()).await.map_err(HttpError::storage)?;
     Ok(Json(report))
 }

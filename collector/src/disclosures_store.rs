@@ -45,8 +45,16 @@ pub struct ImportReport {
 
 /// Store the good rows of a parsed file in one transaction.
 pub fn import(conn: &mut Connection, parsed: Parsed, now: i64) -> rusqlite::Result<ImportReport> {
-    let mut report = ImportReport { records: parsed.records, errors: parsed.errors, ..ImportReport::default() };
     let tx = conn.transaction()?;
+    let report = import_in(&tx, &parsed, now)?;
+    tx.commit()?;
+    Ok(report)
+}
+
+/// Store the good rows of a parsed file inside the caller's transaction (the running
+/// collector's writer thread, so its single-writer rule holds for imports over HTTP too).
+pub fn import_in(tx: &Connection, parsed: &Parsed, now: i64) -> rusqlite::Result<ImportReport> {
+    let mut report = ImportReport { records: parsed.records, errors: parsed.errors.clone(), ..ImportReport::default() };
     {
         let mut find = tx.prepare_cached("SELECT disclosure FROM disclosures WHERE key = ?1")?;
         let mut put = tx.prepare_cached(
@@ -86,7 +94,6 @@ pub fn import(conn: &mut Connection, parsed: Parsed, now: i64) -> rusqlite::Resu
             ])?;
         }
     }
-    tx.commit()?;
     Ok(report)
 }
 

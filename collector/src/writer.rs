@@ -86,6 +86,11 @@ enum Command {
         now: i64,
         reply: Reply<()>,
     },
+    Disclosures {
+        parsed: crate::disclosures::Parsed,
+        now: i64,
+        reply: Reply<crate::disclosures_store::ImportReport>,
+    },
     Rotate {
         old_key_id: String,
         new_key_id: String,
@@ -100,6 +105,7 @@ enum Outcome {
     Insert(Vec<InsertOutcome>),
     Enroll(EnrollOutcome),
     Revoke(Option<String>),
+    Disclosures(crate::disclosures_store::ImportReport),
     Unit,
 }
 
@@ -162,6 +168,15 @@ impl Writer {
         self.call(|reply| Command::Events { changes, now, reply }).await
     }
 
+    /// Store imported disclosures (the good rows of `parsed`), in the writer's transaction.
+    pub async fn import_disclosures(
+        &self,
+        parsed: crate::disclosures::Parsed,
+        now: i64,
+    ) -> Result<crate::disclosures_store::ImportReport, StoreFailure> {
+        self.call(|reply| Command::Disclosures { parsed, now, reply }).await
+    }
+
     /// Revoke a key; the answer is its revocation time, None when the key is unknown.
     pub async fn revoke(&self, key_id: String, now: String) -> Result<Option<String>, StoreFailure> {
         self.call(|reply| Command::Revoke { key_id, now, reply }).await
@@ -183,6 +198,7 @@ impl Writer {
 fn weight(cmd: &Command) -> usize {
     match cmd {
         Command::Insert { items, .. } => items.len().max(1),
+        Command::Disclosures { parsed, .. } => parsed.rows.len().max(1),
         _ => 1,
     }
 }
@@ -293,6 +309,9 @@ fn execute(tx: &Transaction<'_>, keys: &ProbeKeys, cmd: &Command, pending: &mut 
             crate::events::write_changes(tx, changes, *now)?;
             Ok(Outcome::Unit)
         }
+        Command::Disclosures { parsed, now, .. } => {
+            crate::disclosures_store::import_in(tx, parsed, *now).map(Outcome::Disclosures)
+        }
     }
 }
 
@@ -379,6 +398,7 @@ fn reply_ok(cmd: Command, outcome: Outcome) {
         (Command::Revoke { reply, .. }, Outcome::Revoke(v)) => drop(reply.send(Ok(v))),
         (Command::Rotate { reply, .. }, Outcome::Unit) => drop(reply.send(Ok(()))),
         (Command::Events { reply, .. }, Outcome::Unit) => drop(reply.send(Ok(()))),
+        (Command::Disclosures { reply, .. }, Outcome::Disclosures(v)) => drop(reply.send(Ok(v))),
         (cmd, _) => reply_err(cmd, StoreFailure::Db("internal: outcome does not match command".into())),
     }
 }
@@ -390,5 +410,6 @@ fn reply_err(cmd: Command, failure: StoreFailure) {
         Command::Revoke { reply, .. } => drop(reply.send(Err(failure))),
         Command::Rotate { reply, .. } => drop(reply.send(Err(failure))),
         Command::Events { reply, .. } => drop(reply.send(Err(failure))),
+        Command::Disclosures { reply, .. } => drop(reply.send(Err(failure))),
     }
 }
