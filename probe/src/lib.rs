@@ -26,6 +26,7 @@ pub mod runner;
 pub mod spool;
 pub mod stats;
 pub mod timestamp;
+pub mod throttle;
 pub mod tls;
 pub mod upload;
 

@@ -1,0 +1,268 @@
+//! One transfer of the throttling test: a fresh TCP connection, a TLS handshake with the arm's
+//! SNI, one `GET` over HTTP/1.1, the body read until `object_bytes` or the cap, and what the
+//! arrival times say (goodput after the first 32 KiB, stalls, idle windows).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::ClientConfig;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+use tokio_rustls::TlsConnector;
+use vigil_report::{Failure, ThrottleTransfer};
+
+use crate::clock::Clock;
+use crate::failure_map;
+
+/// Bytes skipped before goodput is measured (slow start, a policer's burst).
+pub const SKIP_BYTES: u64 = 32 * 1024;
+/// A gap this long between arrivals is a stall.
+pub const STALL: Duration = Duration::from_secs(2);
+/// Window of the idle-fraction measure.
+const WINDOW_S: f64 = 0.25;
+
+/// Where one arm's transfer goes.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// `T1`, `C1`, `T2` or `C2`.
+    pub arm: &'static str,
+    pub addr: SocketAddr,
+    pub sni: String,
+    /// Path and query of the object.
+    pub path: String,
+    /// How the server is authenticated (webpki roots, or the decoy's pinned certificate).
+    pub tls: Arc<ClientConfig>,
+}
+
+/// Bounds of one transfer.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Body bytes read at most (the object's size).
+    pub object_bytes: u64,
+    /// The whole transfer (connect included) ends by then.
+    pub cap: Duration,
+}
+
+/// Run one transfer; it never fails, a failure is recorded in the result.
+pub async fn transfer(target: &Target, pass: u32, limits: Limits, clock: &Clock) -> ThrottleTransfer {
+    let mut record = ThrottleTransfer {
+        arm: target.arm.to_string(),
+        pass,
+        sni: target.sni.clone(),
+        address: target.addr.to_string(),
+        t0: clock.elapsed(),
+        connect_ms: None,
+        tls_handshake_ms: None,
+        ttfb_ms: None,
+        bytes: 0,
+        goodput_kbps: None,
+        bytes_before_stall: None,
+        longest_stall_ms: 0.0,
+        complete: false,
+        idle_fraction: None,
+        failure: None,
+    };
+    let start = Instant::now();
+    let deadline = start + limits.cap;
+    let ms = |from: Instant| from.elapsed().as_secs_f64() * 1000.0;
+    let tcp = match tokio::time::timeout_at(deadline, TcpStream::connect(target.addr)).await {
+        Ok(Ok(tcp)) => tcp,
+        Ok(Err(e)) => return failed(record, failure_map::from_io(&e)),
+        Err(_) => return failed(record, Failure::GenericTimeout),
+    };
+    let _ = tcp.set_nodelay(true);
+    record.connect_ms = Some(ms(start));
+    let handshake_start = Instant::now();
+    let name = match rustls_pki_types::ServerName::try_from(target.sni.clone()) {
+        Ok(n) => n,
+        Err(_) => return failed(record, Failure::unknown(format!("invalid server name {:?}", target.sni))),
+    };
+    let connect = TlsConnector::from(target.tls.clone()).connect(name, tcp);
+    let mut tls = match tokio::time::timeout_at(deadline, connect).await {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(e)) => return failed(record, failure_map::from_io(&e)),
+        Err(_) => return failed(record, Failure::GenericTimeout),
+    };
+    record.tls_handshake_ms = Some(ms(handshake_start));
+    let request = format!(
+        "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: vigil-probe\r\nAccept-Encoding: identity\r\nConnection: close\r\n\r\n",
+        target.path, target.sni
+    );
+    if let Err(e) = tls.write_all(request.as_bytes()).await {
+        return failed(record, failure_map::from_io(&e));
+    }
+    let sent = Instant::now();
+    let mut head = Vec::new();
+    let mut body: u64 = 0;
+    let mut expected: Option<u64> = None;
+    let mut arrivals: Vec<(f64, u64)> = Vec::new();
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut failure = None;
+    loop {
+        let n = match tokio::time::timeout_at(deadline, tls.read(&mut buf)).await {
+            Err(_) => break,
+            Ok(Ok(0)) => break,
+            Ok(Ok(n)) => n,
+            Ok(Err(e)) => {
+                failure = Some(failure_map::from_io(&e));
+                break;
+            }
+        };
+        let t = sent.elapsed().as_secs_f64();
+        if record.ttfb_ms.is_none() {
+            record.ttfb_ms = Some(t * 1000.0);
+        }
+        let mut chunk = &buf[..n];
+        if expected.is_none() {
+            head.extend_from_slice(chunk);
+            let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") else {
+                if head.len() > 16 * 1024 {
+                    failure = Some(Failure::unknown("response header over 16 KiB"));
+                    break;
+                }
+                continue;
+            };
+            match parse_head(&head[..end]) {
+                Ok(len) => expected = Some(len.unwrap_or(limits.object_bytes).min(limits.object_bytes)),
+                Err(e) => {
+                    failure = Some(Failure::unknown(e));
+                    break;
+                }
+            }
+            let rest = head.len() - (end + 4);
+            chunk = &buf[n - rest..n];
+        }
+        body += chunk.len() as u64;
+        arrivals.push((t, body));
+        if expected.is_some_and(|e| body >= e) {
+            break;
+        }
+    }
+    let complete = expected.is_some_and(|e| body >= e);
+    let end_t = if complete { arrivals.last().map_or(0.0, |a| a.0) } else { sent.elapsed().as_secs_f64() };
+    record.bytes = body;
+    record.complete = complete;
+    if expected.is_some() {
+        let m = metrics(&arrivals, end_t, complete);
+        record.goodput_kbps = Some(m.goodput_kbps);
+        record.bytes_before_stall = m.bytes_before_stall;
+        record.longest_stall_ms = m.longest_stall_s * 1000.0;
+        record.idle_fraction = m.idle_fraction;
+    }
+    // A connection cut after the object started is a measured throttle (truncation), not a
+    // failed transfer; before it started, it is a failure.
+    if expected.is_none() || (failure.is_some() && body == 0) {
+        record.failure = failure.or(Some(Failure::GenericTimeout));
+    }
+    record
+}
+
+fn failed(mut record: ThrottleTransfer, failure: Failure) -> ThrottleTransfer {
+    record.failure = Some(failure);
+    record
+}
+
+/// The status line must say 200; returns the Content-Length when given.
+fn parse_head(head: &[u8]) -> Result<Option<u64>, String> {
+    let text = String::from_utf8_lossy(head);
+    let mut lines = text.split("\r\n");
+    let status = lines.next().unwrap_or_default();
+    let code = status.split_whitespace().nth(1).unwrap_or_default();
+    if code != "200" {
+        return Err(format!("http status {code:?}, expected 200"));
+    }
+    for line in lines {
+        if let Some((k, v)) = line.split_once(':')
+            && k.trim().eq_ignore_ascii_case("content-length")
+        {
+            return v.trim().parse().map(Some).map_err(|_| format!("bad content-length {v:?}"));
+        }
+    }
+    Ok(None)
+}
+
+/// What the arrival times of one transfer say.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Metrics {
+    pub goodput_kbps: f64,
+    pub bytes_before_stall: Option<u64>,
+    pub longest_stall_s: f64,
+    pub idle_fraction: Option<f64>,
+}
+
+/// `arrivals`: (seconds since the request, body bytes so far); `end_t`: the last byte when
+/// `complete`, else when reading stopped (the cap).
+pub fn metrics(arrivals: &[(f64, u64)], end_t: f64, complete: bool) -> Metrics {
+    let total = arrivals.last().map_or(0, |a| a.1);
+    let stall = STALL.as_secs_f64();
+    let (mut prev_t, mut prev_b) = (0.0, 0u64);
+    let (mut longest, mut before) = (0.0f64, None);
+    let tail = if complete { None } else { Some((end_t, total)) };
+    for &(t, b) in arrivals.iter().chain(tail.iter()) {
+        let gap = t - prev_t;
+        longest = longest.max(gap);
+        if gap >= stall && before.is_none() {
+            before = Some(prev_b);
+        }
+        (prev_t, prev_b) = (t, b);
+    }
+    let skip = arrivals.iter().find(|a| a.1 >= SKIP_BYTES).copied();
+    let goodput_kbps = match skip {
+        Some((ts, bs)) if total > bs && end_t > ts => (total - bs) as f64 * 8.0 / (end_t - ts) / 1000.0,
+        _ => match arrivals.first() {
+            Some(&(t1, _)) if end_t > t1 && total > 0 => total as f64 * 8.0 / (end_t - t1).max(1e-3) / 1000.0,
+            _ => 0.0,
+        },
+    };
+    let idle_fraction = skip.and_then(|(ts, _)| {
+        let windows = ((end_t - ts) / WINDOW_S).floor() as usize;
+        if windows < 4 {
+            return None;
+        }
+        let mut busy = vec![false; windows];
+        for &(t, _) in arrivals.iter().filter(|a| a.0 > ts) {
+            let k = ((t - ts) / WINDOW_S) as usize;
+            if k < windows {
+                busy[k] = true;
+            }
+        }
+        Some(busy.iter().filter(|b| !**b).count() as f64 / windows as f64)
+    });
+    Metrics { goodput_kbps, bytes_before_stall: before, longest_stall_s: longest, idle_fraction }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn goodput_skips_the_first_32_kib() {
+        // 16 KiB at once (a burst), then 1 KiB every 10 ms: 100 KiB/s after the skip.
+        let mut a = vec![(0.01, 16 * 1024)];
+        for k in 1..=144u64 {
+            a.push((0.01 + k as f64 * 0.01, 16 * 1024 + k * 1024));
+        }
+        let m = metrics(&a, a.last().unwrap().0, true);
+        assert!((m.goodput_kbps - 1024.0 * 8.0 / 10.0).abs() < 5.0, "{m:?}");
+        assert_eq!(m.bytes_before_stall, None);
+        assert_eq!(m.idle_fraction, Some(0.0));
+    }
+
+    #[test]
+    fn truncation_is_a_stall_after_16_kib() {
+        let a = vec![(0.01, 8000), (0.02, 16000)];
+        let m = metrics(&a, 8.0, false);
+        assert_eq!(m.bytes_before_stall, Some(16000));
+        assert!((m.longest_stall_s - 7.98).abs() < 1e-9);
+        assert!(m.goodput_kbps < 20.0, "{m:?}");
+    }
+
+    #[test]
+    fn the_header_must_say_200() {
+        assert_eq!(parse_head(b"HTTP/1.1 200 OK\r\nContent-Length: 12"), Ok(Some(12)));
+        assert_eq!(parse_head(b"HTTP/1.1 200 OK\r\nServer: x"), Ok(None));
+        assert!(parse_head(b"HTTP/1.1 403 Forbidden").is_err());
+    }
+}
