@@ -42,8 +42,10 @@ impl Default for Gates {
     }
 }
 
+/// Goodputs of the transfers that measured one: a transfer that hit the cap before its first
+/// byte counts as 0; a refused, reset or unauthenticated one has none.
 fn goodputs(ts: &[&ThrottleTransfer]) -> Vec<f64> {
-    ts.iter().filter(|t| t.failure.is_none()).filter_map(|t| t.goodput_kbps).collect()
+    ts.iter().filter_map(|t| t.goodput_kbps).collect()
 }
 
 fn handshakes(ts: &[&ThrottleTransfer]) -> Vec<f64> {
@@ -101,8 +103,8 @@ pub fn decide_arm(
         out.reason = Some("control_failed".into());
         return out;
     }
-    if tg.is_empty() {
-        // Every target transfer failed while the controls worked: blocking, the web test's case.
+    if tg.is_empty() || targets.iter().all(|t| t.bytes == 0) {
+        // No target transfer got a byte while the controls worked: blocking, the web test's case.
         out.reason = Some("target_failed".into());
         return out;
     }
@@ -133,7 +135,7 @@ pub fn decide_arm(
 /// How a slow target arm was slowed: truncation (most transfers stalled for good within the
 /// first 32 KiB), a policer (idle windows: dropped packets, retransmissions), else a shaper.
 fn mechanism(targets: &[&ThrottleTransfer], gates: &Gates) -> ThrottleMechanism {
-    let ok: Vec<&&ThrottleTransfer> = targets.iter().filter(|t| t.failure.is_none()).collect();
+    let ok: Vec<&&ThrottleTransfer> = targets.iter().filter(|t| t.goodput_kbps.is_some()).collect();
     let truncated = ok.iter().filter(|t| !t.complete && t.bytes_before_stall.is_some_and(|b| b <= SKIP_BYTES)).count();
     if 2 * truncated > ok.len() {
         return ThrottleMechanism::Truncation;

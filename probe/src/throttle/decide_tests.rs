@@ -97,10 +97,25 @@ fn significance_without_effect_is_ok_and_a_slow_control_is_inconclusive() {
 fn failed_controls_are_inconclusive() {
     let mut c = controls(2000.0);
     for x in &mut c[1..] {
-        x.failure = Some(vigil_report::Failure::GenericTimeout);
+        x.failure = Some(vigil_report::Failure::ConnectionRefused);
+        x.goodput_kbps = None;
     }
     let a = arm_of(&controls(2000.0), &c);
     assert_eq!(a.reason.as_deref(), Some("control_failed"));
+}
+
+#[test]
+fn a_target_that_never_got_a_byte_is_blocking_not_throttling() {
+    let t: Vec<_> = (0..4)
+        .map(|_| {
+            let mut x = tr("T1", 0.0, 20.0);
+            x.bytes = 0;
+            x.failure = Some(vigil_report::Failure::GenericTimeout);
+            x
+        })
+        .collect();
+    let a = arm_of(&t, &controls(20_000.0));
+    assert_eq!((a.verdict, a.reason.as_deref()), (ThrottleVerdict::Inconclusive, Some("target_failed")));
 }
 
 #[test]

@@ -141,7 +141,13 @@ pub async fn transfer(target: &Target, pass: u32, limits: Limits, clock: &Clock)
         }
     }
     let complete = expected.is_some_and(|e| body >= e);
-    let end_t = if complete { arrivals.last().map_or(0.0, |a| a.0) } else { sent.elapsed().as_secs_f64() };
+    // An object that did not arrive whole is measured up to the cap, however the flow ended (a
+    // stall, a reset, an early close): what was missing never came.
+    let end_t = if complete {
+        arrivals.last().map_or(0.0, |a| a.0)
+    } else {
+        deadline.saturating_duration_since(sent).as_secs_f64().max(sent.elapsed().as_secs_f64().min(limits.cap.as_secs_f64()))
+    };
     record.bytes = body;
     record.complete = complete;
     if expected.is_some() {
@@ -154,12 +160,17 @@ pub async fn transfer(target: &Target, pass: u32, limits: Limits, clock: &Clock)
     // A connection cut after the object started is a measured throttle (truncation), not a
     // failed transfer; before it started, it is a failure.
     if expected.is_none() || (failure.is_some() && body == 0) {
-        record.failure = failure.or(Some(Failure::GenericTimeout));
+        return failed(record, failure.unwrap_or(Failure::GenericTimeout));
     }
     record
 }
 
 fn failed(mut record: ThrottleTransfer, failure: Failure) -> ThrottleTransfer {
+    // The cap ran out before the object started: nothing arrived within it, a goodput of 0
+    // (a refused or reset connection has none).
+    if failure == Failure::GenericTimeout {
+        record.goodput_kbps = Some(0.0);
+    }
     record.failure = Some(failure);
     record
 }
