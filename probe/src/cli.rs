@@ -295,7 +295,9 @@ async fn run(args: RunArgs) -> i32 {
     if args.once {
         let code = run_once(engine, &battery, concurrency, json, probe.as_ref()).await;
         if let Some((tester, jobs)) = &throttling {
-            let runs = tester.run_all(jobs, |m| if json { print_json(m) } else { println!("{}", throttle::describe(m)) }).await;
+            let runs = tester
+                .run_all(jobs, |m| if json { print_json(m) } else { println!("{}", throttle::describe(m)) })
+                .await;
             if let Some(probe) = &probe {
                 spool_throttling(probe, &runs).await;
             }

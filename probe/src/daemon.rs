@@ -65,7 +65,10 @@ impl Probe {
     }
 
     /// Sign and spool throttling runs.
-    pub fn spool_throttling(&self, runs: &[vigil_report::Measurement<vigil_report::ThrottlingKeys>]) -> Result<AddReport, SpoolError> {
+    pub fn spool_throttling(
+        &self,
+        runs: &[vigil_report::Measurement<vigil_report::ThrottlingKeys>],
+    ) -> Result<AddReport, SpoolError> {
         self.spool.add(runs.iter().map(|m| crate::spool::compact::seal_throttling(m, &self.key)).collect())
     }
 

@@ -25,8 +25,8 @@ pub mod platform;
 pub mod runner;
 pub mod spool;
 pub mod stats;
-pub mod timestamp;
 pub mod throttle;
+pub mod timestamp;
 pub mod tls;
 pub mod upload;
 

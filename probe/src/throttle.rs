@@ -17,7 +17,8 @@ use std::time::Duration;
 use rand::seq::SliceRandom;
 use rustls::ClientConfig;
 use vigil_report::{
-    Measurement, THROTTLING_TEST_NAME, ThrottleArm, ThrottleTransfer, ThrottleVerdict, ThrottlingKeys,
+    Measurement, THROTTLING_TEST_NAME, ThrottleArm, ThrottleMechanism, ThrottleTransfer, ThrottleVerdict,
+    ThrottlingKeys,
 };
 
 use crate::battery::{Battery, ThrottleTarget};
@@ -86,10 +87,10 @@ impl Tester {
                 jobs.push((p.id.clone(), t.clone()));
             }
         }
-        if let Some(missing) =
-            self.settings.platforms.iter().find(|id| !jobs.iter().any(|(j, _)| j == *id))
-        {
-            return Err(format!("throttle.platforms: {missing:?} is not a battery platform with a [platform.throttle] table"));
+        if let Some(missing) = self.settings.platforms.iter().find(|id| !jobs.iter().any(|(j, _)| j == *id)) {
+            return Err(format!(
+                "throttle.platforms: {missing:?} is not a battery platform with a [platform.throttle] table"
+            ));
         }
         Ok(jobs)
     }
@@ -116,7 +117,11 @@ impl Tester {
     }
 
     /// The arms of one platform: (name, target, control), or the reason an arm cannot run.
-    async fn arms(&self, job: &ThrottleTarget, innocuous: &str) -> Vec<(&'static str, Result<(Target, Target), String>)> {
+    async fn arms(
+        &self,
+        job: &ThrottleTarget,
+        innocuous: &str,
+    ) -> Vec<(&'static str, Result<(Target, Target), String>)> {
         let mut arms = Vec::new();
         if let Some((addr, tls)) = &self.decoy {
             let target = |arm, sni: &str| Target {
@@ -222,7 +227,11 @@ impl Tester {
     }
 
     /// Test every job in turn (one platform at a time: transfers never compete).
-    pub async fn run_all(&self, jobs: &[Job], mut each: impl FnMut(&Measurement<ThrottlingKeys>)) -> Vec<Measurement<ThrottlingKeys>> {
+    pub async fn run_all(
+        &self,
+        jobs: &[Job],
+        mut each: impl FnMut(&Measurement<ThrottlingKeys>),
+    ) -> Vec<Measurement<ThrottlingKeys>> {
         let start = crate::timestamp::now();
         let mut out = Vec::with_capacity(jobs.len());
         for job in jobs {
@@ -258,7 +267,18 @@ fn keys(platform: &str, arms: Vec<ThrottleArm>, transfers: Vec<ThrottleTransfer>
     let (verdict, reason, confirmed, deciding) = combine(&arms);
     let deciding = deciding.cloned();
     // The collector skips a ratio of 0 (unknown); a measured throttle keeps a tiny positive one.
-    let ratio = deciding.as_ref().and_then(|a| a.ratio).unwrap_or(0.0);
+    // A handshake throttle's effect is in the handshake (the goodput may be normal): its ratio is
+    // the control's handshake time over the target's.
+    let handshake = verdict == ThrottleVerdict::Throttled
+        && deciding.as_ref().is_some_and(|a| a.mechanism == Some(ThrottleMechanism::HandshakeDelay));
+    let ratio = match &deciding {
+        Some(a) if handshake => match (a.control_handshake_ms, a.target_handshake_ms) {
+            (Some(c), Some(t)) if t > 0.0 => c / t,
+            _ => 0.0,
+        },
+        Some(a) => a.ratio.unwrap_or(0.0),
+        None => 0.0,
+    };
     let ratio = if verdict == ThrottleVerdict::Throttled { ratio.max(1e-4) } else { ratio };
     let mut k = ThrottlingKeys::summary(
         platform,

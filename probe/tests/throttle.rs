@@ -53,15 +53,23 @@ async fn a_clean_path_is_ok_after_two_clean_pairs() {
     let k = &m.test_keys;
     assert_eq!(k.verdict, ThrottleVerdict::Ok, "{k:?}");
     assert_eq!(k.arms.len(), 1);
-    assert!(k.arms[0].early_stop && k.arms[0].pairs == 2, "{:?}", k.arms[0]);
-    // ABBA: T C C T, each a complete 160 KiB object over a fresh connection.
+    // Two clean pairs end it early; loopback's microsecond transfers are noisy enough that
+    // sometimes all four pairs run.
+    let a = &k.arms[0];
+    assert!((a.early_stop && a.pairs == 2) || (!a.early_stop && a.pairs == 4), "{a:?}");
+    // ABBA: T C C T ..., each a complete 160 KiB object over a fresh connection.
     let order: Vec<&str> = k.transfers.iter().map(|t| t.arm.as_str()).collect();
-    assert_eq!(order, ["T1", "C1", "C1", "T1"]);
+    assert_eq!(order[..4], ["T1", "C1", "C1", "T1"]);
+    assert_eq!(order.len(), 2 * a.pairs as usize);
     assert!(k.transfers.iter().all(|t| t.complete && t.bytes == 160 * 1024 && t.failure.is_none()), "{k:?}");
-    assert!(k.transfers.iter().all(|t| t.tls_handshake_ms.is_some() && t.ttfb_ms.is_some() && t.goodput_kbps > Some(1000.0)));
+    assert!(
+        k.transfers
+            .iter()
+            .all(|t| t.tls_handshake_ms.is_some() && t.ttfb_ms.is_some() && t.goodput_kbps > Some(1000.0))
+    );
     assert_eq!(k.transfers[0].sni, "abs.twimg.com");
     assert_ne!(k.transfers[1].sni, "abs.twimg.com");
-    assert_eq!(k.bytes_received, 4 * 160 * 1024);
+    assert_eq!(k.bytes_received, order.len() as u64 * 160 * 1024);
     assert!((0.7..1.4).contains(&k.ratio), "{}", k.ratio);
 }
 

@@ -57,8 +57,10 @@ pub fn load_or_create(dir: &Path) -> Result<Arc<ServerConfig>, DecoyError> {
         write_private(&key_file, made.signing_key.serialize_pem().as_bytes()).map_err(io(&key_file))?;
         std::fs::write(&cert_file, made.cert.pem()).map_err(io(&cert_file))?;
     }
-    let cert = CertificateDer::from_pem_file(&cert_file).map_err(|e| DecoyError::Cert(format!("{}: {e}", cert_file.display())))?;
-    let key = PrivateKeyDer::from_pem_file(&key_file).map_err(|e| DecoyError::Cert(format!("{}: {e}", key_file.display())))?;
+    let cert = CertificateDer::from_pem_file(&cert_file)
+        .map_err(|e| DecoyError::Cert(format!("{}: {e}", cert_file.display())))?;
+    let key = PrivateKeyDer::from_pem_file(&key_file)
+        .map_err(|e| DecoyError::Cert(format!("{}: {e}", key_file.display())))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

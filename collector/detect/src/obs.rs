@@ -216,9 +216,11 @@ mod tests {
                 "probe_asn":"AS0","probe_cc":"ZZ","resolver_ip":null,"test_runtime":9.0,"test_keys":{}}"#,
         )
         .unwrap();
-        for k in [serde_json::to_value(&keys).unwrap(), serde_json::json!({"platform": "x", "ratio": 0.0061,
-            "verdict": "throttled", "throttled_rate_kbps": 126.0, "control_goodput_kbps": 20600.0})]
-        {
+        for k in [
+            serde_json::to_value(&keys).unwrap(),
+            serde_json::json!({"platform": "x", "ratio": 0.0061,
+            "verdict": "throttled", "throttled_rate_kbps": 126.0, "control_goodput_kbps": 20600.0}),
+        ] {
             m.test_keys = k;
             let payload = serde_json::to_string(&m).unwrap();
             let row = StoredMeasurement {

@@ -372,16 +372,23 @@ pub struct ThrottleTransfer {
     pub tls_handshake_ms: Option<f64>,
     /// From the request sent to the first response byte.
     pub ttfb_ms: Option<f64>,
-    /// Body bytes received.
+    /// Body bytes received (decrypted).
     pub bytes: u64,
-    /// kbit/s after the first 32 KiB (the whole body's average when fewer arrived).
+    /// Bytes the network delivered after the request (TLS records, as they arrived): the
+    /// timing measures below are taken on these.
+    #[serde(default)]
+    pub received: u64,
+    /// kbit/s after the first 32 KiB (the average of what arrived when fewer did).
     pub goodput_kbps: Option<f64>,
-    /// Body bytes received before the first stall of >= 2 s; `null` when it never stalled.
+    /// Bytes received before the first stall of >= 2 s; `null` when it never stalled.
     pub bytes_before_stall: Option<u64>,
     pub longest_stall_ms: f64,
     /// The object arrived whole before the cap.
     pub complete: bool,
     /// Share of 250 ms windows (after the first 32 KiB) in which nothing arrived.
     pub idle_fraction: Option<f64>,
+    /// kbit/s of the first 8 KiB after the first byte (a policer's burst passes at line rate).
+    #[serde(default)]
+    pub initial_kbps: Option<f64>,
     pub failure: Option<Failure>,
 }

@@ -55,7 +55,10 @@ pub fn describe(m: &Measurement<ThrottlingKeys>) -> String {
     };
     let mut line = format!("{:<12} {verdict:<12} ratio {:.3}", k.platform, k.ratio);
     if let Some(mech) = k.mechanism {
-        line += &format!(" ({})", serde_json::to_value(mech).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default());
+        line += &format!(
+            " ({})",
+            serde_json::to_value(mech).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
+        );
     }
     if let Some(rate) = k.throttled_rate_kbps {
         line += &format!(" at {rate:.0} kbit/s");
@@ -87,7 +90,9 @@ pub async fn command(args: ThrottleArgs) -> i32 {
     };
     let (mut tester, jobs) = match setup(&config, &battery) {
         Ok(Some(t)) => t,
-        Ok(None) => return fail(EXIT_USAGE, "throttle: set throttle.decoy (and decoy_cert) or throttle.control_object"),
+        Ok(None) => {
+            return fail(EXIT_USAGE, "throttle: set throttle.decoy (and decoy_cert) or throttle.control_object");
+        }
         Err(e) => return fail(EXIT_USAGE, e),
     };
     tester.aa = args.aa;

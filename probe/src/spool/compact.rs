@@ -4,7 +4,8 @@
 use ed25519_dalek::SigningKey;
 use serde::{Deserialize, Serialize};
 use vigil_report::{
-    Blocking, MEASUREMENT_FORMAT, Measurement, PlatformKeys, PlatformStatus, Signed, ThrottleVerdict, ThrottlingKeys, WebKeys,
+    Blocking, MEASUREMENT_FORMAT, Measurement, PlatformKeys, PlatformStatus, Signed, ThrottleVerdict, ThrottlingKeys,
+    WebKeys,
 };
 
 /// What the spool's drop policy sheds first (routine) and last (evidence).

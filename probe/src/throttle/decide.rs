@@ -23,8 +23,9 @@ pub struct Gates {
     pub handshake_factor: f64,
     /// ... and longer by at least this (ms).
     pub handshake_extra_ms: f64,
-    /// A throttled flow idle in at least this share of 250 ms windows drops packets (policer).
-    pub policer_idle: f64,
+    /// A throttled flow whose first 8 KiB came at least this many times faster than its goodput
+    /// passed a token bucket's burst (policer); else it was queued from the start (shaper).
+    pub policer_burst: f64,
 }
 
 impl Default for Gates {
@@ -37,7 +38,7 @@ impl Default for Gates {
             min_control_kbps: 1000.0,
             handshake_factor: 3.0,
             handshake_extra_ms: 1000.0,
-            policer_idle: 0.15,
+            policer_burst: 4.0,
         }
     }
 }
@@ -103,7 +104,7 @@ pub fn decide_arm(
         out.reason = Some("control_failed".into());
         return out;
     }
-    if tg.is_empty() || targets.iter().all(|t| t.bytes == 0) {
+    if tg.is_empty() || targets.iter().all(|t| t.received == 0) {
         // No target transfer got a byte while the controls worked: blocking, the web test's case.
         out.reason = Some("target_failed".into());
         return out;
@@ -133,15 +134,16 @@ pub fn decide_arm(
 }
 
 /// How a slow target arm was slowed: truncation (most transfers stalled for good within the
-/// first 32 KiB), a policer (idle windows: dropped packets, retransmissions), else a shaper.
+/// first 32 KiB), a policer (a burst at line rate, then the target rate), else a shaper.
 fn mechanism(targets: &[&ThrottleTransfer], gates: &Gates) -> ThrottleMechanism {
     let ok: Vec<&&ThrottleTransfer> = targets.iter().filter(|t| t.goodput_kbps.is_some()).collect();
     let truncated = ok.iter().filter(|t| !t.complete && t.bytes_before_stall.is_some_and(|b| b <= SKIP_BYTES)).count();
     if 2 * truncated > ok.len() {
         return ThrottleMechanism::Truncation;
     }
-    let idle: Vec<f64> = ok.iter().filter_map(|t| t.idle_fraction).collect();
-    if median(&idle).is_some_and(|i| i >= gates.policer_idle) {
+    let burst: Vec<f64> =
+        ok.iter().filter_map(|t| Some(t.initial_kbps? / t.goodput_kbps.filter(|g| *g > 0.0)?)).collect();
+    if median(&burst).is_some_and(|b| b >= gates.policer_burst) {
         ThrottleMechanism::Policer
     } else {
         ThrottleMechanism::Shaper

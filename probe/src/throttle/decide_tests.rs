@@ -13,11 +13,13 @@ fn tr(arm: &str, goodput: f64, handshake: f64) -> ThrottleTransfer {
         tls_handshake_ms: Some(handshake),
         ttfb_ms: Some(1.0),
         bytes: 163_840,
+        received: 170_000,
         goodput_kbps: Some(goodput),
         bytes_before_stall: None,
         longest_stall_ms: 10.0,
         complete: true,
         idle_fraction: Some(0.0),
+        initial_kbps: Some(goodput),
         failure: None,
     }
 }
@@ -37,7 +39,7 @@ fn a_policed_target_is_throttled_and_severe_by_ratio() {
     let t: Vec<_> = (0..4)
         .map(|k| {
             let mut x = tr("T1", 128.0 + k as f64, 20.0);
-            x.idle_fraction = Some(0.4);
+            x.initial_kbps = Some(50_000.0);
             x
         })
         .collect();
@@ -110,6 +112,7 @@ fn a_target_that_never_got_a_byte_is_blocking_not_throttling() {
         .map(|_| {
             let mut x = tr("T1", 0.0, 20.0);
             x.bytes = 0;
+            x.received = 0;
             x.failure = Some(vigil_report::Failure::GenericTimeout);
             x
         })

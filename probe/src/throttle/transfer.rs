@@ -3,11 +3,13 @@
 //! arrival times say (goodput after the first 32 KiB, stalls, idle windows).
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use rustls::ClientConfig;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_rustls::TlsConnector;
@@ -20,6 +22,8 @@ use crate::failure_map;
 pub const SKIP_BYTES: u64 = 32 * 1024;
 /// A gap this long between arrivals is a stall.
 pub const STALL: Duration = Duration::from_secs(2);
+/// Bytes of the initial-rate measure.
+const INITIAL_BYTES: u64 = 8 * 1024;
 /// Window of the idle-fraction measure.
 const WINDOW_S: f64 = 0.25;
 
@@ -57,11 +61,13 @@ pub async fn transfer(target: &Target, pass: u32, limits: Limits, clock: &Clock)
         tls_handshake_ms: None,
         ttfb_ms: None,
         bytes: 0,
+        received: 0,
         goodput_kbps: None,
         bytes_before_stall: None,
         longest_stall_ms: 0.0,
         complete: false,
         idle_fraction: None,
+        initial_kbps: None,
         failure: None,
     };
     let start = Instant::now();
@@ -79,6 +85,8 @@ pub async fn transfer(target: &Target, pass: u32, limits: Limits, clock: &Clock)
         Ok(n) => n,
         Err(_) => return failed(record, Failure::unknown(format!("invalid server name {:?}", target.sni))),
     };
+    let wire = Arc::new(Mutex::new(Wire::default()));
+    let tcp = Counted { inner: tcp, wire: wire.clone() };
     let connect = TlsConnector::from(target.tls.clone()).connect(name, tcp);
     let mut tls = match tokio::time::timeout_at(deadline, connect).await {
         Ok(Ok(tls)) => tls,
@@ -94,10 +102,10 @@ pub async fn transfer(target: &Target, pass: u32, limits: Limits, clock: &Clock)
         return failed(record, failure_map::from_io(&e));
     }
     let sent = Instant::now();
+    let at_send = lock(&wire).total;
     let mut head = Vec::new();
     let mut body: u64 = 0;
     let mut expected: Option<u64> = None;
-    let mut arrivals: Vec<(f64, u64)> = Vec::new();
     let mut buf = vec![0u8; 16 * 1024];
     let mut failure = None;
     loop {
@@ -110,9 +118,8 @@ pub async fn transfer(target: &Target, pass: u32, limits: Limits, clock: &Clock)
                 break;
             }
         };
-        let t = sent.elapsed().as_secs_f64();
         if record.ttfb_ms.is_none() {
-            record.ttfb_ms = Some(t * 1000.0);
+            record.ttfb_ms = Some(sent.elapsed().as_secs_f64() * 1000.0);
         }
         let mut chunk = &buf[..n];
         if expected.is_none() {
@@ -135,31 +142,40 @@ pub async fn transfer(target: &Target, pass: u32, limits: Limits, clock: &Clock)
             chunk = &buf[n - rest..n];
         }
         body += chunk.len() as u64;
-        arrivals.push((t, body));
         if expected.is_some_and(|e| body >= e) {
             break;
         }
     }
     let complete = expected.is_some_and(|e| body >= e);
+    // Arrivals as the network delivered them (TLS records are decrypted only once whole, so a
+    // flow cut inside the first 16 KiB record would show no plaintext at all).
+    let arrivals: Vec<(f64, u64)> = lock(&wire)
+        .arrivals
+        .iter()
+        .filter(|a| a.0 > sent && a.1 > at_send)
+        .map(|a| (a.0.duration_since(sent).as_secs_f64(), a.1 - at_send))
+        .collect();
     // An object that did not arrive whole is measured up to the cap, however the flow ended (a
     // stall, a reset, an early close): what was missing never came.
     let end_t = if complete {
         arrivals.last().map_or(0.0, |a| a.0)
     } else {
-        deadline.saturating_duration_since(sent).as_secs_f64().max(sent.elapsed().as_secs_f64().min(limits.cap.as_secs_f64()))
+        deadline.saturating_duration_since(sent).as_secs_f64()
     };
     record.bytes = body;
+    record.received = arrivals.last().map_or(0, |a| a.1);
     record.complete = complete;
-    if expected.is_some() {
+    if !arrivals.is_empty() {
         let m = metrics(&arrivals, end_t, complete);
         record.goodput_kbps = Some(m.goodput_kbps);
         record.bytes_before_stall = m.bytes_before_stall;
         record.longest_stall_ms = m.longest_stall_s * 1000.0;
         record.idle_fraction = m.idle_fraction;
+        record.initial_kbps = m.initial_kbps;
     }
     // A connection cut after the object started is a measured throttle (truncation), not a
     // failed transfer; before it started, it is a failure.
-    if expected.is_none() || (failure.is_some() && body == 0) {
+    if expected.is_none() || (failure.is_some() && record.received == 0) {
         return failed(record, failure.unwrap_or(Failure::GenericTimeout));
     }
     record
@@ -173,6 +189,52 @@ fn failed(mut record: ThrottleTransfer, failure: Failure) -> ThrottleTransfer {
     }
     record.failure = Some(failure);
     record
+}
+
+/// Every read from the TCP socket: (when, bytes so far).
+#[derive(Default)]
+struct Wire {
+    total: u64,
+    arrivals: Vec<(Instant, u64)>,
+}
+
+fn lock(wire: &Mutex<Wire>) -> std::sync::MutexGuard<'_, Wire> {
+    wire.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A TCP stream that logs its reads.
+struct Counted {
+    inner: TcpStream,
+    wire: Arc<Mutex<Wire>>,
+}
+
+impl AsyncRead for Counted {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let result = Pin::new(&mut self.inner).poll_read(cx, buf);
+        let n = buf.filled().len() - before;
+        if n > 0 {
+            let mut w = lock(&self.wire);
+            w.total += n as u64;
+            let total = w.total;
+            w.arrivals.push((Instant::now(), total));
+        }
+        result
+    }
+}
+
+impl AsyncWrite for Counted {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
 }
 
 /// The status line must say 200; returns the Content-Length when given.
@@ -201,6 +263,7 @@ pub struct Metrics {
     pub bytes_before_stall: Option<u64>,
     pub longest_stall_s: f64,
     pub idle_fraction: Option<f64>,
+    pub initial_kbps: Option<f64>,
 }
 
 /// `arrivals`: (seconds since the request, body bytes so far); `end_t`: the last byte when
@@ -241,7 +304,13 @@ pub fn metrics(arrivals: &[(f64, u64)], end_t: f64, complete: bool) -> Metrics {
         }
         Some(busy.iter().filter(|b| !**b).count() as f64 / windows as f64)
     });
-    Metrics { goodput_kbps, bytes_before_stall: before, longest_stall_s: longest, idle_fraction }
+    // The rate of the first 8 KiB, from the first byte on: a policer's token bucket lets a burst
+    // through at line rate, a shaper's queue does not.
+    let initial_kbps = arrivals.first().and_then(|&(t1, _)| {
+        let &(t2, b2) = arrivals.iter().find(|a| a.1 >= INITIAL_BYTES)?;
+        Some(b2 as f64 * 8.0 / (t2 - t1).max(1e-3) / 1000.0)
+    });
+    Metrics { goodput_kbps, bytes_before_stall: before, longest_stall_s: longest, idle_fraction, initial_kbps }
 }
 
 #[cfg(test)]
@@ -259,6 +328,8 @@ mod tests {
         assert!((m.goodput_kbps - 1024.0 * 8.0 / 10.0).abs() < 5.0, "{m:?}");
         assert_eq!(m.bytes_before_stall, None);
         assert_eq!(m.idle_fraction, Some(0.0));
+        // The first 8 KiB came in one read: far faster than the rest.
+        assert!(m.initial_kbps.unwrap() > 10.0 * m.goodput_kbps, "{m:?}");
     }
 
     #[test]

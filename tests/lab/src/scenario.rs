@@ -193,7 +193,10 @@ impl Scenario {
         if let Some(t) = &scenario.throttle
             && !["ok", "throttled", "inconclusive", "not_throttled"].contains(&t.verdict.as_str())
         {
-            return Err(format!("throttle.verdict: {:?} is not ok, throttled, inconclusive or not_throttled", t.verdict));
+            return Err(format!(
+                "throttle.verdict: {:?} is not ok, throttled, inconclusive or not_throttled",
+                t.verdict
+            ));
         }
         if scenario.flow == Flow::Shutdown && scenario.publish {
             return Err("publish = true is only for flow = \"check\" (a shutdown publishes anyway)".into());

@@ -249,7 +249,10 @@ pub fn compare(spec: &ThrottleSpec, k: &Value) -> Vec<String> {
         for a in k["arms"].as_array().into_iter().flatten().filter(|a| a["pass"] == 1) {
             let throttled = a["verdict"] == "throttled";
             if (a["arm"] == want.as_str()) != throttled {
-                failures.push(format!("throttle: arm {} is {}, expected the {want} arm alone throttled", a["arm"], a["verdict"]));
+                failures.push(format!(
+                    "throttle: arm {} is {}, expected the {want} arm alone throttled",
+                    a["arm"], a["verdict"]
+                ));
             }
         }
     }
