@@ -17,7 +17,7 @@ use tokio::process::Child;
 
 use crate::LabError;
 use crate::run::{Bins, ProbeRun};
-use crate::shutdown::{Probe, probe_toml, write};
+use crate::shutdown::{LabCollector, PROBE_ASN, PROBE_CC, Probe, events, probe_toml, write};
 use crate::topology::{Role, Topology};
 use crate::world::{INET_IP, World};
 
@@ -47,6 +47,12 @@ pub struct ThrottleSpec {
     /// Runs (A/A).
     #[serde(default = "one")]
     pub runs: u32,
+    /// Then three probes upload two runs each to the real collector, which must publish a
+    /// throttling event (platform, scope, >= 2 probes, the throttled rate within `rate_kbps`).
+    #[serde(default)]
+    pub publish: bool,
+    /// With `publish`: the range the event's rate must fall in (kbit/s).
+    pub rate_kbps: Option<[f64; 2]>,
 }
 
 fn default_cap() -> u64 {
@@ -69,6 +75,9 @@ impl ThrottleSpec {
         }
         if self.aa {
             text += &format!(", A/A x{}", self.runs);
+        }
+        if self.publish {
+            text += "; the collector publishes a throttling event (platform, ASN, >= 2 probes, the throttled rate)";
         }
         text
     }
@@ -182,6 +191,9 @@ pub async fn run(
             out.failures.push(format!("vigil-probe throttle exited {:?}, expected {want_code}", o.status.code()));
         }
     }
+    if spec.publish {
+        publish(topo, spec, world, bins, dir, &decoy, out).await?;
+    }
     if spec.aa {
         out.notes.push(format!(
             "throttle A/A: {runs} runs, {false_positives} false positives, {} bytes per run",
@@ -191,6 +203,74 @@ pub async fn run(
         if f64::from(false_positives) > (0.005 * f64::from(runs)).max(1.0) {
             out.failures.push(format!("throttle A/A: {false_positives} false positives in {runs} runs"));
         }
+    }
+    Ok(())
+}
+
+/// Probes of the publication, and runs each (the default detection: two CUSUM steps of three probes).
+const PUBLISHERS: [&str; 3] = ["t1", "t2", "t3"];
+const PUBLISH_RUNS: usize = 2;
+
+/// Three probes enroll with the real collector and upload `PUBLISH_RUNS` runs each (the probes
+/// run at once); the collector must publish a throttling event.
+async fn publish(
+    topo: &Topology,
+    spec: &ThrottleSpec,
+    world: &World,
+    bins: &Bins,
+    dir: &Path,
+    decoy: &Decoy,
+    out: &mut ProbeRun,
+) -> Result<(), LabError> {
+    let lab = LabCollector::start(topo, bins, dir).await?;
+    let mut configs = Vec::new();
+    for name in PUBLISHERS {
+        let config = config(world, dir, spec, decoy, name)?;
+        lab.enroll(&Probe { topo, bin: &bins.probe, dir, config: &config }).await?;
+        configs.push(config);
+    }
+    let probes: Vec<Probe<'_>> = configs.iter().map(|c| Probe { topo, bin: &bins.probe, dir, config: c }).collect();
+    for n in 0..PUBLISH_RUNS {
+        let args: Vec<[&str; 3]> = probes.iter().map(|p| ["throttle", "--config", p.config]).collect();
+        let (a, b, c) =
+            tokio::join!(probes[0].output(&args[0]), probes[1].output(&args[1]), probes[2].output(&args[2]));
+        for o in [a?, b?, c?] {
+            if o.status.code() != Some(1) {
+                out.failures.push(format!("publish: a throttling run exited {:?}, expected 1", o.status.code()));
+            }
+        }
+        out.notes.push(format!("publish: throttled run {} of {PUBLISH_RUNS} by {} probes uploaded", n + 1, probes.len()));
+    }
+    let found = lab.wait_for_event(Duration::from_secs(30), |e| e.kind == "throttling").await;
+    let Some(e) = found else {
+        let all = events(&lab.data).unwrap_or_default();
+        let said: Vec<String> = all.iter().map(|e| format!("{} {:?}", e.kind, e.platforms)).collect();
+        out.failures.push(format!("publish: no throttling event published (events: {said:?})"));
+        return Ok(());
+    };
+    out.notes.push(format!(
+        "published: throttling of {:?} in {} AS{} at {:?} kbit/s, {} probes, {} measurements, {}",
+        e.platforms,
+        e.scope.cc,
+        e.scope.asn.unwrap_or_default(),
+        e.rate_kbps,
+        e.probes,
+        e.measurements,
+        e.status
+    ));
+    if e.platforms != ["target"] {
+        out.failures.push(format!("publish: event platforms {:?}, expected [\"target\"]", e.platforms));
+    }
+    if e.scope.cc != PROBE_CC || e.scope.asn.map(|a| format!("AS{a}")).as_deref() != Some(PROBE_ASN) {
+        out.failures.push(format!("publish: event scope {:?}, expected {PROBE_CC} {PROBE_ASN}", e.scope));
+    }
+    if e.probes < 2 {
+        out.failures.push(format!("publish: the event counts {} probes, expected at least 2", e.probes));
+    }
+    if let Some([lo, hi]) = spec.rate_kbps
+        && !e.rate_kbps.is_some_and(|r| (lo..=hi).contains(&r))
+    {
+        out.failures.push(format!("publish: event rate {:?} kbit/s, expected {lo}-{hi}", e.rate_kbps));
     }
     Ok(())
 }
