@@ -234,7 +234,7 @@ impl ThrottleSection {
         if !(2..=8).contains(&self.pairs) {
             return Err(format!("throttle.pairs: {} is not between 2 and 8", self.pairs));
         }
-        if !(self.min_control_kbps >= 0.0) {
+        if !self.min_control_kbps.is_finite() || self.min_control_kbps < 0.0 {
             return Err("throttle.min_control_kbps: must be 0 or more".into());
         }
         Ok(())

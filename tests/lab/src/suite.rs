@@ -168,9 +168,15 @@ pub async fn main(lab_bin: PathBuf, filters: &[String]) -> Result<bool, LabError
         .iter()
         .any(|s| (s.flow == Flow::Shutdown || s.publish || s.throttle.is_some()) && s.pending.is_none());
     let bins = find_bins(lab_bin, need_collector)?;
-    // The longest scenario first, so it overlaps the others.
+    // The longest scenarios first (the throttling ones with a publication stage, the shutdown,
+    // then the other throttling ones), so they overlap the others.
     let mut scenarios = scenarios;
-    scenarios.sort_by_key(|s| s.flow != Flow::Shutdown);
+    scenarios.sort_by_key(|s| match (&s.throttle, s.flow) {
+        (Some(t), _) if t.publish => 0,
+        (_, Flow::Shutdown) => 1,
+        (Some(_), _) => 2,
+        _ => 3,
+    });
     let jobs = std::env::var("VIGIL_LAB_JOBS").ok().and_then(|j| j.parse().ok()).unwrap_or(DEFAULT_JOBS);
     println!("running {} lab scenario(s), {jobs} at a time", scenarios.len());
     let started = Instant::now();

@@ -239,7 +239,11 @@ async fn publish(
                 out.failures.push(format!("publish: a throttling run exited {:?}, expected 1", o.status.code()));
             }
         }
-        out.notes.push(format!("publish: throttled run {} of {PUBLISH_RUNS} by {} probes uploaded", n + 1, probes.len()));
+        out.notes.push(format!(
+            "publish: throttled run {} of {PUBLISH_RUNS} by {} probes uploaded",
+            n + 1,
+            probes.len()
+        ));
     }
     let found = lab.wait_for_event(Duration::from_secs(30), |e| e.kind == "throttling").await;
     let Some(e) = found else {
