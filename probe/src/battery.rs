@@ -351,6 +351,28 @@ input = "https://www.example.com/"
     }
 
     #[test]
+    fn throttle_tables_round_trip_and_bad_ones_are_named() {
+        let builtin = Battery::builtin();
+        let x = builtin.platform("x").unwrap();
+        assert_eq!(x.throttle.as_ref().map(|t| t.sni.as_str()), Some("abs.twimg.com"));
+        assert_eq!(Battery::from_toml(&builtin.to_toml()).unwrap(), builtin);
+        let with = |table: &str| MINIMAL.replacen("kind = \"platform\"\n", &format!("kind = \"platform\"\n{table}"), 1);
+        let ok = Battery::from_toml(&with(
+            "[platform.throttle]\nsni = \"cdn.chat.example\"\nobject = \"https://cdn.chat.example/o\"\n",
+        ))
+        .unwrap();
+        assert_eq!(ok.platforms[0].throttle.as_ref().unwrap().object.as_deref(), Some("https://cdn.chat.example/o"));
+        for (table, needle) in [
+            ("[platform.throttle]\nsni = \"10.0.0.1\"\n", "10.0.0.1"),
+            ("[platform.throttle]\nsni = \"a.example\"\nobject = \"http://a.example/\"\n", "https://"),
+            ("[platform.throttle]\nsni = \"a.example\"\nspeed = 1\n", "speed"),
+        ] {
+            let err = Battery::from_toml(&with(table)).unwrap_err().to_string();
+            assert!(err.contains(needle), "{err} should name {needle}");
+        }
+    }
+
+    #[test]
     fn builtin_battery_has_platforms_and_controls() {
         let b = Battery::builtin();
         let count = |kind| b.platforms.iter().filter(|p| p.kind == kind).count();
