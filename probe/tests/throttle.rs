@@ -127,18 +127,20 @@ async fn aa_false_positive_rate() {
     let work = tempfile::tempdir().unwrap();
     let mut tester = Tester::new(&config(&d, work.path())).unwrap();
     tester.aa = true;
-    let (mut throttled, mut first_pass, mut bytes) = (0, 0, 0u64);
+    let (mut throttled, mut first_pass, mut inconclusive, mut bytes) = (0, 0, 0, 0u64);
     for _ in 0..runs {
         let m = tester.run_platform(&job(), "2026-01-01 00:00:00").await;
         let k = &m.test_keys;
         assert_ne!(k.transfers[0].sni, "abs.twimg.com");
         throttled += usize::from(k.verdict == ThrottleVerdict::Throttled);
+        inconclusive += usize::from(k.verdict == ThrottleVerdict::Inconclusive);
         first_pass += usize::from(k.arms.iter().any(|a| a.pass == 1 && a.verdict == ThrottleVerdict::Throttled));
         bytes += k.bytes_received;
     }
     let rate = throttled as f64 / runs as f64;
     eprintln!(
-        "A/A on loopback: {runs} runs, {throttled} throttled ({:.3} %), {first_pass} throttled first passes, {} bytes per run",
+        "A/A on loopback: {runs} runs, {throttled} throttled ({:.3} %), {first_pass} throttled first passes, \
+         {inconclusive} inconclusive, {} bytes per run",
         100.0 * rate,
         bytes / runs as u64
     );

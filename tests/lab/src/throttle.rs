@@ -169,7 +169,7 @@ pub async fn run(
     if spec.aa {
         args.push("--aa");
     }
-    let (mut false_positives, mut bytes) = (0u32, 0u64);
+    let (mut false_positives, mut first_passes, mut inconclusive, mut bytes) = (0u32, 0u32, 0u32, 0u64);
     for _ in 0..runs {
         let o = probe.output(&args).await?;
         let stdout = String::from_utf8_lossy(&o.stdout).to_string();
@@ -182,6 +182,9 @@ pub async fn run(
         bytes += k["bytes_received"].as_u64().unwrap_or(0);
         if spec.aa {
             false_positives += u32::from(k["verdict"] == "throttled");
+            inconclusive += u32::from(k["verdict"] == "inconclusive");
+            let arms = k["arms"].as_array().into_iter().flatten();
+            first_passes += u32::from(arms.clone().any(|a| a["pass"] == 1 && a["verdict"] == "throttled"));
             continue;
         }
         out.notes.push(format!("throttle: {}", summary(k)));
@@ -196,7 +199,8 @@ pub async fn run(
     }
     if spec.aa {
         out.notes.push(format!(
-            "throttle A/A: {runs} runs, {false_positives} false positives, {} bytes per run",
+            "throttle A/A: {runs} runs, {false_positives} false positives ({first_passes} throttled first passes, \
+             {inconclusive} inconclusive), {} bytes per run",
             bytes / u64::from(runs.max(1))
         ));
         // The goal is <= 0.5 %; a single chance false positive in a few CI runs is not a failure.
