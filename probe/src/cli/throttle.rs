@@ -160,3 +160,40 @@ impl Background {
         done
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::battery::ThrottleTarget;
+
+    #[tokio::test]
+    async fn the_daemon_hands_over_finished_runs_and_starts_the_next() {
+        let dir = tempfile::tempdir().unwrap();
+        let tls = vigil_control::decoy::load_or_create(dir.path()).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(vigil_control::decoy::serve(listener, tls, std::future::pending()));
+        let mut config = Config::default();
+        config.throttle.decoy = addr.to_string();
+        config.throttle.decoy_cert = Some(vigil_control::decoy::cert_path(dir.path()));
+        config.throttle.gap_ms = 0;
+        config.throttle.confirm_delay_s = 0;
+        let tester = Arc::new(Tester::new(&config).unwrap());
+        let jobs = Arc::new(vec![("x".to_string(), ThrottleTarget { sni: "abs.twimg.com".into(), object: None })]);
+        let setup = Some((tester, jobs));
+        let background = Background::default();
+        assert!(background.poll(&setup).is_empty(), "nothing has finished yet");
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+        let runs = loop {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            let runs = background.poll(&setup);
+            if !runs.is_empty() || tokio::time::Instant::now() > deadline {
+                break runs;
+            }
+        };
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0].test_keys.platform, "x");
+        assert!(background.running.lock().unwrap().is_some(), "the next test was started");
+        assert!(background.poll(&None).is_empty());
+    }
+}
