@@ -25,6 +25,16 @@ pub struct Cli {
 pub enum Command {
     /// Run the collector.
     Serve(ServeArgs),
+    /// Serve the throttling test's decoy: TLS for any SNI with one certificate (docs/throttling.md).
+    Decoy {
+        /// Where to listen (probes expect port 443: censors match TLS on it).
+        #[arg(long, default_value = "0.0.0.0:443")]
+        listen: SocketAddr,
+        /// Directory of the decoy's certificate and key (created on first start); probes pin
+        /// `decoy-cert.pem` as `throttle.decoy_cert`.
+        #[arg(long)]
+        dir: PathBuf,
+    },
     /// Check a file of signed measurements (JSON Lines or a JSON array) against published keys.
     Verify {
         file: PathBuf,
@@ -337,6 +347,30 @@ fn verify_files(file: &PathBuf, keys: &PathBuf) -> ExitCode {
     if bad == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
 
+async fn decoy(listen: SocketAddr, dir: &std::path::Path) -> ExitCode {
+    use vigil_control::decoy;
+    let config = match decoy::load_or_create(dir) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("vigil-collector decoy: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("vigil-collector decoy: listen {listen}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    eprintln!(
+        "vigil-collector decoy: listening on {listen}; probes pin {} (throttle.decoy_cert)",
+        decoy::cert_path(dir).display()
+    );
+    decoy::serve(listener, config, shutdown_signal()).await;
+    ExitCode::SUCCESS
+}
+
 /// Run the command line; the process exit code.
 pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
@@ -347,6 +381,7 @@ pub async fn run(cli: Cli) -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Decoy { listen, dir } => decoy(listen, &dir).await,
         Command::Verify { file, keys } => verify_files(&file, &keys),
         Command::Measurements { data_dir, limit, export, export_keys } => match inspect::recent(&data_dir, limit) {
             Ok(rows) => {

@@ -135,6 +135,20 @@ pub struct Platform {
     pub name: String,
     pub kind: PlatformKind,
     pub endpoints: Vec<Endpoint>,
+    /// What the throttling test sends for this platform (none: the platform is not tested).
+    pub throttle: Option<ThrottleTarget>,
+}
+
+/// A platform's arms in the throttling test (`[platform.throttle]` in a battery file).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThrottleTarget {
+    /// The SNI sent to the decoy in arm T1 (a name the censor's DPI matches, e.g. `abs.twimg.com`).
+    pub sni: String,
+    /// Arm T2: a public static object on the platform's own CDN (at least ~160 KiB; only the
+    /// first `throttle.object_bytes` are read). None: no T2/C2 arms for this platform.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,6 +182,22 @@ pub enum BatteryError {
     NoControl,
     #[error("unknown platform {0:?}")]
     UnknownPlatform(String),
+    #[error("platform {platform:?} throttle: {message}")]
+    BadThrottle { platform: String, message: String },
+}
+
+fn check_throttle_target(platform: &str, t: &ThrottleTarget) -> Result<(), BatteryError> {
+    let bad = |message: String| BatteryError::BadThrottle { platform: platform.to_string(), message };
+    if rustls_pki_types::ServerName::try_from(t.sni.as_str()).is_err() || t.sni.parse::<std::net::IpAddr>().is_ok() {
+        return Err(bad(format!("sni {:?} is not a host name", t.sni)));
+    }
+    if let Some(object) = &t.object {
+        let url = Url::parse(object).map_err(|e| bad(format!("object {object:?}: {e}")))?;
+        if url.scheme() != "https" || url.host_str().is_none() {
+            return Err(bad(format!("object {object:?}: must be an https:// URL")));
+        }
+    }
+    Ok(())
 }
 
 #[derive(Serialize, Deserialize)]
@@ -185,6 +215,8 @@ struct RawPlatform {
     kind: PlatformKind,
     #[serde(default)]
     endpoint: Vec<RawEndpoint>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    throttle: Option<ThrottleTarget>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -236,7 +268,10 @@ impl Battery {
                     }
                 }
             }
-            platforms.push(Platform { id: p.id, name: p.name, kind: p.kind, endpoints });
+            if let Some(t) = &p.throttle {
+                check_throttle_target(&p.id, t)?;
+            }
+            platforms.push(Platform { id: p.id, name: p.name, kind: p.kind, endpoints, throttle: p.throttle });
         }
         if !platforms.iter().any(|p| p.kind == PlatformKind::Control) {
             return Err(BatteryError::NoControl);
@@ -259,6 +294,7 @@ impl Battery {
                         .iter()
                         .map(|e| RawEndpoint { group: e.group.clone(), input: e.input.to_string() })
                         .collect(),
+                    throttle: p.throttle.clone(),
                 })
                 .collect(),
         };
@@ -312,6 +348,28 @@ input = "https://www.example.com/"
 
     fn input_err(s: &str) -> InputError {
         s.parse::<Input>().unwrap_err()
+    }
+
+    #[test]
+    fn throttle_tables_round_trip_and_bad_ones_are_named() {
+        let builtin = Battery::builtin();
+        let x = builtin.platform("x").unwrap();
+        assert_eq!(x.throttle.as_ref().map(|t| t.sni.as_str()), Some("abs.twimg.com"));
+        assert_eq!(Battery::from_toml(&builtin.to_toml()).unwrap(), builtin);
+        let with = |table: &str| MINIMAL.replacen("kind = \"platform\"\n", &format!("kind = \"platform\"\n{table}"), 1);
+        let ok = Battery::from_toml(&with(
+            "[platform.throttle]\nsni = \"cdn.chat.example\"\nobject = \"https://cdn.chat.example/o\"\n",
+        ))
+        .unwrap();
+        assert_eq!(ok.platforms[0].throttle.as_ref().unwrap().object.as_deref(), Some("https://cdn.chat.example/o"));
+        for (table, needle) in [
+            ("[platform.throttle]\nsni = \"10.0.0.1\"\n", "10.0.0.1"),
+            ("[platform.throttle]\nsni = \"a.example\"\nobject = \"http://a.example/\"\n", "https://"),
+            ("[platform.throttle]\nsni = \"a.example\"\nspeed = 1\n", "speed"),
+        ] {
+            let err = Battery::from_toml(&with(table)).unwrap_err().to_string();
+            assert!(err.contains(needle), "{err} should name {needle}");
+        }
     }
 
     #[test]

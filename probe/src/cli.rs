@@ -12,6 +12,9 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
+mod throttle;
+pub use throttle::ThrottleArgs;
+
 use crate::battery::{Battery, Input};
 use crate::config::{Config, parse_resolver};
 use crate::daemon::{self, Probe};
@@ -47,6 +50,8 @@ pub enum Command {
     Upload(ConfigArg),
     /// Show the key id, the pinned collector and the spool.
     Status(StatusArgs),
+    /// Run the throttling test once (exit 1 when a platform is throttled); see docs/throttling.md.
+    Throttle(ThrottleArgs),
     /// List the built-in battery (platforms and endpoints).
     Battery {
         /// Print the battery as TOML (the file format `battery.file` takes).
@@ -153,6 +158,7 @@ pub async fn main(cli: Cli) -> i32 {
         Command::Enroll(args) => enroll(args).await,
         Command::Upload(args) => upload_command(args).await,
         Command::Status(args) => status(args),
+        Command::Throttle(args) => throttle::command(args).await,
         Command::Battery { toml } => {
             let battery = Battery::builtin();
             if toml {
@@ -280,18 +286,42 @@ async fn run(args: RunArgs) -> i32 {
             }
         }
     };
+    let throttling = match throttle::setup(&config, &battery) {
+        Ok(t) => t.map(|(tester, jobs)| (Arc::new(tester), Arc::new(jobs))),
+        Err(e) => return fail(EXIT_USAGE, e),
+    };
     let concurrency = config.network.concurrency;
     let json = args.json;
     if args.once {
-        return run_once(engine, &battery, concurrency, json, probe.as_ref()).await;
+        let code = run_once(engine, &battery, concurrency, json, probe.as_ref()).await;
+        if let Some((tester, jobs)) = &throttling {
+            let runs = tester
+                .run_all(jobs, |m| if json { print_json(m) } else { println!("{}", throttle::describe(m)) })
+                .await;
+            if let Some(probe) = &probe {
+                spool_throttling(probe, &runs).await;
+            }
+        }
+        return code;
     }
     let Some(probe) = probe else {
         return fail(EXIT_USAGE, "--no-spool needs --once");
     };
+    let background = throttle::Background::default();
     let measure = || {
         let engine = engine.clone();
         let battery = &battery;
+        let (probe, background, throttling) = (&probe, &background, &throttling);
         async move {
+            let finished = background.poll(throttling);
+            if !finished.is_empty() {
+                if json {
+                    finished.iter().for_each(print_json);
+                }
+                if let Err(e) = probe.spool_throttling(&finished) {
+                    eprintln!("vigil-probe: cannot spool the throttling runs: {e}");
+                }
+            }
             let out = runner::run_battery(engine, battery, concurrency, |m| {
                 if json {
                     print_json(m);
@@ -354,6 +384,17 @@ async fn run_once(
         Err(e) => eprintln!("vigil-probe: upload failed, the measurements stay in the spool: {e}"),
     }
     EXIT_OK
+}
+
+async fn spool_throttling(probe: &Probe, runs: &[vigil_report::Measurement<vigil_report::ThrottlingKeys>]) {
+    match probe.spool_throttling(runs) {
+        Ok(report) => eprintln!("vigil-probe: throttling: {}", daemon::describe_add(&report)),
+        Err(e) => return eprintln!("vigil-probe: cannot spool the throttling runs: {e}"),
+    }
+    match probe.upload().await {
+        Ok(report) => eprintln!("vigil-probe: {}", daemon::describe_pass(&report)),
+        Err(e) => eprintln!("vigil-probe: upload failed, the throttling runs stay in the spool: {e}"),
+    }
 }
 
 async fn enroll(args: EnrollArgs) -> i32 {

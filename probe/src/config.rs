@@ -42,6 +42,7 @@ pub struct Config {
     pub spool: SpoolSection,
     pub upload: UploadSection,
     pub schedule: ScheduleSection,
+    pub throttle: ThrottleSection,
 }
 
 /// Where the probe is. Left unknown, the collector fills country and ASN in from the address the
@@ -144,6 +145,100 @@ pub struct ScheduleSection {
     /// Seconds between heartbeats of `vigil-probe run` (each wait is randomised by ±20%). The
     /// collector's shutdown detection assumes its own nominal interval (default 300 s).
     pub heartbeat_seconds: u32,
+}
+
+/// The throttling test (`docs/throttling.md`): per platform, the platform's SNI against an
+/// innocuous SNI on the decoy (T1/C1) and the platform's CDN object against a control object (T2/C2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ThrottleSection {
+    /// `vigil-probe run` runs the test after the battery (when a decoy or a control object is set).
+    pub enabled: bool,
+    /// Platform ids to test; empty: every battery platform with a `[platform.throttle]` table.
+    pub platforms: Vec<String>,
+    /// The decoy server, `ip:port`, serving test objects for any SNI (`vigil-collector decoy`);
+    /// empty: no T1/C1 arms.
+    pub decoy: String,
+    /// The decoy's certificate (PEM), pinned: the decoy answers any SNI with it.
+    pub decoy_cert: Option<PathBuf>,
+    /// Path of the object on the decoy.
+    pub decoy_path: String,
+    /// Innocuous SNIs for arm C1 (one is picked at random per run).
+    pub innocuous_snis: Vec<String>,
+    /// Arm C2: a control object (https://) on a provider like the platforms' CDNs; empty: no T2/C2 arms.
+    pub control_object: String,
+    /// Body bytes read per transfer.
+    pub object_bytes: u64,
+    /// Cap of one transfer (connect to last byte).
+    pub cap_ms: u64,
+    /// Pause between transfers.
+    pub gap_ms: u64,
+    /// T/C pairs per arm at most (the first two may end it early when clean).
+    pub pairs: u32,
+    /// Bytes one platform's run may receive at most (a pair is not started beyond it).
+    pub budget_bytes: u64,
+    /// Delay of the confirmation rerun before a `throttled` verdict.
+    pub confirm_delay_s: u64,
+    /// The control must reach this goodput for a `throttled` verdict (else `link_too_slow`).
+    pub min_control_kbps: f64,
+}
+
+impl Default for ThrottleSection {
+    fn default() -> Self {
+        ThrottleSection {
+            enabled: true,
+            platforms: Vec::new(),
+            decoy: String::new(),
+            decoy_cert: None,
+            decoy_path: "/vigil/object".into(),
+            innocuous_snis: vec!["www.example.org".into(), "www.example.net".into(), "www.example.com".into()],
+            control_object: String::new(),
+            object_bytes: 160 * 1024,
+            cap_ms: 8000,
+            gap_ms: 3000,
+            pairs: 4,
+            budget_bytes: 2 * 1024 * 1024,
+            confirm_delay_s: 600,
+            min_control_kbps: 1000.0,
+        }
+    }
+}
+
+impl ThrottleSection {
+    /// Check values that parse but make no sense, naming the key.
+    pub fn validate(&self) -> Result<(), String> {
+        if !self.decoy.is_empty() {
+            self.decoy.parse::<SocketAddr>().map_err(|_| format!("throttle.decoy: {:?} is not ip:port", self.decoy))?;
+            if self.decoy_cert.is_none() {
+                return Err("throttle.decoy_cert: needed with throttle.decoy (the decoy's pinned certificate)".into());
+            }
+        }
+        if !self.decoy_path.starts_with('/') {
+            return Err(format!("throttle.decoy_path: {:?} must start with /", self.decoy_path));
+        }
+        if self.innocuous_snis.is_empty() {
+            return Err("throttle.innocuous_snis: needs at least one name".into());
+        }
+        if !self.control_object.is_empty() {
+            let url = url::Url::parse(&self.control_object).map_err(|e| format!("throttle.control_object: {e}"))?;
+            if url.scheme() != "https" {
+                return Err("throttle.control_object: must be an https:// URL".into());
+            }
+        }
+        if self.object_bytes < 64 * 1024 || self.object_bytes > 4 * 1024 * 1024 {
+            return Err(format!("throttle.object_bytes: {} is not between 65536 and 4194304", self.object_bytes));
+        }
+        if self.cap_ms < 500 {
+            return Err(format!("throttle.cap_ms: {} is less than 500", self.cap_ms));
+        }
+        if !(2..=8).contains(&self.pairs) {
+            return Err(format!("throttle.pairs: {} is not between 2 and 8", self.pairs));
+        }
+        if !self.min_control_kbps.is_finite() || self.min_control_kbps < 0.0 {
+            return Err("throttle.min_control_kbps: must be 0 or more".into());
+        }
+        Ok(())
+    }
 }
 
 impl Default for IdentitySection {
@@ -273,6 +368,7 @@ impl Config {
                 return Err(format!("{key}: must be more than 0"));
             }
         }
+        self.throttle.validate()?;
         self.validate_spool_and_upload()
     }
 
@@ -352,6 +448,10 @@ mod tests {
             ("[upload]\nbackoff_base_s = 60\nbackoff_max_s = 30\n", "upload.backoff_max_s"),
             ("[schedule]\ninterval_minutes = 0\n", "schedule.interval_minutes"),
             ("[schedule]\nheartbeat_seconds = 1\n", "schedule.heartbeat_seconds"),
+            ("[throttle]\ndecoy = \"nowhere\"\n", "throttle.decoy"),
+            ("[throttle]\ndecoy = \"10.0.0.1:443\"\n", "throttle.decoy_cert"),
+            ("[throttle]\npairs = 1\n", "throttle.pairs"),
+            ("[throttle]\ncontrol_object = \"http://x.example/\"\n", "throttle.control_object"),
         ] {
             let err = Config::parse(text, Path::new("x.toml")).unwrap_err();
             assert_eq!(err.label(), "config_invalid", "{text}");

@@ -64,6 +64,14 @@ impl Probe {
         self.spool.add(items)
     }
 
+    /// Sign and spool throttling runs.
+    pub fn spool_throttling(
+        &self,
+        runs: &[vigil_report::Measurement<vigil_report::ThrottlingKeys>],
+    ) -> Result<AddReport, SpoolError> {
+        self.spool.add(runs.iter().map(|m| crate::spool::compact::seal_throttling(m, &self.key)).collect())
+    }
+
     /// One upload pass to the pinned collector.
     pub async fn upload(&self) -> Result<PassReport, UploadError> {
         let mut collector = Collector::load(self.http.clone(), &self.pin_path())?;

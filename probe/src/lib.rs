@@ -25,6 +25,7 @@ pub mod platform;
 pub mod runner;
 pub mod spool;
 pub mod stats;
+pub mod throttle;
 pub mod timestamp;
 pub mod tls;
 pub mod upload;

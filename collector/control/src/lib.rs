@@ -5,7 +5,10 @@
 //! It refuses loopback, private, link-local and other non-public targets and the collector's own
 //! addresses ([`TargetPolicy`]), on the first URL, on every redirect and on the probe's
 //! `tcp_connect` list, so it cannot be turned against the network it runs in.
+//!
+//! [`decoy`] is the throttling test's decoy server (any SNI, one pinned certificate).
 
+pub mod decoy;
 mod failure;
 mod fetch;
 mod measure;

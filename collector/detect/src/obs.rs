@@ -202,6 +202,51 @@ mod tests {
     }
 
     #[test]
+    fn a_probe_throttling_run_becomes_a_throttling_observation() {
+        // The probe's full record (arms, transfers) and an older summary-only one both parse.
+        let mut keys = ThrottlingKeys::summary("x", 0.0061, ThrottleVerdict::Throttled, Some(126.0), Some(20_600.0));
+        keys.severe = true;
+        keys.mechanism = Some(vigil_report::ThrottleMechanism::Policer);
+        keys.confirmed = true;
+        keys.bytes_received = 700_000;
+        let mut m: Measurement<serde_json::Value> = serde_json::from_str(
+            r#"{"id":"m1","data_format_version":"0.2.0","measurement_start_time":"2025-03-03 00:00:00",
+                "test_start_time":"2025-03-03 00:00:00","input":"x","test_name":"vigil_throttling",
+                "test_version":"0.1.0","software_name":"vigil-probe","software_version":"0.1.0",
+                "probe_asn":"AS0","probe_cc":"ZZ","resolver_ip":null,"test_runtime":9.0,"test_keys":{}}"#,
+        )
+        .unwrap();
+        for k in [
+            serde_json::to_value(&keys).unwrap(),
+            serde_json::json!({"platform": "x", "ratio": 0.0061,
+            "verdict": "throttled", "throttled_rate_kbps": 126.0, "control_goodput_kbps": 20600.0}),
+        ] {
+            m.test_keys = k;
+            let payload = serde_json::to_string(&m).unwrap();
+            let row = StoredMeasurement {
+                id: "m1",
+                key_id: "k",
+                test_name: THROTTLING_TEST_NAME,
+                measurement_start_time: "2025-03-03 00:00:00",
+                received_at: 1_740_960_001,
+                asn: 64510,
+                cc: "IR",
+                payload: &payload,
+            };
+            let o = observe(&row).unwrap();
+            assert_eq!(
+                o.what,
+                What::Throttling {
+                    platform: "x".into(),
+                    ratio: 0.0061,
+                    verdict: ThrottleVerdict::Throttled,
+                    rate_kbps: Some(126.0)
+                }
+            );
+        }
+    }
+
+    #[test]
     fn network_down_is_not_a_sign_of_life_and_spooled_alive_is_not_either() {
         let mut o = Observation {
             at: 1000,

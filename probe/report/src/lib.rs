@@ -16,7 +16,8 @@ pub use control::{ControlHttp, ControlRequest, ControlResponse, ControlTcp, Cont
 pub use failure::Failure;
 pub use measurement::{
     DnsAnswer, DnsQuery, HeartbeatKeys, HttpRequest, HttpResponse, HttpTransaction, Measurement, PlatformEndpoint,
-    PlatformKeys, TcpConnect, TcpStatus, ThrottleVerdict, ThrottlingKeys, TlsHandshake, WebKeys,
+    PlatformKeys, TcpConnect, TcpStatus, ThrottleArm, ThrottleMechanism, ThrottleTransfer, ThrottleVerdict,
+    ThrottlingKeys, TlsHandshake, WebKeys,
 };
 pub use signed::{MEASUREMENT_FORMAT, STATEMENT_FORMAT, SignError, Signed};
 pub use verdict::{Blocking, Mechanism, MechanismFamily, PlatformStatus};

@@ -255,13 +255,140 @@ pub enum ThrottleVerdict {
     Inconclusive,
 }
 
-/// `test_keys` of `vigil_throttling` (one platform, one run).
+/// How a throttle acted, as the probe sees it (`docs/throttling.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ThrottleMechanism {
+    /// Excess packets dropped (Russia 2021): a target rate with bursty, lossy arrivals.
+    Policer,
+    /// Excess packets queued: a smooth, slow flow.
+    Shaper,
+    /// The TLS handshake takes far longer than the control's (Turkey 2023).
+    HandshakeDelay,
+    /// The flow stalls for good after a few KiB (Russia 2025, ~16-20 KB).
+    Truncation,
+}
+
+/// `test_keys` of `vigil_throttling` (one platform, one run). Everything after
+/// `control_goodput_kbps` was added with the probe's test; older records lack it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ThrottlingKeys {
     pub platform: String,
-    /// Median target goodput over median control goodput.
+    /// Median target goodput over median control goodput (of the arm that decided the verdict).
     pub ratio: f64,
     pub verdict: ThrottleVerdict,
     pub throttled_rate_kbps: Option<f64>,
     pub control_goodput_kbps: Option<f64>,
+    /// Throttled with a median ratio <= 0.1.
+    #[serde(default)]
+    pub severe: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mechanism: Option<ThrottleMechanism>,
+    /// Why the verdict is `inconclusive` (`link_too_slow`, `not_significant`, `control_failed`,
+    /// `unconfirmed`, ...), or why `ok` is only partly supported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// A confirmation rerun agreed with a `throttled` first pass.
+    #[serde(default)]
+    pub confirmed: bool,
+    /// One summary per arm pair and pass (`sni`: T1/C1, `cdn`: T2/C2).
+    #[serde(default)]
+    pub arms: Vec<ThrottleArm>,
+    /// Every transfer, in the order made.
+    #[serde(default)]
+    pub transfers: Vec<ThrottleTransfer>,
+    /// Bytes received by all transfers of this run (TLS payload, headers included).
+    #[serde(default)]
+    pub bytes_received: u64,
+}
+
+impl ThrottlingKeys {
+    /// The summary fields only (what the collector's detection reads), no arms or transfers.
+    pub fn summary(
+        platform: &str,
+        ratio: f64,
+        verdict: ThrottleVerdict,
+        throttled_rate_kbps: Option<f64>,
+        control_goodput_kbps: Option<f64>,
+    ) -> ThrottlingKeys {
+        ThrottlingKeys {
+            platform: platform.to_string(),
+            ratio,
+            verdict,
+            throttled_rate_kbps,
+            control_goodput_kbps,
+            severe: false,
+            mechanism: None,
+            reason: None,
+            confirmed: false,
+            arms: Vec::new(),
+            transfers: Vec::new(),
+            bytes_received: 0,
+        }
+    }
+}
+
+/// The comparison of one target arm with its control in one pass.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThrottleArm {
+    /// `sni` (T1 vs C1, same decoy server) or `cdn` (T2 vs C2, the platform's object vs a control object).
+    pub arm: String,
+    /// 1 for the first pass, 2 for the confirmation rerun.
+    pub pass: u32,
+    pub verdict: ThrottleVerdict,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mechanism: Option<ThrottleMechanism>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Median goodput T / median goodput C.
+    pub ratio: Option<f64>,
+    /// One-sided exact Mann-Whitney p (T slower than C) on goodput.
+    pub p_goodput: Option<f64>,
+    /// One-sided exact Mann-Whitney p (T handshake longer than C's).
+    pub p_handshake: Option<f64>,
+    pub target_goodput_kbps: Option<f64>,
+    pub control_goodput_kbps: Option<f64>,
+    pub target_handshake_ms: Option<f64>,
+    pub control_handshake_ms: Option<f64>,
+    /// T/C pairs made.
+    pub pairs: u32,
+    /// Stopped after two pairs that both sat in 0.7-1.4.
+    pub early_stop: bool,
+}
+
+/// One transfer of one arm.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThrottleTransfer {
+    /// `T1`, `C1`, `T2` or `C2`.
+    pub arm: String,
+    pub pass: u32,
+    /// The SNI sent (and the Host header).
+    pub sni: String,
+    /// `ip:port` of the server (never the probe's own address).
+    pub address: String,
+    /// Seconds since the test started.
+    pub t0: f64,
+    pub connect_ms: Option<f64>,
+    pub tls_handshake_ms: Option<f64>,
+    /// From the request sent to the first response byte.
+    pub ttfb_ms: Option<f64>,
+    /// Body bytes received (decrypted).
+    pub bytes: u64,
+    /// Bytes the network delivered after the request (TLS records, as they arrived): the
+    /// timing measures below are taken on these.
+    #[serde(default)]
+    pub received: u64,
+    /// kbit/s after the first 32 KiB (the average of what arrived when fewer did).
+    pub goodput_kbps: Option<f64>,
+    /// Bytes received before the first stall of >= 2 s; `null` when it never stalled.
+    pub bytes_before_stall: Option<u64>,
+    pub longest_stall_ms: f64,
+    /// The object arrived whole before the cap.
+    pub complete: bool,
+    /// Share of 250 ms windows (after the first 32 KiB) in which nothing arrived.
+    pub idle_fraction: Option<f64>,
+    /// kbit/s of the first 8 KiB after the first byte (a policer's burst passes at line rate).
+    #[serde(default)]
+    pub initial_kbps: Option<f64>,
+    pub failure: Option<Failure>,
 }

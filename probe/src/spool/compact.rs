@@ -3,7 +3,10 @@
 
 use ed25519_dalek::SigningKey;
 use serde::{Deserialize, Serialize};
-use vigil_report::{Blocking, MEASUREMENT_FORMAT, Measurement, PlatformKeys, PlatformStatus, Signed, WebKeys};
+use vigil_report::{
+    Blocking, MEASUREMENT_FORMAT, Measurement, PlatformKeys, PlatformStatus, Signed, ThrottleVerdict, ThrottlingKeys,
+    WebKeys,
+};
 
 /// What the spool's drop policy sheds first (routine) and last (evidence).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -81,6 +84,12 @@ pub fn seal_web(m: &Measurement<WebKeys>, evidence_body_bytes: u64, key: &Signin
 /// Sign a platform summary (it has no bodies to compact).
 pub fn seal_platform(m: &Measurement<PlatformKeys>, key: &SigningKey) -> (Class, Signed) {
     (platform_class(m), sign(m, key))
+}
+
+/// Sign a throttling run: routine when `ok`, evidence otherwise.
+pub fn seal_throttling(m: &Measurement<ThrottlingKeys>, key: &SigningKey) -> (Class, Signed) {
+    let class = if m.test_keys.verdict == ThrottleVerdict::Ok { Class::Routine } else { Class::Evidence };
+    (class, sign(m, key))
 }
 
 fn sign<T: Serialize>(value: &T, key: &SigningKey) -> Signed {

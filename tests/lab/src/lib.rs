@@ -10,6 +10,7 @@
 //! - [`host`]: `vigil-lab host`, the servers run inside the `inet` and `isp` namespaces.
 //! - [`censor`]: the packet-forging censor program (NFQUEUE + raw socket).
 //! - [`run`]: one scenario end to end; [`suite`]: many, and the docs table.
+//! - [`throttle`]: the throttling stage (the decoy and `vigil-probe throttle`).
 
 pub mod censor;
 pub mod error;
@@ -19,6 +20,7 @@ pub mod run;
 pub mod scenario;
 pub mod shutdown;
 pub mod suite;
+pub mod throttle;
 pub mod topology;
 pub mod world;
 

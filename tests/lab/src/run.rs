@@ -119,10 +119,14 @@ pub async fn run_scenario(scenario: &Scenario, world: &World, bins: &Bins) -> Re
     rules.extend(scenario.restore.iter().cloned());
 
     let targets = scenario.targets(&world.bystanders.inputs);
-    let probe = match scenario.flow {
+    let mut probe = match scenario.flow {
+        Flow::Check if targets.is_empty() => ProbeRun::default(),
         Flow::Check => check(&topo, scenario, world, bins, &dir, &targets).await?,
         Flow::Shutdown => crate::shutdown::run(&topo, scenario, world, bins, &dir.0, &targets).await?,
     };
+    if let Some(spec) = &scenario.throttle {
+        crate::throttle::run(&topo, spec, world, bins, &dir.0, &mut probe).await?;
+    }
     let (mut failures, mut lines) = compare(&targets, &probe);
     failures.extend(probe.failures.iter().cloned());
     lines.extend(probe.notes.iter().cloned());

@@ -69,6 +69,10 @@ pub struct Scenario {
     pub publish: bool,
     /// Not run yet, and why (e.g. a binary it needs does not exist yet). Reported, never hidden.
     pub pending: Option<String>,
+    /// For `flow = "check"`: then the throttling test against the decoy (see `throttle.rs`).
+    pub throttle: Option<crate::throttle::ThrottleSpec>,
+    /// The web targets (none: only the throttling test runs).
+    #[serde(default)]
     pub target: Vec<Target>,
 }
 
@@ -180,6 +184,20 @@ impl Scenario {
         if scenario.flow == Flow::Check && !scenario.restore.is_empty() && !scenario.publish {
             return Err("restore is only for flow = \"shutdown\" or publish = true".into());
         }
+        if scenario.target.is_empty() && scenario.throttle.is_none() {
+            return Err("a scenario needs a [[target]] or a [throttle] stage".into());
+        }
+        if scenario.flow == Flow::Shutdown && scenario.throttle.is_some() {
+            return Err("[throttle] is only for flow = \"check\"".into());
+        }
+        if let Some(t) = &scenario.throttle
+            && !["ok", "throttled", "inconclusive", "not_throttled"].contains(&t.verdict.as_str())
+        {
+            return Err(format!(
+                "throttle.verdict: {:?} is not ok, throttled, inconclusive or not_throttled",
+                t.verdict
+            ));
+        }
         if scenario.flow == Flow::Shutdown && scenario.publish {
             return Err("publish = true is only for flow = \"check\" (a shutdown publishes anyway)".into());
         }
@@ -258,7 +276,7 @@ mod tests {
         let all = Scenario::load_all(&crate::lab_dir().join("scenarios")).unwrap();
         assert!(all.len() >= 20, "{} scenarios", all.len());
         for s in &all {
-            assert!(!s.target.is_empty(), "{}: no target", s.name);
+            assert!(!s.target.is_empty() || s.throttle.is_some(), "{}: no target", s.name);
         }
     }
 

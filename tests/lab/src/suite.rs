@@ -164,11 +164,19 @@ pub async fn main(lab_bin: PathBuf, filters: &[String]) -> Result<bool, LabError
     if scenarios.is_empty() {
         return Err(LabError::Other(format!("no scenario matches {filters:?}")));
     }
-    let need_collector = scenarios.iter().any(|s| (s.flow == Flow::Shutdown || s.publish) && s.pending.is_none());
+    let need_collector = scenarios
+        .iter()
+        .any(|s| (s.flow == Flow::Shutdown || s.publish || s.throttle.is_some()) && s.pending.is_none());
     let bins = find_bins(lab_bin, need_collector)?;
-    // The longest scenario first, so it overlaps the others.
+    // The longest scenarios first (the throttling ones with a publication stage, the shutdown,
+    // then the other throttling ones), so they overlap the others.
     let mut scenarios = scenarios;
-    scenarios.sort_by_key(|s| s.flow != Flow::Shutdown);
+    scenarios.sort_by_key(|s| match (&s.throttle, s.flow) {
+        (Some(t), _) if t.publish => 0,
+        (_, Flow::Shutdown) => 1,
+        (Some(_), _) => 2,
+        _ => 3,
+    });
     let jobs = std::env::var("VIGIL_LAB_JOBS").ok().and_then(|j| j.parse().ok()).unwrap_or(DEFAULT_JOBS);
     println!("running {} lab scenario(s), {jobs} at a time", scenarios.len());
     let started = Instant::now();
@@ -194,8 +202,14 @@ pub fn table(scenarios: &[Scenario]) -> String {
     );
     for s in scenarios {
         let verdicts: Vec<String> = s.target.iter().filter_map(verdict_cell).collect();
-        let mut verdict =
-            if verdicts.is_empty() { "all accessible, no blocking".to_string() } else { verdicts.join("; ") };
+        let mut verdict = match (verdicts.is_empty(), s.target.is_empty()) {
+            (false, _) => verdicts.join("; "),
+            (true, false) => "all accessible, no blocking".to_string(),
+            (true, true) => String::new(),
+        };
+        if let Some(t) = &s.throttle {
+            verdict = if verdict.is_empty() { t.describe() } else { format!("{verdict}; {}", t.describe()) };
+        }
         if s.flow == Flow::Shutdown {
             verdict += "; platforms `network_down`; every measurement reaches the collector after the outage; \
                         the collector publishes the ASN's shutdown during it and confirms it after";

@@ -31,13 +31,7 @@ pub fn measurement_json(o: &Observation) -> Option<Value> {
         }
         What::Throttling { platform, ratio, verdict, rate_kbps } => {
             let control = rate_kbps.map(|r| r / ratio.max(1e-6));
-            let keys = ThrottlingKeys {
-                platform: platform.clone(),
-                ratio: *ratio,
-                verdict: *verdict,
-                throttled_rate_kbps: *rate_kbps,
-                control_goodput_kbps: control.map(|c| c.round()),
-            };
+            let keys = ThrottlingKeys::summary(platform, *ratio, *verdict, *rate_kbps, control.map(|c| c.round()));
             (THROTTLING_TEST_NAME, Some(platform.clone()), serde_json::to_value(keys).ok()?, 12.0)
         }
     };
