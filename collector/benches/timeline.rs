@@ -104,7 +104,7 @@ fn make_events(rng: &mut Rng, hours: i64) -> Vec<DetectedEvent> {
                     )
                 }
                 8..11 => (EventType::Shutdown, 2 + rng.below(6)),
-                _ => (EventType::Throttling { platform, rate_kbps: Some(64.0) }, 6 + rng.below(66)),
+                _ => (EventType::Throttling { platform, rate_kbps: Some(64.0), mechanism: None }, 6 + rng.below(66)),
             };
             let start = START + rng.below((hours * H) as u64) as i64;
             let end = start + hours_long as i64 * H + rng.below(H as u64) as i64;

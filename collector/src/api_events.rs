@@ -78,7 +78,7 @@ pub fn record(e: &DetectedEvent, revision: u32, updated_at: i64) -> EventRecord 
         EventType::Blocking { family, mechanism, .. } => {
             (family.as_ref().and_then(label), mechanism.as_ref().and_then(label), None)
         }
-        EventType::Throttling { rate_kbps, .. } => (None, None, *rate_kbps),
+        EventType::Throttling { rate_kbps, mechanism, .. } => (None, mechanism.as_ref().and_then(label), *rate_kbps),
         EventType::Shutdown => (None, None, None),
     };
     EventRecord {

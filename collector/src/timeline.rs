@@ -440,7 +440,10 @@ mod tests {
     fn event_types_map_to_states_and_count_rules_hold() {
         let block = |family| EventType::Blocking { platform: "x".into(), family, mechanism: None };
         assert_eq!(event_state(&EventType::Shutdown), CellState::Shutdown);
-        assert_eq!(event_state(&EventType::Throttling { platform: "x".into(), rate_kbps: None }), CellState::Throttled);
+        assert_eq!(
+            event_state(&EventType::Throttling { platform: "x".into(), rate_kbps: None, mechanism: None }),
+            CellState::Throttled
+        );
         assert_eq!(event_state(&block(Some(MechanismFamily::Dns))), CellState::BlockedDns);
         assert_eq!(event_state(&block(Some(MechanismFamily::TcpIp))), CellState::BlockedTcpIp);
         assert_eq!(event_state(&block(Some(MechanismFamily::TlsSni))), CellState::BlockedTlsSni);

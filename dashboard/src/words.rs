@@ -96,12 +96,12 @@ pub fn title(lang: &Lang, e: &Event) -> String {
     lang.f("event_title", &[("what", &what(lang, e)), ("place", &place(lang, &e.scope))])
 }
 
-/// How: the mechanism, or the throttled rate.
+/// How: the mechanism, the throttled rate, or both (a throttle's rate and how it acted).
 pub fn how(lang: &Lang, e: &Event) -> Option<String> {
-    match (&e.mechanism, e.rate_kbps) {
-        (Some(m), _) => Some(code(lang, "mech_", m)),
-        (None, Some(r)) => Some(lang.f("rate_kbps", &[("n", &format!("{r:.0}"))])),
-        _ => None,
+    let rate = e.rate_kbps.map(|r| lang.f("rate_kbps", &[("n", &format!("{r:.0}"))]));
+    match (e.mechanism.as_deref().map(|m| code(lang, "mech_", m)), rate) {
+        (Some(m), Some(r)) => Some(format!("{r} · {m}")),
+        (m, r) => m.or(r),
     }
 }
 

@@ -49,6 +49,10 @@ pub enum EventType {
         platform: String,
         /// The median throttled goodput reported by the probes.
         rate_kbps: Option<f64>,
+        /// The mechanism most of the throttled runs reported (policer, shaper, handshake delay,
+        /// truncation); absent when they named none.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mechanism: Option<vigil_report::ThrottleMechanism>,
     },
 }
 
@@ -139,7 +143,7 @@ mod tests {
         let e = DetectedEvent {
             id: "x".into(),
             scope: Scope { cc: "RU".into(), asn: Some(12389) },
-            kind: EventType::Throttling { platform: "twitter".into(), rate_kbps: Some(140.0) },
+            kind: EventType::Throttling { platform: "twitter".into(), rate_kbps: Some(140.0), mechanism: None },
             start: 1,
             start_uncertainty: 2,
             end: None,

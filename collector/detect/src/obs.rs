@@ -22,7 +22,9 @@
 use serde::{Deserialize, Serialize};
 use time::macros::format_description;
 use time::{OffsetDateTime, PrimitiveDateTime};
-pub use vigil_report::{HEARTBEAT_TEST_NAME, HeartbeatKeys, THROTTLING_TEST_NAME, ThrottleVerdict, ThrottlingKeys};
+pub use vigil_report::{
+    HEARTBEAT_TEST_NAME, HeartbeatKeys, THROTTLING_TEST_NAME, ThrottleMechanism, ThrottleVerdict, ThrottlingKeys,
+};
 use vigil_report::{Measurement, Mechanism, MechanismFamily, PLATFORM_TEST_NAME, PlatformKeys, PlatformStatus};
 /// `input`/`platform` of the connectivity check a probe spools when its heartbeat fails.
 pub const CONNECTIVITY_CHECK: &str = "controls";
@@ -65,6 +67,9 @@ pub enum What {
         verdict: ThrottleVerdict,
         /// The throttled goodput, when throttled.
         rate_kbps: Option<f64>,
+        /// How the throttle acted, as the probe labelled it (absent in older records).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mechanism: Option<ThrottleMechanism>,
     },
     /// Any other measurement: a sign of life only.
     Alive,
@@ -140,6 +145,7 @@ pub fn observe(row: &StoredMeasurement<'_>) -> Result<Observation, ObsError> {
                 ratio: k.ratio,
                 verdict: k.verdict,
                 rate_kbps: k.throttled_rate_kbps,
+                mechanism: k.mechanism,
             }
         }
         _ => What::Alive,
@@ -216,10 +222,13 @@ mod tests {
                 "probe_asn":"AS0","probe_cc":"ZZ","resolver_ip":null,"test_runtime":9.0,"test_keys":{}}"#,
         )
         .unwrap();
-        for k in [
-            serde_json::to_value(&keys).unwrap(),
-            serde_json::json!({"platform": "x", "ratio": 0.0061,
-            "verdict": "throttled", "throttled_rate_kbps": 126.0, "control_goodput_kbps": 20600.0}),
+        for (k, mechanism) in [
+            (serde_json::to_value(&keys).unwrap(), Some(vigil_report::ThrottleMechanism::Policer)),
+            (
+                serde_json::json!({"platform": "x", "ratio": 0.0061,
+                "verdict": "throttled", "throttled_rate_kbps": 126.0, "control_goodput_kbps": 20600.0}),
+                None,
+            ),
         ] {
             m.test_keys = k;
             let payload = serde_json::to_string(&m).unwrap();
@@ -240,7 +249,8 @@ mod tests {
                     platform: "x".into(),
                     ratio: 0.0061,
                     verdict: ThrottleVerdict::Throttled,
-                    rate_kbps: Some(126.0)
+                    rate_kbps: Some(126.0),
+                    mechanism,
                 }
             );
         }

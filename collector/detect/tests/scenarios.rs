@@ -167,4 +167,10 @@ fn throttling() {
         rates.iter().any(|r| (r - 140.0).abs() < 15.0) && rates.iter().any(|r| (r - 300.0).abs() < 30.0),
         "{rates:?}"
     );
+    // The simulated censor polices, and the probes label their throttled runs so.
+    for e in &events {
+        if let EventType::Throttling { mechanism, .. } = &e.kind {
+            assert_eq!(*mechanism, Some(vigil_report::ThrottleMechanism::Policer), "{e:?}");
+        }
+    }
 }

@@ -257,11 +257,12 @@ async fn publish(
         return Ok(());
     };
     out.notes.push(format!(
-        "published: throttling of {:?} in {} AS{} at {:?} kbit/s, {} probes, {} measurements, {}",
+        "published: throttling of {:?} in {} AS{} at {:?} kbit/s ({}), {} probes, {} measurements, {}",
         e.platforms,
         e.scope.cc,
         e.scope.asn.unwrap_or_default(),
         e.rate_kbps,
+        e.mechanism.as_deref().unwrap_or("no mechanism"),
         e.probes,
         e.measurements,
         e.status
@@ -279,6 +280,9 @@ async fn publish(
         && !e.rate_kbps.is_some_and(|r| (lo..=hi).contains(&r))
     {
         out.failures.push(format!("publish: event rate {:?} kbit/s, expected {lo}-{hi}", e.rate_kbps));
+    }
+    if spec.mechanism.is_some() && e.mechanism != spec.mechanism {
+        out.failures.push(format!("publish: event mechanism {:?}, expected {:?}", e.mechanism, spec.mechanism));
     }
     Ok(())
 }

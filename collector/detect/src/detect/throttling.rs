@@ -10,7 +10,7 @@ use super::blocking::{enough, summarize};
 use super::episode::{Episode, Sample, episodes};
 use super::{Group, View};
 use crate::event::{DetectedEvent, EventType};
-use crate::obs::{ThrottleVerdict, What};
+use crate::obs::{ThrottleMechanism, ThrottleVerdict, What};
 use crate::params::Params;
 use crate::stats::{median, median_scale};
 
@@ -67,12 +67,26 @@ pub(crate) fn detect(view: &View<'_>, group: &Group) -> Vec<DetectedEvent> {
                 })
                 .collect();
             let rate_kbps = median(&mut rates).map(|r| r.round());
-            let kind = EventType::Throttling { platform: platform.to_string(), rate_kbps };
+            let mechanism = dominant_mechanism(view, &ep);
+            let kind = EventType::Throttling { platform: platform.to_string(), rate_kbps, mechanism };
             let strong = enough(&ep, 2 * p.throttle_min_probes, 2, 2 * p.block_min_measurements);
             out.push(summarize(view, group, &ep, kind, strong));
         }
     }
     out
+}
+
+/// The mechanism most throttled runs of the episode named (ties: the first in the enum's order).
+fn dominant_mechanism(view: &View<'_>, ep: &Episode<'_>) -> Option<ThrottleMechanism> {
+    let mut counts: BTreeMap<u8, (usize, ThrottleMechanism)> = BTreeMap::new();
+    for s in ep.hits() {
+        if let What::Throttling { verdict: ThrottleVerdict::Throttled, mechanism: Some(m), .. } = &view.obs[s.idx].what
+        {
+            counts.entry(*m as u8).or_insert((0, *m)).0 += 1;
+        }
+    }
+    let best = counts.values().map(|(n, _)| *n).max()?;
+    counts.values().find(|(n, _)| *n == best).map(|(_, m)| *m)
 }
 
 /// Throttled verdicts from `throttle_min_probes` distinct probes within `throttle_agree_window`.

@@ -29,9 +29,10 @@ pub fn measurement_json(o: &Observation) -> Option<Value> {
             let keys = platform_keys(&id, platform, *kind, *status, *mechanism);
             (PLATFORM_TEST_NAME, Some(platform.clone()), serde_json::to_value(keys).ok()?, 4.2)
         }
-        What::Throttling { platform, ratio, verdict, rate_kbps } => {
+        What::Throttling { platform, ratio, verdict, rate_kbps, mechanism } => {
             let control = rate_kbps.map(|r| r / ratio.max(1e-6));
-            let keys = ThrottlingKeys::summary(platform, *ratio, *verdict, *rate_kbps, control.map(|c| c.round()));
+            let mut keys = ThrottlingKeys::summary(platform, *ratio, *verdict, *rate_kbps, control.map(|c| c.round()));
+            keys.mechanism = *mechanism;
             (THROTTLING_TEST_NAME, Some(platform.clone()), serde_json::to_value(keys).ok()?, 12.0)
         }
     };

@@ -6,7 +6,7 @@ use rand::rngs::StdRng;
 use vigil_report::{Mechanism, PlatformStatus};
 
 use super::{DAY, FleetSpec, SimProbe, TruthEvent, TruthKind, gauss};
-use crate::obs::{CONNECTIVITY_CHECK, Observation, PlatformKind, ThrottleVerdict, What};
+use crate::obs::{CONNECTIVITY_CHECK, Observation, PlatformKind, ThrottleMechanism, ThrottleVerdict, What};
 
 /// Mechanisms a random endpoint failure is (wrongly) classified as.
 const NOISE_MECHANISMS: [Mechanism; 4] =
@@ -185,5 +185,7 @@ fn throttling(spec: &FleetSpec, truth: &[TruthEvent], p: &SimProbe, name: &str, 
         }
     };
     let rate_kbps = if verdict == ThrottleVerdict::Throttled { rate.map(|r| (r * 10.0).round() / 10.0) } else { None };
-    What::Throttling { platform: name.to_string(), ratio, verdict, rate_kbps }
+    // The simulated censor polices (Russia 2021), and the probe says so when it sees it.
+    let mechanism = (verdict == ThrottleVerdict::Throttled).then_some(ThrottleMechanism::Policer);
+    What::Throttling { platform: name.to_string(), ratio, verdict, rate_kbps, mechanism }
 }
