@@ -247,5 +247,6 @@ pub fn event_page(
         evidence: evidence as usize,
         timeline: t,
         base_url,
+        disclosures: crate::web_disclosures::for_event(conn, id, &e.scope.cc, now)?,
     }))
 }

@@ -217,4 +217,93 @@ pub struct EventPage {
     pub timeline: Timeline,
     /// The public base URL (`https://collector.example`), for the citation and embed code.
     pub base_url: String,
+    /// The imported disclosures matched to this event (the disclosure cross-check).
+    pub disclosures: Vec<DisclosureRow>,
+}
+
+/// A time a disclosure gives: an instant, or (`day`) a whole UTC date without a time of day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Disclosed {
+    /// Unix seconds (a date: its 00:00 UTC).
+    pub at: i64,
+    pub day: bool,
+}
+
+/// The measured event of a reconciliation row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MatchedEvent {
+    pub id: String,
+    /// `blocking`, `shutdown` or `throttling`.
+    pub kind: String,
+    pub start: i64,
+    pub end: Option<i64>,
+}
+
+/// One line of the disclosure cross-check (the collector's reconciliation row).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DisclosureRow {
+    /// `matched`, `undisclosed`, `unconfirmed_no_coverage` or `unconfirmed_no_event`.
+    pub outcome: String,
+    pub source: String,
+    pub platform: String,
+    pub scope: Scope,
+    /// What was disclosed: `blocked`, `throttled` or `shutdown` (None: nothing was).
+    pub disclosed: Option<String>,
+    pub start: Option<Disclosed>,
+    /// None while the disclosure is ongoing (or nothing was disclosed).
+    pub end: Option<Disclosed>,
+    pub published_at: Option<Disclosed>,
+    pub source_url: Option<String>,
+    pub event: Option<MatchedEvent>,
+    /// The event's signed evidence (`/api/v1/events/{id}/evidence`, absolute with a public URL).
+    pub evidence: Option<String>,
+    /// Seconds, disclosed minus measured.
+    pub start_difference: Option<i64>,
+    pub end_difference: Option<i64>,
+    pub disclosure_delay: Option<i64>,
+    /// Probes measuring there around the disclosed period (unconfirmed rows).
+    pub probes: Option<u32>,
+}
+
+/// The scorecard of one source and platform in one country (None: all countries).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoreLine {
+    pub source: String,
+    pub platform: String,
+    pub cc: Option<String>,
+    pub measured: usize,
+    pub disclosed: usize,
+    pub share: Option<f64>,
+    /// Seconds.
+    pub median_delay: Option<i64>,
+    pub disclosures: usize,
+    pub matched: usize,
+    pub no_coverage: usize,
+    pub no_event: usize,
+}
+
+/// The filters of the disclosures page, as given (the form shows them back).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DisclosureFilters {
+    pub platform: Option<String>,
+    pub country: Option<String>,
+    /// Dates (`2026-12-01`) or RFC 3339.
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+/// The disclosures page (`/disclosures`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Disclosures {
+    pub as_of: i64,
+    /// Seconds added on each side of a disclosed period when matching.
+    pub tolerance: i64,
+    pub filters: DisclosureFilters,
+    /// The API query of the same filters, encoded (`country=XA&from=...`), for the data links.
+    pub api_query: String,
+    pub scorecard: Vec<ScoreLine>,
+    pub rows: Vec<DisclosureRow>,
+    /// The filter's choices: every platform and country disclosed about or measured.
+    pub platforms: Vec<String>,
+    pub countries: Vec<String>,
 }
