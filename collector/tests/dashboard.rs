@@ -199,6 +199,19 @@ async fn the_dashboard_renders_the_demo_in_a_real_browser() {
         let got = b.js(&states(platform)).await;
         assert!(got.as_array().unwrap().iter().any(|s| s == state), "{platform}: {state} in {got}");
     }
+    // A network's block is drawn as such on the country's timeline (a thin band, "in 1 of 3
+    // networks"); the country-wide signal block stays a full cell.
+    let scoped = b
+        .js("return [...document.querySelectorAll('svg.timeline g[data-platform=\"whatsapp\"] rect[data-state=\"blocked_dns\"]')].map(r => r.dataset.partial || 'full')")
+        .await;
+    let scoped: Vec<&str> = scoped.as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert!(!scoped.is_empty() && scoped.iter().all(|p| p.starts_with("1/") && *p != "1/1"), "{scoped:?}");
+    let national = b
+        .js("return [...document.querySelectorAll('svg.timeline g[data-platform=\"signal\"] rect[data-state=\"blocked_tcp_ip\"]')].map(r => r.dataset.partial || 'full')")
+        .await;
+    assert!(national.as_array().unwrap().iter().any(|p| p == "full"), "{national}");
+    let said = b.js("return [document.querySelector('ul.legend li.partial') !== null, document.querySelector('table.alt').textContent.includes('in 1 of ')]").await;
+    assert_eq!(said, serde_json::json!([true, true]), "the legend and the table say it");
     let listed = b.js("return [...document.querySelectorAll('table.events a')].map(a => a.getAttribute('href'))").await;
     for e in live.iter().filter(|e| e["scope"]["cc"] == "XA") {
         let href = format!("/event/{}", e["id"].as_str().unwrap());
@@ -253,6 +266,8 @@ async fn the_dashboard_renders_the_demo_in_a_real_browser() {
     assert!(lines.lines().count() > 0);
     shots.push(b.screenshot(&out, "event").await);
     b.client.goto(&format!("{base}/asn/{asn}")).await.unwrap();
+    let partial = b.js("return document.querySelectorAll('[data-partial]').length").await;
+    assert_eq!(partial, 0, "a network's own page has no partial cells");
     shots.push(b.screenshot(&out, "asn").await);
 
     // Disclosures: reached from the navigation; every outcome of the demo's disclosures, the

@@ -161,7 +161,7 @@ pub fn render(ctx: &Ctx, p: &EventPage) -> String {
         figure class="chart" {
             div class="scroll" { (svg::timeline(l, &p.timeline, &title, &desc, "tl", Some(mark), None)) }
             figcaption { (l.t("event_chart_caption")) }
-            (svg::legend(l, &svg::present(rows)))
+            (svg::legend(l, &svg::present(rows), svg::has_partial(&p.timeline)))
             details { summary { (l.t("table_alternative")) } (svg::table(l, &p.timeline, &title)) }
         }
         (revisions(ctx, p))

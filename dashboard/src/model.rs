@@ -71,12 +71,35 @@ impl State {
     }
 }
 
+/// A country's cell whose state holds in only some of its networks (network-scoped events):
+/// `affected` of the `networks` seen in the bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Partial {
+    pub affected: u32,
+    pub networks: u32,
+}
+
 /// One platform across the buckets of a timeline.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
     pub platform: String,
     /// One per bucket, in time order.
     pub cells: Vec<State>,
+    /// Per bucket (or empty: none), `Some` where the cell's state holds in only some of the
+    /// country's networks, so it is not drawn as the whole country's.
+    pub partial: Vec<Option<Partial>>,
+}
+
+impl Row {
+    /// The cell `i`'s partial scope, if any.
+    pub fn partial_at(&self, i: usize) -> Option<Partial> {
+        self.partial.get(i).copied().flatten()
+    }
+
+    /// Each cell's state with its partial scope.
+    pub fn keyed(&self) -> Vec<(State, Option<Partial>)> {
+        self.cells.iter().enumerate().map(|(i, &s)| (s, self.partial_at(i))).collect()
+    }
 }
 
 /// Platforms × time: `rows` of buckets of `bucket` seconds from `from` (Unix s) to `to`.
@@ -100,8 +123,25 @@ impl Timeline {
 
     /// The most severe state of any platform in each bucket (the overview's sparkline).
     pub fn worst(&self) -> Vec<State> {
+        self.worst_keyed().into_iter().map(|(s, _)| s).collect()
+    }
+
+    /// The same, with its partial scope: partial only if no platform has that state in the
+    /// whole country (the widest partial scope then).
+    pub fn worst_keyed(&self) -> Vec<(State, Option<Partial>)> {
         (0..self.len())
-            .map(|i| self.rows.iter().filter_map(|r| r.cells.get(i).copied()).min().unwrap_or(State::NoData))
+            .map(|i| {
+                let all = self.rows.iter().filter_map(|r| r.cells.get(i).map(|&s| (s, r.partial_at(i))));
+                let Some(state) = all.clone().map(|(s, _)| s).min() else { return (State::NoData, None) };
+                let mut partial = None;
+                for (_, p) in all.filter(|(s, _)| *s == state) {
+                    match p {
+                        None => return (state, None),
+                        Some(p) => partial = partial.max(Some(p)),
+                    }
+                }
+                (state, partial)
+            })
             .collect()
     }
 }

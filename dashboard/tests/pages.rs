@@ -34,7 +34,11 @@ fn tl() -> Timeline {
         from: 1_740_960_000 - 86_400,
         to: 1_740_960_000 + 86_400,
         bucket: 3600,
-        rows: vec![Row { platform: EVIL.into(), cells: [State::Reachable, State::BlockedDns].repeat(24) }],
+        rows: vec![Row {
+            platform: EVIL.into(),
+            cells: [State::Reachable, State::BlockedDns].repeat(24),
+            partial: Vec::new(),
+        }],
     }
 }
 
@@ -187,7 +191,11 @@ fn a_busy_month_stays_under_100_kb() {
     let ctx = Ctx::new(None, None, "/country/XA", "");
     let states = [State::Reachable, State::Anomaly, State::BlockedDns, State::NoData];
     let rows = (0..15)
-        .map(|i| Row { platform: format!("platform{i}"), cells: (0..180).map(|c| states[(c / 2 + i) % 4]).collect() })
+        .map(|i| Row {
+            platform: format!("platform{i}"),
+            cells: (0..180).map(|c| states[(c / 2 + i) % 4]).collect(),
+            partial: Vec::new(),
+        })
         .collect();
     let timeline = Timeline { from: 0, to: 180 * 4 * 3600, bucket: 4 * 3600, rows };
     let p = Place {
