@@ -91,7 +91,7 @@ fn paths(cells: &[(State, Option<Partial>)], y: f64) -> Vec<((State, bool), Stri
 
 /// `in 1 of 3 networks`.
 pub fn partial_words(lang: &Lang, p: Partial) -> String {
-    lang.f("in_networks", &[("affected", &p.affected), ("networks", &lang.n("networks_n", p.networks))])
+    lang.f("in_networks", &[("affected", &p.affected), ("networks", &lang.n("of_networks_n", p.networks))])
 }
 
 /// Whether any cell of the timeline holds in only some networks.
@@ -423,6 +423,8 @@ mod tests {
         assert!(!legend(en, &[State::BlockedDns], has_partial(&tl())).into_string().contains("thin band"));
         let ar = table(by_code("ar").unwrap(), &t, "c").into_string();
         assert!(ar.contains("في 1 من 3 شبكات"), "{ar}");
+        let two = partial_words(by_code("ar").unwrap(), Partial { affected: 1, networks: 2 });
+        assert_eq!(two, "في 1 من شبكتين", "the genitive after من");
         // The sparkline: partial where no platform has the state country-wide.
         assert_eq!(t.worst_keyed()[1], (State::BlockedDns, part));
         assert_eq!(t.worst_keyed()[2], (State::BlockedDns, None));
