@@ -213,16 +213,16 @@ fn tick_step(span: i64) -> i64 {
 }
 
 /// Cells per column: when there are more buckets than pixels, neighbours merge into the most
-/// severe state of the group.
-fn columns(cells: &[CellState]) -> (usize, Vec<CellState>) {
+/// severe of the group (a state in the whole country before the same state in some networks).
+fn columns<T: Copy + Ord>(cells: &[T], none: T) -> (usize, Vec<T>) {
     let k = cells.len().div_ceil(PLOT_W as usize).max(1);
-    let cols = cells.chunks(k).map(|c| c.iter().copied().min().unwrap_or(CellState::NoData)).collect();
+    let cols = cells.chunks(k).map(|c| c.iter().copied().min().unwrap_or(none)).collect();
     (k, cols)
 }
 
-/// Runs of equal states: (first column, length, state).
-pub fn runs(cols: &[CellState]) -> Vec<(usize, usize, CellState)> {
-    let mut out: Vec<(usize, usize, CellState)> = Vec::new();
+/// Runs of equal columns: (first column, length, value).
+pub fn runs<T: Copy + PartialEq>(cols: &[T]) -> Vec<(usize, usize, T)> {
+    let mut out: Vec<(usize, usize, T)> = Vec::new();
     for (i, &s) in cols.iter().enumerate() {
         match out.last_mut() {
             Some(last) if last.2 == s => last.1 += 1,
@@ -230,6 +230,14 @@ pub fn runs(cols: &[CellState]) -> Vec<(usize, usize, CellState)> {
         }
     }
     out
+}
+
+/// The band a state in only some of a country's networks is drawn as: (offset, height) in the row.
+const BAND: (f64, f64) = (ROW_H * 0.3, ROW_H * 0.4);
+
+/// `in 1 of 3 networks`.
+pub fn partial_words(affected: u32, networks: u32) -> String {
+    format!("in {affected} of {networks} network{}", if networks == 1 { "" } else { "s" })
 }
 
 struct Layout {
@@ -259,14 +267,18 @@ pub fn text_alternative(t: &Timeline, title: &str) -> String {
         s.push_str(" No data for this period.");
     }
     for row in &t.rows {
-        let mut spent: BTreeMap<CellState, i64> = BTreeMap::new();
+        let mut spent: BTreeMap<(CellState, Option<(u32, u32)>), i64> = BTreeMap::new();
         for c in &row.cells {
-            *spent.entry(c.state).or_default() += t.bucket;
+            let part = c.partial.then(|| (c.affected_networks.unwrap_or(0), c.networks.unwrap_or(0)));
+            *spent.entry((c.state, part)).or_default() += t.bucket;
         }
         let notable: Vec<String> = spent
             .iter()
-            .filter(|(st, _)| !matches!(st, CellState::Reachable | CellState::NoData))
-            .map(|(st, secs)| format!("{} for {}", words(*st), duration(*secs)))
+            .filter(|((st, _), _)| !matches!(st, CellState::Reachable | CellState::NoData))
+            .map(|((st, part), secs)| match part {
+                Some((a, n)) => format!("{} {} for {}", words(*st), partial_words(*a, *n), duration(*secs)),
+                None => format!("{} for {}", words(*st), duration(*secs)),
+            })
             .collect();
         if !notable.is_empty() {
             let _ = write!(s, " {}: {}.", row.platform, notable.join(", "));
@@ -307,6 +319,7 @@ pub fn svg(t: &Timeline, title: &str) -> String {
     let mut present: Vec<CellState> = t.rows.iter().flat_map(|r| r.cells.iter().map(|c| c.state)).collect();
     present.sort();
     present.dedup();
+    let partial = t.rows.iter().any(|r| r.cells.iter().any(|c| c.partial));
 
     // The body first (its height is known only at the end).
     let mut b = String::new();
@@ -334,17 +347,32 @@ pub fn svg(t: &Timeline, title: &str) -> String {
             n(y + 14.0),
             p = esc(&label)
         );
-        let states: Vec<CellState> = row.cells.iter().map(|c| c.state).collect();
-        let (k, cols) = columns(&states);
-        let mut paths: BTreeMap<CellState, String> = BTreeMap::new();
-        for (first, len, s) in runs(&cols) {
+        // A state in only some of the country's networks: a light tint and a thin band.
+        let states: Vec<(CellState, bool)> = row.cells.iter().map(|c| (c.state, c.partial)).collect();
+        let (k, cols) = columns(&states, (CellState::NoData, false));
+        let mut paths: BTreeMap<(CellState, bool), (String, String)> = BTreeMap::new();
+        for (first, len, key) in runs(&cols) {
             let x0 = l.x(t.from + (first * k) as i64 * t.bucket);
             let x1 = l.x(t.from + ((first + len) * k) as i64 * t.bucket);
             let w = n(x1 - x0);
-            let _ = write!(paths.entry(s).or_default(), "M{} {}h{w}v{}h-{w}z", n(x0), n(y), n(ROW_H));
+            let (full, band) = paths.entry(key).or_default();
+            let _ = write!(full, "M{} {}h{w}v{}h-{w}z", n(x0), n(y), n(ROW_H));
+            if key.1 {
+                let _ = write!(band, "M{} {}h{w}v{}h-{w}z", n(x0), n(y + BAND.0), n(BAND.1));
+            }
         }
-        for (s, d) in paths {
-            let _ = write!(b, "<path data-state=\"{}\" fill=\"{}\" d=\"{d}\"/>", s.label(), fill(s));
+        for ((s, part), (d, band)) in paths {
+            if part {
+                let _ = write!(
+                    b,
+                    "<path data-state=\"{l}\" data-partial=\"true\" fill=\"{f}\" fill-opacity=\".3\" d=\"{d}\"/>\
+                     <path data-state=\"{l}\" data-partial=\"true\" class=\"band\" fill=\"{f}\" d=\"{band}\"/>",
+                    l = s.label(),
+                    f = fill(s)
+                );
+            } else {
+                let _ = write!(b, "<path data-state=\"{}\" fill=\"{}\" d=\"{d}\"/>", s.label(), fill(s));
+            }
         }
         b.push_str("</g>\n");
     }
@@ -466,6 +494,9 @@ pub fn svg(t: &Timeline, title: &str) -> String {
     let mut x = LEFT;
     let mut y = axis_y + 44.0;
     let mut items: Vec<(String, String)> = present.iter().map(|&s| (fill(s), words(s).to_string())).collect();
+    if partial {
+        items.push(("partial".to_string(), "thin band: in some of the country's networks only".to_string()));
+    }
     if !events.is_empty() {
         items.push((String::new(), "event, start to end (arrow: ongoing)".to_string()));
     }
@@ -475,7 +506,17 @@ pub fn svg(t: &Timeline, title: &str) -> String {
             x = LEFT;
             y += 22.0;
         }
-        if f.is_empty() {
+        if f == "partial" {
+            let _ = write!(
+                b,
+                "<rect class=\"legend\" x=\"{x}\" y=\"{}\" width=\"16\" height=\"14\" fill=\"#555\" fill-opacity=\".3\"/>\
+                 <rect x=\"{x}\" y=\"{}\" width=\"16\" height=\"{}\" fill=\"#555\"/>",
+                n(y - 11.0),
+                n(y - 11.0 + 14.0 * 0.3),
+                n(14.0 * 0.4),
+                x = n(x)
+            );
+        } else if f.is_empty() {
             let _ = write!(
                 b,
                 "<path d=\"M{} {}v10M{} {}h14\" stroke=\"#000\" stroke-width=\"2\"/>",
@@ -500,8 +541,9 @@ pub fn svg(t: &Timeline, title: &str) -> String {
     let _ = writeln!(
         b,
         "<text x=\"16\" y=\"{}\" font-size=\"10.5\" fill=\"#555\">Source: Vigil measurements. Times in UTC. \
-         Lines mark blocking, cross-hatching shutdowns, dots throttling.</text>",
-        n(foot_y)
+         Lines mark blocking, cross-hatching shutdowns, dots throttling.{}</text>",
+        n(foot_y),
+        if partial { " A thin band: only some of the country's networks." } else { "" }
     );
     let height = (foot_y + 14.0).ceil();
 
@@ -559,195 +601,5 @@ pub fn png(svg: &str) -> Result<Vec<u8>, ChartError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::timeline::{Cell, TimelineRow};
-    use vigil_detect::Scope;
-
-    const T0: i64 = 1_740_960_000; // 2025-03-03 00:00 UTC
-    const H: i64 = 3600;
-
-    fn row(platform: &str, states: &[CellState]) -> TimelineRow {
-        TimelineRow {
-            platform: platform.to_string(),
-            cells: states.iter().map(|&state| Cell { state, ok: 1, failed: 0 }).collect(),
-        }
-    }
-
-    fn event(id: &str, kind: &str, platforms: &[&str], start: i64, end: Option<i64>) -> EventRecord {
-        EventRecord {
-            id: id.to_string(),
-            revision: 1,
-            kind: kind.to_string(),
-            scope: Scope { cc: "AA".into(), asn: Some(101) },
-            platforms: platforms.iter().map(|p| p.to_string()).collect(),
-            family: None,
-            mechanism: (kind == "blocking").then(|| "tls_sni_reset".to_string()),
-            rate_kbps: None,
-            start: crate::api_events::rfc3339(start),
-            start_uncertainty: 300,
-            end: end.map(crate::api_events::rfc3339),
-            end_uncertainty: end.map(|_| 300),
-            probes: 3,
-            measurements: 12,
-            confidence: 0.9,
-            status: "confirmed".into(),
-            updated_at: crate::api_events::rfc3339(start),
-        }
-    }
-
-    fn timeline(rows: Vec<TimelineRow>, events: Vec<EventRecord>) -> Timeline {
-        let buckets = rows.first().map_or(24, |r| r.cells.len()) as i64;
-        Timeline {
-            scope: Scope { cc: "AA".into(), asn: None },
-            from: T0,
-            to: T0 + buckets * H,
-            bucket: H,
-            probes: 7,
-            rows,
-            events,
-        }
-    }
-
-    use CellState::*;
-
-    fn paths<'a>(svg: &'a str, platform: &str) -> Vec<&'a str> {
-        let row = svg.split(&format!("data-platform=\"{platform}\">")).nth(1).unwrap().split("</g>").next().unwrap();
-        row.split("<path ").skip(1).collect()
-    }
-
-    /// With VIGIL_CHART_EXAMPLE_DIR set, write the chart there (SVG and PNG) to look at.
-    fn example(name: &str, svg: &str) {
-        if let Some(dir) = std::env::var_os("VIGIL_CHART_EXAMPLE_DIR") {
-            let dir = std::path::Path::new(&dir);
-            std::fs::write(dir.join(format!("{name}.svg")), svg).unwrap();
-            std::fs::write(dir.join(format!("{name}.png")), png(svg).unwrap()).unwrap();
-        }
-    }
-
-    #[test]
-    fn runs_of_equal_cells_are_one_subpath_each_in_one_path_per_state() {
-        let states = [vec![Reachable; 5], vec![BlockedTlsSni; 10], vec![Reachable; 9]].concat();
-        let t = timeline(vec![row("telegram", &states)], vec![]);
-        let svg = svg(&t, "Telegram in AA");
-        let p = paths(&svg, "telegram");
-        assert_eq!(p.len(), 2, "{p:?}");
-        let blocked = p.iter().find(|p| p.contains("data-state=\"blocked_tls_sni\"")).unwrap();
-        assert_eq!(blocked.matches('M').count(), 1);
-        assert!(blocked.contains("fill=\"url(#p-blocked_tls_sni)\""));
-        let ok = p.iter().find(|p| p.contains("data-state=\"reachable\"")).unwrap();
-        assert_eq!(ok.matches('M').count(), 2);
-        assert!(ok.contains("fill=\"#009E73\""));
-        assert_eq!(runs(&states), vec![(0, 5, Reachable), (5, 10, BlockedTlsSni), (15, 9, Reachable)]);
-    }
-
-    #[test]
-    fn each_state_has_its_own_colour_and_the_severe_ones_a_pattern() {
-        let colours: std::collections::HashSet<&str> = CellState::ALL.iter().map(|&s| colour(s)).collect();
-        assert_eq!(colours.len(), CellState::ALL.len());
-        for s in CellState::ALL {
-            let patterned = matches!(s, Shutdown | BlockedDns | BlockedTcpIp | BlockedTlsSni | BlockedHttp | Throttled);
-            assert_eq!(pattern(s).is_some(), patterned, "{s:?}");
-        }
-        let all: Vec<CellState> = CellState::ALL.iter().flat_map(|&s| [s; 3]).collect();
-        let events = vec![event("s", "shutdown", &[], T0 + 3 * H, Some(T0 + 6 * H))];
-        let t = timeline(vec![row("x", &all), row("y", &[Reachable; 27])], events);
-        let svg = svg(&t, "all");
-        example("all-states", &svg);
-        for s in CellState::ALL {
-            let defined = svg.contains(&format!("<pattern id=\"p-{}\"", s.label()));
-            assert_eq!(defined, pattern(s).is_some(), "{s:?}");
-            if pattern(s).is_some() {
-                assert!(svg.contains(&format!("fill=\"{}\"/>", colour(s))), "{s:?}: the pattern carries the colour");
-            }
-        }
-    }
-
-    #[test]
-    fn text_is_escaped() {
-        let t = timeline(vec![row("<b>&\"x'", &[Reachable; 4])], vec![event("e&1", "blocking", &["a<b"], T0, None)]);
-        let svg = svg(&t, "Title <script>&");
-        assert!(!svg.contains("<b>") && !svg.contains("<script>") && !svg.contains("a<b"));
-        assert!(svg.contains("Title &lt;script&gt;&amp;"));
-        assert!(svg.contains("&lt;b&gt;&amp;&quot;x&apos;"));
-        assert!(roxmltree::Document::parse(&svg).is_ok());
-        assert_eq!(esc("a\u{1}b"), "a b");
-        assert_eq!(mechanism_words("tcp_ip_blackhole"), "TCP/IP blackhole");
-        assert_eq!(mechanism_words("dns_known_blockpage_ip"), "DNS known blockpage IP");
-    }
-
-    #[test]
-    fn the_legend_shows_only_the_states_present_in_words() {
-        let t = timeline(vec![row("a", &[Reachable, Reachable, BlockedDns, NoData])], vec![]);
-        let svg = svg(&t, "t");
-        let legend: Vec<&str> = svg.split("<rect class=\"legend\"").skip(1).collect();
-        assert_eq!(legend.len(), 3);
-        for w in ["blocked (DNS)", "reachable", "no data"] {
-            assert!(svg.contains(&format!(">{w}</text>")), "{w}");
-        }
-        for w in ["shutdown", "blocked (TLS/SNI)", "throttled"] {
-            assert!(!svg.contains(&format!(">{w}</text>")), "{w}");
-        }
-        assert!(!svg.contains("p-shutdown") && !svg.contains("event: start"));
-    }
-
-    #[test]
-    fn the_text_alternative_names_each_event_and_the_chart_is_accessible() {
-        let events = vec![
-            event("b1", "blocking", &["telegram"], T0 + 5 * H, Some(T0 + 15 * H)),
-            event("s1", "shutdown", &[], T0 + 20 * H, None),
-        ];
-        let t = timeline(vec![row("telegram", &[Reachable; 24]), row("whatsapp", &[Reachable; 24])], events);
-        let svg = svg(&t, "AA");
-        let doc = roxmltree::Document::parse(&svg).unwrap();
-        let root = doc.root_element();
-        assert_eq!(root.attribute("role"), Some("img"));
-        assert_eq!(root.attribute("aria-labelledby"), Some("chart-title chart-desc"));
-        assert_eq!(root.attribute("width"), Some("960"));
-        let desc = root.children().find(|n| n.has_tag_name("desc")).unwrap().text().unwrap();
-        assert!(desc.contains("2 event(s)"), "{desc}");
-        assert!(desc.contains(
-            "blocking of telegram (TLS SNI reset) in AA AS101 from 2025-03-03 05:00 to 2025-03-03 15:00 UTC"
-        ));
-        assert!(desc.contains("shutdown (all platforms) in AA AS101 from 2025-03-03 20:00 UTC, ongoing"), "{desc}");
-        assert!(desc.contains("7 probe(s)") && desc.contains("2025-03-04 00:00"), "{desc}");
-        // Two markers; the ongoing one ends in an arrow at the right edge.
-        assert_eq!(svg.matches("class=\"event\"").count(), 2);
-        assert!(svg.contains(&format!("<path d=\"M{} ", n(LEFT + PLOT_W))));
-        assert!(!svg.contains("http://") || svg.matches("http://").count() == 1, "only the SVG namespace");
-    }
-
-    #[test]
-    fn no_data_is_said_and_thirty_days_of_fifteen_platforms_stay_small() {
-        let t = timeline(vec![], vec![]);
-        let empty = svg(&t, "nothing");
-        assert!(empty.contains("No data for this period") && roxmltree::Document::parse(&empty).is_ok());
-
-        let mut rows = Vec::new();
-        for p in 0..15 {
-            let states: Vec<CellState> = (0..30 * 24)
-                .map(|i| match (i + p * 7) % 97 {
-                    0..=3 => BlockedTlsSni,
-                    4..=6 => NoData,
-                    7 => Anomaly,
-                    _ => Reachable,
-                })
-                .collect();
-            rows.push(row(&format!("platform-{p}"), &states));
-        }
-        let events = (0..10).map(|i| event(&format!("e{i}"), "blocking", &["x"], T0 + i * 50 * H, None)).collect();
-        let t = timeline(rows, events);
-        let a = svg(&t, "month");
-        assert_eq!(a, svg(&t, "month"), "deterministic");
-        assert!(a.len() < 100_000, "{} bytes", a.len());
-        assert!(a.contains("+4 more event(s)"));
-        example("month", &a);
-        let png = png(&a).unwrap();
-        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
-    }
-
-    #[test]
-    fn png_errors_have_stable_labels() {
-        assert_eq!(png("not svg").unwrap_err().label(), "chart_svg_invalid");
-    }
-}
+#[path = "chart_tests.rs"]
+mod tests;

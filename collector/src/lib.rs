@@ -31,7 +31,6 @@ pub mod ingest;
 pub mod inspect;
 pub mod keys;
 pub mod metrics;
-pub mod page_disclosures;
 pub mod probe_keys;
 pub mod ratelimit;
 pub mod replay;
@@ -42,6 +41,7 @@ pub mod timeline;
 pub mod verify;
 pub mod web;
 pub mod web_data;
+pub mod web_disclosures;
 pub mod writer;
 
 pub use asn::{AsnDb, AsnInfo};

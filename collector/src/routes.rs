@@ -69,7 +69,7 @@ fn build(max_body_bytes: usize, control: Option<Router>) -> Table {
         .add(Method::GET, "/api/v1/reconciliation.csv", crate::api_disclosures::reconciliation_csv)
         .add(Method::GET, "/api/v1/scorecard", crate::api_disclosures::scorecard)
         .add(Method::GET, "/api/v1/scorecard.csv", crate::api_disclosures::scorecard_csv)
-        .add(Method::GET, "/disclosures", crate::page_disclosures::disclosures)
+        .add(Method::GET, "/disclosures", crate::web::disclosures)
         .add(Method::GET, "/api/v1/timeline", crate::api_timeline::timeline)
         .add(Method::GET, "/api/v1/charts/country/{file}", crate::api_charts::country)
         .add(Method::GET, "/api/v1/charts/asn/{file}", crate::api_charts::asn)

@@ -2,7 +2,7 @@
 //! cell in one state. The types are shared by the JSON API (`api_timeline`) and the charts
 //! (`chart`); how a timeline is computed lives below them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter};
@@ -72,6 +72,25 @@ pub struct Cell {
     /// Platform measurements in the bucket that found it reachable / not reachable.
     pub ok: u32,
     pub failed: u32,
+    /// Country timelines, cells in an event's state: the country's networks seen in the bucket
+    /// (with measurements, or under an event) ...
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub networks: Option<u32>,
+    /// ... and how many of them the events in this state cover (all of them for a country-wide
+    /// event).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub affected_networks: Option<u32>,
+    /// The state holds in only some of the country's networks (network-scoped events covering
+    /// fewer than `networks`): the country is not affected as a whole. Absent: false.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
+}
+
+impl Cell {
+    /// A cell decided by its counts or by a network's own event (no country-wide scope).
+    pub fn new(state: CellState, ok: u32, failed: u32) -> Cell {
+        Cell { state, ok, failed, networks: None, affected_networks: None, partial: false }
+    }
 }
 
 /// One platform across the buckets.
@@ -224,7 +243,38 @@ pub fn overlapping_events(
     Ok(out)
 }
 
-/// Compute a timeline (see [`CellState`] for the rules).
+/// Per bucket, the country's networks seen: those with platform measurements in it, and those
+/// an event of the period covers in it.
+fn networks_seen(
+    conn: &rusqlite::Connection,
+    q: &TimelineQuery,
+    events: &[(DetectedEvent, u32, i64)],
+) -> rusqlite::Result<Vec<BTreeSet<u32>>> {
+    let n = q.buckets();
+    let mut seen = vec![BTreeSet::new(); n];
+    let mut stmt = conn
+        .prepare_cached("SELECT DISTINCT hour, asn FROM timeline_counts WHERE cc = ?1 AND hour >= ?2 AND hour < ?3")?;
+    let mut rows = stmt.query(params![q.cc, q.from, q.to])?;
+    while let Some(r) = rows.next()? {
+        let (hour, asn): (i64, u32) = (r.get(0)?, r.get(1)?);
+        if let Some(s) = seen.get_mut(((hour - q.from) / q.bucket) as usize) {
+            s.insert(asn);
+        }
+    }
+    for (e, ..) in events {
+        let Some(asn) = e.scope.asn else { continue };
+        for (i, s) in seen.iter_mut().enumerate() {
+            let a = q.from + i as i64 * q.bucket;
+            if overlaps(e.start, e.end, a, a + q.bucket) {
+                s.insert(asn);
+            }
+        }
+    }
+    Ok(seen)
+}
+
+/// Compute a timeline (see [`CellState`] for the rules; on a country's timeline, [`Cell`] says
+/// whether an event's state holds in the whole country or in some of its networks).
 pub fn build(conn: &rusqlite::Connection, q: &TimelineQuery) -> rusqlite::Result<Timeline> {
     let n = q.buckets();
     let events = overlapping_events(conn, q)?;
@@ -269,6 +319,9 @@ pub fn build(conn: &rusqlite::Connection, q: &TimelineQuery) -> rusqlite::Result
         }
     }
 
+    // A country's timeline: the networks seen in each bucket (measuring any platform, or
+    // under an event), so that a network's event is not drawn as the whole country's.
+    let networks: Vec<BTreeSet<u32>> = if q.asn.is_none() { networks_seen(conn, q, &events)? } else { Vec::new() };
     let rows = counts
         .into_iter()
         .map(|(platform, cells)| {
@@ -278,13 +331,27 @@ pub fn build(conn: &rusqlite::Connection, q: &TimelineQuery) -> rusqlite::Result
                 .map(|(i, (ok, failed))| {
                     let a = q.from + i as i64 * q.bucket;
                     let b = a + q.bucket;
-                    let by_event = events
+                    let covering: Vec<&DetectedEvent> = events
                         .iter()
-                        .filter(|(e, ..)| e.kind.platform().is_none_or(|p| p == platform))
-                        .filter(|(e, ..)| overlaps(e.start, e.end, a, b))
-                        .map(|(e, ..)| event_state(&e.kind))
-                        .min();
-                    Cell { state: by_event.unwrap_or_else(|| count_state(ok, failed)), ok, failed }
+                        .map(|(e, ..)| e)
+                        .filter(|e| e.kind.platform().is_none_or(|p| p == platform))
+                        .filter(|e| overlaps(e.start, e.end, a, b))
+                        .collect();
+                    let Some(state) = covering.iter().map(|e| event_state(&e.kind)).min() else {
+                        return Cell::new(count_state(ok, failed), ok, failed);
+                    };
+                    let mut cell = Cell::new(state, ok, failed);
+                    if let Some(seen) = networks.get(i) {
+                        let in_state = covering.iter().filter(|e| event_state(&e.kind) == state);
+                        let country_wide = in_state.clone().any(|e| e.scope.asn.is_none());
+                        let affected: BTreeSet<u32> = in_state.filter_map(|e| e.scope.asn).collect();
+                        let total = seen.len() as u32;
+                        let hit = if country_wide { total } else { affected.len() as u32 };
+                        cell.networks = Some(total);
+                        cell.affected_networks = Some(hit);
+                        cell.partial = hit < total;
+                    }
+                    cell
                 })
                 .collect();
             TimelineRow { platform, cells }
@@ -410,10 +477,27 @@ mod tests {
         assert_eq!((t.rows[0].cells[0].ok, t.rows[0].cells[0].failed), (2, 1));
         assert_eq!(t.probes, 4);
         assert_eq!(t.events.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["b1", "s1"]);
+        // The AS 101 block is one of the two networks seen in hour 4 (AS 100 measured, AS 101
+        // is under the event): partial. The national shutdown is country-wide.
+        let wa = &t.rows[1].cells;
+        assert_eq!((wa[4].networks, wa[4].affected_networks, wa[4].partial), (Some(2), Some(1), true));
+        assert!(!wa[5].partial && wa[5].networks == wa[5].affected_networks && wa[5].networks.is_some());
+        assert_eq!((wa[0].networks, wa[0].partial), (None, false), "no event: no scope");
+        let json = serde_json::to_value(t.rows[1].cells[4]).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"state": "blocked_tls_sni", "ok": 1, "failed": 0, "networks": 2, "affected_networks": 1, "partial": true})
+        );
+        let json = serde_json::to_value(t.rows[0].cells[0]).unwrap();
+        assert_eq!(json, serde_json::json!({"state": "reachable", "ok": 2, "failed": 1}), "the old fields, unchanged");
 
         // AS 100: the AS 101 block is not its; the country-wide shutdown is.
         q.asn = Some(100);
         let t = build(&conn, &q).unwrap();
+        assert!(
+            t.rows.iter().flat_map(|r| &r.cells).all(|c| c.networks.is_none() && !c.partial),
+            "a network's own timeline"
+        );
         assert_eq!(
             states(&t, "whatsapp"),
             ["no_data", "no_data", "no_data", "no_data", "reachable", "shutdown", "no_data"]

@@ -1,5 +1,5 @@
-//! The dashboard's routes: `/` (overview), `/country/{cc}`, `/asn/{asn}`, `/event/{id}` and
-//! `/static/{file}`. Pages are rendered by `vigil_dashboard` from `web_data`, in the language
+//! The dashboard's routes: `/` (overview), `/country/{cc}`, `/asn/{asn}`, `/event/{id}`,
+//! `/disclosures` and `/static/{file}`. Pages are rendered by `vigil_dashboard` from `web_data`, in the language
 //! of `?lang=` or `Accept-Language`; bad parameters get an HTML error page naming them.
 
 use std::collections::HashMap;
@@ -7,11 +7,14 @@ use std::collections::HashMap;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use vigil_dashboard::model::Filters;
+use vigil_dashboard::model::{DisclosureFilters, Filters};
 use vigil_dashboard::{Ctx, place::KINDS, place::PERIODS};
 
 use crate::server::AppState;
 use crate::web_data;
+
+/// The disclosures page's parameters (the reconciliation API's, and `lang`).
+const DISCLOSURE_KEYS: &[&str] = &["source", "platform", "country", "from", "to", "tolerance", "outcome"];
 
 /// No external resources, no inline script: what the pages need and nothing else.
 const CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; \
@@ -174,6 +177,58 @@ pub async fn event(
     match state.read(move |c| web_data::event_page(c, now(), &wanted, base)).await {
         Ok(Some(p)) => html(StatusCode::OK, &ctx, vigil_dashboard::event::render(&ctx, &p)),
         Ok(None) => error(&ctx, StatusCode::NOT_FOUND, &format!("no event with id {id:?}")),
+        Err(e) => storage(&ctx, e.message),
+    }
+}
+
+/// The disclosures page's parameters: the API's (empty form fields left out, a date `from`
+/// meaning its 00:00 UTC and a date `to` its end) and the form's values as given.
+fn disclosure_query(q: &HashMap<String, String>) -> (HashMap<String, String>, DisclosureFilters, String) {
+    let mut given: HashMap<String, String> =
+        q.iter().filter(|(k, v)| !v.is_empty() && *k != "lang").map(|(k, v)| (k.clone(), v.clone())).collect();
+    let filters = DisclosureFilters {
+        platform: given.get("platform").cloned(),
+        country: given.get("country").map(|c| c.to_ascii_uppercase()),
+        from: given.get("from").cloned(),
+        to: given.get("to").cloned(),
+    };
+    for (k, time) in [("from", "T00:00:00Z"), ("to", "T23:59:59Z")] {
+        if let Some(v) = given.get_mut(k)
+            && v.len() == 10
+            && v.as_bytes()[4] == b'-'
+        {
+            v.push_str(time);
+        }
+    }
+    let mut keys: Vec<&String> = given.keys().collect();
+    keys.sort();
+    let mut s = url::form_urlencoded::Serializer::new(String::new());
+    for k in keys {
+        s.append_pair(k, &given[k]);
+    }
+    let api_query = s.finish();
+    (given, filters, api_query)
+}
+
+/// `GET /disclosures`: the disclosure cross-check (scorecard and reconciliation rows).
+pub async fn disclosures(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let ctx = ctx(&headers, &q, "/disclosures");
+    let (given, filters, api_query) = disclosure_query(&q);
+    let r = match crate::api_disclosures::reconciled(&state, &given, DISCLOSURE_KEYS).await {
+        Ok(r) => r,
+        Err(e) => {
+            return error(&ctx, StatusCode::from_u16(e.status.as_u16()).unwrap_or(StatusCode::BAD_REQUEST), &e.message);
+        }
+    };
+    match state.read(crate::web_disclosures::choices).await {
+        Ok(choices) => {
+            let page = crate::web_disclosures::page(&r, filters, api_query, choices);
+            html(StatusCode::OK, &ctx, vigil_dashboard::disclosures::render(&ctx, &page))
+        }
         Err(e) => storage(&ctx, e.message),
     }
 }

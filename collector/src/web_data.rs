@@ -59,6 +59,19 @@ pub fn timeline(t: &timeline::Timeline) -> model::Timeline {
             .map(|r| model::Row {
                 platform: r.platform.clone(),
                 cells: r.cells.iter().map(|c| State::from_label(c.state.label()).unwrap_or(State::NoData)).collect(),
+                partial: if r.cells.iter().any(|c| c.partial) {
+                    r.cells
+                        .iter()
+                        .map(|c| {
+                            c.partial.then(|| model::Partial {
+                                affected: c.affected_networks.unwrap_or(0),
+                                networks: c.networks.unwrap_or(0),
+                            })
+                        })
+                        .collect()
+                } else {
+                    Vec::new()
+                },
             })
             .collect(),
     }
@@ -247,5 +260,6 @@ pub fn event_page(
         evidence: evidence as usize,
         timeline: t,
         base_url,
+        disclosures: crate::web_disclosures::for_event(conn, id, &e.scope.cc, now)?,
     }))
 }

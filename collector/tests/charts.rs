@@ -154,10 +154,14 @@ async fn country_asn_and_event_charts_show_the_known_block_as_svg_and_png() {
         alt.contains("blocking of telegram (TLS SNI reset) in AA AS101") && alt.contains("telegram: blocked (TLS/SNI)")
     );
     assert!(country.len() < 100_000, "{} bytes", country.len());
+    // The block is AS101's, one of the country's two networks: a thin band, said in words.
+    assert!(alt.contains("telegram: blocked (TLS/SNI) in 1 of 2 networks for"), "{alt}");
+    assert!(country.contains("data-partial=\"true\"") && country.contains("thin band: in some of the country"));
 
     // The ASN charts: AS101 carries the block, AS100 does not; an unknown ASN says "no data".
     let as101 = svg(&base, &format!("/api/v1/charts/asn/101.svg?{period}")).await;
     assert!(as101.contains("AS101 (AA)") && row_states(&as101, "telegram").contains(&"blocked_tls_sni".to_string()));
+    assert!(!as101.contains("data-partial") && !as101.contains("thin band"), "a network's own chart is not partial");
     let as100 = svg(&base, &format!("/api/v1/charts/asn/AS100.svg?{period}")).await;
     assert!(!row_states(&as100, "telegram").iter().any(|s| s.starts_with("blocked")), "{as100}");
     let unknown = svg(&base, "/api/v1/charts/asn/64999.svg").await;

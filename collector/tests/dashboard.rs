@@ -40,7 +40,11 @@ async fn serve_demo() -> Served {
     let collector = Collector::open(config).expect("opens");
     let end = time::OffsetDateTime::now_utc().unix_timestamp();
     let o = DemoOptions { end, days: 2, probes: 20, seed: DEFAULT_SEED, step: 43_200 };
-    vigil_collector::demo::load(&collector, &o).await.expect("the demo loads");
+    let demo = vigil_collector::demo::load(&collector, &o).await.expect("the demo loads");
+    // As `vigil-collector demo`: the disclosures of the simulated truth, every outcome.
+    vigil_collector::demo_disclosures::write_and_import(&demo.truth, demo.spec.end(), dir.path())
+        .expect("the demo disclosures import");
+    drop(demo);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = oneshot::channel::<()>();
@@ -123,6 +127,9 @@ async fn the_dashboard_renders_the_demo_in_a_real_browser() {
         format!("/event/{dns_block}"),
         format!("/event/{ongoing}?lang=ar"),
         format!("/event/{shutdown}"),
+        "/disclosures".into(),
+        "/disclosures?lang=ar".into(),
+        "/disclosures?platform=&country=XA&from=&to=".into(),
     ];
     let mut weights = String::from("page\thtml bytes on the wire\twith CSS and JS\n");
     let mut all_links = BTreeSet::new();
@@ -153,6 +160,8 @@ async fn the_dashboard_renders_the_demo_in_a_real_browser() {
     // Filters work without JavaScript: a plain GET.
     let (_, _, _, only) = fetch(&c, &format!("{base}/country/XC?type=shutdown&platform=&days=7"), None).await;
     assert!(only.contains("data-kind=\"shutdown\"") && !only.contains("data-kind=\"blocking\""));
+    let (status, _, _, bad) = fetch(&c, &format!("{base}/disclosures?country=XAA"), None).await;
+    assert!(status == 400 && bad.contains("country: expected a two-letter"), "{status} {bad}");
 
     let Some((driver, chromium)) = browser::available() else {
         s.stop.take().map(|t| t.send(()));
@@ -190,6 +199,19 @@ async fn the_dashboard_renders_the_demo_in_a_real_browser() {
         let got = b.js(&states(platform)).await;
         assert!(got.as_array().unwrap().iter().any(|s| s == state), "{platform}: {state} in {got}");
     }
+    // A network's block is drawn as such on the country's timeline (a thin band, "in 1 of 3
+    // networks"); the country-wide signal block stays a full cell.
+    let scoped = b
+        .js("return [...document.querySelectorAll('svg.timeline g[data-platform=\"whatsapp\"] rect[data-state=\"blocked_dns\"]')].map(r => r.dataset.partial || 'full')")
+        .await;
+    let scoped: Vec<&str> = scoped.as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert!(!scoped.is_empty() && scoped.iter().all(|p| p.starts_with("1/") && *p != "1/1"), "{scoped:?}");
+    let national = b
+        .js("return [...document.querySelectorAll('svg.timeline g[data-platform=\"signal\"] rect[data-state=\"blocked_tcp_ip\"]')].map(r => r.dataset.partial || 'full')")
+        .await;
+    assert!(national.as_array().unwrap().iter().any(|p| p == "full"), "{national}");
+    let said = b.js("return [document.querySelector('ul.legend li.partial') !== null, document.querySelector('table.alt').textContent.includes('in 1 of ')]").await;
+    assert_eq!(said, serde_json::json!([true, true]), "the legend and the table say it");
     let listed = b.js("return [...document.querySelectorAll('table.events a')].map(a => a.getAttribute('href'))").await;
     for e in live.iter().filter(|e| e["scope"]["cc"] == "XA") {
         let href = format!("/event/{}", e["id"].as_str().unwrap());
@@ -244,7 +266,58 @@ async fn the_dashboard_renders_the_demo_in_a_real_browser() {
     assert!(lines.lines().count() > 0);
     shots.push(b.screenshot(&out, "event").await);
     b.client.goto(&format!("{base}/asn/{asn}")).await.unwrap();
+    let partial = b.js("return document.querySelectorAll('[data-partial]').length").await;
+    assert_eq!(partial, 0, "a network's own page has no partial cells");
     shots.push(b.screenshot(&out, "asn").await);
+
+    // Disclosures: reached from the navigation; every outcome of the demo's disclosures, the
+    // scorecard, a filter, evidence that answers, the event's page listing its disclosures.
+    b.client.find(Locator::Css("header nav a[href=\"/disclosures\"]")).await.unwrap().click().await.unwrap();
+    b.wait_url("/disclosures").await;
+    let outcomes = "return [...new Set([...document.querySelectorAll('table.recon tbody tr')].map(r => r.dataset.outcome))].sort()";
+    let got = b.js(outcomes).await;
+    assert_eq!(
+        got,
+        serde_json::json!(["matched", "unconfirmed_no_coverage", "unconfirmed_no_event", "undisclosed"]),
+        "every outcome"
+    );
+    let words = b
+        .js("return document.querySelector('table.recon tr[data-outcome=\"unconfirmed_no_coverage\"] th').textContent")
+        .await;
+    assert_eq!(words, "unconfirmed: no probes there", "the outcome in words");
+    let share = b
+        .js("return [...document.querySelectorAll('table.scorecard tbody td')].map(t => t.textContent).join(' | ')")
+        .await;
+    assert!(share.as_str().unwrap().contains(" %"), "shares disclosed: {share}");
+    let days = b.js("return document.querySelectorAll('table.recon small').length").await;
+    assert!(days.as_u64().unwrap() > 0, "day-granular disclosures are marked");
+    shots.push(b.screenshot(&out, "disclosures").await);
+    b.js("document.getElementById('rows-h').scrollIntoView(); return 0").await;
+    shots.push(b.screenshot(&out, "disclosures-rows").await);
+    let evidence = b.js("return document.querySelector('table.recon a[href$=\"/evidence\"]').href").await;
+    let (status, _, ct, lines) = fetch(&c, evidence.as_str().unwrap(), None).await;
+    assert_eq!((status, ct.as_str()), (200, "application/x-ndjson"));
+    assert!(lines.lines().all(|l| serde_json::from_str::<vigil_report::Signed>(l).is_ok()) && !lines.is_empty());
+    // The country filter (the script submits on change): only XA's rows, the CSV link narrowed.
+    b.client.find(Locator::Css("select[name=country]")).await.unwrap().select_by_value("XA").await.unwrap();
+    b.wait_url("country=XA").await;
+    let ccs = b
+        .js("return [...new Set([...document.querySelectorAll('table.recon tbody tr')].map(r => r.dataset.cc))]")
+        .await;
+    assert_eq!(ccs, serde_json::json!(["XA"]));
+    let csv = b.js("return document.querySelector('footer a[type=\"text/csv\"]').getAttribute('href')").await;
+    assert!(csv.as_str().unwrap().contains("country=XA"), "{csv}");
+    let matched_event = b
+        .js("return document.querySelector('table.recon tr[data-outcome=\"matched\"] a[href^=\"/event/\"]').getAttribute('href')")
+        .await;
+    let matched_event = matched_event.as_str().unwrap().to_string();
+    b.client.goto(&format!("{base}{matched_event}")).await.unwrap();
+    let listed = b
+        .js("return document.querySelectorAll('#disc-h ~ div table.recon tbody tr[data-outcome=\"matched\"]').length")
+        .await;
+    assert!(listed.as_u64().unwrap() >= 1, "{matched_event}: its disclosures listed");
+    b.js("document.getElementById('disc-h').scrollIntoView(); return 0").await;
+    shots.push(b.screenshot(&out, "event-disclosures").await);
 
     // Arabic: right to left, the layout and the time axis mirrored, links keep the language.
     b.client.goto(&format!("{base}/country/XC?lang=ar")).await.unwrap();
@@ -264,6 +337,12 @@ async fn the_dashboard_renders_the_demo_in_a_real_browser() {
     shots.push(b.screenshot(&out, "country-XC-ar").await);
     b.client.goto(&format!("{base}/event/{ongoing}?lang=ar")).await.unwrap();
     shots.push(b.screenshot(&out, "event-ar").await);
+    b.client.goto(&format!("{base}/disclosures?lang=ar")).await.unwrap();
+    let dir = b.js("return [getComputedStyle(document.body).direction, getComputedStyle(document.querySelector('table.recon td')).textAlign, document.querySelector('h1').textContent]").await;
+    assert_eq!(dir, serde_json::json!(["rtl", "start", "الإفصاحات مقابل القياسات"]));
+    let kept = b.js("return [...document.querySelectorAll('table.recon a[href^=\"/event/\"]')].every(a => a.href.includes('lang=ar'))").await;
+    assert_eq!(kept, true);
+    shots.push(b.screenshot(&out, "disclosures-ar").await);
 
     // A phone: nothing wider than the screen (wide tables scroll inside their box).
     b.client.set_window_size(390, 1400).await.unwrap();
@@ -287,6 +366,16 @@ async fn the_dashboard_renders_the_demo_in_a_real_browser() {
         .await;
     assert_eq!(kinds, serde_json::json!(["shutdown"]));
     shots.push(b.screenshot(&out, "country-XC-ar-nojs").await);
+    // The disclosures' filter form by its button: one platform.
+    b.client.goto(&format!("{base}/disclosures")).await.unwrap();
+    let platform =
+        b.js("return document.querySelector('select[name=platform] option[value]:not([value=\"\"])').value").await;
+    let platform = platform.as_str().unwrap().to_string();
+    b.client.find(Locator::Css("select[name=platform]")).await.unwrap().select_by_value(&platform).await.unwrap();
+    b.client.find(Locator::Css("form.filters button")).await.unwrap().click().await.unwrap();
+    b.wait_url(&format!("platform={platform}")).await;
+    let platforms = b.js("return [...new Set([...document.querySelectorAll('table.recon tbody tr td:nth-of-type(2)')].map(t => t.textContent).filter(p => p != 'all'))]").await;
+    assert_eq!(platforms, serde_json::json!([platform]), "one platform's rows (and those about all platforms)");
     b.close().await;
 
     eprintln!(

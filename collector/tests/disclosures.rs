@@ -290,20 +290,25 @@ async fn disclosures_are_reconciled_with_a_replayed_fleet() {
     let (status, _) = get(&base, "/api/v1/scorecard?outcome=matched").await;
     assert_eq!(status, 400);
 
-    // The page: the same reconciliation as HTML, rows linking to evidence and to the CSV.
+    // The page (the dashboard's): the same reconciliation as HTML, rows linking to the event's
+    // page, its evidence and the CSV of the same query.
     let r = reqwest::get(format!("{base}/disclosures?country=IR&source=")).await.unwrap();
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(r.headers()["content-type"], "text/html; charset=utf-8");
     let html = r.text().await.unwrap();
-    assert!(html.starts_with("<!doctype html>") && html.contains("<caption>Scorecard</caption>"), "{html}");
-    assert!(html.contains(&format!("<a href=\"/api/v1/events/{}/evidence\">signed evidence</a>", id(telegram))));
+    assert!(html.starts_with("<!DOCTYPE html>") && html.contains("<h2 id=\"score-h\">Scorecard</h2>"), "{html}");
+    let t = id(telegram);
+    assert!(html.contains(&format!(
+        "<a href=\"/api/v1/events/{t}/evidence\" type=\"application/x-ndjson\">signed evidence</a>"
+    )));
+    assert!(html.contains(&format!("<a href=\"/event/{t}\">")), "the event's page");
     assert!(html.contains("href=\"/api/v1/reconciliation.csv?country=IR\""), "the empty field is left out");
-    assert!(html.contains("unconfirmed: probes there, no event") && html.contains("(dates)"));
-    assert_eq!(html.matches("<tr class=").count(), rows.iter().filter(|r| r["country"] == "IR").count());
+    assert!(html.contains("unconfirmed: probes there, no event") && html.contains("(whole days, no time of day)"));
+    assert_eq!(html.matches("<tr data-outcome=").count(), rows.iter().filter(|r| r["country"] == "IR").count());
     let r = reqwest::get(format!("{base}/disclosures?outcome=%3Cb%3E")).await.unwrap();
     assert_eq!(r.status().as_u16(), 400);
     let html = r.text().await.unwrap();
-    assert!(html.contains("bad_parameter: outcome") && !html.contains("<b>"), "{html}");
+    assert!(html.contains("outcome: expected") && !html.contains("<b>"), "{html}");
 
     // The operator's import over HTTP: token required, idempotent, bad rows by line.
     let client = reqwest::Client::new();

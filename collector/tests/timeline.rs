@@ -128,6 +128,30 @@ async fn timelines_show_the_published_block_and_shutdown_in_their_buckets() {
         block_only.iter().zip(&shut_only).map(|(b, s)| if *s == "shutdown" { *s } else { *b }).collect();
     assert_eq!(tg, both);
     assert_eq!(t["events"].as_array().unwrap().len(), 2);
+    // Each event is one network's of the two: its cells say so (where the other measured).
+    let cells = t["rows"].as_array().unwrap().iter().find(|r| r["platform"] == "telegram").unwrap()["cells"].clone();
+    let evented: Vec<&Value> = cells.as_array().unwrap().iter().filter(|c| c["state"] != "reachable").collect();
+    assert!(!evented.is_empty());
+    for c in &evented {
+        assert_eq!(
+            (&c["affected_networks"], &c["networks"], &c["partial"]),
+            (&json!(1), &json!(2), &json!(true)),
+            "{c}"
+        );
+    }
+    let plain = cells.as_array().unwrap().iter().find(|c| c["state"] == "reachable").unwrap();
+    assert!(
+        plain.get("partial").is_none() && plain.get("networks").is_none(),
+        "no event: the old fields only: {plain}"
+    );
+    let (_, t) = get(&base, &format!("/api/v1/timeline?country=AA&asn=101&{period}")).await;
+    let any_scope = t["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["cells"].as_array().unwrap())
+        .any(|c| c.get("partial").is_some());
+    assert!(!any_scope, "an ASN's own timeline is unchanged");
 
     // Defaults (the last week up to now: nothing then) and bigger buckets.
     let (status, t) = get(&base, "/api/v1/timeline?country=AA").await;

@@ -92,6 +92,22 @@ fn evidence(ctx: &Ctx, p: &EventPage) -> Markup {
     }
 }
 
+fn disclosures(ctx: &Ctx, p: &EventPage) -> Markup {
+    let l = ctx.lang;
+    let all = ctx.href(&format!("/disclosures?country={}", p.event.scope.cc));
+    html! {
+        section aria-labelledby="disc-h" {
+            h2 id="disc-h" { (l.t("event_disclosures_heading")) }
+            @if p.disclosures.is_empty() {
+                p { (l.t("event_no_disclosures")) " " a href=(all) { (l.t("event_disclosures_all")) } }
+            } @else {
+                (crate::disclosures::rows_table(ctx, &p.disclosures, &l.n("event_disclosures_caption", p.disclosures.len())))
+                p { a href=(all) { (l.t("event_disclosures_all")) } }
+            }
+        }
+    }
+}
+
 fn embed_and_cite(ctx: &Ctx, p: &EventPage) -> Markup {
     let l = ctx.lang;
     let e = &p.event;
@@ -145,11 +161,12 @@ pub fn render(ctx: &Ctx, p: &EventPage) -> String {
         figure class="chart" {
             div class="scroll" { (svg::timeline(l, &p.timeline, &title, &desc, "tl", Some(mark), None)) }
             figcaption { (l.t("event_chart_caption")) }
-            (svg::legend(l, &svg::present(rows)))
+            (svg::legend(l, &svg::present(rows), svg::has_partial(&p.timeline)))
             details { summary { (l.t("table_alternative")) } (svg::table(l, &p.timeline, &title)) }
         }
         (revisions(ctx, p))
         (evidence(ctx, p))
+        (disclosures(ctx, p))
         (embed_and_cite(ctx, p))
     };
     let data = vec![

@@ -9,7 +9,7 @@ use crate::svg;
 use crate::words;
 
 /// The navigation: (message key, path). A new page adds a line here.
-pub const NAV: &[(&str, &str)] = &[("nav_overview", "/")];
+pub const NAV: &[(&str, &str)] = &[("nav_overview", "/"), ("nav_disclosures", "/disclosures")];
 
 /// Who asks, in which language, for which page.
 #[derive(Debug, Clone)]

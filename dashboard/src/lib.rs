@@ -4,6 +4,7 @@
 //! store and serves the pages; this crate only renders.
 
 pub mod assets;
+pub mod disclosures;
 pub mod event;
 pub mod i18n;
 pub mod layout;

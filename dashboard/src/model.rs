@@ -71,12 +71,35 @@ impl State {
     }
 }
 
+/// A country's cell whose state holds in only some of its networks (network-scoped events):
+/// `affected` of the `networks` seen in the bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Partial {
+    pub affected: u32,
+    pub networks: u32,
+}
+
 /// One platform across the buckets of a timeline.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
     pub platform: String,
     /// One per bucket, in time order.
     pub cells: Vec<State>,
+    /// Per bucket (or empty: none), `Some` where the cell's state holds in only some of the
+    /// country's networks, so it is not drawn as the whole country's.
+    pub partial: Vec<Option<Partial>>,
+}
+
+impl Row {
+    /// The cell `i`'s partial scope, if any.
+    pub fn partial_at(&self, i: usize) -> Option<Partial> {
+        self.partial.get(i).copied().flatten()
+    }
+
+    /// Each cell's state with its partial scope.
+    pub fn keyed(&self) -> Vec<(State, Option<Partial>)> {
+        self.cells.iter().enumerate().map(|(i, &s)| (s, self.partial_at(i))).collect()
+    }
 }
 
 /// Platforms × time: `rows` of buckets of `bucket` seconds from `from` (Unix s) to `to`.
@@ -100,8 +123,25 @@ impl Timeline {
 
     /// The most severe state of any platform in each bucket (the overview's sparkline).
     pub fn worst(&self) -> Vec<State> {
+        self.worst_keyed().into_iter().map(|(s, _)| s).collect()
+    }
+
+    /// The same, with its partial scope: partial only if no platform has that state in the
+    /// whole country (the widest partial scope then).
+    pub fn worst_keyed(&self) -> Vec<(State, Option<Partial>)> {
         (0..self.len())
-            .map(|i| self.rows.iter().filter_map(|r| r.cells.get(i).copied()).min().unwrap_or(State::NoData))
+            .map(|i| {
+                let all = self.rows.iter().filter_map(|r| r.cells.get(i).map(|&s| (s, r.partial_at(i))));
+                let Some(state) = all.clone().map(|(s, _)| s).min() else { return (State::NoData, None) };
+                let mut partial = None;
+                for (_, p) in all.filter(|(s, _)| *s == state) {
+                    match p {
+                        None => return (state, None),
+                        Some(p) => partial = partial.max(Some(p)),
+                    }
+                }
+                (state, partial)
+            })
             .collect()
     }
 }
@@ -217,4 +257,93 @@ pub struct EventPage {
     pub timeline: Timeline,
     /// The public base URL (`https://collector.example`), for the citation and embed code.
     pub base_url: String,
+    /// The imported disclosures matched to this event (the disclosure cross-check).
+    pub disclosures: Vec<DisclosureRow>,
+}
+
+/// A time a disclosure gives: an instant, or (`day`) a whole UTC date without a time of day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Disclosed {
+    /// Unix seconds (a date: its 00:00 UTC).
+    pub at: i64,
+    pub day: bool,
+}
+
+/// The measured event of a reconciliation row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MatchedEvent {
+    pub id: String,
+    /// `blocking`, `shutdown` or `throttling`.
+    pub kind: String,
+    pub start: i64,
+    pub end: Option<i64>,
+}
+
+/// One line of the disclosure cross-check (the collector's reconciliation row).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DisclosureRow {
+    /// `matched`, `undisclosed`, `unconfirmed_no_coverage` or `unconfirmed_no_event`.
+    pub outcome: String,
+    pub source: String,
+    pub platform: String,
+    pub scope: Scope,
+    /// What was disclosed: `blocked`, `throttled` or `shutdown` (None: nothing was).
+    pub disclosed: Option<String>,
+    pub start: Option<Disclosed>,
+    /// None while the disclosure is ongoing (or nothing was disclosed).
+    pub end: Option<Disclosed>,
+    pub published_at: Option<Disclosed>,
+    pub source_url: Option<String>,
+    pub event: Option<MatchedEvent>,
+    /// The event's signed evidence (`/api/v1/events/{id}/evidence`, absolute with a public URL).
+    pub evidence: Option<String>,
+    /// Seconds, disclosed minus measured.
+    pub start_difference: Option<i64>,
+    pub end_difference: Option<i64>,
+    pub disclosure_delay: Option<i64>,
+    /// Probes measuring there around the disclosed period (unconfirmed rows).
+    pub probes: Option<u32>,
+}
+
+/// The scorecard of one source and platform in one country (None: all countries).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoreLine {
+    pub source: String,
+    pub platform: String,
+    pub cc: Option<String>,
+    pub measured: usize,
+    pub disclosed: usize,
+    pub share: Option<f64>,
+    /// Seconds.
+    pub median_delay: Option<i64>,
+    pub disclosures: usize,
+    pub matched: usize,
+    pub no_coverage: usize,
+    pub no_event: usize,
+}
+
+/// The filters of the disclosures page, as given (the form shows them back).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DisclosureFilters {
+    pub platform: Option<String>,
+    pub country: Option<String>,
+    /// Dates (`2026-12-01`) or RFC 3339.
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+/// The disclosures page (`/disclosures`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Disclosures {
+    pub as_of: i64,
+    /// Seconds added on each side of a disclosed period when matching.
+    pub tolerance: i64,
+    pub filters: DisclosureFilters,
+    /// The API query of the same filters, encoded (`country=XA&from=...`), for the data links.
+    pub api_query: String,
+    pub scorecard: Vec<ScoreLine>,
+    pub rows: Vec<DisclosureRow>,
+    /// The filter's choices: every platform and country disclosed about or measured.
+    pub platforms: Vec<String>,
+    pub countries: Vec<String>,
 }

@@ -44,7 +44,7 @@ pub fn render(ctx: &Ctx, o: &Overview) -> String {
                     }
                 }
                 @let worst: Vec<Vec<crate::model::State>> = o.places.iter().map(|p| p.timeline.worst()).collect();
-                (svg::legend(l, &svg::present(worst.iter().map(Vec::as_slice))))
+                (svg::legend(l, &svg::present(worst.iter().map(Vec::as_slice)), o.places.iter().any(|p| p.timeline.worst_keyed().iter().any(|(_, q)| q.is_some()))))
             }
         }
         section aria-labelledby="events-h" {

@@ -131,7 +131,7 @@ pub fn render(ctx: &Ctx, p: &Place) -> String {
         figure class="chart" {
             div class="scroll" { (svg::timeline(l, &p.timeline, &chart_title, &desc, "tl", None, zoomable.then_some(&zoom as svg::Zoom<'_>))) }
             figcaption { (chart_title) " · " (layout::time(p.timeline.from)) " – " (layout::time(p.timeline.to)) }
-            (svg::legend(l, &svg::present(rows)))
+            (svg::legend(l, &svg::present(rows), svg::has_partial(&p.timeline)))
             details {
                 summary { (l.t("table_alternative")) }
                 (svg::table(l, &p.timeline, &chart_title))

@@ -6,7 +6,7 @@
 use maud::{Markup, html};
 
 use crate::i18n::{Dir, Lang};
-use crate::model::{State, Timeline};
+use crate::model::{Partial, State, Timeline};
 use crate::words;
 
 const W: f64 = 960.0;
@@ -64,18 +64,39 @@ pub fn defs() -> Markup {
     }
 }
 
-/// One path per state: a subpath per run, in cell units (`M i y h len v H h -len z`; the group's
-/// transform scales and mirrors them), for a compact chart.
-fn paths(cells: &[State], y: f64) -> Vec<(State, String)> {
-    let mut by: Vec<(State, String)> = Vec::new();
-    for (i, len, s) in runs(cells) {
-        let d = format!("M{i} {}h{len}v{}h-{len}z", n(y), n(ROW_H));
-        match by.iter_mut().find(|(t, _)| *t == s) {
-            Some((_, p)) => p.push_str(&d),
-            None => by.push((s, d)),
+/// The band a state in only some of a country's networks is drawn as: (offset, height) within
+/// its row's height `h`, over a light tint of the same fill.
+fn band(h: f64) -> (f64, f64) {
+    (h * 0.3, h * 0.4)
+}
+
+/// The tint under a partial cell's band.
+const TINT: &str = ".3";
+
+/// One path per state (and partial scope: a thin band): a subpath per run, in cell units
+/// (`M i y h len v H h -len z`; the group's transform scales and mirrors them), for a compact chart.
+fn paths(cells: &[(State, Option<Partial>)], y: f64) -> Vec<((State, bool), String)> {
+    let mut by: Vec<((State, bool), String)> = Vec::new();
+    for (i, len, (s, p)) in runs(cells) {
+        let (dy, h) = if p.is_some() { band(ROW_H) } else { (0.0, ROW_H) };
+        let d = format!("M{i} {}h{len}v{}h-{len}z", n(y + dy), n(h));
+        let key = (s, p.is_some());
+        match by.iter_mut().find(|(t, _)| *t == key) {
+            Some((_, path)) => path.push_str(&d),
+            None => by.push((key, d)),
         }
     }
     by
+}
+
+/// `in 1 of 3 networks`.
+pub fn partial_words(lang: &Lang, p: Partial) -> String {
+    lang.f("in_networks", &[("affected", &p.affected), ("networks", &lang.n("of_networks_n", p.networks))])
+}
+
+/// Whether any cell of the timeline holds in only some networks.
+pub fn has_partial(t: &Timeline) -> bool {
+    t.rows.iter().any(|r| r.partial.iter().any(Option::is_some))
 }
 
 /// One decimal at most.
@@ -84,9 +105,9 @@ fn n(v: f64) -> String {
     if r.fract() == 0.0 { format!("{}", r as i64) } else { format!("{r:.1}") }
 }
 
-/// Runs of equal states: (first index, length, state).
-pub fn runs(cells: &[State]) -> Vec<(usize, usize, State)> {
-    let mut out: Vec<(usize, usize, State)> = Vec::new();
+/// Runs of equal cells: (first index, length, cell).
+pub fn runs<T: Copy + PartialEq>(cells: &[T]) -> Vec<(usize, usize, T)> {
+    let mut out: Vec<(usize, usize, T)> = Vec::new();
     for (i, &s) in cells.iter().enumerate() {
         match out.last_mut() {
             Some((_, len, last)) if *last == s => *len += 1,
@@ -124,10 +145,14 @@ fn cells_transform(ax: &Axis) -> String {
     }
 }
 
-fn tip(lang: &Lang, t: &Timeline, platform: &str, i: usize, len: usize, s: State) -> String {
+fn tip(lang: &Lang, t: &Timeline, platform: &str, i: usize, len: usize, s: State, p: Option<Partial>) -> String {
     let from = t.from + i as i64 * t.bucket;
     let to = from + len as i64 * t.bucket;
-    format!("{platform}: {} · {} – {} UTC", words::state(lang, s), words::utc_minutes(from), words::utc_minutes(to))
+    let state = match p {
+        Some(p) => format!("{} ({})", words::state(lang, s), partial_words(lang, p)),
+        None => words::state(lang, s).to_string(),
+    };
+    format!("{platform}: {state} · {} – {} UTC", words::utc_minutes(from), words::utc_minutes(to))
 }
 
 /// The day ticks: (time, label), at most about ten.
@@ -177,7 +202,7 @@ pub fn timeline(
     };
     let (label_x, anchor) = if rtl { (W - LABEL_W + 6.0, "start") } else { (LABEL_W - 6.0, "end") };
     let bottom = height - PAD;
-    let rects = t.rows.iter().map(|r| runs(&r.cells).len()).sum::<usize>() <= MAX_RECTS;
+    let rects = t.rows.iter().map(|r| runs(&r.keyed()).len()).sum::<usize>() <= MAX_RECTS;
     html! {
         svg class="timeline" viewBox={ "0 0 " (n(W)) " " (n(height)) } role="img"
             aria-labelledby={ (id) "-t " (id) "-d" } data-from=(t.from) data-to=(t.to) data-bucket=(t.bucket) {
@@ -206,17 +231,22 @@ pub fn timeline(
                 g data-platform=(row.platform) {
                     text x=(n(label_x)) y=(n(y + ROW_H - 5.0)) text-anchor=(anchor) class="label" { (row.platform) }
                     @if rects {
-                        @for (i, len, s) in runs(&row.cells) {
+                        @for (i, len, (s, p)) in runs(&row.keyed()) {
                             @let (x, w) = ax.span(i, len);
                             rect x=(n(x)) y=(n(y)) width=(n(w)) height=(n(ROW_H)) fill=(fill(s)) data-state=(s.label())
+                                fill-opacity=[p.map(|_| TINT)] data-partial=[p.map(|p| format!("{}/{}", p.affected, p.networks))]
                                 data-from=(t.from + i as i64 * t.bucket) data-to=(t.from + (i + len) as i64 * t.bucket) {
-                                title { (tip(lang, t, &row.platform, i, len, s)) }
+                                title { (tip(lang, t, &row.platform, i, len, s, p)) }
+                            }
+                            @if p.is_some() {
+                                @let (dy, h) = band(ROW_H);
+                                rect class="band" x=(n(x)) y=(n(y + dy)) width=(n(w)) height=(n(h)) fill=(fill(s)) {}
                             }
                         }
                     } @else {
                         g transform=(cells_transform(&ax)) {
-                            @for (s, d) in paths(&row.cells, y) {
-                                path d=(d) fill=(fill(s)) data-state=(s.label()) {}
+                            @for ((s, part), d) in paths(&row.keyed(), y) {
+                                path d=(d) fill=(fill(s)) data-state=(s.label()) data-partial=[part.then_some("")] {}
                             }
                         }
                     }
@@ -234,16 +264,21 @@ pub fn timeline(
 /// A one-row sparkline of the most severe state in each bucket (the overview).
 pub fn sparkline(lang: &Lang, t: &Timeline, title: &str, id: &str) -> Markup {
     let rtl = lang.dir == Dir::Rtl;
-    let worst = t.worst();
+    let worst = t.worst_keyed();
     let ax = Axis { left: 0.0, width: SPARK_W, total: SPARK_W, n: worst.len(), rtl };
     html! {
         svg class="spark" viewBox={ "0 0 " (n(SPARK_W)) " " (n(SPARK_H)) } role="img" aria-labelledby={ (id) "-t" }
             preserveAspectRatio="none" {
             title id={ (id) "-t" } { (title) }
-            @for (i, len, s) in runs(&worst) {
+            @for (i, len, (s, p)) in runs(&worst) {
                 @let (x, w) = ax.span(i, len);
-                rect x=(n(x)) y="0" width=(n(w)) height=(n(SPARK_H)) fill=(fill(s)) data-state=(s.label()) {
-                    title { (tip(lang, t, lang.t("all_platforms"), i, len, s)) }
+                rect x=(n(x)) y="0" width=(n(w)) height=(n(SPARK_H)) fill=(fill(s)) data-state=(s.label())
+                    fill-opacity=[p.map(|_| TINT)] data-partial=[p.map(|p| format!("{}/{}", p.affected, p.networks))] {
+                    title { (tip(lang, t, lang.t("all_platforms"), i, len, s, p)) }
+                }
+                @if p.is_some() {
+                    @let (dy, h) = band(SPARK_H);
+                    rect class="band" x=(n(x)) y=(n(dy)) width=(n(w)) height=(n(h)) fill=(fill(s)) {}
                 }
             }
         }
@@ -261,8 +296,10 @@ pub fn present<'a>(cells: impl IntoIterator<Item = &'a [State]>) -> Vec<State> {
     State::ALL.into_iter().filter(|s| seen[*s as usize]).collect()
 }
 
-/// The legend: the states present, each with its swatch.
-pub fn legend(lang: &Lang, present: &[State]) -> Markup {
+/// The legend: the states present, each with its swatch, and (`partial`) the thin band of a
+/// state in only some of the country's networks.
+pub fn legend(lang: &Lang, present: &[State], partial: bool) -> Markup {
+    let (dy, h) = band(14.0);
     html! {
         ul class="legend" aria-label=(lang.t("legend")) {
             @for s in present {
@@ -274,6 +311,15 @@ pub fn legend(lang: &Lang, present: &[State]) -> Markup {
                     " " (words::state(lang, s))
                 }
             }
+            @if partial {
+                li class="partial" {
+                    svg width="14" height="14" aria-hidden="true" focusable="false" {
+                        rect width="14" height="14" fill="#555" fill-opacity=(TINT) {}
+                        rect y=(n(dy)) width="14" height=(n(h)) fill="#555" {}
+                    }
+                    " " (lang.t("legend_partial"))
+                }
+            }
         }
     }
 }
@@ -282,13 +328,14 @@ pub fn legend(lang: &Lang, present: &[State]) -> Markup {
 pub fn table(lang: &Lang, t: &Timeline, caption: &str) -> Markup {
     let mut lines = Vec::new();
     for row in &t.rows {
-        for (i, len, s) in runs(&row.cells) {
+        for (i, len, (s, p)) in runs(&row.keyed()) {
             if s.is_problem() {
                 lines.push((
                     row.platform.as_str(),
                     t.from + i as i64 * t.bucket,
                     t.from + (i + len) as i64 * t.bucket,
                     s,
+                    p,
                 ));
             }
         }
@@ -307,10 +354,10 @@ pub fn table(lang: &Lang, t: &Timeline, caption: &str) -> Markup {
                 thead { tr { th scope="col" { (lang.t("col_platform")) } th scope="col" { (lang.t("col_state")) }
                     th scope="col" { (lang.t("col_from")) } th scope="col" { (lang.t("col_to")) } } }
                 tbody {
-                    @for (p, a, b, s) in lines {
-                        tr data-state=(s.label()) {
-                            td { (p) }
-                            td { (words::state(lang, s)) }
+                    @for (platform, a, b, s, p) in lines {
+                        tr data-state=(s.label()) data-partial=[p.map(|p| format!("{}/{}", p.affected, p.networks))] {
+                            td { (platform) }
+                            td { (words::state(lang, s)) @if let Some(p) = p { ", " (partial_words(lang, p)) } }
                             td { (crate::layout::time(a)) }
                             td { (crate::layout::time(b)) }
                         }
@@ -333,7 +380,11 @@ mod tests {
             from: 0,
             to: 4 * 3600,
             bucket: 3600,
-            rows: vec![Row { platform: "x<y".into(), cells: vec![Reachable, BlockedDns, BlockedDns, NoData] }],
+            rows: vec![Row {
+                platform: "x<y".into(),
+                cells: vec![Reachable, BlockedDns, BlockedDns, NoData],
+                partial: Vec::new(),
+            }],
         }
     }
 
@@ -351,5 +402,32 @@ mod tests {
         assert!(ar.contains(r#"<rect x="632" y="22" width="208""#), "{ar}");
         assert!(en.contains(r#"fill="url(#p-blocked_dns)""#));
         assert!(table(by_code("en").unwrap(), &tl(), "c").into_string().contains("blocked (DNS)"));
+    }
+
+    #[test]
+    fn a_state_in_some_networks_is_a_thin_band_with_its_count_in_words() {
+        let mut t = tl();
+        let part = Some(Partial { affected: 1, networks: 3 });
+        t.rows[0].partial = vec![None, part, None, None];
+        let en = by_code("en").unwrap();
+        let chart = timeline(en, &t, "T", "D", "c", None, None).into_string();
+        // The first blocked hour (1 of 3 networks) is a tint and a band; the second, country-wide, a full cell.
+        assert!(chart.contains(r#"fill-opacity=".3" data-partial="1/3""#), "{chart}");
+        assert!(chart.contains(r#"<rect class="band""#));
+        assert!(chart.contains("blocked (DNS) (in 1 of 3 networks)"), "the tooltip says it");
+        assert_eq!(chart.matches(r#"data-state="blocked_dns""#).count(), 2);
+        let alt = table(en, &t, "c").into_string();
+        assert!(alt.contains("blocked (DNS), in 1 of 3 networks") && alt.contains("data-partial=\"1/3\""), "{alt}");
+        let key = legend(en, &present([t.rows[0].cells.as_slice()]), has_partial(&t)).into_string();
+        assert!(key.contains("thin band: in some of the country"), "{key}");
+        assert!(!legend(en, &[State::BlockedDns], has_partial(&tl())).into_string().contains("thin band"));
+        let ar = table(by_code("ar").unwrap(), &t, "c").into_string();
+        assert!(ar.contains("في 1 من 3 شبكات"), "{ar}");
+        let two = partial_words(by_code("ar").unwrap(), Partial { affected: 1, networks: 2 });
+        assert_eq!(two, "في 1 من شبكتين", "the genitive after من");
+        // The sparkline: partial where no platform has the state country-wide.
+        assert_eq!(t.worst_keyed()[1], (State::BlockedDns, part));
+        assert_eq!(t.worst_keyed()[2], (State::BlockedDns, None));
+        assert!(sparkline(en, &t, "S", "s").into_string().contains(r#"data-partial="1/3""#));
     }
 }

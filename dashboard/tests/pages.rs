@@ -1,8 +1,9 @@
 //! Every page rendered from plain data, in every language: hostile text is escaped, the
 //! document carries its language and direction, links keep a chosen language.
 
+use vigil_dashboard::disclosures::OUTCOMES;
 use vigil_dashboard::model::*;
-use vigil_dashboard::{Ctx, event, i18n, overview, place};
+use vigil_dashboard::{Ctx, disclosures, event, i18n, overview, place};
 
 const EVIL: &str = "<script>alert(1)</script>\"'&";
 
@@ -33,7 +34,11 @@ fn tl() -> Timeline {
         from: 1_740_960_000 - 86_400,
         to: 1_740_960_000 + 86_400,
         bucket: 3600,
-        rows: vec![Row { platform: EVIL.into(), cells: [State::Reachable, State::BlockedDns].repeat(24) }],
+        rows: vec![Row {
+            platform: EVIL.into(),
+            cells: [State::Reachable, State::BlockedDns].repeat(24),
+            partial: Vec::new(),
+        }],
     }
 }
 
@@ -68,8 +73,90 @@ fn pages(ctx: &Ctx) -> Vec<String> {
         evidence: 1,
         timeline: tl(),
         base_url: format!("http://x/{EVIL}"),
+        disclosures: vec![drow("matched")],
     };
-    vec![overview::render(ctx, &o), place::render(ctx, &p), event::render(ctx, &e)]
+    let d = Disclosures {
+        as_of: now,
+        tolerance: 7200,
+        filters: DisclosureFilters {
+            platform: Some(EVIL.into()),
+            country: Some(EVIL.into()),
+            from: Some(EVIL.into()),
+            to: None,
+        },
+        api_query: format!("platform={EVIL}"),
+        scorecard: vec![ScoreLine {
+            source: EVIL.into(),
+            platform: EVIL.into(),
+            cc: Some(EVIL.into()),
+            measured: 3,
+            disclosed: 1,
+            share: Some(1.0 / 3.0),
+            median_delay: Some(-3600),
+            disclosures: 2,
+            matched: 1,
+            no_coverage: 0,
+            no_event: 1,
+        }],
+        rows: OUTCOMES.iter().map(|o| drow(o)).collect(),
+        platforms: vec![EVIL.into()],
+        countries: vec![EVIL.into()],
+    };
+    vec![overview::render(ctx, &o), place::render(ctx, &p), event::render(ctx, &e), disclosures::render(ctx, &d)]
+}
+
+fn drow(outcome: &str) -> DisclosureRow {
+    let matched = outcome == "matched" || outcome == "undisclosed";
+    DisclosureRow {
+        outcome: outcome.into(),
+        source: EVIL.into(),
+        platform: EVIL.into(),
+        scope: Scope { cc: "XA".into(), asn: Some(64496) },
+        disclosed: (outcome != "undisclosed").then(|| "blocked".into()),
+        start: (outcome != "undisclosed").then_some(Disclosed { at: 1_740_960_000, day: true }),
+        end: None,
+        published_at: Some(Disclosed { at: 1_740_970_000, day: false }),
+        source_url: Some(format!("http://x/{EVIL}")),
+        event: matched.then(|| MatchedEvent {
+            id: EVIL.into(),
+            kind: "blocking".into(),
+            start: 1_740_960_000,
+            end: None,
+        }),
+        evidence: matched.then(|| format!("/api/v1/events/{EVIL}/evidence")),
+        start_difference: Some(-180),
+        end_difference: None,
+        disclosure_delay: Some(6 * 3600),
+        probes: (!matched).then_some(4),
+    }
+}
+
+#[test]
+fn the_disclosures_page_says_each_outcome_and_difference_in_words() {
+    let ctx = Ctx::new(None, None, "/disclosures", "");
+    let page = pages(&ctx).pop().unwrap();
+    for words in [
+        ">matched<",
+        ">undisclosed<",
+        ">unconfirmed: no probes there<",
+        ">unconfirmed: probes there, no event<",
+        "start: 3 min earlier",
+        "published 6 h after the start",
+        "33 %</span><br><small>1 of 3 events</small>",
+        "1 h before it",
+        "(whole days, no time of day)",
+        "(4 probes measured there)",
+        "<caption>Per source, platform and country",
+    ] {
+        assert!(page.contains(words), "{words}");
+    }
+    assert_eq!(page.matches("<tr data-outcome=").count(), 4);
+    assert!(page.contains("href=\"/api/v1/reconciliation.csv?platform=&lt;script&gt;"), "data links carry the query");
+    assert!(page.contains("<input type=\"date\" name=\"from\" value=\"&lt;script&gt;"));
+    let ar = Ctx::new(Some("ar"), None, "/disclosures", "");
+    let page = pages(&ar).pop().unwrap();
+    assert!(page.contains("<html lang=\"ar\" dir=\"rtl\">") && page.contains("غير مؤكَّد: لا مجسّات هناك"));
+    assert!(page.contains("name=\"lang\" value=\"ar\""), "the form keeps the language");
 }
 
 #[test]
@@ -104,7 +191,11 @@ fn a_busy_month_stays_under_100_kb() {
     let ctx = Ctx::new(None, None, "/country/XA", "");
     let states = [State::Reachable, State::Anomaly, State::BlockedDns, State::NoData];
     let rows = (0..15)
-        .map(|i| Row { platform: format!("platform{i}"), cells: (0..180).map(|c| states[(c / 2 + i) % 4]).collect() })
+        .map(|i| Row {
+            platform: format!("platform{i}"),
+            cells: (0..180).map(|c| states[(c / 2 + i) % 4]).collect(),
+            partial: Vec::new(),
+        })
         .collect();
     let timeline = Timeline { from: 0, to: 180 * 4 * 3600, bucket: 4 * 3600, rows };
     let p = Place {
@@ -120,4 +211,39 @@ fn a_busy_month_stays_under_100_kb() {
     assert!(page.len() < 100 * 1024 - 8 * 1024, "{} bytes", page.len());
     assert!(page.contains("Only the newest 50 events") && page.contains("The first 100 of"));
     assert!(page.contains("<path d=\"M") && !page.contains("<rect x=\"120\""), "compact paths, not rectangles");
+}
+
+#[test]
+fn a_busy_disclosures_page_stays_under_100_kb() {
+    // A STOP year of thousands of rows and a scorecard of hundreds of lines: the page lists the
+    // first 60 of each and links the CSV of them all.
+    let ctx = Ctx::new(None, None, "/disclosures", "");
+    let rows: Vec<DisclosureRow> = (0..3000).map(|i| drow(OUTCOMES[i % 4])).collect();
+    let line = ScoreLine {
+        source: "accessnow-stop".into(),
+        platform: "whatsapp".into(),
+        cc: Some("IR".into()),
+        measured: 30,
+        disclosed: 12,
+        share: Some(0.4),
+        median_delay: Some(86_400),
+        disclosures: 40,
+        matched: 12,
+        no_coverage: 3,
+        no_event: 5,
+    };
+    let d = Disclosures {
+        as_of: 1_740_980_000,
+        tolerance: 7200,
+        filters: DisclosureFilters::default(),
+        api_query: String::new(),
+        scorecard: vec![line; 500],
+        rows,
+        platforms: (0..20).map(|i| format!("platform{i}")).collect(),
+        countries: (0..150).map(|i| format!("C{i}")).collect(),
+    };
+    let page = disclosures::render(&ctx, &d);
+    assert!(page.len() < 100 * 1024 - 8 * 1024, "{} bytes", page.len());
+    assert_eq!(page.matches("<tr data-outcome=").count(), disclosures::ROWS_MAX);
+    assert!(page.contains("Only the first 60 of 3000 are listed here") && page.contains("Only the first 60 of 500"));
 }
