@@ -307,21 +307,13 @@ async fn run(args: RunArgs) -> i32 {
     let Some(probe) = probe else {
         return fail(EXIT_USAGE, "--no-spool needs --once");
     };
-    let background = throttle::Background::default();
+    let every = std::time::Duration::from_secs(config.throttle.interval_hours * 3600);
+    let background = throttle::Background::new(throttle::spool_sink(&probe, json), every);
     let measure = || {
         let engine = engine.clone();
         let battery = &battery;
-        let (probe, background, throttling) = (&probe, &background, &throttling);
+        let (background, throttling) = (&background, &throttling);
         async move {
-            let finished = background.poll(throttling);
-            if !finished.is_empty() {
-                if json {
-                    finished.iter().for_each(print_json);
-                }
-                if let Err(e) = probe.spool_throttling(&finished) {
-                    eprintln!("vigil-probe: cannot spool the throttling runs: {e}");
-                }
-            }
             let out = runner::run_battery(engine, battery, concurrency, |m| {
                 if json {
                     print_json(m);
@@ -331,6 +323,8 @@ async fn run(args: RunArgs) -> i32 {
             if json {
                 out.platforms.iter().for_each(print_json);
             }
+            // After the battery, so the throttling transfers do not share the link with it.
+            background.poll(throttling);
             out
         }
     };
@@ -386,7 +380,8 @@ async fn run_once(
     EXIT_OK
 }
 
-async fn spool_throttling(probe: &Probe, runs: &[vigil_report::Measurement<vigil_report::ThrottlingKeys>]) {
+/// Spool these throttling runs, then try one upload (they wait in the spool if it fails).
+pub(crate) async fn spool_throttling(probe: &Probe, runs: &[vigil_report::Measurement<vigil_report::ThrottlingKeys>]) {
     match probe.spool_throttling(runs) {
         Ok(report) => eprintln!("vigil-probe: throttling: {}", daemon::describe_add(&report)),
         Err(e) => return eprintln!("vigil-probe: cannot spool the throttling runs: {e}"),

@@ -181,6 +181,8 @@ pub struct ThrottleSection {
     pub confirm_delay_s: u64,
     /// The control must reach this goodput for a `throttled` verdict (else `link_too_slow`).
     pub min_control_kbps: f64,
+    /// The daemon starts a test at most this often (a run of every platform costs a few MB).
+    pub interval_hours: u64,
 }
 
 impl Default for ThrottleSection {
@@ -200,6 +202,7 @@ impl Default for ThrottleSection {
             budget_bytes: 2 * 1024 * 1024,
             confirm_delay_s: 600,
             min_control_kbps: 1000.0,
+            interval_hours: 6,
         }
     }
 }
@@ -212,6 +215,9 @@ impl ThrottleSection {
             if self.decoy_cert.is_none() {
                 return Err("throttle.decoy_cert: needed with throttle.decoy (the decoy's pinned certificate)".into());
             }
+        }
+        if !(1..=168).contains(&self.interval_hours) {
+            return Err(format!("throttle.interval_hours: {} is not between 1 and 168", self.interval_hours));
         }
         if !self.decoy_path.starts_with('/') {
             return Err(format!("throttle.decoy_path: {:?} must start with /", self.decoy_path));
@@ -342,8 +348,17 @@ impl Config {
         if !self.control.url.is_empty() {
             url::Url::parse(&self.control.url).map_err(|e| format!("control.url: {e}"))?;
         }
+        let mut lab_nets = Vec::new();
         for n in &self.network.lab_nets {
-            n.parse::<ipnet::IpNet>().map_err(|e| format!("network.lab_nets: {n:?}: {e}"))?;
+            lab_nets.push(n.parse::<ipnet::IpNet>().map_err(|e| format!("network.lab_nets: {n:?}: {e}"))?);
+        }
+        // The decoy is measured like any target: never a local or private address outside a lab.
+        if let Ok(addr) = self.throttle.decoy.parse::<SocketAddr>()
+            && !crate::bogon::Scope::lab(lab_nets).may_measure(addr.ip())
+        {
+            return Err(format!(
+                "throttle.decoy: {addr} is not a public address; the probe measures local networks only when network.lab_nets lists them (lab only)"
+            ));
         }
         if self.network.concurrency == 0 {
             return Err("network.concurrency: must be at least 1".into());
@@ -449,8 +464,10 @@ mod tests {
             ("[schedule]\ninterval_minutes = 0\n", "schedule.interval_minutes"),
             ("[schedule]\nheartbeat_seconds = 1\n", "schedule.heartbeat_seconds"),
             ("[throttle]\ndecoy = \"nowhere\"\n", "throttle.decoy"),
-            ("[throttle]\ndecoy = \"10.0.0.1:443\"\n", "throttle.decoy_cert"),
+            ("[throttle]\ndecoy = \"1.2.3.4:443\"\n", "throttle.decoy_cert"),
+            ("[throttle]\ndecoy = \"192.168.1.1:443\"\ndecoy_cert = \"/d.pem\"\n", "throttle.decoy"),
             ("[throttle]\npairs = 1\n", "throttle.pairs"),
+            ("[throttle]\ninterval_hours = 0\n", "throttle.interval_hours"),
             ("[throttle]\ncontrol_object = \"http://x.example/\"\n", "throttle.control_object"),
         ] {
             let err = Config::parse(text, Path::new("x.toml")).unwrap_err();

@@ -52,13 +52,19 @@ impl Tester {
         let decoy = match (s.decoy.is_empty(), &s.decoy_cert) {
             (true, _) => None,
             (false, Some(cert)) => {
-                let addr = s.decoy.parse().map_err(|_| format!("throttle.decoy: {:?} is not ip:port", s.decoy))?;
+                let addr: SocketAddr =
+                    s.decoy.parse().map_err(|_| format!("throttle.decoy: {:?} is not ip:port", s.decoy))?;
                 Some((addr, pin::pinned_config(cert)?))
             }
             (false, None) => return Err("throttle.decoy_cert: needed with throttle.decoy".into()),
         };
         let webpki = crate::tls::client_config(&config.network.ca_files).map_err(|e| e.to_string())?;
-        let nets = config.network.lab_nets.iter().filter_map(|n| n.parse().ok()).collect();
+        let nets: Vec<ipnet::IpNet> = config.network.lab_nets.iter().filter_map(|n| n.parse().ok()).collect();
+        if let Some((addr, _)) = &decoy
+            && !Scope::lab(nets.clone()).may_measure(addr.ip())
+        {
+            return Err(format!("throttle.decoy: {addr} is not a public address and not in network.lab_nets"));
+        }
         let gates = Gates { min_control_kbps: s.min_control_kbps, ..Gates::default() };
         Ok(Tester {
             settings: s.clone(),

@@ -115,50 +115,56 @@ pub async fn command(args: ThrottleArgs) -> i32 {
         })
         .await;
     if let Some(probe) = &probe {
-        spool_and_upload(probe, &runs).await;
+        super::spool_throttling(probe, &runs).await;
     }
     if runs.iter().any(|m| m.test_keys.verdict == ThrottleVerdict::Throttled) { EXIT_BLOCKING_FOUND } else { EXIT_OK }
 }
 
-async fn spool_and_upload(probe: &Probe, runs: &[Measurement<ThrottlingKeys>]) {
-    match probe.spool_throttling(runs) {
-        Ok(report) => eprintln!("vigil-probe: {}", daemon::describe_add(&report)),
-        Err(e) => {
-            eprintln!("vigil-probe: cannot spool the throttling runs: {e}");
-            return;
-        }
-    }
-    match probe.upload().await {
-        Ok(report) => eprintln!("vigil-probe: {}", daemon::describe_pass(&report)),
-        Err(e) => eprintln!("vigil-probe: upload failed, the runs stay in the spool: {e}"),
-    }
-}
+/// Where the daemon's background runs go, each as soon as it is finished: signed and spooled at
+/// once (so a restart or a power cut loses none), printed with `--json`.
+pub type Sink = Arc<dyn Fn(&Measurement<ThrottlingKeys>) + Send + Sync>;
 
-/// The daemon's throttling test: started after a battery when none is running; its runs are
-/// handed over (to be spooled) after a later battery once it has finished.
-#[derive(Default)]
+/// The daemon's throttling test: started after a battery when none is running, so its
+/// transfers never compete with the battery's; a confirmation delay never holds up heartbeats.
 pub struct Background {
-    running: Mutex<Option<JoinHandle<Vec<Measurement<ThrottlingKeys>>>>>,
+    running: Mutex<Option<(tokio::time::Instant, JoinHandle<usize>)>>,
+    sink: Sink,
+    every: std::time::Duration,
 }
 
 impl Background {
-    /// Finished runs (if any), and a new test started when none is running.
-    pub fn poll(&self, setup: &Option<(Arc<Tester>, Arc<Vec<Job>>)>) -> Vec<Measurement<ThrottlingKeys>> {
-        let Some((tester, jobs)) = setup else { return Vec::new() };
-        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
-        let mut done = Vec::new();
-        if running.as_ref().is_some_and(|h| h.is_finished())
-            && let Some(handle) = running.take()
-        {
-            // A finished task's result is ready: this does not block.
-            done = futures_util::FutureExt::now_or_never(handle).and_then(Result::ok).unwrap_or_default();
-        }
-        if running.is_none() {
-            let (tester, jobs) = (tester.clone(), jobs.clone());
-            *running = Some(tokio::spawn(async move { tester.run_all(&jobs, |_| {}).await }));
-        }
-        done
+    /// Tests at most `every` apart, their runs handed to `sink`.
+    pub fn new(sink: Sink, every: std::time::Duration) -> Background {
+        Background { running: Mutex::new(None), sink, every }
     }
+
+    /// Start a test when none is running and the last one started `every` ago or more; true when
+    /// one was started.
+    pub fn poll(&self, setup: &Option<(Arc<Tester>, Arc<Vec<Job>>)>) -> bool {
+        let Some((tester, jobs)) = setup else { return false };
+        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        if running.as_ref().is_some_and(|(at, h)| !h.is_finished() || at.elapsed() < self.every) {
+            return false;
+        }
+        let (tester, jobs, sink) = (tester.clone(), jobs.clone(), self.sink.clone());
+        let task = tokio::spawn(async move { tester.run_all(&jobs, |m| sink(m)).await.len() });
+        *running = Some((tokio::time::Instant::now(), task));
+        true
+    }
+}
+
+/// The daemon's sink: seal each run with the probe's key into its spool.
+pub fn spool_sink(probe: &Probe, json: bool) -> Sink {
+    let (spool, key) = (probe.spool.clone(), probe.key.clone());
+    Arc::new(move |m| {
+        if json {
+            print_json(m);
+        }
+        match spool.add(vec![crate::spool::compact::seal_throttling(m, &key)]) {
+            Ok(report) => eprintln!("vigil-probe: throttling: {}", daemon::describe_add(&report)),
+            Err(e) => eprintln!("vigil-probe: cannot spool the throttling run of {}: {e}", m.test_keys.platform),
+        }
+    })
 }
 
 #[cfg(test)]
@@ -167,7 +173,7 @@ mod tests {
     use crate::battery::ThrottleTarget;
 
     #[tokio::test]
-    async fn the_daemon_hands_over_finished_runs_and_starts_the_next() {
+    async fn the_daemon_spools_each_finished_run_and_starts_the_next() {
         let dir = tempfile::tempdir().unwrap();
         let tls = vigil_control::decoy::load_or_create(dir.path()).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -178,22 +184,28 @@ mod tests {
         config.throttle.decoy_cert = Some(vigil_control::decoy::cert_path(dir.path()));
         config.throttle.gap_ms = 0;
         config.throttle.confirm_delay_s = 0;
+        config.network.lab_nets = vec!["127.0.0.0/8".into()];
         let tester = Arc::new(Tester::new(&config).unwrap());
         let jobs = Arc::new(vec![("x".to_string(), ThrottleTarget { sni: "abs.twimg.com".into(), object: None })]);
         let setup = Some((tester, jobs));
-        let background = Background::default();
-        assert!(background.poll(&setup).is_empty(), "nothing has finished yet");
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
-        let runs = loop {
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            let runs = background.poll(&setup);
-            if !runs.is_empty() || tokio::time::Instant::now() > deadline {
-                break runs;
-            }
+        let got: Arc<Mutex<Vec<String>>> = Arc::default();
+        let sink: Sink = {
+            let got = got.clone();
+            Arc::new(move |m| got.lock().unwrap().push(m.test_keys.platform.clone()))
         };
-        assert_eq!(runs.len(), 1);
-        assert_eq!(runs[0].test_keys.platform, "x");
-        assert!(background.running.lock().unwrap().is_some(), "the next test was started");
-        assert!(background.poll(&None).is_empty());
+        let background = Background::new(sink, std::time::Duration::from_millis(300));
+        assert!(background.poll(&setup), "the first poll starts a test");
+        assert!(!background.poll(&setup), "one test at a time");
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+        while got.lock().unwrap().is_empty() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(*got.lock().unwrap(), ["x"], "the finished run went to the sink without waiting for a poll");
+        while background.running.lock().unwrap().as_ref().is_some_and(|(_, h)| !h.is_finished()) {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert!(background.poll(&setup), "the next test starts once the last one finished and the interval passed");
+        assert!(!background.poll(&None));
     }
 }
