@@ -276,9 +276,19 @@ pub async fn import(
     State(state): State<AppState>,
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
-    body: String,
+    body: axum::body::Body,
 ) -> Result<Json<ImportReport>, HttpError> {
+    // The token first: nobody else makes the collector read (and hold) a large body.
     crate::api_admin::authorize(&state, &headers)?;
+    let bytes = axum::body::to_bytes(body, MAX_IMPORT_BYTES).await.map_err(|_| {
+        HttpError::new(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("the file is over {MAX_IMPORT_BYTES} bytes: import it with `vigil-collector disclosures import`"),
+        )
+    })?;
+    let body =
+        String::from_utf8(bytes.to_vec()).map_err(|e| HttpError::bad_request("bad_file", format!("not UTF-8: {e}")))?;
     if let Some(k) = q.keys().find(|k| k.as_str() != "format") {
         return Err(bad(k, "unknown parameter"));
     }

@@ -14,6 +14,7 @@ const H: i64 = 3600;
 /// A date matches the day as any time zone sees it: from 00:00 at UTC+14 to 24:00 at UTC-12.
 pub const DAY_EARLY: i64 = 14 * H;
 pub const DAY_LATE: i64 = 12 * H;
+const DAY: i64 = 24 * H;
 /// The default matching tolerance (seconds) on each side of a disclosed period.
 pub const DEFAULT_TOLERANCE: i64 = 2 * H;
 
@@ -168,7 +169,7 @@ pub fn span(d: &Disclosure) -> (i64, Option<i64>) {
 /// The window whose measurements count as coverage for a disclosure: its span and tolerance.
 pub fn coverage_window(d: &Disclosure, tolerance: i64, now: i64) -> (i64, i64) {
     let (lo, hi) = span(d);
-    (lo - tolerance, hi.unwrap_or(now).max(lo) + tolerance)
+    (lo - tolerance, hi.unwrap_or_else(|| open_until(d).min(now)).max(lo) + tolerance)
 }
 
 fn overlaps(lo: i64, hi: Option<i64>, from: Option<i64>, to: Option<i64>) -> bool {
@@ -201,7 +202,19 @@ pub fn matches(d: &Disclosure, e: &MeasuredEvent, tolerance: i64, now: i64) -> b
     };
     let (lo, hi) = span(d);
     let e_end = e.end.unwrap_or(now.max(e.start));
-    platform_ok && e_end >= lo - tolerance && hi.is_none_or(|h| e.start <= h + tolerance)
+    platform_ok && e_end >= lo - tolerance && e.start <= hi.unwrap_or_else(|| open_until(d)) + tolerance
+}
+
+/// An ongoing disclosure reports the episode going on when it was published: it matches events
+/// that began by its publication (without one, within a day of its start), not every later one.
+/// (A STOP row without an end date would otherwise "disclose" years of later shutdowns.)
+pub fn open_until(d: &Disclosure) -> i64 {
+    let (_, start_end) = d.start.granule();
+    let by_start = start_end.max(d.start.at) + DAY;
+    match d.published_at {
+        Some(p) => p.granule().1.max(by_start),
+        None => by_start,
+    }
 }
 
 /// Disclosed minus measured: 0 inside a disclosed day, else the distance to its nearest edge.

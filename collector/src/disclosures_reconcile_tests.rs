@@ -147,6 +147,15 @@ fn ongoing_events_and_disclosures() {
     let later = disc("x-corp", "x", B, "AA", When::second(T + 5 * 86_400), Some(When::second(T + 6 * 86_400)));
     assert!(matches(&later.disclosure, &tw, 0, NOW));
     assert!(!matches(&later.disclosure, &tw, 0, T + 86_400), "not yet running then");
+    // An ongoing disclosure is the episode it reported, not every later event of the country.
+    let stop = disc("accessnow-stop", "all", S, "AA", When::day(T), None);
+    let next_year = ev("ny", "shutdown", None, "AA", None, T + 365 * 86_400, Some(T + 366 * 86_400));
+    assert!(!matches(&stop.disclosure, &next_year, 0, NOW));
+    assert!(matches(&stop.disclosure, &ev("s", "shutdown", None, "AA", None, T + 20 * H, None), 0, NOW));
+    let mut published = disc("meta", "all", S, "AA", When::second(T), None);
+    published.disclosure.published_at = Some(When::second(T + 10 * 86_400));
+    assert!(matches(&published.disclosure, &ev("a", "shutdown", None, "AA", None, T + 5 * 86_400, None), 0, NOW));
+    assert!(!matches(&published.disclosure, &ev("b", "shutdown", None, "AA", None, T + 12 * 86_400, None), 0, NOW));
 }
 
 #[test]

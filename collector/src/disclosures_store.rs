@@ -105,9 +105,10 @@ pub fn load(conn: &Connection, country: Option<&str>) -> rusqlite::Result<Vec<St
     let mut out = Vec::new();
     for row in rows {
         let (key, json) = row?;
-        // A row this version cannot read (a newer format) is left out, not fatal.
-        if let Ok(disclosure) = serde_json::from_str::<Disclosure>(&json) {
-            out.push(StoredDisclosure { key, disclosure });
+        // A row this version cannot read (a newer format) is left out, not fatal, but said.
+        match serde_json::from_str::<Disclosure>(&json) {
+            Ok(disclosure) => out.push(StoredDisclosure { key, disclosure }),
+            Err(e) => eprintln!("vigil-collector: stored disclosure {key} left out: this version cannot read it: {e}"),
         }
     }
     Ok(out)

@@ -48,8 +48,8 @@ pub const CONTROL_PATH: &str = "/api/v1/control";
 fn build(max_body_bytes: usize, control: Option<Router>) -> Table {
     let t = Table { router: Router::new(), routes: Vec::new() };
     let submit = api_probe::submit.layer(DefaultBodyLimit::max(max_body_bytes));
-    let disclosure_import =
-        crate::api_disclosures::import.layer(DefaultBodyLimit::max(crate::api_disclosures::MAX_IMPORT_BYTES));
+    // The import reads its body itself, after checking the operator token, up to its own limit.
+    let disclosure_import = crate::api_disclosures::import.layer(DefaultBodyLimit::disable());
     let t = t
         .add(Method::POST, "/api/v1/enroll", api_probe::enroll)
         .add(Method::POST, "/api/v1/submit", submit)

@@ -3,6 +3,7 @@
 //! it skipped otherwise.
 
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -69,7 +70,9 @@ impl Browser {
     /// Start chromedriver and a session; `javascript` false turns scripts off.
     pub async fn start(driver: &Path, browser: &Path, javascript: bool) -> Browser {
         let port = free_port();
+        // Its own process group, so a failed test can end chromedriver and its browsers together.
         let mut child = Command::new(driver)
+            .process_group(0)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -128,8 +131,16 @@ impl Browser {
         path
     }
 
-    pub async fn close(mut self) {
+    pub async fn close(self) {
         let _ = self.client.clone().close().await;
+    }
+}
+
+impl Drop for Browser {
+    /// Also when a test fails midway: chromedriver and the browsers it started (its process group).
+    fn drop(&mut self) {
+        let group = format!("-{}", self.driver.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
