@@ -316,8 +316,15 @@ impl<'a> Lines<'a> {
     }
 }
 
-/// Vigil's CSV: a header row naming the columns (any order; unknown columns refuse the file).
-pub fn parse_csv(text: &str, progress: Progress<'_>) -> Result<Parsed, FileError> {
+/// Read a CSV file: its header (trimmed, without a byte-order mark, lower case), checked by
+/// `check_header`, then every record with its line, counted and with progress; a record that is
+/// not CSV is a bad row, every other goes to `row`.
+pub(crate) fn read_csv(
+    text: &str,
+    progress: Progress<'_>,
+    check_header: impl FnOnce(&[String]) -> Result<(), FileError>,
+    mut row: impl FnMut(&mut Parsed, usize, &[String], &csv::StringRecord),
+) -> Result<Parsed, FileError> {
     let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
     let header: Vec<String> = reader
         .headers()
@@ -325,12 +332,7 @@ pub fn parse_csv(text: &str, progress: Progress<'_>) -> Result<Parsed, FileError
         .iter()
         .map(|h| h.trim().trim_start_matches('\u{feff}').to_ascii_lowercase())
         .collect();
-    if let Some(h) = header.iter().find(|h| !FIELDS.contains(&h.as_str())) {
-        return Err(FileError(format!("line 1: unknown column {h:?} (columns: {})", FIELDS.join(", "))));
-    }
-    if let Some(k) = REQUIRED.iter().find(|k| !header.iter().any(|h| h == *k)) {
-        return Err(FileError(format!("line 1: the required column {k:?} is missing")));
-    }
+    check_header(&header)?;
     let mut out = Parsed::default();
     let mut lines = Lines::new(text);
     for record in reader.records() {
@@ -338,24 +340,40 @@ pub fn parse_csv(text: &str, progress: Progress<'_>) -> Result<Parsed, FileError
         if out.records.is_multiple_of(PROGRESS_EVERY) {
             progress(out.records);
         }
-        let record = match record {
-            Ok(r) => r,
+        match record {
+            Ok(record) => {
+                let line = lines.at(record.position());
+                row(&mut out, line, &header, &record);
+            }
             Err(e) => {
                 let line = lines.at(e.position());
                 out.errors.push(RowError { line, field: None, reason: format!("not CSV: {e}") });
-                continue;
             }
-        };
-        let line = lines.at(record.position());
+        }
+    }
+    Ok(out)
+}
+
+/// Vigil's CSV: a header row naming the columns (any order; unknown columns refuse the file).
+pub fn parse_csv(text: &str, progress: Progress<'_>) -> Result<Parsed, FileError> {
+    let check = |header: &[String]| {
+        if let Some(h) = header.iter().find(|h| !FIELDS.contains(&h.as_str())) {
+            return Err(FileError(format!("line 1: unknown column {h:?} (columns: {})", FIELDS.join(", "))));
+        }
+        if let Some(k) = REQUIRED.iter().find(|k| !header.iter().any(|h| h == *k)) {
+            return Err(FileError(format!("line 1: the required column {k:?} is missing")));
+        }
+        Ok(())
+    };
+    read_csv(text, progress, check, |out, line, header, record| {
         if record.len() != header.len() {
             let reason = format!("{} fields, the header has {}", record.len(), header.len());
             out.errors.push(RowError { line, field: None, reason });
-            continue;
+            return;
         }
         let fields = header.iter().cloned().zip(record.iter().map(String::from)).collect();
-        push(&mut out, line, validate(&fields));
-    }
-    Ok(out)
+        push(out, line, validate(&fields));
+    })
 }
 
 fn json_fields(v: &Value) -> FieldResult<BTreeMap<String, String>> {

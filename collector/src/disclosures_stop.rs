@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 
 use crate::disclosures::{
-    Disclosure, DisclosureType, FORMAT_VERSION, FileError, Lines, PROGRESS_EVERY, Parsed, Progress, RowError, When,
-    canonical_platform, date_at, parse_iso_date,
+    Disclosure, DisclosureType, FORMAT_VERSION, FileError, Parsed, Progress, RowError, When, canonical_platform,
+    date_at, parse_iso_date, read_csv,
 };
 
 /// The `source` of every disclosure read from STOP.
@@ -243,42 +243,20 @@ pub fn row_disclosures(row: &Row<'_>) -> Result<Vec<Disclosure>, (String, String
 /// Parse a STOP CSV export. Columns are matched case-insensitively; columns this importer does
 /// not use are ignored (the dataset adds some every year), the required ones must be there.
 pub fn parse(text: &str, progress: Progress<'_>) -> Result<Parsed, FileError> {
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
-    let header: Vec<String> = reader
-        .headers()
-        .map_err(|e| FileError(format!("line 1: header: {e}")))?
-        .iter()
-        .map(|h| h.trim().trim_start_matches('\u{feff}').to_ascii_lowercase())
-        .collect();
-    if let Some(k) = REQUIRED.iter().find(|k| !header.iter().any(|h| h == *k)) {
-        return Err(FileError(format!("line 1: the STOP column {k:?} is missing (is this a STOP export?)")));
-    }
-    let mut out = Parsed::default();
-    let mut lines = Lines::new(text);
-    for record in reader.records() {
-        out.records += 1;
-        if out.records.is_multiple_of(PROGRESS_EVERY) {
-            progress(out.records);
-        }
-        let record = match record {
-            Ok(r) => r,
-            Err(e) => {
-                let line = lines.at(e.position());
-                out.errors.push(RowError { line, field: None, reason: format!("not CSV: {e}") });
-                continue;
-            }
-        };
-        let line = lines.at(record.position());
+    let check = |header: &[String]| match REQUIRED.iter().find(|k| !header.iter().any(|h| h == *k)) {
+        Some(k) => Err(FileError(format!("line 1: the STOP column {k:?} is missing (is this a STOP export?)"))),
+        None => Ok(()),
+    };
+    read_csv(text, progress, check, |out, line, header, record| {
         if record.iter().all(|f| f.trim().is_empty()) {
-            continue;
+            return;
         }
         let row: Row<'_> = header.iter().map(String::as_str).zip(record.iter()).collect();
         match row_disclosures(&row) {
             Ok(ds) => out.rows.extend(ds.into_iter().map(|d| (line, d))),
             Err((field, reason)) => out.errors.push(RowError { line, field: Some(field), reason }),
         }
-    }
-    Ok(out)
+    })
 }
 
 #[cfg(test)]

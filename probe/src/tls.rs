@@ -115,8 +115,15 @@ fn add_pem_file(roots: &mut RootCertStore, path: &Path) -> Result<(), TlsSetupEr
 /// A config that accepts any certificate (for the SNI-swap control only: it asks "does the
 /// server answer TLS with this other SNI?", not "is it authentic?").
 pub fn no_verify_config() -> Arc<ClientConfig> {
+    signatures_only_config(None)
+}
+
+/// A config that checks only the handshake signatures (with ring), so the peer must hold the key
+/// of the certificate it sent: any certificate when `pinned` is None, else exactly `pinned`.
+/// Sessions are never resumed (every handshake is measured).
+pub fn signatures_only_config(pinned: Option<CertificateDer<'static>>) -> Arc<ClientConfig> {
     let provider = provider();
-    let verifier = AcceptAnyCertificate { algorithms: provider.signature_verification_algorithms };
+    let verifier = SignaturesOnly { pinned, algorithms: provider.signature_verification_algorithms };
     let mut config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .expect("ring's default provider supports the default protocol versions")
@@ -127,23 +134,29 @@ pub fn no_verify_config() -> Arc<ClientConfig> {
     Arc::new(config)
 }
 
-/// Accepts any certificate chain, but still checks the handshake signatures with ring, so the
-/// peer must hold the key of the certificate it sent.
+/// Accepts any certificate chain (or only the pinned certificate), but still checks the handshake
+/// signatures.
 #[derive(Debug)]
-struct AcceptAnyCertificate {
+struct SignaturesOnly {
+    pinned: Option<CertificateDer<'static>>,
     algorithms: WebPkiSupportedAlgorithms,
 }
 
-impl ServerCertVerifier for AcceptAnyCertificate {
+impl ServerCertVerifier for SignaturesOnly {
     fn verify_server_cert(
         &self,
-        _end_entity: &CertificateDer<'_>,
+        end_entity: &CertificateDer<'_>,
         _intermediates: &[CertificateDer<'_>],
         _server_name: &ServerName<'_>,
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
+        match &self.pinned {
+            Some(pin) if pin.as_ref() != end_entity.as_ref() => {
+                Err(rustls::Error::InvalidCertificate(rustls::CertificateError::ApplicationVerificationFailure))
+            }
+            _ => Ok(ServerCertVerified::assertion()),
+        }
     }
 
     fn verify_tls12_signature(
