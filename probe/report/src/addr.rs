@@ -29,10 +29,13 @@ const V4_NON_PUBLIC: [(u32, u8); 16] = [
 
 /// IPv6 ranges that are not globally reachable. Addresses embedding IPv4 are judged by it
 /// ([`reached`]) before this list is consulted.
-const V6_NON_PUBLIC: [(u128, u8); 9] = [
+const V6_NON_PUBLIC: [(u128, u8); 12] = [
     (0, 96),                      // unspecified, loopback, deprecated IPv4-compatible
     (0x0064_ff9b_0001 << 80, 48), // 64:ff9b:1::/48 local-use NAT64 (RFC 8215)
     (0x0100 << 112, 64),          // 100::/64 discard-only
+    (0x2001_0002 << 96, 48),      // 2001:2::/48 benchmarking
+    (0x2001_0010 << 96, 28),      // 2001:10::/28 deprecated ORCHID
+    (0x2001_0020 << 96, 28),      // 2001:20::/28 ORCHIDv2
     (0x2001_0db8 << 96, 32),      // 2001:db8::/32 documentation
     (0x3fff << 112, 20),          // 3fff::/20 documentation (RFC 9637)
     (0xfc00 << 112, 7),           // fc00::/7 unique local
@@ -148,6 +151,9 @@ mod tests {
             "100::1",
             "2001:db8::1",
             "3fff::1",
+            "2001:2::1",
+            "2001:10::1",
+            "2001:2f:ffff::1",
             "fc00::1",
             "fd12:3456::1",
             "fe80::1",
