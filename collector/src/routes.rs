@@ -100,5 +100,8 @@ pub fn router(state: AppState, control: Router) -> Router {
         .router
         .fallback(api_public::not_found)
         .method_not_allowed_fallback(api_public::method_not_allowed)
+        // gzip for clients that ask (browsers: pages, feeds, CSV, JSON, SVG shrink several times;
+        // PNGs are left alone); probes do not ask, so submissions and acks are unchanged.
+        .layer(tower_http::compression::CompressionLayer::new().gzip(true).no_br().no_deflate().no_zstd())
         .with_state(state)
 }

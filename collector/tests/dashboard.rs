@@ -78,6 +78,13 @@ async fn fetch(c: &reqwest::Client, url: &str, accept_language: Option<&str>) ->
     (status, head + body.len(), ct, body)
 }
 
+/// The body's size as a browser asking for gzip receives it, and the encoding the server chose.
+async fn gzipped(c: &reqwest::Client, url: &str) -> (String, usize) {
+    let r = c.get(url).header("accept-encoding", "gzip").send().await.unwrap_or_else(|e| panic!("{url}: {e}"));
+    let enc = r.headers().get("content-encoding").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    (enc, r.bytes().await.unwrap().len())
+}
+
 fn artifacts() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/artifacts/dashboard");
     std::fs::create_dir_all(&dir).unwrap();
@@ -131,7 +138,7 @@ async fn the_dashboard_renders_the_demo_in_a_real_browser() {
         "/disclosures?lang=ar".into(),
         "/disclosures?platform=&country=XA&from=&to=".into(),
     ];
-    let mut weights = String::from("page\thtml bytes on the wire\twith CSS and JS\n");
+    let mut weights = String::from("page\thtml bytes on the wire\twith CSS and JS\thtml body gzipped\n");
     let mut all_links = BTreeSet::new();
     for p in &pages {
         let (status, wire, ct, body) = fetch(&c, &format!("{base}{p}"), None).await;
@@ -141,7 +148,9 @@ async fn the_dashboard_renders_the_demo_in_a_real_browser() {
         assert!(!body.contains("http://") || p.starts_with("/event/"), "{p}: no absolute (external) links");
         let total = wire + css + js;
         assert!(total < MAX_PAGE_BYTES, "{p}: {total} bytes");
-        weights.push_str(&format!("{p}\t{wire}\t{total}\n"));
+        let (enc, gz) = gzipped(&c, &format!("{base}{p}")).await;
+        assert!(enc == "gzip" && gz * 3 < body.len(), "{p}: {enc:?}, {gz} of {} bytes", body.len());
+        weights.push_str(&format!("{p}\t{wire}\t{total}\t{gz}\n"));
         all_links.extend(links(&body));
     }
     for l in &all_links {
