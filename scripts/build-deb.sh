@@ -7,8 +7,8 @@
 # Usage: scripts/build-deb.sh [arm64|armhf...]   (default: each whose binary is built)
 # Output: $CARGO_TARGET_DIR/packages/vigil-probe_<version>-1_<arch>.deb
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+# shellcheck source=lib/cross-common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/cross-common.sh"
 FILES="$ROOT/firmware/debian"
 OUT="$TARGET_DIR/packages"
 
@@ -19,21 +19,19 @@ rust_target() {
         *) return 1 ;;
     esac
 }
-version=$(sed -n '/^\[workspace.package\]/,/^\[/s/^version *= *"\(.*\)"/\1/p' "$ROOT/Cargo.toml")
+version="$VERSION"
 epoch="${SOURCE_DATE_EPOCH:-$(git -C "$ROOT" log -1 --format=%ct 2>/dev/null || date +%s)}"
 export SOURCE_DATE_EPOCH="$epoch"
 
 archs=("$@")
 if [ ${#archs[@]} -eq 0 ]; then
-    for arch in arm64 armhf; do
-        [ -x "$TARGET_DIR/cross/vigil-probe-$(rust_target "$arch")" ] && archs+=("$arch")
-    done
+    mapfile -t archs < <(built_archs rust_target arm64 armhf)
     [ ${#archs[@]} -gt 0 ] || { echo "build-deb: no arm64/armhf binary in $TARGET_DIR/cross (scripts/cross-build.sh)" >&2; exit 2; }
 fi
 mkdir -p "$OUT"
 for arch in "${archs[@]}"; do
     target=$(rust_target "$arch") || { echo "build-deb: unknown arch $arch (arm64 or armhf)" >&2; exit 2; }
-    bin="$TARGET_DIR/cross/vigil-probe-$target"
+    bin="$CROSS_DIR/vigil-probe-$target"
     [ -x "$bin" ] || { echo "build-deb: $bin missing: scripts/cross-build.sh $target" >&2; exit 2; }
     stage=$(mktemp -d)
     trap 'rm -rf "$stage"' EXIT

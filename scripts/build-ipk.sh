@@ -9,8 +9,8 @@
 # An .ipk (as OpenWrt's scripts/ipkg-build makes it) is a gzipped GNU tar of ./debian-binary
 # ("2.0"), ./data.tar.gz and ./control.tar.gz, each inner tar gzipped, owned by 0:0. Not ar.
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+# shellcheck source=lib/cross-common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/cross-common.sh"
 PKG_FILES="$ROOT/firmware/openwrt/vigil-probe/files"
 OUT="$TARGET_DIR/packages"
 RELEASE=1
@@ -31,7 +31,7 @@ rust_target() {
 ALL_ARCHS=(mipsel_24kc mips_24kc aarch64_cortex-a53 aarch64_cortex-a72 aarch64_generic
     arm_cortex-a7 arm_cortex-a7_neon-vfpv4 arm_cortex-a9_vfpv3-d16 arm_cortex-a15_neon-vfpv4)
 
-version=$(sed -n '/^\[workspace.package\]/,/^\[/s/^version *= *"\(.*\)"/\1/p' "$ROOT/Cargo.toml")
+version="$VERSION"
 [ -n "$version" ] || { echo "build-ipk: no [workspace.package] version in Cargo.toml" >&2; exit 2; }
 # Reproducible: every file dated at the last commit (or SOURCE_DATE_EPOCH).
 epoch="${SOURCE_DATE_EPOCH:-$(git -C "$ROOT" log -1 --format=%ct 2>/dev/null || date +%s)}"
@@ -39,16 +39,14 @@ TAR=(tar --format=gnu --numeric-owner --owner=0 --group=0 --sort=name --mtime="@
 
 archs=("$@")
 if [ ${#archs[@]} -eq 0 ]; then
-    for arch in "${ALL_ARCHS[@]}"; do
-        [ -x "$TARGET_DIR/cross/vigil-probe-$(rust_target "$arch")" ] && archs+=("$arch")
-    done
+    mapfile -t archs < <(built_archs rust_target "${ALL_ARCHS[@]}")
     [ ${#archs[@]} -gt 0 ] || { echo "build-ipk: no cross-built binary in $TARGET_DIR/cross (scripts/cross-build.sh)" >&2; exit 2; }
 fi
 
 mkdir -p "$OUT"
 for arch in "${archs[@]}"; do
     target=$(rust_target "$arch") || { echo "build-ipk: unknown OpenWrt arch $arch (one of: ${ALL_ARCHS[*]})" >&2; exit 2; }
-    bin="$TARGET_DIR/cross/vigil-probe-$target"
+    bin="$CROSS_DIR/vigil-probe-$target"
     [ -x "$bin" ] || { echo "build-ipk: $bin missing: scripts/cross-build.sh $target" >&2; exit 2; }
     work=$(mktemp -d)
     trap 'rm -rf "$work"' EXIT

@@ -1,4 +1,5 @@
-# Shared by scripts/cross-check.sh, cross-bench.sh and package-test.sh (sourced, not run):
+# Shared by scripts/cross-check.sh, cross-bench.sh, package-test.sh, build-ipk.sh and build-deb.sh
+# (sourced, not run):
 # where the cross-built binaries are, how to run each under qemu-user, the host fake world.
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -29,6 +30,17 @@ pick_targets() {
     for t in "${ALL_TARGETS[@]}"; do
         [ -x "$CROSS_DIR/vigil-probe-$t" ] && echo "$t"
     done
+}
+
+# built_archs MAP ARCH...: of the package architectures ARCH..., those whose cross-built binary
+# exists (MAP is a function naming an architecture's Rust target).
+built_archs() {
+    local map="$1" arch
+    shift
+    for arch in "$@"; do
+        [ -x "$CROSS_DIR/vigil-probe-$("$map" "$arch")" ] && echo "$arch"
+    done
+    return 0
 }
 
 # The host-built fake world (vigil-testkit's vigil-fakenet), built if missing.
