@@ -9,6 +9,9 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
 use vigil_collector::disclosures::{InputFormat, parse};
 use vigil_collector::disclosures_reconcile::{DEFAULT_TOLERANCE, Filter, MeasuredEvent, Options, reconcile};
 use vigil_collector::{disclosures_store, store};
@@ -48,46 +51,30 @@ const COUNTRIES: [(&str, &str); 30] = [
 const START: i64 = 1_577_836_800; // 2020-01-01
 const D: i64 = 86_400;
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 fn mdy(t: i64) -> String {
     let d = time::OffsetDateTime::from_unix_timestamp(t).unwrap();
     format!("{}/{}/{}", d.month() as u8, d.day(), d.year())
 }
 
-fn stop_csv(rows: usize, rng: &mut Rng) -> String {
+fn stop_csv(rows: usize, rng: &mut StdRng) -> String {
     let mut s = String::from(
         "start_date,country,geo_scope,area_name,shutdown_type,affected_network,shutdown_extent,actual_cause,\
          info_source_link,end_date,facebook_affected,twitter_affected,whatsapp_affected,instagram_affected,\
          telegram_affected,other_affected\n",
     );
     for _ in 0..rows {
-        let (name, _) = COUNTRIES[rng.below(30) as usize];
-        let start = START + rng.below(6 * 365) as i64 * D;
-        let end = start + rng.below(10) as i64 * D;
-        let service = rng.below(2) == 0;
-        let yn = |r: &mut Rng| if service && r.below(2) == 0 { "Yes" } else { "No" };
+        let (name, _) = COUNTRIES[rng.random_range(0..30usize)];
+        let start = START + rng.random_range(0..6 * 365i64) * D;
+        let end = start + rng.random_range(0..10i64) * D;
+        let service = rng.random_ratio(1, 2);
+        let yn = |r: &mut StdRng| if service && r.random_ratio(1, 2) { "Yes" } else { "No" };
         s.push_str(&format!(
             "{},\"{name}\",Level 1,Area,{},\"Mobile, Broadband\",{},Protests,https://news.example/{},{},{},{},{},{},{},\n",
             mdy(start),
-            if rng.below(5) == 0 { "Throttle" } else { "Shutdown" },
+            if rng.random_ratio(1, 5) { "Throttle" } else { "Shutdown" },
             if service { "Service-based" } else { "Full network" },
-            rng.next(),
-            if rng.below(10) == 0 { String::new() } else { mdy(end) },
+            rng.random::<u64>(),
+            if rng.random_ratio(1, 10) { String::new() } else { mdy(end) },
             yn(rng),
             yn(rng),
             yn(rng),
@@ -101,7 +88,7 @@ fn stop_csv(rows: usize, rng: &mut Rng) -> String {
 fn main() {
     let rows: usize =
         std::env::args().skip(1).find(|a| !a.starts_with('-')).and_then(|a| a.parse().ok()).unwrap_or(50_000);
-    let mut rng = Rng(9);
+    let mut rng = StdRng::seed_from_u64(9);
     let text = stop_csv(rows, &mut rng);
     println!("STOP export: {rows} rows, {:.1} MB", text.len() as f64 / 1e6);
 
@@ -130,23 +117,23 @@ fn main() {
     let platforms = ["whatsapp", "telegram", "facebook", "x", "instagram"];
     let events: Vec<MeasuredEvent> = (0..5000)
         .map(|i| {
-            let (_, cc) = COUNTRIES[rng.below(30) as usize];
-            let start = START + rng.below(6 * 365 * 24) as i64 * 3600;
-            let shutdown = rng.below(3) == 0;
+            let (_, cc) = COUNTRIES[rng.random_range(0..30usize)];
+            let start = START + rng.random_range(0..6 * 365 * 24i64) * 3600;
+            let shutdown = rng.random_ratio(1, 3);
             MeasuredEvent {
                 id: format!("e{i}"),
                 kind: if shutdown { "shutdown".into() } else { "blocking".into() },
-                platform: (!shutdown).then(|| platforms[rng.below(5) as usize].to_string()),
+                platform: (!shutdown).then(|| platforms[rng.random_range(0..5usize)].to_string()),
                 cc: cc.into(),
                 asn: None,
                 start,
-                end: (rng.below(20) != 0).then(|| start + rng.below(48) as i64 * 3600),
+                end: (!rng.random_ratio(1, 20)).then(|| start + rng.random_range(0..48i64) * 3600),
                 status: "confirmed".into(),
             }
         })
         .collect();
     let coverage: HashMap<String, u32> =
-        stored.iter().filter(|_| rng.below(2) == 0).map(|d| (d.key.clone(), 3)).collect();
+        stored.iter().filter(|_| rng.random_ratio(1, 2)).map(|d| (d.key.clone(), 3)).collect();
     let o = Options { filter: Filter::default(), tolerance: DEFAULT_TOLERANCE, now: START + 7 * 365 * D };
     let t = Instant::now();
     let r = reconcile(&stored, &events, &coverage, &o);
