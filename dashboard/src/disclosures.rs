@@ -9,7 +9,7 @@ use maud::{Markup, html};
 
 use crate::layout::{self, Ctx, DataLink, Page, time};
 use crate::model::{Disclosed, DisclosureRow, Disclosures, ScoreLine};
-use crate::words;
+use crate::{parts, words};
 
 /// The most rows and scorecard lines the page lists (it stays light; the CSV has them all).
 pub const ROWS_MAX: usize = 60;
@@ -175,12 +175,7 @@ fn form(ctx: &Ctx, p: &Disclosures) -> Markup {
     let day = |v: &Option<String>| v.as_deref().map(|s| s.get(..10).unwrap_or(s).to_string()).unwrap_or_default();
     html! {
         form class="filters" method="get" action="/disclosures" role="search" aria-label=(l.t("disclosure_filters_label")) {
-            label { (l.t("filter_platform")) " "
-                select name="platform" {
-                    option value="" { (l.t("all_platforms")) }
-                    @for name in &p.platforms { option value=(name) selected[f.platform.as_deref() == Some(name.as_str())] { (name) } }
-                }
-            }
+            (parts::platform_select(ctx, &p.platforms, f.platform.as_deref()))
             label { (l.t("col_country")) " "
                 select name="country" {
                     option value="" { (l.t("all_countries")) }

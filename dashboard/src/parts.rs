@@ -1,4 +1,4 @@
-//! Pieces several pages share: the events table and an event's status badge.
+//! Pieces several pages share: the events table, an event's status badge, the platform filter.
 
 use maud::{Markup, html};
 
@@ -9,6 +9,19 @@ use crate::words;
 /// An event's status, as a badge (text, not colour alone).
 pub fn status(ctx: &Ctx, s: &str) -> Markup {
     html! { span class={ "status s-" (s) } { (words::code(ctx.lang, "status_", s)) } }
+}
+
+/// The platform filter of a page's form: every platform, `chosen` selected.
+pub fn platform_select(ctx: &Ctx, platforms: &[String], chosen: Option<&str>) -> Markup {
+    let l = ctx.lang;
+    html! {
+        label { (l.t("filter_platform")) " "
+            select name="platform" {
+                option value="" { (l.t("all_platforms")) }
+                @for name in platforms { option value=(name) selected[chosen == Some(name.as_str())] { (name) } }
+            }
+        }
+    }
 }
 
 /// The most events a table lists (the page stays light; the rest are in the data links).

@@ -23,12 +23,7 @@ fn filters(ctx: &Ctx, p: &Place) -> Markup {
                     @for d in PERIODS { option value=(d) selected[*d == f.days] { (l.n("days_n", *d)) } }
                 }
             }
-            label { (l.t("filter_platform")) " "
-                select name="platform" {
-                    option value="" { (l.t("all_platforms")) }
-                    @for name in &p.platforms { option value=(name) selected[f.platform.as_deref() == Some(name.as_str())] { (name) } }
-                }
-            }
+            (parts::platform_select(ctx, &p.platforms, f.platform.as_deref()))
             label { (l.t("filter_type")) " "
                 select name="type" {
                     option value="" { (l.t("all_types")) }
