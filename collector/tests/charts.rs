@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 use vigil_collector::{Collector, Config};
-use vigil_detect::sim::{CountrySpec, FleetSpec, TruthEvent, TruthKind, measurement_json, simulate};
+use vigil_detect::sim::{CountrySpec, FleetSpec, TruthEvent, TruthKind, simulate};
 
 const T0: i64 = 1_740_960_000; // 2025-03-03 00:00 UTC
 const H: i64 = 3600;
@@ -23,14 +23,7 @@ fn fleet_lines() -> String {
         end: T0 + 16 * H,
     }];
     let fleet = simulate(&spec, &truth);
-    let mut text = String::new();
-    for o in &fleet.observations {
-        if let Some(m) = measurement_json(o) {
-            text.push_str(&json!({"probe": o.probe, "received_at": o.received_at, "measurement": m}).to_string());
-            text.push('\n');
-        }
-    }
-    text
+    vigil_collector::demo::replay_lines(&fleet)
 }
 
 struct Got {

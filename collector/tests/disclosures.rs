@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 
 use serde_json::{Value, json};
 use vigil_collector::{Collector, Config};
-use vigil_detect::sim::{CountrySpec, FleetSpec, TruthEvent, TruthKind, measurement_json, simulate};
+use vigil_detect::sim::{CountrySpec, FleetSpec, TruthEvent, TruthKind, simulate};
 use vigil_report::Mechanism;
 
 const BIN: &str = env!("CARGO_BIN_EXE_vigil-collector");
@@ -34,14 +34,7 @@ fn fleet_lines() -> String {
         ev(100, block("whatsapp", Mechanism::DnsInjection), T0 + D + 14 * H, T0 + 40 * D),
     ];
     let fleet = simulate(&spec, &truth);
-    let mut text = String::new();
-    for o in &fleet.observations {
-        if let Some(m) = measurement_json(o) {
-            text.push_str(&json!({"probe": o.probe, "received_at": o.received_at, "measurement": m}).to_string());
-            text.push('\n');
-        }
-    }
-    text
+    vigil_collector::demo::replay_lines(&fleet)
 }
 
 fn config(dir: &Path) -> Config {

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use serde_json::{Value, json};
 use vigil_collector::{Collector, Config};
 use vigil_detect::Params;
-use vigil_detect::sim::{CountrySpec, FleetSpec, TruthEvent, TruthKind, measurement_json, simulate};
+use vigil_detect::sim::{CountrySpec, FleetSpec, TruthEvent, TruthKind, simulate};
 use vigil_report::Signed;
 use vigil_report::signed::decode_public_key;
 
@@ -46,14 +46,7 @@ fn fleet_lines() -> (String, Truth) {
         },
     ];
     let fleet = simulate(&spec, &truth);
-    let mut text = String::new();
-    for o in &fleet.observations {
-        if let Some(m) = measurement_json(o) {
-            let line = json!({"probe": o.probe, "received_at": o.received_at, "measurement": m});
-            text.push_str(&line.to_string());
-            text.push('\n');
-        }
-    }
+    let text = vigil_collector::demo::replay_lines(&fleet);
     (text, t)
 }
 

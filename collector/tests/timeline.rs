@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 use vigil_collector::{Collector, Config};
-use vigil_detect::sim::{CountrySpec, FleetSpec, Noise, TruthEvent, TruthKind, measurement_json, simulate};
+use vigil_detect::sim::{CountrySpec, FleetSpec, Noise, TruthEvent, TruthKind, simulate};
 
 const T0: i64 = 1_740_960_000; // 2025-03-03 00:00 UTC
 const D: i64 = 86_400;
@@ -31,14 +31,7 @@ fn fleet_lines() -> String {
         },
         TruthEvent { cc: "AA".into(), asn: Some(101), kind: block, start: T0 + 6 * H, end: T0 + 20 * H },
     ];
-    let mut text = String::new();
-    for o in &simulate(&spec, &truth).observations {
-        if let Some(m) = measurement_json(o) {
-            text.push_str(&json!({"probe": o.probe, "received_at": o.received_at, "measurement": m}).to_string());
-            text.push('\n');
-        }
-    }
-    text
+    vigil_collector::demo::replay_lines(&simulate(&spec, &truth))
 }
 
 async fn get(base: &str, path: &str) -> (u16, Value) {
