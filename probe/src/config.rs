@@ -207,6 +207,13 @@ impl Default for ThrottleSection {
     }
 }
 
+/// The error for a decoy the probe may not measure (checked at load and again by the tester).
+pub(crate) fn decoy_not_public(addr: SocketAddr) -> String {
+    format!(
+        "throttle.decoy: {addr} is not a public address; the probe measures local networks only when network.lab_nets lists them (lab only)"
+    )
+}
+
 impl ThrottleSection {
     /// Check values that parse but make no sense, naming the key.
     pub fn validate(&self) -> Result<(), String> {
@@ -356,9 +363,7 @@ impl Config {
         if let Ok(addr) = self.throttle.decoy.parse::<SocketAddr>()
             && !crate::bogon::Scope::lab(lab_nets).may_measure(addr.ip())
         {
-            return Err(format!(
-                "throttle.decoy: {addr} is not a public address; the probe measures local networks only when network.lab_nets lists them (lab only)"
-            ));
+            return Err(decoy_not_public(addr));
         }
         if self.network.concurrency == 0 {
             return Err("network.concurrency: must be at least 1".into());

@@ -59,11 +59,11 @@ impl Tester {
             (false, None) => return Err("throttle.decoy_cert: needed with throttle.decoy".into()),
         };
         let webpki = crate::tls::client_config(&config.network.ca_files).map_err(|e| e.to_string())?;
-        let nets: Vec<ipnet::IpNet> = config.network.lab_nets.iter().filter_map(|n| n.parse().ok()).collect();
+        let scope = Scope::lab(config.network.lab_nets.iter().filter_map(|n| n.parse().ok()).collect());
         if let Some((addr, _)) = &decoy
-            && !Scope::lab(nets.clone()).may_measure(addr.ip())
+            && !scope.may_measure(addr.ip())
         {
-            return Err(format!("throttle.decoy: {addr} is not a public address and not in network.lab_nets"));
+            return Err(crate::config::decoy_not_public(*addr));
         }
         let gates = Gates { min_control_kbps: s.min_control_kbps, ..Gates::default() };
         Ok(Tester {
@@ -72,7 +72,7 @@ impl Tester {
             aa: false,
             decoy,
             webpki,
-            scope: Scope::lab(nets),
+            scope,
             asn: config.probe.asn.clone(),
             cc: config.probe.country.clone(),
         })
