@@ -208,6 +208,7 @@ async fn every_disclosure_row_is_reachable(c: &reqwest::Client, base: &str, end:
     let (all, mut want) = api_rows(c, base, "").await;
     let (mut got, ranges) = every_disclosure_row(c, base, "").await;
     let n = want.len();
+    eprintln!("{end}: {} reconciliation rows in the API, {n} on the pages ({} pages)", all.len(), ranges.len());
     let per = vigil_dashboard::disclosures::ROWS_PER_PAGE;
     let expected: Vec<String> =
         (0..n.div_ceil(per)).map(|p| format!("Rows {}–{} of {n}", p * per + 1, ((p + 1) * per).min(n))).collect();
