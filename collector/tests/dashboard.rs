@@ -22,6 +22,7 @@ use fantoccini::Locator;
 use serde_json::Value;
 use tokio::sync::oneshot;
 use vigil_collector::demo::{DEFAULT_SEED, DemoOptions};
+use vigil_collector::disclosures::InputFormat;
 use vigil_collector::{Collector, Config};
 
 use browser::Browser;
@@ -32,6 +33,9 @@ const MAX_PAGE_BYTES: usize = 100 * 1024;
 /// The demo's end times: the one at which main failed (66 reconciliation rows, the XD row past
 /// the 60 the page showed), one just before midnight UTC (a curfew night cut at the end), one
 /// just after a month and year boundary (the period spans both).
+/// Registry disclosures added to the demo's, so the rows fill more than one page.
+const EXTRA_ROWS: usize = 100;
+
 const ENDS: [&str; 3] = ["2026-12-07T09:40:00Z", "2026-06-14T23:55:00Z", "2026-01-01T00:20:00Z"];
 
 struct Served {
@@ -55,6 +59,24 @@ async fn serve_demo(end: &str) -> Served {
     // As `vigil-collector demo`: the disclosures of the simulated truth, every outcome.
     vigil_collector::demo_disclosures::write_and_import(&demo.truth, demo.spec.end(), dir.path())
         .expect("the demo disclosures import");
+    // And a registry's 100 shutdowns in XD (no probes there): more rows than one page holds.
+    let file = dir.path().join("xd-registry.csv");
+    let mut csv = String::from(
+        "format_version,id,source,platform,services,country,asn,start,end,type,cause,source_url,published_at\n",
+    );
+    for i in 0..EXTRA_ROWS as i64 {
+        let at = |t: i64| vigil_collector::api_events::rfc3339(t);
+        let start = demo.spec.start + i * 1200;
+        csv.push_str(&format!(
+            "1,xd-{i},test-registry,all,,XD,,{},{},shutdown,test,https://example.org/xd-{i},\n",
+            at(start),
+            at(start + 600)
+        ));
+    }
+    std::fs::write(&file, csv).unwrap();
+    let now = demo.spec.end();
+    let report = vigil_collector::disclosures_cli::import(&file, InputFormat::Csv, dir.path(), now).expect("imports");
+    assert_eq!(report.inserted, EXTRA_ROWS);
     drop(demo);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -213,6 +235,7 @@ async fn every_disclosure_row_is_reachable(c: &reqwest::Client, base: &str, end:
     let expected: Vec<String> =
         (0..n.div_ceil(per)).map(|p| format!("Rows {}–{} of {n}", p * per + 1, ((p + 1) * per).min(n))).collect();
     assert_eq!(ranges, expected, "{end}: {} API rows", all.len());
+    assert!(ranges.len() >= 2, "{end}: the rows fill more than one page");
     let outcomes: BTreeSet<&str> = got.iter().map(|r| r.outcome.as_str()).collect();
     assert_eq!(
         outcomes.into_iter().collect::<Vec<_>>(),
@@ -473,7 +496,7 @@ async fn dashboard(end: &str, in_browser: bool) {
         next.click().await.unwrap();
         b.wait_url(&format!("page={page}#")).await;
     }
-    assert!(page > 1 || seen.len() == 4, "the rows fit one page or the next links were followed");
+    assert!(page >= 2, "the next links were followed");
     assert_eq!(
         seen.into_iter().collect::<Vec<_>>(),
         ["matched", "unconfirmed_no_coverage", "unconfirmed_no_event", "undisclosed"],
