@@ -225,7 +225,7 @@ fn page_number(q: &HashMap<String, String>) -> Result<usize, String> {
         None | Some("") => Ok(1),
         Some(v) => match v.parse::<u32>() {
             Ok(n) if n >= 1 => Ok(n as usize),
-            _ => Err(format!("page: expected a whole number from 1, got {v:?}")),
+            _ => Err("page: expected a whole number from 1".to_string()),
         },
     }
 }
