@@ -33,10 +33,10 @@ const MAX_PAGE_BYTES: usize = 100 * 1024;
 /// The demo's end times: the one at which main failed (66 reconciliation rows, the XD row past
 /// the 60 the page showed), one just before midnight UTC (a curfew night cut at the end), one
 /// just after a month and year boundary (the period spans both).
+const ENDS: [&str; 3] = ["2026-12-07T09:40:00Z", "2026-06-14T23:55:00Z", "2026-01-01T00:20:00Z"];
+
 /// Registry disclosures added to the demo's, so the rows fill more than one page.
 const EXTRA_ROWS: usize = 100;
-
-const ENDS: [&str; 3] = ["2026-12-07T09:40:00Z", "2026-06-14T23:55:00Z", "2026-01-01T00:20:00Z"];
 
 struct Served {
     base: String,
@@ -254,6 +254,7 @@ async fn every_disclosure_row_is_reachable(c: &reqwest::Client, base: &str, end:
     let (ar, ranges) = every_disclosure_row(c, base, "lang=ar").await;
     assert_eq!(ar.len(), n, "{end}");
     assert_eq!(ranges[0], format!("الصفوف 1–{} من {n}", n.min(per)));
+    assert!(ranges.iter().all(|r| r.starts_with("الصفوف ")), "{end}: every page in Arabic: {ranges:?}");
     // One filter across pages: the filter stays in the page links.
     let (_, mut xa_want) = api_rows(c, base, "country=XA").await;
     let (mut xa, _) = every_disclosure_row(c, base, "country=XA").await;
