@@ -54,6 +54,7 @@ fn check_keys(q: &HashMap<String, String>) -> Result<(), HttpError> {
 /// The timeline query for `cc` (and `asn`, `platform`) from the chart's query string: unknown
 /// parameters are a 400 naming them; `defaults` fill `from`/`to` when not given.
 fn query(
+    now: i64,
     q: &HashMap<String, String>,
     cc: &str,
     asn: Option<u32>,
@@ -73,11 +74,7 @@ fn query(
         args.entry("from".into()).or_insert_with(|| from.to_string());
         args.entry("to".into()).or_insert_with(|| to.to_string());
     }
-    api_timeline::parse(&args, now())
-}
-
-fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
+    api_timeline::parse(&args, now)
 }
 
 /// The chart in the asked format, with its content type and a short cache lifetime.
@@ -109,7 +106,7 @@ pub async fn country(
     if cc.len() != 2 || !cc.bytes().all(|b| b.is_ascii_alphabetic()) {
         return Err(bad("country", "expected a two-letter country code (e.g. AA.svg)"));
     }
-    let tq = query(&q, &cc, None, None, None)?;
+    let tq = query(state.config.read_now(), &q, &cc, None, None, None)?;
     let t = state.read(move |c| timeline::build(c, &tq)).await?;
     respond(t, format!("Reachability of online platforms in {cc}"), format).await
 }
@@ -133,7 +130,7 @@ pub async fn asn(
     let title = format!("Reachability of online platforms in AS{asn}");
     let Some(cc) = cc else {
         // Nothing from this ASN: still a chart, saying so, over the asked period.
-        let tq = query(&q, "ZZ", Some(asn), None, None)?;
+        let tq = query(state.config.read_now(), &q, "ZZ", Some(asn), None, None)?;
         let t = Timeline {
             scope: Scope { cc: String::new(), asn: Some(asn) },
             from: tq.from,
@@ -145,7 +142,7 @@ pub async fn asn(
         };
         return respond(t, title, format).await;
     };
-    let tq = query(&q, &cc, Some(asn), None, None)?;
+    let tq = query(state.config.read_now(), &q, &cc, Some(asn), None, None)?;
     let t = state.read(move |c| timeline::build(c, &tq)).await?;
     respond(t, format!("{title} ({cc})"), format).await
 }
@@ -192,8 +189,8 @@ pub async fn event(
     let Some(e) = found else {
         return Err(HttpError::not_found(format!("no event with id {id:?}")));
     };
-    let period = event_period(&e, now());
-    let tq = query(&q, &e.scope.cc, e.scope.asn, e.kind.platform(), Some(period))?;
+    let period = event_period(&e, state.config.read_now());
+    let tq = query(state.config.read_now(), &q, &e.scope.cc, e.scope.asn, e.kind.platform(), Some(period))?;
     let t = state.read(move |c| timeline::build(c, &tq)).await?;
     respond(t, event_title(&e), format).await
 }

@@ -19,7 +19,11 @@ use crate::disclosures_store::{self, ImportReport};
 use crate::error::HttpError;
 use crate::server::AppState;
 
-const KEYS: &[&str] = &["source", "platform", "country", "from", "to", "tolerance", "outcome"];
+const KEYS: &[&str] = &["source", "platform", "country", "from", "to", "tolerance", "outcome", "offset", "limit"];
+/// The largest `limit` of the reconciliation's rows (without one: every row).
+pub const MAX_ROWS_LIMIT: usize = 10_000;
+/// The largest `offset` into the reconciliation's rows.
+pub const MAX_ROWS_OFFSET: usize = 10_000_000;
 /// The largest disclosure file `POST /api/v1/admin/disclosures` takes (64 MiB).
 pub const MAX_IMPORT_BYTES: usize = 64 << 20;
 /// The largest tolerance accepted (30 days).
@@ -34,6 +38,24 @@ fn bad(name: &str, why: &str) -> HttpError {
 pub struct CrossCheckQuery {
     pub options: Options,
     pub outcome: Option<Outcome>,
+    /// The rows wanted: skip `offset`, then at most `limit` (None: the rest).
+    pub offset: usize,
+    pub limit: Option<usize>,
+}
+
+/// A whole number within `range`, or a 400 naming the parameter and the bounds.
+fn bounded(
+    q: &HashMap<String, String>,
+    name: &str,
+    range: std::ops::RangeInclusive<usize>,
+) -> Result<Option<usize>, HttpError> {
+    match q.get(name) {
+        None => Ok(None),
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if range.contains(&n) => Ok(Some(n)),
+            _ => Err(bad(name, &format!("expected {} to {}", range.start(), range.end()))),
+        },
+    }
 }
 
 /// Parse the filters (unknown or malformed parameters are a 400 naming the parameter).
@@ -72,7 +94,9 @@ pub fn parse_query(q: &HashMap<String, String>, allowed: &[&str], now: i64) -> R
         from: q.get("from").map(|v| parse_time("from", v)).transpose()?,
         to: q.get("to").map(|v| parse_time("to", v)).transpose()?,
     };
-    Ok(CrossCheckQuery { options: Options { filter, tolerance, now }, outcome })
+    let offset = bounded(q, "offset", 0..=MAX_ROWS_OFFSET)?.unwrap_or(0);
+    let limit = bounded(q, "limit", 1..=MAX_ROWS_LIMIT)?;
+    Ok(CrossCheckQuery { options: Options { filter, tolerance, now }, outcome, offset, limit })
 }
 
 fn now() -> i64 {
@@ -89,10 +113,14 @@ pub async fn reconciled(
     q: &HashMap<String, String>,
     allowed: &[&str],
 ) -> Result<Reconciliation, HttpError> {
-    let CrossCheckQuery { options, outcome } = parse_query(q, allowed, now())?;
+    let CrossCheckQuery { options, outcome, offset, limit } = parse_query(q, allowed, state.config.read_now())?;
     let mut r = state.read(move |c| disclosures_store::reconciliation(c, &options)).await?;
     if let Some(o) = outcome {
         r.rows.retain(|row| row.outcome == o);
+    }
+    r.total_rows = r.rows.len();
+    if offset > 0 || limit.is_some() {
+        r.rows = r.rows.into_iter().skip(offset).take(limit.unwrap_or(usize::MAX)).collect();
     }
     let base = base(state);
     for row in &mut r.rows {
@@ -108,7 +136,7 @@ pub async fn list(
     State(state): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Vec<StoredDisclosure>>, HttpError> {
-    let f = parse_query(&q, &KEYS[..5], now())?.options.filter;
+    let f = parse_query(&q, &KEYS[..5], state.config.read_now())?.options.filter;
     let all = state.read(move |c| disclosures_store::load(c, f.country.as_deref()).map(|v| (v, f))).await?;
     let (all, f) = all;
     let keep = |d: &StoredDisclosure| {

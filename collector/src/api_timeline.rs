@@ -82,8 +82,7 @@ pub async fn timeline(
     State(state): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Timeline>, HttpError> {
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let q = parse(&q, now)?;
+    let q = parse(&q, state.config.read_now())?;
     Ok(Json(state.read(move |c| timeline::build(c, &q)).await?))
 }
 

@@ -136,9 +136,13 @@ pub struct DemoArgs {
     /// Load the data, print the summary and exit.
     #[arg(long)]
     pub no_serve: bool,
-    /// Days simulated (2-14), ending now.
+    /// Days simulated (2-14), ending at --end.
     #[arg(long, default_value_t = demo::DEFAULT_DAYS)]
     pub days: i64,
+    /// The end of the simulated period (RFC 3339 or Unix seconds, years 2000-2099); the pages
+    /// then show it as of that time. Default: now.
+    #[arg(long)]
+    pub end: Option<String>,
     #[arg(long, default_value_t = demo::DEFAULT_SEED)]
     pub seed: u64,
     /// Simulated probes (16-2000).
@@ -270,7 +274,17 @@ async fn bind(listen: SocketAddr) -> Result<(tokio::net::TcpListener, SocketAddr
 
 async fn run_demo(args: DemoArgs) -> Result<(), demo::DemoError> {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let opts = demo::DemoOptions { end: now, days: args.days, probes: args.probes, seed: args.seed, step: args.step };
+    let end = match &args.end {
+        Some(v) => demo::parse_end(v)?,
+        None => now,
+    };
+    if end > now {
+        return Err(demo::DemoError::Options(format!(
+            "--end {}: in the future (ingest would refuse the measurements as future_timestamp)",
+            crate::api_events::rfc3339(end)
+        )));
+    }
+    let opts = demo::DemoOptions { end, days: args.days, probes: args.probes, seed: args.seed, step: args.step };
     opts.check()?;
     demo::refuse_real_data(&args.data_dir)?;
     let mut config = Config::new(&args.data_dir);
@@ -280,6 +294,8 @@ async fn run_demo(args: DemoArgs) -> Result<(), demo::DemoError> {
     }
     // The simulated probes stop reporting now; live detection would call them all silent.
     config.live_detection = false;
+    // A fixed end: the pages show the simulated period as of its end, whatever the date.
+    config.read_clock = args.end.is_some().then_some(end);
     // Bind before the long replay, so a busy port fails at once.
     let listener = if args.no_serve { None } else { Some(bind(args.listen).await?) };
     let base = format!("http://{}", listener.as_ref().map_or(args.listen, |l| l.1));

@@ -61,6 +61,10 @@ pub struct Config {
     pub detection: Params,
     /// Run detection passes while serving (off for `demo`, whose simulated probes stop now).
     pub live_detection: bool,
+    /// The time the public reads take as "now" (Unix s): None is the system clock. The demo's
+    /// `--end` sets it, so its pages show the simulated period as of its end. Detection and
+    /// ingest always use the system clock.
+    pub read_clock: Option<i64>,
 }
 
 impl Config {
@@ -86,7 +90,14 @@ impl Config {
             control: None,
             detection: Params::default(),
             live_detection: true,
+            read_clock: None,
         }
+    }
+
+    /// "Now" for the public reads (pages, timelines, charts, disclosures): `read_clock` or the
+    /// system clock.
+    pub fn read_now(&self) -> i64 {
+        self.read_clock.unwrap_or_else(|| time::OffsetDateTime::now_utc().unix_timestamp())
     }
 
     pub fn db_path(&self) -> PathBuf {

@@ -1,7 +1,7 @@
 //! `vigil-collector demo`: a simulated fleet with known events, replayed through ingest and
 //! detection into a data dir, then compared with what was published.
 //!
-//! The fleet ends now. Its countries use ISO 3166's user-assigned codes (XA, XB, XC) and its
+//! The fleet ends at `--end` (by default now; tests fix it). Its countries use ISO 3166's user-assigned codes (XA, XB, XC) and its
 //! networks documentation AS numbers (64496-64511, 65536-65551), so nobody mistakes demo data
 //! for a real country. Its probes are enrolled as `demo:<run>:<label>`; a data dir holding
 //! measurements of any other probe is refused (demo data mixes only with demo data).
@@ -33,6 +33,17 @@ pub const DEFAULT_PROBES: usize = 40;
 pub const DEFAULT_SEED: u64 = 2024;
 /// Detection runs every this many seconds of simulated time (the revisions a live collector writes).
 pub const DEFAULT_STEP: i64 = 3 * H;
+
+/// The earliest and latest `--end` (2000-01-01 and 2100-01-01 UTC).
+pub const END_RANGE: std::ops::RangeInclusive<i64> = 946_684_800..=4_102_444_800;
+
+/// `--end`: RFC 3339 or Unix seconds, within [`END_RANGE`].
+pub fn parse_end(v: &str) -> Result<i64, DemoError> {
+    let t = v.parse::<i64>().ok().or_else(|| crate::events::rfc3339_to_unix(v));
+    let end = t.ok_or_else(|| DemoError::Options(format!("--end {v}: expected RFC 3339 or Unix seconds")))?;
+    DemoOptions { end, days: DEFAULT_DAYS, probes: DEFAULT_PROBES, seed: 0, step: DEFAULT_STEP }.check()?;
+    Ok(end)
+}
 
 /// Why the demo stopped.
 #[derive(Debug, thiserror::Error)]
@@ -70,7 +81,7 @@ impl DemoError {
 /// What to simulate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DemoOptions {
-    /// The simulated period ends here (Unix s): now.
+    /// The simulated period ends here (Unix s): `--end`, by default now.
     pub end: i64,
     pub days: i64,
     pub probes: usize,
@@ -81,6 +92,12 @@ pub struct DemoOptions {
 
 impl DemoOptions {
     pub fn check(&self) -> Result<(), DemoError> {
+        if !END_RANGE.contains(&self.end) {
+            return Err(DemoError::Options(format!(
+                "--end {}: expected a time in years 2000 to 2099",
+                crate::api_events::rfc3339(self.end)
+            )));
+        }
         if !(2..=14).contains(&self.days) {
             return Err(DemoError::Options(format!("--days {}: expected 2 to 14", self.days)));
         }
@@ -422,9 +439,22 @@ mod tests {
 
     #[test]
     fn options_are_checked() {
-        let o = DemoOptions { end: 0, days: 1, probes: 40, seed: 1, step: DEFAULT_STEP };
+        let o = DemoOptions { end: 1_763_900_000, days: 1, probes: 40, seed: 1, step: DEFAULT_STEP };
         assert!(o.check().unwrap_err().to_string().contains("--days"));
         let o = DemoOptions { days: 2, probes: 3, ..o };
         assert!(o.check().unwrap_err().to_string().contains("--probes"));
+        let o = DemoOptions { end: 0, days: 2, ..o };
+        assert!(
+            o.check().unwrap_err().to_string().contains("--end 1970-01-01T00:00:00Z: expected a time in years 2000")
+        );
+    }
+
+    #[test]
+    fn the_end_is_rfc3339_or_unix_seconds_within_bounds() {
+        assert_eq!(parse_end("2026-12-07T09:40:00Z").unwrap(), 1_796_636_400);
+        assert_eq!(parse_end("1796636400").unwrap(), 1_796_636_400);
+        assert!(parse_end("yesterday").unwrap_err().to_string().contains("--end yesterday: expected RFC 3339"));
+        assert!(parse_end("2100-01-01T00:00:01Z").unwrap_err().to_string().contains("years 2000 to 2099"));
+        assert!(parse_end("1999-12-31T23:59:59Z").is_err());
     }
 }

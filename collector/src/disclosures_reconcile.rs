@@ -148,6 +148,9 @@ pub struct ScoreRow {
 pub struct Reconciliation {
     pub tolerance: i64,
     pub as_of: String,
+    /// Every row of the query (`rows` holds them all, or the `offset`/`limit` window of them).
+    #[serde(default)]
+    pub total_rows: usize,
     pub rows: Vec<ReconRow>,
     pub scorecard: Vec<ScoreRow>,
 }
@@ -433,7 +436,7 @@ pub fn reconcile(
             r.disclosure.clone(),
         )
     });
-    Reconciliation { tolerance: o.tolerance, as_of: rfc(o.now), rows, scorecard }
+    Reconciliation { tolerance: o.tolerance, as_of: rfc(o.now), total_rows: rows.len(), rows, scorecard }
 }
 
 #[cfg(test)]

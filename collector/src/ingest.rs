@@ -241,7 +241,8 @@ mod tests {
         items[140].format = "other".into();
         let ctx = CheckContext {
             keys,
-            now: OffsetDateTime::now_utc(),
+            // A minute after the payloads' start (fixed: the test holds whatever the date).
+            now: OffsetDateTime::from_unix_timestamp(1_767_323_045 + 60).unwrap(),
             future_tolerance: Duration::from_secs(600),
             origin: AsnInfo { asn: 64500, cc: "NL".into() },
         };

@@ -20,10 +20,6 @@ const DISCLOSURE_KEYS: &[&str] = &["source", "platform", "country", "from", "to"
 const CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; \
                    form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
-fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
 /// The reader's language and the page's other parameters (for the language switcher).
 fn ctx(headers: &HeaderMap, q: &HashMap<String, String>, path: &str) -> Ctx {
     let accept = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
@@ -74,7 +70,8 @@ pub async fn overview(
     if let Some(why) = unknown(&q, &["lang"]) {
         return error(&ctx, StatusCode::BAD_REQUEST, &why);
     }
-    match state.read(move |c| web_data::overview(c, now())).await {
+    let now = state.config.read_now();
+    match state.read(move |c| web_data::overview(c, now)).await {
         Ok(o) => html(StatusCode::OK, &ctx, vigil_dashboard::overview::render(&ctx, &o)),
         Err(e) => storage(&ctx, e.message),
     }
@@ -115,7 +112,8 @@ async fn place_page(state: AppState, ctx: Ctx, q: HashMap<String, String>, cc: S
         Ok(f) => f,
         Err(why) => return error(&ctx, StatusCode::BAD_REQUEST, &why),
     };
-    match state.read(move |c| web_data::place(c, now(), &cc, asn, f)).await {
+    let now = state.config.read_now();
+    match state.read(move |c| web_data::place(c, now, &cc, asn, f)).await {
         Ok(p) => html(StatusCode::OK, &ctx, vigil_dashboard::place::render(&ctx, &p)),
         Err(e) => storage(&ctx, e.message),
     }
@@ -174,7 +172,8 @@ pub async fn event(
         }
     };
     let wanted = id.clone();
-    match state.read(move |c| web_data::event_page(c, now(), &wanted, base)).await {
+    let now = state.config.read_now();
+    match state.read(move |c| web_data::event_page(c, now, &wanted, base)).await {
         Ok(Some(p)) => html(StatusCode::OK, &ctx, vigil_dashboard::event::render(&ctx, &p)),
         Ok(None) => error(&ctx, StatusCode::NOT_FOUND, &format!("no event with id {id:?}")),
         Err(e) => storage(&ctx, e.message),
@@ -182,16 +181,21 @@ pub async fn event(
 }
 
 /// The disclosures page's parameters: the API's (empty form fields left out, a date `from`
-/// meaning its 00:00 UTC and a date `to` its end) and the form's values as given.
-fn disclosure_query(q: &HashMap<String, String>) -> (HashMap<String, String>, DisclosureFilters, String) {
-    let mut given: HashMap<String, String> =
-        q.iter().filter(|(k, v)| !v.is_empty() && *k != "lang").map(|(k, v)| (k.clone(), v.clone())).collect();
+/// meaning its 00:00 UTC and a date `to` its end), the form's values as given, and the page's
+/// own query without `page` (for its page links).
+fn disclosure_query(q: &HashMap<String, String>) -> (HashMap<String, String>, DisclosureFilters, String, String) {
+    let mut given: HashMap<String, String> = q
+        .iter()
+        .filter(|(k, v)| !v.is_empty() && *k != "lang" && *k != "page")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     let filters = DisclosureFilters {
         platform: given.get("platform").cloned(),
         country: given.get("country").map(|c| c.to_ascii_uppercase()),
         from: given.get("from").cloned(),
         to: given.get("to").cloned(),
     };
+    let page_query = encode(&given);
     for (k, time) in [("from", "T00:00:00Z"), ("to", "T23:59:59Z")] {
         if let Some(v) = given.get_mut(k)
             && v.len() == 10
@@ -200,24 +204,44 @@ fn disclosure_query(q: &HashMap<String, String>) -> (HashMap<String, String>, Di
             v.push_str(time);
         }
     }
-    let mut keys: Vec<&String> = given.keys().collect();
+    let api_query = encode(&given);
+    (given, filters, api_query, page_query)
+}
+
+/// `k=v&...`, sorted by key.
+fn encode(q: &HashMap<String, String>) -> String {
+    let mut keys: Vec<&String> = q.keys().collect();
     keys.sort();
     let mut s = url::form_urlencoded::Serializer::new(String::new());
     for k in keys {
-        s.append_pair(k, &given[k]);
+        s.append_pair(k, &q[k]);
     }
-    let api_query = s.finish();
-    (given, filters, api_query)
+    s.finish()
 }
 
-/// `GET /disclosures`: the disclosure cross-check (scorecard and reconciliation rows).
+/// `page`: a whole number from 1 (its upper bound, the number of pages, is checked with the rows).
+fn page_number(q: &HashMap<String, String>) -> Result<usize, String> {
+    match q.get("page").map(String::as_str) {
+        None | Some("") => Ok(1),
+        Some(v) => match v.parse::<u32>() {
+            Ok(n) if n >= 1 => Ok(n as usize),
+            _ => Err("page: expected a whole number from 1".to_string()),
+        },
+    }
+}
+
+/// `GET /disclosures`: the disclosure cross-check (scorecard and reconciliation rows, in pages).
 pub async fn disclosures(
     State(state): State<AppState>,
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let ctx = ctx(&headers, &q, "/disclosures");
-    let (given, filters, api_query) = disclosure_query(&q);
+    let (given, filters, api_query, page_query) = disclosure_query(&q);
+    let page = match page_number(&q) {
+        Ok(p) => p,
+        Err(why) => return error(&ctx, StatusCode::BAD_REQUEST, &why),
+    };
     let r = match crate::api_disclosures::reconciled(&state, &given, DISCLOSURE_KEYS).await {
         Ok(r) => r,
         Err(e) => {
@@ -225,10 +249,10 @@ pub async fn disclosures(
         }
     };
     match state.read(crate::web_disclosures::choices).await {
-        Ok(choices) => {
-            let page = crate::web_disclosures::page(&r, filters, api_query, choices);
-            html(StatusCode::OK, &ctx, vigil_dashboard::disclosures::render(&ctx, &page))
-        }
+        Ok(choices) => match crate::web_disclosures::page(&r, filters, api_query, choices, (page, page_query)) {
+            Ok(page) => html(StatusCode::OK, &ctx, vigil_dashboard::disclosures::render(&ctx, &page)),
+            Err(why) => error(&ctx, StatusCode::BAD_REQUEST, &why),
+        },
         Err(e) => storage(&ctx, e.message),
     }
 }

@@ -1,9 +1,13 @@
 //! The dashboard end to end: a simulated fleet (the demo's scenario, 2 days, 20 probes)
 //! replayed through the real ingest and detection into a real collector on 127.0.0.1; every
-//! page fetched (status, HTML validity, weight on the wire, links) and then shown in headless
-//! Chromium: the timelines show the known events, links and filters work with and without
-//! JavaScript, Arabic is laid out right to left, keyboard focus is visible, the overview fits a
-//! phone. Screenshots and page weights go to tests/artifacts/dashboard/.
+//! page fetched (status, HTML validity, weight on the wire, links), every disclosure row reached
+//! through the pages, and then shown in headless Chromium: the timelines show the known events,
+//! links and filters work with and without JavaScript, Arabic is laid out right to left,
+//! keyboard focus is visible, the overview fits a phone. Screenshots and page weights go to
+//! tests/artifacts/dashboard/.
+//!
+//! The demo ends at fixed times (`ENDS`), never the wall clock, and the collector's pages read
+//! "now" as that end: the fetched checks run for each end, the browser for the first.
 
 #[path = "dashboard/browser.rs"]
 mod browser;
@@ -18,12 +22,21 @@ use fantoccini::Locator;
 use serde_json::Value;
 use tokio::sync::oneshot;
 use vigil_collector::demo::{DEFAULT_SEED, DemoOptions};
+use vigil_collector::disclosures::InputFormat;
 use vigil_collector::{Collector, Config};
 
 use browser::Browser;
 
 /// The largest page, HTML and its stylesheet and script together, on the wire.
 const MAX_PAGE_BYTES: usize = 100 * 1024;
+
+/// The demo's end times: the one at which main failed (66 reconciliation rows, the XD row past
+/// the 60 the page showed), one just before midnight UTC (a curfew night cut at the end), one
+/// just after a month and year boundary (the period spans both).
+const ENDS: [&str; 3] = ["2026-12-07T09:40:00Z", "2026-06-14T23:55:00Z", "2026-01-01T00:20:00Z"];
+
+/// Registry disclosures added to the demo's, so the rows fill more than one page.
+const EXTRA_ROWS: usize = 100;
 
 struct Served {
     base: String,
@@ -32,18 +45,38 @@ struct Served {
     _dir: tempfile::TempDir,
 }
 
-async fn serve_demo() -> Served {
+async fn serve_demo(end: &str) -> Served {
+    let end = vigil_collector::demo::parse_end(end).expect("a demo end");
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::new(dir.path());
-    // As `vigil-collector demo`: the simulated probes stop now; live detection would call them silent.
+    // As `vigil-collector demo --end`: the simulated probes stop at the end, which the pages
+    // take as now; live detection would call them silent.
     config.live_detection = false;
+    config.read_clock = Some(end);
     let collector = Collector::open(config).expect("opens");
-    let end = time::OffsetDateTime::now_utc().unix_timestamp();
     let o = DemoOptions { end, days: 2, probes: 20, seed: DEFAULT_SEED, step: 43_200 };
     let demo = vigil_collector::demo::load(&collector, &o).await.expect("the demo loads");
     // As `vigil-collector demo`: the disclosures of the simulated truth, every outcome.
     vigil_collector::demo_disclosures::write_and_import(&demo.truth, demo.spec.end(), dir.path())
         .expect("the demo disclosures import");
+    // And a registry's 100 shutdowns in XD (no probes there): more rows than one page holds.
+    let file = dir.path().join("xd-registry.csv");
+    let mut csv = String::from(
+        "format_version,id,source,platform,services,country,asn,start,end,type,cause,source_url,published_at\n",
+    );
+    for i in 0..EXTRA_ROWS as i64 {
+        let at = |t: i64| vigil_collector::api_events::rfc3339(t);
+        let start = demo.spec.start + i * 1200;
+        csv.push_str(&format!(
+            "1,xd-{i},test-registry,all,,XD,,{},{},shutdown,test,https://example.org/xd-{i},\n",
+            at(start),
+            at(start + 600)
+        ));
+    }
+    std::fs::write(&file, csv).unwrap();
+    let now = demo.spec.end();
+    let report = vigil_collector::disclosures_cli::import(&file, InputFormat::Csv, dir.path(), now).expect("imports");
+    assert_eq!(report.inserted, EXTRA_ROWS);
     drop(demo);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -100,10 +133,167 @@ fn links(page: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// One row of `/disclosures` as a reader sees it: outcome, source, platforms, event page.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct PageRow {
+    outcome: String,
+    source: String,
+    platforms: String,
+    event: Option<String>,
+}
+
+fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {
+    let from = s.find(start)? + start.len();
+    Some(&s[from..from + s[from..].find(end)?])
+}
+
+/// The rows of one page of `/disclosures`, its "rows X–Y of N" and its `rel="next"` link.
+fn page_rows(body: &str) -> (Vec<PageRow>, Option<String>, Option<String>) {
+    let rows = body
+        .split("<tr data-outcome=\"")
+        .skip(1)
+        .map(|r| {
+            let r = &r[..r.find("</tr>").unwrap()];
+            let cells: Vec<&str> =
+                r.split("<td dir=\"ltr\">").skip(1).map(|c| &c[..c.find("</td>").unwrap()]).collect();
+            PageRow {
+                outcome: r[..r.find('"').unwrap()].to_string(),
+                source: cells[0].to_string(),
+                platforms: cells[1].to_string(),
+                event: between(r, "href=\"/event/", "\"").map(|e| e.split(['?', '&']).next().unwrap().to_string()),
+            }
+        })
+        .collect();
+    let range = between(body, "<p class=\"range\">", "</p>").map(String::from);
+    let next = body.find("\" rel=\"next\"").map(|i| {
+        let href = &body[..i];
+        href[href.rfind("href=\"").unwrap() + 6..].replace("&amp;", "&")
+    });
+    (rows, range, next)
+}
+
+/// Every row of `/disclosures?{query}`, following the pages' `next` links from the first, and
+/// each page's "rows X–Y of N".
+async fn every_disclosure_row(c: &reqwest::Client, base: &str, query: &str) -> (Vec<PageRow>, Vec<String>) {
+    let (mut rows, mut ranges) = (Vec::new(), Vec::new());
+    let mut url = Some(format!("/disclosures?{query}"));
+    while let Some(u) = url.take() {
+        let (status, _, _, body) = fetch(c, &format!("{base}{u}"), None).await;
+        assert_eq!(status, 200, "{u}: {body}");
+        let problems = html::problems(&body);
+        assert!(problems.is_empty(), "{u}: {problems:#?}");
+        let (page, range, next) = page_rows(&body);
+        assert!(
+            !page.is_empty() && page.len() <= vigil_dashboard::disclosures::ROWS_PER_PAGE,
+            "{u}: {} rows",
+            page.len()
+        );
+        rows.extend(page);
+        ranges.push(range.unwrap_or_else(|| panic!("{u}: no rows X–Y of N")));
+        url = next;
+        assert!(ranges.len() < 100, "the pages end");
+    }
+    (rows, ranges)
+}
+
+/// The API's reconciliation rows for `query` and them as the page should show them: an
+/// undisclosed event once per source, naming its platforms.
+async fn api_rows(c: &reqwest::Client, base: &str, query: &str) -> (Vec<Value>, Vec<PageRow>) {
+    let api: Value =
+        serde_json::from_str(&fetch(c, &format!("{base}/api/v1/reconciliation?{query}"), None).await.3).unwrap();
+    let api_rows = api["rows"].as_array().unwrap().clone();
+    let mut want: Vec<PageRow> = Vec::new();
+    for r in &api_rows {
+        let (source, event) = (r["source"].as_str().unwrap(), r["event"].as_str().map(String::from));
+        let platform = r["platform"].as_str().unwrap();
+        if r["outcome"] == "undisclosed"
+            && let Some(w) =
+                want.iter_mut().find(|w| w.outcome == "undisclosed" && w.source == source && w.event == event)
+        {
+            w.platforms = format!("{}, {platform}", w.platforms);
+            continue;
+        }
+        want.push(PageRow {
+            outcome: r["outcome"].as_str().unwrap().into(),
+            source: source.into(),
+            platforms: platform.into(),
+            event,
+        });
+    }
+    (api_rows, want)
+}
+
+/// The regression of 2026-12-07T09:40Z: every row of the reconciliation (the API's, an
+/// undisclosed event once per source with its platforms) is reached through the pages, in both
+/// languages, with a true "rows X–Y of N"; so every outcome, the XD row among them.
+async fn every_disclosure_row_is_reachable(c: &reqwest::Client, base: &str, end: &str) {
+    let (all, mut want) = api_rows(c, base, "").await;
+    let (mut got, ranges) = every_disclosure_row(c, base, "").await;
+    let n = want.len();
+    eprintln!("{end}: {} reconciliation rows in the API, {n} on the pages ({} pages)", all.len(), ranges.len());
+    let per = vigil_dashboard::disclosures::ROWS_PER_PAGE;
+    let expected: Vec<String> =
+        (0..n.div_ceil(per)).map(|p| format!("Rows {}–{} of {n}", p * per + 1, ((p + 1) * per).min(n))).collect();
+    assert_eq!(ranges, expected, "{end}: {} API rows", all.len());
+    assert!(ranges.len() >= 2, "{end}: the rows fill more than one page");
+    let outcomes: BTreeSet<&str> = got.iter().map(|r| r.outcome.as_str()).collect();
+    assert_eq!(
+        outcomes.into_iter().collect::<Vec<_>>(),
+        ["matched", "unconfirmed_no_coverage", "unconfirmed_no_event", "undisclosed"],
+        "{end}: every outcome on some page"
+    );
+    assert!(got.iter().any(|r| r.outcome == "unconfirmed_no_coverage" && r.platforms == "x"), "{end}: the XD row");
+    got.sort();
+    want.sort();
+    assert_eq!(got, want, "{end}: the pages hold the API's rows, each once");
+    let undisclosed: Vec<&PageRow> = got.iter().filter(|r| r.outcome == "undisclosed").collect();
+    let events: BTreeSet<(&str, &Option<String>)> = undisclosed.iter().map(|r| (r.source.as_str(), &r.event)).collect();
+    assert_eq!(events.len(), undisclosed.len(), "{end}: an undisclosed event is one row per source");
+    assert!(undisclosed.iter().any(|r| r.platforms.contains(", ")), "{end}: a shutdown names its platforms");
+    // Arabic: the same rows, the range in Arabic, the links keeping the language.
+    let (ar, ranges) = every_disclosure_row(c, base, "lang=ar").await;
+    assert_eq!(ar.len(), n, "{end}");
+    assert_eq!(ranges[0], format!("الصفوف 1–{} من {n}", n.min(per)));
+    assert!(ranges.iter().all(|r| r.starts_with("الصفوف ")), "{end}: every page in Arabic: {ranges:?}");
+    // One filter across pages: the filter stays in the page links.
+    let (_, mut xa_want) = api_rows(c, base, "country=XA").await;
+    let (mut xa, _) = every_disclosure_row(c, base, "country=XA").await;
+    xa.sort();
+    xa_want.sort();
+    assert_eq!(xa, xa_want, "{end}: XA's rows");
+    // The page number is bounded: a page past the last, or not a number, is a 400 naming it.
+    let pages = n.div_ceil(per);
+    for (q, says) in [
+        ("page=0", "page: expected a whole number from 1".to_string()),
+        (&format!("page={}", pages + 1)[..], format!("page: expected 1 to {pages}")),
+        ("page=99999999999", "page: expected a whole number from 1".into()),
+    ] {
+        let (status, _, _, body) = fetch(c, &format!("{base}/disclosures?{q}"), None).await;
+        assert!(status == 400 && body.contains(&says), "{q}: {status} {body}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboard_renders_the_demo_in_a_real_browser() {
+    // The end at which main failed; the browser part runs for this end only.
+    dashboard(ENDS[0], true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_pages_hold_for_a_demo_ending_before_midnight() {
+    dashboard(ENDS[1], false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_pages_hold_for_a_demo_spanning_a_new_year() {
+    dashboard(ENDS[2], false).await;
+}
+
+/// The demo ending at `end` served; every page fetched and checked, every disclosure row
+/// reached; then, with `browser`, the pages in headless Chromium.
+async fn dashboard(end: &str, in_browser: bool) {
     let started = Instant::now();
-    let mut s = serve_demo().await;
+    let mut s = serve_demo(end).await;
     let loaded = started.elapsed();
     let base = s.base.clone();
     let c = http();
@@ -172,8 +362,16 @@ async fn the_dashboard_renders_the_demo_in_a_real_browser() {
     let (status, _, _, bad) = fetch(&c, &format!("{base}/disclosures?country=XAA"), None).await;
     assert!(status == 400 && bad.contains("country: expected a two-letter"), "{status} {bad}");
 
-    let Some((driver, chromium)) = browser::available() else {
+    every_disclosure_row_is_reachable(&c, &base, end).await;
+
+    let Some((driver, chromium)) = browser::available().filter(|_| in_browser) else {
+        eprintln!(
+            "{end}: demo loaded in {:.1} s, pages checked in {:.1} s",
+            loaded.as_secs_f64(),
+            started.elapsed().as_secs_f64()
+        );
         s.stop.take().map(|t| t.send(()));
+        let _ = s.task.await;
         return;
     };
     let browser_started = Instant::now();
@@ -283,13 +481,29 @@ async fn the_dashboard_renders_the_demo_in_a_real_browser() {
     // scorecard, a filter, evidence that answers, the event's page listing its disclosures.
     b.client.find(Locator::Css("header nav a[href=\"/disclosures\"]")).await.unwrap().click().await.unwrap();
     b.wait_url("/disclosures").await;
-    let outcomes = "return [...new Set([...document.querySelectorAll('table.recon tbody tr')].map(r => r.dataset.outcome))].sort()";
-    let got = b.js(outcomes).await;
+    // Every outcome, page after page by the `next` links (plain links: no script needed).
+    let outcomes =
+        "return [...new Set([...document.querySelectorAll('table.recon tbody tr')].map(r => r.dataset.outcome))]";
+    let mut seen = BTreeSet::new();
+    let mut page = 1;
+    loop {
+        for o in b.js(outcomes).await.as_array().unwrap() {
+            seen.insert(o.as_str().unwrap().to_string());
+        }
+        let range = b.js("return document.querySelector('nav.pages .range').textContent").await;
+        assert!(range.as_str().unwrap().starts_with("Rows "), "{range}");
+        let Ok(next) = b.client.find(Locator::Css("nav.pages a[rel=next]")).await else { break };
+        page += 1;
+        next.click().await.unwrap();
+        b.wait_url(&format!("page={page}#")).await;
+    }
+    assert!(page >= 2, "the next links were followed");
     assert_eq!(
-        got,
-        serde_json::json!(["matched", "unconfirmed_no_coverage", "unconfirmed_no_event", "undisclosed"]),
+        seen.into_iter().collect::<Vec<_>>(),
+        ["matched", "unconfirmed_no_coverage", "unconfirmed_no_event", "undisclosed"],
         "every outcome"
     );
+    b.client.goto(&format!("{base}/disclosures")).await.unwrap();
     let words = b
         .js("return document.querySelector('table.recon tr[data-outcome=\"unconfirmed_no_coverage\"] th').textContent")
         .await;

@@ -1,4 +1,5 @@
-//! `vigil-collector demo`, the real binary: a small simulated fleet (2 days, ending now) replayed
+//! `vigil-collector demo`, the real binary: a small simulated fleet (2 days, ending at a fixed
+//! `--end`, so the test holds whatever the day and hour) replayed
 //! into a temp data dir; the summary's precision and recall; the stored events of every kind;
 //! and the refusal of a data dir that holds a real probe's measurements.
 
@@ -8,11 +9,13 @@ use vigil_collector::api_events::{EventFilter, list};
 use vigil_collector::{Collector, Config};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vigil-collector");
+/// The simulated period's end (the time at which the dashboard test once failed).
+const END: &str = "2026-12-07T09:40:00Z";
 
 fn demo(dir: &std::path::Path) -> std::process::Output {
     // Small enough for a debug build: 20 probes, detection every 12 h of simulated time.
     Command::new(BIN)
-        .args(["demo", "--no-serve", "--days", "2", "--probes", "20", "--step", "43200", "--data-dir"])
+        .args(["demo", "--no-serve", "--end", END, "--days", "2", "--probes", "20", "--step", "43200", "--data-dir"])
         .arg(dir)
         .output()
         .expect("runs vigil-collector")
@@ -36,6 +39,11 @@ async fn the_demo_publishes_every_kind_of_event_and_refuses_real_data() {
     let (precision, recall) = (ratio(&stdout, "precision"), ratio(&stdout, "recall"));
     assert!(precision >= 0.95 && recall >= 0.95, "precision {precision}, recall {recall}");
     assert!(!stdout.contains("MISSED"), "{stdout}");
+    // The period ends at --end: the ongoing signal block started on 2026-12-06 (at 75 % of it).
+    assert!(
+        stdout.contains("blocking signal by tcp_ip_blackhole, XA (national), 2026-12-06 21:40 .. ongoing"),
+        "{stdout}"
+    );
     for url in [
         "/",
         "/country/XA",
@@ -85,6 +93,26 @@ async fn the_demo_publishes_every_kind_of_event_and_refuses_real_data() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("real_data") && stderr.contains("real probes"), "{stderr}");
     assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn a_bad_end_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    for (end, says) in [
+        ("1999-12-31T23:59:59Z", "--end 1999-12-31T23:59:59Z: expected a time in years 2000 to 2099"),
+        ("last tuesday", "--end last tuesday: expected RFC 3339 or Unix seconds"),
+        ("2099-12-31T00:00:00Z", "--end 2099-12-31T00:00:00Z: in the future"),
+    ] {
+        let out = Command::new(BIN)
+            .args(["demo", "--no-serve", "--end", end, "--data-dir"])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("bad_option") && stderr.contains(says), "{stderr}");
+    }
+    assert!(!dir.path().join("vigil.sqlite").exists(), "nothing written");
 }
 
 #[test]

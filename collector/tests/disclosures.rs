@@ -275,11 +275,29 @@ async fn disclosures_are_reconciled_with_a_replayed_fleet() {
         ("country=IRN", "country"),
         ("to=soon", "to"),
         ("colour=red", "colour"),
+        ("limit=0", "limit: expected 1 to 10000"),
+        ("limit=10001", "limit: expected 1 to 10000"),
+        ("offset=-1", "offset: expected 0 to 10000000"),
+        ("offset=10000001", "offset: expected 0 to 10000000"),
     ] {
         let (status, body) = get(&base, &format!("/api/v1/reconciliation?{query}")).await;
         assert_eq!(status, 400, "{query}: {body}");
         assert!(body.contains("bad_parameter") && body.contains(name), "{query}: {body}");
     }
+    // The rows in windows (offset, limit), each answer counting them all; without a window, all.
+    let total = rows.len();
+    assert!(total > 3 && r["total_rows"] == total, "{r}");
+    let mut windowed = Vec::new();
+    for offset in (0..total + 3).step_by(3) {
+        let (status, body) = get(&base, &format!("/api/v1/reconciliation?offset={offset}&limit=3")).await;
+        assert_eq!(status, 200, "{body}");
+        let w: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(w["total_rows"], total);
+        windowed.extend(w["rows"].as_array().unwrap().iter().cloned());
+    }
+    assert_eq!(&windowed, rows, "the windows hold every row once, in order");
+    let (_, csv) = get(&base, "/api/v1/reconciliation.csv?offset=1&limit=2").await;
+    assert_eq!(csv.lines().count(), 3, "{csv}");
     let (status, _) = get(&base, "/api/v1/scorecard?outcome=matched").await;
     assert_eq!(status, 400);
 

@@ -8,11 +8,19 @@
 use maud::{Markup, html};
 
 use crate::layout::{self, Ctx, DataLink, Page, time};
-use crate::model::{Disclosed, DisclosureRow, Disclosures, ScoreLine};
+use crate::model::{Disclosed, DisclosureRow, Disclosures, RowsPage, ScoreLine};
 use crate::{parts, words};
 
-/// The most rows and scorecard lines the page lists (it stays light; the CSV has them all).
+/// The most scorecard lines the page lists (it stays light; the CSV has them all).
 pub const ROWS_MAX: usize = 60;
+
+/// Reconciliation rows per page (every row is reached through the page links).
+pub const ROWS_PER_PAGE: usize = 60;
+
+/// The number of pages for `total` rows (at least 1).
+pub fn page_count(total: usize) -> usize {
+    total.div_ceil(ROWS_PER_PAGE).max(1)
+}
 
 /// The outcomes, in the order the page explains them.
 pub const OUTCOMES: [&str; 4] = ["matched", "undisclosed", "unconfirmed_no_coverage", "unconfirmed_no_event"];
@@ -89,7 +97,7 @@ pub fn rows_table(ctx: &Ctx, rows: &[DisclosureRow], caption: &str) -> Markup {
                         tr data-outcome=(r.outcome) data-cc=(r.scope.cc) {
                             th scope="row" { (outcome(ctx, &r.outcome)) }
                             td dir="ltr" { (r.source) }
-                            td dir="ltr" { (r.platform) }
+                            td dir="ltr" { (r.platforms.join(", ")) }
                             td { (words::place(l, &r.scope)) }
                             td {
                                 @match (&r.disclosed, &r.start) {
@@ -169,6 +177,40 @@ fn scorecard(ctx: &Ctx, lines: &[ScoreLine]) -> Markup {
     }
 }
 
+/// "Rows X–Y of N" and plain links to the first, previous, nearby, next and last pages.
+fn pager(ctx: &Ctx, p: &RowsPage, shown: usize) -> Markup {
+    let l = ctx.lang;
+    let href = |n: usize| {
+        let q = if p.query.is_empty() { String::new() } else { format!("{}&", p.query) };
+        format!("{}#rows-h", ctx.href(&format!("/disclosures?{q}page={n}")))
+    };
+    let near: Vec<usize> = (p.page.saturating_sub(2).max(1)..=(p.page + 2).min(p.pages)).collect();
+    html! {
+        nav class="pages" aria-label=(l.t("pages_label")) {
+            p class="range" { (l.f("rows_range", &[("first", &(p.first + 1)), ("last", &(p.first + shown)), ("total", &p.total)])) }
+            @if p.pages > 1 {
+                ul {
+                    @if p.page > 1 {
+                        li { a href=(href(1)) rel="first" { (l.t("page_first")) } }
+                        li { a href=(href(p.page - 1)) rel="prev" { (l.t("page_prev")) } }
+                    }
+                    @for n in near {
+                        @if n == p.page {
+                            li { strong aria-current="page" { (l.f("page_n", &[("n", &n)])) } }
+                        } @else {
+                            li { a href=(href(n)) { (l.f("page_n", &[("n", &n)])) } }
+                        }
+                    }
+                    @if p.page < p.pages {
+                        li { a href=(href(p.page + 1)) rel="next" { (l.t("page_next")) } }
+                        li { a href=(href(p.pages)) rel="last" { (l.f("page_last", &[("n", &p.pages)])) } }
+                    }
+                }
+            }
+        }
+    }
+}
+
 fn form(ctx: &Ctx, p: &Disclosures) -> Markup {
     let l = ctx.lang;
     let f = &p.filters;
@@ -211,16 +253,14 @@ pub fn render(ctx: &Ctx, p: &Disclosures) -> String {
         section aria-labelledby="rows-h" {
             h2 id="rows-h" { (l.t("recon_heading")) }
             dl class="outcomes" {
-                @for o in OUTCOMES {
-                    dt { (outcome(ctx, o)) } dd { (l.t(&format!("outcome_help_{o}"))) " (" (p.rows.iter().filter(|r| r.outcome == o).count()) ")" }
+                @for (o, n) in OUTCOMES.iter().zip(p.paging.counts) {
+                    dt { (outcome(ctx, o)) } dd { (l.t(&format!("outcome_help_{o}"))) " (" (n) ")" }
                 }
             }
-            @if p.rows.is_empty() { p class="empty" { (l.t("no_disclosures")) } } @else {
-                (rows_table(ctx, &p.rows[..p.rows.len().min(ROWS_MAX)], &l.n("recon_caption", p.rows.len())))
-                @if p.rows.len() > ROWS_MAX {
-                    p class="more" { (l.f("more_lines", &[("shown", &ROWS_MAX), ("total", &p.rows.len())])) " "
-                        a href={ "/api/v1/reconciliation.csv" (q) } type="text/csv" { (l.t("data_recon_csv")) } }
-                }
+            @if p.paging.total == 0 { p class="empty" { (l.t("no_disclosures")) } } @else {
+                (pager(ctx, &p.paging, p.rows.len()))
+                (rows_table(ctx, &p.rows, &l.n("recon_caption", p.paging.total)))
+                @if p.paging.pages > 1 { (pager(ctx, &p.paging, p.rows.len())) }
             }
         }
     };

@@ -285,7 +285,9 @@ pub struct DisclosureRow {
     /// `matched`, `undisclosed`, `unconfirmed_no_coverage` or `unconfirmed_no_event`.
     pub outcome: String,
     pub source: String,
-    pub platform: String,
+    /// The platform disclosed about; for an undisclosed event, every platform the source did not
+    /// disclose it for (one row per event, not one per platform).
+    pub platforms: Vec<String>,
     pub scope: Scope,
     /// What was disclosed: `blocked`, `throttled` or `shutdown` (None: nothing was).
     pub disclosed: Option<String>,
@@ -303,6 +305,21 @@ pub struct DisclosureRow {
     pub disclosure_delay: Option<i64>,
     /// Probes measuring there around the disclosed period (unconfirmed rows).
     pub probes: Option<u32>,
+}
+
+/// Which of the reconciliation's rows a page of `/disclosures` shows.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RowsPage {
+    /// This page (from 1) and the number of pages (at least 1).
+    pub page: usize,
+    pub pages: usize,
+    /// The rows shown are `first + 1 ..= first + rows.len()` of `total`.
+    pub first: usize,
+    pub total: usize,
+    /// Rows per outcome over every page, in `disclosures::OUTCOMES` order.
+    pub counts: [usize; 4],
+    /// The page's query without `page` and `lang`, encoded (`country=XA`), for the page links.
+    pub query: String,
 }
 
 /// The scorecard of one source and platform in one country (None: all countries).
@@ -342,7 +359,9 @@ pub struct Disclosures {
     /// The API query of the same filters, encoded (`country=XA&from=...`), for the data links.
     pub api_query: String,
     pub scorecard: Vec<ScoreLine>,
+    /// The rows of this page (`paging` says which).
     pub rows: Vec<DisclosureRow>,
+    pub paging: RowsPage,
     /// The filter's choices: every platform and country disclosed about or measured.
     pub platforms: Vec<String>,
     pub countries: Vec<String>,

@@ -99,6 +99,14 @@ fn pages(ctx: &Ctx) -> Vec<String> {
             no_event: 1,
         }],
         rows: OUTCOMES.iter().map(|o| drow(o)).collect(),
+        paging: RowsPage {
+            page: 2,
+            pages: 3,
+            first: 60,
+            total: 124,
+            counts: [1, 1, 1, 1],
+            query: format!("platform={EVIL}"),
+        },
         platforms: vec![EVIL.into()],
         countries: vec![EVIL.into()],
     };
@@ -110,7 +118,7 @@ fn drow(outcome: &str) -> DisclosureRow {
     DisclosureRow {
         outcome: outcome.into(),
         source: EVIL.into(),
-        platform: EVIL.into(),
+        platforms: vec![EVIL.into(), EVIL.into()],
         scope: Scope { cc: "XA".into(), asn: Some(64496) },
         disclosed: (outcome != "undisclosed").then(|| "blocked".into()),
         start: (outcome != "undisclosed").then_some(Disclosed { at: 1_740_960_000, day: true }),
@@ -215,10 +223,11 @@ fn a_busy_month_stays_under_100_kb() {
 
 #[test]
 fn a_busy_disclosures_page_stays_under_100_kb() {
-    // A STOP year of thousands of rows and a scorecard of hundreds of lines: the page lists the
-    // first 60 of each and links the CSV of them all.
+    // A STOP year of thousands of rows and a scorecard of hundreds of lines: the page lists one
+    // page of rows (with links to the others) and the first 60 scorecard lines (and links the
+    // CSV of them all).
     let ctx = Ctx::new(None, None, "/disclosures", "");
-    let rows: Vec<DisclosureRow> = (0..3000).map(|i| drow(OUTCOMES[i % 4])).collect();
+    let rows: Vec<DisclosureRow> = (0..disclosures::ROWS_PER_PAGE).map(|i| drow(OUTCOMES[i % 4])).collect();
     let line = ScoreLine {
         source: "accessnow-stop".into(),
         platform: "whatsapp".into(),
@@ -238,12 +247,53 @@ fn a_busy_disclosures_page_stays_under_100_kb() {
         filters: DisclosureFilters::default(),
         api_query: String::new(),
         scorecard: vec![line; 500],
+        paging: RowsPage { page: 50, pages: 50, first: 2940, total: 3000, counts: [750; 4], query: String::new() },
         rows,
         platforms: (0..20).map(|i| format!("platform{i}")).collect(),
         countries: (0..150).map(|i| format!("C{i}")).collect(),
     };
     let page = disclosures::render(&ctx, &d);
     assert!(page.len() < 100 * 1024 - 8 * 1024, "{} bytes", page.len());
-    assert_eq!(page.matches("<tr data-outcome=").count(), disclosures::ROWS_MAX);
-    assert!(page.contains("Only the first 60 of 3000 are listed here") && page.contains("Only the first 60 of 500"));
+    assert_eq!(page.matches("<tr data-outcome=").count(), disclosures::ROWS_PER_PAGE);
+    assert!(page.contains("Rows 2941–3000 of 3000") && page.contains("Only the first 60 of 500"));
+    assert!(page.contains("(750)"), "the outcome counts are over every page");
+    assert!(page.contains("href=\"/disclosures?page=1#rows-h\" rel=\"first\""), "{page}");
+    assert!(page.contains("href=\"/disclosures?page=49#rows-h\" rel=\"prev\""));
+    assert!(!page.contains("rel=\"next\""), "the last page");
+}
+
+#[test]
+fn the_disclosures_pages_link_each_other_keeping_filters_and_language() {
+    for (lang, range, next) in
+        [(None, "Rows 61–120 of 125", "next ›"), (Some("ar"), "الصفوف 61–120 من 125", "التالية ›")]
+    {
+        let ctx = Ctx::new(lang, None, "/disclosures", "country=XA&page=2");
+        let d = Disclosures {
+            as_of: 1_740_980_000,
+            tolerance: 7200,
+            filters: DisclosureFilters::default(),
+            api_query: "country=XA".into(),
+            scorecard: Vec::new(),
+            rows: (0..disclosures::ROWS_PER_PAGE).map(|i| drow(OUTCOMES[i % 4])).collect(),
+            paging: RowsPage {
+                page: 2,
+                pages: 3,
+                first: 60,
+                total: 125,
+                counts: [32, 31, 31, 31],
+                query: "country=XA".into(),
+            },
+            platforms: Vec::new(),
+            countries: Vec::new(),
+        };
+        let page = disclosures::render(&ctx, &d);
+        assert!(page.contains(range), "{page}");
+        let keep = if lang.is_some() { "&amp;lang=ar" } else { "" };
+        for (n, rel) in [(1, "first"), (1, "prev"), (3, "next"), (3, "last")] {
+            let link = format!("href=\"/disclosures?country=XA&amp;page={n}{keep}#rows-h\" rel=\"{rel}\"");
+            assert_eq!(page.matches(&link).count(), 2, "{link} above and below the rows");
+        }
+        assert!(page.contains(next) && page.contains("aria-current=\"page\""));
+        assert_eq!(page.matches("<nav class=\"pages\"").count(), 2);
+    }
 }
