@@ -20,7 +20,7 @@ use crate::bogon::Scope;
 use crate::daemon::Probe;
 use crate::spool::Class;
 use crate::spool::compact::seal_platform;
-use crate::upload::{Collector, UploadError};
+use crate::upload::UploadError;
 
 /// `input` and `platform` of the connectivity check spooled when everything fails.
 pub const CONNECTIVITY_CHECK: &str = "controls";
@@ -172,8 +172,11 @@ fn sign(m: &Measurement<HeartbeatKeys>, key: &SigningKey) -> Signed {
 }
 
 async fn send(probe: &Probe, signed: Signed) -> Result<(), UploadError> {
-    let mut collector = Collector::load(probe.http.clone(), &probe.pin_path())?;
+    let mut collector = probe.collector()?;
     let ack = collector.submit(vec![signed]).await?;
+    if let Some(clock) = collector.take_clock() {
+        probe.spool.save_clock(&clock)?;
+    }
     match ack.results.first().map(|r| &r.status) {
         Some(ItemStatus::Accepted | ItemStatus::Duplicate) => Ok(()),
         _ => Err(UploadError::BadAck("the heartbeat was not acknowledged".into())),
@@ -195,7 +198,7 @@ pub async fn beat(
     scope: &Scope,
     limit: Duration,
 ) -> Beat {
-    let signed = sign(&measurement(probe, keys), &probe.key);
+    let signed = sign(&probe.corrected(&measurement(probe, keys)), &probe.key);
     let sent = timeout(limit, send(probe, signed.clone())).await.unwrap_or_else(|_| {
         let message = format!("generic_timeout_error: no acknowledgement in {} ms", limit.as_millis());
         Err(UploadError::Unreachable { url: "the pinned collector".into(), message })
@@ -210,7 +213,7 @@ pub async fn beat(
     let answered = matches!(error, UploadError::Busy { .. } | UploadError::Refused { .. });
     let mut network_down = false;
     if !answered && let Some(down) = check_controls(probe, targets, scope, CHECK_TIMEOUT.min(limit)).await {
-        items.push(seal_platform(&down, &probe.key));
+        items.push(seal_platform(&probe.corrected(&down), &probe.key));
         network_down = true;
     }
     let mut text = error.to_string();
