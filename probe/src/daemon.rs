@@ -90,7 +90,8 @@ impl Probe {
         &self,
         runs: &[vigil_report::Measurement<vigil_report::ThrottlingKeys>],
     ) -> Result<AddReport, SpoolError> {
-        self.spool.add(runs.iter().map(|m| crate::spool::compact::seal_throttling(&self.corrected(m), &self.key)).collect())
+        self.spool
+            .add(runs.iter().map(|m| crate::spool::compact::seal_throttling(&self.corrected(m), &self.key)).collect())
     }
 
     /// The pinned collector, with this probe's clock and the body limit it knows.

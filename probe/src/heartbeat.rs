@@ -9,7 +9,6 @@ use std::time::Duration;
 use ed25519_dalek::SigningKey;
 use tokio::task::JoinSet;
 use tokio::time::{Instant, timeout};
-use vigil_report::protocol::ItemStatus;
 use vigil_report::{
     Blocking, HEARTBEAT_TEST_NAME, HeartbeatKeys, MEASUREMENT_FORMAT, Measurement, PLATFORM_TEST_NAME,
     PlatformEndpoint, PlatformKeys, PlatformStatus, Signed,
@@ -177,8 +176,15 @@ async fn send(probe: &Probe, signed: Signed) -> Result<(), UploadError> {
     if let Some(clock) = collector.take_clock() {
         probe.spool.save_clock(&clock)?;
     }
-    match ack.results.first().map(|r| &r.status) {
-        Some(ItemStatus::Accepted | ItemStatus::Duplicate) => Ok(()),
+    match ack.results.first() {
+        Some(r) if r.status.is_stored() => Ok(()),
+        // Refused in a signed ack (e.g. `future_timestamp` before the clock correction is known):
+        // the collector answered, so this is no sign of a network outage.
+        Some(r) if let Some(e) = &r.error => Err(UploadError::Refused {
+            status: 200,
+            code: e.kind(),
+            message: format!("the heartbeat was refused: {}", e.message),
+        }),
         _ => Err(UploadError::BadAck("the heartbeat was not acknowledged".into())),
     }
 }
@@ -231,7 +237,7 @@ mod tests {
 
     use axum::Json;
     use vigil_report::STATEMENT_FORMAT;
-    use vigil_report::protocol::{ItemResult, SubmitAck, SubmitRequest};
+    use vigil_report::protocol::{ItemResult, ItemStatus, SubmitAck, SubmitRequest};
     use vigil_report::signed::{encode_public_key, key_id};
 
     use super::*;

@@ -362,9 +362,13 @@ pub async fn upload_pass(
         spool.save_clock(&clock)?;
         report.clock = Some(clock);
     }
-    let proven: HashSet<String> =
-        too_large.iter().filter(|(_, bytes)| largest_acked > 0 && *bytes > largest_acked).map(|(id, _)| id.clone()).collect();
-    let reason = format!("refused with HTTP 413 while smaller submissions (up to {largest_acked} bytes) were acknowledged");
+    let proven: HashSet<String> = too_large
+        .iter()
+        .filter(|(_, bytes)| largest_acked > 0 && *bytes > largest_acked)
+        .map(|(id, _)| id.clone())
+        .collect();
+    let reason =
+        format!("refused with HTTP 413 while smaller submissions (up to {largest_acked} bytes) were acknowledged");
     report.applied.set_aside += spool.set_aside_ids(&proven, &reason)?;
     report.applied.deferred += too_large.len() - proven.len();
     report.applied.deferred_ids = Vec::new();

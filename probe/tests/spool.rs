@@ -863,3 +863,38 @@ async fn a_skewed_clock_is_measured_from_the_signed_ack_applied_to_new_measureme
     assert_eq!((clock.correction_s, clock.ignored), (0, true));
     assert_eq!(probe.spool.clock(), clock);
 }
+
+#[tokio::test]
+async fn the_upload_command_sets_an_oversized_head_aside_and_status_shows_it() {
+    let (fake, url) = fake_collector().await;
+    *fake.0.body_limit.lock().unwrap() = Some(100 * 1024);
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_for(dir.path());
+    let config_path = dir.path().join("vigil.toml");
+    fs::write(&config_path, toml::to_string(&config).unwrap()).unwrap();
+    let c = config_path.to_str().unwrap();
+    let (code, _, err) = cli(&["enroll", "--config", c, "--collector", &url, "--token", "letmein"]).await;
+    assert_eq!(code, 0, "{err}");
+    let key = identity::load(&config.identity.key_file).unwrap();
+    let spool = Spool::open(&config.spool.dir, config.spool.max_bytes).unwrap();
+    let mut huge = web("huge", Blocking::Dns, Some(false), "2024-01-01 00:00:00");
+    huge.annotations.insert("pad".into(), "x".repeat(200 * 1024));
+    spool.add(vec![seal_web(&huge, 65536, &key)]).unwrap();
+    spool.add(sealed(&ids("m", 3), &key)).unwrap();
+
+    // Once, this pass stopped at the head (exit 4) and nothing behind it was ever sent.
+    let (code, out, err) = cli(&["upload", "--config", c]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("3 accepted") && out.contains("1 set aside"), "{out}");
+    assert_eq!(fake.0.stored.lock().unwrap().len(), 3);
+
+    let (code, out, _) = cli(&["status", "--config", c]).await;
+    assert_eq!(code, 0);
+    assert!(out.contains("set aside:  1 too large for the collector (1 kept in aside/"), "{out}");
+    let (_, out, _) = cli(&["status", "--config", c, "--json"]).await;
+    let status: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (status["spool"]["counters"]["set_aside"].as_u64(), status["spool"]["measurements"].as_u64()),
+        (Some(1), Some(0))
+    );
+}
