@@ -28,6 +28,9 @@ const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
 /// The collector's request body limit as the probe assumes it until configured otherwise
 /// (`[upload] max_body_bytes`; the collector's default `--max-body-bytes`).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+/// A pass ends after this many measurements in a row were refused alone by an unsigned 413 with
+/// nothing acknowledged in between (a middlebox refusing everything): they stay in the spool.
+const MAX_413_IN_A_ROW: usize = 16;
 
 /// Errors talking to the collector; `is_retryable` says whether waiting may help.
 #[derive(Debug, thiserror::Error)]
@@ -308,8 +311,9 @@ impl PassReport {
 /// stops the pass. In a signed acknowledgement, stored measurements are deleted, permanent
 /// refusals move to `rejected/`, refusals as too large move to `aside/`, transient ones stay for
 /// a later pass (not sent again in this one); a refusal saying the collector is busy ends the
-/// pass. A 413 halves the batch; a measurement refused alone by a 413 is skipped for the rest of
-/// the pass and, since a plain HTTP status is unsigned (a middlebox could send it), set aside at
+/// pass. A 413 halves the batch (it grows back after an ack); a measurement refused alone by a
+/// 413 is skipped for the rest of the pass (which ends after `MAX_413_IN_A_ROW` of them in a row)
+/// and, since a plain HTTP status is unsigned (a middlebox could send it), set aside at
 /// the end only if the same pass had a smaller submission acknowledged (so the 413 was about its
 /// size); otherwise it stays in the spool.
 pub async fn upload_pass(
@@ -323,6 +327,7 @@ pub async fn upload_pass(
     // Measurements refused alone by an unsigned 413, with their request sizes.
     let mut too_large: Vec<(String, usize)> = Vec::new();
     let mut largest_acked = 0;
+    let mut refused_in_a_row = 0;
     let result = loop {
         let batch = Batch::collect_with(spool, size, &skip, collector.max_body)?;
         report.applied.set_aside += batch.set_aside;
@@ -341,13 +346,19 @@ pub async fn upload_pass(
                 let id = batch.measurements().first().map(measurement_id).unwrap_or_default();
                 too_large.push((id.clone(), collector.last_request_bytes));
                 skip.insert(id);
-                size = batch_size.max(1);
+                refused_in_a_row += 1;
+                if refused_in_a_row >= MAX_413_IN_A_ROW {
+                    break Ok(());
+                }
                 continue;
             }
             Err(e) => break Err(e),
         };
         batch.check(&ack.results).map_err(UploadError::BadAck)?;
         largest_acked = largest_acked.max(collector.last_request_bytes);
+        refused_in_a_row = 0;
+        // After halving for a 413, grow back.
+        size = (size * 2).min(batch_size.max(1));
         let applied = batch.apply(spool, &ack.results)?;
         report.batches += 1;
         skip.extend(applied.deferred_ids.iter().cloned());

@@ -90,6 +90,8 @@ struct Inner {
     lose_ack: AtomicBool,
     /// Answer every submission with an unsigned 413, as a middlebox could.
     too_large: AtomicBool,
+    /// Submissions received (answered or not).
+    requests: std::sync::atomic::AtomicUsize,
     /// The collector's body limit: a larger submission gets a 413 `body_too_large`.
     body_limit: Mutex<Option<usize>>,
     /// The collector's clock (None: the system's). When set, a measurement dated more than
@@ -126,6 +128,7 @@ async fn enroll_handler(State(f): State<Fake>, Json(req): Json<EnrollRequest>) -
 }
 
 async fn submit_handler(State(f): State<Fake>, body: axum::body::Bytes) -> Response {
+    f.0.requests.fetch_add(1, Ordering::SeqCst);
     if f.0.down.load(Ordering::SeqCst) {
         return error(StatusCode::SERVICE_UNAVAILABLE, "unavailable");
     }
@@ -185,6 +188,7 @@ async fn fake_collector_on(addr: &str, key: &SigningKey) -> (Fake, String) {
         down: AtomicBool::new(false),
         lose_ack: AtomicBool::new(false),
         too_large: AtomicBool::new(false),
+        requests: Default::default(),
         body_limit: Mutex::new(None),
         clock: Mutex::new(None),
         refuse: Mutex::new(None),
@@ -681,19 +685,21 @@ async fn an_unsigned_413_for_everything_sets_nothing_aside() {
     let (fake, url) = fake_collector().await;
     let dir = tempfile::tempdir().unwrap();
     let (spool, mut collector) = enrolled(dir.path(), &url).await;
-    spool.add(sealed(&ids("big", 3), &probe_key())).unwrap();
+    spool.add(sealed(&ids("big", 40), &probe_key())).unwrap();
 
-    // A middlebox answering 413 to everything: each measurement is tried alone once, none is
-    // acknowledged, so the 413 proves nothing about their sizes: all stay, none set aside.
+    // A middlebox answering 413 to everything: measurements are tried alone, none is
+    // acknowledged, so the 413 proves nothing about their sizes: all stay, none set aside, and
+    // the pass ends after 16 in a row (4 -> 2 -> 1, then one request each).
     fake.0.too_large.store(true, Ordering::SeqCst);
     let report = upload::upload_pass(&spool, &mut collector, 4).await.unwrap();
-    assert_eq!((report.applied.set_aside, report.applied.deferred, report.remaining), (0, 3, 3));
+    assert_eq!((report.applied.set_aside, report.applied.deferred, report.remaining), (0, 16, 40));
     assert!(report.retry_later());
-    assert_eq!(spooled_ids(&spool), ids("big", 3), "kept: only a signed ack may discard");
+    assert_eq!(fake.0.requests.load(Ordering::SeqCst), 18);
+    assert_eq!(spooled_ids(&spool), ids("big", 40), "kept: only a signed ack may discard");
 
     fake.0.too_large.store(false, Ordering::SeqCst);
     let report = upload::upload_pass(&spool, &mut collector, 4).await.unwrap();
-    assert_eq!((report.applied.accepted, report.remaining), (3, 0));
+    assert_eq!((report.applied.accepted, report.remaining), (40, 0));
     assert_eq!(spool.status().unwrap().counters.set_aside, 0);
 }
 
@@ -897,4 +903,51 @@ async fn the_upload_command_sets_an_oversized_head_aside_and_status_shows_it() {
         (status["spool"]["counters"]["set_aside"].as_u64(), status["spool"]["measurements"].as_u64()),
         (Some(1), Some(0))
     );
+}
+
+#[tokio::test]
+async fn the_daemon_retries_a_future_timestamp_after_a_backoff_without_a_busy_loop() {
+    let (fake, url) = fake_collector().await;
+    *fake.0.clock.lock().unwrap() = Some(COLLECTOR_NOW);
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config_for(dir.path());
+    (config.upload.backoff_base_s, config.upload.backoff_max_s) = (1, 1);
+    let mut probe = vigil_probe::daemon::Probe::start(config).unwrap();
+    probe.wall = WallClock::new(|| PROBE_NOW);
+    upload::enroll(&probe.http, &url, &probe.key, Some("letmein".into()), &probe.pin_path()).await.unwrap();
+    let measure = || async {
+        vigil_probe::runner::RunOutput {
+            measurements: vec![web("fast", Blocking::Dns, Some(false), "2026-03-01 10:20:00")],
+            platforms: vec![],
+        }
+    };
+    let beat = |_| async { vigil_probe::heartbeat::Beat::Sent };
+    let cadence =
+        vigil_probe::daemon::Cadence { battery: Duration::from_secs(3600), heartbeat: Duration::from_secs(3600) };
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let log2 = log.clone();
+    let stop = {
+        let fake = fake.clone();
+        async move {
+            // Refused for 2 s, then the collector's clock has passed the measurement's time.
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            *fake.0.clock.lock().unwrap() = Some(COLLECTOR_NOW + time::Duration::minutes(11));
+            while !fake.0.stored.lock().unwrap().contains("fast") {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        vigil_probe::daemon::run_loop(&probe, cadence, measure, beat, stop, move |l| log2.lock().unwrap().push(l)),
+    )
+    .await
+    .expect("accepted once the collector's clock passed it");
+    let log = log.lock().unwrap().join("\n");
+    let tries = fake.0.received.lock().unwrap().iter().filter(|id| *id == "fast").count();
+    // Waits are uniform in [0, 1 s]: a handful of tries in 2 s, not a busy loop.
+    assert!((2..=40).contains(&tries), "{tries} tries\n{log}");
+    assert!(log.contains("kept 1 measurements for a later try"), "{log}");
+    let status = probe.spool.status().unwrap();
+    assert_eq!((status.measurements, status.counters.rejected, status.rejected_kept), (0, 0, 0));
 }
