@@ -138,10 +138,14 @@ pub fn describe_add(report: &AddReport) -> String {
 /// One line about an upload pass.
 pub fn describe_pass(report: &PassReport) -> String {
     let a = &report.applied;
-    let mut text = format!(
-        "uploaded: {} accepted, {} duplicate, {} rejected, {} set aside (too large), {} kept for a later try; {} remain",
-        a.accepted, a.duplicate, a.rejected, a.set_aside, a.deferred, report.remaining
-    );
+    let mut text = format!("uploaded: {} accepted, {} duplicate, {} rejected", a.accepted, a.duplicate, a.rejected);
+    if a.set_aside > 0 {
+        text += &format!(", {} set aside (too large)", a.set_aside);
+    }
+    if a.deferred > 0 {
+        text += &format!(", {} kept for a later try", a.deferred);
+    }
+    text += &format!("; {} remain", report.remaining);
     if let Some(clock) = report.clock.as_ref().filter(|c| c.correction_s != 0 || c.ignored) {
         text += &format!(
             "; clock {} ms off the collector's{}",

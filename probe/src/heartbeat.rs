@@ -174,7 +174,7 @@ async fn send(probe: &Probe, signed: Signed) -> Result<(), UploadError> {
     let mut collector = probe.collector()?;
     let ack = collector.submit(vec![signed]).await?;
     if let Some(clock) = collector.take_clock() {
-        probe.spool.save_clock(&clock)?;
+        probe.spool.note_clock(&clock)?;
     }
     match ack.results.first() {
         Some(r) if r.status.is_stored() => Ok(()),

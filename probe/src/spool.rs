@@ -405,6 +405,19 @@ impl Spool {
         fs::read_to_string(self.clock_path()).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default()
     }
 
+    /// Keep `clock` as the correction for new measurements. Written only when the correction
+    /// changes (or none was measured yet), not at every ack: flash wears. Returns whether it wrote.
+    pub fn note_clock(&self, clock: &ClockState) -> Result<bool, SpoolError> {
+        let stored = self.clock();
+        if !stored.measured_at.is_empty()
+            && stored.correction_s == clock.correction_s
+            && stored.ignored == clock.ignored
+        {
+            return Ok(false);
+        }
+        self.save_clock(clock).map(|()| true)
+    }
+
     pub fn save_clock(&self, clock: &ClockState) -> Result<(), SpoolError> {
         let path = self.clock_path();
         let text = serde_json::to_string(clock).unwrap_or_default();

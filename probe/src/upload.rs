@@ -370,7 +370,7 @@ pub async fn upload_pass(
     };
     report.repinned = collector.repinned.take();
     if let Some(clock) = collector.take_clock() {
-        spool.save_clock(&clock)?;
+        spool.note_clock(&clock)?;
         report.clock = Some(clock);
     }
     let proven: HashSet<String> = too_large
