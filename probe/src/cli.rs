@@ -516,6 +516,20 @@ fn status(args: StatusArgs) -> i32 {
         "rejected:   {} by the collector ({} kept in rejected/, {} discarded); {} corrupt lines removed",
         c.rejected, s.rejected_kept, c.rejected_discarded, c.corrupt
     );
+    println!(
+        "set aside:  {} too large for the collector ({} kept in aside/, {} discarded)",
+        c.set_aside, s.set_aside_kept, c.set_aside_discarded
+    );
+    let clock = &s.clock;
+    if clock.measured_at.is_empty() {
+        println!("clock:      not measured against the collector yet");
+    } else {
+        let note = if clock.ignored { ", too far to correct: fix the clock" } else { "" };
+        println!(
+            "clock:      {} ms off the collector's at {} (round trip {} ms); new measurements corrected by {} s{note}",
+            clock.measured_offset_ms, clock.measured_at, clock.rtt_ms, clock.correction_s
+        );
+    }
     EXIT_OK
 }
 

@@ -135,6 +135,9 @@ pub struct UploadSection {
     /// Exponential backoff with full jitter while the collector is unreachable: base and cap, seconds.
     pub backoff_base_s: u64,
     pub backoff_max_s: u64,
+    /// The collector's request body limit (its `--max-body-bytes`): submissions are kept under
+    /// it, and a measurement alone over it is set aside, never sent.
+    pub max_body_bytes: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -282,7 +285,12 @@ impl Default for SpoolSection {
 
 impl Default for UploadSection {
     fn default() -> Self {
-        UploadSection { batch_size: 200, backoff_base_s: 30, backoff_max_s: 3600 }
+        UploadSection {
+            batch_size: 200,
+            backoff_base_s: 30,
+            backoff_max_s: 3600,
+            max_body_bytes: crate::upload::DEFAULT_MAX_BODY_BYTES,
+        }
     }
 }
 
@@ -404,6 +412,9 @@ impl Config {
         }
         if self.upload.batch_size == 0 || self.upload.batch_size > 10_000 {
             return Err(format!("upload.batch_size: {} is not between 1 and 10000", self.upload.batch_size));
+        }
+        if self.upload.max_body_bytes < 64 * 1024 {
+            return Err(format!("upload.max_body_bytes: {} is under 65536", self.upload.max_body_bytes));
         }
         if self.upload.backoff_base_s == 0 {
             return Err("upload.backoff_base_s: must be at least 1".into());

@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::heartbeat::{self, Beat};
 use crate::identity::{self, IdentityError};
 use crate::runner::RunOutput;
+use crate::skew::{WallClock, system_clock};
 use crate::spool::compact::{seal_platform, seal_web};
 use crate::spool::{AddReport, Spool, SpoolError};
 use crate::upload::{self, Backoff, Collector, PassReport, UploadError};
@@ -40,6 +41,8 @@ pub struct Probe {
     pub key_created: bool,
     pub spool: Spool,
     pub http: reqwest::Client,
+    /// The wall clock uploads read to estimate the clock offset (tests fix it).
+    pub wall: WallClock,
 }
 
 impl Probe {
@@ -49,18 +52,36 @@ impl Probe {
         let spool = Spool::open(&config.spool.dir, config.spool.max_bytes)?;
         spool.recover()?;
         let http = upload::http_client(&config.network.ca_files).map_err(DaemonError::Setup)?;
-        Ok(Probe { config, key, key_created, spool, http })
+        Ok(Probe { config, key, key_created, spool, http, wall: system_clock() })
     }
 
     pub fn pin_path(&self) -> PathBuf {
         self.config.identity.collector_path()
     }
 
-    /// Compact, sign and spool one run (endpoints and platform summaries).
+    /// `m` with its timestamps corrected by the clock offset measured against the collector
+    /// (`crate::skew`; unchanged when there is none). Only for measurements not yet signed.
+    pub fn corrected<K: Clone>(&self, m: &vigil_report::Measurement<K>) -> vigil_report::Measurement<K> {
+        let mut m = m.clone();
+        self.spool.clock().apply(&mut m);
+        m
+    }
+
+    /// Correct the clock, compact, sign and spool one run (endpoints and platform summaries).
     pub fn spool_run(&self, out: &RunOutput) -> Result<AddReport, SpoolError> {
         let cap = self.config.spool.evidence_body_bytes;
-        let mut items: Vec<_> = out.measurements.iter().map(|m| seal_web(m, cap, &self.key)).collect();
-        items.extend(out.platforms.iter().map(|m| seal_platform(m, &self.key)));
+        let clock = self.spool.clock();
+        let fix = |m: &vigil_report::Measurement<_>| {
+            let mut m = m.clone();
+            clock.apply(&mut m);
+            m
+        };
+        let mut items: Vec<_> = out.measurements.iter().map(|m| seal_web(&fix(m), cap, &self.key)).collect();
+        items.extend(out.platforms.iter().map(|m| {
+            let mut m = m.clone();
+            clock.apply(&mut m);
+            seal_platform(&m, &self.key)
+        }));
         self.spool.add(items)
     }
 
@@ -69,12 +90,20 @@ impl Probe {
         &self,
         runs: &[vigil_report::Measurement<vigil_report::ThrottlingKeys>],
     ) -> Result<AddReport, SpoolError> {
-        self.spool.add(runs.iter().map(|m| crate::spool::compact::seal_throttling(m, &self.key)).collect())
+        self.spool
+            .add(runs.iter().map(|m| crate::spool::compact::seal_throttling(&self.corrected(m), &self.key)).collect())
+    }
+
+    /// The pinned collector, with this probe's clock and the body limit it knows.
+    pub fn collector(&self) -> Result<Collector, UploadError> {
+        Ok(Collector::load(self.http.clone(), &self.pin_path())?
+            .with_wall(self.wall.clone())
+            .with_max_body(self.config.upload.max_body_bytes))
     }
 
     /// One upload pass to the pinned collector.
     pub async fn upload(&self) -> Result<PassReport, UploadError> {
-        let mut collector = Collector::load(self.http.clone(), &self.pin_path())?;
+        let mut collector = self.collector()?;
         upload::upload_pass(&self.spool, &mut collector, self.config.upload.batch_size).await
     }
 }
@@ -109,10 +138,21 @@ pub fn describe_add(report: &AddReport) -> String {
 /// One line about an upload pass.
 pub fn describe_pass(report: &PassReport) -> String {
     let a = &report.applied;
-    let mut text = format!(
-        "uploaded: {} accepted, {} duplicate, {} rejected; {} remain",
-        a.accepted, a.duplicate, a.rejected, report.remaining
-    );
+    let mut text = format!("uploaded: {} accepted, {} duplicate, {} rejected", a.accepted, a.duplicate, a.rejected);
+    if a.set_aside > 0 {
+        text += &format!(", {} set aside (too large)", a.set_aside);
+    }
+    if a.deferred > 0 {
+        text += &format!(", {} kept for a later try", a.deferred);
+    }
+    text += &format!("; {} remain", report.remaining);
+    if let Some(clock) = report.clock.as_ref().filter(|c| c.correction_s != 0 || c.ignored) {
+        text += &format!(
+            "; clock {} ms off the collector's{}",
+            clock.measured_offset_ms,
+            if clock.ignored { " (too far to correct)" } else { "" }
+        );
+    }
     if let Some(id) = &report.repinned {
         text += &format!("; followed a collector key rotation to {id}");
     }
@@ -202,6 +242,9 @@ pub async fn run_loop<F, Fut, H, HFut>(
         Duration::from_secs(probe.config.upload.backoff_base_s),
         Duration::from_secs(probe.config.upload.backoff_max_s),
     );
+    // Between passes that kept measurements for later (transient refusals such as
+    // `future_timestamp`): the same backoff, apart from the connectivity one that heartbeats reset.
+    let mut later = backoff.clone();
     let started = Instant::now();
     // Measurements waiting in the spool, counted once here and then kept up to date cheaply.
     let mut spooled = probe.spool.status().map(|s| s.measurements).unwrap_or(0);
@@ -263,10 +306,17 @@ pub async fn run_loop<F, Fut, H, HFut>(
                     Ok(report) => {
                         backoff.succeed();
                         spooled = report.remaining;
-                        if report.batches > 0 || report.repinned.is_some() {
+                        if report.batches > 0 || report.repinned.is_some() || report.applied.set_aside > 0 {
                             log(describe_pass(&report));
                         }
-                        if report.remaining == 0 { next_battery } else { Instant::now() }
+                        if report.retry_later() {
+                            let wait = later.fail();
+                            log(format!("kept {} measurements for a later try in {} s", report.applied.deferred, wait.as_secs()));
+                            Instant::now() + wait
+                        } else {
+                            later.succeed();
+                            if report.remaining == 0 { next_battery } else { Instant::now() }
+                        }
                     }
                     Err(UploadError::NotEnrolled(path)) => {
                         log(format!("not enrolled (no {}): measurements stay in the spool", path.display()));

@@ -9,7 +9,6 @@ use std::time::Duration;
 use ed25519_dalek::SigningKey;
 use tokio::task::JoinSet;
 use tokio::time::{Instant, timeout};
-use vigil_report::protocol::ItemStatus;
 use vigil_report::{
     Blocking, HEARTBEAT_TEST_NAME, HeartbeatKeys, MEASUREMENT_FORMAT, Measurement, PLATFORM_TEST_NAME,
     PlatformEndpoint, PlatformKeys, PlatformStatus, Signed,
@@ -20,7 +19,7 @@ use crate::bogon::Scope;
 use crate::daemon::Probe;
 use crate::spool::Class;
 use crate::spool::compact::seal_platform;
-use crate::upload::{Collector, UploadError};
+use crate::upload::UploadError;
 
 /// `input` and `platform` of the connectivity check spooled when everything fails.
 pub const CONNECTIVITY_CHECK: &str = "controls";
@@ -172,10 +171,20 @@ fn sign(m: &Measurement<HeartbeatKeys>, key: &SigningKey) -> Signed {
 }
 
 async fn send(probe: &Probe, signed: Signed) -> Result<(), UploadError> {
-    let mut collector = Collector::load(probe.http.clone(), &probe.pin_path())?;
+    let mut collector = probe.collector()?;
     let ack = collector.submit(vec![signed]).await?;
-    match ack.results.first().map(|r| &r.status) {
-        Some(ItemStatus::Accepted | ItemStatus::Duplicate) => Ok(()),
+    if let Some(clock) = collector.take_clock() {
+        probe.spool.note_clock(&clock)?;
+    }
+    match ack.results.first() {
+        Some(r) if r.status.is_stored() => Ok(()),
+        // Refused in a signed ack (e.g. `future_timestamp` before the clock correction is known):
+        // the collector answered, so this is no sign of a network outage.
+        Some(r) if let Some(e) = &r.error => Err(UploadError::Refused {
+            status: 200,
+            code: e.kind(),
+            message: format!("the heartbeat was refused: {}", e.message),
+        }),
         _ => Err(UploadError::BadAck("the heartbeat was not acknowledged".into())),
     }
 }
@@ -195,7 +204,7 @@ pub async fn beat(
     scope: &Scope,
     limit: Duration,
 ) -> Beat {
-    let signed = sign(&measurement(probe, keys), &probe.key);
+    let signed = sign(&probe.corrected(&measurement(probe, keys)), &probe.key);
     let sent = timeout(limit, send(probe, signed.clone())).await.unwrap_or_else(|_| {
         let message = format!("generic_timeout_error: no acknowledgement in {} ms", limit.as_millis());
         Err(UploadError::Unreachable { url: "the pinned collector".into(), message })
@@ -210,7 +219,7 @@ pub async fn beat(
     let answered = matches!(error, UploadError::Busy { .. } | UploadError::Refused { .. });
     let mut network_down = false;
     if !answered && let Some(down) = check_controls(probe, targets, scope, CHECK_TIMEOUT.min(limit)).await {
-        items.push(seal_platform(&down, &probe.key));
+        items.push(seal_platform(&probe.corrected(&down), &probe.key));
         network_down = true;
     }
     let mut text = error.to_string();
@@ -228,7 +237,7 @@ mod tests {
 
     use axum::Json;
     use vigil_report::STATEMENT_FORMAT;
-    use vigil_report::protocol::{ItemResult, SubmitAck, SubmitRequest};
+    use vigil_report::protocol::{ItemResult, ItemStatus, SubmitAck, SubmitRequest};
     use vigil_report::signed::{encode_public_key, key_id};
 
     use super::*;

@@ -23,6 +23,7 @@ pub mod measure;
 pub mod output;
 pub mod platform;
 pub mod runner;
+pub mod skew;
 pub mod spool;
 pub mod stats;
 pub mod throttle;

@@ -5,13 +5,19 @@
 //! - `tmp/` — segments being written (`<pid>-<random>.part`); a torn one is deleted on start;
 //! - `ready/<seq>-<tag>-<class>.jsonl.gz` — complete segments, gzipped JSON Lines of `Signed`,
 //!   one class (`routine` or `evidence`) per file so the drop policy reads names, not contents;
-//! - `rejected/<seq>-<tag>.jsonl` — measurements the collector refused, with its error (bounded);
-//! - `state.json` — counters of what was dropped, rejected or found corrupt.
+//! - `rejected/<seq>-<tag>.jsonl` — measurements the collector refused for good, with its error
+//!   (bounded);
+//! - `aside/<seq>-<tag>.jsonl` — measurements too large for the collector, with the reason (bounded);
+//! - `state.json` — counters of what was dropped, rejected, set aside or found corrupt;
+//! - `retries.json` — how often each measurement was refused with an error code this version
+//!   does not know (bounded retries);
+//! - `clock.json` — the clock correction applied to new measurements (`crate::skew`).
 
 pub mod atomic;
 pub mod batch;
 pub mod compact;
 
+use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -22,6 +28,12 @@ use vigil_report::protocol::ApiError;
 
 pub use batch::{Applied, Batch};
 pub use compact::Class;
+
+use crate::skew::ClockState;
+
+/// At most this many measurements are tracked in `retries.json`; beyond it an unknown error code
+/// is final at once.
+const MAX_TRACKED_RETRIES: usize = 10_000;
 
 /// Errors of the spool, naming the file.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +69,10 @@ pub struct Counters {
     pub rejected: u64,
     /// Rejected measurements later deleted from `rejected/` to keep it bounded.
     pub rejected_discarded: u64,
+    /// Too large for the collector and moved to `aside/`.
+    pub set_aside: u64,
+    /// Set-aside measurements later deleted from `aside/` to keep it bounded.
+    pub set_aside_discarded: u64,
     /// Unreadable lines found in segments (and removed).
     pub corrupt: u64,
 }
@@ -101,7 +117,11 @@ pub struct SpoolStatus {
     pub bytes: u64,
     pub max_bytes: u64,
     pub rejected_kept: u64,
+    /// Measurements in `aside/` (too large for the collector).
+    pub set_aside_kept: u64,
     pub counters: Counters,
+    /// The clock correction applied to new measurements.
+    pub clock: ClockState,
 }
 
 #[derive(Debug, Clone)]
@@ -114,7 +134,7 @@ impl Spool {
     /// Open (creating the directories) the spool at `dir`, bounded to `max_bytes` of segments.
     pub fn open(dir: &Path, max_bytes: u64) -> Result<Spool, SpoolError> {
         let spool = Spool { dir: dir.to_path_buf(), max_bytes };
-        for sub in [spool.tmp_dir(), spool.ready_dir(), spool.rejected_dir()] {
+        for sub in [spool.tmp_dir(), spool.ready_dir(), spool.rejected_dir(), spool.aside_dir()] {
             fs::create_dir_all(&sub).map_err(io_error(&sub))?;
         }
         Ok(spool)
@@ -132,8 +152,17 @@ impl Spool {
     fn rejected_dir(&self) -> PathBuf {
         self.dir.join("rejected")
     }
+    fn aside_dir(&self) -> PathBuf {
+        self.dir.join("aside")
+    }
     fn state_path(&self) -> PathBuf {
         self.dir.join("state.json")
+    }
+    fn retries_path(&self) -> PathBuf {
+        self.dir.join("retries.json")
+    }
+    fn clock_path(&self) -> PathBuf {
+        self.dir.join("clock.json")
     }
 
     /// After a crash: delete torn temporary files left by processes that no longer run. Returns
@@ -261,9 +290,6 @@ impl Spool {
     /// Move refused measurements to `rejected/` with the collector's error, keeping `rejected/`
     /// under an eighth of the bound (oldest deleted first). Counted.
     pub fn reject(&self, items: &[(Signed, ApiError)]) -> Result<(), SpoolError> {
-        if items.is_empty() {
-            return Ok(());
-        }
         #[derive(Serialize)]
         struct Rejected<'a> {
             error: &'a ApiError,
@@ -273,26 +299,129 @@ impl Spool {
             .iter()
             .filter_map(|(measurement, error)| serde_json::to_string(&Rejected { error, measurement }).ok())
             .collect();
-        let dir = self.rejected_dir();
-        let mut files = list_sorted(&dir)?;
+        let Some(discarded) = self.file_away(&self.rejected_dir(), &lines)? else { return Ok(()) };
+        let mut counters = self.counters()?;
+        counters.rejected += items.len() as u64;
+        counters.rejected_discarded += discarded;
+        self.save_counters(&counters)
+    }
+
+    /// Move measurements too large for the collector to `aside/` with the reason, keeping
+    /// `aside/` under an eighth of the bound (oldest deleted first, the newest file always kept).
+    /// Counted. Nothing there is sent again.
+    pub fn set_aside(&self, items: &[(Signed, String)]) -> Result<(), SpoolError> {
+        #[derive(Serialize)]
+        struct Aside<'a> {
+            reason: &'a str,
+            bytes: usize,
+            measurement: &'a Signed,
+        }
+        let lines: Vec<String> = items
+            .iter()
+            .filter_map(|(measurement, reason)| {
+                let bytes = batch::item_bytes(measurement);
+                serde_json::to_string(&Aside { reason, bytes, measurement }).ok()
+            })
+            .collect();
+        let Some(discarded) = self.file_away(&self.aside_dir(), &lines)? else { return Ok(()) };
+        let mut counters = self.counters()?;
+        counters.set_aside += items.len() as u64;
+        counters.set_aside_discarded += discarded;
+        self.save_counters(&counters)
+    }
+
+    /// Set aside the measurements with these ids wherever they are in `ready/` (written to
+    /// `aside/` before they leave their segments). Returns how many were found.
+    pub fn set_aside_ids(&self, ids: &HashSet<String>, reason: &str) -> Result<usize, SpoolError> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let mut found = 0;
+        for seg in self.segments()? {
+            let (lines, _) = self.read_segment(&seg)?;
+            let (out, keep): (Vec<Signed>, Vec<Signed>) =
+                lines.into_iter().partition(|s| ids.contains(&compact::measurement_id(s)));
+            if out.is_empty() {
+                continue;
+            }
+            found += out.len();
+            self.set_aside(&out.into_iter().map(|s| (s, reason.to_string())).collect::<Vec<_>>())?;
+            self.rewrite_segment(&seg, &keep)?;
+        }
+        Ok(found)
+    }
+
+    /// Write `lines` as a new file of `dir`, then delete the oldest files while `dir` is over an
+    /// eighth of the bound. Returns how many lines were deleted (None: nothing to write).
+    fn file_away(&self, dir: &Path, lines: &[String]) -> Result<Option<u64>, SpoolError> {
+        if lines.is_empty() {
+            return Ok(None);
+        }
+        let mut files = list_sorted(dir)?;
         let seq = files.last().and_then(|(p, _)| leading_seq(p)).unwrap_or(0) + 1;
         let tag: u32 = rand::random();
         let path = dir.join(format!("{seq:012}-{tag:08x}.jsonl"));
         let text = lines.concat_lines();
         atomic::replace(&atomic::tmp_path(&self.tmp_dir()), &path, text.as_bytes(), 0o600).map_err(io_error(&path))?;
-        let mut counters = self.counters()?;
-        counters.rejected += items.len() as u64;
         files.push((path, text.len() as u64));
         let mut total: u64 = files.iter().map(|(_, b)| b).sum();
+        let mut discarded = 0;
         for (old, bytes) in &files[..files.len() - 1] {
             if total <= self.max_bytes / 8 {
                 break;
             }
-            counters.rejected_discarded += count_lines(old)?;
+            discarded += count_lines(old)?;
             atomic::remove(old).map_err(io_error(old))?;
             total -= bytes;
         }
-        self.save_counters(&counters)
+        Ok(Some(discarded))
+    }
+
+    /// How often each measurement was refused with an unknown error code (`retries.json`).
+    pub fn unknown_attempts(&self) -> Result<BTreeMap<String, u32>, SpoolError> {
+        let path = self.retries_path();
+        match fs::read_to_string(&path) {
+            Ok(text) => Ok(serde_json::from_str(&text).unwrap_or_default()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
+            Err(e) => Err(io_error(&path)(e)),
+        }
+    }
+
+    /// Keep these attempt counts (at most [`MAX_TRACKED_RETRIES`]; the largest counts are kept).
+    pub fn save_unknown_attempts(&self, attempts: &BTreeMap<String, u32>) -> Result<(), SpoolError> {
+        let mut kept: Vec<(&String, &u32)> = attempts.iter().collect();
+        if kept.len() > MAX_TRACKED_RETRIES {
+            kept.sort_by(|a, b| b.1.cmp(a.1));
+            kept.truncate(MAX_TRACKED_RETRIES);
+        }
+        let kept: BTreeMap<&String, &u32> = kept.into_iter().collect();
+        let path = self.retries_path();
+        let text = serde_json::to_string(&kept).unwrap_or_default();
+        atomic::replace(&atomic::tmp_path(&self.tmp_dir()), &path, text.as_bytes(), 0o600).map_err(io_error(&path))
+    }
+
+    /// The clock correction to apply to new measurements (none when never measured or unreadable).
+    pub fn clock(&self) -> ClockState {
+        fs::read_to_string(self.clock_path()).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default()
+    }
+
+    /// Keep `clock` as the correction for new measurements. Written only when the correction
+    /// changes (or none was measured yet), not at every ack: flash wears. Returns whether it wrote.
+    pub fn note_clock(&self, clock: &ClockState) -> Result<bool, SpoolError> {
+        let stored = self.clock();
+        if !stored.measured_at.is_empty()
+            && stored.correction_s == clock.correction_s
+            && stored.ignored == clock.ignored
+        {
+            return Ok(false);
+        }
+        self.save_clock(clock).map(|()| true)
+    }
+
+    pub fn save_clock(&self, clock: &ClockState) -> Result<(), SpoolError> {
+        let path = self.clock_path();
+        let text = serde_json::to_string(clock).unwrap_or_default();
+        atomic::replace(&atomic::tmp_path(&self.tmp_dir()), &path, text.as_bytes(), 0o600).map_err(io_error(&path))
     }
 
     pub fn counters(&self) -> Result<Counters, SpoolError> {
@@ -322,6 +451,10 @@ impl Spool {
         for (path, _) in list_sorted(&self.rejected_dir())? {
             rejected_kept += count_lines(&path)?;
         }
+        let mut set_aside_kept = 0;
+        for (path, _) in list_sorted(&self.aside_dir())? {
+            set_aside_kept += count_lines(&path)?;
+        }
         Ok(SpoolStatus {
             dir: self.dir.clone(),
             segments: segments.len(),
@@ -329,7 +462,9 @@ impl Spool {
             bytes: segments.iter().map(|s| s.bytes).sum(),
             max_bytes: self.max_bytes,
             rejected_kept,
+            set_aside_kept,
             counters: self.counters()?,
+            clock: self.clock(),
         })
     }
 

@@ -1,16 +1,23 @@
 //! Talks to the pinned collector: enrollment, batch upload of the spool checked against the
-//! collector's signed ack, following signed key rotations, and the retry backoff.
+//! collector's signed ack (transient refusals kept for later, permanent ones moved to `rejected/`,
+//! too large ones set aside), the clock offset read from the ack, following signed key rotations,
+//! and the retry backoff.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use serde::de::DeserializeOwned;
 use vigil_report::Signed;
-use vigil_report::protocol::{EnrollRequest, EnrollResponse, ErrorBody, KeyRotation, SubmitAck, SubmitRequest};
+use vigil_report::protocol::{
+    EnrollRequest, EnrollResponse, ErrorBody, ErrorCode, KeyRotation, Retry, SubmitAck, SubmitRequest,
+};
 use vigil_report::signed::{STATEMENT_FORMAT, decode_public_key, encode_public_key, enrollment_proof, key_id};
 
 use crate::identity::{CollectorPin, IdentityError, probe_key_id};
+use crate::skew::{ClockState, Sample, WallClock, system_clock};
+use crate::spool::compact::measurement_id;
 use crate::spool::{Applied, Batch, Spool, SpoolError};
 
 pub const ENROLL_PATH: &str = "/api/v1/enroll";
@@ -18,6 +25,12 @@ pub const SUBMIT_PATH: &str = "/api/v1/submit";
 pub const COLLECTOR_KEYS_PATH: &str = "/api/v1/collector-keys";
 /// Largest answer read from the collector.
 const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
+/// The collector's request body limit as the probe assumes it until configured otherwise
+/// (`[upload] max_body_bytes`; the collector's default `--max-body-bytes`).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+/// A pass ends after this many measurements in a row were refused alone by an unsigned 413 with
+/// nothing acknowledged in between (a middlebox refusing everything): they stay in the spool.
+const MAX_413_IN_A_ROW: usize = 16;
 
 /// Errors talking to the collector; `is_retryable` says whether waiting may help.
 #[derive(Debug, thiserror::Error)]
@@ -27,7 +40,7 @@ pub enum UploadError {
     #[error("collector_busy: HTTP {status} from {url}")]
     Busy { url: String, status: u16 },
     #[error("collector_refused: HTTP {status} {code}: {message}")]
-    Refused { status: u16, code: String, message: String },
+    Refused { status: u16, code: ErrorCode, message: String },
     #[error("bad_answer: {url}: {message}")]
     BadAnswer { url: String, message: String },
     #[error("bad_ack: {0}")]
@@ -54,15 +67,19 @@ impl UploadError {
         }
     }
 
-    /// Unreachable, 5xx/429, or an answer that did not check out: try again after a backoff.
+    /// Unreachable (timeouts included), 5xx/429, a refusal whose code is transient (or unknown),
+    /// or an answer that did not check out: try again after a backoff.
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            UploadError::Unreachable { .. }
-                | UploadError::Busy { .. }
-                | UploadError::BadAnswer { .. }
-                | UploadError::BadAck(_)
-        )
+        match self {
+            UploadError::Refused { code, .. } => code.is_transient(),
+            _ => matches!(
+                self,
+                UploadError::Unreachable { .. }
+                    | UploadError::Busy { .. }
+                    | UploadError::BadAnswer { .. }
+                    | UploadError::BadAck(_)
+            ),
+        }
     }
 }
 
@@ -100,8 +117,10 @@ async fn call<T: DeserializeOwned>(request: reqwest::RequestBuilder, url: &str) 
     }
     if status >= 400 {
         let (code, message) = match serde_json::from_slice::<ErrorBody>(&body) {
-            Ok(e) => (e.error.code, e.error.message),
-            Err(_) => ("http_error".into(), String::from_utf8_lossy(&body).chars().take(200).collect()),
+            Ok(e) => (e.error.kind(), e.error.message),
+            Err(_) => {
+                (ErrorCode::Other("http_error".into()), String::from_utf8_lossy(&body).chars().take(200).collect())
+            }
         };
         return Err(UploadError::Refused { status, code, message });
     }
@@ -153,6 +172,14 @@ pub struct Collector {
     key: VerifyingKey,
     /// Set when a key rotation was followed (the new key id).
     pub repinned: Option<String>,
+    /// The probe's wall clock (for the clock offset).
+    wall: WallClock,
+    /// The collector's request body limit as the probe knows it.
+    max_body: usize,
+    /// The size of the last submission's body.
+    last_request_bytes: usize,
+    /// The clock sample with the shortest round trip since the last [`Collector::take_clock`].
+    best_sample: Option<Sample>,
 }
 
 impl Collector {
@@ -161,21 +188,61 @@ impl Collector {
         let pin = CollectorPin::load(pin_path)?.ok_or_else(|| UploadError::NotEnrolled(pin_path.into()))?;
         let key =
             pin.verifying_key().map_err(|e| IdentityError::Pin { path: pin_path.into(), message: e.to_string() })?;
-        Ok(Collector { http, pin, pin_path: pin_path.into(), key, repinned: None })
+        Ok(Collector {
+            http,
+            pin,
+            pin_path: pin_path.into(),
+            key,
+            repinned: None,
+            wall: system_clock(),
+            max_body: DEFAULT_MAX_BODY_BYTES,
+            last_request_bytes: 0,
+            best_sample: None,
+        })
+    }
+
+    /// Read time from `wall` instead of the system clock.
+    pub fn with_wall(mut self, wall: WallClock) -> Collector {
+        self.wall = wall;
+        self
+    }
+
+    /// The collector's request body limit as the probe knows it (default
+    /// [`DEFAULT_MAX_BODY_BYTES`]).
+    pub fn with_max_body(mut self, bytes: usize) -> Collector {
+        self.max_body = bytes.max(1024);
+        self
+    }
+
+    /// The clock state the acks since the last call lead to (the one with the shortest round
+    /// trip), if any gave a usable sample.
+    pub fn take_clock(&mut self) -> Option<ClockState> {
+        self.best_sample.take().map(|s| ClockState::from_sample(&s))
     }
 
     pub fn pin(&self) -> &CollectorPin {
         &self.pin
     }
 
-    /// Submit a batch; the answer must be an ack signed by the collector.
+    /// Submit a batch; the answer must be an ack signed by the collector. Its signed
+    /// `received_at`, against the local times of sending and receiving, is a clock sample.
     pub async fn submit(&mut self, measurements: Vec<Signed>) -> Result<SubmitAck, UploadError> {
         let url = self.pin.endpoint(SUBMIT_PATH);
-        let statement: Signed = call(post_json(&self.http, &url, &SubmitRequest { measurements }), &url).await?;
+        let body = serde_json::to_vec(&SubmitRequest { measurements }).unwrap_or_default();
+        self.last_request_bytes = body.len();
+        let request = self.http.post(&url).header("content-type", "application/json").body(body);
+        let sent = self.wall.now();
+        let statement: Signed = call(request, &url).await?;
+        let received = self.wall.now();
         self.verify_statement(&statement).await?;
         let ack: SubmitAck = statement.payload_as().map_err(|e| UploadError::BadAck(e.to_string()))?;
         if ack.kind != "ack" {
             return Err(UploadError::BadAck(format!("statement kind {:?} is not \"ack\"", ack.kind)));
+        }
+        if let Some(sample) = Sample::new(sent, received, &ack.received_at)
+            && self.best_sample.is_none_or(|best| sample.rtt_ms <= best.rtt_ms)
+        {
+            self.best_sample = Some(sample);
         }
         Ok(ack)
     }
@@ -227,11 +294,28 @@ pub struct PassReport {
     /// Measurements still in the spool afterwards.
     pub remaining: u64,
     pub repinned: Option<String>,
+    /// The clock correction this pass measured (and saved), if an ack gave a usable sample.
+    pub clock: Option<ClockState>,
 }
 
-/// Upload the whole spool in batches of `batch_size`, oldest first, until it is empty or an
-/// error stops the pass. A 413 halves the batch; a 413 for a single measurement stops the pass
-/// (the measurement stays in the spool): only a signed acknowledgement may discard anything.
+impl PassReport {
+    /// Something was kept for a later pass (a transient refusal, or an unsigned 413): the caller
+    /// retries after a backoff, not at once.
+    pub fn retry_later(&self) -> bool {
+        self.applied.deferred > 0
+    }
+}
+
+/// Upload the whole spool in batches of at most `batch_size` measurements (and of the collector's
+/// body limit as the probe knows it), oldest first, until everything was sent once or an error
+/// stops the pass. In a signed acknowledgement, stored measurements are deleted, permanent
+/// refusals move to `rejected/`, refusals as too large move to `aside/`, transient ones stay for
+/// a later pass (not sent again in this one); a refusal saying the collector is busy ends the
+/// pass. A 413 halves the batch (it grows back after an ack); a measurement refused alone by a
+/// 413 is skipped for the rest of the pass (which ends after `MAX_413_IN_A_ROW` of them in a row)
+/// and, since a plain HTTP status is unsigned (a middlebox could send it), set aside at
+/// the end only if the same pass had a smaller submission acknowledged (so the 413 was about its
+/// size); otherwise it stays in the spool.
 pub async fn upload_pass(
     spool: &Spool,
     collector: &mut Collector,
@@ -239,30 +323,66 @@ pub async fn upload_pass(
 ) -> Result<PassReport, UploadError> {
     let mut report = PassReport::default();
     let mut size = batch_size.max(1);
+    let mut skip: HashSet<String> = HashSet::new();
+    // Measurements refused alone by an unsigned 413, with their request sizes.
+    let mut too_large: Vec<(String, usize)> = Vec::new();
+    let mut largest_acked = 0;
+    let mut refused_in_a_row = 0;
     let result = loop {
-        let batch = Batch::collect(spool, size)?;
+        let batch = Batch::collect_with(spool, size, &skip, collector.max_body)?;
+        report.applied.set_aside += batch.set_aside;
         if batch.is_empty() {
             break Ok(());
         }
         let ack = match collector.submit(batch.measurements()).await {
             Ok(ack) => ack,
-            Err(UploadError::Refused { status: 413, .. }) if size > 1 => {
-                size /= 2;
+            Err(UploadError::Refused { status: 413, .. }) if batch.len() > 1 => {
+                size = (batch.len() / 2).max(1);
                 continue;
             }
-            // A single measurement refused as too large, by a plain (unsigned) HTTP status: the probe
-            // never builds one near the collector's limit, so this is more likely a middlebox than
-            // the collector. Keep it and back off rather than discard evidence on unsigned word.
+            Err(UploadError::Refused { status: 413, code, .. })
+                if matches!(code.retry(), Retry::SetAside) || code.is_unknown() =>
+            {
+                let id = batch.measurements().first().map(measurement_id).unwrap_or_default();
+                too_large.push((id.clone(), collector.last_request_bytes));
+                skip.insert(id);
+                refused_in_a_row += 1;
+                if refused_in_a_row >= MAX_413_IN_A_ROW {
+                    break Ok(());
+                }
+                continue;
+            }
             Err(e) => break Err(e),
         };
         batch.check(&ack.results).map_err(UploadError::BadAck)?;
+        largest_acked = largest_acked.max(collector.last_request_bytes);
+        refused_in_a_row = 0;
+        // After halving for a 413, grow back.
+        size = (size * 2).min(batch_size.max(1));
         let applied = batch.apply(spool, &ack.results)?;
         report.batches += 1;
-        report.applied.accepted += applied.accepted;
-        report.applied.duplicate += applied.duplicate;
-        report.applied.rejected += applied.rejected;
+        skip.extend(applied.deferred_ids.iter().cloned());
+        let busy = applied.collector_busy;
+        report.applied.add(applied);
+        if busy {
+            break Ok(());
+        }
     };
     report.repinned = collector.repinned.take();
+    if let Some(clock) = collector.take_clock() {
+        spool.note_clock(&clock)?;
+        report.clock = Some(clock);
+    }
+    let proven: HashSet<String> = too_large
+        .iter()
+        .filter(|(_, bytes)| largest_acked > 0 && *bytes > largest_acked)
+        .map(|(id, _)| id.clone())
+        .collect();
+    let reason =
+        format!("refused with HTTP 413 while smaller submissions (up to {largest_acked} bytes) were acknowledged");
+    report.applied.set_aside += spool.set_aside_ids(&proven, &reason)?;
+    report.applied.deferred += too_large.len() - proven.len();
+    report.applied.deferred_ids = Vec::new();
     result?;
     report.remaining = spool.status()?.measurements;
     Ok(report)

@@ -17,12 +17,17 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use serde_json::json;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use time::macros::datetime;
 use vigil_probe::identity::{self, CollectorPin};
+use vigil_probe::skew::{self, WallClock};
 use vigil_probe::spool::compact::{measurement_id, seal_web};
 use vigil_probe::spool::{Batch, Class, Spool};
 use vigil_probe::upload::{self, Collector, UploadError};
 use vigil_report::protocol::{
-    ApiError, EnrollRequest, EnrollResponse, ErrorBody, ItemResult, ItemStatus, KeyRotation, SubmitAck, SubmitRequest,
+    ApiError, EnrollRequest, EnrollResponse, ErrorBody, ErrorCode, ItemResult, ItemStatus, KeyRotation, SubmitAck,
+    SubmitRequest,
 };
 use vigil_report::signed::{encode_public_key, key_id, verify_enrollment_proof};
 use vigil_report::{Blocking, MEASUREMENT_FORMAT, Measurement, STATEMENT_FORMAT, Signed, WebKeys};
@@ -85,7 +90,18 @@ struct Inner {
     lose_ack: AtomicBool,
     /// Answer every submission with an unsigned 413, as a middlebox could.
     too_large: AtomicBool,
+    /// Submissions received (answered or not).
+    requests: std::sync::atomic::AtomicUsize,
+    /// The collector's body limit: a larger submission gets a 413 `body_too_large`.
+    body_limit: Mutex<Option<usize>>,
+    /// The collector's clock (None: the system's). When set, a measurement dated more than
+    /// `FUTURE_TOLERANCE` ahead of it is rejected as `future_timestamp`, as the real one does.
+    clock: Mutex<Option<OffsetDateTime>>,
+    /// Reject these ids with this code (e.g. one a probe does not know).
+    refuse: Mutex<Option<(HashSet<String>, String)>>,
 }
+
+const FUTURE_TOLERANCE: time::Duration = time::Duration::minutes(10);
 
 #[derive(Clone)]
 struct Fake(Arc<Inner>);
@@ -111,21 +127,36 @@ async fn enroll_handler(State(f): State<Fake>, Json(req): Json<EnrollRequest>) -
     .into_response()
 }
 
-async fn submit_handler(State(f): State<Fake>, Json(req): Json<SubmitRequest>) -> Response {
+async fn submit_handler(State(f): State<Fake>, body: axum::body::Bytes) -> Response {
+    f.0.requests.fetch_add(1, Ordering::SeqCst);
     if f.0.down.load(Ordering::SeqCst) {
         return error(StatusCode::SERVICE_UNAVAILABLE, "unavailable");
     }
     if f.0.too_large.load(Ordering::SeqCst) {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "413 Request Entity Too Large").into_response();
+    }
+    if f.0.body_limit.lock().unwrap().is_some_and(|limit| body.len() > limit) {
         return error(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large");
     }
+    let req: SubmitRequest = serde_json::from_slice(&body).unwrap();
+    let clock = *f.0.clock.lock().unwrap();
+    let refuse = f.0.refuse.lock().unwrap().clone();
     let probes = f.0.probes.lock().unwrap().clone();
     let mut results = Vec::new();
     for m in &req.measurements {
         let id = measurement_id(m);
         f.0.received.lock().unwrap().push(id.clone());
         let verified = probes.iter().any(|k| m.verify(MEASUREMENT_FORMAT, k).is_ok());
+        let start = serde_json::from_str::<serde_json::Value>(&m.payload).unwrap()["measurement_start_time"]
+            .as_str()
+            .and_then(vigil_probe::timestamp::parse);
+        let refused = refuse.as_ref().filter(|(ids, _)| ids.contains(&id)).map(|(_, code)| code.clone());
         let (status, error) = if !verified {
             (ItemStatus::Rejected, Some(ApiError { code: "bad_signature".into(), message: "no".into() }))
+        } else if let Some(code) = refused {
+            (ItemStatus::Rejected, Some(ApiError { code, message: "refused (fake)".into() }))
+        } else if clock.is_some_and(|now| start.is_some_and(|t| t > now + FUTURE_TOLERANCE)) {
+            (ItemStatus::Rejected, Some(ApiError { code: "future_timestamp".into(), message: "ahead".into() }))
         } else if f.0.stored.lock().unwrap().insert(id.clone()) {
             (ItemStatus::Accepted, None)
         } else {
@@ -136,7 +167,8 @@ async fn submit_handler(State(f): State<Fake>, Json(req): Json<SubmitRequest>) -
     if f.0.lose_ack.load(Ordering::SeqCst) {
         return error(StatusCode::BAD_GATEWAY, "ack_lost");
     }
-    let ack = SubmitAck { kind: "ack".into(), received_at: "2024-01-01T00:00:00Z".into(), results };
+    let received_at = clock.unwrap_or_else(OffsetDateTime::now_utc).format(&Rfc3339).unwrap();
+    let ack = SubmitAck { kind: "ack".into(), received_at, results };
     Json(Signed::sign_json(STATEMENT_FORMAT, &ack, &f.0.ack_key.lock().unwrap()).unwrap()).into_response()
 }
 
@@ -156,6 +188,10 @@ async fn fake_collector_on(addr: &str, key: &SigningKey) -> (Fake, String) {
         down: AtomicBool::new(false),
         lose_ack: AtomicBool::new(false),
         too_large: AtomicBool::new(false),
+        requests: Default::default(),
+        body_limit: Mutex::new(None),
+        clock: Mutex::new(None),
+        refuse: Mutex::new(None),
     }));
     let app = Router::new()
         .route("/api/v1/enroll", post(enroll_handler))
@@ -520,7 +556,8 @@ async fn enrollment_pins_the_collector_and_refusals_carry_their_code() {
     let http = upload::http_client(&[]).unwrap();
     let pin_path = dir.path().join("collector.json");
     let err = upload::enroll(&http, &url, &probe_key(), Some("wrong".into()), &pin_path).await.unwrap_err();
-    assert!(matches!(&err, UploadError::Refused { status: 403, code, .. } if code == "bad_token"), "{err}");
+    assert!(matches!(&err, UploadError::Refused { status: 403, code: ErrorCode::BadToken, .. }), "{err}");
+    assert!(!err.is_retryable());
     assert!(!pin_path.exists());
 
     let pin = upload::enroll(&http, &url, &probe_key(), Some("letmein".into()), &pin_path).await.unwrap();
@@ -644,18 +681,273 @@ async fn enroll_upload_and_status_commands_and_their_exit_codes() {
 }
 
 #[tokio::test]
-async fn an_unsigned_413_never_discards_a_measurement() {
+async fn an_unsigned_413_for_everything_sets_nothing_aside() {
     let (fake, url) = fake_collector().await;
     let dir = tempfile::tempdir().unwrap();
     let (spool, mut collector) = enrolled(dir.path(), &url).await;
-    spool.add(sealed(&ids("big", 3), &probe_key())).unwrap();
+    spool.add(sealed(&ids("big", 40), &probe_key())).unwrap();
 
+    // A middlebox answering 413 to everything: measurements are tried alone, none is
+    // acknowledged, so the 413 proves nothing about their sizes: all stay, none set aside, and
+    // the pass ends after 16 in a row (4 -> 2 -> 1, then one request each).
     fake.0.too_large.store(true, Ordering::SeqCst);
-    let err = upload::upload_pass(&spool, &mut collector, 4).await.unwrap_err();
-    assert!(matches!(err, UploadError::Refused { status: 413, .. }), "{err}");
-    assert_eq!(spooled_ids(&spool), ids("big", 3), "kept: only a signed ack may discard");
+    let report = upload::upload_pass(&spool, &mut collector, 4).await.unwrap();
+    assert_eq!((report.applied.set_aside, report.applied.deferred, report.remaining), (0, 16, 40));
+    assert!(report.retry_later());
+    assert_eq!(fake.0.requests.load(Ordering::SeqCst), 18);
+    assert_eq!(spooled_ids(&spool), ids("big", 40), "kept: only a signed ack may discard");
 
     fake.0.too_large.store(false, Ordering::SeqCst);
     let report = upload::upload_pass(&spool, &mut collector, 4).await.unwrap();
-    assert_eq!((report.applied.accepted, report.remaining), (3, 0));
+    assert_eq!((report.applied.accepted, report.remaining), (40, 0));
+    assert_eq!(spool.status().unwrap().counters.set_aside, 0);
+}
+
+// ---------------------------------------------------------------- transient refusals, clock, size
+
+/// The collector's clock in these tests, and the probe's: 20 minutes fast.
+const COLLECTOR_NOW: OffsetDateTime = datetime!(2026-03-01 10:00:00 UTC);
+const PROBE_NOW: OffsetDateTime = datetime!(2026-03-01 10:20:00 UTC);
+
+fn sealed_at(ids: &[String], start: &str, key: &SigningKey) -> Vec<(Class, Signed)> {
+    ids.iter().map(|id| seal_web(&web(id, Blocking::Dns, Some(false), start), 65536, key)).collect()
+}
+
+fn files_in(dir: &Path) -> usize {
+    fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_future_timestamp_is_retried_until_accepted_and_only_a_bad_item_is_rejected() {
+    let (fake, url) = fake_collector().await;
+    *fake.0.clock.lock().unwrap() = Some(COLLECTOR_NOW);
+    let dir = tempfile::tempdir().unwrap();
+    let (spool, collector) = enrolled(dir.path(), &url).await;
+    let mut collector = collector.with_wall(WallClock::new(|| PROBE_NOW));
+    // Two measurements by the fast clock, one in time, one forged (permanently bad).
+    let mut items = sealed_at(&ids("fast", 2), "2026-03-01 10:20:00", &probe_key());
+    items.extend(sealed_at(&["ontime".to_string()], "2026-03-01 09:59:00", &probe_key()));
+    items.extend(sealed_at(&["forged".to_string()], "2026-03-01 09:59:00", &SigningKey::from_bytes(&[3; 32])));
+    spool.add(items).unwrap();
+
+    let first = upload::upload_pass(&spool, &mut collector, 200).await.unwrap();
+    let a = &first.applied;
+    assert_eq!((a.accepted, a.rejected, a.deferred, first.remaining), (1, 1, 2, 2), "{first:?}");
+    assert!(first.retry_later());
+    assert_eq!(spooled_ids(&spool), ids("fast", 2), "future_timestamp stays in the queue");
+    let status = spool.status().unwrap();
+    assert_eq!((status.counters.rejected, status.rejected_kept), (1, 1), "only the forged one");
+    let rejected = fs::read_dir(dir.path().join("spool/rejected")).unwrap().next().unwrap().unwrap().path();
+    let text = fs::read_to_string(rejected).unwrap();
+    assert!(text.contains("forged") && !text.contains("fast"), "{text}");
+
+    // Still early: kept again, each sent once per pass.
+    *fake.0.clock.lock().unwrap() = Some(COLLECTOR_NOW + time::Duration::minutes(5));
+    let second = upload::upload_pass(&spool, &mut collector, 200).await.unwrap();
+    assert_eq!((second.applied.deferred, second.remaining), (2, 2));
+    // The collector's clock passes the measurements' time (within its tolerance): accepted.
+    *fake.0.clock.lock().unwrap() = Some(COLLECTOR_NOW + time::Duration::minutes(11));
+    let third = upload::upload_pass(&spool, &mut collector, 200).await.unwrap();
+    assert_eq!((third.applied.accepted, third.applied.deferred, third.remaining), (2, 0, 0));
+    assert!(!third.retry_later());
+    assert!(fake.0.stored.lock().unwrap().is_superset(&HashSet::from(["fast0".into(), "fast1".into()])));
+    assert_eq!(spool.status().unwrap().counters.rejected, 1, "nothing more in rejected/");
+    let sent: Vec<String> = fake.0.received.lock().unwrap().iter().filter(|i| i.starts_with("fast")).cloned().collect();
+    assert_eq!(sent.len(), 6, "three passes, each sent them once: {sent:?}");
+}
+
+#[tokio::test]
+async fn an_unknown_code_is_retried_a_bounded_number_of_times() {
+    let (fake, url) = fake_collector().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (spool, mut collector) = enrolled(dir.path(), &url).await;
+    spool.add(sealed(&ids("m", 2), &probe_key())).unwrap();
+    *fake.0.refuse.lock().unwrap() = Some((HashSet::from(["m1".to_string()]), "quota_exceeded_v9".into()));
+
+    for pass in 1..vigil_probe::spool::batch::MAX_UNKNOWN_ATTEMPTS {
+        let report = upload::upload_pass(&spool, &mut collector, 200).await.unwrap();
+        assert_eq!((report.applied.deferred, report.applied.rejected, report.remaining), (1, 0, 1), "pass {pass}");
+    }
+    let last = upload::upload_pass(&spool, &mut collector, 200).await.unwrap();
+    assert_eq!((last.applied.deferred, last.applied.rejected, last.remaining), (0, 1, 0));
+    assert_eq!(spool.status().unwrap().rejected_kept, 1);
+}
+
+#[tokio::test]
+async fn an_oversized_item_at_the_head_is_set_aside_and_the_rest_uploads_in_the_same_pass() {
+    let (fake, url) = fake_collector().await;
+    *fake.0.body_limit.lock().unwrap() = Some(100 * 1024);
+    let dir = tempfile::tempdir().unwrap();
+    let (spool, mut collector) = enrolled(dir.path(), &url).await;
+    let mut huge = web("huge", Blocking::Dns, Some(false), "2024-01-01 00:00:00");
+    huge.annotations.insert("pad".into(), "x".repeat(200 * 1024));
+    spool.add(vec![seal_web(&huge, 65536, &probe_key())]).unwrap();
+    spool.add(sealed(&ids("m", 30), &probe_key())).unwrap();
+    assert_eq!(spooled_ids(&spool)[0], "huge", "at the head of the spool");
+
+    let report = upload::upload_pass(&spool, &mut collector, 200).await.unwrap();
+    let a = &report.applied;
+    assert_eq!((a.accepted, a.set_aside, a.deferred, report.remaining), (30, 1, 0, 0), "{report:?}");
+    assert!(spool.is_empty().unwrap());
+    let status = spool.status().unwrap();
+    assert_eq!((status.counters.set_aside, status.set_aside_kept, status.counters.rejected), (1, 1, 0));
+    assert_eq!(files_in(&dir.path().join("spool/aside")), 1);
+    assert!(!fake.0.stored.lock().unwrap().contains("huge"));
+
+    // The next pass does not send it again.
+    let before = fake.0.received.lock().unwrap().len();
+    spool.add(sealed(&ids("n", 1), &probe_key())).unwrap();
+    let again = upload::upload_pass(&spool, &mut collector, 200).await.unwrap();
+    assert_eq!((again.applied.accepted, again.applied.set_aside), (1, 0));
+    assert_eq!(fake.0.received.lock().unwrap().len(), before + 1);
+
+    // An item over the limit the probe knows is set aside without being sent at all.
+    let mut collector = collector.with_max_body(100 * 1024);
+    spool.add(vec![seal_web(&huge, 65536, &probe_key())]).unwrap();
+    spool.add(sealed(&ids("o", 2), &probe_key())).unwrap();
+    let known = upload::upload_pass(&spool, &mut collector, 200).await.unwrap();
+    assert_eq!((known.applied.accepted, known.applied.set_aside, known.remaining), (2, 1, 0));
+    assert_eq!(fake.0.received.lock().unwrap().len(), before + 3, "the huge one was not sent");
+    assert_eq!(spool.status().unwrap().counters.set_aside, 2);
+}
+
+fn payload(s: &Signed) -> serde_json::Value {
+    serde_json::from_str(&s.payload).unwrap()
+}
+
+fn spooled(spool: &Spool) -> Vec<Signed> {
+    spool.segments().unwrap().iter().flat_map(|seg| spool.read_segment(seg).unwrap().0).collect()
+}
+
+#[tokio::test]
+async fn a_skewed_clock_is_measured_from_the_signed_ack_applied_to_new_measurements_and_kept() {
+    let (fake, url) = fake_collector().await;
+    *fake.0.clock.lock().unwrap() = Some(COLLECTOR_NOW);
+    let dir = tempfile::tempdir().unwrap();
+    let mut probe = vigil_probe::daemon::Probe::start(config_for(dir.path())).unwrap();
+    probe.wall = WallClock::new(|| PROBE_NOW);
+    upload::enroll(&probe.http, &url, &probe.key, Some("letmein".into()), &probe.pin_path()).await.unwrap();
+    let run = |id: &str, start: &str| vigil_probe::runner::RunOutput {
+        measurements: vec![web(id, Blocking::Dns, Some(false), start)],
+        platforms: vec![],
+    };
+
+    // Before any ack: no correction; the measurement is 20 minutes ahead of the collector.
+    probe.spool_run(&run("before", "2026-03-01 10:20:00")).unwrap();
+    let signed_before = spooled(&probe.spool);
+    assert!(payload(&signed_before[0])["annotations"].get(skew::ANNOTATION).is_none());
+    let report = probe.upload().await.unwrap();
+    assert_eq!((report.applied.deferred, report.remaining), (1, 1), "future_timestamp: kept");
+    let clock = report.clock.expect("the ack gave a clock sample");
+    assert_eq!((clock.measured_offset_ms, clock.correction_s, clock.ignored), (1_200_000, -1200, false));
+    assert_eq!(spooled(&probe.spool), signed_before, "the signed measurement is never changed");
+
+    // New measurements are corrected, say so, and are accepted at once.
+    probe.spool_run(&run("after", "2026-03-01 10:20:05")).unwrap();
+    let after = spooled(&probe.spool).into_iter().find(|s| measurement_id(s) == "after").unwrap();
+    after.verify(MEASUREMENT_FORMAT, &probe.key.verifying_key()).unwrap();
+    let p = payload(&after);
+    assert_eq!(p["measurement_start_time"], "2026-03-01 10:00:05");
+    assert_eq!(p["test_start_time"], "2026-03-01 10:00:05");
+    assert_eq!(p["annotations"][skew::ANNOTATION], "-1200");
+    let report = probe.upload().await.unwrap();
+    assert_eq!((report.applied.accepted, report.applied.deferred), (1, 1));
+
+    // A restart keeps the correction.
+    drop(probe);
+    let probe = vigil_probe::daemon::Probe::start(config_for(dir.path())).unwrap();
+    assert_eq!(probe.spool.status().unwrap().clock.correction_s, -1200);
+    probe.spool_run(&run("restarted", "2026-03-01 10:30:00")).unwrap();
+    let restarted = spooled(&probe.spool).into_iter().find(|s| measurement_id(s) == "restarted").unwrap();
+    assert_eq!(payload(&restarted)["measurement_start_time"], "2026-03-01 10:10:00");
+
+    // A clock days off is not corrected (and the estimate says so).
+    *fake.0.clock.lock().unwrap() = Some(COLLECTOR_NOW - time::Duration::days(3));
+    let mut collector = probe.collector().unwrap().with_wall(WallClock::new(|| PROBE_NOW));
+    let report = upload::upload_pass(&probe.spool, &mut collector, 200).await.unwrap();
+    let clock = report.clock.unwrap();
+    assert_eq!((clock.correction_s, clock.ignored), (0, true));
+    assert_eq!(probe.spool.clock(), clock);
+}
+
+#[tokio::test]
+async fn the_upload_command_sets_an_oversized_head_aside_and_status_shows_it() {
+    let (fake, url) = fake_collector().await;
+    *fake.0.body_limit.lock().unwrap() = Some(100 * 1024);
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_for(dir.path());
+    let config_path = dir.path().join("vigil.toml");
+    fs::write(&config_path, toml::to_string(&config).unwrap()).unwrap();
+    let c = config_path.to_str().unwrap();
+    let (code, _, err) = cli(&["enroll", "--config", c, "--collector", &url, "--token", "letmein"]).await;
+    assert_eq!(code, 0, "{err}");
+    let key = identity::load(&config.identity.key_file).unwrap();
+    let spool = Spool::open(&config.spool.dir, config.spool.max_bytes).unwrap();
+    let mut huge = web("huge", Blocking::Dns, Some(false), "2024-01-01 00:00:00");
+    huge.annotations.insert("pad".into(), "x".repeat(200 * 1024));
+    spool.add(vec![seal_web(&huge, 65536, &key)]).unwrap();
+    spool.add(sealed(&ids("m", 3), &key)).unwrap();
+
+    // Once, this pass stopped at the head (exit 4) and nothing behind it was ever sent.
+    let (code, out, err) = cli(&["upload", "--config", c]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("3 accepted") && out.contains("1 set aside"), "{out}");
+    assert_eq!(fake.0.stored.lock().unwrap().len(), 3);
+
+    let (code, out, _) = cli(&["status", "--config", c]).await;
+    assert_eq!(code, 0);
+    assert!(out.contains("set aside:  1 too large for the collector (1 kept in aside/"), "{out}");
+    let (_, out, _) = cli(&["status", "--config", c, "--json"]).await;
+    let status: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (status["spool"]["counters"]["set_aside"].as_u64(), status["spool"]["measurements"].as_u64()),
+        (Some(1), Some(0))
+    );
+}
+
+#[tokio::test]
+async fn the_daemon_retries_a_future_timestamp_after_a_backoff_without_a_busy_loop() {
+    let (fake, url) = fake_collector().await;
+    *fake.0.clock.lock().unwrap() = Some(COLLECTOR_NOW);
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config_for(dir.path());
+    (config.upload.backoff_base_s, config.upload.backoff_max_s) = (1, 1);
+    let mut probe = vigil_probe::daemon::Probe::start(config).unwrap();
+    probe.wall = WallClock::new(|| PROBE_NOW);
+    upload::enroll(&probe.http, &url, &probe.key, Some("letmein".into()), &probe.pin_path()).await.unwrap();
+    let measure = || async {
+        vigil_probe::runner::RunOutput {
+            measurements: vec![web("fast", Blocking::Dns, Some(false), "2026-03-01 10:20:00")],
+            platforms: vec![],
+        }
+    };
+    let beat = |_| async { vigil_probe::heartbeat::Beat::Sent };
+    let cadence =
+        vigil_probe::daemon::Cadence { battery: Duration::from_secs(3600), heartbeat: Duration::from_secs(3600) };
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let log2 = log.clone();
+    let stop = {
+        let fake = fake.clone();
+        async move {
+            // Refused for 2 s, then the collector's clock has passed the measurement's time.
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            *fake.0.clock.lock().unwrap() = Some(COLLECTOR_NOW + time::Duration::minutes(11));
+            while !fake.0.stored.lock().unwrap().contains("fast") {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        vigil_probe::daemon::run_loop(&probe, cadence, measure, beat, stop, move |l| log2.lock().unwrap().push(l)),
+    )
+    .await
+    .expect("accepted once the collector's clock passed it");
+    let log = log.lock().unwrap().join("\n");
+    let tries = fake.0.received.lock().unwrap().iter().filter(|id| *id == "fast").count();
+    // Waits are uniform in [0, 1 s]: a handful of tries in 2 s, not a busy loop.
+    assert!((2..=40).contains(&tries), "{tries} tries\n{log}");
+    assert!(log.contains("kept 1 measurements for a later try"), "{log}");
+    let status = probe.spool.status().unwrap();
+    assert_eq!((status.measurements, status.counters.rejected, status.rejected_kept), (0, 0, 0));
 }

@@ -62,7 +62,8 @@ pub enum ItemStatus {
     Accepted,
     /// Stored before (a retry): acknowledged again, stored once.
     Duplicate,
-    /// Refused; `error` says why. The probe must not retry it unchanged.
+    /// Refused; `error` says why, and its code whether it may be accepted later
+    /// ([`ErrorCode::retry`]: e.g. `future_timestamp` may, `bad_signature` never).
     Rejected,
 }
 
@@ -119,4 +120,225 @@ pub struct PublishedKey {
     pub public_key: String,
     pub enrolled_at: String,
     pub revoked_at: Option<String>,
+}
+
+/// The error codes of `ApiError.code` (`collector/openapi.json`), typed, with what a probe does
+/// about each. The wire format is the string; [`ErrorCode::parse`] never fails: a code this
+/// version does not know (from a newer collector) is [`ErrorCode::Other`], which
+/// [`ErrorCode::retry`] treats as transient, and which the probe retries a bounded number of
+/// times before giving up on it (see `docs/probe-spool.md`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    MalformedJson,
+    BadBody,
+    /// The request body is over the collector's limit (HTTP 413), or, per item, the item is.
+    BodyTooLarge,
+    /// More measurements in one batch than the collector accepts (HTTP 413).
+    BatchTooLarge,
+    BadFormat,
+    UnknownKey,
+    RevokedKey,
+    BadSignature,
+    BadSignatureEncoding,
+    BadPayload,
+    /// The measurement is dated ahead of the collector's clock (beyond its tolerance).
+    FutureTimestamp,
+    /// The measurement is dated before the collector's lower bound.
+    TooOld,
+    IdConflict,
+    BadKeyEncoding,
+    BadProof,
+    WeakKey,
+    BadToken,
+    EnrollmentClosed,
+    RateLimited,
+    AdminDisabled,
+    Unauthorized,
+    NotFound,
+    MethodNotAllowed,
+    StorageError,
+    Internal,
+    BadRequest,
+    TargetNotPublic,
+    /// A code this version does not know, kept verbatim.
+    Other(String),
+}
+
+/// What a client does about an error code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// It will never be accepted unchanged: give up on it (a probe moves it to `rejected/`).
+    Never,
+    /// This item may be accepted later (e.g. a `future_timestamp` once its time has passed):
+    /// keep it, go on with the others, retry it after a backoff.
+    ItemLater,
+    /// The collector is busy or failing (`rate_limited`, `storage_error`, 5xx): keep everything,
+    /// stop for now and retry after a backoff.
+    CollectorLater,
+    /// Too large for the collector: set it aside, it will never fit; go on with the others.
+    SetAside,
+    /// The batch has too many measurements: send fewer at a time.
+    SmallerBatch,
+}
+
+impl ErrorCode {
+    /// Every known code (not `Other`), for tests and documentation.
+    pub const KNOWN: [ErrorCode; 28] = [
+        ErrorCode::MalformedJson,
+        ErrorCode::BadBody,
+        ErrorCode::BodyTooLarge,
+        ErrorCode::BatchTooLarge,
+        ErrorCode::BadFormat,
+        ErrorCode::UnknownKey,
+        ErrorCode::RevokedKey,
+        ErrorCode::BadSignature,
+        ErrorCode::BadSignatureEncoding,
+        ErrorCode::BadPayload,
+        ErrorCode::FutureTimestamp,
+        ErrorCode::TooOld,
+        ErrorCode::IdConflict,
+        ErrorCode::BadKeyEncoding,
+        ErrorCode::BadProof,
+        ErrorCode::WeakKey,
+        ErrorCode::BadToken,
+        ErrorCode::EnrollmentClosed,
+        ErrorCode::RateLimited,
+        ErrorCode::AdminDisabled,
+        ErrorCode::Unauthorized,
+        ErrorCode::NotFound,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::StorageError,
+        ErrorCode::Internal,
+        ErrorCode::BadRequest,
+        ErrorCode::TargetNotPublic,
+        ErrorCode::Other(String::new()),
+    ];
+
+    /// The code as it is on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            ErrorCode::MalformedJson => "malformed_json",
+            ErrorCode::BadBody => "bad_body",
+            ErrorCode::BodyTooLarge => "body_too_large",
+            ErrorCode::BatchTooLarge => "batch_too_large",
+            ErrorCode::BadFormat => "bad_format",
+            ErrorCode::UnknownKey => "unknown_key",
+            ErrorCode::RevokedKey => "revoked_key",
+            ErrorCode::BadSignature => "bad_signature",
+            ErrorCode::BadSignatureEncoding => "bad_signature_encoding",
+            ErrorCode::BadPayload => "bad_payload",
+            ErrorCode::FutureTimestamp => "future_timestamp",
+            ErrorCode::TooOld => "too_old",
+            ErrorCode::IdConflict => "id_conflict",
+            ErrorCode::BadKeyEncoding => "bad_key_encoding",
+            ErrorCode::BadProof => "bad_proof",
+            ErrorCode::WeakKey => "weak_key",
+            ErrorCode::BadToken => "bad_token",
+            ErrorCode::EnrollmentClosed => "enrollment_closed",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::AdminDisabled => "admin_disabled",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::StorageError => "storage_error",
+            ErrorCode::Internal => "internal",
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::TargetNotPublic => "target_not_public",
+            ErrorCode::Other(code) => code,
+        }
+    }
+
+    /// The typed code of `code`; unknown codes are kept as [`ErrorCode::Other`].
+    pub fn parse(code: &str) -> ErrorCode {
+        ErrorCode::KNOWN[..ErrorCode::KNOWN.len() - 1]
+            .iter()
+            .find(|known| known.as_str() == code)
+            .cloned()
+            .unwrap_or_else(|| ErrorCode::Other(code.to_string()))
+    }
+
+    /// What to do about a measurement (or request) refused with this code. An unknown code is
+    /// `ItemLater`: a newer collector may have a transient reason this version cannot name (the
+    /// probe bounds how often it retries one).
+    pub fn retry(&self) -> Retry {
+        match self {
+            ErrorCode::FutureTimestamp | ErrorCode::Other(_) => Retry::ItemLater,
+            ErrorCode::RateLimited | ErrorCode::StorageError | ErrorCode::Internal => Retry::CollectorLater,
+            ErrorCode::BodyTooLarge => Retry::SetAside,
+            ErrorCode::BatchTooLarge => Retry::SmallerBatch,
+            ErrorCode::MalformedJson
+            | ErrorCode::BadBody
+            | ErrorCode::BadFormat
+            | ErrorCode::UnknownKey
+            | ErrorCode::RevokedKey
+            | ErrorCode::BadSignature
+            | ErrorCode::BadSignatureEncoding
+            | ErrorCode::BadPayload
+            | ErrorCode::TooOld
+            | ErrorCode::IdConflict
+            | ErrorCode::BadKeyEncoding
+            | ErrorCode::BadProof
+            | ErrorCode::WeakKey
+            | ErrorCode::BadToken
+            | ErrorCode::EnrollmentClosed
+            | ErrorCode::AdminDisabled
+            | ErrorCode::Unauthorized
+            | ErrorCode::NotFound
+            | ErrorCode::MethodNotAllowed
+            | ErrorCode::BadRequest
+            | ErrorCode::TargetNotPublic => Retry::Never,
+        }
+    }
+
+    /// Waiting may help: the same request or item may be accepted later.
+    pub fn is_transient(&self) -> bool {
+        matches!(self.retry(), Retry::ItemLater | Retry::CollectorLater | Retry::SmallerBatch)
+    }
+
+    /// A code this version does not know.
+    pub fn is_unknown(&self) -> bool {
+        matches!(self, ErrorCode::Other(_))
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl ApiError {
+    /// The typed code.
+    pub fn kind(&self) -> ErrorCode {
+        ErrorCode::parse(&self.code)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip_and_unknown_ones_are_transient() {
+        for code in &ErrorCode::KNOWN[..ErrorCode::KNOWN.len() - 1] {
+            assert_eq!(&ErrorCode::parse(code.as_str()), code);
+        }
+        let newer = ErrorCode::parse("quota_exceeded_v9");
+        assert_eq!(newer, ErrorCode::Other("quota_exceeded_v9".into()));
+        assert_eq!(newer.to_string(), "quota_exceeded_v9");
+        assert!(newer.is_transient() && newer.is_unknown());
+    }
+
+    #[test]
+    fn transient_and_permanent_codes() {
+        for code in ["future_timestamp", "rate_limited", "storage_error", "internal", "batch_too_large"] {
+            assert!(ErrorCode::parse(code).is_transient(), "{code}");
+        }
+        for code in ["bad_signature", "bad_payload", "revoked_key", "too_old", "unknown_key", "bad_format"] {
+            assert_eq!(ErrorCode::parse(code).retry(), Retry::Never, "{code}");
+        }
+        assert_eq!(ErrorCode::parse("body_too_large").retry(), Retry::SetAside);
+        assert_eq!(ErrorCode::FutureTimestamp.retry(), Retry::ItemLater);
+        assert_eq!(ErrorCode::RateLimited.retry(), Retry::CollectorLater);
+    }
 }
