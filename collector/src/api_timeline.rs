@@ -43,8 +43,9 @@ pub fn parse(q: &HashMap<String, String>, now: i64) -> Result<TimelineQuery, Htt
         None => None,
     };
     let platform = q.get("platform").cloned();
-    if platform.as_deref().is_some_and(|p| p.is_empty() || p.len() > 100) {
-        return Err(bad("platform", "expected a platform name (e.g. telegram)"));
+    if let Some(p) = &platform {
+        vigil_report::limits::platform_id("platform", p)
+            .map_err(|e| bad("platform", &format!("expected a platform id (e.g. telegram): {e}")))?;
     }
     let to = match q.get("to") {
         Some(v) => parse_time("to", v)?,
