@@ -102,7 +102,7 @@ mod tests {
         let q = parse(&query(&[("country", "aa")]), now).unwrap();
         assert_eq!((q.cc.as_str(), q.asn, q.bucket), ("AA", None, 3600));
         assert_eq!((q.from, q.to), (1_740_960_000 + 3600 - DEFAULT_PERIOD, 1_740_960_000 + 3600));
-        let q = parse(&query(&[("country", "AA"), ("from", "0"), ("to", "2592000")]), now).unwrap();
+        let q = parse(&query(&[("country", "AA"), ("from", "1325376000"), ("to", "1327968000")]), now).unwrap();
         assert_eq!((q.bucket, (q.to - q.from) / q.bucket), (5 * 3600, 144));
         let q = parse(&query(&[("country", "AA"), ("asn", "AS64500"), ("from", "2025-03-03T00:00:00Z")]), now).unwrap();
         assert_eq!((q.asn, q.from), (Some(64500), 1_740_960_000));
@@ -110,8 +110,10 @@ mod tests {
             (&[("asn", "1")][..], "country"),
             (&[("country", "A1")][..], "country"),
             (&[("country", "AA"), ("bucket", "1800")][..], "bucket"),
-            (&[("country", "AA"), ("bucket", "3600"), ("from", "0"), ("to", "7300000")][..], "bucket"),
-            (&[("country", "AA"), ("from", "9"), ("to", "5")][..], "from"),
+            (&[("country", "AA"), ("bucket", "3600"), ("from", "1325376000"), ("to", "1332676000")][..], "bucket"),
+            (&[("country", "AA"), ("from", "1325376009"), ("to", "1325376005")][..], "from"),
+            (&[("country", "AA"), ("from", "1325375999")][..], "from"),
+            (&[("country", "AA"), ("platform", "Tele gram")][..], "platform"),
             (&[("country", "AA"), ("to", "soon")][..], "to"),
             (&[("country", "AA"), ("colour", "red")][..], "colour"),
         ] {

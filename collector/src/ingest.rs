@@ -72,10 +72,12 @@ pub fn parse_request(body: &[u8], max_batch: usize) -> Result<SubmitRequest, Htt
 /// The payload fields the collector reads; `test_keys` is any JSON value (skipped, not built).
 type Header = Measurement<IgnoredAny>;
 
-/// The `test_keys` fields of a platform or throttling summary that become observations.
+/// The `test_keys` fields of a platform or throttling summary that become observations (a
+/// summary without them yields no observation, as before: it is stored as it is).
 #[derive(serde::Deserialize)]
 struct SummaryKeys {
-    platform: String,
+    #[serde(default)]
+    platform: Option<String>,
     #[serde(default)]
     kind: Option<String>,
 }
@@ -104,13 +106,13 @@ fn check_summary(test_name: &str, payload: &str, known: Option<&HashSet<String>>
     if test_name != PLATFORM_TEST_NAME && test_name != THROTTLING_TEST_NAME {
         return Ok(true);
     }
-    let m: Measurement<SummaryKeys> =
-        serde_json::from_str(payload).map_err(|e| format!("{test_name} test_keys: {e}"))?;
-    limits::platform_id("test_keys.platform", &m.test_keys.platform).map_err(|e| e.to_string())?;
+    let Ok(m) = serde_json::from_str::<Measurement<SummaryKeys>>(payload) else { return Ok(true) };
+    let Some(platform) = m.test_keys.platform else { return Ok(true) };
+    limits::platform_id("test_keys.platform", &platform).map_err(|e| e.to_string())?;
     if let Some(kind) = &m.test_keys.kind {
         limits::platform_kind(kind).map_err(|e| e.to_string())?;
     }
-    Ok(known.is_none_or(|k| k.contains(&m.test_keys.platform)))
+    Ok(known.is_none_or(|k| k.contains(&platform)))
 }
 
 struct Candidate {
