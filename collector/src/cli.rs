@@ -491,3 +491,41 @@ pub async fn run(cli: Cli) -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serve(args: &[&str]) -> Result<Config, CollectorError> {
+        let mut argv = vec!["vigil-collector", "serve", "--data-dir", "/tmp/x"];
+        argv.extend_from_slice(args);
+        match Cli::try_parse_from(argv).expect("parses").command {
+            Command::Serve(a) => a.into_config(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn limits_and_platforms_come_from_flags_with_defaults() {
+        let c = serve(&[]).unwrap();
+        assert_eq!(
+            (c.control_per_minute, c.enroll_per_minute, c.reads_per_minute, c.max_tracked_networks),
+            (
+                config::DEFAULT_CONTROL_PER_MINUTE,
+                config::DEFAULT_ENROLL_PER_MINUTE,
+                config::DEFAULT_READS_PER_MINUTE,
+                config::DEFAULT_MAX_TRACKED_NETWORKS
+            )
+        );
+        let flags = ["--control-per-minute", "1", "--enroll-per-minute", "2", "--reads-per-minute", "0"];
+        let c = serve(&[&flags[..], &["--max-tracked-networks", "5", "--platform", "lab_1"]].concat()).unwrap();
+        assert_eq!(
+            (c.control_per_minute, c.enroll_per_minute, c.reads_per_minute, c.max_tracked_networks),
+            (1, 2, 0, 5)
+        );
+        assert!(c.known_platforms().contains("lab_1"));
+        let e = serve(&["--platform", "Not An Id"]).unwrap_err().to_string();
+        assert!(e.contains("--platform must be 1 to 32 characters"), "{e}");
+        assert!(serve(&["--max-tracked-networks", "0"]).is_err());
+    }
+}
