@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use time::OffsetDateTime;
 
-use crate::api_events::parse_time;
+use crate::api_events::parse_time_from;
 use crate::disclosures::{self, InputFormat};
 use crate::disclosures_reconcile::{
     DEFAULT_TOLERANCE, Filter, Options, Outcome, ReconRow, Reconciliation, ScoreRow, StoredDisclosure,
@@ -91,8 +91,9 @@ pub fn parse_query(q: &HashMap<String, String>, allowed: &[&str], now: i64) -> R
         source: q.get("source").cloned(),
         platform: q.get("platform").map(|p| disclosures::canonical_platform(p)),
         country,
-        from: q.get("from").map(|v| parse_time("from", v)).transpose()?,
-        to: q.get("to").map(|v| parse_time("to", v)).transpose()?,
+        // Disclosures may describe shutdowns older than any probe data: from 1970 on.
+        from: q.get("from").map(|v| parse_time_from("from", v, 0)).transpose()?,
+        to: q.get("to").map(|v| parse_time_from("to", v, 0)).transpose()?,
     };
     let offset = bounded(q, "offset", 0..=MAX_ROWS_OFFSET)?.unwrap_or(0);
     let limit = bounded(q, "limit", 1..=MAX_ROWS_LIMIT)?;

@@ -102,8 +102,14 @@ pub fn record(e: &DetectedEvent, revision: u32, updated_at: i64) -> EventRecord 
     }
 }
 
-/// A time parameter: Unix seconds or RFC 3339.
+/// A time parameter over measurements and events: Unix seconds or RFC 3339, from
+/// [`FIRST_TIME`] (the oldest measurement time ingest accepts) to [`LAST_TIME`].
 pub fn parse_time(name: &str, v: &str) -> Result<i64, HttpError> {
+    parse_time_from(name, v, FIRST_TIME)
+}
+
+/// A time parameter from `first` (Unix seconds) to [`LAST_TIME`].
+pub fn parse_time_from(name: &str, v: &str, first: i64) -> Result<i64, HttpError> {
     let t = match v.parse::<i64>() {
         Ok(t) => Some(t),
         Err(_) => events::rfc3339_to_unix(v),
@@ -111,11 +117,20 @@ pub fn parse_time(name: &str, v: &str) -> Result<i64, HttpError> {
     let Some(t) = t else {
         return Err(HttpError::bad_request("bad_parameter", format!("{name}: expected Unix seconds or RFC 3339")));
     };
-    if !(0..=LAST_TIME).contains(&t) {
-        return Err(HttpError::bad_request("bad_parameter", format!("{name}: expected a time in years 1970..9999")));
+    if t < first {
+        let from = rfc3339(first);
+        return Err(HttpError::bad_request(
+            "bad_parameter",
+            format!("{name}: expected a time from {from} to 9999-12-31T23:59:59Z"),
+        ));
+    }
+    if t > LAST_TIME {
+        return Err(HttpError::bad_request("bad_parameter", format!("{name}: expected a time before year 10000")));
     }
     Ok(t)
 }
+
+pub use vigil_report::limits::FIRST_TIME;
 
 /// 9999-12-31T23:59:59Z: times beyond are refused (arithmetic on them could overflow).
 pub const LAST_TIME: i64 = 253_402_300_799;

@@ -7,8 +7,8 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, FailedToBufferBody};
 use axum::extract::{ConnectInfo, FromRequestParts, State};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{Extensions, HeaderMap, StatusCode};
 use time::OffsetDateTime;
 use vigil_report::protocol::{
     ApiError, EnrollRequest, EnrollResponse, ItemResult, ItemStatus, ProbeConfigStatement, SubmitAck,
@@ -31,19 +31,37 @@ pub struct Origin(pub AsnInfo);
 
 /// The address the trusted proxy saw: the LAST `X-Forwarded-For` entry (the one the proxy
 /// appended). Earlier entries are written by the client and could claim any network.
-fn forwarded_for(parts: &Parts) -> Option<IpAddr> {
-    let value = parts.headers.get_all("x-forwarded-for").iter().next_back()?.to_str().ok()?;
+fn forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
+    let value = headers.get_all("x-forwarded-for").iter().next_back()?.to_str().ok()?;
     let last = value.rsplit(',').next()?.trim();
     last.parse().ok().or_else(|| last.parse::<SocketAddr>().ok().map(|s| s.ip()))
+}
+
+/// The client's address (the peer's, or with `trust_proxy` the proxy's last `X-Forwarded-For`
+/// entry): for the ASN lookup and the rate limits' network key only, never stored or logged.
+pub fn client_ip(headers: &HeaderMap, extensions: &Extensions, trust_proxy: bool) -> Option<IpAddr> {
+    let peer = extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    if trust_proxy { forwarded_for(headers).or(peer) } else { peer }
 }
 
 impl FromRequestParts<AppState> for Origin {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Origin, Self::Rejection> {
-        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-        let ip = if state.config.trust_proxy { forwarded_for(parts).or(peer) } else { peer };
+        let ip = client_ip(&parts.headers, &parts.extensions, state.config.trust_proxy);
         Ok(Origin(ip.map_or_else(AsnInfo::unknown, |ip| state.asn.lookup(ip))))
+    }
+}
+
+/// Where an enrollment came from: the client's address, for its network's rate only.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub Option<IpAddr>);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<ClientIp, Self::Rejection> {
+        Ok(ClientIp(client_ip(&parts.headers, &parts.extensions, state.config.trust_proxy)))
     }
 }
 
@@ -63,8 +81,13 @@ fn enroll_error(state: &AppState, e: HttpError) -> HttpError {
     e
 }
 
-/// Whether this enrollment is allowed: a valid token, or open enrollment within its rate.
-fn authorize(state: &AppState, token: Option<&str>, already_enrolled: bool) -> Result<(), HttpError> {
+/// Whether this enrollment is allowed: a valid token, or open enrollment within its network's rate.
+fn authorize(
+    state: &AppState,
+    client: Option<IpAddr>,
+    token: Option<&str>,
+    already_enrolled: bool,
+) -> Result<(), HttpError> {
     let cfg = &state.config;
     let tokens = &cfg.enroll_tokens;
     if let Some(t) = token {
@@ -85,24 +108,28 @@ fn authorize(state: &AppState, token: Option<&str>, already_enrolled: bool) -> R
     if already_enrolled {
         return Ok(());
     }
-    let taken = state.enroll_bucket.lock().unwrap_or_else(|e| e.into_inner()).take();
-    taken.map_err(|wait| {
-        HttpError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            format!("too many enrollments; try again in {} s", wait.as_secs() + 1),
-        )
-    })
+    state
+        .limits
+        .open_enrollments
+        .take(client)
+        .map_err(|wait| HttpError::rate_limited(wait, "too many new enrollments from your network"))
 }
 
 /// `POST /api/v1/enroll`.
-pub async fn enroll(State(state): State<AppState>, body: Bytes) -> Result<Json<EnrollResponse>, HttpError> {
+pub async fn enroll(
+    State(state): State<AppState>,
+    ClientIp(client): ClientIp,
+    body: Bytes,
+) -> Result<Json<EnrollResponse>, HttpError> {
     let req: EnrollRequest = serde_json::from_slice(&body).map_err(|e| {
         enroll_error(
             &state,
             HttpError::bad_request("malformed_json", format!("request body is not an enrollment: {e}")),
         )
     })?;
+    if let Err(e) = vigil_report::limits::version("software_version", &req.software_version) {
+        return Err(enroll_error(&state, HttpError::bad_request("bad_field", e.to_string())));
+    }
     let key = verify_enrollment_proof(&req.public_key, &req.proof).map_err(|e| {
         enroll_error(
             &state,
@@ -121,7 +148,7 @@ pub async fn enroll(State(state): State<AppState>, body: Bytes) -> Result<Json<E
     if known.is_some_and(|k| k.revoked) {
         return Err(enroll_error(&state, revoked()));
     }
-    authorize(&state, req.token.as_deref(), known.is_some()).map_err(|e| enroll_error(&state, e))?;
+    authorize(&state, client, req.token.as_deref(), known.is_some()).map_err(|e| enroll_error(&state, e))?;
     let outcome = state
         .writer
         .enroll(
@@ -174,6 +201,7 @@ pub async fn submit(
         now: OffsetDateTime::now_utc(),
         future_tolerance: state.config.future_tolerance,
         origin,
+        platforms: Some(state.platforms.clone()),
     };
     let checked = check_parallel(req.measurements, ctx, state.parallelism).await;
 

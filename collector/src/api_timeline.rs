@@ -43,8 +43,9 @@ pub fn parse(q: &HashMap<String, String>, now: i64) -> Result<TimelineQuery, Htt
         None => None,
     };
     let platform = q.get("platform").cloned();
-    if platform.as_deref().is_some_and(|p| p.is_empty() || p.len() > 100) {
-        return Err(bad("platform", "expected a platform name (e.g. telegram)"));
+    if let Some(p) = &platform {
+        vigil_report::limits::platform_id("platform", p)
+            .map_err(|e| bad("platform", &format!("expected a platform id (e.g. telegram): {e}")))?;
     }
     let to = match q.get("to") {
         Some(v) => parse_time("to", v)?,
@@ -100,7 +101,7 @@ mod tests {
         let q = parse(&query(&[("country", "aa")]), now).unwrap();
         assert_eq!((q.cc.as_str(), q.asn, q.bucket), ("AA", None, 3600));
         assert_eq!((q.from, q.to), (1_740_960_000 + 3600 - DEFAULT_PERIOD, 1_740_960_000 + 3600));
-        let q = parse(&query(&[("country", "AA"), ("from", "0"), ("to", "2592000")]), now).unwrap();
+        let q = parse(&query(&[("country", "AA"), ("from", "1325376000"), ("to", "1327968000")]), now).unwrap();
         assert_eq!((q.bucket, (q.to - q.from) / q.bucket), (5 * 3600, 144));
         let q = parse(&query(&[("country", "AA"), ("asn", "AS64500"), ("from", "2025-03-03T00:00:00Z")]), now).unwrap();
         assert_eq!((q.asn, q.from), (Some(64500), 1_740_960_000));
@@ -108,8 +109,10 @@ mod tests {
             (&[("asn", "1")][..], "country"),
             (&[("country", "A1")][..], "country"),
             (&[("country", "AA"), ("bucket", "1800")][..], "bucket"),
-            (&[("country", "AA"), ("bucket", "3600"), ("from", "0"), ("to", "7300000")][..], "bucket"),
-            (&[("country", "AA"), ("from", "9"), ("to", "5")][..], "from"),
+            (&[("country", "AA"), ("bucket", "3600"), ("from", "1325376000"), ("to", "1332676000")][..], "bucket"),
+            (&[("country", "AA"), ("from", "1325376009"), ("to", "1325376005")][..], "from"),
+            (&[("country", "AA"), ("from", "1325375999")][..], "from"),
+            (&[("country", "AA"), ("platform", "Tele gram")][..], "platform"),
             (&[("country", "AA"), ("to", "soon")][..], "to"),
             (&[("country", "AA"), ("colour", "red")][..], "colour"),
         ] {

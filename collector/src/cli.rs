@@ -181,8 +181,22 @@ pub struct ServeArgs {
     /// Accept enrollments without a token (rate-limited).
     #[arg(long)]
     pub open_enrollment: bool,
+    /// New open enrollments per client network (IPv4 /24, IPv6 /48) and minute.
     #[arg(long, default_value_t = config::DEFAULT_OPEN_ENROLLMENTS_PER_MINUTE)]
     pub open_enrollments_per_minute: u32,
+    /// Control requests per client network and minute (0: no limit).
+    #[arg(long, default_value_t = config::DEFAULT_CONTROL_PER_MINUTE)]
+    pub control_per_minute: u32,
+    /// Enrollment requests per client network and minute (0: no limit).
+    #[arg(long, default_value_t = config::DEFAULT_ENROLL_PER_MINUTE)]
+    pub enroll_per_minute: u32,
+    /// Heavy public reads (listings, exports, timelines, charts, pages) per client network and
+    /// minute (0: no limit).
+    #[arg(long, default_value_t = config::DEFAULT_READS_PER_MINUTE)]
+    pub reads_per_minute: u32,
+    /// Client networks each rate limit tracks at once (the oldest is dropped first).
+    #[arg(long, default_value_t = config::DEFAULT_MAX_TRACKED_NETWORKS)]
+    pub max_tracked_networks: usize,
     /// Operator token for the admin endpoints (or env VIGIL_OPERATOR_TOKEN).
     #[arg(long)]
     pub operator_token: Option<String>,
@@ -192,6 +206,10 @@ pub struct ServeArgs {
     /// A battery (TOML) handed to probes in their configuration.
     #[arg(long)]
     pub battery: Option<PathBuf>,
+    /// A platform id probes may report besides the built-in battery's and --battery's
+    /// (repeatable); summaries of other platforms are stored but kept off the timelines.
+    #[arg(long = "platform")]
+    pub platforms: Vec<String>,
     /// Read the client address from the last X-Forwarded-For entry, appended by the reverse proxy.
     #[arg(long)]
     pub trust_proxy: bool,
@@ -222,6 +240,13 @@ impl ServeArgs {
         c.enroll_tokens = self.enroll_tokens;
         c.open_enrollment = self.open_enrollment;
         c.open_enrollments_per_minute = self.open_enrollments_per_minute;
+        c.control_per_minute = self.control_per_minute;
+        c.enroll_per_minute = self.enroll_per_minute;
+        c.reads_per_minute = self.reads_per_minute;
+        if self.max_tracked_networks == 0 {
+            return Err(CollectorError::Config("--max-tracked-networks must be positive".into()));
+        }
+        c.max_tracked_networks = self.max_tracked_networks;
         c.operator_token = self.operator_token.or_else(|| std::env::var("VIGIL_OPERATOR_TOKEN").ok());
         if c.operator_token.as_ref().is_some_and(|t| t.trim().len() < 16) {
             return Err(CollectorError::Config("the operator token must be at least 16 characters".into()));
@@ -234,6 +259,10 @@ impl ServeArgs {
             let text = std::fs::read_to_string(path).map_err(|e| CollectorError::io("read", path, e))?;
             c.battery_toml = Some(text);
         }
+        for p in &self.platforms {
+            vigil_report::limits::platform_id("--platform", p).map_err(|e| CollectorError::Config(e.to_string()))?;
+        }
+        c.platforms = self.platforms;
         c.trust_proxy = self.trust_proxy;
         c.own_addresses = self.own_addresses;
         if self.max_batch == 0 || self.max_body_bytes == 0 {
@@ -476,5 +505,43 @@ pub async fn run(cli: Cli) -> ExitCode {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serve(args: &[&str]) -> Result<Config, CollectorError> {
+        let mut argv = vec!["vigil-collector", "serve", "--data-dir", "/tmp/x"];
+        argv.extend_from_slice(args);
+        match Cli::try_parse_from(argv).expect("parses").command {
+            Command::Serve(a) => a.into_config(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn limits_and_platforms_come_from_flags_with_defaults() {
+        let c = serve(&[]).unwrap();
+        assert_eq!(
+            (c.control_per_minute, c.enroll_per_minute, c.reads_per_minute, c.max_tracked_networks),
+            (
+                config::DEFAULT_CONTROL_PER_MINUTE,
+                config::DEFAULT_ENROLL_PER_MINUTE,
+                config::DEFAULT_READS_PER_MINUTE,
+                config::DEFAULT_MAX_TRACKED_NETWORKS
+            )
+        );
+        let flags = ["--control-per-minute", "1", "--enroll-per-minute", "2", "--reads-per-minute", "0"];
+        let c = serve(&[&flags[..], &["--max-tracked-networks", "5", "--platform", "lab_1"]].concat()).unwrap();
+        assert_eq!(
+            (c.control_per_minute, c.enroll_per_minute, c.reads_per_minute, c.max_tracked_networks),
+            (1, 2, 0, 5)
+        );
+        assert!(c.known_platforms().contains("lab_1"));
+        let e = serve(&["--platform", "Not An Id"]).unwrap_err().to_string();
+        assert!(e.contains("--platform must be 1 to 32 characters"), "{e}");
+        assert!(serve(&["--max-tracked-networks", "0"]).is_err());
     }
 }

@@ -1,5 +1,6 @@
 //! The collector's configuration: every default written once, here.
 
+use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,8 +19,16 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 pub const DEFAULT_MAX_BATCH: usize = 1000;
 /// Default tolerance for measurement times in the future (clock skew), seconds.
 pub const DEFAULT_FUTURE_TOLERANCE_SECS: u64 = 600;
-/// Default rate of open enrollments (overall, per minute; also the burst).
+/// Default rate of new open enrollments per client network (per minute; also the burst).
 pub const DEFAULT_OPEN_ENROLLMENTS_PER_MINUTE: u32 = 10;
+/// Default rate of control requests per client network (per minute; also the burst; 0: none).
+pub const DEFAULT_CONTROL_PER_MINUTE: u32 = 120;
+/// Default rate of enrollment requests per client network (per minute; also the burst; 0: none).
+pub const DEFAULT_ENROLL_PER_MINUTE: u32 = 30;
+/// Default rate of heavy public reads per client network (per minute; also the burst; 0: none).
+pub const DEFAULT_READS_PER_MINUTE: u32 = 300;
+/// Default number of client networks each rate limit tracks (the oldest is dropped first).
+pub const DEFAULT_MAX_TRACKED_NETWORKS: usize = 10_000;
 /// Minutes between battery runs announced in the probe configuration.
 pub const DEFAULT_INTERVAL_MINUTES: u32 = 60;
 /// Bound of each step of the control (DNS, connect, handshake, fetch), seconds.
@@ -37,13 +46,24 @@ pub struct Config {
     pub enroll_tokens: Vec<String>,
     /// Enrollment without a token, rate-limited.
     pub open_enrollment: bool,
+    /// New open enrollments per client network (IPv4 /24, IPv6 /48) and minute.
     pub open_enrollments_per_minute: u32,
+    /// Per client network and minute: control requests, enrollment requests, heavy public
+    /// reads (`routes.rs` marks them); 0 lifts a limit.
+    pub control_per_minute: u32,
+    pub enroll_per_minute: u32,
+    pub reads_per_minute: u32,
+    /// Client networks each of these limits tracks at once (memory bound; oldest dropped first).
+    pub max_tracked_networks: usize,
     /// Bearer token of the admin endpoints; none → admin disabled.
     pub operator_token: Option<String>,
     /// This collector's public base URL (for the `control_url` of the probe configuration).
     pub public_url: Option<String>,
     /// A battery (TOML) handed to probes in their configuration.
     pub battery_toml: Option<String>,
+    /// Platform ids probes may report besides the built-in battery's and `battery_toml`'s
+    /// (`--platform`); summaries of any other platform are stored but kept off the timelines.
+    pub platforms: Vec<String>,
     /// Take the client address from the last `X-Forwarded-For` entry (appended by the reverse proxy).
     pub trust_proxy: bool,
     pub max_body_bytes: usize,
@@ -77,9 +97,14 @@ impl Config {
             enroll_tokens: Vec::new(),
             open_enrollment: false,
             open_enrollments_per_minute: DEFAULT_OPEN_ENROLLMENTS_PER_MINUTE,
+            control_per_minute: DEFAULT_CONTROL_PER_MINUTE,
+            enroll_per_minute: DEFAULT_ENROLL_PER_MINUTE,
+            reads_per_minute: DEFAULT_READS_PER_MINUTE,
+            max_tracked_networks: DEFAULT_MAX_TRACKED_NETWORKS,
             operator_token: None,
             public_url: None,
             battery_toml: None,
+            platforms: Vec::new(),
             trust_proxy: false,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_batch: DEFAULT_MAX_BATCH,
@@ -106,6 +131,23 @@ impl Config {
 
     pub fn key_path(&self) -> PathBuf {
         self.data_dir.join("collector.key")
+    }
+
+    /// The platform ids the collector turns into observations: the probe's built-in battery,
+    /// the connectivity check, the configured battery's and `platforms`.
+    pub fn known_platforms(&self) -> HashSet<String> {
+        let mut known: HashSet<String> =
+            vigil_report::limits::BUILTIN_PLATFORM_IDS.iter().map(|s| s.to_string()).collect();
+        known.insert(vigil_report::limits::CONNECTIVITY_CHECK.to_string());
+        let battery = self.battery_toml.as_deref().and_then(|t| toml::from_str::<toml::Table>(t).ok());
+        let listed = battery.as_ref().and_then(|b| b.get("platform")).and_then(|p| p.as_array());
+        for p in listed.into_iter().flatten() {
+            if let Some(id) = p.get("id").and_then(|i| i.as_str()) {
+                known.insert(id.to_string());
+            }
+        }
+        known.extend(self.platforms.iter().cloned());
+        known
     }
 
     /// The control URL announced to probes, when the public URL is known.
@@ -145,6 +187,17 @@ mod tests {
         assert_eq!(c.control_url(), None);
         c.public_url = Some("https://c.example/".into());
         assert_eq!(c.control_url().as_deref(), Some("https://c.example/api/v1/control"));
+    }
+
+    #[test]
+    fn known_platforms_are_the_builtin_battery_the_configured_one_and_the_listed_ones() {
+        let mut c = Config::new("/tmp/x");
+        let k = c.known_platforms();
+        assert!(k.contains("telegram") && k.contains("controls") && !k.contains("twitter"));
+        c.battery_toml = Some("[[platform]]\nid = \"lab_1\"\n[[platform]]\nid = \"lab_2\"\n".into());
+        c.platforms = vec!["extra".into()];
+        let k = c.known_platforms();
+        assert!(["telegram", "lab_1", "lab_2", "extra"].iter().all(|p| k.contains(*p)), "{k:?}");
     }
 
     #[test]

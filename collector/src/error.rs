@@ -11,11 +11,13 @@ pub struct HttpError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Seconds for a `Retry-After` header (429 answers).
+    pub retry_after: Option<u64>,
 }
 
 impl HttpError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> HttpError {
-        HttpError { status, code, message: message.into() }
+        HttpError { status, code, message: message.into(), retry_after: None }
     }
 
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> HttpError {
@@ -30,6 +32,13 @@ impl HttpError {
         HttpError::new(StatusCode::NOT_FOUND, "not_found", message)
     }
 
+    /// 429 `rate_limited` with a `Retry-After` of `wait` (rounded up to whole seconds).
+    pub fn rate_limited(wait: std::time::Duration, what: &str) -> HttpError {
+        let secs = crate::ratelimit::retry_after_secs(wait);
+        let message = format!("{what}; try again in {secs} s");
+        HttpError { retry_after: Some(secs), ..HttpError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message) }
+    }
+
     /// The database could not be read or written: the request may be retried.
     pub fn storage(err: impl std::fmt::Display) -> HttpError {
         HttpError::new(StatusCode::SERVICE_UNAVAILABLE, "storage_error", format!("storage failed: {err}"))
@@ -42,7 +51,11 @@ impl HttpError {
 
 impl IntoResponse for HttpError {
     fn into_response(self) -> Response {
-        (self.status, Json(self.body())).into_response()
+        let mut response = (self.status, Json(self.body())).into_response();
+        if let Some(secs) = self.retry_after {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }
 

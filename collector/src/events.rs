@@ -82,8 +82,17 @@ fn label<T: Serialize>(v: &T) -> Option<String> {
 
 /// Store the observation of one stored measurement and return it; None (and nothing stored)
 /// when the row yields none (its payload or time does not parse: ingest has checked both).
-pub fn record_observation(tx: &Transaction<'_>, row: &StoredMeasurement<'_>) -> rusqlite::Result<Option<Observation>> {
-    let Ok(o) = observe(row) else { return Ok(None) };
+/// A summary of a platform the battery does not know (`platform_known` false) is observed as a
+/// sign of life only, so probes cannot add platforms to the timelines and pages.
+pub fn record_observation(
+    tx: &Transaction<'_>,
+    row: &StoredMeasurement<'_>,
+    platform_known: bool,
+) -> rusqlite::Result<Option<Observation>> {
+    let Ok(mut o) = observe(row) else { return Ok(None) };
+    if !platform_known && matches!(o.what, What::Platform { .. } | What::Throttling { .. }) {
+        o.what = What::Alive;
+    }
     insert_observation(tx, row.test_name, &o)?;
     Ok(Some(o))
 }

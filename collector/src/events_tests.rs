@@ -34,7 +34,7 @@ fn store(conn: &mut Connection, obs: &[Observation], after: i64, until: i64) -> 
                     cc: &o.cc,
                     payload: &payload,
                 };
-                assert!(record_observation(&tx, &row).unwrap().is_some(), "{payload}");
+                assert!(record_observation(&tx, &row, true).unwrap().is_some(), "{payload}");
             }
             None => insert_observation(&tx, "web_connectivity", o).unwrap(),
         }

@@ -2,6 +2,7 @@
 //! payload, timestamp, signature). Pure and synchronous; the signature work is spread over the
 //! cores by `check_parallel` and uses Ed25519 batch verification.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,8 +11,9 @@ use serde::de::IgnoredAny;
 use time::OffsetDateTime;
 use time::PrimitiveDateTime;
 use time::macros::format_description;
+use vigil_report::limits::{self, BadField, FIRST_TIME, FIRST_TIME_TEXT};
 use vigil_report::protocol::SubmitRequest;
-use vigil_report::{MEASUREMENT_FORMAT, Measurement, Signed};
+use vigil_report::{MEASUREMENT_FORMAT, Measurement, PLATFORM_TEST_NAME, Signed, THROTTLING_TEST_NAME};
 
 use crate::asn::AsnInfo;
 use crate::error::HttpError;
@@ -47,6 +49,10 @@ pub struct CheckContext {
     pub future_tolerance: Duration,
     /// Where the batch came from (already mapped from the address, which is gone).
     pub origin: AsnInfo,
+    /// The platform ids the collector's battery knows; a summary of another platform is stored
+    /// as evidence but kept apart (no platform observation, no timeline row). None: every
+    /// well-formed id is known (replay of the operator's own recordings).
+    pub platforms: Option<Arc<HashSet<String>>>,
 }
 
 /// Parse the request body and apply the batch limit.
@@ -65,6 +71,49 @@ pub fn parse_request(body: &[u8], max_batch: usize) -> Result<SubmitRequest, Htt
 
 /// The payload fields the collector reads; `test_keys` is any JSON value (skipped, not built).
 type Header = Measurement<IgnoredAny>;
+
+/// The `test_keys` fields of a platform or throttling summary that become observations (a
+/// summary without them yields no observation, as before: it is stored as it is).
+#[derive(serde::Deserialize)]
+struct SummaryKeys {
+    #[serde(default)]
+    platform: Option<String>,
+    #[serde(default)]
+    kind: Option<String>,
+}
+
+/// Every free string of the envelope that is stored in a column or shown to readers.
+fn check_fields(h: &Header) -> Result<(), BadField> {
+    limits::test_name(&h.test_name)?;
+    if let Some(input) = &h.input {
+        limits::text("input", input, limits::MAX_INPUT)?;
+    }
+    limits::version("software_name", &h.software_name)?;
+    limits::version("software_version", &h.software_version)?;
+    limits::version("test_version", &h.test_version)?;
+    limits::version("data_format_version", &h.data_format_version)?;
+    limits::asn_label(&h.probe_asn)?;
+    limits::country(&h.probe_cc)?;
+    if let Some(r) = &h.resolver_ip {
+        limits::version("resolver_ip", r)?;
+    }
+    limits::annotations(h.annotations.iter())
+}
+
+/// For a platform or throttling summary: its platform id checked, and whether the collector's
+/// battery knows it (true for other tests).
+fn check_summary(test_name: &str, payload: &str, known: Option<&HashSet<String>>) -> Result<bool, String> {
+    if test_name != PLATFORM_TEST_NAME && test_name != THROTTLING_TEST_NAME {
+        return Ok(true);
+    }
+    let Ok(m) = serde_json::from_str::<Measurement<SummaryKeys>>(payload) else { return Ok(true) };
+    let Some(platform) = m.test_keys.platform else { return Ok(true) };
+    limits::platform_id("test_keys.platform", &platform).map_err(|e| e.to_string())?;
+    if let Some(kind) = &m.test_keys.kind {
+        limits::platform_kind(kind).map_err(|e| e.to_string())?;
+    }
+    Ok(known.is_none_or(|k| k.contains(&platform)))
+}
 
 struct Candidate {
     item: NewMeasurement,
@@ -108,6 +157,16 @@ fn precheck(signed: Signed, ctx: &CheckContext) -> Result<Candidate, Checked> {
     let Some(start) = parse_time(&header.measurement_start_time) else {
         return Err(reject(&id, "bad_payload", "measurement_start_time is not YYYY-MM-DD HH:MM:SS"));
     };
+    if start.unix_timestamp() < FIRST_TIME {
+        return Err(reject(
+            &id,
+            "timestamp_too_old",
+            format!(
+                "measurement_start_time {} is before {FIRST_TIME_TEXT}, the oldest time the collector accepts",
+                header.measurement_start_time
+            ),
+        ));
+    }
     if start > ctx.now + ctx.future_tolerance {
         return Err(reject(
             &id,
@@ -119,6 +178,13 @@ fn precheck(signed: Signed, ctx: &CheckContext) -> Result<Candidate, Checked> {
             ),
         ));
     }
+    if let Err(e) = check_fields(&header) {
+        return Err(reject(&id, "bad_field", e.to_string()));
+    }
+    let platform_known = match check_summary(&header.test_name, &signed.payload, ctx.platforms.as_deref()) {
+        Ok(known) => known,
+        Err(message) => return Err(reject(&id, "bad_field", message)),
+    };
     let item = NewMeasurement {
         id: header.id,
         key_id: signed.key_id,
@@ -133,6 +199,7 @@ fn precheck(signed: Signed, ctx: &CheckContext) -> Result<Candidate, Checked> {
         payload: signed.payload,
         signature: signed.signature,
         received_at: None,
+        platform_known,
     };
     Ok(Candidate { item, key: probe.key, signature })
 }
@@ -245,6 +312,7 @@ mod tests {
             now: OffsetDateTime::from_unix_timestamp(1_767_323_045 + 60).unwrap(),
             future_tolerance: Duration::from_secs(600),
             origin: AsnInfo { asn: 64500, cc: "NL".into() },
+            platforms: None,
         };
         let out = check_parallel(items, ctx, 2).await;
         assert_eq!(out.len(), 150);

@@ -1,8 +1,11 @@
-//! Prometheus metrics: submissions by outcome and code, enrollments, ingest latency, DB size.
+//! Prometheus metrics: submissions by outcome and code, enrollments, ingest latency, DB size,
+//! rate-limited requests and the client networks each rate limit tracks.
 
 use std::path::Path;
 
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+};
 
 /// The collector's metrics, registered in their own registry.
 #[derive(Debug, Clone)]
@@ -17,6 +20,10 @@ pub struct Metrics {
     /// Seconds from receiving a batch to its signed acknowledgement.
     pub ingest_seconds: HistogramVec,
     pub db_size_bytes: IntGauge,
+    /// Requests refused by a per-network rate limit, by `limit` (control, enrollment, read).
+    pub rate_limited: IntCounterVec,
+    /// Client networks each per-network rate limit tracks now, by `limit`.
+    pub rate_limit_networks: IntGaugeVec,
 }
 
 impl Metrics {
@@ -43,16 +50,37 @@ impl Metrics {
         .expect("valid metric");
         let db_size_bytes =
             IntGauge::new("vigil_db_size_bytes", "Size of the SQLite database and its WAL").expect("valid metric");
+        let rate_limited = IntCounterVec::new(
+            Opts::new("vigil_rate_limited_total", "Requests refused by a per-network rate limit"),
+            &["limit"],
+        )
+        .expect("valid metric");
+        let rate_limit_networks = IntGaugeVec::new(
+            Opts::new("vigil_rate_limit_networks", "Client networks a per-network rate limit tracks"),
+            &["limit"],
+        )
+        .expect("valid metric");
         for c in [
             Box::new(measurements.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(submissions_refused.clone()),
             Box::new(enrollments.clone()),
             Box::new(ingest_seconds.clone()),
             Box::new(db_size_bytes.clone()),
+            Box::new(rate_limited.clone()),
+            Box::new(rate_limit_networks.clone()),
         ] {
             registry.register(c).expect("metric names are unique");
         }
-        Metrics { registry, measurements, submissions_refused, enrollments, ingest_seconds, db_size_bytes }
+        Metrics {
+            registry,
+            measurements,
+            submissions_refused,
+            enrollments,
+            ingest_seconds,
+            db_size_bytes,
+            rate_limited,
+            rate_limit_networks,
+        }
     }
 
     /// The text exposition, after refreshing the DB size from `db_path`.

@@ -1,6 +1,15 @@
-//! A token bucket: `per_minute` events a minute on average, bursts of up to `per_minute`.
+//! Rate limits: a token bucket (`per_minute` events a minute on average, bursts of up to
+//! `per_minute`), and per-client-network buckets ([`NetworkBuckets`]) for the control,
+//! enrollment and heavy public reads. A network is an IPv4 /24 or an IPv6 /48, held in memory
+//! only as a salted hash of the prefix (the salt is drawn at start and never written), so no
+//! client address is kept; the number of tracked networks is bounded, the oldest evicted first.
 
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
 
 #[derive(Debug)]
 pub struct TokenBucket {
@@ -34,9 +43,199 @@ impl TokenBucket {
     }
 }
 
+/// A client network's key: the salted hash of its /24 (IPv4, IPv4-mapped IPv6 too) or /48 prefix.
+type NetKey = [u8; 16];
+
+/// The prefix a client shares with its network: IPv4 /24, IPv6 /48.
+fn prefix(ip: IpAddr) -> Vec<u8> {
+    match ip {
+        IpAddr::V4(v4) => v4.octets()[..3].to_vec(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.octets()[..3].to_vec(),
+            None => v6.octets()[..6].to_vec(),
+        },
+    }
+}
+
+/// One bucket per client network, at most `max_networks` of them (the oldest is dropped first:
+/// a flood of sources costs a bounded amount of memory, and a dropped network starts afresh).
+#[derive(Debug)]
+pub struct NetworkBuckets {
+    per_minute: u32,
+    max_networks: usize,
+    salt: [u8; 32],
+    inner: Mutex<Tracked>,
+}
+
+#[derive(Debug, Default)]
+struct Tracked {
+    buckets: HashMap<NetKey, TokenBucket>,
+    /// Keys in the order they were first tracked.
+    order: VecDeque<NetKey>,
+}
+
+impl NetworkBuckets {
+    /// `per_minute` 0: no limit. `max_networks` is at least 1.
+    pub fn new(per_minute: u32, max_networks: usize) -> NetworkBuckets {
+        NetworkBuckets {
+            per_minute,
+            max_networks: max_networks.max(1),
+            salt: rand::random(),
+            inner: Mutex::new(Tracked::default()),
+        }
+    }
+
+    fn key(&self, ip: Option<IpAddr>) -> NetKey {
+        let mut h = Sha256::new();
+        h.update(self.salt);
+        // Requests without a known address (no socket information) share one bucket.
+        h.update(ip.map(prefix).unwrap_or_default());
+        let digest = h.finalize();
+        let mut key = [0u8; 16];
+        key.copy_from_slice(&digest[..16]);
+        key
+    }
+
+    /// Take a token for `ip`'s network at `now`; Err is how long until one is available.
+    pub fn take_at(&self, ip: Option<IpAddr>, now: Instant) -> Result<(), Duration> {
+        if self.per_minute == 0 {
+            return Ok(());
+        }
+        let key = self.key(ip);
+        let mut t = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if !t.buckets.contains_key(&key) {
+            while t.buckets.len() >= self.max_networks {
+                let Some(old) = t.order.pop_front() else { break };
+                t.buckets.remove(&old);
+            }
+            let mut bucket = TokenBucket::per_minute(self.per_minute);
+            bucket.last = now;
+            t.buckets.insert(key, bucket);
+            t.order.push_back(key);
+        }
+        t.buckets.get_mut(&key).map_or(Ok(()), |b| b.take_at(now))
+    }
+
+    pub fn take(&self, ip: Option<IpAddr>) -> Result<(), Duration> {
+        self.take_at(ip, Instant::now())
+    }
+
+    /// How many networks are tracked now.
+    pub fn tracked(&self) -> usize {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).buckets.len()
+    }
+}
+
+/// What a rate-limited route counts against (each class has its own buckets).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// `POST /api/v1/control`.
+    Control,
+    /// `POST /api/v1/enroll` (every request; new open enrollments also have their own rate).
+    Enroll,
+    /// Heavy public reads: listings and exports, timelines, charts, reconciliation, pages.
+    Read,
+}
+
+impl Class {
+    pub fn label(self) -> &'static str {
+        match self {
+            Class::Control => "control",
+            Class::Enroll => "enrollment",
+            Class::Read => "read",
+        }
+    }
+}
+
+/// The per-network limits of a running collector.
+#[derive(Debug)]
+pub struct Limits {
+    pub control: NetworkBuckets,
+    pub enroll: NetworkBuckets,
+    pub reads: NetworkBuckets,
+    /// New open enrollments (`open_enrollments_per_minute`).
+    pub open_enrollments: NetworkBuckets,
+}
+
+impl Limits {
+    pub fn new(c: &crate::Config) -> Limits {
+        let n = c.max_tracked_networks;
+        Limits {
+            control: NetworkBuckets::new(c.control_per_minute, n),
+            enroll: NetworkBuckets::new(c.enroll_per_minute, n),
+            reads: NetworkBuckets::new(c.reads_per_minute, n),
+            open_enrollments: NetworkBuckets::new(c.open_enrollments_per_minute.max(1), n),
+        }
+    }
+
+    pub fn of(&self, class: Class) -> &NetworkBuckets {
+        match class {
+            Class::Control => &self.control,
+            Class::Enroll => &self.enroll,
+            Class::Read => &self.reads,
+        }
+    }
+}
+
+/// Seconds for a `Retry-After` header: the wait rounded up, at least 1.
+pub fn retry_after_secs(wait: Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ip(s: &str) -> Option<IpAddr> {
+        Some(s.parse().unwrap())
+    }
+
+    #[test]
+    fn one_bucket_per_network_of_a_24_or_a_48() {
+        let b = NetworkBuckets::new(2, 100);
+        let t0 = Instant::now();
+        assert!(b.take_at(ip("192.0.2.1"), t0).is_ok());
+        assert!(b.take_at(ip("192.0.2.200"), t0).is_ok());
+        assert!(b.take_at(ip("192.0.2.7"), t0).is_err(), "same /24, bucket empty");
+        assert!(b.take_at(ip("::ffff:192.0.2.9"), t0).is_err(), "IPv4-mapped is the same /24");
+        assert!(b.take_at(ip("192.0.3.1"), t0).is_ok(), "another /24");
+        assert!(b.take_at(ip("2001:db8:1:aaaa::1"), t0).is_ok());
+        assert!(b.take_at(ip("2001:db8:1:bbbb::2"), t0).is_ok());
+        assert!(b.take_at(ip("2001:db8:1:cccc::3"), t0).is_err(), "same /48");
+        assert!(b.take_at(ip("2001:db8:2::1"), t0).is_ok(), "another /48");
+        assert_eq!(b.tracked(), 4);
+        let wait = b.take_at(ip("192.0.2.1"), t0).unwrap_err();
+        assert!(wait > Duration::from_secs(29) && wait <= Duration::from_secs(30), "{wait:?}");
+        assert!(b.take_at(ip("192.0.2.1"), t0 + Duration::from_secs(30)).is_ok());
+    }
+
+    #[test]
+    fn the_tracked_networks_are_bounded_and_the_oldest_goes_first() {
+        let b = NetworkBuckets::new(1, 50);
+        let t0 = Instant::now();
+        assert!(b.take_at(ip("198.51.100.1"), t0).is_ok());
+        for i in 0..10_000u32 {
+            let v4 = std::net::Ipv4Addr::from((10 << 24) | (i << 8));
+            assert!(b.take_at(Some(v4.into()), t0).is_ok(), "a new network has a full bucket");
+            assert!(b.tracked() <= 50);
+        }
+        assert_eq!(b.tracked(), 50);
+        // The first network was evicted: it starts afresh.
+        assert!(b.take_at(ip("198.51.100.1"), t0).is_ok());
+    }
+
+    #[test]
+    fn zero_is_no_limit_and_keys_are_salted() {
+        let b = NetworkBuckets::new(0, 1);
+        assert!((0..1000).all(|_| b.take(ip("192.0.2.1")).is_ok()));
+        assert_eq!(b.tracked(), 0);
+        let (x, y) = (NetworkBuckets::new(1, 1), NetworkBuckets::new(1, 1));
+        assert_ne!(x.key(ip("192.0.2.1")), y.key(ip("192.0.2.1")), "a salt per process");
+        assert_eq!(x.key(ip("192.0.2.1")), x.key(ip("192.0.2.254")));
+        assert_eq!(retry_after_secs(Duration::from_millis(1500)), 2);
+        assert_eq!(retry_after_secs(Duration::from_secs(3)), 3);
+        assert_eq!(retry_after_secs(Duration::ZERO), 1);
+    }
 
     #[test]
     fn a_burst_then_refill_at_the_rate() {

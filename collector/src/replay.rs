@@ -221,6 +221,8 @@ async fn store(
                 now: time::OffsetDateTime::now_utc(),
                 future_tolerance: state.config.future_tolerance,
                 origin: AsnInfo { asn, cc: cc.clone() },
+                // The operator's own recordings (the demo's simulated platforms among them).
+                platforms: None,
             };
             let signed: Vec<Signed> = chunk.iter().map(|it| it.signed.clone()).collect();
             done += chunk.len();

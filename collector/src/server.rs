@@ -3,7 +3,7 @@
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -22,7 +22,7 @@ use crate::error::CollectorError;
 use crate::keys;
 use crate::metrics::Metrics;
 use crate::probe_keys::ProbeKeys;
-use crate::ratelimit::TokenBucket;
+use crate::ratelimit::Limits;
 use crate::routes;
 use crate::store::{self, ReadPool};
 use crate::writer::Writer;
@@ -39,7 +39,10 @@ pub struct Shared {
     pub reads: ReadPool,
     pub metrics: Metrics,
     pub asn: Arc<AsnDb>,
-    pub enroll_bucket: Mutex<TokenBucket>,
+    /// Per-client-network rate limits (control, enrollment, heavy reads, open enrollments).
+    pub limits: Limits,
+    /// The platform ids probes' summaries become observations for (`Config::known_platforms`).
+    pub platforms: Arc<std::collections::HashSet<String>>,
     /// The current collector key (acks and statements are signed with it).
     pub collector_key: RwLock<SigningKey>,
     /// Serialises key rotations.
@@ -165,7 +168,8 @@ impl Collector {
         let parallelism = std::thread::available_parallelism().map_or(2, |n| n.get());
         let state = Arc::new(Shared {
             reads: ReadPool::new(db_path),
-            enroll_bucket: Mutex::new(TokenBucket::per_minute(config.open_enrollments_per_minute)),
+            limits: Limits::new(&config),
+            platforms: Arc::new(config.known_platforms()),
             config,
             probe_keys,
             writer,

@@ -31,6 +31,9 @@ pub struct NewMeasurement {
     pub signature: String,
     /// Set only by `replay`: when the recorded measurement arrived (RFC 3339); None = the batch's.
     pub received_at: Option<String>,
+    /// False for a summary of a platform the collector's battery does not know: stored as
+    /// evidence, observed only as a sign of life (no platform observation, no timeline row).
+    pub platform_known: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -364,7 +367,7 @@ fn insert(
                 payload: &m.payload,
             };
             // ... and the hourly counts timelines are drawn from.
-            if let Some(o) = crate::events::record_observation(tx, &row)? {
+            if let Some(o) = crate::events::record_observation(tx, &row, m.platform_known)? {
                 crate::timeline::record(tx, &o, &m.key_id)?;
             }
             InsertOutcome::Accepted

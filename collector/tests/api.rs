@@ -14,6 +14,8 @@ mod durability;
 mod enrich;
 #[path = "api/enroll.rs"]
 mod enroll;
+#[path = "api/limits.rs"]
+mod limits;
 #[path = "api/openapi.rs"]
 mod openapi;
 #[path = "api/submit.rs"]

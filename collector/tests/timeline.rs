@@ -170,12 +170,13 @@ async fn timelines_show_the_published_block_and_shutdown_in_their_buckets() {
         ("country=A1", "country"),
         ("country=AA&asn=x", "asn"),
         ("country=AA&bucket=1800", "bucket"),
-        ("country=AA&from=0&to=8000000&bucket=3600", "bucket"),
+        ("country=AA&from=1325376000&to=1333376000&bucket=3600", "bucket"),
         ("country=AA&from=yesterday", "from"),
-        ("country=AA&from=200&to=100", "from"),
+        ("country=AA&from=1325376200&to=1325376100", "from"),
         // Times that would overflow the bucket arithmetic (a panic aborts a release collector).
-        ("country=AA&from=-9223372036854774000&to=100", "from"),
-        ("country=AA&from=0&to=9223372036854775807", "to"),
+        ("country=AA&from=-9223372036854774000&to=1325376100", "from"),
+        ("country=AA&from=1325376000&to=9223372036854775807", "to"),
+        ("country=AA&from=0", "from"),
         ("country=AA&colour=red", "colour"),
     ] {
         let (status, body) = get(&base, &format!("/api/v1/timeline?{query}")).await;

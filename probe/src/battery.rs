@@ -161,7 +161,7 @@ pub struct Battery {
 pub enum BatteryError {
     #[error("battery: {0}")]
     Toml(#[from] toml::de::Error),
-    #[error("platform id {0:?}: use lowercase letters, digits, '_' or '-'")]
+    #[error("platform id {0:?}: use 1 to 32 lowercase letters, digits, '_' or '-'")]
     BadId(String),
     #[error("platform id {0:?} is used twice")]
     DuplicateId(String),
@@ -244,7 +244,9 @@ impl Battery {
         let mut seen = HashSet::new();
         let mut platforms = Vec::with_capacity(raw.platform.len());
         for p in raw.platform {
-            let id_ok = !p.id.is_empty() && p.id.bytes().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-'));
+            // Stricter than the collector's rule (vigil_report::limits::platform_id), never looser.
+            let id_ok = (1..=vigil_report::limits::MAX_PLATFORM_ID).contains(&p.id.len())
+                && p.id.bytes().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-'));
             if !id_ok {
                 return Err(BatteryError::BadId(p.id));
             }
@@ -370,6 +372,16 @@ input = "https://www.example.com/"
             let err = Battery::from_toml(&with(table)).unwrap_err().to_string();
             assert!(err.contains(needle), "{err} should name {needle}");
         }
+    }
+
+    #[test]
+    fn the_collector_knows_every_builtin_platform() {
+        let builtin = Battery::builtin();
+        let ids: Vec<&str> = builtin.platforms.iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(ids, vigil_report::limits::BUILTIN_PLATFORM_IDS);
+        assert_eq!(crate::heartbeat::CONNECTIVITY_CHECK, vigil_report::limits::CONNECTIVITY_CHECK);
+        let long = builtin.to_toml().replace("\"x\"", &format!("{:?}", "x".repeat(33)));
+        assert!(matches!(Battery::from_toml(&long), Err(BatteryError::BadId(_))));
     }
 
     #[test]

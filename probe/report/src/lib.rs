@@ -2,11 +2,13 @@
 //!
 //! It holds plain data types only (serde), never network code, so the collector can depend
 //! on it without pulling in the probe's network stack. See `docs/measurement-format.md`.
-//! `addr` is the one list of non-public address ranges, shared by the probe and the control.
+//! `addr` is the one list of non-public address ranges, shared by the probe and the control;
+//! `limits` bounds every string a probe sends that the collector stores or publishes.
 
 pub mod addr;
 pub mod control;
 pub mod failure;
+pub mod limits;
 pub mod measurement;
 pub mod protocol;
 pub mod signed;

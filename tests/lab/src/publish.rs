@@ -16,7 +16,7 @@ use crate::LabError;
 use crate::run::ProbeRun;
 use crate::scenario::{Scenario, Target};
 use crate::shutdown::{
-    LabCollector, PROBE_ASN, PROBE_CC, Probe, at, battery_toml, events, platform_id, probe_toml, write,
+    LabCollector, PROBE_ASN, PROBE_CC, Probe, at, battery_toml, events, platform_id, platform_ids, probe_toml, write,
 };
 use crate::topology::{Role, Topology};
 use crate::world::World;
@@ -37,9 +37,9 @@ pub async fn run(
     censored_at: i64,
 ) -> Result<ProbeRun, LabError> {
     let mut out = ProbeRun::default();
-    let lab = LabCollector::start(topo, bins, dir).await?;
     let mut battery: Vec<Target> = CONTROLS.iter().map(|c| Target::clean(c)).collect();
     battery.extend(scenario.target.iter().filter(|t| !CONTROLS.contains(&t.input.as_str())).cloned());
+    let lab = LabCollector::start(topo, bins, dir, &platform_ids(&battery)).await?;
     let battery_file = write(dir, "battery.toml", battery_toml(&battery, CONTROLS.len()))?;
     let mut configs = Vec::new();
     for name in PROBES {

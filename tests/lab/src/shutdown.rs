@@ -69,7 +69,7 @@ pub async fn run(
     dir: &Path,
     targets: &[Target],
 ) -> Result<ProbeRun, LabError> {
-    let lab = LabCollector::start(topo, bins, dir).await?;
+    let lab = LabCollector::start(topo, bins, dir, &platform_ids(targets)).await?;
     let battery = write(dir, "battery.toml", battery_toml(targets, 1))?;
     let config = write(dir, "probe.toml", probe_toml(world, dir, &battery, scenario.timeout_ms, "state"))?;
     let config = config.display().to_string();
@@ -257,7 +257,14 @@ pub(crate) struct LabCollector<'a> {
 }
 
 impl<'a> LabCollector<'a> {
-    pub async fn start(topo: &Topology, bins: &'a Bins, dir: &Path) -> Result<LabCollector<'a>, LabError> {
+    /// Start the collector; `platforms` are the lab battery's ids (the collector keeps the
+    /// summaries of platforms it does not know off its timelines and events).
+    pub async fn start(
+        topo: &Topology,
+        bins: &'a Bins,
+        dir: &Path,
+        platforms: &[String],
+    ) -> Result<LabCollector<'a>, LabError> {
         let Some(bin) = &bins.collector else {
             return Err(LabError::MissingBinary {
                 path: "vigil-collector".into(),
@@ -267,7 +274,7 @@ impl<'a> LabCollector<'a> {
         let asn_db = write(dir, "asn.csv", format!("10.77.1.0/24,{},{PROBE_CC}\n", &PROBE_ASN[2..]))?;
         let detection = write(dir, "detection.toml", LAB_DETECTION.to_string())?;
         let data = dir.join("collector");
-        let child = start_collector(topo, bin, &data, &asn_db, &detection, dir).await?;
+        let child = start_collector(topo, bin, &data, &asn_db, &detection, dir, platforms).await?;
         Ok(LabCollector { bin, data, url: format!("http://{INET_IP}:{COLLECTOR_PORT}"), _child: child })
     }
 
@@ -462,6 +469,7 @@ async fn start_collector(
     asn_db: &Path,
     detection: &Path,
     dir: &Path,
+    platforms: &[String],
 ) -> Result<Child, LabError> {
     let log = dir.join("collector.log");
     let log = std::fs::File::create(&log).map_err(|e| LabError::io(format!("create {}", log.display()), e))?;
@@ -474,6 +482,7 @@ async fn start_collector(
         .arg(asn_db)
         .arg("--detection")
         .arg(detection)
+        .args(platforms.iter().flat_map(|p| ["--platform", p.as_str()]))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(log)
@@ -602,6 +611,11 @@ pub(crate) fn probe_toml(world: &World, dir: &Path, battery: &Path, timeout_ms: 
 }
 
 /// The battery's platform id of target `i` (its host, made an identifier, and its index).
+/// The platform ids of [`battery_toml`]`(targets, _)`.
+pub(crate) fn platform_ids(targets: &[Target]) -> Vec<String> {
+    targets.iter().enumerate().map(|(i, t)| platform_id(&t.input, i)).collect()
+}
+
 pub(crate) fn platform_id(input: &str, i: usize) -> String {
     let host = input.split("://").nth(1).unwrap_or(input);
     let host = host.split(['/', ':']).next().unwrap_or(host);

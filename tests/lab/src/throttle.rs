@@ -226,7 +226,7 @@ async fn publish(
     decoy: &Decoy,
     out: &mut ProbeRun,
 ) -> Result<(), LabError> {
-    let lab = LabCollector::start(topo, bins, dir).await?;
+    let lab = LabCollector::start(topo, bins, dir, &["control".into(), "target".into()]).await?;
     let mut configs = Vec::new();
     for name in PUBLISHERS {
         let config = config(world, dir, spec, decoy, name)?;
