@@ -195,6 +195,13 @@ pub struct ServeArgs {
     /// address and the public URL's addresses are always included).
     #[arg(long = "own-address")]
     pub own_addresses: Vec<std::net::IpAddr>,
+    /// Whom the control serves: `enrolled` (requests signed by an enrolled probe), `open`
+    /// (anyone: labs, public test helpers) or `off`.
+    #[arg(long = "control", default_value_t = config::DEFAULT_CONTROL_MODE, value_name = "enrolled|open|off")]
+    pub control_mode: config::ControlMode,
+    /// How far a signed control request's time may be from this clock, seconds.
+    #[arg(long, default_value_t = config::DEFAULT_CONTROL_CLOCK_TOLERANCE_SECS)]
+    pub control_clock_tolerance_secs: u64,
     #[arg(long, default_value_t = config::DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
     #[arg(long, default_value_t = config::DEFAULT_MAX_BATCH)]
@@ -232,6 +239,8 @@ impl ServeArgs {
         }
         c.trust_proxy = self.trust_proxy;
         c.own_addresses = self.own_addresses;
+        c.control_mode = self.control_mode;
+        c.control_clock_tolerance = Duration::from_secs(self.control_clock_tolerance_secs);
         if self.max_batch == 0 || self.max_body_bytes == 0 {
             return Err(CollectorError::Config("--max-batch and --max-body-bytes must be positive".into()));
         }
