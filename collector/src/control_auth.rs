@@ -87,7 +87,8 @@ fn signature(headers: &HeaderMap) -> Result<RequestSignature, HttpError> {
             )),
         }
     };
-    let (key_id, time, signature) = (get(REQUEST_KEY_HEADER)?, get(REQUEST_TIME_HEADER)?, get(REQUEST_SIGNATURE_HEADER)?);
+    let (key_id, time, signature) =
+        (get(REQUEST_KEY_HEADER)?, get(REQUEST_TIME_HEADER)?, get(REQUEST_SIGNATURE_HEADER)?);
     let (Some(key_id), Some(time), Some(signature)) = (key_id, time, signature) else {
         return Err(unauthorized(
             "unauthorized",
@@ -107,7 +108,11 @@ fn signature(headers: &HeaderMap) -> Result<RequestSignature, HttpError> {
 async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, HttpError> {
     let limit = vigil_control::MAX_REQUEST_BYTES;
     let too_large = || {
-        HttpError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", format!("request body larger than {limit} bytes"))
+        HttpError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("request body larger than {limit} bytes"),
+        )
     };
     let declared = headers.get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {

@@ -102,8 +102,11 @@ fn own_addresses(config: &Config) -> Vec<IpAddr> {
 fn field_control(config: &Config, asn: Arc<AsnDb>) -> Result<Arc<ControlConfig>, CollectorError> {
     let tls = vigil_control::public_roots_tls()
         .map_err(|e| CollectorError::Config(format!("control TLS configuration: {e}")))?;
-    let interfaces = LocalAddresses::system()
-        .map_err(|e| CollectorError::Io { op: "list network interfaces (getifaddrs)", path: String::new(), source: e })?;
+    let interfaces = LocalAddresses::system().map_err(|e| CollectorError::Io {
+        op: "list network interfaces (getifaddrs)",
+        path: String::new(),
+        source: e,
+    })?;
     Ok(Arc::new(ControlConfig {
         resolver: Arc::new(SystemResolver),
         policy: TargetPolicy::public_only()

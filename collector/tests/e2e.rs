@@ -195,7 +195,8 @@ async fn probe_to_collector_end_to_end_and_through_a_collector_outage() {
     // signed request gets through the guard to the control, which refuses its own host's address;
     // an unsigned request is refused at the guard.
     let control = format!("{base}/api/v1/control");
-    let out = run(&probe, &["check", "--config", &config, "--control", &control, "--json", "http://127.0.0.1:9/"]).await;
+    let out =
+        run(&probe, &["check", "--config", &config, "--control", &control, "--json", "http://127.0.0.1:9/"]).await;
     let checked: Value = serde_json::from_str(text(&out.stdout).lines().next().unwrap_or_default())
         .unwrap_or_else(|e| panic!("check --json prints the measurement ({e}): {}", show(&out)));
     let failure = checked["test_keys"]["control_failure"].as_str().unwrap_or_default();

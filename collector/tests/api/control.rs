@@ -37,6 +37,9 @@ fn now() -> i64 {
     OffsetDateTime::now_utc().unix_timestamp()
 }
 
+/// Request headers, (name, value).
+type Headers = Vec<(&'static str, String)>;
+
 /// POST `body` to the control with `headers`; the status and the JSON answer.
 async fn post(s: &Server, body: &[u8], headers: &[(&'static str, String)]) -> (u16, Value) {
     let mut req = s.http.post(format!("{}{PATH}", s.base)).header("content-type", "application/json");
@@ -49,7 +52,7 @@ async fn post(s: &Server, body: &[u8], headers: &[(&'static str, String)]) -> (u
 }
 
 /// `body` signed by `key` at `time`, as the probe signs it.
-fn signed(key: &SigningKey, time: i64, body: &[u8]) -> Vec<(&'static str, String)> {
+fn signed(key: &SigningKey, time: i64, body: &[u8]) -> Headers {
     RequestSignature::sign(key, "POST", PATH, time, body).headers().to_vec()
 }
 
@@ -82,8 +85,8 @@ async fn the_control_serves_enrolled_probes_only() {
     garbled[2].1 = "bm90IGEgc2lnbmF0dXJl".into();
     let mut bad_time = signed(&probe, now(), &body);
     bad_time[1].1 = "yesterday".into();
-    let unsigned: Vec<(&'static str, String)> = Vec::new();
-    let cases: Vec<(&str, Vec<(&'static str, String)>, &str, &str)> = vec![
+    let unsigned: Headers = Vec::new();
+    let cases: Vec<(&str, Headers, &str, &str)> = vec![
         ("unsigned", unsigned, "unauthorized", "enrolled probes only"),
         ("an unenrolled key", signed(&stranger, now(), &body), "unknown_key", "not enrolled"),
         ("an hour old", std::mem::take(&mut skewed), "clock_skew", "more than 600 s apart"),
@@ -154,7 +157,11 @@ async fn the_field_control_refuses_every_address_of_its_host() {
         let host = if ip.is_ipv6() { format!("[{ip}]") } else { ip.to_string() };
         for url in [format!("http://{host}:{port}/"), format!("tcpconnect://{host}:{port}")] {
             let (status, answer) = post(&s, &ask(&url), &[]).await;
-            assert_eq!((status, answer["error"]["code"].as_str()), (403, Some("target_own_address")), "{url}: {answer}");
+            assert_eq!(
+                (status, answer["error"]["code"].as_str()),
+                (403, Some("target_own_address")),
+                "{url}: {answer}"
+            );
         }
         assert_eq!(trap.accepted(), 0, "{ip}: the control connected to its own host");
         checked += 1;
@@ -262,7 +269,13 @@ impl Namespace {
 
     fn ip(&self, args: &[&str]) {
         let out = std::process::Command::new("ip").arg("-n").arg(&self.name).args(args).output().expect("run ip");
-        assert!(out.status.success(), "ip -n {} {}: {}", self.name, args.join(" "), String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "ip -n {} {}: {}",
+            self.name,
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 

@@ -213,6 +213,9 @@ mod tests {
     fn the_signing_input_is_the_documented_text() {
         let input = request_signing_input("post", "/api/v1/control", 42, b"");
         let empty_sha256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-        assert_eq!(String::from_utf8(input).unwrap(), format!("vigil-request-v1\nPOST\n/api/v1/control\n42\n{empty_sha256}"));
+        assert_eq!(
+            String::from_utf8(input).unwrap(),
+            format!("vigil-request-v1\nPOST\n/api/v1/control\n42\n{empty_sha256}")
+        );
     }
 }
