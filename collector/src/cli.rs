@@ -471,3 +471,30 @@ pub async fn run(cli: Cli) -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::config::ControlMode;
+
+    fn serve_config(extra: &[&str]) -> Result<Config, String> {
+        let args = ["vigil-collector", "serve", "--data-dir", "/tmp/vigil-cli-test"].iter().chain(extra);
+        match Cli::try_parse_from(args).map_err(|e| e.to_string())?.command {
+            Command::Serve(args) => args.into_config().map_err(|e| e.to_string()),
+            _ => unreachable!("serve parses as serve"),
+        }
+    }
+
+    #[test]
+    fn the_control_mode_and_clock_tolerance_are_flags() {
+        let c = serve_config(&[]).unwrap();
+        assert_eq!((c.control_mode, c.control_clock_tolerance.as_secs()), (ControlMode::Enrolled, 600));
+        let c = serve_config(&["--control", "open", "--control-clock-tolerance-secs", "30"]).unwrap();
+        assert_eq!((c.control_mode, c.control_clock_tolerance.as_secs()), (ControlMode::Open, 30));
+        assert_eq!(serve_config(&["--control", "off"]).unwrap().control_mode, ControlMode::Off);
+        let e = serve_config(&["--control", "public"]).unwrap_err();
+        assert!(e.contains("--control") && e.contains("enrolled, open or off"), "{e}");
+    }
+}
