@@ -217,6 +217,13 @@ pub struct ServeArgs {
     /// address and the public URL's addresses are always included).
     #[arg(long = "own-address")]
     pub own_addresses: Vec<std::net::IpAddr>,
+    /// Whom the control serves: `enrolled` (requests signed by an enrolled probe), `open`
+    /// (anyone: labs, public test helpers) or `off`.
+    #[arg(long = "control", default_value_t = config::DEFAULT_CONTROL_MODE, value_name = "enrolled|open|off")]
+    pub control_mode: config::ControlMode,
+    /// How far a signed control request's time may be from this clock, seconds.
+    #[arg(long, default_value_t = config::DEFAULT_CONTROL_CLOCK_TOLERANCE_SECS)]
+    pub control_clock_tolerance_secs: u64,
     #[arg(long, default_value_t = config::DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
     #[arg(long, default_value_t = config::DEFAULT_MAX_BATCH)]
@@ -265,6 +272,8 @@ impl ServeArgs {
         c.platforms = self.platforms;
         c.trust_proxy = self.trust_proxy;
         c.own_addresses = self.own_addresses;
+        c.control_mode = self.control_mode;
+        c.control_clock_tolerance = Duration::from_secs(self.control_clock_tolerance_secs);
         if self.max_batch == 0 || self.max_body_bytes == 0 {
             return Err(CollectorError::Config("--max-batch and --max-body-bytes must be positive".into()));
         }
@@ -511,6 +520,7 @@ pub async fn run(cli: Cli) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::ControlMode;
 
     fn serve(args: &[&str]) -> Result<Config, CollectorError> {
         let mut argv = vec!["vigil-collector", "serve", "--data-dir", "/tmp/x"];
@@ -518,6 +528,14 @@ mod tests {
         match Cli::try_parse_from(argv).expect("parses").command {
             Command::Serve(a) => a.into_config(),
             other => panic!("{other:?}"),
+        }
+    }
+
+    fn serve_config(extra: &[&str]) -> Result<Config, String> {
+        let args = ["vigil-collector", "serve", "--data-dir", "/tmp/vigil-cli-test"].iter().chain(extra);
+        match Cli::try_parse_from(args).map_err(|e| e.to_string())?.command {
+            Command::Serve(args) => args.into_config().map_err(|e| e.to_string()),
+            _ => unreachable!("serve parses as serve"),
         }
     }
 
@@ -543,5 +561,16 @@ mod tests {
         let e = serve(&["--platform", "Not An Id"]).unwrap_err().to_string();
         assert!(e.contains("--platform must be 1 to 32 characters"), "{e}");
         assert!(serve(&["--max-tracked-networks", "0"]).is_err());
+    }
+
+    #[test]
+    fn the_control_mode_and_clock_tolerance_are_flags() {
+        let c = serve_config(&[]).unwrap();
+        assert_eq!((c.control_mode, c.control_clock_tolerance.as_secs()), (ControlMode::Enrolled, 600));
+        let c = serve_config(&["--control", "open", "--control-clock-tolerance-secs", "30"]).unwrap();
+        assert_eq!((c.control_mode, c.control_clock_tolerance.as_secs()), (ControlMode::Open, 30));
+        assert_eq!(serve_config(&["--control", "off"]).unwrap().control_mode, ControlMode::Off);
+        let e = serve_config(&["--control", "public"]).unwrap_err();
+        assert!(e.contains("--control") && e.contains("enrolled, open or off"), "{e}");
     }
 }

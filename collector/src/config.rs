@@ -33,6 +33,45 @@ pub const DEFAULT_MAX_TRACKED_NETWORKS: usize = 10_000;
 pub const DEFAULT_INTERVAL_MINUTES: u32 = 60;
 /// Bound of each step of the control (DNS, connect, handshake, fetch), seconds.
 pub const DEFAULT_CONTROL_TIMEOUT_SECS: u64 = 10;
+/// Whom the control serves by default: enrolled probes only.
+pub const DEFAULT_CONTROL_MODE: ControlMode = ControlMode::Enrolled;
+/// How far a signed control request's time may be from the collector's clock, seconds (either
+/// way; also how long a captured request could be replayed).
+pub const DEFAULT_CONTROL_CLOCK_TOLERANCE_SECS: u64 = 600;
+
+/// Whom the control (`POST /api/v1/control`) serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ControlMode {
+    /// Requests signed by an enrolled, unrevoked probe key (docs/collector.md, "The control").
+    Enrolled,
+    /// Anyone: labs and public test helpers.
+    Open,
+    /// No one: the route answers `control_disabled`.
+    Off,
+}
+
+impl std::fmt::Display for ControlMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ControlMode::Enrolled => "enrolled",
+            ControlMode::Open => "open",
+            ControlMode::Off => "off",
+        })
+    }
+}
+
+impl std::str::FromStr for ControlMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<ControlMode, String> {
+        match s {
+            "enrolled" => Ok(ControlMode::Enrolled),
+            "open" => Ok(ControlMode::Open),
+            "off" => Ok(ControlMode::Off),
+            other => Err(format!("unknown control mode {other:?}: use enrolled, open or off")),
+        }
+    }
+}
 
 /// Everything `vigil-collector serve` needs.
 #[derive(Debug, Clone)]
@@ -74,6 +113,10 @@ pub struct Config {
     /// the control refuses them.
     pub own_addresses: Vec<IpAddr>,
     pub control_timeout: Duration,
+    /// Whom the control serves (`--control`).
+    pub control_mode: ControlMode,
+    /// Accepted distance between a signed control request's time and the collector's clock.
+    pub control_clock_tolerance: Duration,
     /// A ready control configuration (tests, labs); None builds the field one (system resolver,
     /// public web PKI, non-public and own addresses refused).
     pub control: Option<Arc<ControlConfig>>,
@@ -112,6 +155,8 @@ impl Config {
             interval_minutes: DEFAULT_INTERVAL_MINUTES,
             own_addresses: Vec::new(),
             control_timeout: Duration::from_secs(DEFAULT_CONTROL_TIMEOUT_SECS),
+            control_mode: DEFAULT_CONTROL_MODE,
+            control_clock_tolerance: Duration::from_secs(DEFAULT_CONTROL_CLOCK_TOLERANCE_SECS),
             control: None,
             detection: Params::default(),
             live_detection: true,
@@ -217,6 +262,19 @@ mod tests {
         std::fs::write(&path, "cusum_h = 4.0\ncolour = 1\n").unwrap();
         let e = load_detection(&path).unwrap_err().to_string();
         assert!(e.contains("colour") && e.contains("d.toml"), "{e}");
+    }
+
+    #[test]
+    fn control_modes_parse_and_unknown_ones_are_named() {
+        assert_eq!("enrolled".parse(), Ok(ControlMode::Enrolled));
+        assert_eq!("open".parse(), Ok(ControlMode::Open));
+        assert_eq!("off".parse(), Ok(ControlMode::Off));
+        let e = "public".parse::<ControlMode>().unwrap_err();
+        assert!(e.contains("\"public\"") && e.contains("enrolled, open or off"), "{e}");
+        assert_eq!(Config::new("/tmp/x").control_mode, ControlMode::Enrolled, "enrolled probes only by default");
+        for mode in [ControlMode::Enrolled, ControlMode::Open, ControlMode::Off] {
+            assert_eq!(mode.to_string().parse(), Ok(mode));
+        }
     }
 
     #[test]

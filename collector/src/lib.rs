@@ -16,6 +16,7 @@ pub mod chart;
 pub mod checkpoint;
 pub mod cli;
 pub mod config;
+pub mod control_auth;
 pub mod demo;
 pub mod demo_disclosures;
 pub mod detection;

@@ -12,7 +12,7 @@ use rusqlite::params;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tokio_util::sync::CancellationToken;
-use vigil_control::{ControlConfig, SystemResolver, TargetPolicy};
+use vigil_control::{ControlConfig, LocalAddresses, SystemResolver, TargetPolicy};
 use vigil_report::signed::{encode_public_key, key_id};
 
 use crate::asn::AsnDb;
@@ -73,8 +73,9 @@ impl Shared {
     }
 }
 
-/// The addresses that are this collector's: the listen address, the public URL's host's
-/// addresses (looked up now, best effort) and the configured ones.
+/// The addresses that are this collector's besides its interfaces' (which the field control reads
+/// from the system itself): the listen address, the public URL's host's addresses (looked up now,
+/// best effort; behind a 1:1 NAT the public address is on no interface) and the configured ones.
 fn own_addresses(config: &Config) -> Vec<IpAddr> {
     let mut addrs = config.own_addresses.clone();
     if !config.listen.ip().is_unspecified() {
@@ -99,13 +100,21 @@ fn own_addresses(config: &Config) -> Vec<IpAddr> {
     addrs
 }
 
-/// The control as deployed: system resolver, public web PKI, public targets only.
+/// The control as deployed: system resolver, public web PKI, public targets only, never an
+/// address of this host (every interface's, re-read as they change, and [`own_addresses`]).
 fn field_control(config: &Config, asn: Arc<AsnDb>) -> Result<Arc<ControlConfig>, CollectorError> {
     let tls = vigil_control::public_roots_tls()
         .map_err(|e| CollectorError::Config(format!("control TLS configuration: {e}")))?;
+    let interfaces = LocalAddresses::system().map_err(|e| CollectorError::Io {
+        op: "list network interfaces (getifaddrs)",
+        path: String::new(),
+        source: e,
+    })?;
     Ok(Arc::new(ControlConfig {
         resolver: Arc::new(SystemResolver),
-        policy: TargetPolicy::public_only().with_own_addresses(own_addresses(config)),
+        policy: TargetPolicy::public_only()
+            .with_own_addresses(own_addresses(config))
+            .with_local_interfaces(Arc::new(interfaces)),
         tls,
         timeout: config.control_timeout,
         asn_lookup: Arc::new(move |ip| asn.lookup(ip).asn),
@@ -188,7 +197,8 @@ impl Collector {
     }
 
     pub fn router(&self) -> axum::Router {
-        routes::router(self.state.clone(), vigil_control::router(self.control.clone()))
+        let control = vigil_control::router(self.control.clone());
+        routes::router(self.state.clone(), crate::control_auth::guard(self.state.clone(), control))
     }
 
     /// Stop without serving (offline commands): the writer finishes what it was given.

@@ -8,6 +8,8 @@ mod support;
 mod admin;
 #[path = "api/cli.rs"]
 mod cli;
+#[path = "api/control.rs"]
+mod control;
 #[path = "api/durability.rs"]
 mod durability;
 #[path = "api/enrich.rs"]

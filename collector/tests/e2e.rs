@@ -1,5 +1,6 @@
 //! End to end on loopback with the real binaries: `vigil-collector serve` on an empty data dir,
-//! `vigil-probe enroll`, `vigil-probe run --once` against the testkit's fake world (a censored
+//! `vigil-probe enroll`, the probe's signed request to the collector's control (enrolled probes
+//! only), `vigil-probe run --once` against the testkit's fake world (a censored
 //! ISP), every printed id stored and verifiable offline, no client address stored; then the
 //! collector is killed, the probe measures again and keeps everything in its spool, the collector
 //! comes back on the same data dir and `vigil-probe upload` drains the spool: nothing lost,
@@ -190,6 +191,22 @@ async fn probe_to_collector_end_to_end_and_through_a_collector_outage() {
     assert_eq!(out.status.code(), Some(EXIT_OK), "{}", show(&out));
     assert!(text(&out.stdout).contains("enrolled key"), "{}", show(&out));
 
+    // The collector's own control serves enrolled probes only (its default): the enrolled probe's
+    // signed request gets through the guard to the control, which refuses its own host's address;
+    // an unsigned request is refused at the guard.
+    let control = format!("{base}/api/v1/control");
+    let out =
+        run(&probe, &["check", "--config", &config, "--control", &control, "--json", "http://127.0.0.1:9/"]).await;
+    let checked: Value = serde_json::from_str(text(&out.stdout).lines().next().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("check --json prints the measurement ({e}): {}", show(&out)));
+    let failure = checked["test_keys"]["control_failure"].as_str().unwrap_or_default();
+    assert_eq!(failure, "unknown_failure: control answered HTTP 403 target_own_address", "{}", show(&out));
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let unsigned = reqwest::Client::new().post(&control).body(r#"{"http_request":"http://127.0.0.1:9/"}"#);
+    let unsigned = unsigned.send().await.expect("POST control");
+    assert_eq!(unsigned.status().as_u16(), 401);
+    assert!(unsigned.text().await.expect("body").contains("\"unauthorized\""));
+
     // 3. One battery: measured, signed, spooled, uploaded.
     let out = run(&probe, &["run", "--config", &config, "--once", "--json"]).await;
     assert_eq!(out.status.code(), Some(EXIT_OK), "{}", show(&out));
@@ -199,7 +216,6 @@ async fn probe_to_collector_end_to_end_and_through_a_collector_outage() {
     assert!(text(&out.stderr).contains(&summary), "{}", show(&out));
 
     // 4. Every printed id is served by the collector; the spool is empty; no client address.
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().expect("client");
     for id in &first {
         let resp = http.get(format!("{base}/api/v1/measurements/{id}")).send().await.expect("GET measurement");

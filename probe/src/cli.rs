@@ -233,7 +233,7 @@ async fn check(args: CheckArgs) -> i32 {
         }
     }
     let engine = match runner::engine(&config) {
-        Ok(e) => Arc::new(e),
+        Ok(e) => Arc::new(crate::measure::Engine { control_key: control_key(&config), ..e }),
         Err(e) => return fail(EXIT_RUNTIME, e),
     };
     let json = args.json;
@@ -249,6 +249,21 @@ async fn check(args: CheckArgs) -> i32 {
     if measurements.iter().any(|m| m.test_keys.blocking.is_blocked()) { EXIT_BLOCKING_FOUND } else { EXIT_OK }
 }
 
+/// The probe's key if it has one, to sign its control requests; none (with a warning when the
+/// file is unusable) sends them unsigned, which only an open control serves.
+fn control_key(config: &Config) -> Option<ed25519_dalek::SigningKey> {
+    if config.control.url.is_empty() {
+        return None;
+    }
+    match identity::load_if_exists(&config.identity.key_file) {
+        Ok(key) => key,
+        Err(e) => {
+            eprintln!("vigil-probe: control requests go unsigned: {e}");
+            None
+        }
+    }
+}
+
 fn load_config(path: &std::path::Path) -> Result<Config, i32> {
     Config::load(path).map_err(|e| fail(EXIT_USAGE, e))
 }
@@ -262,8 +277,8 @@ async fn run(args: RunArgs) -> i32 {
         Ok(b) => b,
         Err(e) => return fail(EXIT_USAGE, e),
     };
-    let engine = match runner::engine(&config) {
-        Ok(e) => Arc::new(e),
+    let mut engine = match runner::engine(&config) {
+        Ok(e) => e,
         Err(e) => return fail(EXIT_RUNTIME, e),
     };
     let probe = if args.no_spool {
@@ -286,6 +301,11 @@ async fn run(args: RunArgs) -> i32 {
             }
         }
     };
+    engine.control_key = match &probe {
+        Some(p) => Some(p.key.clone()),
+        None => control_key(&config),
+    };
+    let engine = Arc::new(engine);
     let throttling = match throttle::setup(&config, &battery) {
         Ok(t) => t.map(|(tester, jobs)| (Arc::new(tester), Arc::new(jobs))),
         Err(e) => return fail(EXIT_USAGE, e),

@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 
+use ed25519_dalek::SigningKey;
 use url::Url;
+use vigil_report::protocol::{ErrorBody, RequestSignature};
 use vigil_report::{Blocking, ControlRequest, ControlResponse, DnsQuery, Measurement, WEB_TEST_NAME, WebKeys};
 
 use crate::battery::Input;
@@ -27,6 +29,9 @@ pub struct Engine {
     /// Client for DoH and the control (trusts the configured roots).
     pub client: reqwest::Client,
     pub control: Option<Url>,
+    /// The probe's key: control requests are signed with it (a collector's control serves
+    /// enrolled probes only); none sends them unsigned (an open control).
+    pub control_key: Option<SigningKey>,
     /// How long the control may take: it runs the same steps as the probe.
     pub control_timeout: std::time::Duration,
     pub scope: Scope,
@@ -167,17 +172,24 @@ impl Engine {
 
     async fn ask_control(&self, url: &Url, req: &ControlRequest) -> Result<ControlResponse, String> {
         let body = serde_json::to_vec(req).map_err(|e| format!("unknown_failure: {e}"))?;
-        let response = self
-            .client
-            .post(url.clone())
-            .timeout(self.control_timeout)
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| failure_map::from_error(&e).to_string())?;
+        let mut request =
+            self.client.post(url.clone()).timeout(self.control_timeout).header("content-type", "application/json");
+        if let Some(key) = &self.control_key {
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+            let unix_time = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+            for (name, value) in RequestSignature::sign(key, "POST", url.path(), unix_time, &body).headers() {
+                request = request.header(name, value);
+            }
+        }
+        let response = request.body(body).send().await.map_err(|e| failure_map::from_error(&e).to_string())?;
         if !response.status().is_success() {
-            return Err(format!("unknown_failure: control answered HTTP {}", response.status().as_u16()));
+            let status = response.status().as_u16();
+            // The collector's stable code says why (`unauthorized`, `unknown_key`, `clock_skew`...).
+            let code = match response.bytes().await {
+                Ok(bytes) => serde_json::from_slice::<ErrorBody>(&bytes).map(|b| format!(" {}", b.error.code)).ok(),
+                Err(_) => None,
+            };
+            return Err(format!("unknown_failure: control answered HTTP {status}{}", code.unwrap_or_default()));
         }
         let bytes = response.bytes().await.map_err(|e| failure_map::from_error(&e).to_string())?;
         serde_json::from_slice(&bytes).map_err(|e| format!("unknown_failure: control answer is not valid: {e}"))
@@ -226,5 +238,67 @@ fn empty_keys(origin: &Origin, queries: Vec<DnsQuery>) -> WebKeys {
         x_confirmed: false,
         x_fingerprints: Vec::new(),
         x_reasons: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use axum::body::Bytes;
+    use axum::http::{HeaderMap, StatusCode};
+    use vigil_report::protocol::{REQUEST_KEY_HEADER, REQUEST_SIGNATURE_HEADER, REQUEST_TIME_HEADER};
+
+    use super::*;
+
+    type Seen = Arc<Mutex<Vec<(HeaderMap, Bytes)>>>;
+
+    /// A control that records what it is sent and refuses it as a collector would.
+    async fn recording_control() -> (Url, Seen) {
+        let seen: Seen = Arc::default();
+        let log = seen.clone();
+        let app = axum::Router::new().route(
+            "/api/v1/control",
+            axum::routing::post(move |headers: HeaderMap, body: Bytes| async move {
+                log.lock().unwrap().push((headers, body));
+                let error = r#"{"error":{"code":"unknown_key","message":"key x is not enrolled"}}"#;
+                (StatusCode::UNAUTHORIZED, [("content-type", "application/json")], error)
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = Url::parse(&format!("http://{}/api/v1/control", listener.local_addr().unwrap())).unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (url, seen)
+    }
+
+    #[tokio::test]
+    async fn control_requests_are_signed_with_the_probe_key_and_refusals_name_their_code() {
+        let (url, seen) = recording_control().await;
+        let key = SigningKey::from_bytes(&[9; 32]);
+        let mut engine = crate::runner::engine(&crate::config::Config::default()).unwrap();
+        engine.control_key = Some(key.clone());
+        let req = ControlRequest {
+            http_request: "https://example.com/".into(),
+            http_request_headers: BTreeMap::new(),
+            tcp_connect: vec!["192.0.2.1:443".into()],
+        };
+        let failure = engine.ask_control(&url, &req).await.unwrap_err();
+        assert_eq!(failure, "unknown_failure: control answered HTTP 401 unknown_key");
+
+        let (headers, body) = seen.lock().unwrap().pop().unwrap();
+        let header = |name: &str| headers[name].to_str().unwrap().to_string();
+        let signature = RequestSignature {
+            key_id: header(REQUEST_KEY_HEADER),
+            unix_time: header(REQUEST_TIME_HEADER).parse().unwrap(),
+            signature: header(REQUEST_SIGNATURE_HEADER),
+        };
+        assert_eq!(signature.key_id, vigil_report::signed::key_id(&key.verifying_key()));
+        signature.verify(&key.verifying_key(), "POST", "/api/v1/control", &body).expect("a valid signature");
+        assert_eq!(serde_json::from_slice::<ControlRequest>(&body).unwrap(), req);
+
+        engine.control_key = None;
+        let _ = engine.ask_control(&url, &req).await;
+        let (headers, _) = seen.lock().unwrap().pop().unwrap();
+        assert!(headers.get(REQUEST_SIGNATURE_HEADER).is_none(), "no key, no signature");
     }
 }

@@ -11,11 +11,13 @@ use std::io;
 use rustls::CertificateError;
 use vigil_report::Failure;
 
-use crate::resolve::{DnsFailure, NotPublic};
+use crate::policy::Refusal;
+use crate::resolve::{DnsFailure, Refused};
 
-/// The label written when the policy stopped the control from connecting somewhere.
-pub fn refused() -> Failure {
-    Failure::unknown(NotPublic)
+/// The label written when the policy stopped the control from connecting somewhere
+/// (`unknown_failure: refused: ...`, saying why).
+pub fn refused(why: Refusal) -> Failure {
+    Failure::unknown(why)
 }
 
 /// More redirects than a browser follows.
@@ -45,8 +47,8 @@ fn next_cause<'a>(e: &'a (dyn StdError + 'static)) -> Option<&'a (dyn StdError +
 }
 
 fn label(e: &(dyn StdError + 'static)) -> Option<Failure> {
-    if e.is::<NotPublic>() {
-        return Some(refused());
+    if let Some(Refused(why)) = e.downcast_ref::<Refused>() {
+        return Some(refused(*why));
     }
     if let Some(DnsFailure(failure)) = e.downcast_ref::<DnsFailure>() {
         return Some(failure.clone());
@@ -157,8 +159,10 @@ mod tests {
             rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer),
         );
         assert_eq!(classify(&unknown), Failure::SslUnknownAuthority);
-        let policy = io::Error::other(NotPublic);
+        let policy = io::Error::other(Refused(Refusal::NotPublic));
         assert_eq!(classify(&policy).label(), "unknown_failure: refused: not a public address");
+        let own = io::Error::other(Refused(Refusal::OwnAddress));
+        assert_eq!(classify(&own).label(), "unknown_failure: refused: an address of the control's own host");
         assert_eq!(classify(&io::Error::other(TooManyRedirects(10))), Failure::HttpTooManyRedirects);
         assert_eq!(classify(&io::Error::other(DnsFailure(Failure::DnsNxdomain))), Failure::DnsNxdomain);
         let odd = io::Error::other("odd");

@@ -14,8 +14,8 @@ use vigil_report::{ControlHttp, Failure};
 
 use crate::ControlConfig;
 use crate::failure::{TooManyRedirects, classify, title};
-use crate::policy::TargetPolicy;
-use crate::resolve::{NotPublic, PolicyResolver};
+use crate::policy::{Refusal, TargetPolicy};
+use crate::resolve::{PolicyResolver, Refused};
 
 /// The body snapshot searched for a `<title>` (OONI's cap).
 const SNAPSHOT: usize = 512 * 1024;
@@ -54,16 +54,16 @@ async fn fetch(
     headers: &BTreeMap<String, Vec<String>>,
     cfg: &ControlConfig,
 ) -> Result<ControlHttp, Failure> {
-    if !allowed_host(url, &cfg.policy) {
-        return Err(crate::failure::refused());
+    if let Err(why) = check_host(url, &cfg.policy) {
+        return Err(crate::failure::refused(why));
     }
     let resolver = PolicyResolver { resolver: cfg.resolver.clone(), policy: cfg.policy.clone(), timeout: cfg.timeout };
     let policy = cfg.policy.clone();
     let redirects = reqwest::redirect::Policy::custom(move |attempt| {
         if attempt.previous().len() > MAX_REDIRECTS {
             attempt.error(TooManyRedirects(MAX_REDIRECTS))
-        } else if !allowed_host(attempt.url(), &policy) {
-            attempt.error(NotPublic)
+        } else if let Err(why) = check_host(attempt.url(), &policy) {
+            attempt.error(Refused(why))
         } else {
             attempt.follow()
         }
@@ -106,15 +106,15 @@ async fn fetch(
     Ok(ControlHttp { body_length, failure: None, title, headers, status_code })
 }
 
-/// False if `url` names an IP literal the policy refuses (names are checked when resolved).
-fn allowed_host(url: &Url, policy: &TargetPolicy) -> bool {
+/// Refused if `url` names an IP literal the policy refuses (names are checked when resolved).
+fn check_host(url: &Url, policy: &TargetPolicy) -> Result<(), Refusal> {
     match url.host() {
-        Some(Host::Ipv4(ip)) => policy.allows(ip.into()),
-        Some(Host::Ipv6(ip)) => policy.allows(ip.into()),
+        Some(Host::Ipv4(ip)) => policy.check(ip.into()),
+        Some(Host::Ipv6(ip)) => policy.check(ip.into()),
         Some(Host::Domain(name)) => match name.parse::<std::net::IpAddr>() {
-            Ok(ip) => policy.allows(ip),
-            Err(_) => true,
+            Ok(ip) => policy.check(ip),
+            Err(_) => Ok(()),
         },
-        None => false,
+        None => Err(Refusal::NotPublic),
     }
 }

@@ -3,14 +3,16 @@
 //! ([`vigil_report::ControlRequest`] → [`vigil_report::ControlResponse`], `POST /`).
 //!
 //! It refuses loopback, private, link-local and other non-public targets and the collector's own
-//! addresses ([`TargetPolicy`]), on the first URL, on every redirect and on the probe's
-//! `tcp_connect` list, so it cannot be turned against the network it runs in.
+//! addresses ([`TargetPolicy`]; in the field every address of every interface of the host,
+//! [`LocalAddresses`]), on the first URL, on every redirect and on the probe's `tcp_connect` list,
+//! so it cannot be turned against the network or the host it runs on.
 //!
 //! [`decoy`] is the throttling test's decoy server (any SNI, one pinned certificate).
 
 pub mod decoy;
 mod failure;
 mod fetch;
+mod local;
 mod measure;
 mod policy;
 mod resolve;
@@ -26,8 +28,9 @@ use axum::http::StatusCode;
 pub use failure::refused;
 /// The network type of [`TargetPolicy::lab`].
 pub use ipnet::IpNet;
-pub use measure::{MAX_PROBE_ENDPOINTS, measure};
-pub use policy::{TargetPolicy, is_non_public};
+pub use local::{INTERFACE_REFRESH, InterfaceSource, LocalAddresses, SystemInterfaces};
+pub use measure::{MAX_CONTROL_ADDRESSES, MAX_PROBE_ENDPOINTS, measure};
+pub use policy::{Refusal, TargetPolicy, is_non_public};
 pub use resolve::{Resolver, SystemResolver};
 pub use server::{MAX_REQUEST_BYTES, router};
 
@@ -62,6 +65,9 @@ pub enum ControlError {
     /// Every address of the host is one the control may not reach.
     #[error("{host} has no public address: the control does not connect to private, local or its own addresses")]
     TargetNotPublic { host: String },
+    /// The host is (only) the collector's own host: one of its interfaces or configured addresses.
+    #[error("{host} is the collector's own host: the control never connects to an address of its own host")]
+    TargetOwnAddress { host: String },
 }
 
 impl ControlError {
@@ -71,6 +77,7 @@ impl ControlError {
             ControlError::BadRequest(_) => "bad_request",
             ControlError::BodyTooLarge(_) => "body_too_large",
             ControlError::TargetNotPublic { .. } => "target_not_public",
+            ControlError::TargetOwnAddress { .. } => "target_own_address",
         }
     }
 
@@ -79,7 +86,7 @@ impl ControlError {
         match self {
             ControlError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ControlError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ControlError::TargetNotPublic { .. } => StatusCode::FORBIDDEN,
+            ControlError::TargetNotPublic { .. } | ControlError::TargetOwnAddress { .. } => StatusCode::FORBIDDEN,
         }
     }
 }

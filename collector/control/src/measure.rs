@@ -15,12 +15,17 @@ use vigil_report::control::ControlDns;
 use vigil_report::{ControlRequest, ControlResponse, ControlTcp, ControlTls, Failure, IpInfo};
 
 use crate::failure::{classify, refused};
-use crate::policy::is_non_public;
-use crate::resolve::lookup;
+use crate::policy::{Refusal, is_non_public};
+use crate::resolve::{lookup, refusal};
 use crate::{ControlConfig, ControlError, fetch};
 
-/// The most `ip:port` endpoints a probe may ask the control to connect to.
-pub const MAX_PROBE_ENDPOINTS: usize = 64;
+/// The most `ip:port` endpoints a probe may ask the control to connect to. Vigil's probe sends
+/// the addresses it connected to, at most 6 per endpoint (`probe/src/measure.rs`); 16 leaves room
+/// for a host's IPv4 and IPv6 sets without making each request a scan of many hosts.
+pub const MAX_PROBE_ENDPOINTS: usize = 16;
+/// The most addresses of the target's name the control itself connects to (a name may resolve
+/// to hundreds; the rest are still reported in `dns.addrs`).
+pub const MAX_CONTROL_ADDRESSES: usize = 8;
 
 const FLAG_PROBE: u32 = 1;
 const FLAG_CONTROL: u32 = 2;
@@ -39,7 +44,8 @@ struct Target {
 /// Measure `req` from the control's vantage point.
 ///
 /// Fails with [`ControlError::BadRequest`] on an unusable input and with
-/// [`ControlError::TargetNotPublic`] when the host has no address the policy allows. Measurement
+/// [`ControlError::TargetNotPublic`] or [`ControlError::TargetOwnAddress`] when the host has no
+/// address the policy allows. Measurement
 /// failures (DNS, TCP, TLS, HTTP) are not errors: they are in the response, as OONI labels.
 pub async fn measure(req: &ControlRequest, cfg: &ControlConfig) -> Result<ControlResponse, ControlError> {
     let target = parse_target(&req.http_request)?;
@@ -57,11 +63,15 @@ pub async fn measure(req: &ControlRequest, cfg: &ControlConfig) -> Result<Contro
     };
     let (dns, allowed) = match resolved {
         Ok(ips) => {
-            let allowed: Vec<IpAddr> = ips.into_iter().filter(|ip| cfg.policy.allows(*ip)).collect();
+            let allowed: Vec<IpAddr> = ips.iter().copied().filter(|ip| cfg.policy.allows(*ip)).collect();
             if allowed.is_empty() {
-                return Err(ControlError::TargetNotPublic { host: target.host });
+                return Err(match refusal(&cfg.policy, ips) {
+                    Refusal::OwnAddress => ControlError::TargetOwnAddress { host: target.host },
+                    Refusal::NotPublic => ControlError::TargetNotPublic { host: target.host },
+                });
             }
-            (ControlDns { failure: None, addrs: allowed.iter().map(IpAddr::to_string).collect() }, allowed)
+            let dns = ControlDns { failure: None, addrs: allowed.iter().map(IpAddr::to_string).collect() };
+            (dns, allowed.into_iter().take(MAX_CONTROL_ADDRESSES).collect())
         }
         Err(failure) => (ControlDns { failure: Some(failure.into()), addrs: Vec::new() }, Vec::new()),
     };
@@ -71,8 +81,8 @@ pub async fn measure(req: &ControlRequest, cfg: &ControlConfig) -> Result<Contro
     let mut tasks = JoinSet::new();
     let mut refused_endpoints = Vec::new();
     for endpoint in endpoints {
-        if !cfg.policy.allows(endpoint.ip()) {
-            refused_endpoints.push(endpoint);
+        if let Err(why) = cfg.policy.check(endpoint.ip()) {
+            refused_endpoints.push((endpoint, why));
             continue;
         }
         let tls_wanted = target.url.scheme() == "https" || (target.is_web && endpoint.port() == 443);
@@ -94,8 +104,8 @@ pub async fn measure(req: &ControlRequest, cfg: &ControlConfig) -> Result<Contro
     let (http_request, results) = tokio::join!(http, tasks.join_all());
 
     let mut response = ControlResponse { dns, http_request, ..ControlResponse::default() };
-    for endpoint in refused_endpoints {
-        let tcp = ControlTcp { status: false, failure: Some(refused().into()) };
+    for (endpoint, why) in refused_endpoints {
+        let tcp = ControlTcp { status: false, failure: Some(refused(why).into()) };
         response.tcp_connect.insert(endpoint.to_string(), tcp);
     }
     let mut tls_valid = BTreeSet::new();

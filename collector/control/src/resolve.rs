@@ -9,7 +9,7 @@ use dns_lookup::{LookupError, LookupErrorKind};
 use futures_util::future::BoxFuture;
 use vigil_report::Failure;
 
-use crate::policy::TargetPolicy;
+use crate::policy::{Refusal, TargetPolicy};
 
 /// Resolves names for the control. The collector uses the system resolver; tests use a fake zone.
 pub trait Resolver: Send + Sync + 'static {
@@ -62,8 +62,14 @@ pub(crate) async fn lookup(resolver: &dyn Resolver, host: &str, timeout: Duratio
 
 /// Why the control did not connect somewhere: the policy refused every address.
 #[derive(Debug, thiserror::Error)]
-#[error("refused: not a public address")]
-pub(crate) struct NotPublic;
+#[error("{0}")]
+pub(crate) struct Refused(pub Refusal);
+
+/// Why none of `ips` may be connected to: [`Refusal::OwnAddress`] if any is the host's own.
+pub(crate) fn refusal(policy: &TargetPolicy, ips: impl IntoIterator<Item = IpAddr>) -> Refusal {
+    let own = ips.into_iter().any(|ip| policy.check(ip) == Err(Refusal::OwnAddress));
+    if own { Refusal::OwnAddress } else { Refusal::NotPublic }
+}
 
 /// A name the resolver could not resolve, carried through reqwest's error chain.
 #[derive(Debug, thiserror::Error)]
@@ -71,7 +77,7 @@ pub(crate) struct NotPublic;
 pub(crate) struct DnsFailure(pub Failure);
 
 /// The resolver reqwest uses for every name it meets (redirect targets included): only the
-/// addresses the policy allows come out, and a name with none fails with [`NotPublic`].
+/// addresses the policy allows come out, and a name with none fails with [`Refused`].
 pub(crate) struct PolicyResolver {
     pub resolver: Arc<dyn Resolver>,
     pub policy: TargetPolicy,
@@ -86,9 +92,9 @@ impl reqwest::dns::Resolve for PolicyResolver {
         Box::pin(async move {
             let addrs = lookup(resolver.as_ref(), name.as_str(), timeout).await.map_err(DnsFailure)?;
             let allowed: Vec<SocketAddr> =
-                addrs.into_iter().filter(|ip| policy.allows(*ip)).map(|ip| SocketAddr::new(ip, 0)).collect();
+                addrs.iter().filter(|ip| policy.allows(**ip)).map(|ip| SocketAddr::new(*ip, 0)).collect();
             if allowed.is_empty() {
-                return Err(NotPublic.into());
+                return Err(Refused(refusal(&policy, addrs)).into());
             }
             let addrs: reqwest::dns::Addrs = Box::new(allowed.into_iter());
             Ok(addrs)

@@ -6,12 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use vigil_control::{ControlConfig, ControlError, IpNet, TargetPolicy, measure, router};
+use vigil_control::{ControlConfig, ControlError, IpNet, LocalAddresses, TargetPolicy, measure, router};
 use vigil_report::{ControlRequest, ControlResponse};
 use vigil_testkit::control::ZoneResolver;
 use vigil_testkit::{DnsBehaviour, LOCALHOST, Site, TcpServer, TestCa, WebBehaviour, WebServer, Zone};
 
 const REFUSED: &str = "unknown_failure: refused: not a public address";
+const OWN: &str = "unknown_failure: refused: an address of the control's own host";
 
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
@@ -191,13 +192,72 @@ async fn own_addresses_are_refused_even_inside_a_lab_net() {
     ];
     for (url, host) in own {
         let err = measure(&request(&url, &[]), &cfg).await.unwrap_err();
-        assert_eq!(err, ControlError::TargetNotPublic { host: host.to_string() }, "{url}");
+        assert_eq!(err, ControlError::TargetOwnAddress { host: host.to_string() }, "{url}");
     }
     let url = format!("http://bounce.test:{}/", web.addr().port());
     let response = measure(&request(&url, &[trap.addr().to_string()]), &cfg).await.unwrap();
-    assert_eq!(response.http_request.unwrap().failure.as_deref(), Some(REFUSED));
-    assert_eq!(response.tcp_connect[&trap.addr().to_string()].failure.as_deref(), Some(REFUSED));
+    assert_eq!(response.http_request.unwrap().failure.as_deref(), Some(OWN));
+    assert_eq!(response.tcp_connect[&trap.addr().to_string()].failure.as_deref(), Some(OWN));
     assert_eq!(trap.accepted(), 0);
+}
+
+/// Issue 14, item 4: an address on one of the host's interfaces, which nobody configured, is
+/// refused as the first URL, by name, on a redirect hop and as a `tcp_connect` endpoint, with
+/// the own-address reason (the interface list injected; `collector/tests/control_host.rs` reads
+/// the real one).
+#[tokio::test]
+async fn interface_addresses_are_refused_on_every_hop_and_endpoint() {
+    let host = ip("127.0.0.3");
+    let trap = TcpServer::start(host).await;
+    let t = trap.addr().port();
+    let sites = vec![
+        Site::new(&["to-ip.test"], WebBehaviour::redirect(&format!("http://127.0.0.3:{t}/"))),
+        Site::new(&["to-name.test"], WebBehaviour::redirect(&format!("http://self.test:{t}/"))),
+        Site::new(&["to-mapped.test"], WebBehaviour::redirect(&format!("http://[::ffff:127.0.0.3]:{t}/"))),
+    ];
+    let web = WebServer::start(ip("127.0.0.2"), None, sites).await;
+    let port = web.addr().port();
+    let zone = Zone::new().with("self.test", DnsBehaviour::Answer(vec![host]));
+    for name in ["to-ip.test", "to-name.test", "to-mapped.test"] {
+        zone.set(name, DnsBehaviour::Answer(vec![ip("127.0.0.2")]));
+    }
+    let interfaces = move || Ok(vec![LOCALHOST, host, ip("::1")]);
+    let local = Arc::new(LocalAddresses::new(interfaces, Duration::from_secs(60)).unwrap());
+    // Loopback counts as public here, standing for the host's public addresses.
+    let policy = TargetPolicy::lab(vec![net("127.0.0.0/8")]).with_local_interfaces(local);
+    let control = serve(config(policy, zone, None)).await;
+
+    for url in
+        [format!("http://127.0.0.3:{t}/"), format!("http://self.test:{t}/"), format!("tcpconnect://self.test:{t}")]
+    {
+        let (status, body) = ask(control, &url, &[]).await;
+        assert_eq!(status, 403, "{url}: {body}");
+        assert_eq!(body["error"]["code"], "target_own_address", "{url}");
+        assert!(body["error"]["message"].as_str().unwrap().contains("own host"), "{body}");
+    }
+    for name in ["to-ip.test", "to-name.test", "to-mapped.test"] {
+        let endpoints = [format!("127.0.0.3:{t}"), format!("[::ffff:127.0.0.3]:{t}")];
+        let (status, body) = ask(control, &format!("http://{name}:{port}/"), &endpoints).await;
+        assert_eq!(status, 200, "{name}: {body}");
+        let response: ControlResponse = serde_json::from_value(body).unwrap();
+        let http = response.http_request.unwrap();
+        assert_eq!((http.failure.as_deref(), http.status_code), (Some(OWN), -1), "{name}");
+        for endpoint in &endpoints {
+            assert_eq!(response.tcp_connect[endpoint].failure.as_deref(), Some(OWN), "{name} {endpoint}");
+        }
+        assert!(response.tcp_connect[&format!("127.0.0.2:{port}")].status, "the other host is measured");
+    }
+    assert_eq!(trap.accepted(), 0, "the control never connected to its own host");
+}
+
+#[tokio::test]
+async fn the_control_connects_to_a_bounded_number_of_resolved_addresses() {
+    let many: Vec<IpAddr> = (10..40).map(|i| IpAddr::from([127, 0, 0, i])).collect();
+    let zone = Zone::new().with("many.test", DnsBehaviour::Answer(many.clone()));
+    let cfg = config(TargetPolicy::lab(vec![net("127.0.0.0/8")]), zone, None);
+    let response = measure(&request("tcpconnect://many.test:9", &[]), &cfg).await.unwrap();
+    assert_eq!(response.dns.addrs.len(), many.len(), "every address is reported");
+    assert_eq!(response.tcp_connect.len(), vigil_control::MAX_CONTROL_ADDRESSES, "{:?}", response.tcp_connect);
 }
 
 #[tokio::test]

@@ -37,7 +37,7 @@ async fn every_documented_route_answers_from_its_handler() {
     let (status, body) = s.get("/api/v1/openapi.json").await;
     assert_eq!(status, 200);
     assert_eq!(body, vigil_collector::api_public::OPENAPI_JSON);
-    // The control is mounted: it answers its own error for an empty request.
+    // The control is mounted, behind its guard: an unsigned request is refused.
     let (status, body) = s.post("/api/v1/control", "{}".into()).await;
-    assert_eq!((status, error_code(&body).as_str()), (400, "bad_request"));
+    assert_eq!((status, error_code(&body).as_str()), (401, "unauthorized"));
 }

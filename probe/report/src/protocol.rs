@@ -1,8 +1,12 @@
 //! The probe ↔ collector HTTP API bodies (JSON). Paths live in `collector/openapi.json`.
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
-use crate::signed::Signed;
+use crate::signed::{SignError, Signed, key_id};
 
 /// `POST /api/v1/enroll`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -314,6 +318,65 @@ impl ApiError {
     }
 }
 
+/// Header of a signed request: the id of the enrolled probe key that signed it.
+pub const REQUEST_KEY_HEADER: &str = "x-vigil-key-id";
+/// Header of a signed request: when it was signed, Unix seconds (decimal).
+pub const REQUEST_TIME_HEADER: &str = "x-vigil-time";
+/// Header of a signed request: the Ed25519 signature of [`request_signing_input`], standard base64.
+pub const REQUEST_SIGNATURE_HEADER: &str = "x-vigil-signature";
+/// First line of what a signed request's signature covers (no other signed format starts so).
+pub const REQUEST_DOMAIN: &str = "vigil-request-v1";
+
+/// What a probe signs to authenticate a request (the control's, `POST /api/v1/control`):
+///
+/// ```text
+/// "vigil-request-v1" \n METHOD \n path \n unix_time \n hex(sha256(body))
+/// ```
+///
+/// `path` is the request URL's path as the probe sends it (no query), `METHOD` upper case.
+pub fn request_signing_input(method: &str, path: &str, unix_time: i64, body: &[u8]) -> Vec<u8> {
+    let digest: String = Sha256::digest(body).iter().map(|b| format!("{b:02x}")).collect();
+    format!("{REQUEST_DOMAIN}\n{}\n{path}\n{unix_time}\n{digest}", method.to_ascii_uppercase()).into_bytes()
+}
+
+/// The authentication of one request: the three header values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestSignature {
+    pub key_id: String,
+    pub unix_time: i64,
+    /// Standard base64 of the 64-byte Ed25519 signature.
+    pub signature: String,
+}
+
+impl RequestSignature {
+    /// Sign a request with the probe's key.
+    pub fn sign(key: &SigningKey, method: &str, path: &str, unix_time: i64, body: &[u8]) -> RequestSignature {
+        let signature = key.sign(&request_signing_input(method, path, unix_time, body));
+        RequestSignature {
+            key_id: key_id(&key.verifying_key()),
+            unix_time,
+            signature: B64.encode(signature.to_bytes()),
+        }
+    }
+
+    /// The headers that carry it, as (name, value).
+    pub fn headers(&self) -> [(&'static str, String); 3] {
+        [
+            (REQUEST_KEY_HEADER, self.key_id.clone()),
+            (REQUEST_TIME_HEADER, self.unix_time.to_string()),
+            (REQUEST_SIGNATURE_HEADER, self.signature.clone()),
+        ]
+    }
+
+    /// Check the signature (strict Ed25519) with `key`, the key `key_id` names.
+    pub fn verify(&self, key: &VerifyingKey, method: &str, path: &str, body: &[u8]) -> Result<(), SignError> {
+        let bytes = B64.decode(self.signature.trim()).map_err(|_| SignError::SignatureEncoding)?;
+        let bytes: [u8; 64] = bytes.try_into().map_err(|_| SignError::SignatureEncoding)?;
+        let message = request_signing_input(method, path, self.unix_time, body);
+        key.verify_strict(&message, &Signature::from_bytes(&bytes)).map_err(|_| SignError::BadSignature)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -340,5 +403,36 @@ mod tests {
         assert_eq!(ErrorCode::parse("body_too_large").retry(), Retry::SetAside);
         assert_eq!(ErrorCode::FutureTimestamp.retry(), Retry::ItemLater);
         assert_eq!(ErrorCode::RateLimited.retry(), Retry::CollectorLater);
+    }
+
+    #[test]
+    fn signed_requests_verify_only_as_signed() {
+        let key = SigningKey::from_bytes(&[7; 32]);
+        let body = br#"{"http_request":"https://example.com/"}"#;
+        let sig = RequestSignature::sign(&key, "post", "/api/v1/control", 1_700_000_000, body);
+        assert_eq!(sig.key_id, key_id(&key.verifying_key()));
+        let vk = key.verifying_key();
+        sig.verify(&vk, "POST", "/api/v1/control", body).unwrap();
+        assert_eq!(sig.verify(&vk, "POST", "/api/v1/control", b"{}"), Err(SignError::BadSignature), "other body");
+        assert_eq!(sig.verify(&vk, "POST", "/api/v1/submit", body), Err(SignError::BadSignature), "other path");
+        assert_eq!(sig.verify(&vk, "GET", "/api/v1/control", body), Err(SignError::BadSignature), "other method");
+        let later = RequestSignature { unix_time: sig.unix_time + 1, ..sig.clone() };
+        assert_eq!(later.verify(&vk, "POST", "/api/v1/control", body), Err(SignError::BadSignature), "other time");
+        let other = SigningKey::from_bytes(&[8; 32]).verifying_key();
+        assert_eq!(sig.verify(&other, "POST", "/api/v1/control", body), Err(SignError::BadSignature));
+        let garbled = RequestSignature { signature: "AAAA".into(), ..sig.clone() };
+        assert_eq!(garbled.verify(&vk, "POST", "/api/v1/control", body), Err(SignError::SignatureEncoding));
+        let names: Vec<&str> = sig.headers().iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, [REQUEST_KEY_HEADER, REQUEST_TIME_HEADER, REQUEST_SIGNATURE_HEADER]);
+    }
+
+    #[test]
+    fn the_signing_input_is_the_documented_text() {
+        let input = request_signing_input("post", "/api/v1/control", 42, b"");
+        let empty_sha256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        assert_eq!(
+            String::from_utf8(input).unwrap(),
+            format!("vigil-request-v1\nPOST\n/api/v1/control\n42\n{empty_sha256}")
+        );
     }
 }

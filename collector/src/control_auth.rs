@@ -1,0 +1,131 @@
+//! Who may use the control (`POST /api/v1/control`): in `enrolled` mode (the default) only a
+//! request signed by an enrolled, unrevoked probe key (`vigil_report::protocol::RequestSignature`,
+//! its time within the tolerance); `open` serves anyone (labs, public test helpers); `off` no one.
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use time::OffsetDateTime;
+use vigil_report::protocol::{REQUEST_KEY_HEADER, REQUEST_SIGNATURE_HEADER, REQUEST_TIME_HEADER, RequestSignature};
+
+use crate::config::ControlMode;
+use crate::error::HttpError;
+use crate::routes::CONTROL_PATH;
+use crate::server::AppState;
+
+/// The longest value accepted in one of the three headers (a key id is 32 characters, a
+/// signature 88).
+const MAX_HEADER_LEN: usize = 128;
+
+/// The control router as `state.config.control_mode` says it is served.
+pub fn guard(state: AppState, control: Router) -> Router {
+    match state.config.control_mode {
+        ControlMode::Open => control,
+        ControlMode::Off => Router::new().fallback(disabled),
+        ControlMode::Enrolled => control.layer(middleware::from_fn_with_state(state, check)),
+    }
+}
+
+async fn disabled() -> HttpError {
+    HttpError::new(StatusCode::NOT_FOUND, "control_disabled", "this collector serves no control (--control off)")
+}
+
+fn unauthorized(code: &'static str, message: impl Into<String>) -> HttpError {
+    HttpError::new(StatusCode::UNAUTHORIZED, code, message)
+}
+
+/// Checks a request's signature before the control sees it; the body is read (bounded) to be
+/// hashed and handed on unchanged.
+async fn check(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    let signature = match signature(&parts.headers) {
+        Ok(s) => s,
+        Err(e) => return e.into_response(),
+    };
+    let key = match state.probe_keys.get(&signature.key_id) {
+        None => {
+            let message = format!("key {} is not enrolled with this collector", signature.key_id);
+            return unauthorized("unknown_key", message).into_response();
+        }
+        Some(k) if k.revoked => {
+            return unauthorized("revoked_key", format!("key {} was revoked", signature.key_id)).into_response();
+        }
+        Some(k) => k.key,
+    };
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let tolerance = i64::try_from(state.config.control_clock_tolerance.as_secs()).unwrap_or(i64::MAX);
+    if now.abs_diff(signature.unix_time) > tolerance.unsigned_abs() {
+        let message = format!(
+            "the request was signed at {} (Unix seconds) and the collector's clock says {now}: more than {tolerance} s apart",
+            signature.unix_time
+        );
+        return unauthorized("clock_skew", message).into_response();
+    }
+    let body = match read_body(&parts.headers, body).await {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    if let Err(e) = signature.verify(&key, parts.method.as_str(), CONTROL_PATH, &body) {
+        let message = format!("{e} (signed: method, path {CONTROL_PATH}, time and body; docs/collector.md)");
+        return unauthorized(e.label(), message).into_response();
+    }
+    next.run(Request::from_parts(parts, Body::from(body))).await
+}
+
+/// The three headers, or why they are unusable.
+fn signature(headers: &HeaderMap) -> Result<RequestSignature, HttpError> {
+    let get = |name: &str| -> Result<Option<String>, HttpError> {
+        let Some(value) = headers.get(name) else { return Ok(None) };
+        match value.to_str() {
+            Ok(v) if v.len() <= MAX_HEADER_LEN => Ok(Some(v.trim().to_string())),
+            _ => Err(unauthorized(
+                "bad_signature_encoding",
+                format!("header {name} is not ASCII text of at most {MAX_HEADER_LEN} bytes"),
+            )),
+        }
+    };
+    let (key_id, time, signature) =
+        (get(REQUEST_KEY_HEADER)?, get(REQUEST_TIME_HEADER)?, get(REQUEST_SIGNATURE_HEADER)?);
+    let (Some(key_id), Some(time), Some(signature)) = (key_id, time, signature) else {
+        return Err(unauthorized(
+            "unauthorized",
+            format!(
+                "this control serves enrolled probes only: sign the request with the probe's key \
+                 (headers {REQUEST_KEY_HEADER}, {REQUEST_TIME_HEADER}, {REQUEST_SIGNATURE_HEADER})"
+            ),
+        ));
+    };
+    let unix_time = time.parse::<i64>().map_err(|_| {
+        unauthorized("bad_signature_encoding", format!("header {REQUEST_TIME_HEADER} is not Unix seconds: {time:?}"))
+    })?;
+    Ok(RequestSignature { key_id, unix_time, signature })
+}
+
+/// The body, at most the control's limit; a declared or actual length over it is `body_too_large`.
+async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, HttpError> {
+    let limit = vigil_control::MAX_REQUEST_BYTES;
+    let too_large = || {
+        HttpError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("request body larger than {limit} bytes"),
+        )
+    };
+    let declared = headers.get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        while let Some(c) = cause {
+            if c.is::<http_body_util::LengthLimitError>() {
+                return too_large();
+            }
+            cause = c.source();
+        }
+        HttpError::bad_request("bad_request", format!("unreadable body: {e}"))
+    })
+}
