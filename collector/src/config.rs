@@ -22,6 +22,8 @@ pub const DEFAULT_FUTURE_TOLERANCE_SECS: u64 = 600;
 pub const DEFAULT_OPEN_ENROLLMENTS_PER_MINUTE: u32 = 10;
 /// Minutes between battery runs announced in the probe configuration.
 pub const DEFAULT_INTERVAL_MINUTES: u32 = 60;
+/// How often the collector records itself alive (its own uptime), seconds.
+pub const DEFAULT_UPTIME_INTERVAL_SECS: u64 = 30;
 /// Bound of each step of the control (DNS, connect, handshake, fetch), seconds.
 pub const DEFAULT_CONTROL_TIMEOUT_SECS: u64 = 10;
 
@@ -61,6 +63,9 @@ pub struct Config {
     pub detection: Params,
     /// Run detection passes while serving (off for `demo`, whose simulated probes stop now).
     pub live_detection: bool,
+    /// How often the serving collector records itself alive (`uptime`): after a crash, its
+    /// downtime is known to within this.
+    pub uptime_interval: Duration,
 }
 
 impl Config {
@@ -86,6 +91,7 @@ impl Config {
             control: None,
             detection: Params::default(),
             live_detection: true,
+            uptime_interval: Duration::from_secs(DEFAULT_UPTIME_INTERVAL_SECS),
         }
     }
 

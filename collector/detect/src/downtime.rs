@@ -69,14 +69,14 @@ impl Downtime {
 }
 
 /// Distinct (country, ASN) the collector received something from in the `active_window`
-/// before `t` (and by `now`).
+/// before its last receipt at or before `t` (so a quiet stretch that follows a restart is
+/// judged by the fleet heard before the collector went down).
 fn heard_networks(obs: &[Observation], t: i64, params: &Params, now: i64) -> usize {
-    let from = t - params.active_window;
-    let nets: BTreeSet<(&str, u32)> = obs
-        .iter()
-        .filter(|o| o.received_at <= now && from <= o.received_at && o.received_at <= t)
-        .map(|o| (o.cc.as_str(), o.asn))
-        .collect();
+    let heard = |o: &&Observation| o.received_at <= now.min(t);
+    let Some(last) = obs.iter().filter(heard).map(|o| o.received_at).max() else { return 0 };
+    let from = last - params.active_window;
+    let nets: BTreeSet<(&str, u32)> =
+        obs.iter().filter(heard).filter(|o| from <= o.received_at).map(|o| (o.cc.as_str(), o.asn)).collect();
     nets.len()
 }
 
@@ -128,6 +128,9 @@ mod tests {
         let d = Downtime { gaps: vec![quiet(4200, None)] };
         assert_eq!(d.deaf(&two, &p, 10_000), [(4200, i64::MAX)]);
         assert!(d.deaf(&one, &p, 10_000).is_empty());
+        // Judged by the last fleet heard, however long before (a restart after a long downtime).
+        let d = Downtime { gaps: vec![quiet(40_000, None)] };
+        assert_eq!(d.deaf(&two, &p, 50_000), [(40_000, i64::MAX)]);
         // Gaps after now are not known yet.
         assert!(Downtime { gaps: vec![down(20_000, None)] }.deaf(&[], &p, 10_000).is_empty());
     }
