@@ -567,10 +567,10 @@ mod tests {
         }
         // Received until 00:50; the collector restarted at 04:10 (a Down gap 00:50–04:10); then
         // it ran but heard no one 05:00–05:20 (a third of hour 5: not enough).
-        crate::uptime::heard(&tx, [T0 + 3000], 450).unwrap();
+        crate::uptime::heard(&tx, &[T0 + 3000], &[], 450).unwrap();
         let seq = crate::uptime::apply(&tx, crate::uptime::Op::Start { at: T0 + 4 * 3600 + 600 }).unwrap();
-        crate::uptime::heard(&tx, [T0 + 5 * 3600], 450).unwrap();
-        crate::uptime::heard(&tx, [T0 + 5 * 3600 + 1200], 450).unwrap();
+        crate::uptime::heard(&tx, &[T0 + 5 * 3600], &[], 450).unwrap();
+        crate::uptime::heard(&tx, &[T0 + 5 * 3600 + 1200], &[], 450).unwrap();
         crate::uptime::apply(&tx, crate::uptime::Op::Alive { seq, at: T0 + 5 * 3600 + 1500, quiet: 450 }).unwrap();
         // A confirmed shutdown, from spooled evidence, in hour 2.
         let s1 =

@@ -100,17 +100,22 @@ fn put_quiet(conn: &Connection, start: i64, end: i64) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Note receipts at `arrivals` (Unix s, in order; in the writer's insert transaction): a
-/// receipt `quiet` s or more after the previous one closes a quiet stretch between them.
-pub fn heard(conn: &Connection, arrivals: impl IntoIterator<Item = i64>, quiet: i64) -> rusqlite::Result<()> {
+/// Note receipts (in the writer's insert transaction): `live` (Unix s, in order) as they
+/// arrive, `replayed` with their recorded times. A live receipt `quiet` s or more after the
+/// previous one closes a quiet stretch between them; replayed ones (stored by origin, not in
+/// time order) only move the last receipt on.
+pub fn heard(conn: &Connection, live: &[i64], replayed: &[i64], quiet: i64) -> rusqlite::Result<()> {
     let before = last_received(conn)?;
     let mut last = before;
-    for r in arrivals {
+    for &r in live {
         if let Some(l) = last
             && r - l >= quiet
         {
             put_quiet(conn, l, r)?;
         }
+        last = Some(last.map_or(r, |l| l.max(r)));
+    }
+    if let Some(&r) = replayed.iter().max() {
         last = Some(last.map_or(r, |l| l.max(r)));
     }
     if let Some(l) = last
@@ -231,7 +236,7 @@ mod tests {
         let conn = crate::store::open_and_migrate(&dir.path().join("u.db")).unwrap();
         let t = 1_740_960_000;
         // Data received (say, replayed) until t; the first run starts 6 h later.
-        heard(&conn, [t - 600, t - 300, t], 450).unwrap();
+        heard(&conn, &[], &[t - 600, t - 300, t], 450).unwrap();
         let s1 = apply(&conn, Op::Start { at: t + 6 * 3600 }).unwrap();
         let run = Run { seq: s1, started_at: t + 6 * 3600 };
         apply(&conn, Op::Alive { seq: s1, at: run.started_at + 30, quiet: 450 }).unwrap();
@@ -244,7 +249,7 @@ mod tests {
         apply(&conn, Op::Alive { seq: s1, at: now, quiet: 450 }).unwrap();
         assert_eq!(stretches(&conn, t, now + 1).unwrap(), [(t, run.started_at), (run.started_at, now)]);
         // A probe reconnects; then the process dies (last alive at now + 600) and restarts.
-        heard(&conn, [now + 100, now + 200], 450).unwrap();
+        heard(&conn, &[now + 100, now + 200], &[], 450).unwrap();
         apply(&conn, Op::Alive { seq: s1, at: now + 600, quiet: 450 }).unwrap();
         let s2 = apply(&conn, Op::Start { at: now + 4000 }).unwrap();
         let run2 = Run { seq: s2, started_at: now + 4000 };

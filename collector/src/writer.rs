@@ -282,11 +282,17 @@ fn execute(
     match cmd {
         Command::Insert { received_at, items, .. } => {
             let outcomes = insert(tx, keys, pending, received_at, items)?;
-            // The collector heard from someone (the collector's own uptime).
-            let batch = crate::events::rfc3339_to_unix(received_at);
-            let arrivals =
-                items.iter().filter_map(|m| m.received_at.as_deref().map_or(batch, crate::events::rfc3339_to_unix));
-            crate::uptime::heard(tx, arrivals, quiet)?;
+            // The collector heard from someone (its own uptime): live items at the batch's time,
+            // replayed ones at their recorded times.
+            let replayed: Vec<i64> = items
+                .iter()
+                .filter_map(|m| m.received_at.as_deref().and_then(crate::events::rfc3339_to_unix))
+                .collect();
+            let live: Vec<i64> = match crate::events::rfc3339_to_unix(received_at) {
+                Some(t) if items.iter().any(|m| m.received_at.is_none()) => vec![t],
+                _ => Vec::new(),
+            };
+            crate::uptime::heard(tx, &live, &replayed, quiet)?;
             Ok(Outcome::Insert(outcomes))
         }
         Command::Uptime { op, .. } => crate::uptime::apply(tx, *op).map(Outcome::Uptime),
