@@ -110,6 +110,7 @@ async fn a_restart_on_old_data_publishes_no_shutdown_and_the_timeline_says_colle
     let dir = tempfile::tempdir().unwrap();
     let (before, after) = fleet();
     let mut keys = HashMap::new();
+    let before_last = before.iter().map(|o| o.received_at).max().unwrap();
 
     // The data dir: a day of the fleet, received by the collector until it stopped.
     let collector = Collector::open(Config::new(dir.path())).expect("opens");
@@ -170,4 +171,18 @@ async fn a_restart_on_old_data_publishes_no_shutdown_and_the_timeline_says_colle
     }
     let _ = stop.send(());
     server.await.unwrap().unwrap();
+
+    // Serving recorded its run (the wall clock's, so only its order is checked) with the gap
+    // before it, and marked it alive at the stop.
+    let conn = rusqlite::Connection::open(dir.path().join("vigil.sqlite")).unwrap();
+    let runs: Vec<(i64, i64, Option<i64>)> = conn
+        .prepare("SELECT started_at, alive_at, heard_before FROM collector_runs ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert_eq!(runs[0].2, Some(before_last), "the first start knows since when it heard nothing");
+    assert!(runs[1].0 > T0 + 2 * D && runs[1].1 >= runs[1].0, "{runs:?}");
 }

@@ -47,12 +47,18 @@ impl Downtime {
     /// fleet the silence stays the network's.
     pub fn deaf(&self, obs: &[Observation], params: &Params, now: i64) -> Vec<(i64, i64)> {
         let grace = params.collector_grace();
+        let mut receipts: Vec<(i64, &str, u32)> = Vec::new();
+        if self.gaps.iter().any(|g| g.kind == GapKind::Quiet) {
+            receipts =
+                obs.iter().filter(|o| o.received_at <= now).map(|o| (o.received_at, o.cc.as_str(), o.asn)).collect();
+            receipts.sort_unstable();
+        }
         let mut out: Vec<(i64, i64)> = self
             .gaps
             .iter()
             .filter(|g| g.start <= now)
             .filter(|g| {
-                g.kind == GapKind::Down || heard_networks(obs, g.start, params, now) >= params.collector_quiet_min_asns
+                g.kind == GapKind::Down || heard_networks(&receipts, g.start, params) >= params.collector_quiet_min_asns
             })
             .map(|g| (g.start, g.end.map_or(i64::MAX, |e| e.max(g.start).saturating_add(grace))))
             .collect();
@@ -70,13 +76,12 @@ impl Downtime {
 
 /// Distinct (country, ASN) the collector received something from in the `active_window`
 /// before its last receipt at or before `t` (so a quiet stretch that follows a restart is
-/// judged by the fleet heard before the collector went down).
-fn heard_networks(obs: &[Observation], t: i64, params: &Params, now: i64) -> usize {
-    let heard = |o: &&Observation| o.received_at <= now.min(t);
-    let Some(last) = obs.iter().filter(heard).map(|o| o.received_at).max() else { return 0 };
-    let from = last - params.active_window;
-    let nets: BTreeSet<(&str, u32)> =
-        obs.iter().filter(heard).filter(|o| from <= o.received_at).map(|o| (o.cc.as_str(), o.asn)).collect();
+/// judged by the fleet heard before the collector went down). `receipts` are sorted.
+fn heard_networks(receipts: &[(i64, &str, u32)], t: i64, params: &Params) -> usize {
+    let end = receipts.partition_point(|r| r.0 <= t);
+    let Some(&(last, ..)) = end.checked_sub(1).and_then(|i| receipts.get(i)) else { return 0 };
+    let start = receipts.partition_point(|r| r.0 < last - params.active_window);
+    let nets: BTreeSet<(&str, u32)> = receipts[start..end].iter().map(|&(_, cc, asn)| (cc, asn)).collect();
     nets.len()
 }
 
