@@ -59,6 +59,7 @@ fn a_collector_outage_with_every_probe_silent_is_no_shutdown() {
     // Without knowing its own downtime, the collector calls every network shut down (what the
     // issue saw): this test can fail.
     let blind = shutdowns(&obs, a + H, &none);
+    eprintln!("without the collector's downtime: {} shutdown events at outage + 1 h", blind.len());
     assert!(blind.iter().filter(|e| e.scope.asn.is_some()).count() >= 5, "{blind:#?}");
 
     for kind in [GapKind::Down, GapKind::Quiet] {
@@ -110,6 +111,14 @@ fn a_real_national_shutdown_is_still_found_around_collector_downtime() {
     assert!(shutdowns(&obs, b + 300, &d).is_empty(), "nothing during the grace");
     let live = national(&shutdowns(&obs, b + grace + 1200, &d)).expect("found once the grace is over");
     assert_eq!(live.status, Status::Provisional);
+    eprintln!(
+        "hidden start: live at back + {} s, start {:+} s ± {} s; confirmed start {:+} s, end {:+} s",
+        grace + 1200,
+        live.start - cut,
+        live.start_uncertainty,
+        national(&shutdowns(&obs, spec.end(), &d)).map_or(0, |e| e.start - cut),
+        national(&shutdowns(&obs, spec.end(), &d)).and_then(|e| e.end).map_or(0, |e| e - back)
+    );
     assert!(live.start < b + grace && live.start_uncertainty >= (b - a) / 2, "{live:#?}");
     assert!(shutdowns(&obs, b + grace + 1200, &d).iter().all(|e| e.scope.cc == "AA"), "only AA");
     let done = national(&shutdowns(&obs, spec.end(), &d)).expect("confirmed after");
