@@ -65,11 +65,13 @@ pub fn words(s: CellState) -> &'static str {
         CellState::Throttled => "throttled",
         CellState::Anomaly => "failures, no event",
         CellState::Reachable => "reachable",
+        CellState::CollectorDown => "collector down",
         CellState::NoData => "no data",
     }
 }
 
-/// The state's colour (Okabe–Ito; light grey for no data).
+/// The state's colour (Okabe–Ito; light grey for no data, near white under a grey hatch for
+/// the collector's own downtime).
 pub fn colour(s: CellState) -> &'static str {
     match s {
         CellState::Shutdown => "#000000",
@@ -80,6 +82,7 @@ pub fn colour(s: CellState) -> &'static str {
         CellState::Throttled => "#F0E442",
         CellState::Anomaly => "#56B4E9",
         CellState::Reachable => "#009E73",
+        CellState::CollectorDown => "#F6F6F6",
         CellState::NoData => "#E4E4E4",
     }
 }
@@ -95,6 +98,10 @@ fn pattern(s: CellState) -> Option<(u32, &'static str)> {
         CellState::BlockedTlsSni => Some((0, LINE)),
         CellState::BlockedHttp => Some((90, r##"<path d="M1 0V6" stroke="#fff" stroke-width="2"/>"##)),
         CellState::Throttled => Some((0, r##"<circle cx="3" cy="3" r="1.3" fill="#000" fill-opacity=".6"/>"##)),
+        // Neutral: thin grey dashes, nothing like an event's pattern nor no data's flat grey.
+        CellState::CollectorDown => {
+            Some((135, r##"<path d="M1 0V6" stroke="#8C8C8C" stroke-width="1" stroke-dasharray="2 1"/>"##))
+        }
         _ => None,
     }
 }

@@ -84,7 +84,8 @@ fn each_state_has_its_own_colour_and_the_severe_ones_a_pattern() {
     let colours: std::collections::HashSet<&str> = CellState::ALL.iter().map(|&s| colour(s)).collect();
     assert_eq!(colours.len(), CellState::ALL.len());
     for s in CellState::ALL {
-        let patterned = matches!(s, Shutdown | BlockedDns | BlockedTcpIp | BlockedTlsSni | BlockedHttp | Throttled);
+        let patterned =
+            matches!(s, Shutdown | BlockedDns | BlockedTcpIp | BlockedTlsSni | BlockedHttp | Throttled | CollectorDown);
         assert_eq!(pattern(s).is_some(), patterned, "{s:?}");
     }
     let all: Vec<CellState> = CellState::ALL.iter().flat_map(|&s| [s; 3]).collect();

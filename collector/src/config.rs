@@ -31,6 +31,8 @@ pub const DEFAULT_READS_PER_MINUTE: u32 = 300;
 pub const DEFAULT_MAX_TRACKED_NETWORKS: usize = 10_000;
 /// Minutes between battery runs announced in the probe configuration.
 pub const DEFAULT_INTERVAL_MINUTES: u32 = 60;
+/// How often the collector records itself alive (its own uptime), seconds.
+pub const DEFAULT_UPTIME_INTERVAL_SECS: u64 = 30;
 /// Bound of each step of the control (DNS, connect, handshake, fetch), seconds.
 pub const DEFAULT_CONTROL_TIMEOUT_SECS: u64 = 10;
 /// Whom the control serves by default: enrolled probes only.
@@ -128,6 +130,9 @@ pub struct Config {
     /// `--end` sets it, so its pages show the simulated period as of its end. Detection and
     /// ingest always use the system clock.
     pub read_clock: Option<i64>,
+    /// How often the serving collector records itself alive (`uptime`): after a crash, its
+    /// downtime is known to within this.
+    pub uptime_interval: Duration,
 }
 
 impl Config {
@@ -161,6 +166,7 @@ impl Config {
             detection: Params::default(),
             live_detection: true,
             read_clock: None,
+            uptime_interval: Duration::from_secs(DEFAULT_UPTIME_INTERVAL_SECS),
         }
     }
 

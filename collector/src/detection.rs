@@ -29,11 +29,14 @@ pub enum PassError {
     Write(#[from] crate::writer::StoreFailure),
 }
 
-/// One pass at `now` (Unix s): detect, reconcile, write.
+/// One pass at `now` (Unix s): detect, reconcile, write. The collector's own downtime comes
+/// from what `uptime` recorded, with this process's run (if it serves) as the current one:
+/// right after a start, and while nothing is received from anyone, silence is not a shutdown.
 pub async fn pass(state: &AppState, now: i64) -> Result<PassSummary, PassError> {
     let me = state.clone();
+    let run = state.uptime.current();
     let planned = tokio::task::spawn_blocking(move || {
-        me.reads.with(|c| events::plan(c, &me.config.detection, now, DEFAULT_WINDOW))
+        me.reads.with(|c| events::plan(c, &me.config.detection, now, DEFAULT_WINDOW, run))
     })
     .await??;
     let (summary, changes) = planned;

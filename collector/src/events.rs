@@ -178,13 +178,22 @@ pub struct PassSummary {
 }
 
 /// Detect over `[now - window, now]` and reconcile with the stored events: the changes to write.
-pub fn plan(conn: &Connection, params: &Params, now: i64, window: i64) -> rusqlite::Result<(PassSummary, Vec<Change>)> {
+/// The collector's recorded downtime (`uptime`) keeps its own silence from reading as the
+/// fleet's; `run` is the serving run (a quiet stretch going on counts), None offline.
+pub fn plan(
+    conn: &Connection,
+    params: &Params,
+    now: i64,
+    window: i64,
+    run: Option<crate::uptime::Run>,
+) -> rusqlite::Result<(PassSummary, Vec<Change>)> {
     let from = now - window;
     let edge = from + EDGE_MARGIN.min(window / 2);
     let obs = load_observations(conn, from)?;
     let mut published = load_published(conn, from)?;
     published.retain(|p| p.event.start >= edge);
-    let mut detected = vigil_detect::detect(&obs, params, now);
+    let downtime = crate::uptime::downtime(conn, from, run.map(|r| (r, now, params.collector_quiet())))?;
+    let mut detected = vigil_detect::detect_with(&obs, params, now, &downtime);
     detected.retain(|e| e.start >= edge);
     let changes = reconcile(&published, &detected, now);
     let mut summary = PassSummary { observations: obs.len(), ..PassSummary::default() };
@@ -225,7 +234,7 @@ pub fn write_changes(tx: &Transaction<'_>, changes: &[Change], now: i64) -> rusq
 /// One detection pass over `[now - window, now]`, written in one transaction (offline use:
 /// the server plans on a read connection and writes through the writer thread).
 pub fn run_detection(conn: &mut Connection, params: &Params, now: i64, window: i64) -> rusqlite::Result<PassSummary> {
-    let (summary, changes) = plan(conn, params, now, window)?;
+    let (summary, changes) = plan(conn, params, now, window, None)?;
     let tx = conn.transaction()?;
     write_changes(&tx, &changes, now)?;
     tx.commit()?;

@@ -39,6 +39,7 @@ pub mod routes;
 pub mod server;
 pub mod store;
 pub mod timeline;
+pub mod uptime;
 pub mod verify;
 pub mod web;
 pub mod web_data;

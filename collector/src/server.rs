@@ -51,6 +51,8 @@ pub struct Shared {
     pub parallelism: usize,
     /// Ingest stored something: the detection task runs a pass soon.
     pub detect_wanted: tokio::sync::Notify,
+    /// This process's run, once serving (the collector's own uptime).
+    pub uptime: crate::uptime::Uptime,
 }
 
 pub type AppState = Arc<Shared>;
@@ -172,8 +174,8 @@ impl Collector {
         // The writer only appends to the WAL; the checkpointer copies it into the database.
         conn.pragma_update(None, "wal_autocheckpoint", 0).map_err(db_err)?;
         let checkpointer = Checkpointer::start(&db_path)?;
-        let (writer, writer_thread) =
-            Writer::start(conn, probe_keys.clone()).map_err(|e| CollectorError::io("spawn writer", dir, e))?;
+        let (writer, writer_thread) = Writer::start(conn, probe_keys.clone(), config.detection.collector_quiet())
+            .map_err(|e| CollectorError::io("spawn writer", dir, e))?;
         let parallelism = std::thread::available_parallelism().map_or(2, |n| n.get());
         let state = Arc::new(Shared {
             reads: ReadPool::new(db_path),
@@ -188,6 +190,7 @@ impl Collector {
             rotation: tokio::sync::Mutex::new(()),
             parallelism,
             detect_wanted: tokio::sync::Notify::new(),
+            uptime: crate::uptime::Uptime::default(),
         });
         Ok(Collector { state, writer_thread, checkpointer, control })
     }
@@ -220,6 +223,9 @@ impl Collector {
         let addr = listener.local_addr().ok();
         let draining = CancellationToken::new();
         let signal = draining.clone();
+        // The run is recorded before detection's first pass, which reads it.
+        crate::uptime::start_now(&self.state).await;
+        let uptime = tokio::spawn(crate::uptime::run(self.state.clone(), draining.clone()));
         let detection = tokio::spawn(crate::detection::run(self.state.clone(), draining.clone()));
         let serving = axum::serve(listener, app).with_graceful_shutdown(async move {
             shutdown.await;
@@ -232,6 +238,7 @@ impl Collector {
         };
         draining.cancel();
         let _ = detection.await;
+        let _ = uptime.await;
         let Collector { state, writer_thread, checkpointer, control } = self;
         drop(control);
         drop(state);

@@ -58,6 +58,8 @@ const MIGRATIONS: &[&str] = &[
     crate::api_measurements::MIGRATION,
     // 5: imported disclosures (platforms' and registries' reports) for the cross-check.
     crate::disclosures_store::MIGRATION,
+    // 6: the collector's own uptime: runs, last receipt, quiet stretches.
+    crate::uptime::MIGRATION,
 ];
 
 /// The schema version this collector writes.

@@ -31,6 +31,10 @@ pub enum CellState {
     Anomaly,
     /// Observations, mostly ok.
     Reachable,
+    /// No observation in the bucket, and the collector itself could not hear for at least half
+    /// of it (not running, or receiving nothing from anyone): the silence is the collector's,
+    /// not the networks'.
+    CollectorDown,
     /// No observation in the bucket.
     NoData,
 }
@@ -47,12 +51,13 @@ impl CellState {
             CellState::Throttled => "throttled",
             CellState::Anomaly => "anomaly",
             CellState::Reachable => "reachable",
+            CellState::CollectorDown => "collector_down",
             CellState::NoData => "no_data",
         }
     }
 
     /// Every state, most severe first (the legend's order).
-    pub const ALL: [CellState; 9] = [
+    pub const ALL: [CellState; 10] = [
         CellState::Shutdown,
         CellState::BlockedDns,
         CellState::BlockedTcpIp,
@@ -61,6 +66,7 @@ impl CellState {
         CellState::Throttled,
         CellState::Anomaly,
         CellState::Reachable,
+        CellState::CollectorDown,
         CellState::NoData,
     ];
 }
@@ -273,6 +279,28 @@ fn networks_seen(
     Ok(seen)
 }
 
+/// Per bucket: the collector could not hear (`stretches`, `[start, end)`) for at least half of it.
+fn collector_down(stretches: &[(i64, i64)], q: &TimelineQuery) -> Vec<bool> {
+    (0..q.buckets())
+        .map(|i| {
+            let a = q.from + i as i64 * q.bucket;
+            let b = a + q.bucket;
+            let mut covered: Vec<(i64, i64)> =
+                stretches.iter().map(|&(s, e)| (s.max(a), e.min(b))).filter(|(s, e)| e > s).collect();
+            covered.sort_unstable();
+            let (mut total, mut reach) = (0, a);
+            for (s, e) in covered {
+                let s = s.max(reach);
+                if e > s {
+                    total += e - s;
+                    reach = e;
+                }
+            }
+            2 * total >= q.bucket
+        })
+        .collect()
+}
+
 /// Compute a timeline (see [`CellState`] for the rules; on a country's timeline, [`Cell`] says
 /// whether an event's state holds in the whole country or in some of its networks).
 pub fn build(conn: &rusqlite::Connection, q: &TimelineQuery) -> rusqlite::Result<Timeline> {
@@ -319,6 +347,8 @@ pub fn build(conn: &rusqlite::Connection, q: &TimelineQuery) -> rusqlite::Result
         }
     }
 
+    // The buckets the collector could not hear for at least half of (its own uptime).
+    let deaf = collector_down(&crate::uptime::stretches(conn, q.from, q.to)?, q);
     // A country's timeline: the networks seen in each bucket (measuring any platform, or
     // under an event), so that a network's event is not drawn as the whole country's.
     let networks: Vec<BTreeSet<u32>> = if q.asn.is_none() { networks_seen(conn, q, &events)? } else { Vec::new() };
@@ -338,7 +368,11 @@ pub fn build(conn: &rusqlite::Connection, q: &TimelineQuery) -> rusqlite::Result
                         .filter(|e| overlaps(e.start, e.end, a, b))
                         .collect();
                     let Some(state) = covering.iter().map(|e| event_state(&e.kind)).min() else {
-                        return Cell::new(count_state(ok, failed), ok, failed);
+                        let state = match count_state(ok, failed) {
+                            CellState::NoData if deaf[i] => CellState::CollectorDown,
+                            s => s,
+                        };
+                        return Cell::new(state, ok, failed);
                     };
                     let mut cell = Cell::new(state, ok, failed);
                     if let Some(seen) = networks.get(i) {
@@ -518,6 +552,37 @@ mod tests {
         // A platform never seen still gets its row when asked for (a shutdown covers it too).
         q.platform = Some("signal".into());
         assert_eq!(states(&build(&conn, &q).unwrap(), "signal"), ["no_data", "no_data", "shutdown", "no_data"]);
+    }
+
+    #[test]
+    fn buckets_the_collector_could_not_hear_are_collector_down_unless_data_or_an_event_says_more() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = crate::store::open_and_migrate(&dir.path().join("t.db")).unwrap();
+        let tx = conn.transaction().unwrap();
+        use PlatformKind::Platform;
+        use PlatformStatus::Ok;
+        // Telegram measured in hours 0 and 3 (the latter uploaded from a spool after the gap).
+        for at in [T0 + 10, T0 + 3 * 3600 + 10] {
+            record(&tx, &obs("p1", 100, at, platform("telegram", Platform, Ok)), "p1").unwrap();
+        }
+        // Received until 00:50; the collector restarted at 04:10 (a Down gap 00:50–04:10); then
+        // it ran but heard no one 05:00–05:20 (a third of hour 5: not enough).
+        crate::uptime::heard(&tx, &[T0 + 3000], &[], 450).unwrap();
+        let seq = crate::uptime::apply(&tx, crate::uptime::Op::Start { at: T0 + 4 * 3600 + 600 }).unwrap();
+        crate::uptime::heard(&tx, &[T0 + 5 * 3600], &[], 450).unwrap();
+        crate::uptime::heard(&tx, &[T0 + 5 * 3600 + 1200], &[], 450).unwrap();
+        crate::uptime::apply(&tx, crate::uptime::Op::Alive { seq, at: T0 + 5 * 3600 + 1500, quiet: 450 }).unwrap();
+        // A confirmed shutdown, from spooled evidence, in hour 2.
+        let s1 =
+            event("s1", Some(100), EventType::Shutdown, T0 + 2 * 3600, Some(T0 + 2 * 3600 + 1800), Status::Confirmed);
+        crate::events::write_changes(&tx, &[s1], T0).unwrap();
+        tx.commit().unwrap();
+        let q = TimelineQuery { cc: "AA".into(), asn: None, platform: None, from: T0, to: T0 + 6 * 3600, bucket: 3600 };
+        let t = build(&conn, &q).unwrap();
+        let want = ["reachable", "collector_down", "shutdown", "reachable", "collector_down", "no_data"];
+        assert_eq!(states(&t, "telegram"), want);
+        let json = serde_json::to_value(t.rows[0].cells[1]).unwrap();
+        assert_eq!(json, serde_json::json!({"state": "collector_down", "ok": 0, "failed": 0}));
     }
 
     #[test]

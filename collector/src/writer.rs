@@ -94,6 +94,10 @@ enum Command {
         now: i64,
         reply: Reply<crate::disclosures_store::ImportReport>,
     },
+    Uptime {
+        op: crate::uptime::Op,
+        reply: Reply<i64>,
+    },
     Rotate {
         old_key_id: String,
         new_key_id: String,
@@ -109,6 +113,7 @@ enum Outcome {
     Enroll(EnrollOutcome),
     Revoke(Option<String>),
     Disclosures(crate::disclosures_store::ImportReport),
+    Uptime(i64),
     Unit,
 }
 
@@ -132,10 +137,12 @@ impl std::fmt::Debug for Command {
 }
 
 impl Writer {
-    /// Start the writer thread; it ends when every `Writer` handle is dropped.
-    pub fn start(conn: Connection, keys: Arc<ProbeKeys>) -> std::io::Result<(Writer, JoinHandle<()>)> {
+    /// Start the writer thread; it ends when every `Writer` handle is dropped. Receipts
+    /// `quiet` s or more apart record a quiet stretch between them (`uptime`).
+    pub fn start(conn: Connection, keys: Arc<ProbeKeys>, quiet: i64) -> std::io::Result<(Writer, JoinHandle<()>)> {
         let (tx, rx) = mpsc::channel(1024);
-        let handle = std::thread::Builder::new().name("vigil-writer".into()).spawn(move || run(conn, keys, rx))?;
+        let handle =
+            std::thread::Builder::new().name("vigil-writer".into()).spawn(move || run(conn, keys, quiet, rx))?;
         Ok((Writer { tx }, handle))
     }
 
@@ -180,6 +187,11 @@ impl Writer {
         self.call(|reply| Command::Disclosures { parsed, now, reply }).await
     }
 
+    /// Record the collector's own uptime (`uptime::apply`; the answer is its run's seq).
+    pub async fn uptime(&self, op: crate::uptime::Op) -> Result<i64, StoreFailure> {
+        self.call(|reply| Command::Uptime { op, reply }).await
+    }
+
     /// Revoke a key; the answer is its revocation time, None when the key is unknown.
     pub async fn revoke(&self, key_id: String, now: String) -> Result<Option<String>, StoreFailure> {
         self.call(|reply| Command::Revoke { key_id, now, reply }).await
@@ -206,7 +218,7 @@ fn weight(cmd: &Command) -> usize {
     }
 }
 
-fn run(mut conn: Connection, keys: Arc<ProbeKeys>, mut rx: mpsc::Receiver<Command>) {
+fn run(mut conn: Connection, keys: Arc<ProbeKeys>, quiet: i64, mut rx: mpsc::Receiver<Command>) {
     while let Some(first) = rx.blocking_recv() {
         let mut total = weight(&first);
         let mut group = vec![first];
@@ -220,7 +232,7 @@ fn run(mut conn: Connection, keys: Arc<ProbeKeys>, mut rx: mpsc::Receiver<Comman
             }
         }
         let mut pending = Pending::default();
-        match execute_group(&mut conn, &keys, &group, &mut pending) {
+        match execute_group(&mut conn, &keys, quiet, &group, &mut pending) {
             Ok(outcomes) => {
                 for (key_id, key) in pending.enrolled {
                     keys.insert(key_id, key);
@@ -246,13 +258,14 @@ fn run(mut conn: Connection, keys: Arc<ProbeKeys>, mut rx: mpsc::Receiver<Comman
 fn execute_group(
     conn: &mut Connection,
     keys: &ProbeKeys,
+    quiet: i64,
     group: &[Command],
     pending: &mut Pending,
 ) -> rusqlite::Result<Vec<Outcome>> {
     let tx = conn.transaction()?;
     let mut outcomes = Vec::with_capacity(group.len());
     for cmd in group {
-        outcomes.push(execute(&tx, keys, cmd, pending)?);
+        outcomes.push(execute(&tx, keys, quiet, cmd, pending)?);
     }
     tx.commit()?;
     Ok(outcomes)
@@ -262,11 +275,30 @@ fn is_revoked(keys: &ProbeKeys, pending: &Pending, key_id: &str) -> bool {
     pending.revoked.contains(key_id) || keys.get(key_id).is_some_and(|k| k.revoked)
 }
 
-fn execute(tx: &Transaction<'_>, keys: &ProbeKeys, cmd: &Command, pending: &mut Pending) -> rusqlite::Result<Outcome> {
+fn execute(
+    tx: &Transaction<'_>,
+    keys: &ProbeKeys,
+    quiet: i64,
+    cmd: &Command,
+    pending: &mut Pending,
+) -> rusqlite::Result<Outcome> {
     match cmd {
         Command::Insert { received_at, items, .. } => {
-            insert(tx, keys, pending, received_at, items).map(Outcome::Insert)
+            let outcomes = insert(tx, keys, pending, received_at, items)?;
+            // The collector heard from someone (its own uptime): live items at the batch's time,
+            // replayed ones at their recorded times.
+            let replayed: Vec<i64> = items
+                .iter()
+                .filter_map(|m| m.received_at.as_deref().and_then(crate::events::rfc3339_to_unix))
+                .collect();
+            let live: Vec<i64> = match crate::events::rfc3339_to_unix(received_at) {
+                Some(t) if items.iter().any(|m| m.received_at.is_none()) => vec![t],
+                _ => Vec::new(),
+            };
+            crate::uptime::heard(tx, &live, &replayed, quiet)?;
+            Ok(Outcome::Insert(outcomes))
         }
+        Command::Uptime { op, .. } => crate::uptime::apply(tx, *op).map(Outcome::Uptime),
         Command::Enroll { key_id, key, public_key, software_version, now, .. } => {
             if is_revoked(keys, pending, key_id) {
                 return Ok(Outcome::Enroll(EnrollOutcome::Revoked));
@@ -402,6 +434,7 @@ fn reply_ok(cmd: Command, outcome: Outcome) {
         (Command::Rotate { reply, .. }, Outcome::Unit) => drop(reply.send(Ok(()))),
         (Command::Events { reply, .. }, Outcome::Unit) => drop(reply.send(Ok(()))),
         (Command::Disclosures { reply, .. }, Outcome::Disclosures(v)) => drop(reply.send(Ok(v))),
+        (Command::Uptime { reply, .. }, Outcome::Uptime(v)) => drop(reply.send(Ok(v))),
         (cmd, _) => reply_err(cmd, StoreFailure::Db("internal: outcome does not match command".into())),
     }
 }
@@ -414,5 +447,6 @@ fn reply_err(cmd: Command, failure: StoreFailure) {
         Command::Rotate { reply, .. } => drop(reply.send(Err(failure))),
         Command::Events { reply, .. } => drop(reply.send(Err(failure))),
         Command::Disclosures { reply, .. } => drop(reply.send(Err(failure))),
+        Command::Uptime { reply, .. } => drop(reply.send(Err(failure))),
     }
 }

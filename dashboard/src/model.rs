@@ -13,12 +13,15 @@ pub enum State {
     Throttled,
     Anomaly,
     Reachable,
+    /// No data, and the collector itself could not hear then (not running, or receiving
+    /// nothing from anyone): its silence, not the networks'.
+    CollectorDown,
     NoData,
 }
 
 impl State {
     /// Every state, most severe first (the legend's order).
-    pub const ALL: [State; 9] = [
+    pub const ALL: [State; 10] = [
         State::Shutdown,
         State::BlockedDns,
         State::BlockedTcpIp,
@@ -27,6 +30,7 @@ impl State {
         State::Throttled,
         State::Anomaly,
         State::Reachable,
+        State::CollectorDown,
         State::NoData,
     ];
 
@@ -41,6 +45,7 @@ impl State {
             State::Throttled => "throttled",
             State::Anomaly => "anomaly",
             State::Reachable => "reachable",
+            State::CollectorDown => "collector_down",
             State::NoData => "no_data",
         }
     }
@@ -50,7 +55,8 @@ impl State {
         State::ALL.into_iter().find(|x| x.label() == s)
     }
 
-    /// The colour (Okabe–Ito, colour-blind safe; light grey for no data).
+    /// The colour (Okabe–Ito, colour-blind safe; light grey for no data; near white, under a
+    /// grey hatch, for the collector's own downtime).
     pub fn colour(self) -> &'static str {
         match self {
             State::Shutdown => "#000000",
@@ -61,6 +67,7 @@ impl State {
             State::Throttled => "#F0E442",
             State::Anomaly => "#56B4E9",
             State::Reachable => "#009E73",
+            State::CollectorDown => "#F6F6F6",
             State::NoData => "#E4E4E4",
         }
     }

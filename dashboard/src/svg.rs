@@ -33,6 +33,8 @@ fn pattern(s: State) -> Option<(u32, &'static str, &'static str, f64)> {
         State::BlockedTlsSni => Some((0, "#000", "M1 0V6", 2.0)),
         State::BlockedHttp => Some((90, "#fff", "M1 0V6", 2.0)),
         State::Throttled => Some((0, "#000", "M2 2h2v2h-2z", 1.0)),
+        // Neutral: thin grey hatching, like no event's pattern and unlike no data's flat grey.
+        State::CollectorDown => Some((135, "#8C8C8C", "M1 0V2M1 3V5", 1.0)),
         _ => None,
     }
 }
@@ -324,12 +326,13 @@ pub fn legend(lang: &Lang, present: &[State], partial: bool) -> Markup {
     }
 }
 
-/// The chart as a table: every run of a problem state, per platform.
+/// The chart as a table: every run of a problem state (and of the collector's own downtime),
+/// per platform.
 pub fn table(lang: &Lang, t: &Timeline, caption: &str) -> Markup {
     let mut lines = Vec::new();
     for row in &t.rows {
         for (i, len, (s, p)) in runs(&row.keyed()) {
-            if s.is_problem() {
+            if s.is_problem() || s == State::CollectorDown {
                 lines.push((
                     row.platform.as_str(),
                     t.from + i as i64 * t.bucket,
@@ -402,6 +405,29 @@ mod tests {
         assert!(ar.contains(r#"<rect x="632" y="22" width="208""#), "{ar}");
         assert!(en.contains(r#"fill="url(#p-blocked_dns)""#));
         assert!(table(by_code("en").unwrap(), &tl(), "c").into_string().contains("blocked (DNS)"));
+    }
+
+    #[test]
+    fn the_collectors_downtime_has_its_own_neutral_pattern_legend_and_table_line() {
+        let mut t = tl();
+        t.rows[0].cells = vec![State::Reachable, State::CollectorDown, State::CollectorDown, State::NoData];
+        assert_eq!(State::from_label("collector_down"), Some(State::CollectorDown));
+        assert!(!State::CollectorDown.is_problem());
+        let (down, none) = (fill(State::CollectorDown), fill(State::NoData));
+        assert_eq!((down.as_str(), none.as_str()), ("url(#p-collector_down)", "#E4E4E4"));
+        assert!(defs().into_string().contains(r##"<pattern id="p-collector_down""##));
+        for (code, words) in [("en", "collector down"), ("ar", "المُجمِّع متوقف")] {
+            let lang = by_code(code).unwrap();
+            let chart = timeline(lang, &t, "T", "D", "c", None, None).into_string();
+            assert!(
+                chart.contains(r#"data-state="collector_down""#) && chart.contains(r#"fill="url(#p-collector_down)""#)
+            );
+            let key = legend(lang, &present([t.rows[0].cells.as_slice()]), false).into_string();
+            assert!(key.contains(words), "{code}: {key}");
+            let alt = table(lang, &t, "c").into_string();
+            assert!(alt.contains(r#"data-state="collector_down""#) && alt.contains(words), "{code}: {alt}");
+            assert!(!alt.contains(r#"data-state="no_data""#), "no data is not listed");
+        }
     }
 
     #[test]

@@ -54,6 +54,7 @@ pub fn state(lang: &Lang, s: State) -> &str {
         State::Throttled => "state_throttled",
         State::Anomaly => "state_anomaly",
         State::Reachable => "state_reachable",
+        State::CollectorDown => "state_collector_down",
         State::NoData => "state_no_data",
     })
 }

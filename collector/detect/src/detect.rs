@@ -25,6 +25,17 @@
 //!   ≥ 2 earlier days, outside evidenced outages: IODA's inpainting) do not count.
 //!   Confidence = support × agreement, support = 1 − 0.5^probes, agreement = share of the
 //!   returned probes that brought evidence (0.6 while none is back).
+//! - **The collector's own downtime** ([`Downtime`], `crate::downtime`): the collector says
+//!   when it could not hear the fleet — not running, or running but receiving nothing from
+//!   anyone for `collector_quiet` (counted only when the fleet heard just before spanned ≥ 2
+//!   networks) — and each such stretch, and each start, is followed by a grace of
+//!   `collector_grace_intervals` heartbeat intervals for the probes to reconnect. A silence
+//!   that would have become one (its last sign of life + its threshold) inside a deaf stretch
+//!   is counted only from the stretch's end: a probe back by then has no outage, one still
+//!   silent then has an outage whose start lies between its last sign and that end; while the
+//!   collector is still deaf, none. Outages with spooled `network_down` records are evidence
+//!   on their own and are kept whatever the collector's state, so a real shutdown that
+//!   overlapped the collector's downtime is still found (confirmed) once the probes upload.
 //! - **Country shutdown** (`country` module): more than half of the country's ASNs with ≥ 2
 //!   active probes (and ≥ 2 ASNs) in shutdown at once; times are the medians of theirs.
 //! - **Throttling** per (country, ASN, platform), `throttling` module: a baseline of
@@ -45,14 +56,23 @@ mod throttling;
 
 use std::collections::HashMap;
 
+use crate::downtime::Downtime;
 use crate::event::{DetectedEvent, Evidence, event_id};
 use crate::obs::Observation;
 use crate::params::Params;
 use crate::stats::median_i64;
 
-/// Detect the events the observations received by `now` support, oldest first.
+/// Detect the events the observations received by `now` support, oldest first, the collector
+/// having heard the fleet throughout (offline replays, the simulator).
 pub fn detect(obs: &[Observation], params: &Params, now: i64) -> Vec<DetectedEvent> {
-    let view = View::new(obs, params, now);
+    detect_with(obs, params, now, &Downtime::default())
+}
+
+/// [`detect()`] given the collector's own `downtime`: silence is counted only where the
+/// collector could hear it (see the module documentation).
+pub fn detect_with(obs: &[Observation], params: &Params, now: i64, downtime: &Downtime) -> Vec<DetectedEvent> {
+    let mut view = View::new(obs, params, now);
+    view.deaf = downtime.deaf(obs, params, now);
     let mut events = Vec::new();
     let mut asn_shutdowns = Vec::new();
     let mut lives = Vec::new();
@@ -92,6 +112,8 @@ pub(crate) struct View<'a> {
     pub params: &'a Params,
     pub now: i64,
     pub groups: Vec<Group>,
+    /// The collector's deaf stretches, merged, grace included ([`Downtime::deaf`]).
+    pub deaf: Vec<(i64, i64)>,
 }
 
 /// The observations of one (country, ASN), sorted by corrected time.
@@ -140,7 +162,7 @@ impl<'a> View<'a> {
                 Group { cc: cc.to_string(), asn, idx: v.into_iter().map(|(_, i)| i).collect() }
             })
             .collect();
-        View { obs, t, probe, params, now, groups }
+        View { obs, t, probe, params, now, groups, deaf: Vec::new() }
     }
 
     /// The evidence record of observation `i`.

@@ -5,6 +5,8 @@
 //!   derives it from a stored row ([`obs::observe`]).
 //! - [`detect()`]: a pure function from the observations of a time window to the events it
 //!   supports: platform blocking, shutdowns (per ASN and per country) and throttling.
+//! - [`downtime`]: the collector's own gaps (not running, or hearing no one), an input that
+//!   keeps its silence from being read as the networks'.
 //! - [`revise`]: compares a new detection with what was published and says what changed and
 //!   why; a published event is never silently rewritten, every change is a new revision.
 //! - [`sim`]: a seeded fleet simulator (ground truth in, observations and measurement JSON out)
@@ -13,6 +15,7 @@
 //! Times are Unix seconds (UTC) throughout.
 
 pub mod detect;
+pub mod downtime;
 pub mod event;
 pub mod obs;
 pub mod params;
@@ -20,7 +23,8 @@ pub mod revise;
 pub mod sim;
 mod stats;
 
-pub use detect::detect;
+pub use detect::{detect, detect_with};
+pub use downtime::{Downtime, Gap, GapKind};
 pub use event::{DetectedEvent, EventType, Evidence, Scope, Status};
 pub use obs::{Observation, PlatformKind, ThrottleVerdict, What};
 pub use params::Params;

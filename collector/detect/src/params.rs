@@ -45,6 +45,17 @@ pub struct Params {
     /// ...and at least this many ASNs.
     pub country_min_asns: usize,
 
+    /// The collector's own downtime (`crate::downtime`): after it starts, and after any
+    /// stretch it could not hear the fleet, silence counts only once this many heartbeat
+    /// intervals have passed (the probes reconnect first).
+    pub collector_grace_intervals: f64,
+    /// Nothing received from anyone for this many heartbeat intervals: the collector counts
+    /// itself cut off (its uplink) for that stretch...
+    pub collector_quiet_intervals: f64,
+    /// ...when the probes heard just before it spanned at least this many networks (a fleet in
+    /// one network cannot tell its collector's uplink from its network's shutdown).
+    pub collector_quiet_min_asns: usize,
+
     /// Throttling CUSUM reference value and alarm threshold (robust z units).
     pub cusum_k: f64,
     pub cusum_h: f64,
@@ -89,6 +100,9 @@ impl Default for Params {
             habit_days: 2,
             country_min_fraction: 0.5,
             country_min_asns: 2,
+            collector_grace_intervals: 3.0,
+            collector_quiet_intervals: 1.5,
+            collector_quiet_min_asns: 2,
             cusum_k: 0.5,
             cusum_h: 5.0,
             cusum_clip: 4.0,
@@ -109,5 +123,15 @@ impl Params {
     /// Seconds without a sign of life after which a probe of nominal cadence is silent.
     pub fn silence(&self) -> i64 {
         (self.silence_intervals * self.heartbeat_interval as f64).round() as i64
+    }
+
+    /// Seconds after a collector gap (or start) before silence counts.
+    pub fn collector_grace(&self) -> i64 {
+        (self.collector_grace_intervals * self.heartbeat_interval as f64).round() as i64
+    }
+
+    /// Seconds with nothing received from anyone that make a quiet stretch.
+    pub fn collector_quiet(&self) -> i64 {
+        (self.collector_quiet_intervals * self.heartbeat_interval as f64).round() as i64
     }
 }

@@ -3,6 +3,7 @@
 //! whether it is habitually offline at that time of day.
 
 use super::{Group, View};
+use crate::downtime::heard_from;
 use crate::stats::{median_i64, scale_i64};
 
 const DAY: i64 = 86_400;
@@ -21,12 +22,15 @@ pub(crate) struct Outage {
     pub downs: Vec<(i64, usize)>,
     /// The probe is usually offline then and nothing says the network was down.
     pub habitual: bool,
+    /// A silence the collector could not hear at first: when it could hear again (the onset
+    /// used instead of `last_up`; the start lies between the two).
+    pub heard_from: Option<i64>,
 }
 
 impl Outage {
     /// When the probe was last seen normal (or first seen down).
     pub fn onset(&self) -> Option<i64> {
-        self.last_up.map(|(t, _)| t).or(self.downs.first().map(|&(t, _)| t))
+        self.heard_from.or(self.last_up.map(|(t, _)| t)).or(self.downs.first().map(|&(t, _)| t))
     }
 }
 
@@ -63,7 +67,10 @@ impl Liveness {
             let m: Vec<(i64, bool, usize)> = chunk.iter().map(|&(_, t, up, i)| (t, up, i)).collect();
             let up: Vec<i64> = m.iter().filter(|x| x.1).map(|x| x.0).collect();
             let silence = silence_threshold(&up, p.silence(), 2 * p.silence());
-            let outages = outages(probes.len(), &m, silence, view.now);
+            let mut outages = outages(probes.len(), &m, silence, view.now);
+            if !view.deaf.is_empty() {
+                outages = heard(outages, &view.deaf, silence, view.now);
+            }
             probes.push(ProbeLife { up, outages });
         }
         let mut live = Liveness { probes, active_window: p.active_window };
@@ -97,6 +104,27 @@ impl Liveness {
     }
 }
 
+/// Silences (outages without `network_down` records) as the collector heard them: kept as they
+/// are when it could hear throughout, counted from the end of the deaf stretch that hid their
+/// beginning (dropped when the probe was back by then plus its threshold, or the collector is
+/// still deaf).
+fn heard(outages: Vec<Outage>, deaf: &[(i64, i64)], silence: i64, now: i64) -> Vec<Outage> {
+    outages
+        .into_iter()
+        .filter_map(|mut o| {
+            let Some((u, _)) = o.last_up.filter(|_| o.downs.is_empty()) else { return Some(o) };
+            let from = heard_from(deaf, u, silence)?;
+            if from > u {
+                if o.next_up.unwrap_or(now) - from <= silence {
+                    return None;
+                }
+                o.heard_from = Some(from);
+            }
+            Some(o)
+        })
+        .collect()
+}
+
 fn is_active(up: &[i64], t: i64, window: i64) -> bool {
     let i = up.partition_point(|&u| u < t - window);
     i < up.len() && up[i] <= t
@@ -124,12 +152,19 @@ fn outages(probe: usize, marks: &[(i64, bool, usize)], silence: i64, now: i64) -
             continue;
         }
         if !downs.is_empty() || last_up.is_some_and(|(u, _)| t - u > silence) {
-            out.push(Outage { probe, last_up, next_up: Some(t), downs: std::mem::take(&mut downs), habitual: false });
+            out.push(Outage {
+                probe,
+                last_up,
+                next_up: Some(t),
+                downs: std::mem::take(&mut downs),
+                habitual: false,
+                heard_from: None,
+            });
         }
         last_up = Some((t, i));
     }
     if !downs.is_empty() || last_up.is_some_and(|(u, _)| now - u > silence) {
-        out.push(Outage { probe, last_up, next_up: None, downs, habitual: false });
+        out.push(Outage { probe, last_up, next_up: None, downs, habitual: false, heard_from: None });
     }
     out
 }

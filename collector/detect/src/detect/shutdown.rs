@@ -65,7 +65,10 @@ fn estimate(o: &Outage, interval: i64) -> Estimate {
     let half = interval / 2;
     let start = match (o.last_up, o.downs.first()) {
         (Some((u, _)), Some(&(d, _))) => bracket(u, d),
-        (Some((u, _)), None) => (u + half, half),
+        (Some((u, _)), None) => match o.heard_from {
+            Some(h) => bracket(u, h),
+            None => (u + half, half),
+        },
         (None, Some(&(d, _))) => (d, interval),
         (None, None) => (0, interval),
     };
