@@ -16,7 +16,7 @@ use time::format_description::well_known::Rfc3339;
 use vigil_detect::{DetectedEvent, EventType};
 use vigil_report::Signed;
 
-use crate::error::HttpError;
+use crate::error::{ApiCode, HttpError};
 use crate::events::{self, RevisionRow};
 use crate::server::AppState;
 
@@ -109,10 +109,16 @@ pub fn parse_time(name: &str, v: &str) -> Result<i64, HttpError> {
         Err(_) => events::rfc3339_to_unix(v),
     };
     let Some(t) = t else {
-        return Err(HttpError::bad_request("bad_parameter", format!("{name}: expected Unix seconds or RFC 3339")));
+        return Err(HttpError::bad_request(
+            ApiCode::BadParameter,
+            format!("{name}: expected Unix seconds or RFC 3339"),
+        ));
     };
     if !(0..=LAST_TIME).contains(&t) {
-        return Err(HttpError::bad_request("bad_parameter", format!("{name}: expected a time in years 1970..9999")));
+        return Err(HttpError::bad_request(
+            ApiCode::BadParameter,
+            format!("{name}: expected a time in years 1970..9999"),
+        ));
     }
     Ok(t)
 }
@@ -142,7 +148,7 @@ pub const MAX_EVENT_LIMIT: usize = 10_000;
 impl EventFilter {
     /// Parse the query; unknown or malformed parameters are a 400 naming the parameter.
     pub fn parse(q: &HashMap<String, String>) -> Result<EventFilter, HttpError> {
-        let bad = |name: &str, why: &str| HttpError::bad_request("bad_parameter", format!("{name}: {why}"));
+        let bad = |name: &str, why: &str| HttpError::bad_request(ApiCode::BadParameter, format!("{name}: {why}"));
         if let Some(k) = q.keys().find(|k| !FILTER_KEYS.contains(&k.as_str())) {
             return Err(bad(k, "unknown parameter"));
         }

@@ -82,6 +82,123 @@ pub struct ApiError {
     pub message: String,
 }
 
+/// Defines [`ApiCode`] from one list: each line is a variant, its label and what it means.
+macro_rules! api_codes {
+    ($($(#[doc = $doc:literal])+ $variant:ident = $label:literal,)+) => {
+        /// Every `error.code` the collector answers (in an error body or a rejected batch item):
+        /// the one list `collector/openapi.json`'s `ApiError.code` enum is checked against.
+        /// Adding a code is one line here (and one in the document, which a test demands).
+        /// Readers keep `ApiError::code` as text: a newer collector may answer a code this
+        /// version does not know ([`ApiError::api_code`] is then `None`).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        pub enum ApiCode {
+            $($(#[doc = $doc])+ #[serde(rename = $label)] $variant,)+
+        }
+
+        impl ApiCode {
+            /// Every code, in declaration order.
+            pub const ALL: &'static [ApiCode] = &[$(ApiCode::$variant),+];
+
+            /// The stable snake_case label sent on the wire.
+            pub const fn label(self) -> &'static str {
+                match self {
+                    $(ApiCode::$variant => $label,)+
+                }
+            }
+
+            /// The code with this label, if this version knows it.
+            pub fn from_label(label: &str) -> Option<ApiCode> {
+                match label {
+                    $($label => Some(ApiCode::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+api_codes! {
+    /// The request body is not the JSON the route expects.
+    MalformedJson = "malformed_json",
+    /// The request body could not be read.
+    BadBody = "bad_body",
+    /// The request body is over the route's size limit.
+    BodyTooLarge = "body_too_large",
+    /// A submission holds more measurements than a batch may.
+    BatchTooLarge = "batch_too_large",
+    /// A signed envelope's format is not the one expected.
+    BadFormat = "bad_format",
+    /// The signing key is not enrolled.
+    UnknownKey = "unknown_key",
+    /// The signing key is revoked.
+    RevokedKey = "revoked_key",
+    /// The signature does not verify.
+    BadSignature = "bad_signature",
+    /// The signature is not valid base64 of 64 bytes.
+    BadSignatureEncoding = "bad_signature_encoding",
+    /// The signed payload is not a valid measurement.
+    BadPayload = "bad_payload",
+    /// The measurement is dated too far in the future: retry later.
+    FutureTimestamp = "future_timestamp",
+    /// The id is already stored under another probe's key.
+    IdConflict = "id_conflict",
+    /// A public key is not valid base64 of 32 bytes.
+    BadKeyEncoding = "bad_key_encoding",
+    /// The enrollment proof does not verify.
+    BadProof = "bad_proof",
+    /// The key is of small order.
+    WeakKey = "weak_key",
+    /// The enrollment token is missing or wrong.
+    BadToken = "bad_token",
+    /// The collector takes no enrollments.
+    EnrollmentClosed = "enrollment_closed",
+    /// Too many requests: retry later.
+    RateLimited = "rate_limited",
+    /// No operator token is configured: the admin API is off.
+    AdminDisabled = "admin_disabled",
+    /// The operator token is missing or wrong.
+    Unauthorized = "unauthorized",
+    /// No such route or resource.
+    NotFound = "not_found",
+    /// The route does not accept the method.
+    MethodNotAllowed = "method_not_allowed",
+    /// A query or path parameter is unknown, missing or out of its bounds (the message names it).
+    BadParameter = "bad_parameter",
+    /// An uploaded file cannot be read (the message says where).
+    BadFile = "bad_file",
+    /// The database could not be read or written: retry later.
+    StorageError = "storage_error",
+    /// The collector failed unexpectedly.
+    Internal = "internal",
+    /// A chart's SVG could not be read back for rendering.
+    ChartSvgInvalid = "chart_svg_invalid",
+    /// A chart is too large to render as PNG.
+    ChartTooLarge = "chart_too_large",
+    /// A chart's PNG could not be encoded.
+    ChartPngEncode = "chart_png_encode",
+    /// The control's request is malformed.
+    BadRequest = "bad_request",
+    /// The control refuses a target that is not a public address.
+    TargetNotPublic = "target_not_public",
+}
+
+impl std::fmt::Display for ApiCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+impl ApiError {
+    pub fn new(code: ApiCode, message: impl Into<String>) -> ApiError {
+        ApiError { code: code.label().to_string(), message: message.into() }
+    }
+
+    /// The code, if this version knows it.
+    pub fn api_code(&self) -> Option<ApiCode> {
+        ApiCode::from_label(&self.code)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
     pub error: ApiError,
@@ -119,4 +236,24 @@ pub struct PublishedKey {
     pub public_key: String,
     pub enrolled_at: String,
     pub revoked_at: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_code_serialises_as_its_label_and_labels_are_unique_snake_case() {
+        let mut seen = std::collections::BTreeSet::new();
+        for &c in ApiCode::ALL {
+            let label = c.label();
+            assert!(seen.insert(label), "{label} twice");
+            assert!(label.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "{label}");
+            assert_eq!(serde_json::to_string(&c).unwrap(), format!("\"{label}\""));
+            assert_eq!(serde_json::from_str::<ApiCode>(&format!("\"{label}\"")).unwrap(), c);
+            assert_eq!(ApiCode::from_label(label), Some(c));
+        }
+        assert_eq!(ApiCode::from_label("no_such_code"), None);
+        assert_eq!(ApiError::new(ApiCode::BadParameter, "x").api_code(), Some(ApiCode::BadParameter));
+    }
 }
