@@ -1,14 +1,17 @@
 //! The OpenAPI document and the server agree: route for route, error code for error code.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+use vigil_collector::params;
 
 use vigil_control::ControlError;
 use vigil_report::protocol::ApiCode;
 
 use crate::support::{Server, config, error_code};
 
-fn document() -> serde_json::Value {
-    let doc: serde_json::Value = serde_json::from_str(vigil_collector::api_public::OPENAPI_JSON).unwrap();
+fn document() -> Value {
+    let doc: Value = serde_json::from_str(vigil_collector::api_public::OPENAPI_JSON).unwrap();
     assert_eq!(doc["openapi"], "3.1.0");
     doc
 }
@@ -61,6 +64,62 @@ fn the_documented_error_codes_are_exactly_the_codes_the_server_answers() {
     ] {
         assert!(ApiCode::from_label(e.code()).is_some(), "the control's {} is not an ApiCode", e.code());
     }
+}
+
+/// (in, name) → (required, schema without its description), of one operation in the document.
+type Params = BTreeMap<(String, String), (bool, Value)>;
+
+fn documented_params(doc: &Value, method: &str, path: &str) -> Params {
+    let op = &doc["paths"][path][method.to_lowercase()];
+    let mut out = Params::new();
+    for p in op["parameters"].as_array().into_iter().flatten() {
+        let mut schema = p["schema"].clone();
+        if let Some(o) = schema.as_object_mut() {
+            o.remove("description");
+        }
+        let key = (p["in"].as_str().unwrap().to_string(), p["name"].as_str().unwrap().to_string());
+        out.insert(key, (p["required"].as_bool().unwrap_or(false), schema));
+    }
+    out
+}
+
+fn served_params(method: &str, path: &str) -> Params {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    params::of(&method, path)
+        .iter()
+        .map(|p| ((p.at.label().to_string(), p.name.to_string()), (p.required, p.schema())))
+        .collect()
+}
+
+#[test]
+fn every_parameter_is_documented_with_the_bounds_the_server_checks() {
+    let doc = document();
+    let mut wrong = Vec::new();
+    let mut expected = serde_json::Map::new();
+    for (method, path) in vigil_collector::routes::table() {
+        let (method, path) = (method.to_string(), path.to_string());
+        let (served, documented) = (served_params(&method, &path), documented_params(&doc, &method, &path));
+        for key in served.keys().chain(documented.keys()).collect::<BTreeSet<_>>() {
+            let (s, d) = (served.get(key), documented.get(key));
+            if s != d {
+                wrong.push(format!("{method} {path} {}={}: served {s:?}, documented {d:?}", key.0, key.1));
+            }
+        }
+        let all: Vec<Value> = served.iter().map(|((at, name), (req, schema))| {
+            serde_json::json!({"in": at, "name": name, "required": req, "schema": schema})
+        }).collect();
+        expected.insert(format!("{method} {path}"), Value::Array(all));
+    }
+    // No stale rows: every route of the parameter table is served.
+    let served: BTreeSet<(String, String)> =
+        vigil_collector::routes::table().into_iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
+    for (m, p, _) in params::ROUTES {
+        assert!(served.contains(&(m.to_string(), p.to_string())), "params::ROUTES has {m} {p}, which is not served");
+    }
+    if !wrong.is_empty() {
+        eprintln!("the parameters as served: {}", Value::Object(expected));
+    }
+    assert!(wrong.is_empty(), "collector/openapi.json and collector/src/params.rs disagree:\n{}", wrong.join("\n"));
 }
 
 #[tokio::test]

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Fuzz the collector's HTTP API against its OpenAPI document (collector/openapi.json) with
+# schemathesis: a real collector (debug build) on 127.0.0.1, in a temporary data dir loaded with
+# the demo's data. Fails on any 5xx and on any answer the document does not describe (status,
+# content type, body schema). Bounded: SCHEMATHESIS_EXAMPLES cases per operation (50) and
+# SCHEMATHESIS_MAX_TIME seconds in all (240). The control (POST /api/v1/control) is left out: it
+# fetches the URLs it is given, and no test touches the internet (its own tests cover it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+version=4.32.5
+examples="${SCHEMATHESIS_EXAMPLES:-50}"
+max_time="${SCHEMATHESIS_MAX_TIME:-240}"
+target="${CARGO_TARGET_DIR:-target}"
+venv="$target/schemathesis-$version"
+
+if [ ! -x "$venv/bin/schemathesis" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$version"
+fi
+cargo build --locked -p vigil-collector --bin vigil-collector
+bin="$target/debug/vigil-collector"
+
+work="$(mktemp -d)"
+pid=""
+cleanup() {
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid"
+    wait "$pid" || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# The demo binds first (port 0: any free one), loads its data, then says where it listens.
+"$bin" demo --data-dir "$work/data" --listen 127.0.0.1:0 --days 2 --probes 16 >"$work/collector.log" 2>&1 &
+pid=$!
+base=""
+for _ in $(seq 1 300); do
+  base="$(sed -n 's/^vigil-collector listening on \([0-9.:]*\) .*/http:\/\/\1/p' "$work/collector.log")"
+  [ -n "$base" ] && break
+  kill -0 "$pid" 2>/dev/null || { cat "$work/collector.log"; echo "schemathesis: the collector did not start" >&2; exit 1; }
+  sleep 1
+done
+[ -n "$base" ] || { cat "$work/collector.log"; echo "schemathesis: the collector did not listen in 300 s" >&2; exit 1; }
+echo "schemathesis $version against $base (demo data), $examples examples per operation, at most $max_time s"
+
+started=$(date +%s)
+status=0
+"$venv/bin/schemathesis" run collector/openapi.json \
+  --url "$base" \
+  --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
+  --exclude-path /api/v1/control \
+  --max-examples "$examples" \
+  --max-time "$max_time" \
+  --request-timeout 30 \
+  --seed 14 \
+  --workers 2 \
+  --no-color \
+  --report ndjson --report-ndjson-path "$work/events.ndjson" || status=$?
+requests=$(grep -o '"elapsed"' "$work/events.ndjson" 2>/dev/null | wc -l || true)
+echo "schemathesis: exit $status after $(( $(date +%s) - started )) s; responses recorded: $requests"
+kill -0 "$pid" 2>/dev/null || { cat "$work/collector.log"; echo "schemathesis: the collector died" >&2; exit 1; }
+exit "$status"
