@@ -153,6 +153,8 @@ pub const TIME_PATTERN: &str =
     "^([0-9]{1,12}|[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2}))$";
 /// The dashboard's forms: a time, a day (`2026-12-01`), or an empty field.
 pub const PAGE_TIME_PATTERN: &str = "^(|[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{1,12}|[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2}))$";
+/// An opaque cursor (unpadded URL-safe base64) from a previous page's `next`.
+pub const CURSOR_PATTERN: &str = "^[A-Za-z0-9_-]+$";
 /// A platform name as the dashboard and the timeline take it.
 pub const MAX_PLATFORM_LEN: usize = 100;
 /// A disclosure's source, as a filter.
@@ -190,7 +192,7 @@ const fn measurement_filters(limit: (usize, usize)) -> [Param; 9] {
         time("since"),
         time("until"),
         Param::query("limit", Bound::Int { min: 1, max: limit.1 as i64, step: 1, default: Some(limit.0 as i64) }),
-        Param::query("cursor", text(200)),
+        Param::query("cursor", pattern(200, CURSOR_PATTERN)),
     ]
 }
 

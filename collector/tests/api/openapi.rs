@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
+use vigil_collector::api_measurements::Cursor;
 use vigil_collector::params;
 
 use vigil_control::ControlError;
@@ -139,4 +140,130 @@ async fn every_documented_route_answers_from_its_handler() {
     // The control is mounted: it answers its own error for an empty request.
     let (status, body) = s.post("/api/v1/control", "{}".into()).await;
     assert_eq!((status, error_code(&body).as_str()), (400, "bad_request"));
+}
+
+/// A value inside `p`'s bound, at its edge where it has one.
+fn inside(p: &params::Param) -> Vec<String> {
+    use params::Bound;
+    match p.bound {
+        Bound::Text { pattern: Some(pat), .. } => vec![match pat {
+            params::COUNTRY_PATTERN | "^(|[A-Za-z]{2})$" => "xa".into(),
+            params::ASN_PATTERN => "AS64500".into(),
+            params::TIME_PATTERN => "2026-01-02T03:04:05.5+01:00".into(),
+            params::PAGE_TIME_PATTERN => "2026-01-02".into(),
+            "^(|[0-9]{1,7})$" => "60".into(),
+            params::CURSOR_PATTERN => Cursor { start: "2026-01-02 03:04:05".into(), seq: 7 }.encode(),
+            p if p.contains("(AS)?") => "64500.svg".into(),
+            p if p.contains("[A-Za-z]{2}") => "XA.svg".into(),
+            _ => "x.svg".into(),
+        }],
+        Bound::Text { min, max, .. } => vec!["a".repeat(max), "a".repeat(min.max(1))],
+        Bound::Int { min, max, step, .. } => vec![min.to_string(), (max / step * step).to_string()],
+        Bound::OneOf(words) => words.iter().map(|w| w.to_string()).collect(),
+    }
+}
+
+/// Values outside `p`'s bound.
+fn outside(p: &params::Param) -> Vec<String> {
+    use params::Bound;
+    match p.bound {
+        Bound::Text { min, max, pattern } => {
+            let mut v = vec!["a".repeat(max + 1)];
+            if min > 0 {
+                v.push(String::new());
+            }
+            if pattern.is_some() {
+                v.push("!".into());
+            }
+            v
+        }
+        Bound::Int { min, max, step, .. } => {
+            let mut v = vec![(min - 1).to_string(), (max + 1).to_string(), "1.5".into(), "x".into()];
+            if step > 1 {
+                v.push((min + 1).to_string());
+            }
+            v
+        }
+        Bound::OneOf(_) => vec!["nope".into()],
+    }
+}
+
+fn url(path: &str, path_value: Option<(&str, &str)>, query: &[(&str, String)]) -> String {
+    let mut p = path.to_string();
+    if let Some((name, v)) = path_value {
+        let v: String = url::form_urlencoded::byte_serialize(v.as_bytes()).collect();
+        p = p.replace(&format!("{{{name}}}"), &v);
+    }
+    let q = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(query).finish();
+    if q.is_empty() { p } else { format!("{p}?{q}") }
+}
+
+/// The server refuses every value outside a documented bound (400 naming the parameter) and
+/// takes the values at its edges, route by route from the parameter table.
+#[tokio::test]
+async fn the_server_refuses_what_the_document_excludes_and_takes_what_it_allows() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(config(dir.path())).await;
+    let mut checked = 0;
+    for (method, path, ps) in params::ROUTES {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        // The path's own parameters take a value inside, and required ones are given.
+        let path_values: Vec<(&str, String)> =
+            ps.iter().filter(|p| p.at == params::In::Path).map(|p| (p.name, inside(p).remove(0))).collect();
+        let mut base = path.to_string();
+        for (name, v) in &path_values {
+            base = url(&base, Some((name, v)), &[]);
+        }
+        let required: Vec<(&str, String)> = ps
+            .iter()
+            .filter(|p| p.at == params::In::Query && p.required)
+            .map(|p| (p.name, inside(p).remove(0)))
+            .collect();
+        for p in ps.iter() {
+            let with = |v: &str| {
+                let mut q: Vec<(&str, String)> = required.iter().filter(|(n, _)| *n != p.name).cloned().collect();
+                q.push((p.name, v.to_string()));
+                q
+            };
+            let page = !path.starts_with("/api/");
+            for v in inside(p) {
+                let target = match p.at {
+                    params::In::Query => url(&base, None, &with(&v)),
+                    params::In::Path => url(path, Some((p.name, &v)), &required),
+                };
+                let (status, body) = s.request(method.clone(), &target, None, &[]).await;
+                assert_ne!(status, 400, "{method} {target}: {} = {v:?} is inside its bound: {body}", p.name);
+                checked += 1;
+            }
+            for v in outside(p) {
+                let target = match p.at {
+                    params::In::Query => url(&base, None, &with(&v)),
+                    params::In::Path => url(path, Some((p.name, &v)), &required),
+                };
+                let (status, body) = s.request(method.clone(), &target, None, &[]).await;
+                match p.at {
+                    params::In::Query if page => {
+                        assert_eq!(status, 400, "{target}: {body}");
+                        assert!(body.contains(p.name), "{target}: the page names {}: {body}", p.name);
+                    }
+                    params::In::Query => {
+                        assert_eq!((status, error_code(&body).as_str()), (400, "bad_parameter"), "{method} {target}");
+                        assert!(
+                            body.contains(&format!("{}: ", p.name)),
+                            "{target}: the error names {}: {body}",
+                            p.name
+                        );
+                    }
+                    params::In::Path => assert!((400..500).contains(&status), "{method} {target}: {status} {body}"),
+                }
+                checked += 1;
+            }
+        }
+        for p in ps.iter().filter(|p| p.required && p.at == params::In::Query) {
+            let (status, body) = s.request(method.clone(), &base, None, &[]).await;
+            assert_eq!((status, error_code(&body).as_str()), (400, "bad_parameter"), "{path} without {}", p.name);
+        }
+    }
+    assert!(checked > 300, "{checked} requests");
+    s.stop().await;
 }
