@@ -32,23 +32,29 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The demo binds first (port 0: any free one), loads its data, then says where it listens.
-"$bin" demo --data-dir "$work/data" --listen 127.0.0.1:0 --days 2 --probes 16 >"$work/collector.log" 2>&1 &
+# The demo's data (a simulated fleet, its events and disclosures), then a collector serving it
+# with an operator token, so the admin routes are reached too (port 0: any free one).
+"$bin" demo --data-dir "$work/data" --no-serve --days 2 --probes 16 >"$work/demo.log" 2>&1 \
+  || { cat "$work/demo.log"; echo "schemathesis: the demo did not load" >&2; exit 1; }
+token="schemathesis-operator-token-$$"
+"$bin" serve --data-dir "$work/data" --listen 127.0.0.1:0 --operator-token "$token" \
+  --enroll-token schemathesis-enroll-token >"$work/collector.log" 2>&1 &
 pid=$!
 base=""
-for _ in $(seq 1 300); do
-  base="$(sed -n 's/^vigil-collector listening on \([0-9.:]*\) .*/http:\/\/\1/p' "$work/collector.log")"
+for _ in $(seq 1 100); do
+  base="$(sed -n 's/^vigil-collector listening on \([0-9.:]*\)$/http:\/\/\1/p' "$work/collector.log")"
   [ -n "$base" ] && break
   kill -0 "$pid" 2>/dev/null || { cat "$work/collector.log"; echo "schemathesis: the collector did not start" >&2; exit 1; }
-  sleep 1
+  sleep 0.2
 done
-[ -n "$base" ] || { cat "$work/collector.log"; echo "schemathesis: the collector did not listen in 300 s" >&2; exit 1; }
+[ -n "$base" ] || { cat "$work/collector.log"; echo "schemathesis: the collector did not listen in 20 s" >&2; exit 1; }
 echo "schemathesis $version against $base (demo data), $examples examples per operation, at most $max_time s"
 
 started=$(date +%s)
 status=0
 "$venv/bin/schemathesis" run collector/openapi.json \
   --url "$base" \
+  --header "Authorization: Bearer $token" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
   --exclude-path /api/v1/control \
   --max-examples "$examples" \
@@ -60,5 +66,9 @@ status=0
   --report ndjson --report-ndjson-path "$work/events.ndjson" || status=$?
 requests=$(grep -o '"elapsed"' "$work/events.ndjson" 2>/dev/null | wc -l || true)
 echo "schemathesis: exit $status after $(( $(date +%s) - started )) s; responses recorded: $requests"
-kill -0 "$pid" 2>/dev/null || { cat "$work/collector.log"; echo "schemathesis: the collector died" >&2; exit 1; }
+kill -0 "$pid" 2>/dev/null || { tail -50 "$work/collector.log"; echo "schemathesis: the collector died" >&2; exit 1; }
+if [ "$status" != 0 ]; then
+  echo "--- the collector's log (last 50 lines)"
+  tail -50 "$work/collector.log"
+fi
 exit "$status"

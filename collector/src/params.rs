@@ -146,8 +146,17 @@ fn regex(pattern: &'static str) -> &'static regex_lite::Regex {
 
 /// A two-letter country code (either case).
 pub const COUNTRY_PATTERN: &str = "^[A-Za-z]{2}$";
-/// An AS number, with or without `AS` (at most 4294967295: the handler says so past it).
-pub const ASN_PATTERN: &str = "^(AS)?[0-9]{1,10}$";
+/// A decimal AS number, 0 to 4294967295, without leading zeros.
+macro_rules! asn_number {
+    () => {
+        "(0|[1-9][0-9]{0,8}|[1-3][0-9]{9}|4[01][0-9]{8}|42[0-8][0-9]{7}|429[0-3][0-9]{6}|4294[0-8][0-9]{5}|\
+         42949[0-5][0-9]{4}|429496[0-6][0-9]{3}|4294967[01][0-9]{2}|42949672[0-8][0-9]|429496729[0-5])"
+    };
+}
+/// An AS number, with or without `AS`.
+pub const ASN_PATTERN: &str = concat!("^(AS)?", asn_number!(), "$");
+/// An AS number's chart.
+pub const ASN_CHART_PATTERN: &str = concat!("^(AS)?", asn_number!(), "\\.(svg|png)$");
 /// A time: Unix seconds or RFC 3339 (years 1970..9999: the handler says so past them).
 pub const TIME_PATTERN: &str =
     "^([0-9]{1,12}|[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2}))$";
@@ -246,7 +255,7 @@ pub const ROUTES: &[(&str, &str, &[Param])] = &[
     ("GET", "/api/v1/events/{id}", &[Param::path("id", text(128))]),
     ("GET", "/api/v1/events/{id}/evidence", &[Param::path("id", text(128))]),
     ("GET", "/api/v1/charts/country/{file}", &chart("^[A-Za-z]{2}\\.(svg|png)$")),
-    ("GET", "/api/v1/charts/asn/{file}", &chart("^(AS)?[0-9]{1,10}\\.(svg|png)$")),
+    ("GET", "/api/v1/charts/asn/{file}", &chart(ASN_CHART_PATTERN)),
     ("GET", "/api/v1/charts/event/{file}", &chart("^.+\\.(svg|png)$")),
     ("GET", "/api/v1/timeline", &[COUNTRY.required(), ASN, PLATFORM, time("from"), time("to"), BUCKET]),
     ("GET", "/api/v1/disclosures", &DISCLOSURE_FILTERS),
