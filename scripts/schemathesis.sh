@@ -5,6 +5,7 @@
 # content type, body schema). Bounded: SCHEMATHESIS_EXAMPLES cases per operation (50) and
 # SCHEMATHESIS_MAX_TIME seconds in all (240). The control (POST /api/v1/control) is left out: it
 # fetches the URLs it is given, and no test touches the internet (its own tests cover it).
+# Arguments are passed to `schemathesis run` (e.g. --include-path /api/v1/events).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -63,7 +64,8 @@ status=0
   --seed 14 \
   --workers 2 \
   --no-color \
-  --report ndjson --report-ndjson-path "$work/events.ndjson" || status=$?
+  --report ndjson --report-ndjson-path "$work/events.ndjson" \
+  "$@" || status=$?
 requests=$(grep -o '"elapsed"' "$work/events.ndjson" 2>/dev/null | wc -l || true)
 echo "schemathesis: exit $status after $(( $(date +%s) - started )) s; responses recorded: $requests"
 kill -0 "$pid" 2>/dev/null || { tail -50 "$work/collector.log"; echo "schemathesis: the collector died" >&2; exit 1; }
