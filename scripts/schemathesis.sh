@@ -53,7 +53,10 @@ echo "schemathesis $version against $base (demo data), $examples examples per op
 
 started=$(date +%s)
 status=0
-"$venv/bin/schemathesis" run collector/openapi.json \
+# From the temporary dir: schemathesis keeps its cache (.schemathesis/) in the working directory.
+schema="$PWD/collector/openapi.json"
+venv="$(cd "$venv" && pwd)"
+(cd "$work" && "$venv/bin/schemathesis" run "$schema" \
   --url "$base" \
   --header "Authorization: Bearer $token" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
@@ -65,7 +68,7 @@ status=0
   --workers 2 \
   --no-color \
   --report ndjson --report-ndjson-path "$work/events.ndjson" \
-  "$@" || status=$?
+  "$@") || status=$?
 requests=$(grep -o '"elapsed"' "$work/events.ndjson" 2>/dev/null | wc -l || true)
 echo "schemathesis: exit $status after $(( $(date +%s) - started )) s; responses recorded: $requests"
 kill -0 "$pid" 2>/dev/null || { tail -50 "$work/collector.log"; echo "schemathesis: the collector died" >&2; exit 1; }

@@ -100,15 +100,12 @@ impl Param {
         match self.bound {
             Bound::Text { min, max, pattern } => {
                 let n = value.chars().count();
-                if n < min || n > max {
-                    return Err(format!("expected {min} to {max} characters"));
+                let fits = (min..=max).contains(&n);
+                match pattern {
+                    Some(p) if !fits || !regex(p).is_match(value) => Err(format!("expected {}", words(p))),
+                    None if !fits => Err(format!("expected {min} to {max} characters")),
+                    _ => Ok(()),
                 }
-                if let Some(p) = pattern
-                    && !regex(p).is_match(value)
-                {
-                    return Err(format!("expected text matching {p}"));
-                }
-                Ok(())
             }
             Bound::Int { min, max, step, .. } => {
                 let digits = value.strip_prefix('-').unwrap_or(value);
@@ -125,6 +122,19 @@ impl Param {
             Bound::OneOf(words) => Err(format!("expected one of {}", words.join(", "))),
         }
     }
+}
+
+/// What a pattern means, for the error message.
+fn words(pattern: &str) -> String {
+    let known = [
+        (COUNTRY_PATTERN, "a two-letter country code (e.g. XA)"),
+        (PAGE_COUNTRY_PATTERN, "a two-letter country code (e.g. XA)"),
+        (ASN_PATTERN, "an AS number (e.g. 64500 or AS64500)"),
+        (TIME_PATTERN, "Unix seconds or RFC 3339"),
+        (PAGE_TIME_PATTERN, "a day (2026-12-01), Unix seconds or RFC 3339"),
+        (CURSOR_PATTERN, "a cursor from a previous `next`"),
+    ];
+    known.iter().find(|(p, _)| *p == pattern).map_or_else(|| format!("text matching {pattern}"), |(_, w)| w.to_string())
 }
 
 /// The compiled patterns of the table (each compiled once).
@@ -146,6 +156,8 @@ fn regex(pattern: &'static str) -> &'static regex_lite::Regex {
 
 /// A two-letter country code (either case).
 pub const COUNTRY_PATTERN: &str = "^[A-Za-z]{2}$";
+/// The same, or an empty form field.
+pub const PAGE_COUNTRY_PATTERN: &str = "^(|[A-Za-z]{2})$";
 /// A decimal AS number, 0 to 4294967295, without leading zeros.
 macro_rules! asn_number {
     () => {
@@ -285,7 +297,12 @@ pub const ROUTES: &[(&str, &str, &[Param])] = &[
         p
     }),
     ("GET", "/event/{id}", &[Param::path("id", text(128)), LANG]),
-    ("GET", "/static/{file}", &[Param::path("file", text(100))]),
+    // `v`: the pages' cache-busting version of the asset (any value serves the current one).
+    (
+        "GET",
+        "/static/{file}",
+        &[Param::path("file", text(100)), Param::query("v", Bound::Text { min: 0, max: 64, pattern: None })],
+    ),
     (
         "GET",
         "/disclosures",
@@ -293,7 +310,7 @@ pub const ROUTES: &[(&str, &str, &[Param])] = &[
             LANG,
             Param::query("source", Bound::Text { min: 0, max: MAX_SOURCE_LEN, pattern: None }),
             Param::query("platform", Bound::Text { min: 0, max: MAX_PLATFORM_LEN, pattern: None }),
-            Param::query("country", Bound::Text { min: 0, max: 2, pattern: Some("^(|[A-Za-z]{2})$") }),
+            Param::query("country", Bound::Text { min: 0, max: 2, pattern: Some(PAGE_COUNTRY_PATTERN) }),
             Param::query("from", Bound::Text { min: 0, max: 40, pattern: Some(PAGE_TIME_PATTERN) }),
             Param::query("to", Bound::Text { min: 0, max: 40, pattern: Some(PAGE_TIME_PATTERN) }),
             Param::query("tolerance", Bound::Text { min: 0, max: 7, pattern: Some("^(|[0-9]{1,7})$") }),
@@ -344,4 +361,32 @@ pub async fn check(matched: Option<MatchedPath>, request: Request, next: Next) -
         }
     }
     next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_value_outside_its_bound_is_refused_in_words_naming_the_parameter() {
+        let events = of(&Method::GET, "/api/v1/events");
+        assert!(check_query(events, "country=xa&asn=AS4294967295&limit=10000&from=2026-01-02T03:04:05Z").is_ok());
+        let refused = |q: &str| check_query(events, q).unwrap_err();
+        assert_eq!(refused("country=XAA").message, "country: expected a two-letter country code (e.g. XA)");
+        assert_eq!(refused("asn=4294967296").message, "asn: expected an AS number (e.g. 64500 or AS64500)");
+        assert_eq!(refused("limit=0").message, "limit: expected an integer from 1 to 10000");
+        assert_eq!(refused("limit=+5").message, "limit: expected an integer from 1 to 10000");
+        assert_eq!(refused("type=nope").message, "type: expected one of blocking, shutdown, throttling");
+        assert_eq!(refused("platform=").message, "platform: expected 1 to 100 characters");
+        assert_eq!(refused("colour=red").message, "colour: unknown parameter");
+        assert_eq!(refused("country=XA&country=!").code, ApiCode::BadParameter);
+        let timeline = of(&Method::GET, "/api/v1/timeline");
+        assert_eq!(check_query(timeline, "").unwrap_err().message, "country: required");
+        assert_eq!(
+            check_query(timeline, "country=XA&bucket=5400").unwrap_err().message,
+            "bucket: expected an integer from 3600 to 3155760000, a multiple of 3600"
+        );
+        // Routes without parameters are not in the table.
+        assert!(of(&Method::GET, "/api/v1/health").is_empty());
+    }
 }

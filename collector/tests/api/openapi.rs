@@ -151,7 +151,7 @@ fn inside(p: &params::Param) -> Vec<String> {
             vec!["AS64500".into(), "4294967295".into(), "0".into()]
         }
         Bound::Text { pattern: Some(pat), .. } => vec![match pat {
-            params::COUNTRY_PATTERN | "^(|[A-Za-z]{2})$" => "xa".into(),
+            params::COUNTRY_PATTERN | params::PAGE_COUNTRY_PATTERN => "xa".into(),
             params::TIME_PATTERN => "2026-01-02T03:04:05.5+01:00".into(),
             params::PAGE_TIME_PATTERN => "2026-01-02".into(),
             "^(|[0-9]{1,7})$" => "60".into(),
