@@ -99,6 +99,11 @@ fn every_parameter_is_documented_with_the_bounds_the_server_checks() {
     for (method, path) in vigil_collector::routes::table() {
         let (method, path) = (method.to_string(), path.to_string());
         let (served, documented) = (served_params(&method, &path), documented_params(&doc, &method, &path));
+        // A query out of its bounds is a 400 before the handler runs: the document must say so.
+        let op = &doc["paths"][&path][method.to_lowercase()];
+        if served.keys().any(|(at, _)| at == "query") && op["responses"].get("400").is_none() {
+            wrong.push(format!("{method} {path}: its query is checked, but no 400 is documented"));
+        }
         for key in served.keys().chain(documented.keys()).collect::<BTreeSet<_>>() {
             let (s, d) = (served.get(key), documented.get(key));
             if s != d {
