@@ -10,7 +10,7 @@ use vigil_report::signed::{encode_public_key, key_id};
 use vigil_report::{STATEMENT_FORMAT, Signed};
 
 use crate::config::secret_eq;
-use crate::error::HttpError;
+use crate::error::{ApiCode, HttpError};
 use crate::keys;
 use crate::server::{AppState, now_rfc3339};
 use crate::store::{self, ProbeRow};
@@ -18,7 +18,7 @@ use crate::store::{self, ProbeRow};
 /// Check the operator token (`admin_disabled` when none is configured, `unauthorized` when wrong).
 pub fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), HttpError> {
     let Some(expected) = &state.config.operator_token else {
-        return Err(HttpError::forbidden("admin_disabled", "no operator token is configured"));
+        return Err(HttpError::forbidden(ApiCode::AdminDisabled, "no operator token is configured"));
     };
     let given = headers
         .get(header::AUTHORIZATION)
@@ -27,7 +27,7 @@ pub fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), HttpError>
         .map(str::trim);
     match given {
         Some(t) if secret_eq(expected, t) => Ok(()),
-        _ => Err(HttpError::new(StatusCode::UNAUTHORIZED, "unauthorized", "missing or wrong operator token")),
+        _ => Err(HttpError::new(StatusCode::UNAUTHORIZED, ApiCode::Unauthorized, "missing or wrong operator token")),
     }
 }
 
@@ -58,7 +58,7 @@ pub async fn revoke(
 }
 
 fn internal(e: impl std::fmt::Display) -> HttpError {
-    HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+    HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, ApiCode::Internal, e.to_string())
 }
 
 /// `POST /api/v1/admin/rotate-key`: a new collector key, announced by a statement signed with

@@ -11,7 +11,7 @@ use vigil_detect::{DetectedEvent, Scope};
 
 use crate::api_timeline;
 use crate::chart;
-use crate::error::HttpError;
+use crate::error::{ApiCode, HttpError};
 use crate::events;
 use crate::server::AppState;
 use crate::timeline::{self, HOUR, Timeline, TimelineQuery};
@@ -29,7 +29,7 @@ pub enum Format {
 }
 
 fn bad(name: &str, why: &str) -> HttpError {
-    HttpError::bad_request("bad_parameter", format!("{name}: {why}"))
+    HttpError::bad_request(ApiCode::BadParameter, format!("{name}: {why}"))
 }
 
 /// `NAME.svg` or `NAME.png` → (NAME, format).
@@ -86,8 +86,8 @@ async fn respond(t: Timeline, title: String, format: Format) -> Result<Response,
             let failed = |code, message: String| HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, code, message);
             let png = tokio::task::spawn_blocking(move || chart::png(&svg))
                 .await
-                .map_err(|e| failed("chart_png_encode", format!("rendering stopped: {e}")))?;
-            let png = png.map_err(|e| failed(e.label(), e.to_string()))?;
+                .map_err(|e| failed(ApiCode::ChartPngEncode, format!("rendering stopped: {e}")))?;
+            let png = png.map_err(|e| failed(e.code(), e.to_string()))?;
             ("image/png", png)
         }
     };
@@ -205,7 +205,7 @@ mod tests {
         assert_eq!(split_file("AA.svg").unwrap(), ("AA", Format::Svg));
         assert_eq!(split_file("a.b.png").unwrap(), ("a.b", Format::Png));
         for f in ["AA", "AA.gif", ".svg", "AA.SVG"] {
-            assert_eq!(split_file(f).unwrap_err().code, "bad_parameter", "{f}");
+            assert_eq!(split_file(f).unwrap_err().code, ApiCode::BadParameter, "{f}");
         }
         let mut e = DetectedEvent {
             id: "x".into(),

@@ -16,7 +16,7 @@ use crate::disclosures_reconcile::{
     DEFAULT_TOLERANCE, Filter, Options, Outcome, ReconRow, Reconciliation, ScoreRow, StoredDisclosure,
 };
 use crate::disclosures_store::{self, ImportReport};
-use crate::error::HttpError;
+use crate::error::{ApiCode, HttpError};
 use crate::server::AppState;
 
 const KEYS: &[&str] = &["source", "platform", "country", "from", "to", "tolerance", "outcome", "offset", "limit"];
@@ -30,7 +30,7 @@ pub const MAX_IMPORT_BYTES: usize = 64 << 20;
 pub const MAX_TOLERANCE: i64 = 30 * 86_400;
 
 fn bad(name: &str, why: &str) -> HttpError {
-    HttpError::bad_request("bad_parameter", format!("{name}: {why}"))
+    HttpError::bad_request(ApiCode::BadParameter, format!("{name}: {why}"))
 }
 
 /// The query of the reconciliation and scorecard routes, checked.
@@ -312,12 +312,12 @@ pub async fn import(
     let bytes = axum::body::to_bytes(body, MAX_IMPORT_BYTES).await.map_err(|_| {
         HttpError::new(
             axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
+            ApiCode::BodyTooLarge,
             format!("the file is over {MAX_IMPORT_BYTES} bytes: import it with `vigil-collector disclosures import`"),
         )
     })?;
-    let body =
-        String::from_utf8(bytes.to_vec()).map_err(|e| HttpError::bad_request("bad_file", format!("not UTF-8: {e}")))?;
+    let body = String::from_utf8(bytes.to_vec())
+        .map_err(|e| HttpError::bad_request(ApiCode::BadFile, format!("not UTF-8: {e}")))?;
     if let Some(k) = q.keys().find(|k| k.as_str() != "format") {
         return Err(bad(k, "unknown parameter"));
     }
@@ -326,7 +326,7 @@ pub async fn import(
         Some(f) => InputFormat::parse(f).ok_or_else(|| bad("format", "expected csv, json or stop"))?,
     };
     let parsed = disclosures::parse(&body, format, &mut |_| {})
-        .map_err(|e| HttpError::bad_request("bad_file", e.to_string()))?;
+        .map_err(|e| HttpError::bad_request(ApiCode::BadFile, e.to_string()))?;
     let report = state.writer.import_disclosures(parsed, now()).await.map_err(HttpError::storage)?;
     Ok(Json(report))
 }

@@ -16,7 +16,7 @@ use time::format_description::well_known::Rfc3339;
 use vigil_detect::{DetectedEvent, EventType};
 use vigil_report::Signed;
 
-use crate::error::HttpError;
+use crate::error::{ApiCode, HttpError};
 use crate::events::{self, RevisionRow};
 use crate::server::AppState;
 
@@ -115,17 +115,23 @@ pub fn parse_time_from(name: &str, v: &str, first: i64) -> Result<i64, HttpError
         Err(_) => events::rfc3339_to_unix(v),
     };
     let Some(t) = t else {
-        return Err(HttpError::bad_request("bad_parameter", format!("{name}: expected Unix seconds or RFC 3339")));
+        return Err(HttpError::bad_request(
+            ApiCode::BadParameter,
+            format!("{name}: expected Unix seconds or RFC 3339"),
+        ));
     };
     if t < first {
         let from = rfc3339(first);
         return Err(HttpError::bad_request(
-            "bad_parameter",
+            ApiCode::BadParameter,
             format!("{name}: expected a time from {from} to 9999-12-31T23:59:59Z"),
         ));
     }
     if t > LAST_TIME {
-        return Err(HttpError::bad_request("bad_parameter", format!("{name}: expected a time before year 10000")));
+        return Err(HttpError::bad_request(
+            ApiCode::BadParameter,
+            format!("{name}: expected a time before year 10000"),
+        ));
     }
     Ok(t)
 }
@@ -157,7 +163,7 @@ pub const MAX_EVENT_LIMIT: usize = 10_000;
 impl EventFilter {
     /// Parse the query; unknown or malformed parameters are a 400 naming the parameter.
     pub fn parse(q: &HashMap<String, String>) -> Result<EventFilter, HttpError> {
-        let bad = |name: &str, why: &str| HttpError::bad_request("bad_parameter", format!("{name}: {why}"));
+        let bad = |name: &str, why: &str| HttpError::bad_request(ApiCode::BadParameter, format!("{name}: {why}"));
         if let Some(k) = q.keys().find(|k| !FILTER_KEYS.contains(&k.as_str())) {
             return Err(bad(k, "unknown parameter"));
         }

@@ -22,7 +22,7 @@ use time::OffsetDateTime;
 use time::macros::format_description;
 
 use crate::api_events::parse_time;
-use crate::error::HttpError;
+use crate::error::{ApiCode, HttpError};
 use crate::server::AppState;
 
 /// Schema migration 4: the indexes measurement queries page through (one per selective filter,
@@ -84,7 +84,7 @@ pub struct Filter {
 const KEYS: &[&str] = &["country", "asn", "test_name", "input", "probe", "since", "until", "limit", "cursor"];
 
 fn bad(name: &str, why: &str) -> HttpError {
-    HttpError::bad_request("bad_parameter", format!("{name}: {why}"))
+    HttpError::bad_request(ApiCode::BadParameter, format!("{name}: {why}"))
 }
 
 /// Unix seconds as the stored `measurement_start_time` layout.

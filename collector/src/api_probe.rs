@@ -18,7 +18,7 @@ use vigil_report::{STATEMENT_FORMAT, Signed};
 
 use crate::asn::AsnInfo;
 use crate::config::secret_eq;
-use crate::error::HttpError;
+use crate::error::{ApiCode, HttpError};
 use crate::ingest::{CheckContext, Checked, check_parallel, parse_request};
 use crate::probe_keys::ProbeKey;
 use crate::server::{AppState, now_rfc3339};
@@ -69,15 +69,15 @@ fn body_error(rejection: BytesRejection, limit: usize) -> HttpError {
     match rejection {
         BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_)) => HttpError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
+            ApiCode::BodyTooLarge,
             format!("request body is larger than {limit} bytes"),
         ),
-        other => HttpError::bad_request("bad_body", format!("could not read the request body: {other}")),
+        other => HttpError::bad_request(ApiCode::BadBody, format!("could not read the request body: {other}")),
     }
 }
 
 fn enroll_error(state: &AppState, e: HttpError) -> HttpError {
-    state.metrics.enrollments.with_label_values(&[e.code]).inc();
+    state.metrics.enrollments.with_label_values(&[e.code.label()]).inc();
     e
 }
 
@@ -95,14 +95,14 @@ fn authorize(
             return Ok(());
         }
         if !tokens.is_empty() {
-            return Err(HttpError::forbidden("bad_token", "the enrollment token is not valid"));
+            return Err(HttpError::forbidden(ApiCode::BadToken, "the enrollment token is not valid"));
         }
     }
     if !cfg.open_enrollment {
         return Err(if tokens.is_empty() {
-            HttpError::forbidden("enrollment_closed", "this collector does not accept enrollments")
+            HttpError::forbidden(ApiCode::EnrollmentClosed, "this collector does not accept enrollments")
         } else {
-            HttpError::forbidden("bad_token", "an enrollment token is required")
+            HttpError::forbidden(ApiCode::BadToken, "an enrollment token is required")
         });
     }
     if already_enrolled {
@@ -124,27 +124,27 @@ pub async fn enroll(
     let req: EnrollRequest = serde_json::from_slice(&body).map_err(|e| {
         enroll_error(
             &state,
-            HttpError::bad_request("malformed_json", format!("request body is not an enrollment: {e}")),
+            HttpError::bad_request(ApiCode::MalformedJson, format!("request body is not an enrollment: {e}")),
         )
     })?;
     if let Err(e) = vigil_report::limits::version("software_version", &req.software_version) {
-        return Err(enroll_error(&state, HttpError::bad_request("bad_field", e.to_string())));
+        return Err(enroll_error(&state, HttpError::bad_request(ApiCode::BadField, e.to_string())));
     }
     let key = verify_enrollment_proof(&req.public_key, &req.proof).map_err(|e| {
         enroll_error(
             &state,
             match e {
-                SignError::KeyEncoding => HttpError::bad_request("bad_key_encoding", e.to_string()),
-                _ => HttpError::bad_request("bad_proof", format!("the proof does not verify with this key: {e}")),
+                SignError::KeyEncoding => HttpError::bad_request(ApiCode::BadKeyEncoding, e.to_string()),
+                _ => HttpError::bad_request(ApiCode::BadProof, format!("the proof does not verify with this key: {e}")),
             },
         )
     })?;
     if key.is_weak() {
-        return Err(enroll_error(&state, HttpError::bad_request("weak_key", "the key is of small order")));
+        return Err(enroll_error(&state, HttpError::bad_request(ApiCode::WeakKey, "the key is of small order")));
     }
     let id = key_id(&key);
     let known = state.probe_keys.get(&id);
-    let revoked = || HttpError::forbidden("revoked_key", format!("key {id} is revoked"));
+    let revoked = || HttpError::forbidden(ApiCode::RevokedKey, format!("key {id} is revoked"));
     if known.is_some_and(|k| k.revoked) {
         return Err(enroll_error(&state, revoked()));
     }
@@ -175,12 +175,12 @@ pub async fn enroll(
 }
 
 fn refused(state: &AppState, e: HttpError) -> HttpError {
-    state.metrics.submissions_refused.with_label_values(&[e.code]).inc();
+    state.metrics.submissions_refused.with_label_values(&[e.code.label()]).inc();
     e
 }
 
-fn rejected(id: String, code: &str, message: String) -> ItemResult {
-    ItemResult { id, status: ItemStatus::Rejected, error: Some(ApiError { code: code.to_string(), message }) }
+fn rejected(id: String, code: ApiCode, message: String) -> ItemResult {
+    ItemResult { id, status: ItemStatus::Rejected, error: Some(ApiError::new(code, message)) }
 }
 
 /// `POST /api/v1/submit`: check every item, store the good ones, answer a signed ack.
@@ -235,9 +235,9 @@ pub async fn submit(
             InsertOutcome::Accepted => ItemResult { id, status: ItemStatus::Accepted, error: None },
             InsertOutcome::Duplicate => ItemResult { id, status: ItemStatus::Duplicate, error: None },
             InsertOutcome::IdConflict => {
-                rejected(id, "id_conflict", "this id is already stored under another probe's key".into())
+                rejected(id, ApiCode::IdConflict, "this id is already stored under another probe's key".into())
             }
-            InsertOutcome::Revoked => rejected(id, "revoked_key", "the key was revoked".into()),
+            InsertOutcome::Revoked => rejected(id, ApiCode::RevokedKey, "the key was revoked".into()),
         });
     }
     let results: Vec<ItemResult> = results.into_iter().flatten().collect();
@@ -253,7 +253,7 @@ pub async fn submit(
     }
     let ack = SubmitAck { kind: "ack".into(), received_at, results };
     let signed = Signed::sign_json(STATEMENT_FORMAT, &ack, &state.current_key())
-        .map_err(|e| HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+        .map_err(|e| HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, ApiCode::Internal, e.to_string()))?;
     state.metrics.ingest_seconds.with_label_values(&[] as &[&str]).observe(started.elapsed().as_secs_f64());
     Ok(Json(signed))
 }
@@ -270,5 +270,5 @@ pub async fn probe_config(State(state): State<AppState>) -> Result<Json<Signed>,
     };
     Signed::sign_json(STATEMENT_FORMAT, &statement, &state.current_key())
         .map(Json)
-        .map_err(|e| HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))
+        .map_err(|e| HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, ApiCode::Internal, e.to_string()))
 }

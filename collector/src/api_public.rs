@@ -9,7 +9,7 @@ use serde::Serialize;
 use vigil_report::Signed;
 use vigil_report::protocol::PublishedKey;
 
-use crate::error::HttpError;
+use crate::error::{ApiCode, HttpError};
 use crate::server::AppState;
 use crate::store;
 
@@ -81,5 +81,5 @@ pub async fn not_found() -> HttpError {
 }
 
 pub async fn method_not_allowed() -> HttpError {
-    HttpError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not accept that method")
+    HttpError::new(StatusCode::METHOD_NOT_ALLOWED, ApiCode::MethodNotAllowed, "this route does not accept that method")
 }

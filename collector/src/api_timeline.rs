@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::{Query, State};
 
 use crate::api_events::parse_time;
-use crate::error::HttpError;
+use crate::error::{ApiCode, HttpError};
 use crate::server::AppState;
 use crate::timeline::{self, HOUR, Timeline, TimelineQuery};
 
@@ -20,7 +20,7 @@ pub const MAX_BUCKETS: i64 = 2000;
 const KEYS: &[&str] = &["country", "asn", "platform", "from", "to", "bucket"];
 
 fn bad(name: &str, why: &str) -> HttpError {
-    HttpError::bad_request("bad_parameter", format!("{name}: {why}"))
+    HttpError::bad_request(ApiCode::BadParameter, format!("{name}: {why}"))
 }
 
 /// Check the query against `now` (Unix s). `from` is rounded down to the hour, `to` up to the
@@ -117,7 +117,7 @@ mod tests {
             (&[("country", "AA"), ("colour", "red")][..], "colour"),
         ] {
             let e = parse(&query(pairs), now).unwrap_err();
-            assert_eq!(e.code, "bad_parameter");
+            assert_eq!(e.code, ApiCode::BadParameter);
             assert!(e.message.starts_with(name), "{pairs:?}: {}", e.message);
         }
     }

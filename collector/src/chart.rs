@@ -13,6 +13,7 @@ use resvg::usvg::{self, fontdb};
 use time::OffsetDateTime;
 
 use crate::api_events::EventRecord;
+use crate::error::ApiCode;
 use crate::events::rfc3339_to_unix;
 use crate::timeline::{CellState, Timeline};
 
@@ -46,10 +47,15 @@ pub enum ChartError {
 impl ChartError {
     /// A stable short label.
     pub fn label(&self) -> &'static str {
+        self.code().label()
+    }
+
+    /// The API error code answering it.
+    pub fn code(&self) -> ApiCode {
         match self {
-            ChartError::Svg(_) => "chart_svg_invalid",
-            ChartError::TooLarge(..) => "chart_too_large",
-            ChartError::Encode(_) => "chart_png_encode",
+            ChartError::Svg(_) => ApiCode::ChartSvgInvalid,
+            ChartError::TooLarge(..) => ApiCode::ChartTooLarge,
+            ChartError::Encode(_) => ApiCode::ChartPngEncode,
         }
     }
 }

@@ -10,9 +10,10 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use time::OffsetDateTime;
 use vigil_report::protocol::{REQUEST_KEY_HEADER, REQUEST_SIGNATURE_HEADER, REQUEST_TIME_HEADER, RequestSignature};
+use vigil_report::signed::SignError;
 
 use crate::config::ControlMode;
-use crate::error::HttpError;
+use crate::error::{ApiCode, HttpError};
 use crate::routes::CONTROL_PATH;
 use crate::server::AppState;
 
@@ -30,10 +31,10 @@ pub fn guard(state: AppState, control: Router) -> Router {
 }
 
 async fn disabled() -> HttpError {
-    HttpError::new(StatusCode::NOT_FOUND, "control_disabled", "this collector serves no control (--control off)")
+    HttpError::new(StatusCode::NOT_FOUND, ApiCode::ControlDisabled, "this collector serves no control (--control off)")
 }
 
-fn unauthorized(code: &'static str, message: impl Into<String>) -> HttpError {
+fn unauthorized(code: ApiCode, message: impl Into<String>) -> HttpError {
     HttpError::new(StatusCode::UNAUTHORIZED, code, message)
 }
 
@@ -48,10 +49,10 @@ async fn check(State(state): State<AppState>, request: Request, next: Next) -> R
     let key = match state.probe_keys.get(&signature.key_id) {
         None => {
             let message = format!("key {} is not enrolled with this collector", signature.key_id);
-            return unauthorized("unknown_key", message).into_response();
+            return unauthorized(ApiCode::UnknownKey, message).into_response();
         }
         Some(k) if k.revoked => {
-            return unauthorized("revoked_key", format!("key {} was revoked", signature.key_id)).into_response();
+            return unauthorized(ApiCode::RevokedKey, format!("key {} was revoked", signature.key_id)).into_response();
         }
         Some(k) => k.key,
     };
@@ -62,7 +63,7 @@ async fn check(State(state): State<AppState>, request: Request, next: Next) -> R
             "the request was signed at {} (Unix seconds) and the collector's clock says {now}: more than {tolerance} s apart",
             signature.unix_time
         );
-        return unauthorized("clock_skew", message).into_response();
+        return unauthorized(ApiCode::ClockSkew, message).into_response();
     }
     let body = match read_body(&parts.headers, body).await {
         Ok(b) => b,
@@ -70,7 +71,11 @@ async fn check(State(state): State<AppState>, request: Request, next: Next) -> R
     };
     if let Err(e) = signature.verify(&key, parts.method.as_str(), CONTROL_PATH, &body) {
         let message = format!("{e} (signed: method, path {CONTROL_PATH}, time and body; docs/collector.md)");
-        return unauthorized(e.label(), message).into_response();
+        let code = match e {
+            SignError::SignatureEncoding => ApiCode::BadSignatureEncoding,
+            _ => ApiCode::BadSignature,
+        };
+        return unauthorized(code, message).into_response();
     }
     next.run(Request::from_parts(parts, Body::from(body))).await
 }
@@ -82,7 +87,7 @@ fn signature(headers: &HeaderMap) -> Result<RequestSignature, HttpError> {
         match value.to_str() {
             Ok(v) if v.len() <= MAX_HEADER_LEN => Ok(Some(v.trim().to_string())),
             _ => Err(unauthorized(
-                "bad_signature_encoding",
+                ApiCode::BadSignatureEncoding,
                 format!("header {name} is not ASCII text of at most {MAX_HEADER_LEN} bytes"),
             )),
         }
@@ -91,7 +96,7 @@ fn signature(headers: &HeaderMap) -> Result<RequestSignature, HttpError> {
         (get(REQUEST_KEY_HEADER)?, get(REQUEST_TIME_HEADER)?, get(REQUEST_SIGNATURE_HEADER)?);
     let (Some(key_id), Some(time), Some(signature)) = (key_id, time, signature) else {
         return Err(unauthorized(
-            "unauthorized",
+            ApiCode::Unauthorized,
             format!(
                 "this control serves enrolled probes only: sign the request with the probe's key \
                  (headers {REQUEST_KEY_HEADER}, {REQUEST_TIME_HEADER}, {REQUEST_SIGNATURE_HEADER})"
@@ -99,7 +104,10 @@ fn signature(headers: &HeaderMap) -> Result<RequestSignature, HttpError> {
         ));
     };
     let unix_time = time.parse::<i64>().map_err(|_| {
-        unauthorized("bad_signature_encoding", format!("header {REQUEST_TIME_HEADER} is not Unix seconds: {time:?}"))
+        unauthorized(
+            ApiCode::BadSignatureEncoding,
+            format!("header {REQUEST_TIME_HEADER} is not Unix seconds: {time:?}"),
+        )
     })?;
     Ok(RequestSignature { key_id, unix_time, signature })
 }
@@ -110,7 +118,7 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, HttpError> 
     let too_large = || {
         HttpError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
+            ApiCode::BodyTooLarge,
             format!("request body larger than {limit} bytes"),
         )
     };
@@ -126,6 +134,6 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, HttpError> 
             }
             cause = c.source();
         }
-        HttpError::bad_request("bad_request", format!("unreadable body: {e}"))
+        HttpError::bad_request(ApiCode::BadRequest, format!("unreadable body: {e}"))
     })
 }

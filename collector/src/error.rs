@@ -3,49 +3,54 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+pub use vigil_report::protocol::ApiCode;
 use vigil_report::protocol::{ApiError, ErrorBody};
 
-/// An HTTP error answered as `{"error": {"code", "message"}}`; `code` is a stable label.
+/// An HTTP error answered as `{"error": {"code", "message"}}`; `code` is one of [`ApiCode`]'s
+/// stable labels.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ApiCode,
     pub message: String,
     /// Seconds for a `Retry-After` header (429 answers).
     pub retry_after: Option<u64>,
 }
 
 impl HttpError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> HttpError {
+    pub fn new(status: StatusCode, code: ApiCode, message: impl Into<String>) -> HttpError {
         HttpError { status, code, message: message.into(), retry_after: None }
     }
 
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> HttpError {
+    pub fn bad_request(code: ApiCode, message: impl Into<String>) -> HttpError {
         HttpError::new(StatusCode::BAD_REQUEST, code, message)
     }
 
-    pub fn forbidden(code: &'static str, message: impl Into<String>) -> HttpError {
+    pub fn forbidden(code: ApiCode, message: impl Into<String>) -> HttpError {
         HttpError::new(StatusCode::FORBIDDEN, code, message)
     }
 
     pub fn not_found(message: impl Into<String>) -> HttpError {
-        HttpError::new(StatusCode::NOT_FOUND, "not_found", message)
+        HttpError::new(StatusCode::NOT_FOUND, ApiCode::NotFound, message)
     }
 
     /// 429 `rate_limited` with a `Retry-After` of `wait` (rounded up to whole seconds).
     pub fn rate_limited(wait: std::time::Duration, what: &str) -> HttpError {
         let secs = crate::ratelimit::retry_after_secs(wait);
         let message = format!("{what}; try again in {secs} s");
-        HttpError { retry_after: Some(secs), ..HttpError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message) }
+        HttpError {
+            retry_after: Some(secs),
+            ..HttpError::new(StatusCode::TOO_MANY_REQUESTS, ApiCode::RateLimited, message)
+        }
     }
 
     /// The database could not be read or written: the request may be retried.
     pub fn storage(err: impl std::fmt::Display) -> HttpError {
-        HttpError::new(StatusCode::SERVICE_UNAVAILABLE, "storage_error", format!("storage failed: {err}"))
+        HttpError::new(StatusCode::SERVICE_UNAVAILABLE, ApiCode::StorageError, format!("storage failed: {err}"))
     }
 
     pub fn body(&self) -> ErrorBody {
-        ErrorBody { error: ApiError { code: self.code.to_string(), message: self.message.clone() } }
+        ErrorBody { error: ApiError::new(self.code, self.message.clone()) }
     }
 }
 

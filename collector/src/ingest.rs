@@ -16,7 +16,7 @@ use vigil_report::protocol::SubmitRequest;
 use vigil_report::{MEASUREMENT_FORMAT, Measurement, PLATFORM_TEST_NAME, Signed, THROTTLING_TEST_NAME};
 
 use crate::asn::AsnInfo;
-use crate::error::HttpError;
+use crate::error::{ApiCode, HttpError};
 use crate::probe_keys::ProbeKeys;
 use crate::writer::NewMeasurement;
 
@@ -30,7 +30,7 @@ const MAX_ID_LEN: usize = 128;
 pub struct Rejection {
     /// The measurement's id when it could be read, else empty.
     pub id: String,
-    pub code: &'static str,
+    pub code: ApiCode,
     pub message: String,
 }
 
@@ -57,12 +57,13 @@ pub struct CheckContext {
 
 /// Parse the request body and apply the batch limit.
 pub fn parse_request(body: &[u8], max_batch: usize) -> Result<SubmitRequest, HttpError> {
-    let req: SubmitRequest = serde_json::from_slice(body)
-        .map_err(|e| HttpError::bad_request("malformed_json", format!("request body is not a submission: {e}")))?;
+    let req: SubmitRequest = serde_json::from_slice(body).map_err(|e| {
+        HttpError::bad_request(ApiCode::MalformedJson, format!("request body is not a submission: {e}"))
+    })?;
     if req.measurements.len() > max_batch {
         return Err(HttpError::new(
             axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-            "batch_too_large",
+            ApiCode::BatchTooLarge,
             format!("{} measurements in one batch; at most {max_batch} are accepted", req.measurements.len()),
         ));
     }
@@ -121,7 +122,7 @@ struct Candidate {
     signature: Signature,
 }
 
-fn reject(id: &str, code: &'static str, message: impl Into<String>) -> Checked {
+fn reject(id: &str, code: ApiCode, message: impl Into<String>) -> Checked {
     Checked::Rejected(Rejection { id: id.to_string(), code, message: message.into() })
 }
 
@@ -135,32 +136,40 @@ fn precheck(signed: Signed, ctx: &CheckContext) -> Result<Candidate, Checked> {
     let header: Result<Header, _> = serde_json::from_str(&signed.payload);
     let id = header.as_ref().map(|h| h.id.clone()).unwrap_or_default();
     if signed.format != MEASUREMENT_FORMAT {
-        return Err(reject(&id, "bad_format", format!("format {:?} is not {MEASUREMENT_FORMAT:?}", signed.format)));
+        return Err(reject(
+            &id,
+            ApiCode::BadFormat,
+            format!("format {:?} is not {MEASUREMENT_FORMAT:?}", signed.format),
+        ));
     }
     let Some(probe) = ctx.keys.get(&signed.key_id) else {
-        return Err(reject(&id, "unknown_key", format!("key {:?} is not enrolled", signed.key_id)));
+        return Err(reject(&id, ApiCode::UnknownKey, format!("key {:?} is not enrolled", signed.key_id)));
     };
     if probe.revoked {
-        return Err(reject(&id, "revoked_key", format!("key {} is revoked", signed.key_id)));
+        return Err(reject(&id, ApiCode::RevokedKey, format!("key {} is revoked", signed.key_id)));
     }
     let signature = match signed.signature() {
         Ok(s) => s,
-        Err(e) => return Err(reject(&id, e.label(), e.to_string())),
+        Err(e) => return Err(reject(&id, ApiCode::BadSignatureEncoding, e.to_string())),
     };
     let header = match header {
         Ok(h) => h,
-        Err(e) => return Err(reject("", "bad_payload", format!("payload is not a measurement: {e}"))),
+        Err(e) => return Err(reject("", ApiCode::BadPayload, format!("payload is not a measurement: {e}"))),
     };
     if header.id.is_empty() || header.id.len() > MAX_ID_LEN || !header.id.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(reject("", "bad_payload", format!("id must be 1 to {MAX_ID_LEN} printable ASCII characters")));
+        return Err(reject(
+            "",
+            ApiCode::BadPayload,
+            format!("id must be 1 to {MAX_ID_LEN} printable ASCII characters"),
+        ));
     }
     let Some(start) = parse_time(&header.measurement_start_time) else {
-        return Err(reject(&id, "bad_payload", "measurement_start_time is not YYYY-MM-DD HH:MM:SS"));
+        return Err(reject(&id, ApiCode::BadPayload, "measurement_start_time is not YYYY-MM-DD HH:MM:SS"));
     };
     if start.unix_timestamp() < FIRST_TIME {
         return Err(reject(
             &id,
-            "timestamp_too_old",
+            ApiCode::TimestampTooOld,
             format!(
                 "measurement_start_time {} is before {FIRST_TIME_TEXT}, the oldest time the collector accepts",
                 header.measurement_start_time
@@ -170,7 +179,7 @@ fn precheck(signed: Signed, ctx: &CheckContext) -> Result<Candidate, Checked> {
     if start > ctx.now + ctx.future_tolerance {
         return Err(reject(
             &id,
-            "future_timestamp",
+            ApiCode::FutureTimestamp,
             format!(
                 "measurement_start_time {} is more than {} s ahead of the collector's clock",
                 header.measurement_start_time,
@@ -179,11 +188,11 @@ fn precheck(signed: Signed, ctx: &CheckContext) -> Result<Candidate, Checked> {
         ));
     }
     if let Err(e) = check_fields(&header) {
-        return Err(reject(&id, "bad_field", e.to_string()));
+        return Err(reject(&id, ApiCode::BadField, e.to_string()));
     }
     let platform_known = match check_summary(&header.test_name, &signed.payload, ctx.platforms.as_deref()) {
         Ok(known) => known,
-        Err(message) => return Err(reject(&id, "bad_field", message)),
+        Err(message) => return Err(reject(&id, ApiCode::BadField, message)),
     };
     let item = NewMeasurement {
         id: header.id,
@@ -221,7 +230,7 @@ fn verify_group(group: Vec<Candidate>, out: &mut Vec<Checked>) {
         if c.key.verify_strict(&message(&c.item), &c.signature).is_ok() {
             out.push(Checked::Valid(Box::new(c.item)));
         } else {
-            out.push(reject(&c.item.id, "bad_signature", "signature does not verify with the enrolled key"));
+            out.push(reject(&c.item.id, ApiCode::BadSignature, "signature does not verify with the enrolled key"));
         }
     }
 }
@@ -237,7 +246,7 @@ pub fn check_items(items: Vec<Signed>, ctx: &CheckContext) -> Vec<Checked> {
         match precheck(signed, ctx) {
             Ok(c) => {
                 slots.push(out.len());
-                out.push(reject("", "internal", "not checked"));
+                out.push(reject("", ApiCode::Internal, "not checked"));
                 group.push(c);
                 if group.len() == VERIFY_GROUP {
                     verify_group(std::mem::take(&mut group), &mut verified);
@@ -318,8 +327,8 @@ mod tests {
         assert_eq!(out.len(), 150);
         for (i, c) in out.iter().enumerate() {
             match (i, c) {
-                (70, Checked::Rejected(r)) => assert_eq!((r.id.as_str(), r.code), ("m70", "bad_signature")),
-                (140, Checked::Rejected(r)) => assert_eq!(r.code, "bad_format"),
+                (70, Checked::Rejected(r)) => assert_eq!((r.id.as_str(), r.code), ("m70", ApiCode::BadSignature)),
+                (140, Checked::Rejected(r)) => assert_eq!(r.code, ApiCode::BadFormat),
                 (_, Checked::Valid(m)) => {
                     assert_eq!(m.id, format!("m{i}"));
                     assert_eq!((m.asn, m.cc.as_str(), m.claimed_asn.as_str()), (64500, "NL", "AS0"));

@@ -32,6 +32,7 @@ pub mod ingest;
 pub mod inspect;
 pub mod keys;
 pub mod metrics;
+pub mod params;
 pub mod probe_keys;
 pub mod ratelimit;
 pub mod replay;

@@ -157,6 +157,8 @@ pub fn rate_limited() -> Vec<(Method, &'static str, Class)> {
 pub fn router(state: AppState, control: Router) -> Router {
     build(state.config.max_body_bytes, Some(control), Some(state.clone()))
         .router
+        // Every route's query is checked against its parameters' bounds (`params`) first.
+        .route_layer(axum::middleware::from_fn(crate::params::check))
         .fallback(api_public::not_found)
         .method_not_allowed_fallback(api_public::method_not_allowed)
         // gzip for clients that ask (browsers: pages, feeds, CSV, JSON, SVG shrink several times;

@@ -53,6 +53,17 @@ fn storage(ctx: &Ctx, e: impl std::fmt::Display) -> Response {
     error(ctx, StatusCode::SERVICE_UNAVAILABLE, &format!("storage failed: {e}"))
 }
 
+/// The page for a request whose parameters are out of their bounds (`params::check`).
+pub fn bad_request(headers: &HeaderMap, query: &str, path: &str, detail: &str) -> Response {
+    let q: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    let mut q = q;
+    // The language switcher must not repeat a bad `lang`.
+    if q.get("lang").is_some_and(|l| l.len() > 35) {
+        q.remove("lang");
+    }
+    error(&ctx(headers, &q, path), StatusCode::BAD_REQUEST, detail)
+}
+
 /// Unknown parameters, named.
 fn unknown(q: &HashMap<String, String>, allowed: &[&str]) -> Option<String> {
     let mut bad: Vec<&str> = q.keys().map(String::as_str).filter(|k| !allowed.contains(k)).collect();

@@ -26,8 +26,8 @@ use vigil_probe::spool::compact::{measurement_id, seal_web};
 use vigil_probe::spool::{Batch, Class, Spool};
 use vigil_probe::upload::{self, Collector, UploadError};
 use vigil_report::protocol::{
-    ApiError, EnrollRequest, EnrollResponse, ErrorBody, ErrorCode, ItemResult, ItemStatus, KeyRotation, SubmitAck,
-    SubmitRequest,
+    ApiCode, ApiError, EnrollRequest, EnrollResponse, ErrorBody, ErrorCode, ItemResult, ItemStatus, KeyRotation,
+    SubmitAck, SubmitRequest,
 };
 use vigil_report::signed::{encode_public_key, key_id, verify_enrollment_proof};
 use vigil_report::{Blocking, MEASUREMENT_FORMAT, Measurement, STATEMENT_FORMAT, Signed, WebKeys};
@@ -556,7 +556,10 @@ async fn enrollment_pins_the_collector_and_refusals_carry_their_code() {
     let http = upload::http_client(&[]).unwrap();
     let pin_path = dir.path().join("collector.json");
     let err = upload::enroll(&http, &url, &probe_key(), Some("wrong".into()), &pin_path).await.unwrap_err();
-    assert!(matches!(&err, UploadError::Refused { status: 403, code: ErrorCode::BadToken, .. }), "{err}");
+    assert!(
+        matches!(&err, UploadError::Refused { status: 403, code: ErrorCode::Known(ApiCode::BadToken), .. }),
+        "{err}"
+    );
     assert!(!err.is_retryable());
     assert!(!pin_path.exists());
 

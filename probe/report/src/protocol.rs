@@ -87,6 +87,134 @@ pub struct ApiError {
     pub message: String,
 }
 
+/// Defines [`ApiCode`] from one list: each line is a variant, its label and what it means.
+macro_rules! api_codes {
+    ($($(#[doc = $doc:literal])+ $variant:ident = $label:literal,)+) => {
+        /// Every `error.code` the collector answers (in an error body or a rejected batch item):
+        /// the one list `collector/openapi.json`'s `ApiError.code` enum is checked against.
+        /// Adding a code is one line here (and one in the document, which a test demands).
+        /// Readers keep `ApiError::code` as text: a newer collector may answer a code this
+        /// version does not know ([`ApiError::api_code`] is then `None`).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        pub enum ApiCode {
+            $($(#[doc = $doc])+ #[serde(rename = $label)] $variant,)+
+        }
+
+        impl ApiCode {
+            /// Every code, in declaration order.
+            pub const ALL: &'static [ApiCode] = &[$(ApiCode::$variant),+];
+
+            /// The stable snake_case label sent on the wire.
+            pub const fn label(self) -> &'static str {
+                match self {
+                    $(ApiCode::$variant => $label,)+
+                }
+            }
+
+            /// The code with this label, if this version knows it.
+            pub fn from_label(label: &str) -> Option<ApiCode> {
+                match label {
+                    $($label => Some(ApiCode::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+api_codes! {
+    /// The request body is not the JSON the route expects.
+    MalformedJson = "malformed_json",
+    /// The request body could not be read.
+    BadBody = "bad_body",
+    /// The request body is over the route's size limit.
+    BodyTooLarge = "body_too_large",
+    /// A submission holds more measurements than a batch may.
+    BatchTooLarge = "batch_too_large",
+    /// A signed envelope's format is not the one expected.
+    BadFormat = "bad_format",
+    /// The signing key is not enrolled.
+    UnknownKey = "unknown_key",
+    /// The signing key is revoked.
+    RevokedKey = "revoked_key",
+    /// The signature does not verify.
+    BadSignature = "bad_signature",
+    /// The signature is not valid base64 of 64 bytes.
+    BadSignatureEncoding = "bad_signature_encoding",
+    /// The signed payload is not a valid measurement.
+    BadPayload = "bad_payload",
+    /// The measurement is dated too far in the future: retry later.
+    FutureTimestamp = "future_timestamp",
+    /// The id is already stored under another probe's key.
+    IdConflict = "id_conflict",
+    /// A public key is not valid base64 of 32 bytes.
+    BadKeyEncoding = "bad_key_encoding",
+    /// The enrollment proof does not verify.
+    BadProof = "bad_proof",
+    /// The key is of small order.
+    WeakKey = "weak_key",
+    /// The enrollment token is missing or wrong.
+    BadToken = "bad_token",
+    /// The collector takes no enrollments.
+    EnrollmentClosed = "enrollment_closed",
+    /// Too many requests: retry later.
+    RateLimited = "rate_limited",
+    /// No operator token is configured: the admin API is off.
+    AdminDisabled = "admin_disabled",
+    /// The operator token is missing or wrong.
+    Unauthorized = "unauthorized",
+    /// No such route or resource.
+    NotFound = "not_found",
+    /// The route does not accept the method.
+    MethodNotAllowed = "method_not_allowed",
+    /// A query or path parameter is unknown, missing or out of its bounds (the message names it).
+    BadParameter = "bad_parameter",
+    /// An uploaded file cannot be read (the message says where).
+    BadFile = "bad_file",
+    /// The database could not be read or written: retry later.
+    StorageError = "storage_error",
+    /// The collector failed unexpectedly.
+    Internal = "internal",
+    /// A chart's SVG could not be read back for rendering.
+    ChartSvgInvalid = "chart_svg_invalid",
+    /// A chart is too large to render as PNG.
+    ChartTooLarge = "chart_too_large",
+    /// A chart's PNG could not be encoded.
+    ChartPngEncode = "chart_png_encode",
+    /// The control's request is malformed.
+    BadRequest = "bad_request",
+    /// The control refuses a target that is not a public address.
+    TargetNotPublic = "target_not_public",
+    /// The control refuses an address of its own host.
+    TargetOwnAddress = "target_own_address",
+    /// A signed request's time is too far from the collector's clock.
+    ClockSkew = "clock_skew",
+    /// The control is switched off on this collector.
+    ControlDisabled = "control_disabled",
+    /// A string field of a submitted item is too long or has characters outside its set (the
+    /// message names the field).
+    BadField = "bad_field",
+    /// The measurement is dated before the collector's floor (2012-01-01).
+    TimestampTooOld = "timestamp_too_old",
+}
+
+impl std::fmt::Display for ApiCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+impl ApiError {
+    pub fn new(code: ApiCode, message: impl Into<String>) -> ApiError {
+        ApiError { code: code.label().to_string(), message: message.into() }
+    }
+
+    /// The code, if this version knows it.
+    pub fn api_code(&self) -> Option<ApiCode> {
+        ApiCode::from_label(&self.code)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
     pub error: ApiError,
@@ -126,48 +254,6 @@ pub struct PublishedKey {
     pub revoked_at: Option<String>,
 }
 
-/// The error codes of `ApiError.code` (`collector/openapi.json`), typed, with what a probe does
-/// about each. The wire format is the string; [`ErrorCode::parse`] never fails: a code this
-/// version does not know (from a newer collector) is [`ErrorCode::Other`], which
-/// [`ErrorCode::retry`] treats as transient, and which the probe retries a bounded number of
-/// times before giving up on it (see `docs/probe-spool.md`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum ErrorCode {
-    MalformedJson,
-    BadBody,
-    /// The request body is over the collector's limit (HTTP 413), or, per item, the item is.
-    BodyTooLarge,
-    /// More measurements in one batch than the collector accepts (HTTP 413).
-    BatchTooLarge,
-    BadFormat,
-    UnknownKey,
-    RevokedKey,
-    BadSignature,
-    BadSignatureEncoding,
-    BadPayload,
-    /// The measurement is dated ahead of the collector's clock (beyond its tolerance).
-    FutureTimestamp,
-    /// The measurement is dated before the collector's lower bound.
-    TooOld,
-    IdConflict,
-    BadKeyEncoding,
-    BadProof,
-    WeakKey,
-    BadToken,
-    EnrollmentClosed,
-    RateLimited,
-    AdminDisabled,
-    Unauthorized,
-    NotFound,
-    MethodNotAllowed,
-    StorageError,
-    Internal,
-    BadRequest,
-    TargetNotPublic,
-    /// A code this version does not know, kept verbatim.
-    Other(String),
-}
-
 /// What a client does about an error code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Retry {
@@ -185,112 +271,47 @@ pub enum Retry {
     SmallerBatch,
 }
 
+impl ApiCode {
+    /// What a client does about a request or item refused with this code.
+    pub const fn retry(self) -> Retry {
+        match self {
+            ApiCode::FutureTimestamp => Retry::ItemLater,
+            ApiCode::RateLimited | ApiCode::StorageError | ApiCode::Internal => Retry::CollectorLater,
+            ApiCode::BodyTooLarge => Retry::SetAside,
+            ApiCode::BatchTooLarge => Retry::SmallerBatch,
+            _ => Retry::Never,
+        }
+    }
+}
+
+/// An error code as a client reads it: one this version knows, or one from a newer collector,
+/// kept verbatim. [`ErrorCode::retry`] treats an unknown code as transient for the item
+/// (`ItemLater`); the probe bounds how often it retries one (`docs/probe-spool.md`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    Known(ApiCode),
+    Other(String),
+}
+
 impl ErrorCode {
-    /// Every known code (not `Other`), for tests and documentation.
-    pub const KNOWN: [ErrorCode; 28] = [
-        ErrorCode::MalformedJson,
-        ErrorCode::BadBody,
-        ErrorCode::BodyTooLarge,
-        ErrorCode::BatchTooLarge,
-        ErrorCode::BadFormat,
-        ErrorCode::UnknownKey,
-        ErrorCode::RevokedKey,
-        ErrorCode::BadSignature,
-        ErrorCode::BadSignatureEncoding,
-        ErrorCode::BadPayload,
-        ErrorCode::FutureTimestamp,
-        ErrorCode::TooOld,
-        ErrorCode::IdConflict,
-        ErrorCode::BadKeyEncoding,
-        ErrorCode::BadProof,
-        ErrorCode::WeakKey,
-        ErrorCode::BadToken,
-        ErrorCode::EnrollmentClosed,
-        ErrorCode::RateLimited,
-        ErrorCode::AdminDisabled,
-        ErrorCode::Unauthorized,
-        ErrorCode::NotFound,
-        ErrorCode::MethodNotAllowed,
-        ErrorCode::StorageError,
-        ErrorCode::Internal,
-        ErrorCode::BadRequest,
-        ErrorCode::TargetNotPublic,
-        ErrorCode::Other(String::new()),
-    ];
+    /// The typed code of `label`; unknown labels are kept as [`ErrorCode::Other`].
+    pub fn parse(label: &str) -> ErrorCode {
+        ApiCode::from_label(label).map_or_else(|| ErrorCode::Other(label.to_string()), ErrorCode::Known)
+    }
 
     /// The code as it is on the wire.
     pub fn as_str(&self) -> &str {
         match self {
-            ErrorCode::MalformedJson => "malformed_json",
-            ErrorCode::BadBody => "bad_body",
-            ErrorCode::BodyTooLarge => "body_too_large",
-            ErrorCode::BatchTooLarge => "batch_too_large",
-            ErrorCode::BadFormat => "bad_format",
-            ErrorCode::UnknownKey => "unknown_key",
-            ErrorCode::RevokedKey => "revoked_key",
-            ErrorCode::BadSignature => "bad_signature",
-            ErrorCode::BadSignatureEncoding => "bad_signature_encoding",
-            ErrorCode::BadPayload => "bad_payload",
-            ErrorCode::FutureTimestamp => "future_timestamp",
-            ErrorCode::TooOld => "too_old",
-            ErrorCode::IdConflict => "id_conflict",
-            ErrorCode::BadKeyEncoding => "bad_key_encoding",
-            ErrorCode::BadProof => "bad_proof",
-            ErrorCode::WeakKey => "weak_key",
-            ErrorCode::BadToken => "bad_token",
-            ErrorCode::EnrollmentClosed => "enrollment_closed",
-            ErrorCode::RateLimited => "rate_limited",
-            ErrorCode::AdminDisabled => "admin_disabled",
-            ErrorCode::Unauthorized => "unauthorized",
-            ErrorCode::NotFound => "not_found",
-            ErrorCode::MethodNotAllowed => "method_not_allowed",
-            ErrorCode::StorageError => "storage_error",
-            ErrorCode::Internal => "internal",
-            ErrorCode::BadRequest => "bad_request",
-            ErrorCode::TargetNotPublic => "target_not_public",
-            ErrorCode::Other(code) => code,
+            ErrorCode::Known(c) => c.label(),
+            ErrorCode::Other(label) => label,
         }
     }
 
-    /// The typed code of `code`; unknown codes are kept as [`ErrorCode::Other`].
-    pub fn parse(code: &str) -> ErrorCode {
-        ErrorCode::KNOWN[..ErrorCode::KNOWN.len() - 1]
-            .iter()
-            .find(|known| known.as_str() == code)
-            .cloned()
-            .unwrap_or_else(|| ErrorCode::Other(code.to_string()))
-    }
-
-    /// What to do about a measurement (or request) refused with this code. An unknown code is
-    /// `ItemLater`: a newer collector may have a transient reason this version cannot name (the
-    /// probe bounds how often it retries one).
+    /// What to do about a measurement (or request) refused with this code.
     pub fn retry(&self) -> Retry {
         match self {
-            ErrorCode::FutureTimestamp | ErrorCode::Other(_) => Retry::ItemLater,
-            ErrorCode::RateLimited | ErrorCode::StorageError | ErrorCode::Internal => Retry::CollectorLater,
-            ErrorCode::BodyTooLarge => Retry::SetAside,
-            ErrorCode::BatchTooLarge => Retry::SmallerBatch,
-            ErrorCode::MalformedJson
-            | ErrorCode::BadBody
-            | ErrorCode::BadFormat
-            | ErrorCode::UnknownKey
-            | ErrorCode::RevokedKey
-            | ErrorCode::BadSignature
-            | ErrorCode::BadSignatureEncoding
-            | ErrorCode::BadPayload
-            | ErrorCode::TooOld
-            | ErrorCode::IdConflict
-            | ErrorCode::BadKeyEncoding
-            | ErrorCode::BadProof
-            | ErrorCode::WeakKey
-            | ErrorCode::BadToken
-            | ErrorCode::EnrollmentClosed
-            | ErrorCode::AdminDisabled
-            | ErrorCode::Unauthorized
-            | ErrorCode::NotFound
-            | ErrorCode::MethodNotAllowed
-            | ErrorCode::BadRequest
-            | ErrorCode::TargetNotPublic => Retry::Never,
+            ErrorCode::Known(c) => c.retry(),
+            ErrorCode::Other(_) => Retry::ItemLater,
         }
     }
 
@@ -312,7 +333,7 @@ impl std::fmt::Display for ErrorCode {
 }
 
 impl ApiError {
-    /// The typed code.
+    /// The code as a client reads it (unknown codes kept verbatim).
     pub fn kind(&self) -> ErrorCode {
         ErrorCode::parse(&self.code)
     }
@@ -383,8 +404,8 @@ mod tests {
 
     #[test]
     fn codes_round_trip_and_unknown_ones_are_transient() {
-        for code in &ErrorCode::KNOWN[..ErrorCode::KNOWN.len() - 1] {
-            assert_eq!(&ErrorCode::parse(code.as_str()), code);
+        for &code in ApiCode::ALL {
+            assert_eq!(ErrorCode::parse(code.label()), ErrorCode::Known(code));
         }
         let newer = ErrorCode::parse("quota_exceeded_v9");
         assert_eq!(newer, ErrorCode::Other("quota_exceeded_v9".into()));
@@ -397,12 +418,12 @@ mod tests {
         for code in ["future_timestamp", "rate_limited", "storage_error", "internal", "batch_too_large"] {
             assert!(ErrorCode::parse(code).is_transient(), "{code}");
         }
-        for code in ["bad_signature", "bad_payload", "revoked_key", "too_old", "unknown_key", "bad_format"] {
+        for code in ["bad_signature", "bad_payload", "revoked_key", "timestamp_too_old", "unknown_key", "bad_format"] {
             assert_eq!(ErrorCode::parse(code).retry(), Retry::Never, "{code}");
         }
         assert_eq!(ErrorCode::parse("body_too_large").retry(), Retry::SetAside);
-        assert_eq!(ErrorCode::FutureTimestamp.retry(), Retry::ItemLater);
-        assert_eq!(ErrorCode::RateLimited.retry(), Retry::CollectorLater);
+        assert_eq!(ApiCode::FutureTimestamp.retry(), Retry::ItemLater);
+        assert_eq!(ApiCode::RateLimited.retry(), Retry::CollectorLater);
     }
 
     #[test]
@@ -434,5 +455,20 @@ mod tests {
             String::from_utf8(input).unwrap(),
             format!("vigil-request-v1\nPOST\n/api/v1/control\n42\n{empty_sha256}")
         );
+    }
+
+    #[test]
+    fn each_code_serialises_as_its_label_and_labels_are_unique_snake_case() {
+        let mut seen = std::collections::BTreeSet::new();
+        for &c in ApiCode::ALL {
+            let label = c.label();
+            assert!(seen.insert(label), "{label} twice");
+            assert!(label.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "{label}");
+            assert_eq!(serde_json::to_string(&c).unwrap(), format!("\"{label}\""));
+            assert_eq!(serde_json::from_str::<ApiCode>(&format!("\"{label}\"")).unwrap(), c);
+            assert_eq!(ApiCode::from_label(label), Some(c));
+        }
+        assert_eq!(ApiCode::from_label("no_such_code"), None);
+        assert_eq!(ApiError::new(ApiCode::BadParameter, "x").api_code(), Some(ApiCode::BadParameter));
     }
 }
