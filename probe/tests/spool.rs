@@ -90,6 +90,8 @@ struct Inner {
     lose_ack: AtomicBool,
     /// Answer every submission with an unsigned 413, as a middlebox could.
     too_large: AtomicBool,
+    /// A middlebox answering a plain 413 to any submission larger than this.
+    middlebox_limit: Mutex<Option<usize>>,
     /// Submissions received (answered or not).
     requests: std::sync::atomic::AtomicUsize,
     /// The collector's body limit: a larger submission gets a 413 `body_too_large`.
@@ -133,6 +135,9 @@ async fn submit_handler(State(f): State<Fake>, body: axum::body::Bytes) -> Respo
         return error(StatusCode::SERVICE_UNAVAILABLE, "unavailable");
     }
     if f.0.too_large.load(Ordering::SeqCst) {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "413 Request Entity Too Large").into_response();
+    }
+    if f.0.middlebox_limit.lock().unwrap().is_some_and(|limit| body.len() > limit) {
         return (StatusCode::PAYLOAD_TOO_LARGE, "413 Request Entity Too Large").into_response();
     }
     if f.0.body_limit.lock().unwrap().is_some_and(|limit| body.len() > limit) {
@@ -188,6 +193,7 @@ async fn fake_collector_on(addr: &str, key: &SigningKey) -> (Fake, String) {
         down: AtomicBool::new(false),
         lose_ack: AtomicBool::new(false),
         too_large: AtomicBool::new(false),
+        middlebox_limit: Mutex::new(None),
         requests: Default::default(),
         body_limit: Mutex::new(None),
         clock: Mutex::new(None),
@@ -950,4 +956,66 @@ async fn the_daemon_retries_a_future_timestamp_after_a_backoff_without_a_busy_lo
     assert!(log.contains("kept 1 measurements for a later try"), "{log}");
     let status = probe.spool.status().unwrap();
     assert_eq!((status.measurements, status.counters.rejected, status.rejected_kept), (0, 0, 0));
+}
+
+// ---------------------------------------------------------------- review fixes (issue 14 item 9)
+
+/// An evidence measurement of about `pad` bytes of JSON.
+fn big_evidence(id: &str, pad: usize, key: &SigningKey) -> (Class, Signed) {
+    let mut m = web(id, Blocking::Dns, Some(false), "2024-01-01 00:00:00");
+    m.annotations.insert("pad".into(), "x".repeat(pad));
+    seal_web(&m, 65536, key)
+}
+
+/// The measurement ids of every line in `aside/`.
+fn aside_ids(dir: &Path) -> Vec<String> {
+    use std::io::Read as _;
+    let mut out = Vec::new();
+    let mut files: Vec<_> = fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    for path in files {
+        let raw = fs::read(&path).unwrap();
+        let mut text = String::new();
+        if path.to_string_lossy().ends_with(".gz") {
+            flate2::read::GzDecoder::new(raw.as_slice()).read_to_string(&mut text).unwrap();
+        } else {
+            text = String::from_utf8(raw).unwrap();
+        }
+        for line in text.lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            let s: Signed = serde_json::from_value(v["measurement"].clone()).unwrap();
+            out.push(measurement_id(&s));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_middlebox_413_to_large_requests_never_deletes_the_large_evidence() {
+    let (fake, url) = fake_collector().await;
+    // Plain (unsigned) 413 for any request over 10 KB; smaller ones reach the collector.
+    *fake.0.middlebox_limit.lock().unwrap() = Some(10 * 1024);
+    let dir = tempfile::tempdir().unwrap();
+    let (_, mut collector) = enrolled(dir.path(), &url).await;
+    // A small spool: aside/'s rolling bound (an eighth) is 8 KiB, less than two large items.
+    let spool = Spool::open(&dir.path().join("spool"), 64 * 1024).unwrap();
+    for i in 0..3 {
+        spool.add(vec![big_evidence(&format!("large{i}"), 20 * 1024, &probe_key())]).unwrap();
+        spool.add(sealed(&ids(&format!("s{i}-"), 3), &probe_key())).unwrap();
+    }
+
+    let report = upload::upload_pass(&spool, &mut collector, 200).await.unwrap();
+    assert_eq!((report.applied.accepted, report.applied.set_aside, report.remaining), (9, 3, 0), "{report:?}");
+    let status = spool.status().unwrap();
+    assert_eq!((status.counters.set_aside, status.counters.set_aside_discarded), (3, 0), "nothing deleted");
+    assert_eq!(aside_ids(&dir.path().join("spool/aside")), ["large0", "large1", "large2"]);
+    // Later signed set-asides and passes keep them too.
+    spool.set_aside(&[(big_evidence("signed", 20 * 1024, &probe_key()).1, "signed".into())]).unwrap();
+    spool.set_aside(&[(big_evidence("signed2", 20 * 1024, &probe_key()).1, "signed".into())]).unwrap();
+    upload::upload_pass(&spool, &mut collector, 200).await.unwrap();
+    let kept = aside_ids(&dir.path().join("spool/aside"));
+    for id in ["large0", "large1", "large2"] {
+        assert!(kept.contains(&id.to_string()), "{id} kept: {kept:?}");
+    }
+    assert_eq!(spool.held().unwrap().len(), 3);
 }

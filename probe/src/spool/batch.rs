@@ -102,7 +102,8 @@ impl Batch {
             if any_big {
                 let reason = format!("over the collector's body limit as this probe knows it ({max_body} bytes)");
                 set_aside += big.len();
-                spool.set_aside(&big.into_iter().map(|s| (s, reason.clone())).collect::<Vec<_>>())?;
+                // The probe's own limit, no signed word: held, never deleted by a rolling bound.
+                spool.hold(&big.into_iter().map(|s| (s, reason.clone())).collect::<Vec<_>>(), segment.class)?;
             }
             if bad > 0 || any_big {
                 spool.rewrite_segment(&segment, &lines)?;
