@@ -33,9 +33,9 @@ pub use compact::Class;
 
 use crate::skew::ClockState;
 
-/// At most this many measurements are tracked in `retries.json`; beyond it an unknown error code
-/// is final at once.
-const MAX_TRACKED_RETRIES: usize = 10_000;
+/// At most this many measurements are tracked in `retries.json`; when it is full, a measurement
+/// not tracked yet that is refused with an unknown error code is refused for good at once.
+pub const MAX_TRACKED_RETRIES: usize = 10_000;
 
 /// Errors of the spool, naming the file.
 #[derive(Debug, thiserror::Error)]
@@ -413,16 +413,10 @@ impl Spool {
         }
     }
 
-    /// Keep these attempt counts (at most [`MAX_TRACKED_RETRIES`]; the largest counts are kept).
+    /// Keep these attempt counts (`batch` never tracks more than [`MAX_TRACKED_RETRIES`]).
     pub fn save_unknown_attempts(&self, attempts: &BTreeMap<String, u32>) -> Result<(), SpoolError> {
-        let mut kept: Vec<(&String, &u32)> = attempts.iter().collect();
-        if kept.len() > MAX_TRACKED_RETRIES {
-            kept.sort_by(|a, b| b.1.cmp(a.1));
-            kept.truncate(MAX_TRACKED_RETRIES);
-        }
-        let kept: BTreeMap<&String, &u32> = kept.into_iter().collect();
         let path = self.retries_path();
-        let text = serde_json::to_string(&kept).unwrap_or_default();
+        let text = serde_json::to_string(attempts).unwrap_or_default();
         atomic::replace(&atomic::tmp_path(&self.tmp_dir()), &path, text.as_bytes(), 0o600).map_err(io_error(&path))
     }
 

@@ -321,6 +321,9 @@ pub async fn upload_pass(
     collector: &mut Collector,
     batch_size: usize,
 ) -> Result<PassReport, UploadError> {
+    // Forget the unknown-code attempts of measurements no longer in the spool, so stale ids never
+    // fill the table.
+    spool.prune_unknown_attempts()?;
     let mut report = PassReport::default();
     let mut size = batch_size.max(1);
     let mut skip: HashSet<String> = HashSet::new();

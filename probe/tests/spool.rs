@@ -1019,3 +1019,36 @@ async fn a_middlebox_413_to_large_requests_never_deletes_the_large_evidence() {
     }
     assert_eq!(spool.held().unwrap().len(), 3);
 }
+
+#[tokio::test]
+async fn a_full_retries_table_makes_an_unknown_code_final_and_stale_ids_are_forgotten() {
+    let (fake, url) = fake_collector().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (spool, mut collector) = enrolled(dir.path(), &url).await;
+    let stale: std::collections::BTreeMap<String, u32> =
+        (0..vigil_probe::spool::MAX_TRACKED_RETRIES).map(|i| (format!("gone{i}"), 5)).collect();
+    spool.save_unknown_attempts(&stale).unwrap();
+    spool.add(sealed(&ids("m", 1), &probe_key())).unwrap();
+
+    // The table is full and m0 is not in it: its passes cannot be counted, so it is final now.
+    let batch = Batch::collect(&spool, 10).unwrap();
+    let error = ApiError { code: "quota_exceeded_v9".into(), message: "new".into() };
+    let results = vec![ItemResult { id: "m0".into(), status: ItemStatus::Rejected, error: Some(error) }];
+    let applied = batch.apply(&spool, &results).unwrap();
+    assert_eq!((applied.rejected, applied.deferred), (1, 0));
+    assert!(spool.is_empty().unwrap());
+
+    // A pass forgets every id no longer in the spool, and tracks the one it deferred.
+    spool.add(sealed(&ids("n", 1), &probe_key())).unwrap();
+    *fake.0.refuse.lock().unwrap() = Some((HashSet::from(["n0".to_string()]), "quota_exceeded_v9".into()));
+    let report = upload::upload_pass(&spool, &mut collector, 200).await.unwrap();
+    assert_eq!((report.applied.deferred, report.remaining), (1, 1));
+    let attempts = spool.unknown_attempts().unwrap();
+    assert_eq!(attempts.into_iter().collect::<Vec<_>>(), [("n0".to_string(), 1)]);
+    // Gone from the spool (here: deleted by hand), it is forgotten by the next pass.
+    for seg in spool.segments().unwrap() {
+        fs::remove_file(seg.path).unwrap();
+    }
+    upload::upload_pass(&spool, &mut collector, 200).await.unwrap();
+    assert!(spool.unknown_attempts().unwrap().is_empty());
+}

@@ -210,10 +210,18 @@ impl Batch {
                         // carry one).
                         let mut retry = if result.error.is_some() { code.retry() } else { Retry::Never };
                         if code.is_unknown() && retry == Retry::ItemLater {
-                            let n = attempts.entry(result.id.clone()).or_insert(0);
-                            *n += 1;
-                            if *n >= MAX_UNKNOWN_ATTEMPTS || result.id.is_empty() {
+                            // A full table cannot count this one's passes: refused for good at
+                            // once rather than retried forever.
+                            let full =
+                                attempts.len() >= super::MAX_TRACKED_RETRIES && !attempts.contains_key(&result.id);
+                            if full || result.id.is_empty() {
                                 retry = Retry::Never;
+                            } else {
+                                let n = attempts.entry(result.id.clone()).or_insert(0);
+                                *n += 1;
+                                if *n >= MAX_UNKNOWN_ATTEMPTS {
+                                    retry = Retry::Never;
+                                }
                             }
                         }
                         match retry {
