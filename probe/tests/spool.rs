@@ -1052,3 +1052,25 @@ async fn a_full_retries_table_makes_an_unknown_code_final_and_stale_ids_are_forg
     upload::upload_pass(&spool, &mut collector, 200).await.unwrap();
     assert!(spool.unknown_attempts().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn after_a_413_the_batch_never_grows_back_to_a_refused_size() {
+    let (fake, url) = fake_collector().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (spool, mut collector) = enrolled(dir.path(), &url).await;
+    spool.add(sealed(&ids("m", 40), &probe_key())).unwrap();
+    let sizes: Vec<usize> = spooled(&spool).iter().map(vigil_probe::spool::batch::item_bytes).collect();
+    let (small, large) = (*sizes.iter().min().unwrap(), *sizes.iter().max().unwrap());
+    // Five measurements fit, six do not (a persistent limit).
+    let limit = vigil_probe::spool::batch::REQUEST_OVERHEAD + 5 * large + 8;
+    assert!(6 * small + vigil_probe::spool::batch::REQUEST_OVERHEAD > limit);
+    *fake.0.body_limit.lock().unwrap() = Some(limit);
+
+    let report = upload::upload_pass(&spool, &mut collector, 8).await.unwrap();
+    assert_eq!((report.applied.accepted, report.remaining), (40, 0));
+    let requests = fake.0.requests.load(Ordering::SeqCst);
+    let refused = requests - report.batches;
+    // Doubling back to 8 after every ack would cost a refusal per ack (20 requests, 10 refused):
+    // 8, 7 and 6 are refused once each, then batches of 5.
+    assert_eq!((refused, requests), (3, 12), "{report:?}");
+}
