@@ -420,19 +420,46 @@ impl Spool {
         atomic::replace(&atomic::tmp_path(&self.tmp_dir()), &path, text.as_bytes(), 0o600).map_err(io_error(&path))
     }
 
-    /// The clock correction to apply to new measurements (none when never measured or unreadable).
-    pub fn clock(&self) -> ClockState {
-        fs::read_to_string(self.clock_path()).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default()
+    /// Forget the attempt counts of measurements no longer in `ready/` (stored, rejected, set
+    /// aside, dropped or lost). Returns how many were forgotten.
+    pub fn prune_unknown_attempts(&self) -> Result<usize, SpoolError> {
+        let mut attempts = self.unknown_attempts()?;
+        if attempts.is_empty() {
+            return Ok(0);
+        }
+        let mut present = HashSet::new();
+        for seg in self.segments()? {
+            present.extend(self.read_segment(&seg)?.0.iter().map(compact::measurement_id));
+        }
+        let before = attempts.len();
+        attempts.retain(|id, _| present.contains(id));
+        if attempts.len() != before {
+            self.save_unknown_attempts(&attempts)?;
+        }
+        Ok(before - attempts.len())
     }
 
-    /// Keep `clock` as the correction for new measurements. Written only when the correction
-    /// changes (or none was measured yet), not at every ack: flash wears. Returns whether it wrote.
+    /// The clock correction to apply to new measurements (none when never measured or unreadable;
+    /// one over `skew::MAX_CORRECTION` is not applied).
+    pub fn clock(&self) -> ClockState {
+        fs::read_to_string(self.clock_path())
+            .ok()
+            .and_then(|t| serde_json::from_str::<ClockState>(&t).ok())
+            .unwrap_or_default()
+            .checked()
+    }
+
+    /// Keep `clock` as the correction for new measurements. Written when the correction changes
+    /// (or none was measured yet), and when an unchanged one's sample is over
+    /// `skew::CLOCK_REFRESH` old (so it does not expire while acks confirm it), not at every
+    /// ack: flash wears. Returns whether it wrote.
     pub fn note_clock(&self, clock: &ClockState) -> Result<bool, SpoolError> {
         let stored = self.clock();
-        if !stored.measured_at.is_empty()
-            && stored.correction_s == clock.correction_s
-            && stored.ignored == clock.ignored
-        {
+        let fresh = match (stored.measured(), clock.measured()) {
+            (Some(old), Some(new)) => new - old < crate::skew::CLOCK_REFRESH,
+            _ => false,
+        };
+        if fresh && stored.correction_s == clock.correction_s && stored.ignored == clock.ignored {
             return Ok(false);
         }
         self.save_clock(clock).map(|()| true)

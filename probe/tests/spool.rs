@@ -1074,3 +1074,70 @@ async fn after_a_413_the_batch_never_grows_back_to_a_refused_size() {
     // 8, 7 and 6 are refused once each, then batches of 5.
     assert_eq!((refused, requests), (3, 12), "{report:?}");
 }
+
+#[tokio::test]
+async fn a_clock_correction_expires_without_a_fresh_sample_and_a_fresh_one_keeps_it() {
+    let (fake, url) = fake_collector().await;
+    *fake.0.clock.lock().unwrap() = Some(COLLECTOR_NOW);
+    let dir = tempfile::tempdir().unwrap();
+    let mut probe = vigil_probe::daemon::Probe::start(config_for(dir.path())).unwrap();
+    let wall = Arc::new(Mutex::new(PROBE_NOW));
+    let w = wall.clone();
+    probe.wall = WallClock::new(move || *w.lock().unwrap());
+    upload::enroll(&probe.http, &url, &probe.key, Some("letmein".into()), &probe.pin_path()).await.unwrap();
+    probe.spool.add(sealed(&ids("m", 1), &probe.key)).unwrap();
+    let report = probe.upload().await.unwrap();
+    assert_eq!(report.clock.unwrap().correction_s, -1200);
+    let start_of = |id: &str, start: &str| {
+        let run = vigil_probe::runner::RunOutput {
+            measurements: vec![web(id, Blocking::Dns, Some(false), start)],
+            platforms: vec![],
+        };
+        probe.spool_run(&run).unwrap();
+        let s = spooled(&probe.spool).into_iter().find(|s| measurement_id(s) == id).unwrap();
+        let p = payload(&s);
+        (p["measurement_start_time"].as_str().unwrap().to_string(), p["annotations"].get(skew::ANNOTATION).cloned())
+    };
+    // Within a day of the sample (by the corrected clock): corrected.
+    assert_eq!(start_of("soon", "2026-03-02 10:10:00").0, "2026-03-02 09:50:00");
+    // More than a day later with no fresh sample (the probe was offline; NTP may have fixed the
+    // clock meanwhile): the old correction is not applied.
+    assert_eq!(start_of("days", "2026-03-03 10:30:00"), ("2026-03-03 10:30:00".into(), None));
+    // Well before the sample: the clock was stepped back since it was measured.
+    assert_eq!(start_of("back", "2026-03-01 08:00:00"), ("2026-03-01 08:00:00".into(), None));
+
+    // An ack two hours later confirming the same correction refreshes it (clock.json rewritten
+    // with the new sample's time), so it does not expire while acks keep confirming it.
+    *fake.0.clock.lock().unwrap() = Some(COLLECTOR_NOW + time::Duration::hours(2));
+    *wall.lock().unwrap() = PROBE_NOW + time::Duration::hours(2);
+    probe.spool.add(sealed(&ids("n", 1), &probe.key)).unwrap();
+    probe.upload().await.unwrap();
+    assert_eq!(probe.spool.clock().measured_at, "2026-03-01T12:00:00Z");
+    assert_eq!(start_of("later", "2026-03-02 12:10:00").0, "2026-03-02 11:50:00");
+}
+
+#[test]
+fn a_corrupt_clock_file_cannot_make_the_probe_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let probe = vigil_probe::daemon::Probe::start(config_for(dir.path())).unwrap();
+    let clock_path = dir.path().join("spool/clock.json");
+    let run = |start: &str| vigil_probe::runner::RunOutput {
+        measurements: vec![web("x", Blocking::Dns, Some(false), start)],
+        platforms: vec![platform_ok("p")],
+    };
+    // A correction no sample makes (over a day): ignored on load.
+    fs::write(&clock_path, r#"{"correction_s": 9223372036854775807, "measured_at": "2026-03-01T10:00:00Z"}"#).unwrap();
+    assert_eq!(probe.spool.clock().correction_s, 0);
+    probe.spool_run(&run("2026-03-01 10:00:00")).unwrap();
+    // A valid correction that would carry a timestamp past year 9999: not applied.
+    fs::write(&clock_path, r#"{"correction_s": 3600, "measured_at": "9999-12-31T23:00:00Z"}"#).unwrap();
+    probe.spool_run(&run("9999-12-31 23:30:00")).unwrap();
+    for s in spooled(&probe.spool) {
+        let p = payload(&s);
+        assert!(p["annotations"].get(skew::ANNOTATION).is_none(), "{p}");
+        assert!(
+            ["2024-01-01 00:00:00", "2026-03-01 10:00:00", "9999-12-31 23:30:00"]
+                .contains(&p["measurement_start_time"].as_str().unwrap())
+        );
+    }
+}
