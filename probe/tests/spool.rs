@@ -1141,3 +1141,32 @@ fn a_corrupt_clock_file_cannot_make_the_probe_panic() {
         );
     }
 }
+
+#[test]
+fn held_measurements_count_against_the_spool_bound_and_go_only_by_the_drop_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let bound = 64 * 1024;
+    let spool = Spool::open(dir.path(), bound).unwrap();
+    let key = probe_key();
+    // Five held evidence measurements (one file, about one segment's size: 5 fit, 6 do not).
+    let held: Vec<(Signed, String)> = run("H", 0, 5, &key).into_iter().map(|(_, s)| (s, "413".into())).collect();
+    spool.hold(&held, Class::Evidence).unwrap();
+    let total = |s: &Spool| -> u64 { s.held().unwrap().iter().chain(&s.segments().unwrap()).map(|g| g.bytes).sum() };
+    // Routine successes fill the rest, then shed each other: never the held evidence.
+    for p in ["A", "B", "C", "D", "E"] {
+        spool.add(run(p, 5, 0, &key)).unwrap();
+        assert!(total(&spool) <= bound);
+    }
+    assert_eq!(spool.counters().unwrap().dropped_routine, 5, "the held file took one segment's room");
+    assert_eq!(spool.held().unwrap().len(), 1);
+    // Newer evidence sheds every routine success first, then the oldest evidence: the held file.
+    for p in ["F", "G", "H", "I"] {
+        spool.add(run(p, 0, 5, &key)).unwrap();
+        assert!(total(&spool) <= bound);
+    }
+    assert_eq!(spool.held().unwrap().len(), 1, "still kept while routine successes were left");
+    spool.add(run("J", 0, 5, &key)).unwrap();
+    assert!(spool.held().unwrap().is_empty());
+    let c = spool.counters().unwrap();
+    assert_eq!((c.dropped_routine, c.dropped_evidence, c.set_aside_discarded), (25, 5, 0));
+}
