@@ -62,26 +62,17 @@ impl Probe {
     /// `m` with its timestamps corrected by the clock offset measured against the collector
     /// (`crate::skew`; unchanged when there is none). Only for measurements not yet signed.
     pub fn corrected<K: Clone>(&self, m: &vigil_report::Measurement<K>) -> vigil_report::Measurement<K> {
-        let mut m = m.clone();
-        self.spool.clock().apply(&mut m);
-        m
+        self.spool.clock().corrected(m)
     }
 
     /// Correct the clock, compact, sign and spool one run (endpoints and platform summaries).
     pub fn spool_run(&self, out: &RunOutput) -> Result<AddReport, SpoolError> {
         let cap = self.config.spool.evidence_body_bytes;
+        // Read clock.json once for the whole run.
         let clock = self.spool.clock();
-        let fix = |m: &vigil_report::Measurement<_>| {
-            let mut m = m.clone();
-            clock.apply(&mut m);
-            m
-        };
-        let mut items: Vec<_> = out.measurements.iter().map(|m| seal_web(&fix(m), cap, &self.key)).collect();
-        items.extend(out.platforms.iter().map(|m| {
-            let mut m = m.clone();
-            clock.apply(&mut m);
-            seal_platform(&m, &self.key)
-        }));
+        let mut items: Vec<_> =
+            out.measurements.iter().map(|m| seal_web(&clock.corrected(m), cap, &self.key)).collect();
+        items.extend(out.platforms.iter().map(|m| seal_platform(&clock.corrected(m), &self.key)));
         self.spool.add(items)
     }
 

@@ -173,8 +173,11 @@ fn sign(m: &Measurement<HeartbeatKeys>, key: &SigningKey) -> Signed {
 async fn send(probe: &Probe, signed: Signed) -> Result<(), UploadError> {
     let mut collector = probe.collector()?;
     let ack = collector.submit(vec![signed]).await?;
-    if let Some(clock) = collector.take_clock() {
-        probe.spool.note_clock(&clock)?;
+    // The ack is what counts: a clock.json that cannot be written loses only the correction.
+    if let Some(clock) = collector.take_clock()
+        && let Err(e) = probe.spool.note_clock(&clock)
+    {
+        eprintln!("vigil-probe: heartbeat acknowledged, but the clock correction was not kept: {e}");
     }
     match ack.results.first() {
         Some(r) if r.status.is_stored() => Ok(()),
@@ -381,6 +384,18 @@ mod tests {
         let beat_result = beat(&p, hb, &up, &lab(), LIMIT).await;
         assert!(matches!(beat_result, Beat::Spooled { network_down: false, .. }), "{beat_result:?}");
         assert_eq!(spooled(&p).len(), 3);
+    }
+
+    #[tokio::test]
+    async fn an_acknowledged_heartbeat_is_sent_even_when_the_clock_cannot_be_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = probe(dir.path());
+        // clock.json cannot be written (a directory is in its place).
+        std::fs::create_dir(dir.path().join("spool/clock.json")).unwrap();
+        let (url, key) = fake_collector(false).await;
+        enroll(&p, &url, &key);
+        assert_eq!(beat(&p, HeartbeatKeys::default(), &[], &lab(), LIMIT).await, Beat::Sent);
+        assert!(spooled(&p).is_empty(), "not spooled as unsent");
     }
 
     #[tokio::test]

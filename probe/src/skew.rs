@@ -21,6 +21,16 @@ pub const MAX_CORRECTION: Duration = Duration::from_secs(24 * 3600);
 pub const MIN_CORRECTION: Duration = Duration::from_secs(2);
 /// A round trip longer than this says too little about when the collector read its clock.
 pub const MAX_SAMPLE_RTT: Duration = Duration::from_secs(30);
+/// A correction is applied only to measurements taken (by the corrected clock) less than this
+/// long after the sample it came from: without a fresh sample (a shutdown, no ack) the clock may
+/// have been fixed meanwhile (NTP), and an old correction would then mis-date evidence.
+pub const MAX_CORRECTION_AGE: Duration = Duration::from_secs(24 * 3600);
+/// Nor to measurements taken (by the corrected clock) more than this long before the sample: the
+/// clock was stepped back since (a battery run that started before the ack is well within it).
+pub const MAX_CORRECTION_LEAD: Duration = Duration::from_secs(3600);
+/// An unchanged correction is rewritten with its fresh sample's time at most this often (so it
+/// does not expire while acks keep confirming it, without writing flash at every ack).
+pub const CLOCK_REFRESH: Duration = Duration::from_secs(3600);
 
 /// The wall clock, injectable (tests fix it).
 #[derive(Clone)]
@@ -109,19 +119,60 @@ impl ClockState {
         }
     }
 
-    /// Shift `m`'s `measurement_start_time` and `test_start_time` by the correction and record it
-    /// in the [`ANNOTATION`]. Nothing changes when there is no correction.
+    /// The state as read from `clock.json`: a correction over [`MAX_CORRECTION`] (which
+    /// [`ClockState::from_sample`] never makes: a damaged or edited file) is not applied.
+    pub fn checked(mut self) -> ClockState {
+        if self.correction_s.unsigned_abs() > MAX_CORRECTION.as_secs() {
+            self.correction_s = 0;
+            self.ignored = true;
+        }
+        self
+    }
+
+    /// When the estimate was made, by the collector's clock.
+    pub fn measured(&self) -> Option<OffsetDateTime> {
+        OffsetDateTime::parse(&self.measured_at, &Rfc3339).ok()
+    }
+
+    /// The correction (whole seconds) for a measurement taken at `t` by the probe's clock: none
+    /// when there is no correction, when it is over [`MAX_CORRECTION`], or when `t` corrected is
+    /// more than [`MAX_CORRECTION_AGE`] after the sample (stale) or more than
+    /// [`MAX_CORRECTION_LEAD`] before it (the clock was stepped back since).
+    pub fn correction_at(&self, t: OffsetDateTime) -> Option<i64> {
+        if self.correction_s == 0 || self.correction_s.unsigned_abs() > MAX_CORRECTION.as_secs() {
+            return None;
+        }
+        let corrected = t.checked_add(time::Duration::seconds(self.correction_s))?;
+        let measured = self.measured()?;
+        let age_s = (corrected - measured).whole_seconds();
+        let (max_age, max_lead) = (MAX_CORRECTION_AGE.as_secs() as i64, MAX_CORRECTION_LEAD.as_secs() as i64);
+        (-max_lead..=max_age).contains(&age_s).then_some(self.correction_s)
+    }
+
+    /// Shift `m`'s `measurement_start_time` and `test_start_time` by the correction (see
+    /// [`ClockState::correction_at`], judged at `measurement_start_time`) and record it in the
+    /// [`ANNOTATION`]. Nothing changes when there is no correction for it, or when a shifted time
+    /// would not be a valid timestamp.
     pub fn apply<K>(&self, m: &mut Measurement<K>) {
-        if self.correction_s == 0 {
+        let Some(start) = crate::timestamp::parse(&m.measurement_start_time) else { return };
+        let Some(correction_s) = self.correction_at(start) else { return };
+        let shift = time::Duration::seconds(correction_s);
+        let shifted = |text: &str| {
+            let t = crate::timestamp::parse(text)?.checked_add(shift)?;
+            (1..=9999).contains(&t.year()).then(|| crate::timestamp::format(t))
+        };
+        let (Some(start), Some(test_start)) = (shifted(&m.measurement_start_time), shifted(&m.test_start_time)) else {
             return;
-        }
-        let shift = time::Duration::seconds(self.correction_s);
-        for field in [&mut m.measurement_start_time, &mut m.test_start_time] {
-            if let Some(t) = crate::timestamp::parse(field) {
-                *field = crate::timestamp::format(t + shift);
-            }
-        }
-        m.annotations.insert(ANNOTATION.into(), self.correction_s.to_string());
+        };
+        (m.measurement_start_time, m.test_start_time) = (start, test_start);
+        m.annotations.insert(ANNOTATION.into(), correction_s.to_string());
+    }
+
+    /// `m` corrected by [`ClockState::apply`] (the one way every new measurement is corrected).
+    pub fn corrected<K: Clone>(&self, m: &Measurement<K>) -> Measurement<K> {
+        let mut m = m.clone();
+        self.apply(&mut m);
+        m
     }
 }
 

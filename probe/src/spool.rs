@@ -7,7 +7,9 @@
 //!   one class (`routine` or `evidence`) per file so the drop policy reads names, not contents;
 //! - `rejected/<seq>-<tag>.jsonl` — measurements the collector refused for good, with its error
 //!   (bounded);
-//! - `aside/<seq>-<tag>.jsonl` — measurements too large for the collector, with the reason (bounded);
+//! - `aside/<seq>-<tag>.jsonl` — measurements the collector's signed ack refused as too large, with
+//!   the reason (bounded); `aside/<seq>-<tag>-<class>.jsonl.gz` — ones set aside on no signed
+//!   word (an unsigned 413, the probe's own body limit): held, under the spool's own bound;
 //! - `state.json` — counters of what was dropped, rejected, set aside or found corrupt;
 //! - `retries.json` — how often each measurement was refused with an error code this version
 //!   does not know (bounded retries);
@@ -31,9 +33,9 @@ pub use compact::Class;
 
 use crate::skew::ClockState;
 
-/// At most this many measurements are tracked in `retries.json`; beyond it an unknown error code
-/// is final at once.
-const MAX_TRACKED_RETRIES: usize = 10_000;
+/// At most this many measurements are tracked in `retries.json`; when it is full, a measurement
+/// not tracked yet that is refused with an unknown error code is refused for good at once.
+pub const MAX_TRACKED_RETRIES: usize = 10_000;
 
 /// Errors of the spool, naming the file.
 #[derive(Debug, thiserror::Error)]
@@ -201,9 +203,13 @@ impl Spool {
     /// sixteenth of the bound), making room by the drop policy: the oldest routine segments go
     /// first, evidence only for newer evidence, and what still does not fit is dropped. Counted.
     pub fn add(&self, items: Vec<(Class, Signed)>) -> Result<AddReport, SpoolError> {
-        let mut existing = self.segments()?;
+        let ready = self.segments()?;
+        let mut next_seq = ready.iter().map(|s| s.seq).max().unwrap_or(0) + 1;
+        // Held measurements (too large to send, set aside on no signed word) count against the
+        // bound and are shed by the same policy, as the oldest of their class.
+        let mut existing = self.held()?;
+        existing.extend(ready);
         let mut total: u64 = existing.iter().map(|s| s.bytes).sum();
-        let mut next_seq = existing.iter().map(|s| s.seq).max().unwrap_or(0) + 1;
         let mut counters = self.counters()?;
         let before = counters.clone();
         let mut report = AddReport::default();
@@ -306,32 +312,49 @@ impl Spool {
         self.save_counters(&counters)
     }
 
-    /// Move measurements too large for the collector to `aside/` with the reason, keeping
-    /// `aside/` under an eighth of the bound (oldest deleted first, the newest file always kept).
-    /// Counted. Nothing there is sent again.
+    /// Move measurements the collector refused as too large in a signed acknowledgement to
+    /// `aside/` with the reason, keeping those files under an eighth of the bound (oldest deleted
+    /// first, the newest file always kept). Counted. Nothing there is sent again.
     pub fn set_aside(&self, items: &[(Signed, String)]) -> Result<(), SpoolError> {
-        #[derive(Serialize)]
-        struct Aside<'a> {
-            reason: &'a str,
-            bytes: usize,
-            measurement: &'a Signed,
-        }
-        let lines: Vec<String> = items
-            .iter()
-            .filter_map(|(measurement, reason)| {
-                let bytes = batch::item_bytes(measurement);
-                serde_json::to_string(&Aside { reason, bytes, measurement }).ok()
-            })
-            .collect();
-        let Some(discarded) = self.file_away(&self.aside_dir(), &lines)? else { return Ok(()) };
+        let Some(discarded) = self.file_away(&self.aside_dir(), &aside_lines(items))? else { return Ok(()) };
         let mut counters = self.counters()?;
         counters.set_aside += items.len() as u64;
         counters.set_aside_discarded += discarded;
         self.save_counters(&counters)
     }
 
-    /// Set aside the measurements with these ids wherever they are in `ready/` (written to
-    /// `aside/` before they leave their segments). Returns how many were found.
+    /// Move measurements set aside on no signed word (an unsigned HTTP 413, or the probe's own
+    /// `max_body_bytes`) to `aside/` as a held file of their class
+    /// (`<seq>-<tag>-<class>.jsonl.gz`). Only a signed acknowledgement may discard anything, so
+    /// no rolling bound deletes a held file: it counts against the spool's `max_bytes` and goes
+    /// only by the drop policy of [`Spool::add`] (routine successes before evidence). Counted as
+    /// set aside; nothing there is sent again.
+    pub fn hold(&self, items: &[(Signed, String)], class: Class) -> Result<(), SpoolError> {
+        let lines = aside_lines(items);
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let dir = self.aside_dir();
+        let seq = list_sorted(&dir)?.last().and_then(|(p, _)| leading_seq(p)).unwrap_or(0) + 1;
+        let tag: u32 = rand::random();
+        let path = dir.join(format!("{seq:012}-{tag:08x}-{}.jsonl.gz", class.label()));
+        let bytes = encode(&path, &lines.concat_lines())?;
+        atomic::replace(&atomic::tmp_path(&self.tmp_dir()), &path, &bytes, 0o600).map_err(io_error(&path))?;
+        let mut counters = self.counters()?;
+        counters.set_aside += items.len() as u64;
+        self.save_counters(&counters)
+    }
+
+    /// The held files of `aside/` (see [`Spool::hold`]), oldest first.
+    pub fn held(&self) -> Result<Vec<Segment>, SpoolError> {
+        Ok(list_sorted(&self.aside_dir())?
+            .into_iter()
+            .filter_map(|(path, bytes)| Segment::parse(path, bytes))
+            .collect())
+    }
+
+    /// Hold (see [`Spool::hold`]) the measurements with these ids wherever they are in `ready/`
+    /// (written to `aside/` before they leave their segments). Returns how many were found.
     pub fn set_aside_ids(&self, ids: &HashSet<String>, reason: &str) -> Result<usize, SpoolError> {
         if ids.is_empty() {
             return Ok(0);
@@ -345,7 +368,7 @@ impl Spool {
                 continue;
             }
             found += out.len();
-            self.set_aside(&out.into_iter().map(|s| (s, reason.to_string())).collect::<Vec<_>>())?;
+            self.hold(&out.into_iter().map(|s| (s, reason.to_string())).collect::<Vec<_>>(), seg.class)?;
             self.rewrite_segment(&seg, &keep)?;
         }
         Ok(found)
@@ -357,8 +380,11 @@ impl Spool {
         if lines.is_empty() {
             return Ok(None);
         }
-        let mut files = list_sorted(dir)?;
-        let seq = files.last().and_then(|(p, _)| leading_seq(p)).unwrap_or(0) + 1;
+        let all = list_sorted(dir)?;
+        let seq = all.last().and_then(|(p, _)| leading_seq(p)).unwrap_or(0) + 1;
+        // Held files (named with a class) are never deleted here.
+        let mut files: Vec<(PathBuf, u64)> =
+            all.into_iter().filter(|(p, b)| Segment::parse(p.clone(), *b).is_none()).collect();
         let tag: u32 = rand::random();
         let path = dir.join(format!("{seq:012}-{tag:08x}.jsonl"));
         let text = lines.concat_lines();
@@ -387,32 +413,53 @@ impl Spool {
         }
     }
 
-    /// Keep these attempt counts (at most [`MAX_TRACKED_RETRIES`]; the largest counts are kept).
+    /// Keep these attempt counts (`batch` never tracks more than [`MAX_TRACKED_RETRIES`]).
     pub fn save_unknown_attempts(&self, attempts: &BTreeMap<String, u32>) -> Result<(), SpoolError> {
-        let mut kept: Vec<(&String, &u32)> = attempts.iter().collect();
-        if kept.len() > MAX_TRACKED_RETRIES {
-            kept.sort_by(|a, b| b.1.cmp(a.1));
-            kept.truncate(MAX_TRACKED_RETRIES);
-        }
-        let kept: BTreeMap<&String, &u32> = kept.into_iter().collect();
         let path = self.retries_path();
-        let text = serde_json::to_string(&kept).unwrap_or_default();
+        let text = serde_json::to_string(attempts).unwrap_or_default();
         atomic::replace(&atomic::tmp_path(&self.tmp_dir()), &path, text.as_bytes(), 0o600).map_err(io_error(&path))
     }
 
-    /// The clock correction to apply to new measurements (none when never measured or unreadable).
-    pub fn clock(&self) -> ClockState {
-        fs::read_to_string(self.clock_path()).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default()
+    /// Forget the attempt counts of measurements no longer in `ready/` (stored, rejected, set
+    /// aside, dropped or lost). Returns how many were forgotten.
+    pub fn prune_unknown_attempts(&self) -> Result<usize, SpoolError> {
+        let mut attempts = self.unknown_attempts()?;
+        if attempts.is_empty() {
+            return Ok(0);
+        }
+        let mut present = HashSet::new();
+        for seg in self.segments()? {
+            present.extend(self.read_segment(&seg)?.0.iter().map(compact::measurement_id));
+        }
+        let before = attempts.len();
+        attempts.retain(|id, _| present.contains(id));
+        if attempts.len() != before {
+            self.save_unknown_attempts(&attempts)?;
+        }
+        Ok(before - attempts.len())
     }
 
-    /// Keep `clock` as the correction for new measurements. Written only when the correction
-    /// changes (or none was measured yet), not at every ack: flash wears. Returns whether it wrote.
+    /// The clock correction to apply to new measurements (none when never measured or unreadable;
+    /// one over `skew::MAX_CORRECTION` is not applied).
+    pub fn clock(&self) -> ClockState {
+        fs::read_to_string(self.clock_path())
+            .ok()
+            .and_then(|t| serde_json::from_str::<ClockState>(&t).ok())
+            .unwrap_or_default()
+            .checked()
+    }
+
+    /// Keep `clock` as the correction for new measurements. Written when the correction changes
+    /// (or none was measured yet), and when an unchanged one's sample is over
+    /// `skew::CLOCK_REFRESH` old (so it does not expire while acks confirm it), not at every
+    /// ack: flash wears. Returns whether it wrote.
     pub fn note_clock(&self, clock: &ClockState) -> Result<bool, SpoolError> {
         let stored = self.clock();
-        if !stored.measured_at.is_empty()
-            && stored.correction_s == clock.correction_s
-            && stored.ignored == clock.ignored
-        {
+        let fresh = match (stored.measured(), clock.measured()) {
+            (Some(old), Some(new)) => new - old < crate::skew::CLOCK_REFRESH,
+            _ => false,
+        };
+        if fresh && stored.correction_s == clock.correction_s && stored.ignored == clock.ignored {
             return Ok(false);
         }
         self.save_clock(clock).map(|()| true)
@@ -472,6 +519,23 @@ impl Spool {
     pub fn is_empty(&self) -> Result<bool, SpoolError> {
         Ok(self.segments()?.is_empty())
     }
+}
+
+/// The lines of `aside/`: `{"reason", "bytes", "measurement"}`.
+fn aside_lines(items: &[(Signed, String)]) -> Vec<String> {
+    #[derive(Serialize)]
+    struct Aside<'a> {
+        reason: &'a str,
+        bytes: usize,
+        measurement: &'a Signed,
+    }
+    items
+        .iter()
+        .filter_map(|(measurement, reason)| {
+            let bytes = batch::item_bytes(measurement);
+            serde_json::to_string(&Aside { reason, bytes, measurement }).ok()
+        })
+        .collect()
 }
 
 fn counter(counters: &mut Counters, class: Class) -> &mut u64 {
@@ -547,12 +611,15 @@ fn leading_seq(path: &Path) -> Option<u64> {
     path.file_name()?.to_str()?.split('-').next()?.parse().ok()
 }
 
-/// `.jsonl` files of `dir` with their sizes, by name.
+/// `.jsonl` (and `.jsonl.gz`) files of `dir` with their sizes, by name.
 fn list_sorted(dir: &Path) -> Result<Vec<(PathBuf, u64)>, SpoolError> {
     let mut files: Vec<(PathBuf, u64)> = fs::read_dir(dir)
         .map_err(io_error(dir))?
         .flatten()
-        .filter(|e| e.file_name().to_string_lossy().ends_with(".jsonl"))
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.ends_with(".jsonl") || name.ends_with(".jsonl.gz")
+        })
         .map(|e| (e.path(), e.metadata().map(|m| m.len()).unwrap_or(0)))
         .collect();
     files.sort();

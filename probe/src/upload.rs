@@ -311,7 +311,8 @@ impl PassReport {
 /// stops the pass. In a signed acknowledgement, stored measurements are deleted, permanent
 /// refusals move to `rejected/`, refusals as too large move to `aside/`, transient ones stay for
 /// a later pass (not sent again in this one); a refusal saying the collector is busy ends the
-/// pass. A 413 halves the batch (it grows back after an ack); a measurement refused alone by a
+/// pass. A 413 halves the batch (it grows back after an ack, never to a size refused in this
+/// pass); a measurement refused alone by a
 /// 413 is skipped for the rest of the pass (which ends after `MAX_413_IN_A_ROW` of them in a row)
 /// and, since a plain HTTP status is unsigned (a middlebox could send it), set aside at
 /// the end only if the same pass had a smaller submission acknowledged (so the 413 was about its
@@ -321,6 +322,9 @@ pub async fn upload_pass(
     collector: &mut Collector,
     batch_size: usize,
 ) -> Result<PassReport, UploadError> {
+    // Forget the unknown-code attempts of measurements no longer in the spool, so stale ids never
+    // fill the table.
+    spool.prune_unknown_attempts()?;
     let mut report = PassReport::default();
     let mut size = batch_size.max(1);
     let mut skip: HashSet<String> = HashSet::new();
@@ -328,6 +332,8 @@ pub async fn upload_pass(
     let mut too_large: Vec<(String, usize)> = Vec::new();
     let mut largest_acked = 0;
     let mut refused_in_a_row = 0;
+    // The smallest batch (in measurements) a 413 refused in this pass: never grow back to it.
+    let mut smallest_refused = usize::MAX;
     let result = loop {
         let batch = Batch::collect_with(spool, size, &skip, collector.max_body)?;
         report.applied.set_aside += batch.set_aside;
@@ -337,6 +343,7 @@ pub async fn upload_pass(
         let ack = match collector.submit(batch.measurements()).await {
             Ok(ack) => ack,
             Err(UploadError::Refused { status: 413, .. }) if batch.len() > 1 => {
+                smallest_refused = smallest_refused.min(batch.len());
                 size = (batch.len() / 2).max(1);
                 continue;
             }
@@ -357,8 +364,9 @@ pub async fn upload_pass(
         batch.check(&ack.results).map_err(UploadError::BadAck)?;
         largest_acked = largest_acked.max(collector.last_request_bytes);
         refused_in_a_row = 0;
-        // After halving for a 413, grow back.
-        size = (size * 2).min(batch_size.max(1));
+        // After halving for a 413, grow back, but never to a size a 413 refused in this pass
+        // (the limit is likely persistent: growing back to it costs a refused request per ack).
+        size = (size * 2).min(batch_size.max(1)).min(smallest_refused.saturating_sub(1).max(1));
         let applied = batch.apply(spool, &ack.results)?;
         report.batches += 1;
         skip.extend(applied.deferred_ids.iter().cloned());

@@ -90,6 +90,8 @@ struct Inner {
     lose_ack: AtomicBool,
     /// Answer every submission with an unsigned 413, as a middlebox could.
     too_large: AtomicBool,
+    /// A middlebox answering a plain 413 to any submission larger than this.
+    middlebox_limit: Mutex<Option<usize>>,
     /// Submissions received (answered or not).
     requests: std::sync::atomic::AtomicUsize,
     /// The collector's body limit: a larger submission gets a 413 `body_too_large`.
@@ -133,6 +135,9 @@ async fn submit_handler(State(f): State<Fake>, body: axum::body::Bytes) -> Respo
         return error(StatusCode::SERVICE_UNAVAILABLE, "unavailable");
     }
     if f.0.too_large.load(Ordering::SeqCst) {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "413 Request Entity Too Large").into_response();
+    }
+    if f.0.middlebox_limit.lock().unwrap().is_some_and(|limit| body.len() > limit) {
         return (StatusCode::PAYLOAD_TOO_LARGE, "413 Request Entity Too Large").into_response();
     }
     if f.0.body_limit.lock().unwrap().is_some_and(|limit| body.len() > limit) {
@@ -188,6 +193,7 @@ async fn fake_collector_on(addr: &str, key: &SigningKey) -> (Fake, String) {
         down: AtomicBool::new(false),
         lose_ack: AtomicBool::new(false),
         too_large: AtomicBool::new(false),
+        middlebox_limit: Mutex::new(None),
         requests: Default::default(),
         body_limit: Mutex::new(None),
         clock: Mutex::new(None),
@@ -953,4 +959,217 @@ async fn the_daemon_retries_a_future_timestamp_after_a_backoff_without_a_busy_lo
     assert!(log.contains("kept 1 measurements for a later try"), "{log}");
     let status = probe.spool.status().unwrap();
     assert_eq!((status.measurements, status.counters.rejected, status.rejected_kept), (0, 0, 0));
+}
+
+// ---------------------------------------------------------------- review fixes (issue 14 item 9)
+
+/// An evidence measurement of about `pad` bytes of JSON.
+fn big_evidence(id: &str, pad: usize, key: &SigningKey) -> (Class, Signed) {
+    let mut m = web(id, Blocking::Dns, Some(false), "2024-01-01 00:00:00");
+    m.annotations.insert("pad".into(), "x".repeat(pad));
+    seal_web(&m, 65536, key)
+}
+
+/// The measurement ids of every line in `aside/`.
+fn aside_ids(dir: &Path) -> Vec<String> {
+    use std::io::Read as _;
+    let mut out = Vec::new();
+    let mut files: Vec<_> = fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    for path in files {
+        let raw = fs::read(&path).unwrap();
+        let mut text = String::new();
+        if path.to_string_lossy().ends_with(".gz") {
+            flate2::read::GzDecoder::new(raw.as_slice()).read_to_string(&mut text).unwrap();
+        } else {
+            text = String::from_utf8(raw).unwrap();
+        }
+        for line in text.lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            let s: Signed = serde_json::from_value(v["measurement"].clone()).unwrap();
+            out.push(measurement_id(&s));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_middlebox_413_to_large_requests_never_deletes_the_large_evidence() {
+    let (fake, url) = fake_collector().await;
+    // Plain (unsigned) 413 for any request over 10 KB; smaller ones reach the collector.
+    *fake.0.middlebox_limit.lock().unwrap() = Some(10 * 1024);
+    let dir = tempfile::tempdir().unwrap();
+    let (_, mut collector) = enrolled(dir.path(), &url).await;
+    // A small spool: aside/'s rolling bound (an eighth) is 8 KiB, less than two large items.
+    let spool = Spool::open(&dir.path().join("spool"), 64 * 1024).unwrap();
+    for i in 0..3 {
+        spool.add(vec![big_evidence(&format!("large{i}"), 20 * 1024, &probe_key())]).unwrap();
+        spool.add(sealed(&ids(&format!("s{i}-"), 3), &probe_key())).unwrap();
+    }
+
+    let report = upload::upload_pass(&spool, &mut collector, 200).await.unwrap();
+    assert_eq!((report.applied.accepted, report.applied.set_aside, report.remaining), (9, 3, 0), "{report:?}");
+    let status = spool.status().unwrap();
+    assert_eq!((status.counters.set_aside, status.counters.set_aside_discarded), (3, 0), "nothing deleted");
+    assert_eq!(aside_ids(&dir.path().join("spool/aside")), ["large0", "large1", "large2"]);
+    // Later signed set-asides and passes keep them too.
+    spool.set_aside(&[(big_evidence("signed", 20 * 1024, &probe_key()).1, "signed".into())]).unwrap();
+    spool.set_aside(&[(big_evidence("signed2", 20 * 1024, &probe_key()).1, "signed".into())]).unwrap();
+    upload::upload_pass(&spool, &mut collector, 200).await.unwrap();
+    let kept = aside_ids(&dir.path().join("spool/aside"));
+    for id in ["large0", "large1", "large2"] {
+        assert!(kept.contains(&id.to_string()), "{id} kept: {kept:?}");
+    }
+    assert_eq!(spool.held().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn a_full_retries_table_makes_an_unknown_code_final_and_stale_ids_are_forgotten() {
+    let (fake, url) = fake_collector().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (spool, mut collector) = enrolled(dir.path(), &url).await;
+    let stale: std::collections::BTreeMap<String, u32> =
+        (0..vigil_probe::spool::MAX_TRACKED_RETRIES).map(|i| (format!("gone{i}"), 5)).collect();
+    spool.save_unknown_attempts(&stale).unwrap();
+    spool.add(sealed(&ids("m", 1), &probe_key())).unwrap();
+
+    // The table is full and m0 is not in it: its passes cannot be counted, so it is final now.
+    let batch = Batch::collect(&spool, 10).unwrap();
+    let error = ApiError { code: "quota_exceeded_v9".into(), message: "new".into() };
+    let results = vec![ItemResult { id: "m0".into(), status: ItemStatus::Rejected, error: Some(error) }];
+    let applied = batch.apply(&spool, &results).unwrap();
+    assert_eq!((applied.rejected, applied.deferred), (1, 0));
+    assert!(spool.is_empty().unwrap());
+
+    // A pass forgets every id no longer in the spool, and tracks the one it deferred.
+    spool.add(sealed(&ids("n", 1), &probe_key())).unwrap();
+    *fake.0.refuse.lock().unwrap() = Some((HashSet::from(["n0".to_string()]), "quota_exceeded_v9".into()));
+    let report = upload::upload_pass(&spool, &mut collector, 200).await.unwrap();
+    assert_eq!((report.applied.deferred, report.remaining), (1, 1));
+    let attempts = spool.unknown_attempts().unwrap();
+    assert_eq!(attempts.into_iter().collect::<Vec<_>>(), [("n0".to_string(), 1)]);
+    // Gone from the spool (here: deleted by hand), it is forgotten by the next pass.
+    for seg in spool.segments().unwrap() {
+        fs::remove_file(seg.path).unwrap();
+    }
+    upload::upload_pass(&spool, &mut collector, 200).await.unwrap();
+    assert!(spool.unknown_attempts().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn after_a_413_the_batch_never_grows_back_to_a_refused_size() {
+    let (fake, url) = fake_collector().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (spool, mut collector) = enrolled(dir.path(), &url).await;
+    spool.add(sealed(&ids("m", 40), &probe_key())).unwrap();
+    let sizes: Vec<usize> = spooled(&spool).iter().map(vigil_probe::spool::batch::item_bytes).collect();
+    let (small, large) = (*sizes.iter().min().unwrap(), *sizes.iter().max().unwrap());
+    // Five measurements fit, six do not (a persistent limit).
+    let limit = vigil_probe::spool::batch::REQUEST_OVERHEAD + 5 * large + 8;
+    assert!(6 * small + vigil_probe::spool::batch::REQUEST_OVERHEAD > limit);
+    *fake.0.body_limit.lock().unwrap() = Some(limit);
+
+    let report = upload::upload_pass(&spool, &mut collector, 8).await.unwrap();
+    assert_eq!((report.applied.accepted, report.remaining), (40, 0));
+    let requests = fake.0.requests.load(Ordering::SeqCst);
+    let refused = requests - report.batches;
+    // Doubling back to 8 after every ack would cost a refusal per ack (20 requests, 10 refused):
+    // 8, 7 and 6 are refused once each, then batches of 5.
+    assert_eq!((refused, requests), (3, 12), "{report:?}");
+}
+
+#[tokio::test]
+async fn a_clock_correction_expires_without_a_fresh_sample_and_a_fresh_one_keeps_it() {
+    let (fake, url) = fake_collector().await;
+    *fake.0.clock.lock().unwrap() = Some(COLLECTOR_NOW);
+    let dir = tempfile::tempdir().unwrap();
+    let mut probe = vigil_probe::daemon::Probe::start(config_for(dir.path())).unwrap();
+    let wall = Arc::new(Mutex::new(PROBE_NOW));
+    let w = wall.clone();
+    probe.wall = WallClock::new(move || *w.lock().unwrap());
+    upload::enroll(&probe.http, &url, &probe.key, Some("letmein".into()), &probe.pin_path()).await.unwrap();
+    probe.spool.add(sealed(&ids("m", 1), &probe.key)).unwrap();
+    let report = probe.upload().await.unwrap();
+    assert_eq!(report.clock.unwrap().correction_s, -1200);
+    let start_of = |id: &str, start: &str| {
+        let run = vigil_probe::runner::RunOutput {
+            measurements: vec![web(id, Blocking::Dns, Some(false), start)],
+            platforms: vec![],
+        };
+        probe.spool_run(&run).unwrap();
+        let s = spooled(&probe.spool).into_iter().find(|s| measurement_id(s) == id).unwrap();
+        let p = payload(&s);
+        (p["measurement_start_time"].as_str().unwrap().to_string(), p["annotations"].get(skew::ANNOTATION).cloned())
+    };
+    // Within a day of the sample (by the corrected clock): corrected.
+    assert_eq!(start_of("soon", "2026-03-02 10:10:00").0, "2026-03-02 09:50:00");
+    // More than a day later with no fresh sample (the probe was offline; NTP may have fixed the
+    // clock meanwhile): the old correction is not applied.
+    assert_eq!(start_of("days", "2026-03-03 10:30:00"), ("2026-03-03 10:30:00".into(), None));
+    // Well before the sample: the clock was stepped back since it was measured.
+    assert_eq!(start_of("back", "2026-03-01 08:00:00"), ("2026-03-01 08:00:00".into(), None));
+
+    // An ack two hours later confirming the same correction refreshes it (clock.json rewritten
+    // with the new sample's time), so it does not expire while acks keep confirming it.
+    *fake.0.clock.lock().unwrap() = Some(COLLECTOR_NOW + time::Duration::hours(2));
+    *wall.lock().unwrap() = PROBE_NOW + time::Duration::hours(2);
+    probe.spool.add(sealed(&ids("n", 1), &probe.key)).unwrap();
+    probe.upload().await.unwrap();
+    assert_eq!(probe.spool.clock().measured_at, "2026-03-01T12:00:00Z");
+    assert_eq!(start_of("later", "2026-03-02 12:10:00").0, "2026-03-02 11:50:00");
+}
+
+#[test]
+fn a_corrupt_clock_file_cannot_make_the_probe_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let probe = vigil_probe::daemon::Probe::start(config_for(dir.path())).unwrap();
+    let clock_path = dir.path().join("spool/clock.json");
+    let run = |start: &str| vigil_probe::runner::RunOutput {
+        measurements: vec![web("x", Blocking::Dns, Some(false), start)],
+        platforms: vec![platform_ok("p")],
+    };
+    // A correction no sample makes (over a day): ignored on load.
+    fs::write(&clock_path, r#"{"correction_s": 9223372036854775807, "measured_at": "2026-03-01T10:00:00Z"}"#).unwrap();
+    assert_eq!(probe.spool.clock().correction_s, 0);
+    probe.spool_run(&run("2026-03-01 10:00:00")).unwrap();
+    // A valid correction that would carry a timestamp past year 9999: not applied.
+    fs::write(&clock_path, r#"{"correction_s": 3600, "measured_at": "9999-12-31T23:00:00Z"}"#).unwrap();
+    probe.spool_run(&run("9999-12-31 23:30:00")).unwrap();
+    for s in spooled(&probe.spool) {
+        let p = payload(&s);
+        assert!(p["annotations"].get(skew::ANNOTATION).is_none(), "{p}");
+        assert!(
+            ["2024-01-01 00:00:00", "2026-03-01 10:00:00", "9999-12-31 23:30:00"]
+                .contains(&p["measurement_start_time"].as_str().unwrap())
+        );
+    }
+}
+
+#[test]
+fn held_measurements_count_against_the_spool_bound_and_go_only_by_the_drop_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let bound = 64 * 1024;
+    let spool = Spool::open(dir.path(), bound).unwrap();
+    let key = probe_key();
+    // Five held evidence measurements (one file, about one segment's size: 5 fit, 6 do not).
+    let held: Vec<(Signed, String)> = run("H", 0, 5, &key).into_iter().map(|(_, s)| (s, "413".into())).collect();
+    spool.hold(&held, Class::Evidence).unwrap();
+    let total = |s: &Spool| -> u64 { s.held().unwrap().iter().chain(&s.segments().unwrap()).map(|g| g.bytes).sum() };
+    // Routine successes fill the rest, then shed each other: never the held evidence.
+    for p in ["A", "B", "C", "D", "E"] {
+        spool.add(run(p, 5, 0, &key)).unwrap();
+        assert!(total(&spool) <= bound);
+    }
+    assert_eq!(spool.counters().unwrap().dropped_routine, 5, "the held file took one segment's room");
+    assert_eq!(spool.held().unwrap().len(), 1);
+    // Newer evidence sheds every routine success first, then the oldest evidence: the held file.
+    for p in ["F", "G", "H", "I"] {
+        spool.add(run(p, 0, 5, &key)).unwrap();
+        assert!(total(&spool) <= bound);
+    }
+    assert_eq!(spool.held().unwrap().len(), 1, "still kept while routine successes were left");
+    spool.add(run("J", 0, 5, &key)).unwrap();
+    assert!(spool.held().unwrap().is_empty());
+    let c = spool.counters().unwrap();
+    assert_eq!((c.dropped_routine, c.dropped_evidence, c.set_aside_discarded), (25, 5, 0));
 }

@@ -102,7 +102,8 @@ impl Batch {
             if any_big {
                 let reason = format!("over the collector's body limit as this probe knows it ({max_body} bytes)");
                 set_aside += big.len();
-                spool.set_aside(&big.into_iter().map(|s| (s, reason.clone())).collect::<Vec<_>>())?;
+                // The probe's own limit, no signed word: held, never deleted by a rolling bound.
+                spool.hold(&big.into_iter().map(|s| (s, reason.clone())).collect::<Vec<_>>(), segment.class)?;
             }
             if bad > 0 || any_big {
                 spool.rewrite_segment(&segment, &lines)?;
@@ -209,10 +210,18 @@ impl Batch {
                         // carry one).
                         let mut retry = if result.error.is_some() { code.retry() } else { Retry::Never };
                         if code.is_unknown() && retry == Retry::ItemLater {
-                            let n = attempts.entry(result.id.clone()).or_insert(0);
-                            *n += 1;
-                            if *n >= MAX_UNKNOWN_ATTEMPTS || result.id.is_empty() {
+                            // A full table cannot count this one's passes: refused for good at
+                            // once rather than retried forever.
+                            let full =
+                                attempts.len() >= super::MAX_TRACKED_RETRIES && !attempts.contains_key(&result.id);
+                            if full || result.id.is_empty() {
                                 retry = Retry::Never;
+                            } else {
+                                let n = attempts.entry(result.id.clone()).or_insert(0);
+                                *n += 1;
+                                if *n >= MAX_UNKNOWN_ATTEMPTS {
+                                    retry = Retry::Never;
+                                }
                             }
                         }
                         match retry {
