@@ -11,7 +11,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::api_disclosures::MAX_TOLERANCE;
+use crate::api_disclosures::{MAX_ROWS_LIMIT, MAX_ROWS_OFFSET, MAX_TOLERANCE};
 use crate::api_events::{DEFAULT_EVENT_LIMIT, MAX_EVENT_LIMIT};
 use crate::api_measurements::{EXPORT_LIMIT, LIST_LIMIT};
 use crate::disclosures_reconcile::DEFAULT_TOLERANCE;
@@ -23,6 +23,8 @@ use crate::timeline::HOUR;
 pub enum In {
     Query,
     Path,
+    /// Checked by the route itself (the control's signature headers), not by [`check_query`].
+    Header,
 }
 
 impl In {
@@ -30,6 +32,7 @@ impl In {
         match self {
             In::Query => "query",
             In::Path => "path",
+            In::Header => "header",
         }
     }
 }
@@ -61,6 +64,10 @@ impl Param {
 
     const fn path(name: &'static str, bound: Bound) -> Param {
         Param { name, at: In::Path, required: true, bound }
+    }
+
+    const fn header(name: &'static str, bound: Bound) -> Param {
+        Param { name, at: In::Header, required: false, bound }
     }
 
     const fn required(self) -> Param {
@@ -244,7 +251,17 @@ const OUTCOME: Param = Param::query(
     Bound::OneOf(&["matched", "undisclosed", "unconfirmed_no_coverage", "unconfirmed_no_event"]),
 );
 const DISCLOSURE_FILTERS: [Param; 5] = [SOURCE, PLATFORM, COUNTRY, time("from"), time("to")];
-const RECONCILIATION: [Param; 7] = [SOURCE, PLATFORM, COUNTRY, time("from"), time("to"), TOLERANCE, OUTCOME];
+const RECONCILIATION: [Param; 9] = [
+    SOURCE,
+    PLATFORM,
+    COUNTRY,
+    time("from"),
+    time("to"),
+    TOLERANCE,
+    OUTCOME,
+    Param::query("offset", Bound::Int { min: 0, max: MAX_ROWS_OFFSET as i64, step: 1, default: Some(0) }),
+    Param::query("limit", Bound::Int { min: 1, max: MAX_ROWS_LIMIT as i64, step: 1, default: None }),
+];
 const SCORECARD: [Param; 6] = [SOURCE, PLATFORM, COUNTRY, time("from"), time("to"), TOLERANCE];
 const CHART_PERIOD: [Param; 3] = [time("from"), time("to"), BUCKET];
 const fn chart(file: &'static str) -> [Param; 4] {
@@ -322,6 +339,16 @@ pub const ROUTES: &[(&str, &str, &[Param])] = &[
                 "outcome",
                 Bound::OneOf(&["", "matched", "undisclosed", "unconfirmed_no_coverage", "unconfirmed_no_event"]),
             ),
+            Param::query("page", Bound::Int { min: 1, max: u32::MAX as i64, step: 1, default: Some(1) }),
+        ],
+    ),
+    (
+        "POST",
+        "/api/v1/control",
+        &[
+            Param::header("X-Vigil-Key-Id", Bound::Text { min: 0, max: 128, pattern: None }),
+            Param::header("X-Vigil-Time", Bound::Text { min: 0, max: 128, pattern: Some("^-?[0-9]+$") }),
+            Param::header("X-Vigil-Signature", Bound::Text { min: 0, max: 128, pattern: None }),
         ],
     ),
 ];

@@ -262,7 +262,8 @@ pub async fn disclosures(
     match state.read(crate::web_disclosures::choices).await {
         Ok(choices) => match crate::web_disclosures::page(&r, filters, api_query, choices, (page, page_query)) {
             Ok(page) => html(StatusCode::OK, &ctx, vigil_dashboard::disclosures::render(&ctx, &page)),
-            Err(why) => error(&ctx, StatusCode::BAD_REQUEST, &why),
+            // A page number within its documented bound that this query's rows do not reach.
+            Err(why) => error(&ctx, StatusCode::NOT_FOUND, &why),
         },
         Err(e) => storage(&ctx, e.message),
     }
