@@ -24,6 +24,9 @@ pub const DEFAULT_OPEN_ENROLLMENTS_PER_MINUTE: u32 = 10;
 pub const DEFAULT_INTERVAL_MINUTES: u32 = 60;
 /// Bound of each step of the control (DNS, connect, handshake, fetch), seconds.
 pub const DEFAULT_CONTROL_TIMEOUT_SECS: u64 = 10;
+/// The SQLite WAL's limit (64 MiB): past it the writer restarts the WAL between transactions,
+/// and the file is cut back to it; one write transaction carries at most a quarter of it.
+pub const DEFAULT_WAL_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Everything `vigil-collector serve` needs.
 #[derive(Debug, Clone)]
@@ -54,6 +57,8 @@ pub struct Config {
     /// the control refuses them.
     pub own_addresses: Vec<IpAddr>,
     pub control_timeout: Duration,
+    /// The WAL's limit in bytes: the WAL file stays under it plus one write transaction.
+    pub wal_limit_bytes: u64,
     /// A ready control configuration (tests, labs); None builds the field one (system resolver,
     /// public web PKI, non-public and own addresses refused).
     pub control: Option<Arc<ControlConfig>>,
@@ -83,6 +88,7 @@ impl Config {
             interval_minutes: DEFAULT_INTERVAL_MINUTES,
             own_addresses: Vec::new(),
             control_timeout: Duration::from_secs(DEFAULT_CONTROL_TIMEOUT_SECS),
+            wal_limit_bytes: DEFAULT_WAL_LIMIT_BYTES,
             control: None,
             detection: Params::default(),
             live_detection: true,

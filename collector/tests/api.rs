@@ -14,7 +14,11 @@ mod durability;
 mod enrich;
 #[path = "api/enroll.rs"]
 mod enroll;
+#[path = "api/escaping.rs"]
+mod escaping;
 #[path = "api/openapi.rs"]
 mod openapi;
 #[path = "api/submit.rs"]
 mod submit;
+#[path = "api/wal.rs"]
+mod wal;
