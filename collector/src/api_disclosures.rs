@@ -192,15 +192,6 @@ fn opt<T: ToString>(v: &Option<T>) -> String {
     v.as_ref().map(ToString::to_string).unwrap_or_default()
 }
 
-fn write_csv(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> String {
-    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
-    let _ = w.write_record(header);
-    for r in rows {
-        let _ = w.write_record(&r);
-    }
-    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
-}
-
 pub const ROWS_CSV_HEADER: &[&str] = &[
     "outcome",
     "source",
@@ -231,7 +222,7 @@ fn label<T: serde::Serialize>(v: &T) -> String {
 
 /// Reconciliation rows as CSV (RFC 4180, CRLF).
 pub fn rows_csv(rows: &[ReconRow]) -> String {
-    write_csv(
+    crate::escape::csv(
         ROWS_CSV_HEADER,
         rows.iter().map(|r| {
             vec![
@@ -278,7 +269,7 @@ pub const SCORECARD_CSV_HEADER: &[&str] = &[
 
 /// The scorecard as CSV; the all-countries row has country `*`.
 pub fn scorecard_csv_text(rows: &[ScoreRow]) -> String {
-    write_csv(
+    crate::escape::csv(
         SCORECARD_CSV_HEADER,
         rows.iter().map(|s| {
             vec![

@@ -13,6 +13,7 @@ use rusqlite::{Connection, params_from_iter};
 use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use vigil_dashboard::xml::text as xml;
 use vigil_detect::{DetectedEvent, EventType};
 use vigil_report::Signed;
 
@@ -263,40 +264,35 @@ pub async fn list_events(
     Ok(Json(state.read(move |c| list(c, &f)).await?))
 }
 
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
-}
-
 pub const CSV_HEADER: &str = "id,revision,type,cc,asn,platforms,mechanism,start,start_uncertainty,end,\
                               end_uncertainty,probes,measurements,confidence,status,updated_at";
 
-/// The event list as CSV (RFC 4180, CRLF line ends).
+/// The event list as CSV (RFC 4180, CRLF line ends; cells escaped by `escape::csv`).
 pub fn to_csv(events: &[EventRecord]) -> String {
-    let mut out = format!("{CSV_HEADER}\r\n");
-    for e in events {
-        let fields = [
-            e.id.clone(),
-            e.revision.to_string(),
-            e.kind.clone(),
-            e.scope.cc.clone(),
-            e.scope.asn.map(|a| a.to_string()).unwrap_or_default(),
-            e.platforms.join(" "),
-            e.mechanism.clone().unwrap_or_default(),
-            e.start.clone(),
-            e.start_uncertainty.to_string(),
-            e.end.clone().unwrap_or_default(),
-            e.end_uncertainty.map(|u| u.to_string()).unwrap_or_default(),
-            e.probes.to_string(),
-            e.measurements.to_string(),
-            format!("{:.3}", e.confidence),
-            e.status.clone(),
-            e.updated_at.clone(),
-        ];
-        let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-        out.push_str(&line.join(","));
-        out.push_str("\r\n");
-    }
-    out
+    let header: Vec<&str> = CSV_HEADER.split(',').collect();
+    crate::escape::csv(
+        &header,
+        events.iter().map(|e| {
+            [
+                e.id.clone(),
+                e.revision.to_string(),
+                e.kind.clone(),
+                e.scope.cc.clone(),
+                e.scope.asn.map(|a| a.to_string()).unwrap_or_default(),
+                e.platforms.join(" "),
+                e.mechanism.clone().unwrap_or_default(),
+                e.start.clone(),
+                e.start_uncertainty.to_string(),
+                e.end.clone().unwrap_or_default(),
+                e.end_uncertainty.map(|u| u.to_string()).unwrap_or_default(),
+                e.probes.to_string(),
+                e.measurements.to_string(),
+                format!("{:.3}", e.confidence),
+                e.status.clone(),
+                e.updated_at.clone(),
+            ]
+        }),
+    )
 }
 
 /// `GET /api/v1/events.csv`.
@@ -359,10 +355,6 @@ pub async fn event_evidence(State(state): State<AppState>, Path(id): Path<String
         body.push('\n');
     }
     Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response())
-}
-
-fn xml(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 /// The Atom feed: one entry per revision, newest first (at most `limit`).

@@ -120,22 +120,9 @@ pub fn fill(s: CellState) -> String {
     }
 }
 
-/// Text escaped for XML (text and attributes); control characters XML cannot carry are dropped.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c if c.is_control() => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
-}
+/// Text escaped for XML (text and attributes), characters XML 1.0 cannot carry replaced: the one
+/// XML escape of the collector and the dashboard.
+pub use vigil_dashboard::xml::text as esc;
 
 /// A coordinate: at most one decimal.
 fn n(v: f64) -> String {

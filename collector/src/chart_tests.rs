@@ -110,7 +110,7 @@ fn text_is_escaped() {
     assert!(svg.contains("Title &lt;script&gt;&amp;"));
     assert!(svg.contains("&lt;b&gt;&amp;&quot;x&apos;"));
     assert!(roxmltree::Document::parse(&svg).is_ok());
-    assert_eq!(esc("a\u{1}b"), "a b");
+    assert_eq!(esc("a\u{1}b"), "a\u{FFFD}b");
     assert_eq!(mechanism_words("tcp_ip_blackhole"), "TCP/IP blackhole");
     assert_eq!(mechanism_words("dns_known_blockpage_ip"), "DNS known blockpage IP");
 }

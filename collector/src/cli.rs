@@ -230,6 +230,9 @@ pub struct ServeArgs {
     pub max_batch: usize,
     #[arg(long, default_value_t = config::DEFAULT_FUTURE_TOLERANCE_SECS)]
     pub future_tolerance_secs: u64,
+    /// The SQLite WAL's limit, bytes: past it the writer restarts the WAL between transactions.
+    #[arg(long, default_value_t = config::DEFAULT_WAL_LIMIT_BYTES)]
+    pub wal_limit_bytes: u64,
     /// Detection parameters (TOML; `collector/detection.toml` lists them with their defaults).
     #[arg(long)]
     pub detection: Option<PathBuf>,
@@ -280,6 +283,10 @@ impl ServeArgs {
         c.max_body_bytes = self.max_body_bytes;
         c.max_batch = self.max_batch;
         c.future_tolerance = Duration::from_secs(self.future_tolerance_secs);
+        if self.wal_limit_bytes < 1024 * 1024 {
+            return Err(CollectorError::Config("--wal-limit-bytes must be at least 1 MiB (1048576)".into()));
+        }
+        c.wal_limit_bytes = self.wal_limit_bytes;
         if let Some(path) = &self.detection {
             c.detection = config::load_detection(path)?;
         }

@@ -74,6 +74,9 @@ impl std::str::FromStr for ControlMode {
         }
     }
 }
+/// The SQLite WAL's limit (64 MiB): past it the writer restarts the WAL between transactions,
+/// and the file is cut back to it; one write transaction carries at most a quarter of it.
+pub const DEFAULT_WAL_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Everything `vigil-collector serve` needs.
 #[derive(Debug, Clone)]
@@ -119,6 +122,8 @@ pub struct Config {
     pub control_mode: ControlMode,
     /// Accepted distance between a signed control request's time and the collector's clock.
     pub control_clock_tolerance: Duration,
+    /// The WAL's limit in bytes: the WAL file stays under it plus one write transaction.
+    pub wal_limit_bytes: u64,
     /// A ready control configuration (tests, labs); None builds the field one (system resolver,
     /// public web PKI, non-public and own addresses refused).
     pub control: Option<Arc<ControlConfig>>,
@@ -162,6 +167,7 @@ impl Config {
             control_timeout: Duration::from_secs(DEFAULT_CONTROL_TIMEOUT_SECS),
             control_mode: DEFAULT_CONTROL_MODE,
             control_clock_tolerance: Duration::from_secs(DEFAULT_CONTROL_CLOCK_TOLERANCE_SECS),
+            wal_limit_bytes: DEFAULT_WAL_LIMIT_BYTES,
             control: None,
             detection: Params::default(),
             live_detection: true,

@@ -27,6 +27,7 @@ pub mod disclosures_stop;
 pub mod disclosures_store;
 pub mod disclosures_time;
 pub mod error;
+pub mod escape;
 pub mod events;
 pub mod ingest;
 pub mod inspect;

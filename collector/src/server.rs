@@ -16,7 +16,7 @@ use vigil_control::{ControlConfig, LocalAddresses, SystemResolver, TargetPolicy}
 use vigil_report::signed::{encode_public_key, key_id};
 
 use crate::asn::AsnDb;
-use crate::checkpoint::Checkpointer;
+use crate::checkpoint::{Checkpointer, WalLimit};
 use crate::config::Config;
 use crate::error::CollectorError;
 use crate::keys;
@@ -171,10 +171,12 @@ impl Collector {
             Some(c) => c.clone(),
             None => field_control(&config, asn.clone())?,
         };
-        // The writer only appends to the WAL; the checkpointer copies it into the database.
-        conn.pragma_update(None, "wal_autocheckpoint", 0).map_err(db_err)?;
+        // The writer only appends to the WAL; the checkpointer copies it into the database, and
+        // the writer restarts it between transactions once it passes the limit.
+        let wal = WalLimit::new(&db_path, config.wal_limit_bytes);
+        wal.configure(&conn).map_err(db_err)?;
         let checkpointer = Checkpointer::start(&db_path)?;
-        let (writer, writer_thread) = Writer::start(conn, probe_keys.clone(), config.detection.collector_quiet())
+        let (writer, writer_thread) = Writer::start(conn, probe_keys.clone(), config.detection.collector_quiet(), wal)
             .map_err(|e| CollectorError::io("spawn writer", dir, e))?;
         let parallelism = std::thread::available_parallelism().map_or(2, |n| n.get());
         let state = Arc::new(Shared {

@@ -1,6 +1,7 @@
 //! The one writer: a dedicated thread owns the write connection, takes commands from a channel,
 //! runs every command waiting in the queue in one transaction, and answers only after COMMIT
 //! returned. Whatever the collector acknowledges is therefore on disk (WAL, synchronous=FULL).
+//! Between transactions it keeps the WAL under its limit (`checkpoint::WalLimit`).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -9,6 +10,7 @@ use std::thread::JoinHandle;
 use rusqlite::{Connection, Transaction, params};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::checkpoint::WalLimit;
 use crate::probe_keys::{ProbeKey, ProbeKeys};
 
 /// Commands taken into one transaction, counted in measurements (a non-insert counts 1).
@@ -138,11 +140,17 @@ impl std::fmt::Debug for Command {
 
 impl Writer {
     /// Start the writer thread; it ends when every `Writer` handle is dropped. Receipts
-    /// `quiet` s or more apart record a quiet stretch between them (`uptime`).
-    pub fn start(conn: Connection, keys: Arc<ProbeKeys>, quiet: i64) -> std::io::Result<(Writer, JoinHandle<()>)> {
+    /// `quiet` s or more apart record a quiet stretch between them (`uptime`). `conn` must be
+    /// configured by `wal.configure`.
+    pub fn start(
+        conn: Connection,
+        keys: Arc<ProbeKeys>,
+        quiet: i64,
+        wal: WalLimit,
+    ) -> std::io::Result<(Writer, JoinHandle<()>)> {
         let (tx, rx) = mpsc::channel(1024);
         let handle =
-            std::thread::Builder::new().name("vigil-writer".into()).spawn(move || run(conn, keys, quiet, rx))?;
+            std::thread::Builder::new().name("vigil-writer".into()).spawn(move || run(conn, keys, quiet, wal, rx))?;
         Ok((Writer { tx }, handle))
     }
 
@@ -218,14 +226,25 @@ fn weight(cmd: &Command) -> usize {
     }
 }
 
-fn run(mut conn: Connection, keys: Arc<ProbeKeys>, quiet: i64, mut rx: mpsc::Receiver<Command>) {
+/// The measurement bytes a command writes (what a transaction's WAL frames grow with).
+fn bytes(cmd: &Command) -> usize {
+    match cmd {
+        Command::Insert { items, .. } => items.iter().map(|m| m.payload.len() + m.signature.len()).sum(),
+        _ => 0,
+    }
+}
+
+fn run(mut conn: Connection, keys: Arc<ProbeKeys>, quiet: i64, wal: WalLimit, mut rx: mpsc::Receiver<Command>) {
+    let max_bytes = wal.group_bytes();
     while let Some(first) = rx.blocking_recv() {
         let mut total = weight(&first);
+        let mut size = bytes(&first);
         let mut group = vec![first];
-        while total < MAX_GROUP_WEIGHT {
+        while total < MAX_GROUP_WEIGHT && size < max_bytes {
             match rx.try_recv() {
                 Ok(cmd) => {
                     total += weight(&cmd);
+                    size += bytes(&cmd);
                     group.push(cmd);
                 }
                 Err(_) => break,
@@ -243,6 +262,8 @@ fn run(mut conn: Connection, keys: Arc<ProbeKeys>, quiet: i64, mut rx: mpsc::Rec
                 for (cmd, outcome) in group.into_iter().zip(outcomes) {
                     reply_ok(cmd, outcome);
                 }
+                // Acknowledged; now, before the next transaction, keep the WAL bounded.
+                wal.after_commit(&conn);
             }
             Err(e) => {
                 let failure = StoreFailure::Db(e.to_string());

@@ -16,9 +16,13 @@ mod durability;
 mod enrich;
 #[path = "api/enroll.rs"]
 mod enroll;
+#[path = "api/escaping.rs"]
+mod escaping;
 #[path = "api/limits.rs"]
 mod limits;
 #[path = "api/openapi.rs"]
 mod openapi;
 #[path = "api/submit.rs"]
 mod submit;
+#[path = "api/wal.rs"]
+mod wal;

@@ -14,5 +14,6 @@ pub mod parts;
 pub mod place;
 pub mod svg;
 pub mod words;
+pub mod xml;
 
 pub use layout::Ctx;

@@ -8,6 +8,7 @@ use maud::{Markup, html};
 use crate::i18n::{Dir, Lang};
 use crate::model::{Partial, State, Timeline};
 use crate::words;
+use crate::xml::clean;
 
 const W: f64 = 960.0;
 const LABEL_W: f64 = 120.0;
@@ -154,7 +155,7 @@ fn tip(lang: &Lang, t: &Timeline, platform: &str, i: usize, len: usize, s: State
         Some(p) => format!("{} ({})", words::state(lang, s), partial_words(lang, p)),
         None => words::state(lang, s).to_string(),
     };
-    format!("{platform}: {state} · {} – {} UTC", words::utc_minutes(from), words::utc_minutes(to))
+    format!("{}: {state} · {} – {} UTC", clean(platform), words::utc_minutes(from), words::utc_minutes(to))
 }
 
 /// The day ticks: (time, label), at most about ten.
@@ -208,8 +209,8 @@ pub fn timeline(
     html! {
         svg class="timeline" viewBox={ "0 0 " (n(W)) " " (n(height)) } role="img"
             aria-labelledby={ (id) "-t " (id) "-d" } data-from=(t.from) data-to=(t.to) data-bucket=(t.bucket) {
-            title id={ (id) "-t" } { (title) }
-            desc id={ (id) "-d" } { (desc) }
+            title id={ (id) "-t" } { (clean(title)) }
+            desc id={ (id) "-d" } { (clean(desc)) }
             @for (at, label) in ticks(t) {
                 @let x = x_of(at);
                 @let room = if rtl { x - 40.0 } else { W - x - 40.0 };
@@ -230,8 +231,8 @@ pub fn timeline(
             }
             @for (r, row) in t.rows.iter().enumerate() {
                 @let y = AXIS_H + r as f64 * (ROW_H + GAP);
-                g data-platform=(row.platform) {
-                    text x=(n(label_x)) y=(n(y + ROW_H - 5.0)) text-anchor=(anchor) class="label" { (row.platform) }
+                g data-platform=(clean(&row.platform)) {
+                    text x=(n(label_x)) y=(n(y + ROW_H - 5.0)) text-anchor=(anchor) class="label" { (clean(&row.platform)) }
                     @if rects {
                         @for (i, len, (s, p)) in runs(&row.keyed()) {
                             @let (x, w) = ax.span(i, len);
@@ -271,7 +272,7 @@ pub fn sparkline(lang: &Lang, t: &Timeline, title: &str, id: &str) -> Markup {
     html! {
         svg class="spark" viewBox={ "0 0 " (n(SPARK_W)) " " (n(SPARK_H)) } role="img" aria-labelledby={ (id) "-t" }
             preserveAspectRatio="none" {
-            title id={ (id) "-t" } { (title) }
+            title id={ (id) "-t" } { (clean(title)) }
             @for (i, len, (s, p)) in runs(&worst) {
                 @let (x, w) = ax.span(i, len);
                 rect x=(n(x)) y="0" width=(n(w)) height=(n(SPARK_H)) fill=(fill(s)) data-state=(s.label())
@@ -455,5 +456,18 @@ mod tests {
         assert_eq!(t.worst_keyed()[1], (State::BlockedDns, part));
         assert_eq!(t.worst_keyed()[2], (State::BlockedDns, None));
         assert!(sparkline(en, &t, "S", "s").into_string().contains(r#"data-partial="1/3""#));
+    }
+
+    #[test]
+    fn characters_xml_cannot_carry_are_replaced_in_every_text() {
+        let mut t = tl();
+        t.rows[0].platform = "ctl\u{1}\u{b}plat\u{fffe}".into();
+        let en = by_code("en").unwrap();
+        let chart = timeline(en, &t, "T\u{0}", "D\u{1f}", "c", None, None).into_string();
+        let spark = sparkline(en, &t, "S\u{ffff}", "s").into_string();
+        for svg in [&chart, &spark] {
+            assert!(svg.chars().all(crate::xml::allowed), "{svg:?}");
+        }
+        assert!(chart.contains("ctl\u{fffd}\u{fffd}plat\u{fffd}") && chart.contains("T\u{fffd}"), "{chart}");
     }
 }
