@@ -189,8 +189,12 @@ pub async fn event(
     let Some(e) = found else {
         return Err(HttpError::not_found(format!("no event with id {id:?}")));
     };
-    let period = event_period(&e, state.config.read_now());
-    let tq = query(state.config.read_now(), &q, &e.scope.cc, e.scope.asn, e.kind.platform(), Some(period))?;
+    let now = state.config.read_now();
+    let period = event_period(&e, now);
+    // An event stored before platform ids were checked may name one the timeline refuses: its
+    // chart then shows every platform of its scope (the title still names the event).
+    let platform = e.kind.platform().filter(|p| vigil_report::limits::platform_id("platform", p).is_ok());
+    let tq = query(now, &q, &e.scope.cc, e.scope.asn, platform, Some(period))?;
     let t = state.read(move |c| timeline::build(c, &tq)).await?;
     respond(t, event_title(&e), format).await
 }
