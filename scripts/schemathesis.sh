@@ -33,13 +33,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The demo's data (a simulated fleet, its events and disclosures), then a collector serving it
-# with an operator token, so the admin routes are reached too (port 0: any free one).
-"$bin" demo --data-dir "$work/data" --no-serve --days 2 --probes 16 >"$work/demo.log" 2>&1 \
+# The demo's data (a simulated fleet, its events and disclosures; a fixed end, so every run
+# fuzzes the same data), then a collector serving it with an operator token, so the admin routes
+# are reached too (port 0: any free one). The per-network read and enrollment limits are lifted:
+# every request comes from 127.0.0.1, and 429s would hide the rest (they are tested elsewhere).
+"$bin" demo --data-dir "$work/data" --no-serve --days 2 --probes 16 --end 2026-12-01T00:00:00Z \
+  >"$work/demo.log" 2>&1 \
   || { cat "$work/demo.log"; echo "schemathesis: the demo did not load" >&2; exit 1; }
 token="schemathesis-operator-token-$$"
-"$bin" serve --data-dir "$work/data" --listen 127.0.0.1:0 --operator-token "$token" \
-  --enroll-token schemathesis-enroll-token >"$work/collector.log" 2>&1 &
+VIGIL_OPERATOR_TOKEN="$token" "$bin" serve --data-dir "$work/data" --listen 127.0.0.1:0 \
+  --enroll-token schemathesis-enroll-token --reads-per-minute 0 --enroll-per-minute 0 \
+  >"$work/collector.log" 2>&1 &
 pid=$!
 base=""
 for _ in $(seq 1 100); do
