@@ -201,6 +201,19 @@ pub struct ServeArgs {
     pub max_batch: usize,
     #[arg(long, default_value_t = config::DEFAULT_FUTURE_TOLERANCE_SECS)]
     pub future_tolerance_secs: u64,
+    /// Seconds a client has to send a request's whole header (also bounds a silent new connection).
+    #[arg(long, default_value_t = config::DEFAULT_HEADER_READ_TIMEOUT_SECS)]
+    pub header_read_timeout_secs: u64,
+    /// Seconds before a connection with no request in flight and no traffic is closed.
+    #[arg(long, default_value_t = config::DEFAULT_IDLE_TIMEOUT_SECS)]
+    pub idle_timeout_secs: u64,
+    /// Seconds a client has to send a request's whole body (then 408).
+    #[arg(long, default_value_t = config::DEFAULT_BODY_TIMEOUT_SECS)]
+    pub body_timeout_secs: u64,
+    /// Connections served at once (more are answered 503 and closed); lowered to fit the
+    /// descriptor limit.
+    #[arg(long, default_value_t = config::DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
     /// Detection parameters (TOML; `collector/detection.toml` lists them with their defaults).
     #[arg(long)]
     pub detection: Option<PathBuf>,
@@ -238,6 +251,21 @@ impl ServeArgs {
         c.max_body_bytes = self.max_body_bytes;
         c.max_batch = self.max_batch;
         c.future_tolerance = Duration::from_secs(self.future_tolerance_secs);
+        if self.header_read_timeout_secs == 0
+            || self.idle_timeout_secs == 0
+            || self.body_timeout_secs == 0
+            || self.max_connections == 0
+        {
+            return Err(CollectorError::Config(
+                "--header-read-timeout-secs, --idle-timeout-secs, --body-timeout-secs and --max-connections must be \
+                 positive"
+                    .into(),
+            ));
+        }
+        c.header_read_timeout = Duration::from_secs(self.header_read_timeout_secs);
+        c.idle_timeout = Duration::from_secs(self.idle_timeout_secs);
+        c.body_timeout = Duration::from_secs(self.body_timeout_secs);
+        c.max_connections = self.max_connections;
         if let Some(path) = &self.detection {
             c.detection = config::load_detection(path)?;
         }

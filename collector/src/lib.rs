@@ -30,6 +30,7 @@ pub mod events;
 pub mod ingest;
 pub mod inspect;
 pub mod keys;
+pub mod limits;
 pub mod metrics;
 pub mod probe_keys;
 pub mod ratelimit;
