@@ -138,6 +138,26 @@ async fn idle_connections_are_closed_after_the_idle_timeout() {
     let (got, closed) = read_to_close(&mut kept).await;
     assert!(closed && got.is_empty(), "an idle kept-alive connection stays open: {got:?}");
     assert!(t.elapsed() >= Duration::from_millis(200), "closed before the idle timeout");
+    // A request in flight is not idle: a body paused for longer than the idle timeout is read.
+    let k = key(5);
+    let body = serde_json::to_string(&vigil_report::protocol::EnrollRequest {
+        public_key: vigil_report::signed::encode_public_key(&k.verifying_key()),
+        proof: vigil_report::signed::enrollment_proof(&k),
+        token: Some(support::TOKEN.into()),
+        software_version: "test".into(),
+    })
+    .unwrap();
+    let (first, rest) = body.split_at(body.len() / 2);
+    let mut c = TcpStream::connect(s.addr).await.unwrap();
+    let head = format!(
+        "POST /api/v1/enroll HTTP/1.1\r\nhost: t\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{first}",
+        body.len()
+    );
+    c.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    c.write_all(rest.as_bytes()).await.unwrap();
+    let (status, answer) = read_response(&mut c).await;
+    assert_eq!(status, 200, "{answer}");
     // Still serving.
     let (status, _) = s.get("/api/v1/health").await;
     assert_eq!(status, 200);
