@@ -14,6 +14,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use futures_util::StreamExt as _;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, params_from_iter};
 use serde::Serialize;
@@ -389,7 +390,10 @@ pub async fn export(
             }
         }
     });
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
+    // Fused: after the end it keeps answering None. The compression layer polls a finished body
+    // once more, and an unfused `unfold` panics then (with panic = "abort", the whole collector).
+    let stream =
+        futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) }).fuse();
     let mut response = ([(header::CONTENT_TYPE, "application/x-ndjson")], Body::from_stream(stream)).into_response();
     if let Some(link) = link.and_then(|l| l.parse().ok()) {
         response.headers_mut().insert(header::LINK, link);

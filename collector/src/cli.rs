@@ -233,6 +233,19 @@ pub struct ServeArgs {
     /// The SQLite WAL's limit, bytes: past it the writer restarts the WAL between transactions.
     #[arg(long, default_value_t = config::DEFAULT_WAL_LIMIT_BYTES)]
     pub wal_limit_bytes: u64,
+    /// Seconds a client has to send a request's whole header (also bounds a silent new connection).
+    #[arg(long, default_value_t = config::DEFAULT_HEADER_READ_TIMEOUT_SECS)]
+    pub header_read_timeout_secs: u64,
+    /// Seconds before a connection with no request in flight and no traffic is closed.
+    #[arg(long, default_value_t = config::DEFAULT_IDLE_TIMEOUT_SECS)]
+    pub idle_timeout_secs: u64,
+    /// Seconds a client has to send a request's whole body (then 408).
+    #[arg(long, default_value_t = config::DEFAULT_BODY_TIMEOUT_SECS)]
+    pub body_timeout_secs: u64,
+    /// Connections served at once (more are answered 503 and closed); lowered to fit the
+    /// descriptor limit.
+    #[arg(long, default_value_t = config::DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
     /// Detection parameters (TOML; `collector/detection.toml` lists them with their defaults).
     #[arg(long)]
     pub detection: Option<PathBuf>,
@@ -287,6 +300,21 @@ impl ServeArgs {
             return Err(CollectorError::Config("--wal-limit-bytes must be at least 1 MiB (1048576)".into()));
         }
         c.wal_limit_bytes = self.wal_limit_bytes;
+        if self.header_read_timeout_secs == 0
+            || self.idle_timeout_secs == 0
+            || self.body_timeout_secs == 0
+            || self.max_connections == 0
+        {
+            return Err(CollectorError::Config(
+                "--header-read-timeout-secs, --idle-timeout-secs, --body-timeout-secs and --max-connections must be \
+                 positive"
+                    .into(),
+            ));
+        }
+        c.header_read_timeout = Duration::from_secs(self.header_read_timeout_secs);
+        c.idle_timeout = Duration::from_secs(self.idle_timeout_secs);
+        c.body_timeout = Duration::from_secs(self.body_timeout_secs);
+        c.max_connections = self.max_connections;
         if let Some(path) = &self.detection {
             c.detection = config::load_detection(path)?;
         }

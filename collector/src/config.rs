@@ -77,6 +77,23 @@ impl std::str::FromStr for ControlMode {
 /// The SQLite WAL's limit (64 MiB): past it the writer restarts the WAL between transactions,
 /// and the file is cut back to it; one write transaction carries at most a quarter of it.
 pub const DEFAULT_WAL_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
+/// Time a client has to send a request's whole header, from when the server starts waiting for
+/// it (connection accepted, or the previous response sent), seconds.
+pub const DEFAULT_HEADER_READ_TIMEOUT_SECS: u64 = 10;
+/// A connection with no request in flight and no byte moved for this long is closed, seconds.
+pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 5;
+/// Time a client has to send a request's whole body, from when the handler starts reading it
+/// (408 `request_timeout` after), seconds.
+pub const DEFAULT_BODY_TIMEOUT_SECS: u64 = 60;
+/// Connections served at once; more are answered 503 `too_many_connections` and closed at once.
+/// Lowered at start to fit the descriptor limit (`RLIMIT_NOFILE` less [`FD_RESERVE`]).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// Descriptors kept for the database, the control's outgoing sockets and files when the
+/// connection cap is fitted to `RLIMIT_NOFILE`.
+pub const FD_RESERVE: u64 = 64;
+/// Request body limit of every route with a body except submit (`max_body_bytes`), the control
+/// (`vigil_control::MAX_REQUEST_BYTES`) and the disclosure import (`MAX_IMPORT_BYTES`).
+pub const DEFAULT_MAX_OTHER_BODY_BYTES: usize = 64 * 1024;
 
 /// Everything `vigil-collector serve` needs.
 #[derive(Debug, Clone)]
@@ -124,6 +141,16 @@ pub struct Config {
     pub control_clock_tolerance: Duration,
     /// The WAL's limit in bytes: the WAL file stays under it plus one write transaction.
     pub wal_limit_bytes: u64,
+    /// See [`DEFAULT_HEADER_READ_TIMEOUT_SECS`].
+    pub header_read_timeout: Duration,
+    /// See [`DEFAULT_IDLE_TIMEOUT_SECS`].
+    pub idle_timeout: Duration,
+    /// See [`DEFAULT_BODY_TIMEOUT_SECS`].
+    pub body_timeout: Duration,
+    /// See [`DEFAULT_MAX_CONNECTIONS`].
+    pub max_connections: usize,
+    /// See [`DEFAULT_MAX_OTHER_BODY_BYTES`].
+    pub max_other_body_bytes: usize,
     /// A ready control configuration (tests, labs); None builds the field one (system resolver,
     /// public web PKI, non-public and own addresses refused).
     pub control: Option<Arc<ControlConfig>>,
@@ -168,6 +195,11 @@ impl Config {
             control_mode: DEFAULT_CONTROL_MODE,
             control_clock_tolerance: Duration::from_secs(DEFAULT_CONTROL_CLOCK_TOLERANCE_SECS),
             wal_limit_bytes: DEFAULT_WAL_LIMIT_BYTES,
+            header_read_timeout: Duration::from_secs(DEFAULT_HEADER_READ_TIMEOUT_SECS),
+            idle_timeout: Duration::from_secs(DEFAULT_IDLE_TIMEOUT_SECS),
+            body_timeout: Duration::from_secs(DEFAULT_BODY_TIMEOUT_SECS),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_other_body_bytes: DEFAULT_MAX_OTHER_BODY_BYTES,
             control: None,
             detection: Params::default(),
             live_detection: true,

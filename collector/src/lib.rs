@@ -32,6 +32,7 @@ pub mod events;
 pub mod ingest;
 pub mod inspect;
 pub mod keys;
+pub mod limits;
 pub mod metrics;
 pub mod params;
 pub mod probe_keys;

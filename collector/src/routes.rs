@@ -155,14 +155,44 @@ pub fn rate_limited() -> Vec<(Method, &'static str, Class)> {
 
 /// The collector's router, with the control router mounted at [`CONTROL_PATH`].
 pub fn router(state: AppState, control: Router) -> Router {
+    let bodies = std::sync::Arc::new(body_limits(&state.config));
     build(state.config.max_body_bytes, Some(control), Some(state.clone()))
         .router
         // Every route's query is checked against its parameters' bounds (`params`) first.
         .route_layer(axum::middleware::from_fn(crate::params::check))
         .fallback(api_public::not_found)
         .method_not_allowed_fallback(api_public::method_not_allowed)
+        // A declared body over the route's limit gets 413 before it is read; a slow one 408.
+        .layer(axum::middleware::from_fn_with_state(bodies, crate::limits::guard_body))
         // gzip for clients that ask (browsers: pages, feeds, CSV, JSON, SVG shrink several times;
         // PNGs are left alone); probes do not ask, so submissions and acks are unchanged.
         .layer(tower_http::compression::CompressionLayer::new().gzip(true).no_br().no_deflate().no_zstd())
+        // A handler that panics answers 500 instead of dropping the connection (release builds
+        // abort on panic: there the cure is not panicking).
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
         .with_state(state)
+}
+
+/// The request body limit of each route that takes one: submit, the control and the disclosure
+/// import have their own; every other route the small default.
+pub fn body_limits(config: &crate::config::Config) -> crate::limits::BodyLimits {
+    crate::limits::BodyLimits {
+        routes: vec![
+            ("/api/v1/submit", config.max_body_bytes),
+            (CONTROL_PATH, vigil_control::MAX_REQUEST_BYTES),
+            ("/api/v1/admin/disclosures", crate::api_disclosures::MAX_IMPORT_BYTES),
+        ],
+        default: config.max_other_body_bytes,
+        timeout: config.body_timeout,
+    }
+}
+
+fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    crate::error::HttpError::new(
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        crate::error::ApiCode::Internal,
+        "internal error",
+    )
+    .into_response()
 }

@@ -2,7 +2,7 @@
 //! graceful shutdown that lets the writer finish.
 
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, ToSocketAddrs};
 use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -221,23 +221,20 @@ impl Collector {
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), CollectorError> {
-        let app = self.router().into_make_service_with_connect_info::<SocketAddr>();
-        let addr = listener.local_addr().ok();
+        let app = self.router();
+        let limits = crate::limits::ServeLimits::from_config(&self.state.config);
         let draining = CancellationToken::new();
         let signal = draining.clone();
         // The run is recorded before detection's first pass, which reads it.
         crate::uptime::start_now(&self.state).await;
         let uptime = tokio::spawn(crate::uptime::run(self.state.clone(), draining.clone()));
         let detection = tokio::spawn(crate::detection::run(self.state.clone(), draining.clone()));
-        let serving = axum::serve(listener, app).with_graceful_shutdown(async move {
+        tokio::spawn(async move {
             shutdown.await;
             signal.cancel();
         });
         // Requests in flight get SHUTDOWN_GRACE to finish; then the connections are dropped.
-        let served = tokio::select! {
-            r = serving => r,
-            _ = async { draining.cancelled().await; tokio::time::sleep(SHUTDOWN_GRACE).await } => Ok(()),
-        };
+        crate::limits::serve(listener, app, limits, draining.clone(), SHUTDOWN_GRACE).await;
         draining.cancel();
         let _ = detection.await;
         let _ = uptime.await;
@@ -250,11 +247,7 @@ impl Collector {
             checkpointer.stop();
         });
         let _ = tokio::time::timeout(Duration::from_secs(10), joined).await;
-        served.map_err(|e| CollectorError::Io {
-            op: "serve",
-            path: addr.map(|a| a.to_string()).unwrap_or_default(),
-            source: e,
-        })
+        Ok(())
     }
 }
 

@@ -196,6 +196,10 @@ api_codes! {
     BadField = "bad_field",
     /// The measurement is dated before the collector's floor (2012-01-01).
     TimestampTooOld = "timestamp_too_old",
+    /// The request's body did not arrive within the body timeout.
+    RequestTimeout = "request_timeout",
+    /// The collector serves as many connections as it may: retry later.
+    TooManyConnections = "too_many_connections",
 }
 
 impl std::fmt::Display for ApiCode {
@@ -276,7 +280,11 @@ impl ApiCode {
     pub const fn retry(self) -> Retry {
         match self {
             ApiCode::FutureTimestamp => Retry::ItemLater,
-            ApiCode::RateLimited | ApiCode::StorageError | ApiCode::Internal => Retry::CollectorLater,
+            ApiCode::RateLimited
+            | ApiCode::StorageError
+            | ApiCode::Internal
+            | ApiCode::RequestTimeout
+            | ApiCode::TooManyConnections => Retry::CollectorLater,
             ApiCode::BodyTooLarge => Retry::SetAside,
             ApiCode::BatchTooLarge => Retry::SmallerBatch,
             _ => Retry::Never,
