@@ -133,7 +133,11 @@ async fn a_megabyte_software_version_is_refused_at_enrollment() {
     c.open_enrollment = true;
     c.enroll_tokens.clear();
     let s = Server::start(c).await;
+    // A megabyte is over the enrollment's body limit: refused before it is read.
     let (status, body) = s.post("/api/v1/enroll", enrollment(&key(9), "v".repeat(1 << 20))).await;
+    assert_eq!((status, error_code(&body).as_str()), (413, "body_too_large"), "{body}");
+    // A body within the limit whose version is too long is refused by name.
+    let (status, body) = s.post("/api/v1/enroll", enrollment(&key(9), "v".repeat(65))).await;
     assert_eq!((status, error_code(&body).as_str()), (400, "bad_field"), "{body}");
     assert!(body.contains("software_version must be at most 64 printable ASCII"), "{body}");
     let (status, body) = s.post("/api/v1/enroll", enrollment(&key(9), "0.1.0\n<b>".into())).await;
