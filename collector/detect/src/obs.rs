@@ -22,12 +22,12 @@
 use serde::{Deserialize, Serialize};
 use time::macros::format_description;
 use time::{OffsetDateTime, PrimitiveDateTime};
+/// `input`/`platform` of the connectivity check a probe spools when its heartbeat fails.
+pub use vigil_report::limits::CONNECTIVITY_CHECK;
 pub use vigil_report::{
     HEARTBEAT_TEST_NAME, HeartbeatKeys, THROTTLING_TEST_NAME, ThrottleMechanism, ThrottleVerdict, ThrottlingKeys,
 };
 use vigil_report::{Measurement, Mechanism, MechanismFamily, PLATFORM_TEST_NAME, PlatformKeys, PlatformStatus};
-/// `input`/`platform` of the connectivity check a probe spools when its heartbeat fails.
-pub const CONNECTIVITY_CHECK: &str = "controls";
 
 /// One thing a probe reported, reduced to what detection needs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
