@@ -107,7 +107,8 @@ pub async fn country(
         return Err(bad("country", "expected a two-letter country code (e.g. AA.svg)"));
     }
     let tq = query(state.config.read_now(), &q, &cc, None, None, None)?;
-    let t = state.read(move |c| timeline::build(c, &tq)).await?;
+    let params = state.config.detection.clone();
+    let t = state.read(move |c| timeline::build(c, &tq, &params)).await?;
     respond(t, format!("Reachability of online platforms in {cc}"), format).await
 }
 
@@ -143,7 +144,8 @@ pub async fn asn(
         return respond(t, title, format).await;
     };
     let tq = query(state.config.read_now(), &q, &cc, Some(asn), None, None)?;
-    let t = state.read(move |c| timeline::build(c, &tq)).await?;
+    let params = state.config.detection.clone();
+    let t = state.read(move |c| timeline::build(c, &tq, &params)).await?;
     respond(t, format!("{title} ({cc})"), format).await
 }
 
@@ -191,7 +193,8 @@ pub async fn event(
     };
     let period = event_period(&e, state.config.read_now());
     let tq = query(state.config.read_now(), &q, &e.scope.cc, e.scope.asn, e.kind.platform(), Some(period))?;
-    let t = state.read(move |c| timeline::build(c, &tq)).await?;
+    let params = state.config.detection.clone();
+    let t = state.read(move |c| timeline::build(c, &tq, &params)).await?;
     respond(t, event_title(&e), format).await
 }
 
