@@ -107,7 +107,8 @@ pub async fn country(
         return Err(bad("country", "expected a two-letter country code (e.g. AA.svg)"));
     }
     let tq = query(state.config.read_now(), &q, &cc, None, None, None)?;
-    let t = state.read(move |c| timeline::build(c, &tq)).await?;
+    let params = state.config.detection.clone();
+    let t = state.read(move |c| timeline::build(c, &tq, &params)).await?;
     respond(t, format!("Reachability of online platforms in {cc}"), format).await
 }
 
@@ -143,7 +144,8 @@ pub async fn asn(
         return respond(t, title, format).await;
     };
     let tq = query(state.config.read_now(), &q, &cc, Some(asn), None, None)?;
-    let t = state.read(move |c| timeline::build(c, &tq)).await?;
+    let params = state.config.detection.clone();
+    let t = state.read(move |c| timeline::build(c, &tq, &params)).await?;
     respond(t, format!("{title} ({cc})"), format).await
 }
 
@@ -195,7 +197,8 @@ pub async fn event(
     // chart then shows every platform of its scope (the title still names the event).
     let platform = e.kind.platform().filter(|p| vigil_report::limits::platform_id("platform", p).is_ok());
     let tq = query(now, &q, &e.scope.cc, e.scope.asn, platform, Some(period))?;
-    let t = state.read(move |c| timeline::build(c, &tq)).await?;
+    let params = state.config.detection.clone();
+    let t = state.read(move |c| timeline::build(c, &tq, &params)).await?;
     respond(t, event_title(&e), format).await
 }
 

@@ -84,7 +84,8 @@ pub async fn timeline(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Timeline>, HttpError> {
     let q = parse(&q, state.config.read_now())?;
-    Ok(Json(state.read(move |c| timeline::build(c, &q)).await?))
+    let params = state.config.detection.clone();
+    Ok(Json(state.read(move |c| timeline::build(c, &q, &params)).await?))
 }
 
 #[cfg(test)]

@@ -280,6 +280,8 @@ impl ServeArgs {
         c.public_url = self.public_url;
         if let Some(path) = &self.battery {
             let text = std::fs::read_to_string(path).map_err(|e| CollectorError::io("read", path, e))?;
+            config::battery_platform_ids(&text)
+                .map_err(|e| CollectorError::Config(format!("--battery {}: {e}", path.display())))?;
             c.battery_toml = Some(text);
         }
         for p in &self.platforms {
@@ -596,6 +598,26 @@ mod tests {
         let e = serve(&["--platform", "Not An Id"]).unwrap_err().to_string();
         assert!(e.contains("--platform must be 1 to 32 characters"), "{e}");
         assert!(serve(&["--max-tracked-networks", "0"]).is_err());
+    }
+
+    #[test]
+    fn a_bad_battery_file_is_refused_at_start_naming_the_file_and_the_problem() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("battery.toml");
+        let path = file.to_str().unwrap();
+        for (text, problem) in [
+            ("[[platform]\nid = 1", "not TOML"),
+            ("[other]\nid = \"x\"\n", "no [[platform]] table"),
+            ("[[platform]]\nname = \"x\"\n", "platform 1 has no string id"),
+            ("[[platform]]\nid = \"lab_1\"\n[[platform]]\nid = \"Bad Id\"\n", "platform 2: platform id must be"),
+            ("[[platform]]\nid = \"lab_1\"\n[[platform]]\nid = \"lab_1\"\n", "platform id \"lab_1\" is used twice"),
+        ] {
+            std::fs::write(&file, text).unwrap();
+            let e = serve(&["--battery", path]).unwrap_err().to_string();
+            assert!(e.contains(&format!("--battery {path}: {problem}")), "{text:?}: {e}");
+        }
+        std::fs::write(&file, "[[platform]]\nid = \"lab_1\"\nname = \"Lab\"\n").unwrap();
+        assert!(serve(&["--battery", path]).unwrap().known_platforms().contains("lab_1"));
     }
 
     #[test]

@@ -228,13 +228,9 @@ impl Config {
         let mut known: HashSet<String> =
             vigil_report::limits::BUILTIN_PLATFORM_IDS.iter().map(|s| s.to_string()).collect();
         known.insert(vigil_report::limits::CONNECTIVITY_CHECK.to_string());
-        let battery = self.battery_toml.as_deref().and_then(|t| toml::from_str::<toml::Table>(t).ok());
-        let listed = battery.as_ref().and_then(|b| b.get("platform")).and_then(|p| p.as_array());
-        for p in listed.into_iter().flatten() {
-            if let Some(id) = p.get("id").and_then(|i| i.as_str()) {
-                known.insert(id.to_string());
-            }
-        }
+        // `--battery` is checked at start (`battery_platform_ids`); a config built in code with a
+        // bad battery contributes no platform.
+        known.extend(self.battery_toml.as_deref().and_then(|t| battery_platform_ids(t).ok()).unwrap_or_default());
         known.extend(self.platforms.iter().cloned());
         known
     }
@@ -243,6 +239,30 @@ impl Config {
     pub fn control_url(&self) -> Option<String> {
         self.public_url.as_ref().map(|u| format!("{}/api/v1/control", u.trim_end_matches('/')))
     }
+}
+
+/// The platform ids of a battery (TOML, the probe's `[[platform]]` tables), or what is wrong
+/// with it: not TOML, no `[[platform]]` table, a platform without a string `id`, an id out of
+/// bounds or used twice. (The probe checks the rest of the battery, its endpoints and kinds.)
+pub fn battery_platform_ids(text: &str) -> Result<Vec<String>, String> {
+    let table: toml::Table = toml::from_str(text).map_err(|e| format!("not TOML: {e}"))?;
+    let Some(list) = table.get("platform") else { return Err("no [[platform]] table".into()) };
+    let Some(list) = list.as_array() else { return Err("platform must be an array of tables ([[platform]])".into()) };
+    if list.is_empty() {
+        return Err("no [[platform]] table".into());
+    }
+    let mut ids: Vec<String> = Vec::with_capacity(list.len());
+    for (i, p) in list.iter().enumerate() {
+        let Some(id) = p.get("id").and_then(|i| i.as_str()) else {
+            return Err(format!("platform {} has no string id", i + 1));
+        };
+        vigil_report::limits::platform_id("platform id", id).map_err(|e| format!("platform {}: {e}", i + 1))?;
+        if ids.iter().any(|seen| seen == id) {
+            return Err(format!("platform id {id:?} is used twice"));
+        }
+        ids.push(id.to_string());
+    }
+    Ok(ids)
 }
 
 /// Read detection parameters from a TOML file; a key missing from it keeps its default, an

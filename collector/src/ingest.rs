@@ -19,6 +19,7 @@ use crate::asn::AsnInfo;
 use crate::error::{ApiCode, HttpError};
 use crate::probe_keys::ProbeKeys;
 use crate::writer::NewMeasurement;
+use vigil_detect::obs::{ObsError, What, what_of};
 
 /// Signatures verified together; a failing group is re-checked one by one.
 const VERIFY_GROUP: usize = 64;
@@ -73,16 +74,6 @@ pub fn parse_request(body: &[u8], max_batch: usize) -> Result<SubmitRequest, Htt
 /// The payload fields the collector reads; `test_keys` is any JSON value (skipped, not built).
 type Header = Measurement<IgnoredAny>;
 
-/// The `test_keys` fields of a platform or throttling summary that become observations (a
-/// summary without them yields no observation, as before: it is stored as it is).
-#[derive(serde::Deserialize)]
-struct SummaryKeys {
-    #[serde(default)]
-    platform: Option<String>,
-    #[serde(default)]
-    kind: Option<String>,
-}
-
 /// Every free string of the envelope that is stored in a column or shown to readers.
 fn check_fields(h: &Header) -> Result<(), BadField> {
     limits::test_name(&h.test_name)?;
@@ -101,18 +92,22 @@ fn check_fields(h: &Header) -> Result<(), BadField> {
     limits::annotations(h.annotations.iter())
 }
 
-/// For a platform or throttling summary: its platform id checked, and whether the collector's
-/// battery knows it (true for other tests).
+/// For a platform or throttling summary: whether the collector's battery knows its platform
+/// (true for other tests), or why it is refused. The platform is read from the very observation
+/// the writer will store ([`what_of`], the parse `observe` uses), so no payload shape can carry a
+/// platform past this check. A summary that does not parse as its test's keys yields no
+/// observation: it is stored as evidence but kept apart (unknown), never counted as known.
 fn check_summary(test_name: &str, payload: &str, known: Option<&HashSet<String>>) -> Result<bool, String> {
     if test_name != PLATFORM_TEST_NAME && test_name != THROTTLING_TEST_NAME {
         return Ok(true);
     }
-    let Ok(m) = serde_json::from_str::<Measurement<SummaryKeys>>(payload) else { return Ok(true) };
-    let Some(platform) = m.test_keys.platform else { return Ok(true) };
+    let platform = match what_of(test_name, payload) {
+        Ok(What::Platform { platform, .. } | What::Throttling { platform, .. }) => platform,
+        Ok(_) => return Ok(true),
+        Err(ObsError::BadKind(e)) => return Err(e.to_string()),
+        Err(_) => return Ok(false),
+    };
     limits::platform_id("test_keys.platform", &platform).map_err(|e| e.to_string())?;
-    if let Some(kind) = &m.test_keys.kind {
-        limits::platform_kind(kind).map_err(|e| e.to_string())?;
-    }
     Ok(known.is_none_or(|k| k.contains(&platform)))
 }
 
@@ -304,6 +299,64 @@ mod tests {
             "software_name":"s","software_version":"1","probe_asn":"AS0","probe_cc":"ZZ","resolver_ip":null,
             "test_runtime":0.5,"test_keys":{{"any":["json"]}}}}"#
         )
+    }
+
+    /// A summary `test_name` with these `test_keys`, checked against the built-in battery.
+    fn check_summary_keys(test_name: &str, test_keys: serde_json::Value) -> Checked {
+        let k = SigningKey::from_bytes(&[2; 32]);
+        let keys = Arc::new(ProbeKeys::default());
+        keys.insert(key_id(&k.verifying_key()), ProbeKey { key: k.verifying_key(), revoked: false });
+        let mut m: serde_json::Value = serde_json::from_str(&payload("s1")).unwrap();
+        m["test_name"] = test_name.into();
+        m["test_keys"] = test_keys;
+        let known: HashSet<String> = ["telegram".to_string()].into();
+        let ctx = CheckContext {
+            keys,
+            now: OffsetDateTime::from_unix_timestamp(1_767_323_045 + 60).unwrap(),
+            future_tolerance: Duration::from_secs(600),
+            origin: AsnInfo { asn: 64500, cc: "NL".into() },
+            platforms: Some(Arc::new(known)),
+        };
+        let mut out = check_items(vec![Signed::sign(MEASUREMENT_FORMAT, m.to_string(), &k)], &ctx);
+        out.remove(0)
+    }
+
+    #[test]
+    fn the_platform_checked_is_the_one_observed_whatever_the_payload_shape() {
+        let bad = "ctl\u{1}\u{b}plat";
+        let throttling = |platform: &str| {
+            serde_json::json!({"platform": platform, "kind": 5, "ratio": 0.01, "verdict": "throttled",
+                "throttled_rate_kbps": 100.0, "control_goodput_kbps": 20000.0})
+        };
+        // test_keys as a sequence: serde reads a struct from an array of its fields in order.
+        let platform = |platform: &str| serde_json::json!([platform, "platform", "blocked", null, [], []]);
+        for (test_name, keys) in [(THROTTLING_TEST_NAME, throttling(bad)), (PLATFORM_TEST_NAME, platform(bad))] {
+            match check_summary_keys(test_name, keys) {
+                Checked::Rejected(r) => {
+                    assert_eq!(r.code, ApiCode::BadField, "{test_name}");
+                    assert!(r.message.starts_with("test_keys.platform must be"), "{test_name}: {}", r.message);
+                }
+                Checked::Valid(_) => panic!("{test_name}: a control-character platform was accepted"),
+            }
+        }
+        // The same shapes with a well-formed id: known or kept apart by the observed platform.
+        for (test_name, keys, known) in [
+            (THROTTLING_TEST_NAME, throttling("telegram"), true),
+            (THROTTLING_TEST_NAME, throttling("made-up"), false),
+            (PLATFORM_TEST_NAME, platform("telegram"), true),
+            (PLATFORM_TEST_NAME, platform("made-up"), false),
+            // Not a summary at all: stored as evidence, never counted as known.
+            (PLATFORM_TEST_NAME, serde_json::json!({"platform": "telegram"}), false),
+            (THROTTLING_TEST_NAME, serde_json::json!([1, 2]), false),
+        ] {
+            match check_summary_keys(test_name, keys.clone()) {
+                Checked::Valid(m) => assert_eq!(m.platform_known, known, "{test_name} {keys}"),
+                Checked::Rejected(r) => panic!("{test_name} {keys}: {r:?}"),
+            }
+        }
+        let odd_kind = serde_json::json!(["telegram", "weird", "blocked", null, [], []]);
+        assert!(matches!(check_summary_keys(PLATFORM_TEST_NAME, odd_kind), Checked::Rejected(r)
+            if r.code == ApiCode::BadField && r.message.starts_with("test_keys.kind must be")));
     }
 
     #[tokio::test]

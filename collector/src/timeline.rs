@@ -303,7 +303,12 @@ fn collector_down(stretches: &[(i64, i64)], q: &TimelineQuery) -> Vec<bool> {
 
 /// Compute a timeline (see [`CellState`] for the rules; on a country's timeline, [`Cell`] says
 /// whether an event's state holds in the whole country or in some of its networks).
-pub fn build(conn: &rusqlite::Connection, q: &TimelineQuery) -> rusqlite::Result<Timeline> {
+/// `params`: detection's, for which quiet stretches were the collector's own.
+pub fn build(
+    conn: &rusqlite::Connection,
+    q: &TimelineQuery,
+    params: &vigil_detect::Params,
+) -> rusqlite::Result<Timeline> {
     let n = q.buckets();
     let events = overlapping_events(conn, q)?;
 
@@ -348,7 +353,7 @@ pub fn build(conn: &rusqlite::Connection, q: &TimelineQuery) -> rusqlite::Result
     }
 
     // The buckets the collector could not hear for at least half of (its own uptime).
-    let deaf = collector_down(&crate::uptime::stretches(conn, q.from, q.to)?, q);
+    let deaf = collector_down(&crate::uptime::stretches(conn, q.from, q.to, params)?, q);
     // A country's timeline: the networks seen in each bucket (measuring any platform, or
     // under an event), so that a network's event is not drawn as the whole country's.
     let networks: Vec<BTreeSet<u32>> = if q.asn.is_none() { networks_seen(conn, q, &events)? } else { Vec::new() };
@@ -502,7 +507,7 @@ mod tests {
 
         let mut q =
             TimelineQuery { cc: "AA".into(), asn: None, platform: None, from: T0, to: T0 + 7 * 3600, bucket: 3600 };
-        let t = build(&conn, &q).unwrap();
+        let t = build(&conn, &q, &vigil_detect::Params::default()).unwrap();
         assert_eq!(t.rows.iter().map(|r| r.platform.as_str()).collect::<Vec<_>>(), ["telegram", "whatsapp"]);
         let tg = ["reachable", "anomaly", "no_data", "no_data", "no_data", "shutdown", "no_data"];
         assert_eq!(states(&t, "telegram"), tg);
@@ -527,7 +532,7 @@ mod tests {
 
         // AS 100: the AS 101 block is not its; the country-wide shutdown is.
         q.asn = Some(100);
-        let t = build(&conn, &q).unwrap();
+        let t = build(&conn, &q, &vigil_detect::Params::default()).unwrap();
         assert!(
             t.rows.iter().flat_map(|r| &r.cells).all(|c| c.networks.is_none() && !c.partial),
             "a network's own timeline"
@@ -544,14 +549,17 @@ mod tests {
         q.platform = Some("telegram".into());
         q.bucket = 7200;
         q.to = T0 + 8 * 3600;
-        let t = build(&conn, &q).unwrap();
+        let t = build(&conn, &q, &vigil_detect::Params::default()).unwrap();
         assert_eq!(states(&t, "telegram"), ["reachable", "no_data", "shutdown", "no_data"]);
         assert_eq!((t.rows.len(), t.rows[0].cells[0].ok, t.rows[0].cells[0].failed), (1, 3, 3));
         assert_eq!(t.events.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["s1"]);
 
         // A platform never seen still gets its row when asked for (a shutdown covers it too).
         q.platform = Some("signal".into());
-        assert_eq!(states(&build(&conn, &q).unwrap(), "signal"), ["no_data", "no_data", "shutdown", "no_data"]);
+        assert_eq!(
+            states(&build(&conn, &q, &vigil_detect::Params::default()).unwrap(), "signal"),
+            ["no_data", "no_data", "shutdown", "no_data"]
+        );
     }
 
     #[test]
@@ -565,8 +573,17 @@ mod tests {
         for at in [T0 + 10, T0 + 3 * 3600 + 10] {
             record(&tx, &obs("p1", 100, at, platform("telegram", Platform, Ok)), "p1").unwrap();
         }
-        // Received until 00:50; the collector restarted at 04:10 (a Down gap 00:50–04:10); then
-        // it ran but heard no one 05:00–05:20 (a third of hour 5: not enough).
+        // Received until 00:50 (from two countries: a fleet-wide silence is the collector's); the
+        // collector restarted at 04:10 (a Down gap 00:50–04:10); then it ran but heard no one
+        // 05:00–05:20 (a third of hour 5: not enough).
+        for (id, cc) in [("h1", "AA"), ("h2", "BB")] {
+            let o = Observation {
+                cc: cc.into(),
+                measurement_id: Some(id.into()),
+                ..obs(id, 100, T0 + 2990, What::Heartbeat)
+            };
+            crate::events::insert_observation(&tx, "vigil_heartbeat", &o).unwrap();
+        }
         crate::uptime::heard(&tx, &[T0 + 3000], &[], 450).unwrap();
         let seq = crate::uptime::apply(&tx, crate::uptime::Op::Start { at: T0 + 4 * 3600 + 600 }).unwrap();
         crate::uptime::heard(&tx, &[T0 + 5 * 3600], &[], 450).unwrap();
@@ -578,7 +595,7 @@ mod tests {
         crate::events::write_changes(&tx, &[s1], T0).unwrap();
         tx.commit().unwrap();
         let q = TimelineQuery { cc: "AA".into(), asn: None, platform: None, from: T0, to: T0 + 6 * 3600, bucket: 3600 };
-        let t = build(&conn, &q).unwrap();
+        let t = build(&conn, &q, &vigil_detect::Params::default()).unwrap();
         let want = ["reachable", "collector_down", "shutdown", "reachable", "collector_down", "no_data"];
         assert_eq!(states(&t, "telegram"), want);
         let json = serde_json::to_value(t.rows[0].cells[1]).unwrap();

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio_util::sync::CancellationToken;
-use vigil_detect::{Downtime, Gap, GapKind};
+use vigil_detect::{Downtime, Gap, GapKind, Params, quiet_is_own};
 
 use crate::server::AppState;
 
@@ -171,13 +171,43 @@ pub fn downtime(conn: &Connection, from: i64, current: Option<(Run, i64, i64)>) 
 
 /// The closed stretches (`[start, end)`) overlapping `[from, to)` in which the collector could
 /// not hear, for timelines: [`downtime`] without a current run (a quiet stretch going on is
-/// recorded up to the task's last tick).
-pub fn stretches(conn: &Connection, from: i64, to: i64) -> rusqlite::Result<Vec<(i64, i64)>> {
+/// recorded up to the task's last tick). A quiet stretch is drawn as the collector's only by
+/// detection's rule ([`vigil_detect::quiet_is_own`]: the fleet heard in the `active_window`
+/// before it, live receipts, spanned enough countries); otherwise its hours are the networks'.
+pub fn stretches(conn: &Connection, from: i64, to: i64, params: &Params) -> rusqlite::Result<Vec<(i64, i64)>> {
     let d = downtime(conn, from, None)?;
-    let mut v: Vec<(i64, i64)> =
-        d.gaps.iter().filter_map(|g| Some((g.start, g.end?))).filter(|&(a, b)| a < to && b > from && b > a).collect();
+    let mut v: Vec<(i64, i64)> = Vec::new();
+    for g in &d.gaps {
+        let Some(end) = g.end else { continue };
+        if !(g.start < to && end > from && end > g.start) {
+            continue;
+        }
+        if g.kind == GapKind::Quiet && !quiet_is_own(countries_heard_before(conn, g.start, params)?, params) {
+            continue;
+        }
+        v.push((g.start, end));
+    }
     v.sort_unstable();
     Ok(v)
+}
+
+/// Distinct countries heard live in the `active_window` before the last receipt at or before
+/// `t`: a recorded quiet stretch starts at the last receipt, or at a run's start, whose
+/// `heard_before` is that receipt. Live receipts come within `live_window` of their `at`, which
+/// bounds the scan through the `at` index.
+fn countries_heard_before(conn: &Connection, t: i64, params: &Params) -> rusqlite::Result<usize> {
+    let before: Option<Option<i64>> = conn
+        .prepare_cached("SELECT heard_before FROM collector_runs WHERE started_at = ?1 LIMIT 1")?
+        .query_row([t], |r| r.get(0))
+        .optional()?;
+    let t = before.flatten().map_or(t, |h| h.min(t));
+    let since = t - params.active_window;
+    conn.prepare_cached(
+        "SELECT COUNT(DISTINCT cc) FROM observations
+         WHERE at BETWEEN ?1 - ?3 AND ?2 AND received_at BETWEEN ?1 AND ?2",
+    )?
+    .query_row(params![since, t, params.live_window], |r| r.get::<_, i64>(0))
+    .map(|n| n as usize)
 }
 
 /// Record this process's run starting at `at` (the serve task calls it with the wall clock;
@@ -230,11 +260,44 @@ pub async fn run(state: AppState, stop: CancellationToken) {
 mod tests {
     use super::*;
 
+    /// An observation received live from `cc` at `at`.
+    fn observed(conn: &Connection, id: &str, cc: &str, asn: u32, at: i64) {
+        conn.execute(
+            "INSERT INTO observations (measurement_id, key_id, test_name, asn, cc, at, received_at, what)
+             VALUES (?1, 'k', 'vigil_heartbeat', ?2, ?3, ?4, ?4 + 2, 'heartbeat')",
+            params![id, asn, cc, at],
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn a_quiet_stretch_of_a_fleet_in_one_country_is_not_drawn_as_the_collectors() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = crate::store::open_and_migrate(&dir.path().join("u.db")).unwrap();
+        let p = Params::default();
+        let t = 1_740_960_000;
+        let s = apply(&conn, Op::Start { at: t - 3600 }).unwrap();
+        // Three networks of one country heard until t, then nothing for an hour (a national
+        // shutdown, or the collector's uplink: the evidence cannot tell, the shutdown wins).
+        for (i, asn) in [1, 2, 3].into_iter().enumerate() {
+            observed(&conn, &format!("m{i}"), "AA", asn, t - 300 + i as i64 * 100);
+        }
+        heard(&conn, &[t - 298, t - 198, t - 98], &[], 450).unwrap();
+        apply(&conn, Op::Alive { seq: s, at: t + 3600, quiet: 450 }).unwrap();
+        assert_eq!(downtime(&conn, t - 7200, None).unwrap().gaps.len(), 2, "the quiet stretch is recorded");
+        assert!(stretches(&conn, t - 600, t + 7200, &p).unwrap().is_empty());
+        // A second country heard too: everyone in every country at once is the collector's.
+        observed(&conn, "m9", "BB", 9, t - 150);
+        assert_eq!(stretches(&conn, t - 600, t + 7200, &p).unwrap(), [(t - 98, t + 3600)]);
+    }
+
     #[test]
     fn runs_receipts_and_quiet_stretches_make_the_downtime() {
         let dir = tempfile::tempdir().unwrap();
         let conn = crate::store::open_and_migrate(&dir.path().join("u.db")).unwrap();
         let t = 1_740_960_000;
+        observed(&conn, "a", "AA", 1, t - 300);
+        observed(&conn, "b", "BB", 2, t - 2);
         // Data received (say, replayed) until t; the first run starts 6 h later.
         heard(&conn, &[], &[t - 600, t - 300, t], 450).unwrap();
         let s1 = apply(&conn, Op::Start { at: t + 6 * 3600 }).unwrap();
@@ -247,7 +310,8 @@ mod tests {
         let d = downtime(&conn, t - 86_400, Some((run, now, 450))).unwrap();
         assert_eq!(d.gaps[1], Gap { start: run.started_at, end: None, kind: GapKind::Quiet });
         apply(&conn, Op::Alive { seq: s1, at: now, quiet: 450 }).unwrap();
-        assert_eq!(stretches(&conn, t, now + 1).unwrap(), [(t, run.started_at), (run.started_at, now)]);
+        let p = Params::default();
+        assert_eq!(stretches(&conn, t, now + 1, &p).unwrap(), [(t, run.started_at), (run.started_at, now)]);
         // A probe reconnects; then the process dies (last alive at now + 600) and restarts.
         heard(&conn, &[now + 100, now + 200], &[], 450).unwrap();
         apply(&conn, Op::Alive { seq: s1, at: now + 600, quiet: 450 }).unwrap();

@@ -82,7 +82,8 @@ pub async fn overview(
         return error(&ctx, StatusCode::BAD_REQUEST, &why);
     }
     let now = state.config.read_now();
-    match state.read(move |c| web_data::overview(c, now)).await {
+    let params = state.config.detection.clone();
+    match state.read(move |c| web_data::overview(c, now, &params)).await {
         Ok(o) => html(StatusCode::OK, &ctx, vigil_dashboard::overview::render(&ctx, &o)),
         Err(e) => storage(&ctx, e.message),
     }
@@ -124,7 +125,8 @@ async fn place_page(state: AppState, ctx: Ctx, q: HashMap<String, String>, cc: S
         Err(why) => return error(&ctx, StatusCode::BAD_REQUEST, &why),
     };
     let now = state.config.read_now();
-    match state.read(move |c| web_data::place(c, now, &cc, asn, f)).await {
+    let params = state.config.detection.clone();
+    match state.read(move |c| web_data::place(c, now, &cc, asn, f, &params)).await {
         Ok(p) => html(StatusCode::OK, &ctx, vigil_dashboard::place::render(&ctx, &p)),
         Err(e) => storage(&ctx, e.message),
     }
@@ -184,7 +186,8 @@ pub async fn event(
     };
     let wanted = id.clone();
     let now = state.config.read_now();
-    match state.read(move |c| web_data::event_page(c, now, &wanted, base)).await {
+    let params = state.config.detection.clone();
+    match state.read(move |c| web_data::event_page(c, now, &wanted, base, &params)).await {
         Ok(Some(p)) => html(StatusCode::OK, &ctx, vigil_dashboard::event::render(&ctx, &p)),
         Ok(None) => error(&ctx, StatusCode::NOT_FOUND, &format!("no event with id {id:?}")),
         Err(e) => storage(&ctx, e.message),

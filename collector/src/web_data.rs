@@ -103,7 +103,7 @@ pub fn coverage(conn: &Connection, cc: &str, asn: Option<u32>, from: i64, to: i6
 /// The overview: every country with probes or events in the last days, and every network with
 /// events, ordered by their newest event (countries without events last), each country
 /// followed by its networks.
-pub fn overview(conn: &Connection, now: i64) -> rusqlite::Result<Overview> {
+pub fn overview(conn: &Connection, now: i64, params: &vigil_detect::Params) -> rusqlite::Result<Overview> {
     let to = ceil_hour(now);
     let from = to - OVERVIEW_DAYS * DAY;
     let filter = EventFilter { from: Some(from), limit: Some(PAGE_EVENTS), ..EventFilter::default() };
@@ -135,7 +135,7 @@ pub fn overview(conn: &Connection, now: i64) -> rusqlite::Result<Overview> {
             ongoing: mine.iter().filter(|e| e.end.is_none()).count(),
             recent: mine.len(),
             newest: mine.iter().map(|e| e.start).max(),
-            timeline: timeline(&timeline::build(conn, &q)?),
+            timeline: timeline(&timeline::build(conn, &q, params)?),
             scope,
         })
     };
@@ -169,7 +169,14 @@ pub fn bucket_for(days: i64) -> i64 {
 }
 
 /// A country (`asn` None) or network page.
-pub fn place(conn: &Connection, now: i64, cc: &str, asn: Option<u32>, filters: Filters) -> rusqlite::Result<Place> {
+pub fn place(
+    conn: &Connection,
+    now: i64,
+    cc: &str,
+    asn: Option<u32>,
+    filters: Filters,
+    params: &vigil_detect::Params,
+) -> rusqlite::Result<Place> {
     let to = ceil_hour(filters.end.unwrap_or(now).min(now));
     let from = to - filters.days * DAY;
     let q = TimelineQuery {
@@ -180,7 +187,7 @@ pub fn place(conn: &Connection, now: i64, cc: &str, asn: Option<u32>, filters: F
         to,
         bucket: bucket_for(filters.days),
     };
-    let t = timeline::build(conn, &q)?;
+    let t = timeline::build(conn, &q, params)?;
     let f = EventFilter {
         country: Some(cc.to_string()),
         platform: filters.platform.clone(),
@@ -218,6 +225,7 @@ pub fn event_page(
     now: i64,
     id: &str,
     base_url: String,
+    params: &vigil_detect::Params,
 ) -> rusqlite::Result<Option<model::EventPage>> {
     let Some((e, revisions)) = events::event_with_revisions(conn, id)? else { return Ok(None) };
     let updated_at = revisions.last().map_or(0, |r| r.changed_at);
@@ -237,7 +245,7 @@ pub fn event_page(
         args.insert("platform".to_string(), p.to_string());
     }
     let t = match crate::api_timeline::parse(&args, now) {
-        Ok(q) => timeline(&timeline::build(conn, &q)?),
+        Ok(q) => timeline(&timeline::build(conn, &q, params)?),
         Err(_) => model::Timeline { from, to, bucket: HOUR, rows: Vec::new() },
     };
     let revisions = revisions

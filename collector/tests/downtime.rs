@@ -47,9 +47,17 @@ fn fleet() -> (Vec<Observation>, Vec<Observation>) {
 
 /// Store the observations as the same probes' signed measurements (one key per simulated
 /// probe, enrolled once), at their recorded arrival times, through the real writer; then a
-/// detection pass every `step` s of recorded time.
-async fn receive(state: &AppState, obs: &[Observation], keys: &mut HashMap<String, SigningKey>, step: i64) {
-    for chunk in obs.chunks(2000) {
+/// detection pass every `step` s of recorded time. With `live_first`, the first one is a live
+/// submission (no recorded time: stored at the batch's receipt time, as a probe's upload is),
+/// the rest are replayed.
+async fn receive(
+    state: &AppState,
+    obs: &[Observation],
+    keys: &mut HashMap<String, SigningKey>,
+    step: i64,
+    live_first: bool,
+) {
+    for (c, chunk) in obs.chunks(2000).enumerate() {
         let mut items = Vec::new();
         for o in chunk {
             let Some(m) = measurement_json(o) else { continue };
@@ -83,6 +91,12 @@ async fn receive(state: &AppState, obs: &[Observation], keys: &mut HashMap<Strin
                 platform_known: true,
             });
         }
+        if live_first && c == 0 && !items.is_empty() {
+            let mut live = items.remove(0);
+            live.received_at = None;
+            let stored = state.writer.insert(rfc3339(chunk[0].received_at), vec![live]).await.unwrap();
+            assert_eq!(stored, [vigil_collector::writer::InsertOutcome::Accepted]);
+        }
         let stored = state.writer.insert(rfc3339(chunk[0].received_at), items).await.unwrap();
         assert!(stored.iter().all(|s| *s == vigil_collector::writer::InsertOutcome::Accepted));
     }
@@ -115,7 +129,7 @@ async fn a_restart_on_old_data_publishes_no_shutdown_and_the_timeline_says_colle
 
     // The data dir: a day of the fleet, received by the collector until it stopped.
     let collector = Collector::open(Config::new(dir.path())).expect("opens");
-    receive(collector.state(), &before, &mut keys, 6 * H).await;
+    receive(collector.state(), &before, &mut keys, 6 * H, false).await;
     assert!(shutdowns(collector.state()).await.is_empty());
     tokio::task::spawn_blocking(move || collector.close()).await.unwrap();
 
@@ -137,9 +151,22 @@ async fn a_restart_on_old_data_publishes_no_shutdown_and_the_timeline_says_colle
     }
     assert!(shutdowns(&state).await.is_empty());
 
-    // The probes reconnect; the day goes on (passes every 30 min of recorded time), with a real
-    // shutdown of AS 100 while the collector is up.
-    receive(&state, &after, &mut keys, 1800).await;
+    // The probes reconnect, the first one live: its receipt closes the quiet stretch (the
+    // writer's path for live uploads), after the last tick that recorded it.
+    let quiet_end = || state.read(|c| c.query_row("SELECT MAX(end) FROM collector_quiet", [], |r| r.get::<_, i64>(0)));
+    assert_eq!(quiet_end().await.unwrap(), BACK - 60, "recorded by the ticks while no one is heard");
+    let first_live = after[0].received_at;
+    // The day goes on (passes every 30 min of recorded time), with a real shutdown of AS 100
+    // while the collector is up.
+    receive(&state, &after, &mut keys, 1800, true).await;
+    assert_eq!(quiet_end().await.unwrap(), first_live, "the live receipt closed the quiet stretch");
+    let live: i64 = state
+        .read(move |c| {
+            c.query_row("SELECT COUNT(*) FROM observations WHERE received_at = ?1", [first_live], |r| r.get(0))
+        })
+        .await
+        .unwrap();
+    assert!(live >= 1, "the live item is stored at its receipt time");
     let found = shutdowns(&state).await;
     assert_eq!(found.len(), 1, "only the real shutdown: {found:#?}");
     let (cc, asn, start, status) = &found[0];

@@ -22,7 +22,7 @@ use crate::spool::compact::seal_platform;
 use crate::upload::UploadError;
 
 /// `input` and `platform` of the connectivity check spooled when everything fails.
-pub const CONNECTIVITY_CHECK: &str = "controls";
+pub use vigil_report::limits::CONNECTIVITY_CHECK;
 /// Timeout of each step (DNS, TCP connect) of the connectivity check.
 pub const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
 

@@ -42,9 +42,10 @@ impl Downtime {
     /// extended by the grace period after its end (`i64::MAX` while open).
     ///
     /// A [`GapKind::Quiet`] stretch counts only when the probes heard in the `active_window`
-    /// before it spanned at least `collector_quiet_min_asns` networks: a fleet that lives in one
-    /// network cannot tell its collector's uplink from that network's shutdown, and for such a
-    /// fleet the silence stays the network's.
+    /// before it spanned at least `collector_quiet_min_countries` countries ([`quiet_is_own`]):
+    /// a fleet that lives in one country cannot tell its collector's uplink from that country's
+    /// shutdown (which silences many networks at once), and for such a fleet the silence stays
+    /// the networks'.
     pub fn deaf(&self, obs: &[Observation], params: &Params, now: i64) -> Vec<(i64, i64)> {
         let grace = params.collector_grace();
         let mut receipts: Vec<(i64, &str, u32)> = Vec::new();
@@ -57,9 +58,7 @@ impl Downtime {
             .gaps
             .iter()
             .filter(|g| g.start <= now)
-            .filter(|g| {
-                g.kind == GapKind::Down || heard_networks(&receipts, g.start, params) >= params.collector_quiet_min_asns
-            })
+            .filter(|g| g.kind == GapKind::Down || quiet_is_own(heard_countries(&receipts, g.start, params), params))
             .map(|g| (g.start, g.end.map_or(i64::MAX, |e| e.max(g.start).saturating_add(grace))))
             .collect();
         out.sort_unstable();
@@ -74,15 +73,23 @@ impl Downtime {
     }
 }
 
-/// Distinct (country, ASN) the collector received something from in the `active_window`
-/// before its last receipt at or before `t` (so a quiet stretch that follows a restart is
-/// judged by the fleet heard before the collector went down). `receipts` are sorted.
-fn heard_networks(receipts: &[(i64, &str, u32)], t: i64, params: &Params) -> usize {
+/// Whether a quiet stretch (nothing received from anyone) before which the collector heard
+/// from `countries` countries is the collector's own: only its uplink silences everyone in
+/// every country at once. A silence of a fleet in fewer countries may be a national shutdown,
+/// and is left to detection (published, provisional, as any shutdown).
+pub fn quiet_is_own(countries: usize, params: &Params) -> bool {
+    countries >= params.collector_quiet_min_countries
+}
+
+/// Distinct countries the collector received something from in the `active_window` before
+/// its last receipt at or before `t` (so a quiet stretch that follows a restart is judged by
+/// the fleet heard before the collector went down). `receipts` are sorted.
+fn heard_countries(receipts: &[(i64, &str, u32)], t: i64, params: &Params) -> usize {
     let end = receipts.partition_point(|r| r.0 <= t);
     let Some(&(last, ..)) = end.checked_sub(1).and_then(|i| receipts.get(i)) else { return 0 };
     let start = receipts.partition_point(|r| r.0 < last - params.active_window);
-    let nets: BTreeSet<(&str, u32)> = receipts[start..end].iter().map(|&(_, cc, asn)| (cc, asn)).collect();
-    nets.len()
+    let countries: BTreeSet<&str> = receipts[start..end].iter().map(|&(_, cc, _)| cc).collect();
+    countries.len()
 }
 
 /// Where a probe's silence from `onset` (its last sign of life), silent after `threshold`, is
@@ -112,7 +119,7 @@ mod tests {
             at: t,
             received_at: t,
             probe: probe.into(),
-            cc: "AA".into(),
+            cc: if asn >= 100 { "BB".into() } else { "AA".into() },
             asn,
             measurement_id: None,
             what: What::Heartbeat,
@@ -120,19 +127,20 @@ mod tests {
     }
 
     #[test]
-    fn deaf_stretches_get_grace_merge_and_quiet_needs_two_networks() {
+    fn deaf_stretches_get_grace_merge_and_quiet_needs_two_countries() {
         let p = Params::default();
         let g = p.collector_grace();
         let down = |start, end| Gap { start, end, kind: GapKind::Down };
         let quiet = |start, end| Gap { start, end, kind: GapKind::Quiet };
         let d = Downtime { gaps: vec![down(5000, Some(6000)), down(1000, Some(1000)), down(6500, Some(7000))] };
         assert_eq!(d.deaf(&[], &p, 10_000), [(1000, 1000 + g), (5000, 7000 + g)]);
-        // A quiet stretch: heard from two networks before it, or from one.
-        let two = [hb("a", 1, 4000), hb("b", 2, 4100)];
-        let one = [hb("a", 1, 4000), hb("b", 1, 4100)];
+        // A quiet stretch: heard from two countries before it, or from one (however many
+        // networks: a national shutdown silences them all at once, and must stay visible).
+        let two = [hb("a", 1, 4000), hb("b", 200, 4100)];
+        let one = [hb("a", 1, 4000), hb("b", 2, 4050), hb("c", 3, 4100)];
         let d = Downtime { gaps: vec![quiet(4200, None)] };
         assert_eq!(d.deaf(&two, &p, 10_000), [(4200, i64::MAX)]);
-        assert!(d.deaf(&one, &p, 10_000).is_empty());
+        assert!(d.deaf(&one, &p, 10_000).is_empty(), "one country, three networks: not the collector's");
         // Judged by the last fleet heard, however long before (a restart after a long downtime).
         let d = Downtime { gaps: vec![quiet(40_000, None)] };
         assert_eq!(d.deaf(&two, &p, 50_000), [(40_000, i64::MAX)]);

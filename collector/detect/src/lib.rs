@@ -24,7 +24,7 @@ pub mod sim;
 mod stats;
 
 pub use detect::{detect, detect_with};
-pub use downtime::{Downtime, Gap, GapKind};
+pub use downtime::{Downtime, Gap, GapKind, quiet_is_own};
 pub use event::{DetectedEvent, EventType, Evidence, Scope, Status};
 pub use obs::{Observation, PlatformKind, ThrottleVerdict, What};
 pub use params::Params;

@@ -22,12 +22,12 @@
 use serde::{Deserialize, Serialize};
 use time::macros::format_description;
 use time::{OffsetDateTime, PrimitiveDateTime};
+/// `input`/`platform` of the connectivity check a probe spools when its heartbeat fails.
+pub use vigil_report::limits::CONNECTIVITY_CHECK;
 pub use vigil_report::{
     HEARTBEAT_TEST_NAME, HeartbeatKeys, THROTTLING_TEST_NAME, ThrottleMechanism, ThrottleVerdict, ThrottlingKeys,
 };
 use vigil_report::{Measurement, Mechanism, MechanismFamily, PLATFORM_TEST_NAME, PlatformKeys, PlatformStatus};
-/// `input`/`platform` of the connectivity check a probe spools when its heartbeat fails.
-pub const CONNECTIVITY_CHECK: &str = "controls";
 
 /// One thing a probe reported, reduced to what detection needs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -124,21 +124,39 @@ pub enum ObsError {
     BadTime(String),
     #[error("{test_name} payload does not parse: {source}")]
     BadPayload { test_name: String, source: serde_json::Error },
+    #[error("{0}")]
+    BadKind(vigil_report::limits::BadField),
 }
 
 /// Derive the observation of one stored measurement (see the module documentation).
 pub fn observe(row: &StoredMeasurement<'_>) -> Result<Observation, ObsError> {
     let at =
         parse_utc(row.measurement_start_time).ok_or_else(|| ObsError::BadTime(row.measurement_start_time.into()))?;
-    let bad = |source| ObsError::BadPayload { test_name: row.test_name.to_string(), source };
-    let what = match row.test_name {
+    Ok(Observation {
+        at,
+        received_at: row.received_at,
+        probe: row.key_id.to_string(),
+        cc: row.cc.to_string(),
+        asn: row.asn,
+        measurement_id: Some(row.id.to_string()),
+        what: what_of(row.test_name, row.payload)?,
+    })
+}
+
+/// The [`What`] of a measurement of `test_name` with this signed `payload`: the one parse both
+/// ingest (which checks the platform id it yields) and [`observe`] use, so what is checked is
+/// what is stored. A platform summary whose `kind` is neither `platform` nor `control` is an error.
+pub fn what_of(test_name: &str, payload: &str) -> Result<What, ObsError> {
+    let bad = |source| ObsError::BadPayload { test_name: test_name.to_string(), source };
+    Ok(match test_name {
         PLATFORM_TEST_NAME => {
-            let m: Measurement<PlatformKeys> = serde_json::from_str(row.payload).map_err(bad)?;
+            let m: Measurement<PlatformKeys> = serde_json::from_str(payload).map_err(bad)?;
+            vigil_report::limits::platform_kind(&m.test_keys.kind).map_err(ObsError::BadKind)?;
             platform_what(&m.test_keys)
         }
         HEARTBEAT_TEST_NAME => What::Heartbeat,
         THROTTLING_TEST_NAME => {
-            let m: Measurement<ThrottlingKeys> = serde_json::from_str(row.payload).map_err(bad)?;
+            let m: Measurement<ThrottlingKeys> = serde_json::from_str(payload).map_err(bad)?;
             let k = m.test_keys;
             What::Throttling {
                 platform: k.platform,
@@ -149,15 +167,6 @@ pub fn observe(row: &StoredMeasurement<'_>) -> Result<Observation, ObsError> {
             }
         }
         _ => What::Alive,
-    };
-    Ok(Observation {
-        at,
-        received_at: row.received_at,
-        probe: row.key_id.to_string(),
-        cc: row.cc.to_string(),
-        asn: row.asn,
-        measurement_id: Some(row.id.to_string()),
-        what,
     })
 }
 

@@ -52,9 +52,10 @@ pub struct Params {
     /// Nothing received from anyone for this many heartbeat intervals: the collector counts
     /// itself cut off (its uplink) for that stretch...
     pub collector_quiet_intervals: f64,
-    /// ...when the probes heard just before it spanned at least this many networks (a fleet in
-    /// one network cannot tell its collector's uplink from its network's shutdown).
-    pub collector_quiet_min_asns: usize,
+    /// ...when the probes heard just before it spanned at least this many countries: only the
+    /// collector's own uplink silences everyone in every country at once (a fleet in one country
+    /// cannot tell its collector's uplink from a national shutdown, and publishes the shutdown).
+    pub collector_quiet_min_countries: usize,
 
     /// Throttling CUSUM reference value and alarm threshold (robust z units).
     pub cusum_k: f64,
@@ -102,7 +103,7 @@ impl Default for Params {
             country_min_asns: 2,
             collector_grace_intervals: 3.0,
             collector_quiet_intervals: 1.5,
-            collector_quiet_min_asns: 2,
+            collector_quiet_min_countries: 2,
             cusum_k: 0.5,
             cusum_h: 5.0,
             cusum_clip: 4.0,

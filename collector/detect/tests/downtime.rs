@@ -125,3 +125,33 @@ fn a_real_national_shutdown_is_still_found_around_collector_downtime() {
     assert_eq!(done.status, Status::Confirmed);
     assert!((done.start - cut).abs() <= 600 && (done.end.expect("ended") - back).abs() <= 600, "{done:#?}");
 }
+
+#[test]
+fn a_national_shutdown_of_a_fleet_in_one_country_is_published_though_the_collector_hears_no_one() {
+    // One country, three networks: while it is shut down the collector, up, hears nothing from
+    // anyone (a quiet stretch). That evidence cannot tell a national shutdown from the
+    // collector's uplink, and the shutdown must not be hidden (a censor could arrange it).
+    let c = CountrySpec { cc: "AA".into(), asns: vec![100, 101, 102] };
+    let mut one = FleetSpec::new(23, T0, 3, 30, vec![c]);
+    one.platforms = ["whatsapp"].map(String::from).to_vec();
+    one.throttling = false;
+    let (cut, back) = (T0 + 2 * D + 10 * H + 500, T0 + 2 * D + 16 * H);
+    let truth = [TruthEvent { cc: "AA".into(), asn: None, kind: TruthKind::Shutdown, start: cut, end: back }];
+    let fleet = simulate(&one, &truth);
+    let now = cut + 2 * H;
+    let heard: Vec<Observation> = fleet.observations.iter().filter(|o| o.received_at <= now).cloned().collect();
+    let last = heard.iter().map(|o| o.received_at).max().expect("heard before");
+    assert!(last < cut + 300, "nothing heard during the shutdown");
+    let quiet = gap(last, None, GapKind::Quiet);
+    let e = shutdowns(&heard, now, &quiet);
+    assert!(!e.is_empty(), "the shutdown is published");
+    assert!(e.iter().all(|e| e.status == Status::Provisional && e.scope.cc == "AA"), "{e:#?}");
+
+    // The same silence of a fleet in three countries at once is the collector's own.
+    let fleet = simulate(&spec(24), &[]);
+    let (a, now) = (T0 + D + 9 * H + 77, T0 + D + 11 * H);
+    let heard: Vec<Observation> = fleet.observations.iter().filter(|o| o.received_at < a).cloned().collect();
+    let last = heard.iter().map(|o| o.received_at).max().expect("heard before");
+    assert!(shutdowns(&heard, now, &Downtime::default()).len() >= 5, "without the gap every network looks shut down");
+    assert!(shutdowns(&heard, now, &gap(last, None, GapKind::Quiet)).is_empty());
+}

@@ -22,15 +22,17 @@ pub(crate) struct Outage {
     pub downs: Vec<(i64, usize)>,
     /// The probe is usually offline then and nothing says the network was down.
     pub habitual: bool,
-    /// A silence the collector could not hear at first: when it could hear again (the onset
-    /// used instead of `last_up`; the start lies between the two).
+    /// A silence the collector could not hear at first: when it could hear again (the start
+    /// lies between `last_up` and it). It decides whether the outage counts and widens the
+    /// start's uncertainty; it is never the onset, which every such silence would share.
     pub heard_from: Option<i64>,
 }
 
 impl Outage {
-    /// When the probe was last seen normal (or first seen down).
+    /// When the probe was last seen normal (or first seen down): outages are grouped by it, so
+    /// probes that fell silent one by one while the collector could not hear stay apart.
     pub fn onset(&self) -> Option<i64> {
-        self.heard_from.or(self.last_up.map(|(t, _)| t)).or(self.downs.first().map(|&(t, _)| t))
+        self.last_up.map(|(t, _)| t).or(self.downs.first().map(|&(t, _)| t))
     }
 }
 

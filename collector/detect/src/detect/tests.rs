@@ -4,7 +4,8 @@
 
 use vigil_report::{Mechanism, PlatformStatus};
 
-use super::detect;
+use super::{detect, detect_with};
+use crate::downtime::{Downtime, Gap, GapKind};
 use crate::event::{EventType, Status};
 use crate::obs::{CONNECTIVITY_CHECK, Observation, PlatformKind, What};
 use crate::params::Params;
@@ -232,4 +233,39 @@ fn ids_are_stable_as_data_arrives_and_unseen_data_is_ignored() {
         .collect();
     assert_eq!(at_now.len(), 1);
     assert_eq!(at_now[0].measurements, early[0].measurements);
+}
+
+#[test]
+fn probes_retiring_one_by_one_during_a_long_collector_outage_are_no_shutdown() {
+    // The collector is down for three days; four of five probes leave, twelve hours apart. Their
+    // last battery runs reach it late (spooled), the fifth probe heartbeats on after it is back.
+    let (a, b) = (T + 86_400, T + 4 * 86_400);
+    let mut v = heartbeats(1, &["a", "b", "c", "d", "e"], T, a);
+    for (k, p) in ["a", "b", "c", "d"].iter().enumerate() {
+        let last = a + (k as i64 + 1) * 12 * 3600;
+        v.push(obs(p, 1, last, b + 120, platform("whatsapp", PlatformKind::Platform, PlatformStatus::Ok, None)));
+    }
+    v.extend(heartbeats(1, &["e"], b, b + 86_400));
+    let d = Downtime { gaps: vec![Gap { start: a, end: Some(b), kind: GapKind::Down }] };
+    for now in [b + 3600, b + 6 * 3600, b + 86_400] {
+        let e: Vec<_> = detect_with(&v, &Params::default(), now, &d)
+            .into_iter()
+            .filter(|e| matches!(e.kind, EventType::Shutdown))
+            .collect();
+        assert!(e.is_empty(), "at back + {} s: {e:#?}", now - b);
+    }
+    // The same four going silent together during the outage is still a shutdown.
+    let mut v = heartbeats(1, &["a", "b", "c", "d", "e"], T, a);
+    for p in ["a", "b", "c", "d"] {
+        v.push(obs(
+            p,
+            1,
+            a + 12 * 3600,
+            b + 120,
+            platform("whatsapp", PlatformKind::Platform, PlatformStatus::Ok, None),
+        ));
+    }
+    v.extend(heartbeats(1, &["e"], b, b + 86_400));
+    let e = detect_with(&v, &Params::default(), b + 6 * 3600, &d);
+    assert!(e.iter().any(|e| matches!(e.kind, EventType::Shutdown)), "{e:#?}");
 }
