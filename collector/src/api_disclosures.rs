@@ -53,7 +53,7 @@ fn bounded(
         None => Ok(None),
         Some(v) => match v.parse::<usize>() {
             Ok(n) if range.contains(&n) => Ok(Some(n)),
-            _ => Err(bad(name, &format!("expected {} to {}", range.start(), range.end()))),
+            _ => Err(bad(name, &format!("expected an integer from {} to {}", range.start(), range.end()))),
         },
     }
 }

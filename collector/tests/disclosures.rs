@@ -275,10 +275,10 @@ async fn disclosures_are_reconciled_with_a_replayed_fleet() {
         ("country=IRN", "country"),
         ("to=soon", "to"),
         ("colour=red", "colour"),
-        ("limit=0", "limit: expected 1 to 10000"),
-        ("limit=10001", "limit: expected 1 to 10000"),
-        ("offset=-1", "offset: expected 0 to 10000000"),
-        ("offset=10000001", "offset: expected 0 to 10000000"),
+        ("limit=0", "limit: expected an integer from 1 to 10000"),
+        ("limit=10001", "limit: expected an integer from 1 to 10000"),
+        ("offset=-1", "offset: expected an integer from 0 to 10000000"),
+        ("offset=10000001", "offset: expected an integer from 0 to 10000000"),
     ] {
         let (status, body) = get(&base, &format!("/api/v1/reconciliation?{query}")).await;
         assert_eq!(status, 400, "{query}: {body}");
