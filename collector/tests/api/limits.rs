@@ -284,6 +284,35 @@ async fn the_tracked_networks_are_bounded() {
     assert_eq!(from("192.0.2.1".into()).await, 200);
 }
 
+/// A route and its twin (the CSV form of a JSON listing, the page of an API listing) serve the
+/// same rows: both are limited as the same class, or neither is.
+#[tokio::test]
+async fn twin_routes_are_limited_alike() {
+    let limited = vigil_collector::routes::rate_limited();
+    let class = |path: &str| limited.iter().find(|(m, p, _)| m == reqwest::Method::GET && *p == path).map(|l| l.2);
+    let routes = vigil_collector::routes::table();
+    let mut twins = vec![("/api/v1/disclosures", "/disclosures".to_string())];
+    for (_, path) in &routes {
+        if let Some(json) = path.strip_suffix(".csv").filter(|j| routes.iter().any(|(_, p)| p == j)) {
+            twins.push((json, path.to_string()));
+        }
+    }
+    assert!(twins.len() >= 4, "{twins:?}");
+    for (a, b) in &twins {
+        assert_eq!(class(a), class(b), "{a} and {b} are limited unevenly");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path());
+    c.reads_per_minute = 1;
+    let s = Server::start(c).await;
+    for path in ["/api/v1/events", "/api/v1/disclosures"] {
+        let client = client_from(if path == "/api/v1/events" { "127.0.2.1" } else { "127.0.3.1" });
+        assert_eq!(get(&client, &s, path).await.0, 200, "{path}");
+        let (status, body) = get(&client, &s, path).await;
+        assert_eq!((status, error_code(&body).as_str()), (429, "rate_limited"), "{path}: {body}");
+    }
+}
+
 #[test]
 fn rate_limited_routes_and_new_codes_are_documented() {
     let doc: serde_json::Value = serde_json::from_str(vigil_collector::api_public::OPENAPI_JSON).unwrap();
