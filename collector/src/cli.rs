@@ -194,7 +194,7 @@ pub struct ServeArgs {
     /// minute (0: no limit).
     #[arg(long, default_value_t = config::DEFAULT_READS_PER_MINUTE)]
     pub reads_per_minute: u32,
-    /// Client networks each rate limit tracks at once (the oldest is dropped first).
+    /// Client networks each rate limit tracks at once (beyond it, newcomers share one overflow bucket until a tracked one has refilled).
     #[arg(long, default_value_t = config::DEFAULT_MAX_TRACKED_NETWORKS)]
     pub max_tracked_networks: usize,
     /// Operator token for the admin endpoints (or env VIGIL_OPERATOR_TOKEN).

@@ -27,7 +27,7 @@ pub const DEFAULT_CONTROL_PER_MINUTE: u32 = 120;
 pub const DEFAULT_ENROLL_PER_MINUTE: u32 = 30;
 /// Default rate of heavy public reads per client network (per minute; also the burst; 0: none).
 pub const DEFAULT_READS_PER_MINUTE: u32 = 300;
-/// Default number of client networks each rate limit tracks (the oldest is dropped first).
+/// Default number of client networks each rate limit tracks (only a refilled bucket is dropped for a newcomer; else newcomers share an overflow bucket).
 pub const DEFAULT_MAX_TRACKED_NETWORKS: usize = 10_000;
 /// Minutes between battery runs announced in the probe configuration.
 pub const DEFAULT_INTERVAL_MINUTES: u32 = 60;
@@ -94,7 +94,7 @@ pub struct Config {
     pub control_per_minute: u32,
     pub enroll_per_minute: u32,
     pub reads_per_minute: u32,
-    /// Client networks each of these limits tracks at once (memory bound; oldest dropped first).
+    /// Client networks each of these limits tracks at once (memory bound; beyond it, newcomers share an overflow bucket until a bucket has refilled).
     pub max_tracked_networks: usize,
     /// Bearer token of the admin endpoints; none → admin disabled.
     pub operator_token: Option<String>,
