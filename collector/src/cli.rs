@@ -184,9 +184,17 @@ pub struct ServeArgs {
     /// New open enrollments per client network (IPv4 /24, IPv6 /48) and minute.
     #[arg(long, default_value_t = config::DEFAULT_OPEN_ENROLLMENTS_PER_MINUTE)]
     pub open_enrollments_per_minute: u32,
-    /// Control requests per client network and minute (0: no limit).
+    /// Control requests per client network and minute in `--control open` mode (0: no limit).
     #[arg(long, default_value_t = config::DEFAULT_CONTROL_PER_MINUTE)]
     pub control_per_minute: u32,
+    /// Authenticated control requests per enrolled probe key and minute (`--control enrolled`;
+    /// 0: no limit).
+    #[arg(long, default_value_t = config::DEFAULT_CONTROL_PER_KEY_PER_MINUTE)]
+    pub control_per_key_per_minute: u32,
+    /// Control requests refused for their authentication per client network and minute
+    /// (`--control enrolled`; over it they get 429; 0: no limit).
+    #[arg(long, default_value_t = config::DEFAULT_CONTROL_AUTH_FAILURES_PER_MINUTE)]
+    pub control_auth_failures_per_minute: u32,
     /// Enrollment requests per client network and minute (0: no limit).
     #[arg(long, default_value_t = config::DEFAULT_ENROLL_PER_MINUTE)]
     pub enroll_per_minute: u32,
@@ -250,6 +258,8 @@ impl ServeArgs {
         c.control_per_minute = self.control_per_minute;
         c.enroll_per_minute = self.enroll_per_minute;
         c.reads_per_minute = self.reads_per_minute;
+        c.control_per_key_per_minute = self.control_per_key_per_minute;
+        c.control_auth_failures_per_minute = self.control_auth_failures_per_minute;
         if self.max_tracked_networks == 0 {
             return Err(CollectorError::Config("--max-tracked-networks must be positive".into()));
         }
@@ -570,6 +580,14 @@ mod tests {
         let c = serve_config(&["--control", "open", "--control-clock-tolerance-secs", "30"]).unwrap();
         assert_eq!((c.control_mode, c.control_clock_tolerance.as_secs()), (ControlMode::Open, 30));
         assert_eq!(serve_config(&["--control", "off"]).unwrap().control_mode, ControlMode::Off);
+        let c = serve_config(&[]).unwrap();
+        assert_eq!(
+            (c.control_per_key_per_minute, c.control_auth_failures_per_minute),
+            (config::DEFAULT_CONTROL_PER_KEY_PER_MINUTE, config::DEFAULT_CONTROL_AUTH_FAILURES_PER_MINUTE)
+        );
+        let c =
+            serve_config(&["--control-per-key-per-minute", "7", "--control-auth-failures-per-minute", "0"]).unwrap();
+        assert_eq!((c.control_per_key_per_minute, c.control_auth_failures_per_minute), (7, 0));
         let e = serve_config(&["--control", "public"]).unwrap_err();
         assert!(e.contains("--control") && e.contains("enrolled, open or off"), "{e}");
     }

@@ -148,6 +148,18 @@ impl NetworkBuckets {
         self.take_at(ip, Instant::now())
     }
 
+    /// Take a token for the client named `id` (a probe key id) rather than a network.
+    pub fn take_id_at(&self, id: &str, now: Instant) -> Result<(), Duration> {
+        if self.per_minute == 0 {
+            return Ok(());
+        }
+        self.take_key_at(self.hash(b"id", id.as_bytes()), now)
+    }
+
+    pub fn take_id(&self, id: &str) -> Result<(), Duration> {
+        self.take_id_at(id, Instant::now())
+    }
+
     /// How many networks are tracked now.
     pub fn tracked(&self) -> usize {
         self.inner.lock().unwrap_or_else(|e| e.into_inner()).buckets.len()
@@ -157,7 +169,8 @@ impl NetworkBuckets {
 /// What a rate-limited route counts against (each class has its own buckets).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Class {
-    /// `POST /api/v1/control`.
+    /// `POST /api/v1/control`: per network in `open` mode; in `enrolled` mode per probe key,
+    /// and per network for refused authentications (`control_auth`).
     Control,
     /// `POST /api/v1/enroll` (every request; new open enrollments also have their own rate).
     Enroll,
@@ -178,7 +191,12 @@ impl Class {
 /// The per-network limits of a running collector.
 #[derive(Debug)]
 pub struct Limits {
+    /// Control requests per network (`open` mode).
     pub control: NetworkBuckets,
+    /// Authenticated control requests per probe key (`enrolled` mode).
+    pub control_keys: NetworkBuckets,
+    /// Control requests refused for their authentication, per network (`enrolled` mode).
+    pub control_auth_failures: NetworkBuckets,
     pub enroll: NetworkBuckets,
     pub reads: NetworkBuckets,
     /// New open enrollments (`open_enrollments_per_minute`).
@@ -190,6 +208,8 @@ impl Limits {
         let n = c.max_tracked_networks;
         Limits {
             control: NetworkBuckets::new(c.control_per_minute, n),
+            control_keys: NetworkBuckets::new(c.control_per_key_per_minute, n),
+            control_auth_failures: NetworkBuckets::new(c.control_auth_failures_per_minute, n),
             enroll: NetworkBuckets::new(c.enroll_per_minute, n),
             reads: NetworkBuckets::new(c.reads_per_minute, n),
             open_enrollments: NetworkBuckets::new(c.open_enrollments_per_minute.max(1), n),

@@ -14,7 +14,7 @@ use crate::api_events;
 use crate::api_probe;
 use crate::api_probe::client_ip;
 use crate::api_public;
-use crate::config::DEFAULT_MAX_BODY_BYTES;
+use crate::config::{ControlMode, DEFAULT_MAX_BODY_BYTES};
 use crate::error::HttpError;
 use crate::ratelimit::Class;
 use crate::server::AppState;
@@ -84,7 +84,10 @@ impl Table {
     /// Mount another crate's router at `path`; it serves `method` there, limited as `class`.
     fn nest(mut self, class: Class, method: Method, path: &'static str, router: Option<Router>) -> Table {
         if let Some(mut r) = router {
-            if let Some(state) = &self.state {
+            // The enrolled-only control is limited after authentication, per probe key (and
+            // failed authentications per network): `control_auth`.
+            let enrolled_control = |s: &AppState| class == Class::Control && s.config.control_mode != ControlMode::Open;
+            if let Some(state) = self.state.as_ref().filter(|s| !enrolled_control(s)) {
                 r = r.layer(from_fn_with_state((state.clone(), class), limit));
             }
             self.router = self.router.nest_service(path, r);
