@@ -15,7 +15,7 @@ use vigil_report::protocol::{REQUEST_KEY_HEADER, REQUEST_SIGNATURE_HEADER, REQUE
 use vigil_report::signed::SignError;
 
 use crate::api_probe::client_ip;
-use crate::config::ControlMode;
+use crate::config::{Config, ControlMode};
 use crate::error::{ApiCode, HttpError};
 use crate::routes::CONTROL_PATH;
 use crate::server::AppState;
@@ -99,8 +99,16 @@ async fn authenticate(state: &AppState, parts: &Parts, body: Body) -> Result<(St
         return Err(unauthorized(ApiCode::ClockSkew, message));
     }
     let body = read_body(&parts.headers, body).await?;
-    if let Err(e) = signature.verify(&key, parts.method.as_str(), CONTROL_PATH, &body) {
-        let message = format!("{e} (signed: method, path {CONTROL_PATH}, time and body; docs/collector.md)");
+    let paths = signed_paths(&state.config);
+    let mut verified = Ok(());
+    for path in &paths {
+        verified = signature.verify(&key, parts.method.as_str(), path, &body);
+        if verified.is_ok() {
+            break;
+        }
+    }
+    if let Err(e) = verified {
+        let message = format!("{e} (signed: method, path {}, time and body; docs/collector.md)", paths.join(" or "));
         let code = match e {
             SignError::SignatureEncoding => ApiCode::BadSignatureEncoding,
             _ => ApiCode::BadSignature,
@@ -108,6 +116,15 @@ async fn authenticate(state: &AppState, parts: &Parts, body: Body) -> Result<(St
         return Err(unauthorized(code, message));
     }
     Ok((signature.key_id, body))
+}
+
+/// The paths a probe may have signed: [`CONTROL_PATH`], and the path of the `control_url`
+/// announced to probes when `--public-url` has a prefix (a reverse proxy that strips it).
+fn signed_paths(config: &Config) -> Vec<String> {
+    let mut paths = vec![CONTROL_PATH.to_string()];
+    let announced = config.control_url().and_then(|u| url::Url::parse(&u).ok()).map(|u| u.path().to_string());
+    paths.extend(announced.filter(|p| p != CONTROL_PATH));
+    paths
 }
 
 /// The three headers, or why they are unusable.
