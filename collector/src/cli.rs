@@ -254,6 +254,14 @@ impl ServeArgs {
         }
         c.enroll_tokens = self.enroll_tokens;
         c.open_enrollment = self.open_enrollment;
+        if self.open_enrollments_per_minute == 0 {
+            // Unlike the other limits, 0 cannot mean "no limit" here: unlimited open enrollment
+            // would let anyone enroll keys without bound (close it instead).
+            return Err(CollectorError::Config(
+                "--open-enrollments-per-minute must be at least 1 (to close open enrollment, leave out --open-enrollment)"
+                    .into(),
+            ));
+        }
         c.open_enrollments_per_minute = self.open_enrollments_per_minute;
         c.control_per_minute = self.control_per_minute;
         c.enroll_per_minute = self.enroll_per_minute;
@@ -571,6 +579,9 @@ mod tests {
         let e = serve(&["--platform", "Not An Id"]).unwrap_err().to_string();
         assert!(e.contains("--platform must be 1 to 32 characters"), "{e}");
         assert!(serve(&["--max-tracked-networks", "0"]).is_err());
+        let e = serve_config(&["--open-enrollment", "--open-enrollments-per-minute", "0"]).unwrap_err();
+        assert!(e.contains("--open-enrollments-per-minute must be at least 1"), "{e}");
+        assert_eq!(serve_config(&["--open-enrollments-per-minute", "1"]).unwrap().open_enrollments_per_minute, 1);
     }
 
     #[test]

@@ -10,6 +10,8 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
 use time::OffsetDateTime;
 use vigil_report::protocol::{REQUEST_KEY_HEADER, REQUEST_SIGNATURE_HEADER, REQUEST_TIME_HEADER, RequestSignature};
 use vigil_report::signed::SignError;
@@ -156,6 +158,15 @@ fn signature(headers: &HeaderMap) -> Result<RequestSignature, HttpError> {
             format!("header {REQUEST_TIME_HEADER} is not Unix seconds: {time:?}"),
         )
     })?;
+    // The signature's encoding is checked here too, before the key is looked up (the documented
+    // order: every encoding fault is `bad_signature_encoding`, whatever the key).
+    let decoded = B64.decode(&signature).ok().filter(|b| b.len() == 64);
+    if decoded.is_none() {
+        return Err(unauthorized(
+            ApiCode::BadSignatureEncoding,
+            format!("header {REQUEST_SIGNATURE_HEADER} is not standard base64 of 64 bytes"),
+        ));
+    }
     Ok(RequestSignature { key_id, unix_time, signature })
 }
 

@@ -212,6 +212,8 @@ impl Limits {
             control_auth_failures: NetworkBuckets::new(c.control_auth_failures_per_minute, n),
             enroll: NetworkBuckets::new(c.enroll_per_minute, n),
             reads: NetworkBuckets::new(c.reads_per_minute, n),
+            // Never unlimited (0 is refused at start, `cli.rs`): a configuration built in code
+            // with 0 gets the tightest limit rather than none.
             open_enrollments: NetworkBuckets::new(c.open_enrollments_per_minute.max(1), n),
         }
     }
