@@ -184,9 +184,17 @@ pub struct ServeArgs {
     /// New open enrollments per client network (IPv4 /24, IPv6 /48) and minute.
     #[arg(long, default_value_t = config::DEFAULT_OPEN_ENROLLMENTS_PER_MINUTE)]
     pub open_enrollments_per_minute: u32,
-    /// Control requests per client network and minute (0: no limit).
+    /// Control requests per client network and minute in `--control open` mode (0: no limit).
     #[arg(long, default_value_t = config::DEFAULT_CONTROL_PER_MINUTE)]
     pub control_per_minute: u32,
+    /// Authenticated control requests per enrolled probe key and minute (`--control enrolled`;
+    /// 0: no limit).
+    #[arg(long, default_value_t = config::DEFAULT_CONTROL_PER_KEY_PER_MINUTE)]
+    pub control_per_key_per_minute: u32,
+    /// Control requests refused for their authentication per client network and minute
+    /// (`--control enrolled`; over it they get 429; 0: no limit).
+    #[arg(long, default_value_t = config::DEFAULT_CONTROL_AUTH_FAILURES_PER_MINUTE)]
+    pub control_auth_failures_per_minute: u32,
     /// Enrollment requests per client network and minute (0: no limit).
     #[arg(long, default_value_t = config::DEFAULT_ENROLL_PER_MINUTE)]
     pub enroll_per_minute: u32,
@@ -194,7 +202,7 @@ pub struct ServeArgs {
     /// minute (0: no limit).
     #[arg(long, default_value_t = config::DEFAULT_READS_PER_MINUTE)]
     pub reads_per_minute: u32,
-    /// Client networks each rate limit tracks at once (the oldest is dropped first).
+    /// Client networks each rate limit tracks at once (beyond it, newcomers share one overflow bucket until a tracked one has refilled).
     #[arg(long, default_value_t = config::DEFAULT_MAX_TRACKED_NETWORKS)]
     pub max_tracked_networks: usize,
     /// Operator token for the admin endpoints (or env VIGIL_OPERATOR_TOKEN).
@@ -262,10 +270,20 @@ impl ServeArgs {
         }
         c.enroll_tokens = self.enroll_tokens;
         c.open_enrollment = self.open_enrollment;
+        if self.open_enrollments_per_minute == 0 {
+            // Unlike the other limits, 0 cannot mean "no limit" here: unlimited open enrollment
+            // would let anyone enroll keys without bound (close it instead).
+            return Err(CollectorError::Config(
+                "--open-enrollments-per-minute must be at least 1 (to close open enrollment, leave out --open-enrollment)"
+                    .into(),
+            ));
+        }
         c.open_enrollments_per_minute = self.open_enrollments_per_minute;
         c.control_per_minute = self.control_per_minute;
         c.enroll_per_minute = self.enroll_per_minute;
         c.reads_per_minute = self.reads_per_minute;
+        c.control_per_key_per_minute = self.control_per_key_per_minute;
+        c.control_auth_failures_per_minute = self.control_auth_failures_per_minute;
         if self.max_tracked_networks == 0 {
             return Err(CollectorError::Config("--max-tracked-networks must be positive".into()));
         }
@@ -598,6 +616,9 @@ mod tests {
         let e = serve(&["--platform", "Not An Id"]).unwrap_err().to_string();
         assert!(e.contains("--platform must be 1 to 32 characters"), "{e}");
         assert!(serve(&["--max-tracked-networks", "0"]).is_err());
+        let e = serve_config(&["--open-enrollment", "--open-enrollments-per-minute", "0"]).unwrap_err();
+        assert!(e.contains("--open-enrollments-per-minute must be at least 1"), "{e}");
+        assert_eq!(serve_config(&["--open-enrollments-per-minute", "1"]).unwrap().open_enrollments_per_minute, 1);
     }
 
     #[test]
@@ -627,6 +648,14 @@ mod tests {
         let c = serve_config(&["--control", "open", "--control-clock-tolerance-secs", "30"]).unwrap();
         assert_eq!((c.control_mode, c.control_clock_tolerance.as_secs()), (ControlMode::Open, 30));
         assert_eq!(serve_config(&["--control", "off"]).unwrap().control_mode, ControlMode::Off);
+        let c = serve_config(&[]).unwrap();
+        assert_eq!(
+            (c.control_per_key_per_minute, c.control_auth_failures_per_minute),
+            (config::DEFAULT_CONTROL_PER_KEY_PER_MINUTE, config::DEFAULT_CONTROL_AUTH_FAILURES_PER_MINUTE)
+        );
+        let c =
+            serve_config(&["--control-per-key-per-minute", "7", "--control-auth-failures-per-minute", "0"]).unwrap();
+        assert_eq!((c.control_per_key_per_minute, c.control_auth_failures_per_minute), (7, 0));
         let e = serve_config(&["--control", "public"]).unwrap_err();
         assert!(e.contains("--control") && e.contains("enrolled, open or off"), "{e}");
     }

@@ -21,13 +21,22 @@ pub const DEFAULT_MAX_BATCH: usize = 1000;
 pub const DEFAULT_FUTURE_TOLERANCE_SECS: u64 = 600;
 /// Default rate of new open enrollments per client network (per minute; also the burst).
 pub const DEFAULT_OPEN_ENROLLMENTS_PER_MINUTE: u32 = 10;
-/// Default rate of control requests per client network (per minute; also the burst; 0: none).
+/// Default rate of control requests per client network in `open` mode (per minute; also the
+/// burst; 0: none).
 pub const DEFAULT_CONTROL_PER_MINUTE: u32 = 120;
+/// Default rate of control requests per enrolled probe key in `enrolled` mode (per minute; also
+/// the burst; 0: none): five runs of the built-in battery (98 endpoints, one control request
+/// each) a minute.
+pub const DEFAULT_CONTROL_PER_KEY_PER_MINUTE: u32 = 500;
+/// Default rate of control requests refused for their authentication (unsigned, unknown key,
+/// bad signature...) per client network in `enrolled` mode (per minute; also the burst; 0:
+/// none); over it such requests get 429.
+pub const DEFAULT_CONTROL_AUTH_FAILURES_PER_MINUTE: u32 = 30;
 /// Default rate of enrollment requests per client network (per minute; also the burst; 0: none).
 pub const DEFAULT_ENROLL_PER_MINUTE: u32 = 30;
 /// Default rate of heavy public reads per client network (per minute; also the burst; 0: none).
 pub const DEFAULT_READS_PER_MINUTE: u32 = 300;
-/// Default number of client networks each rate limit tracks (the oldest is dropped first).
+/// Default number of client networks each rate limit tracks (only a refilled bucket is dropped for a newcomer; else newcomers share an overflow bucket).
 pub const DEFAULT_MAX_TRACKED_NETWORKS: usize = 10_000;
 /// Minutes between battery runs announced in the probe configuration.
 pub const DEFAULT_INTERVAL_MINUTES: u32 = 60;
@@ -109,12 +118,17 @@ pub struct Config {
     pub open_enrollment: bool,
     /// New open enrollments per client network (IPv4 /24, IPv6 /48) and minute.
     pub open_enrollments_per_minute: u32,
-    /// Per client network and minute: control requests, enrollment requests, heavy public
-    /// reads (`routes.rs` marks them); 0 lifts a limit.
+    /// Per client network and minute: control requests (`open` mode), enrollment requests, heavy
+    /// public reads (`routes.rs` marks them); 0 lifts a limit.
     pub control_per_minute: u32,
     pub enroll_per_minute: u32,
     pub reads_per_minute: u32,
-    /// Client networks each of these limits tracks at once (memory bound; oldest dropped first).
+    /// `enrolled` mode: authenticated control requests per probe key and minute (0: no limit).
+    pub control_per_key_per_minute: u32,
+    /// `enrolled` mode: control requests refused for their authentication per client network
+    /// and minute (0: no limit).
+    pub control_auth_failures_per_minute: u32,
+    /// Client networks each of these limits tracks at once (memory bound; beyond it, newcomers share an overflow bucket until a bucket has refilled).
     pub max_tracked_networks: usize,
     /// Bearer token of the admin endpoints; none → admin disabled.
     pub operator_token: Option<String>,
@@ -180,6 +194,8 @@ impl Config {
             control_per_minute: DEFAULT_CONTROL_PER_MINUTE,
             enroll_per_minute: DEFAULT_ENROLL_PER_MINUTE,
             reads_per_minute: DEFAULT_READS_PER_MINUTE,
+            control_per_key_per_minute: DEFAULT_CONTROL_PER_KEY_PER_MINUTE,
+            control_auth_failures_per_minute: DEFAULT_CONTROL_AUTH_FAILURES_PER_MINUTE,
             max_tracked_networks: DEFAULT_MAX_TRACKED_NETWORKS,
             operator_token: None,
             public_url: None,
@@ -296,6 +312,18 @@ mod tests {
         assert_eq!(c.control_url(), None);
         c.public_url = Some("https://c.example/".into());
         assert_eq!(c.control_url().as_deref(), Some("https://c.example/api/v1/control"));
+    }
+
+    #[test]
+    fn an_enrolled_probe_may_run_the_built_in_battery_several_times_a_minute() {
+        let battery = include_str!("../../probe/data/battery.toml");
+        let endpoints = battery.lines().filter(|l| l.trim() == "[[platform.endpoint]]").count();
+        assert!(endpoints >= 90, "the battery's endpoints are counted: {endpoints}");
+        let runs = DEFAULT_CONTROL_PER_KEY_PER_MINUTE as usize / endpoints;
+        assert!(
+            runs >= 3,
+            "{DEFAULT_CONTROL_PER_KEY_PER_MINUTE} control requests a minute: {runs} runs of {endpoints}"
+        );
     }
 
     #[test]

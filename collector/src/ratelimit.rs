@@ -2,13 +2,15 @@
 //! `per_minute`), and per-client-network buckets ([`NetworkBuckets`]) for the control,
 //! enrollment and heavy public reads. A network is an IPv4 /24 or an IPv6 /48, held in memory
 //! only as a salted hash of the prefix (the salt is drawn at start and never written), so no
-//! client address is kept; the number of tracked networks is bounded, the oldest evicted first.
+//! client address is kept. The number of tracked networks is bounded: only a bucket that has
+//! refilled (it holds no state) is dropped for a newcomer; when none has, newcomers share one
+//! overflow bucket, so a client holding many networks cannot cycle its own bucket out.
 
-use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use hashlink::LinkedHashMap;
 use sha2::{Digest, Sha256};
 
 #[derive(Debug)]
@@ -25,11 +27,15 @@ impl TokenBucket {
         TokenBucket { capacity, per_second: capacity / 60.0, tokens: capacity, last: Instant::now() }
     }
 
-    /// Take a token at `now`; Err is how long until one is available.
-    pub fn take_at(&mut self, now: Instant) -> Result<(), Duration> {
+    fn refill(&mut self, now: Instant) {
         let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
         self.tokens = (self.tokens + elapsed * self.per_second).min(self.capacity);
         self.last = now;
+    }
+
+    /// Take a token at `now`; Err is how long until one is available.
+    pub fn take_at(&mut self, now: Instant) -> Result<(), Duration> {
+        self.refill(now);
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
             Ok(())
@@ -41,9 +47,15 @@ impl TokenBucket {
     pub fn take(&mut self) -> Result<(), Duration> {
         self.take_at(Instant::now())
     }
+
+    /// Whether the bucket is full at `now` (it then holds no state: a new one is the same).
+    fn is_full_at(&self, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.tokens + elapsed * self.per_second >= self.capacity
+    }
 }
 
-/// A client network's key: the salted hash of its /24 (IPv4, IPv4-mapped IPv6 too) or /48 prefix.
+/// A tracked client's key: the salted hash of its network's prefix (or of another identity).
 type NetKey = [u8; 16];
 
 /// The prefix a client shares with its network: IPv4 /24, IPv6 /48.
@@ -57,8 +69,10 @@ fn prefix(ip: IpAddr) -> Vec<u8> {
     }
 }
 
-/// One bucket per client network, at most `max_networks` of them (the oldest is dropped first:
-/// a flood of sources costs a bounded amount of memory, and a dropped network starts afresh).
+/// One bucket per client network, at most `max_networks` of them. A newcomer takes the place of
+/// the least recently used bucket only if that one has refilled; otherwise it counts against
+/// one shared overflow bucket until a place frees up (a flood of sources costs a bounded amount
+/// of memory and cannot reset its own buckets).
 #[derive(Debug)]
 pub struct NetworkBuckets {
     per_minute: u32,
@@ -67,11 +81,12 @@ pub struct NetworkBuckets {
     inner: Mutex<Tracked>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Tracked {
-    buckets: HashMap<NetKey, TokenBucket>,
-    /// Keys in the order they were first tracked.
-    order: VecDeque<NetKey>,
+    /// Least recently used first.
+    buckets: LinkedHashMap<NetKey, TokenBucket>,
+    /// Shared by the newcomers that found no refilled bucket to replace.
+    overflow: TokenBucket,
 }
 
 impl NetworkBuckets {
@@ -81,15 +96,20 @@ impl NetworkBuckets {
             per_minute,
             max_networks: max_networks.max(1),
             salt: rand::random(),
-            inner: Mutex::new(Tracked::default()),
+            inner: Mutex::new(Tracked { buckets: LinkedHashMap::new(), overflow: TokenBucket::per_minute(per_minute) }),
         }
     }
 
     fn key(&self, ip: Option<IpAddr>) -> NetKey {
+        // Requests without a known address (no socket information) share one bucket.
+        self.hash(b"net", &ip.map(prefix).unwrap_or_default())
+    }
+
+    fn hash(&self, kind: &[u8], id: &[u8]) -> NetKey {
         let mut h = Sha256::new();
         h.update(self.salt);
-        // Requests without a known address (no socket information) share one bucket.
-        h.update(ip.map(prefix).unwrap_or_default());
+        h.update(kind);
+        h.update(id);
         let digest = h.finalize();
         let mut key = [0u8; 16];
         key.copy_from_slice(&digest[..16]);
@@ -101,23 +121,43 @@ impl NetworkBuckets {
         if self.per_minute == 0 {
             return Ok(());
         }
-        let key = self.key(ip);
-        let mut t = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        if !t.buckets.contains_key(&key) {
-            while t.buckets.len() >= self.max_networks {
-                let Some(old) = t.order.pop_front() else { break };
-                t.buckets.remove(&old);
-            }
-            let mut bucket = TokenBucket::per_minute(self.per_minute);
-            bucket.last = now;
-            t.buckets.insert(key, bucket);
-            t.order.push_back(key);
+        self.take_key_at(self.key(ip), now)
+    }
+
+    fn take_key_at(&self, key: NetKey, now: Instant) -> Result<(), Duration> {
+        let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let t = &mut *guard;
+        if let Some(bucket) = t.buckets.to_back(&key) {
+            return bucket.take_at(now);
         }
-        t.buckets.get_mut(&key).map_or(Ok(()), |b| b.take_at(now))
+        if t.buckets.len() >= self.max_networks {
+            let refilled = t.buckets.front().is_some_and(|(_, b)| b.is_full_at(now));
+            if !refilled {
+                return t.overflow.take_at(now);
+            }
+            t.buckets.pop_front();
+        }
+        let mut bucket = TokenBucket::per_minute(self.per_minute);
+        bucket.last = now;
+        let taken = bucket.take_at(now);
+        t.buckets.insert(key, bucket);
+        taken
     }
 
     pub fn take(&self, ip: Option<IpAddr>) -> Result<(), Duration> {
         self.take_at(ip, Instant::now())
+    }
+
+    /// Take a token for the client named `id` (a probe key id) rather than a network.
+    pub fn take_id_at(&self, id: &str, now: Instant) -> Result<(), Duration> {
+        if self.per_minute == 0 {
+            return Ok(());
+        }
+        self.take_key_at(self.hash(b"id", id.as_bytes()), now)
+    }
+
+    pub fn take_id(&self, id: &str) -> Result<(), Duration> {
+        self.take_id_at(id, Instant::now())
     }
 
     /// How many networks are tracked now.
@@ -129,7 +169,8 @@ impl NetworkBuckets {
 /// What a rate-limited route counts against (each class has its own buckets).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Class {
-    /// `POST /api/v1/control`.
+    /// `POST /api/v1/control`: per network in `open` mode; in `enrolled` mode per probe key,
+    /// and per network for refused authentications (`control_auth`).
     Control,
     /// `POST /api/v1/enroll` (every request; new open enrollments also have their own rate).
     Enroll,
@@ -150,7 +191,12 @@ impl Class {
 /// The per-network limits of a running collector.
 #[derive(Debug)]
 pub struct Limits {
+    /// Control requests per network (`open` mode).
     pub control: NetworkBuckets,
+    /// Authenticated control requests per probe key (`enrolled` mode).
+    pub control_keys: NetworkBuckets,
+    /// Control requests refused for their authentication, per network (`enrolled` mode).
+    pub control_auth_failures: NetworkBuckets,
     pub enroll: NetworkBuckets,
     pub reads: NetworkBuckets,
     /// New open enrollments (`open_enrollments_per_minute`).
@@ -162,8 +208,12 @@ impl Limits {
         let n = c.max_tracked_networks;
         Limits {
             control: NetworkBuckets::new(c.control_per_minute, n),
+            control_keys: NetworkBuckets::new(c.control_per_key_per_minute, n),
+            control_auth_failures: NetworkBuckets::new(c.control_auth_failures_per_minute, n),
             enroll: NetworkBuckets::new(c.enroll_per_minute, n),
             reads: NetworkBuckets::new(c.reads_per_minute, n),
+            // Never unlimited (0 is refused at start, `cli.rs`): a configuration built in code
+            // with 0 gets the tightest limit rather than none.
             open_enrollments: NetworkBuckets::new(c.open_enrollments_per_minute.max(1), n),
         }
     }
@@ -210,18 +260,31 @@ mod tests {
     }
 
     #[test]
-    fn the_tracked_networks_are_bounded_and_the_oldest_goes_first() {
+    fn the_tracked_networks_are_bounded_and_only_refilled_buckets_make_room() {
         let b = NetworkBuckets::new(1, 50);
         let t0 = Instant::now();
         assert!(b.take_at(ip("198.51.100.1"), t0).is_ok());
-        for i in 0..10_000u32 {
+        assert!(b.take_at(ip("198.51.100.1"), t0).is_err(), "its bucket is empty");
+        // A client holding 10,000 networks (an IPv6 holder has far more /48s) fills the table...
+        for i in 0..49u32 {
             let v4 = std::net::Ipv4Addr::from((10 << 24) | (i << 8));
             assert!(b.take_at(Some(v4.into()), t0).is_ok(), "a new network has a full bucket");
-            assert!(b.tracked() <= 50);
         }
         assert_eq!(b.tracked(), 50);
-        // The first network was evicted: it starts afresh.
-        assert!(b.take_at(ip("198.51.100.1"), t0).is_ok());
+        // ... then every further newcomer shares one overflow bucket.
+        let refused = (49..10_000u32)
+            .filter(|i| b.take_at(Some(std::net::Ipv4Addr::from((10 << 24) | (i << 8)).into()), t0).is_err())
+            .count();
+        assert_eq!(refused, 10_000 - 49 - 1, "one token in the overflow bucket");
+        assert_eq!(b.tracked(), 50);
+        // The first network was not evicted to make room: its bucket is still empty.
+        assert!(b.take_at(ip("198.51.100.1"), t0).is_err(), "cycling networks does not refill a bucket");
+        // A minute later every bucket has refilled and holds nothing worth keeping: the least
+        // recently used makes room for a newcomer.
+        let t1 = t0 + Duration::from_secs(60);
+        assert!(b.take_at(ip("203.0.113.1"), t1).is_ok());
+        assert_eq!(b.tracked(), 50);
+        assert!(b.take_at(ip("198.51.100.1"), t1).is_ok());
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::api_events;
 use crate::api_probe;
 use crate::api_probe::client_ip;
 use crate::api_public;
-use crate::config::DEFAULT_MAX_BODY_BYTES;
+use crate::config::{ControlMode, DEFAULT_MAX_BODY_BYTES};
 use crate::error::HttpError;
 use crate::ratelimit::Class;
 use crate::server::AppState;
@@ -84,7 +84,10 @@ impl Table {
     /// Mount another crate's router at `path`; it serves `method` there, limited as `class`.
     fn nest(mut self, class: Class, method: Method, path: &'static str, router: Option<Router>) -> Table {
         if let Some(mut r) = router {
-            if let Some(state) = &self.state {
+            // The enrolled-only control is limited after authentication, per probe key (and
+            // failed authentications per network): `control_auth`.
+            let enrolled_control = |s: &AppState| class == Class::Control && s.config.control_mode != ControlMode::Open;
+            if let Some(state) = self.state.as_ref().filter(|s| !enrolled_control(s)) {
                 r = r.layer(from_fn_with_state((state.clone(), class), limit));
             }
             self.router = self.router.nest_service(path, r);
@@ -113,12 +116,12 @@ fn build(max_body_bytes: usize, control: Option<Router>, state: Option<AppState>
         .limited(read, Method::GET, "/api/v1/measurements", crate::api_measurements::list)
         .limited(read, Method::GET, "/api/v1/measurements.jsonl", crate::api_measurements::export)
         .add(Method::GET, "/api/v1/measurements/{id}", api_public::measurement)
-        .add(Method::GET, "/api/v1/events", api_events::list_events)
+        .limited(read, Method::GET, "/api/v1/events", api_events::list_events)
         .limited(read, Method::GET, "/api/v1/events.csv", api_events::list_events_csv)
         .add(Method::GET, "/api/v1/events/{id}", api_events::event)
         .limited(read, Method::GET, "/api/v1/events/{id}/evidence", api_events::event_evidence)
         .add(Method::GET, "/api/v1/feed.atom", api_events::feed)
-        .add(Method::GET, "/api/v1/disclosures", crate::api_disclosures::list)
+        .limited(read, Method::GET, "/api/v1/disclosures", crate::api_disclosures::list)
         .limited(read, Method::GET, "/api/v1/reconciliation", crate::api_disclosures::reconciliation)
         .limited(read, Method::GET, "/api/v1/reconciliation.csv", crate::api_disclosures::reconciliation_csv)
         .limited(read, Method::GET, "/api/v1/scorecard", crate::api_disclosures::scorecard)

@@ -305,6 +305,8 @@ async fn run(args: RunArgs) -> i32 {
         Some(p) => Some(p.key.clone()),
         None => control_key(&config),
     };
+    // Control requests are signed with the clock as corrected for measurements.
+    engine.clock = probe.as_ref().map(|p| p.spool.clone());
     let engine = Arc::new(engine);
     let throttling = match throttle::setup(&config, &battery) {
         Ok(t) => t.map(|(tester, jobs)| (Arc::new(tester), Arc::new(jobs))),

@@ -32,6 +32,10 @@ pub struct Engine {
     /// The probe's key: control requests are signed with it (a collector's control serves
     /// enrolled probes only); none sends them unsigned (an open control).
     pub control_key: Option<SigningKey>,
+    /// The spool whose `clock.json` holds the probe's clock correction (measured against the
+    /// collector's signed time): control requests are signed with the corrected time, as
+    /// measurements are stamped with it. None signs with the raw clock.
+    pub clock: Option<crate::spool::Spool>,
     /// How long the control may take: it runs the same steps as the probe.
     pub control_timeout: std::time::Duration,
     pub scope: Scope,
@@ -170,13 +174,20 @@ impl Engine {
         }
     }
 
+    /// The time (Unix seconds) a control request made at `now` (the probe's clock) is signed
+    /// with: corrected as new measurements are (`ClockState::correction_at`), so a probe whose
+    /// clock is off but corrected is not refused `clock_skew`.
+    fn signing_time(&self, now: time::OffsetDateTime) -> i64 {
+        let correction = self.clock.as_ref().and_then(|spool| spool.clock().correction_at(now));
+        now.unix_timestamp().saturating_add(correction.unwrap_or(0))
+    }
+
     async fn ask_control(&self, url: &Url, req: &ControlRequest) -> Result<ControlResponse, String> {
         let body = serde_json::to_vec(req).map_err(|e| format!("unknown_failure: {e}"))?;
         let mut request =
             self.client.post(url.clone()).timeout(self.control_timeout).header("content-type", "application/json");
         if let Some(key) = &self.control_key {
-            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-            let unix_time = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+            let unix_time = self.signing_time(time::OffsetDateTime::now_utc());
             for (name, value) in RequestSignature::sign(key, "POST", url.path(), unix_time, &body).headers() {
                 request = request.header(name, value);
             }
@@ -300,5 +311,36 @@ mod tests {
         let _ = engine.ask_control(&url, &req).await;
         let (headers, _) = seen.lock().unwrap().pop().unwrap();
         assert!(headers.get(REQUEST_SIGNATURE_HEADER).is_none(), "no key, no signature");
+    }
+
+    /// Review of item 5: a probe whose clock is 20 minutes fast, corrected against the
+    /// collector's signed time, signs its control requests with the corrected time (the
+    /// collector allows 600 s either way), as it stamps its measurements.
+    #[tokio::test]
+    async fn control_requests_are_signed_with_the_corrected_clock() {
+        let (url, seen) = recording_control().await;
+        let dir = tempfile::tempdir().unwrap();
+        let spool = crate::spool::Spool::open(dir.path(), 1 << 20).unwrap();
+        let now = time::OffsetDateTime::now_utc();
+        let sample = crate::skew::Sample { offset_ms: 1_200_000, rtt_ms: 50, collector_time: now };
+        spool.save_clock(&crate::skew::ClockState::from_sample(&sample)).unwrap();
+        let mut engine = crate::runner::engine(&crate::config::Config::default()).unwrap();
+        engine.control_key = Some(SigningKey::from_bytes(&[9; 32]));
+        engine.clock = Some(spool);
+        let req = ControlRequest {
+            http_request: "https://example.com/".into(),
+            http_request_headers: BTreeMap::new(),
+            tcp_connect: Vec::new(),
+        };
+        let before = time::OffsetDateTime::now_utc().unix_timestamp();
+        let _ = engine.ask_control(&url, &req).await;
+        let after = time::OffsetDateTime::now_utc().unix_timestamp();
+        let (headers, _) = seen.lock().unwrap().pop().unwrap();
+        let signed: i64 = headers[REQUEST_TIME_HEADER].to_str().unwrap().parse().unwrap();
+        assert!((before - 1200..=after - 1200).contains(&signed), "signed {signed}, clock {before}..{after}");
+        // The measurement stamp and the signature use the one correction.
+        assert_eq!(engine.signing_time(now), now.unix_timestamp() - 1200);
+        engine.clock = None;
+        assert_eq!(engine.signing_time(now), now.unix_timestamp(), "without a spool, the raw clock");
     }
 }

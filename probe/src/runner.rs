@@ -95,6 +95,7 @@ pub fn engine(config: &Config) -> Result<Engine, SetupError> {
         client,
         control: url_or_none("control.url", &config.control.url)?,
         control_key: None,
+        clock: None,
         control_timeout: Duration::from_millis(
             config.dns.timeout_ms
                 + config.network.connect_timeout_ms

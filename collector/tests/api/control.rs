@@ -284,3 +284,44 @@ impl Drop for Namespace {
         let _ = std::process::Command::new("ip").args(["netns", "del", &self.name]).output();
     }
 }
+
+/// Review of item 5: behind a reverse proxy that serves the collector under a path prefix (the
+/// `--public-url` has one), the probe signs the announced `control_url`'s path; the collector
+/// accepts it, and the plain path too, and nothing else.
+#[tokio::test]
+async fn a_public_url_with_a_prefix_signs_the_prefixed_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path());
+    c.public_url = Some("https://c.example/vigil/".into());
+    let s = Server::start(c).await;
+    let probe = key(5);
+    s.enroll(&probe).await;
+    let body = ask("http://192.0.2.1:1/");
+    for path in ["/vigil/api/v1/control", PATH] {
+        let headers = RequestSignature::sign(&probe, "POST", path, now(), &body).headers().to_vec();
+        let (status, answer) = post(&s, &body, &headers).await;
+        assert_eq!((status, answer["error"]["code"].as_str()), (403, Some("target_not_public")), "{path}: {answer}");
+    }
+    let headers = RequestSignature::sign(&probe, "POST", "/other/api/v1/control", now(), &body).headers().to_vec();
+    let (status, answer) = post(&s, &body, &headers).await;
+    assert_eq!((status, answer["error"]["code"].as_str()), (401, Some("bad_signature")), "{answer}");
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(message.contains("/api/v1/control or /vigil/api/v1/control"), "{message}");
+}
+
+/// Review of item 5: the refusals come in the documented order; a signature that is not base64
+/// of 64 bytes is `bad_signature_encoding` even from a key the collector does not know.
+#[tokio::test]
+async fn an_ill_encoded_signature_is_refused_before_the_key_is_looked_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(config(dir.path())).await;
+    let body = ask("http://192.0.2.1:1/");
+    let mut headers = signed(&key(6), now(), &body);
+    for bad in ["not base64!", "AAAA"] {
+        headers[2].1 = bad.into();
+        let (status, answer) = post(&s, &body, &headers).await;
+        assert_eq!((status, answer["error"]["code"].as_str()), (401, Some("bad_signature_encoding")), "{answer}");
+    }
+    let (status, answer) = post(&s, &body, &signed(&key(6), now(), &body)).await;
+    assert_eq!((status, answer["error"]["code"].as_str()), (401, Some("unknown_key")), "{answer}");
+}

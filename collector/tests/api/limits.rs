@@ -13,6 +13,9 @@ use vigil_report::limits::FIRST_TIME_TEXT;
 use vigil_report::protocol::{EnrollRequest, ItemStatus};
 use vigil_report::signed::{encode_public_key, enrollment_proof};
 
+use vigil_collector::config::{ControlMode, DEFAULT_CONTROL_AUTH_FAILURES_PER_MINUTE, DEFAULT_CONTROL_PER_MINUTE};
+use vigil_report::protocol::RequestSignature;
+
 use crate::support::{Server, config, error_code, key, ooni_time, payload_at, sign, value};
 
 /// A fixed day in the past (no test depends on the wall clock's day).
@@ -230,21 +233,114 @@ async fn enrollment_and_control_requests_are_limited_per_network() {
     let dir = tempfile::tempdir().unwrap();
     let mut c = config(dir.path());
     c.enroll_per_minute = 2;
-    c.control_per_minute = 2;
+    c.control_auth_failures_per_minute = 2;
     let s = Server::start(c).await;
     let (a, b) = (client_from("127.0.0.1"), client_from("127.0.1.1"));
     let post = reqwest::Method::POST;
-    for path in ["/api/v1/enroll", "/api/v1/control"] {
+    // An empty enrollment is a bad request; an unsigned control request is refused (the control
+    // serves enrolled probes only by default): both count against the network (the control's
+    // refusals against the network's bucket of failed authentications).
+    for (path, refused) in [("/api/v1/enroll", 400), ("/api/v1/control", 401)] {
         for _ in 0..2 {
             let (status, body) = send(&a, &s, post.clone(), path, "{}").await;
-            assert_eq!(status, 400, "{path}: {body}");
+            assert_eq!(status, refused, "{path}: {body}");
         }
         let (status, body) = send(&a, &s, post.clone(), path, "{}").await;
         assert_eq!((status, error_code(&body).as_str()), (429, "rate_limited"), "{path}");
         assert!(body.contains("from your network"), "{body}");
         let (status, body) = send(&b, &s, post.clone(), path, "{}").await;
-        assert_eq!(status, 400, "{path} from another network: {body}");
+        assert_eq!(status, refused, "{path} from another network: {body}");
     }
+}
+
+/// An `open` control counts every request against the client's network.
+#[tokio::test]
+async fn an_open_control_is_limited_per_network() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path());
+    c.control_mode = ControlMode::Open;
+    c.control_per_minute = 2;
+    let s = Server::start(c).await;
+    let (a, b) = (client_from("127.0.0.1"), client_from("127.0.1.1"));
+    let body = control_request();
+    for _ in 0..2 {
+        let (status, answer) = send(&a, &s, reqwest::Method::POST, CONTROL, &body).await;
+        assert_eq!((status, error_code(&answer).as_str()), (403, "target_not_public"), "{answer}");
+    }
+    let (status, answer) = send(&a, &s, reqwest::Method::POST, CONTROL, &body).await;
+    assert_eq!((status, error_code(&answer).as_str()), (429, "rate_limited"), "{answer}");
+    assert_eq!(send(&b, &s, reqwest::Method::POST, CONTROL, &body).await.0, 403, "another network");
+}
+
+const CONTROL: &str = "/api/v1/control";
+
+/// A control request the control refuses at once (a documentation address), without a network.
+fn control_request() -> String {
+    json!({"http_request": "http://192.0.2.1:1/", "tcp_connect": []}).to_string()
+}
+
+/// POST `body` to the control from `c`, signed by `key` now.
+async fn send_signed(c: &reqwest::Client, s: &Server, key: &SigningKey, body: &str) -> (u16, String) {
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let mut req = c.post(format!("{}{CONTROL}", s.base)).header("content-type", "application/json");
+    for (name, value) in RequestSignature::sign(key, "POST", CONTROL, now, body.as_bytes()).headers() {
+        req = req.header(name, value);
+    }
+    let resp = req.body(body.to_string()).send().await.expect("request");
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+/// Review of item 5: strangers behind the same /24 (a CGNAT) cannot use up the control of the
+/// enrolled probes there: refused requests have a bucket of their own, and authenticated ones
+/// are limited per key, with room for several runs of the built-in battery a minute.
+#[tokio::test]
+async fn unsigned_floods_do_not_limit_enrolled_probes_of_the_same_network() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(config(dir.path())).await;
+    let (p1, p2) = (key(41), key(42));
+    s.enroll(&p1).await;
+    s.enroll(&p2).await;
+    let cgnat = client_from("127.0.0.1");
+    let body = control_request();
+    let mut refused = std::collections::BTreeMap::<u16, u32>::new();
+    for _ in 0..DEFAULT_CONTROL_PER_MINUTE + 10 {
+        *refused.entry(send(&cgnat, &s, reqwest::Method::POST, CONTROL, &body).await.0).or_default() += 1;
+    }
+    let failures = DEFAULT_CONTROL_AUTH_FAILURES_PER_MINUTE;
+    assert_eq!(refused, [(401, failures), (429, DEFAULT_CONTROL_PER_MINUTE + 10 - failures)].into(), "{refused:?}");
+    // Two probes behind it each run the built-in battery (98 endpoints, a control request each)
+    // twice: none of it is limited.
+    for probe in [&p1, &p2] {
+        for i in 0..2 * 98 {
+            let (status, answer) = send_signed(&cgnat, &s, probe, &body).await;
+            assert_eq!((status, error_code(&answer).as_str()), (403, "target_not_public"), "request {i}: {answer}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn authenticated_control_requests_are_limited_per_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path());
+    c.control_per_key_per_minute = 3;
+    let s = Server::start(c).await;
+    let (p1, p2) = (key(43), key(44));
+    s.enroll(&p1).await;
+    s.enroll(&p2).await;
+    let (a, b) = (client_from("127.0.0.1"), client_from("127.0.1.1"));
+    let body = control_request();
+    for _ in 0..3 {
+        assert_eq!(send_signed(&a, &s, &p1, &body).await.0, 403);
+    }
+    let (status, answer) = send_signed(&b, &s, &p1, &body).await;
+    assert_eq!((status, error_code(&answer).as_str()), (429, "rate_limited"), "the key's, from any network");
+    assert!(
+        answer.contains(&format!("signed by key {}", vigil_report::signed::key_id(&p1.verifying_key()))),
+        "{answer}"
+    );
+    assert_eq!(send_signed(&a, &s, &p2, &body).await.0, 403, "another key of the same network");
+    let (_, metrics) = s.get("/metrics").await;
+    assert!(metrics.contains("vigil_rate_limited_total{limit=\"control_key\"} 1"), "{metrics}");
 }
 
 #[tokio::test]
@@ -270,20 +366,51 @@ async fn the_tracked_networks_are_bounded() {
     c.reads_per_minute = 1;
     c.max_tracked_networks = 100;
     let s = &Server::start(c).await;
+    // A valid (cheap: empty database) read: a query refused by its parameters' bounds is
+    // answered 400 before it reaches the limit, so it would not count.
     let from = |xff: String| async move {
-        s.request(reqwest::Method::GET, "/api/v1/timeline?country=ZZ&bucket=1", None, &[("x-forwarded-for", &xff)])
-            .await
-            .0
+        s.request(reqwest::Method::GET, TIMELINE, None, &[("x-forwarded-for", &xff)]).await.0
     };
-    assert_eq!(from("192.0.2.1".into()).await, 400);
+    assert_eq!(from("192.0.2.1".into()).await, 200);
     assert_eq!(from("192.0.2.1".into()).await, 429);
+    // 99 more networks fill the table; the 900 after them share one overflow bucket (a bucket
+    // that has not refilled is never dropped for a newcomer).
+    let mut served = 0;
     for i in 0..1000u32 {
-        assert_eq!(from(format!("10.{}.{}.1", i >> 8, i & 255)).await, 400, "a new network has a full bucket");
+        served += usize::from(from(format!("10.{}.{}.1", i >> 8, i & 255)).await == 200);
     }
+    assert_eq!(served, 99 + 1, "the tracked networks, then one overflow token");
     let (_, metrics) = s.get("/metrics").await;
     assert!(metrics.contains("vigil_rate_limit_networks{limit=\"read\"} 100"), "{metrics}");
-    // The first network was dropped long ago: it starts afresh.
-    assert_eq!(from("192.0.2.1".into()).await, 400);
+    // Cycling through 1000 networks did not reset the first one's bucket.
+    assert_eq!(from("192.0.2.1".into()).await, 429);
+}
+
+#[tokio::test]
+async fn twin_routes_are_limited_alike() {
+    let limited = vigil_collector::routes::rate_limited();
+    let class = |path: &str| limited.iter().find(|(m, p, _)| m == reqwest::Method::GET && *p == path).map(|l| l.2);
+    let routes = vigil_collector::routes::table();
+    let mut twins = vec![("/api/v1/disclosures", "/disclosures".to_string())];
+    for (_, path) in &routes {
+        if let Some(json) = path.strip_suffix(".csv").filter(|j| routes.iter().any(|(_, p)| p == j)) {
+            twins.push((json, path.to_string()));
+        }
+    }
+    assert!(twins.len() >= 4, "{twins:?}");
+    for (a, b) in &twins {
+        assert_eq!(class(a), class(b), "{a} and {b} are limited unevenly");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path());
+    c.reads_per_minute = 1;
+    let s = Server::start(c).await;
+    for path in ["/api/v1/events", "/api/v1/disclosures"] {
+        let client = client_from(if path == "/api/v1/events" { "127.0.2.1" } else { "127.0.3.1" });
+        assert_eq!(get(&client, &s, path).await.0, 200, "{path}");
+        let (status, body) = get(&client, &s, path).await;
+        assert_eq!((status, error_code(&body).as_str()), (429, "rate_limited"), "{path}: {body}");
+    }
 }
 
 #[test]
