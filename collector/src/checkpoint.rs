@@ -108,7 +108,14 @@ impl Checkpointer {
                 loop {
                     let last = !matches!(stopped.recv_timeout(INTERVAL), Err(RecvTimeoutError::Timeout));
                     // A failed checkpoint (busy) is retried at the next tick; the WAL stays valid.
-                    let Ok((_, frames, copied)) = checkpoint(&conn, "PASSIVE") else { continue };
+                    // At the stop there is no next tick: a failed last checkpoint ends the thread
+                    // (the WAL is still valid; the next start copies it).
+                    let Ok((_, frames, copied)) = checkpoint(&conn, "PASSIVE") else {
+                        if last {
+                            return;
+                        }
+                        continue;
+                    };
                     // Nothing written since the last tick and all of it copied: empty the file.
                     let idle = frames > 0 && frames == copied && frames == last_frames;
                     if idle || last {
