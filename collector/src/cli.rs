@@ -577,16 +577,8 @@ mod tests {
     use super::*;
     use crate::config::ControlMode;
 
-    fn serve(args: &[&str]) -> Result<Config, CollectorError> {
-        let mut argv = vec!["vigil-collector", "serve", "--data-dir", "/tmp/x"];
-        argv.extend_from_slice(args);
-        match Cli::try_parse_from(argv).expect("parses").command {
-            Command::Serve(a) => a.into_config(),
-            other => panic!("{other:?}"),
-        }
-    }
-
-    fn serve_config(extra: &[&str]) -> Result<Config, String> {
+    /// `serve` with these flags: the configuration, or the command line's or the check's error.
+    fn serve(extra: &[&str]) -> Result<Config, String> {
         let args = ["vigil-collector", "serve", "--data-dir", "/tmp/vigil-cli-test"].iter().chain(extra);
         match Cli::try_parse_from(args).map_err(|e| e.to_string())?.command {
             Command::Serve(args) => args.into_config().map_err(|e| e.to_string()),
@@ -616,9 +608,9 @@ mod tests {
         let e = serve(&["--platform", "Not An Id"]).unwrap_err().to_string();
         assert!(e.contains("--platform must be 1 to 32 characters"), "{e}");
         assert!(serve(&["--max-tracked-networks", "0"]).is_err());
-        let e = serve_config(&["--open-enrollment", "--open-enrollments-per-minute", "0"]).unwrap_err();
+        let e = serve(&["--open-enrollment", "--open-enrollments-per-minute", "0"]).unwrap_err();
         assert!(e.contains("--open-enrollments-per-minute must be at least 1"), "{e}");
-        assert_eq!(serve_config(&["--open-enrollments-per-minute", "1"]).unwrap().open_enrollments_per_minute, 1);
+        assert_eq!(serve(&["--open-enrollments-per-minute", "1"]).unwrap().open_enrollments_per_minute, 1);
     }
 
     #[test]
@@ -643,20 +635,19 @@ mod tests {
 
     #[test]
     fn the_control_mode_and_clock_tolerance_are_flags() {
-        let c = serve_config(&[]).unwrap();
+        let c = serve(&[]).unwrap();
         assert_eq!((c.control_mode, c.control_clock_tolerance.as_secs()), (ControlMode::Enrolled, 600));
-        let c = serve_config(&["--control", "open", "--control-clock-tolerance-secs", "30"]).unwrap();
+        let c = serve(&["--control", "open", "--control-clock-tolerance-secs", "30"]).unwrap();
         assert_eq!((c.control_mode, c.control_clock_tolerance.as_secs()), (ControlMode::Open, 30));
-        assert_eq!(serve_config(&["--control", "off"]).unwrap().control_mode, ControlMode::Off);
-        let c = serve_config(&[]).unwrap();
+        assert_eq!(serve(&["--control", "off"]).unwrap().control_mode, ControlMode::Off);
+        let c = serve(&[]).unwrap();
         assert_eq!(
             (c.control_per_key_per_minute, c.control_auth_failures_per_minute),
             (config::DEFAULT_CONTROL_PER_KEY_PER_MINUTE, config::DEFAULT_CONTROL_AUTH_FAILURES_PER_MINUTE)
         );
-        let c =
-            serve_config(&["--control-per-key-per-minute", "7", "--control-auth-failures-per-minute", "0"]).unwrap();
+        let c = serve(&["--control-per-key-per-minute", "7", "--control-auth-failures-per-minute", "0"]).unwrap();
         assert_eq!((c.control_per_key_per_minute, c.control_auth_failures_per_minute), (7, 0));
-        let e = serve_config(&["--control", "public"]).unwrap_err();
+        let e = serve(&["--control", "public"]).unwrap_err();
         assert!(e.contains("--control") && e.contains("enrolled, open or off"), "{e}");
     }
 }
