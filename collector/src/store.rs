@@ -83,6 +83,10 @@ pub fn open_and_migrate(path: &Path) -> Result<Connection, CollectorError> {
     let err = db_err(path);
     let mut conn = Connection::open(path).map_err(&err)?;
     configure(&conn).map_err(&err)?;
+    // Every transaction takes the write lock at BEGIN, where SQLite waits out the busy timeout.
+    // A deferred one that reads first and writes later gets "database is locked" at once when
+    // the checkpointer holds the lock meanwhile (SQLite calls no busy handler to upgrade a read).
+    conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
     conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)").map_err(&err)?;
     let found: Option<i64> =
         conn.query_row("SELECT version FROM schema_version", [], |r| r.get(0)).optional().map_err(&err)?;
@@ -234,5 +238,28 @@ mod tests {
         conn.execute("UPDATE schema_version SET version = 99", []).unwrap();
         drop(conn);
         assert!(matches!(open_and_migrate(&path), Err(CollectorError::SchemaTooNew { found: 99, .. })));
+    }
+
+    /// A transaction that reads before it writes, while another connection (the checkpointer's
+    /// TRUNCATE, say) holds the write lock for a moment, waits instead of failing.
+    #[test]
+    fn a_transaction_that_reads_first_waits_for_the_write_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.sqlite");
+        let mut conn = open_and_migrate(&path).unwrap();
+        let other = Connection::open(&path).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let (locked, release) = std::sync::mpsc::channel::<()>();
+        let holder = std::thread::spawn(move || {
+            let _ = release.recv_timeout(std::time::Duration::from_millis(300));
+            other.execute_batch("COMMIT").unwrap();
+        });
+        let tx = conn.transaction().unwrap();
+        let before = counts(&tx).unwrap();
+        tx.execute("INSERT INTO schema_version (version) VALUES (0)", []).expect("waits, not busy");
+        tx.rollback().unwrap();
+        drop(locked);
+        holder.join().unwrap();
+        assert_eq!(before, Counts { probes: 0, measurements: 0 });
     }
 }
