@@ -161,8 +161,8 @@ fn analyse_dns(keys: &WebKeys, ctx: &Context) -> DnsFindings {
     }
     let reference_public = reference.iter().any(|ip| !ctx.scope.is_bogon(*ip));
     let have_reference = keys.control.is_some() || !doh.is_empty();
-    let control_nxdomain =
-        control_dns.and_then(|c| c.failure.as_deref()).is_some_and(|f| f == Failure::DnsNxdomain.label());
+    let control_failure = control_dns.and_then(|c| c.failure.as_deref());
+    let control_nxdomain = control_failure.is_some_and(|f| f == Failure::DnsNxdomain.label());
 
     let mut all_failed = true;
     let mut first_failure = None;
@@ -191,6 +191,12 @@ fn analyse_dns(keys: &WebKeys, ctx: &Context) -> DnsFindings {
             .filter_map(|a| a.parse::<IpAddr>().ok())
             .chain(addrs.iter().copied());
         for ip in all_seen {
+            // An answer the uncensored view also gets (DoH or the control) is the site's own
+            // DNS, not injection, whatever list it is on (e.g. a site that resolves to 127.0.0.1
+            // everywhere).
+            if reference.contains(&ip) {
+                continue;
+            }
             if let Some(hit) = ctx.fingerprints.dns(ip, ctx.probe_cc) {
                 if !out.fingerprints.contains(&hit.name) {
                     out.fingerprints.push(hit.name.clone());
@@ -418,6 +424,24 @@ fn decide(keys: &WebKeys, ctx: &Context, dns: &DnsFindings, http_hits: &[FpHit])
         .filter(|c| ctx.host.is_none() || c.ip.parse().is_ok_and(|ip: IpAddr| probe_ips.contains(&ip)))
         .collect();
     let tcp_ok = probe_tcp.iter().any(|c| c.status.success);
+
+    // The name resolves, consistently with the uncensored view, only to addresses no one outside
+    // can reach (127.0.0.1, 10/8...): a misconfigured site, not censorship (OONI: false/false).
+    // The uncensored view is the control or, without one, the DoH reference (a consistency
+    // verdict needs one of them); Vigil's control refuses such a target outright
+    // (`target_not_public`), leaving DoH as the witness.
+    if probe_tcp.is_empty()
+        && keys.requests.is_empty()
+        && dns.consistency == Some(true)
+        && !probe_ips.is_empty()
+        && probe_ips.iter().all(|ip| ctx.scope.is_bogon(*ip))
+    {
+        let listed: Vec<String> = probe_ips.iter().map(IpAddr::to_string).collect();
+        return Verdict::new(Blocking::No, Some(false)).because(format!(
+            "the name resolves to non-public addresses ({}) for the uncensored view too: a misconfigured site",
+            listed.join(", ")
+        ));
+    }
 
     // 4. TCP: nothing connected.
     if !probe_tcp.is_empty() && !tcp_ok {

@@ -569,3 +569,47 @@ fn an_http_input_redirected_to_another_https_site_is_not_accessible_by_that_alon
     let k = run(k, Target::Http, "ZZ");
     assert_eq!(k.blocking, Blocking::HttpDiff, "{:?}", k.x_reasons);
 }
+
+/// Issue 15 item 1: an answer the uncensored view also gets is the site's own DNS, whatever list
+/// it is on.
+#[test]
+fn a_listed_answer_the_reference_also_gets_is_a_misconfigured_site_not_injection() {
+    let local = "127.0.0.1";
+    // 10.10.34.34 is on the test fingerprints' injected list; 127.0.0.1 is a bogon.
+    for answer in ["10.10.34.34", local] {
+        let mut k = keys();
+        k.queries =
+            vec![query("system", &[answer], None), query("udp", &[answer], None), query("doh", &[answer], None)];
+        k.tcp_connect = vec![];
+        k.tls_handshakes = vec![];
+        let mut control = ControlResponse::default();
+        control.dns.addrs = vec![answer.into()];
+        k.control = Some(control);
+        for cc in ["IR", "ZZ"] {
+            let out = run(k.clone(), Target::Https, cc);
+            assert_eq!(verdict(&out), (Blocking::No, Some(false), None), "{answer} in {cc}: {:?}", out.x_reasons);
+            assert_eq!(out.dns_consistency.as_deref(), Some("consistent"));
+            assert!(out.x_fingerprints.is_empty(), "{:?}", out.x_fingerprints);
+            assert!(!out.x_confirmed);
+        }
+        // Vigil's control refuses a non-public target: DoH alone is the witness.
+        k.control = None;
+        k.control_failure = Some("unknown_failure: control answered HTTP 403 Forbidden target_not_public".into());
+        let out = run(k, Target::Https, "IR");
+        assert_eq!(verdict(&out), (Blocking::No, Some(false), None), "{answer} without control: {:?}", out.x_reasons);
+    }
+}
+
+#[test]
+fn a_listed_answer_the_reference_does_not_get_is_still_injection() {
+    let mut k = keys();
+    k.queries = vec![query("system", &["10.10.34.34"], None), query("doh", &[REAL], None)];
+    k.tcp_connect = vec![];
+    k.tls_handshakes = vec![];
+    let mut control = ControlResponse::default();
+    control.dns.addrs = vec![REAL.into()];
+    k.control = Some(control);
+    let out = run(k, Target::Https, "IR");
+    assert_eq!(verdict(&out), (Blocking::Dns, Some(false), Some(Mechanism::DnsKnownBlockpageIp)));
+    assert!(out.x_confirmed);
+}
