@@ -163,6 +163,13 @@ fn analyse_dns(keys: &WebKeys, ctx: &Context) -> DnsFindings {
     let have_reference = keys.control.is_some() || !doh.is_empty();
     let control_failure = control_dns.and_then(|c| c.failure.as_deref());
     let control_nxdomain = control_failure.is_some_and(|f| f == Failure::DnsNxdomain.label());
+    // The control found no address for the name, whether it does not exist or has no A/AAAA
+    // record (a CNAME alone): a user anywhere gets nothing to connect to. getaddrinfo cannot tell
+    // the two apart (glibc reports EAI_NONAME for both), so either "no address" failure on the
+    // probe's side agrees with either on the control's.
+    let control_no_address = control_failure
+        .is_some_and(|f| f == Failure::DnsNxdomain.label() || f == Failure::DnsNoAnswer.label())
+        && control_dns.is_some_and(|c| c.addrs.is_empty());
 
     let mut all_failed = true;
     let mut first_failure = None;
@@ -236,8 +243,8 @@ fn analyse_dns(keys: &WebKeys, ctx: &Context) -> DnsFindings {
                     }
                     _ => weak.push(Finding { mechanism: Mechanism::DnsNoAnswer, proven: false, system, reason }),
                 }
-            } else if control_nxdomain {
-                // Both say the name does not exist: consistent, not censorship.
+            } else if control_no_address {
+                // Neither side has an address for the name: consistent, not censorship.
             } else if have_reference && keys.control.is_some() {
                 consistent_all = false;
             }

@@ -613,3 +613,40 @@ fn a_listed_answer_the_reference_does_not_get_is_still_injection() {
     assert_eq!(verdict(&out), (Blocking::Dns, Some(false), Some(Mechanism::DnsKnownBlockpageIp)));
     assert!(out.x_confirmed);
 }
+
+/// Issue 15 item 2: a name with a CNAME and no address anywhere is down, not tampered with.
+#[test]
+fn no_address_on_both_sides_is_consistent_and_the_site_is_down() {
+    for system_failure in [Failure::DnsNxdomain, Failure::DnsNoAnswer] {
+        for control_failure in ["dns_no_answer", "dns_nxdomain_error"] {
+            let mut k = keys();
+            k.queries = vec![
+                query("system", &[], Some(system_failure.clone())),
+                query("udp", &[], Some(Failure::DnsNoAnswer)),
+                query("doh", &[], Some(Failure::DnsNoAnswer)),
+            ];
+            k.tcp_connect = vec![];
+            k.tls_handshakes = vec![];
+            k.control = Some(ControlResponse {
+                dns: ControlDns { failure: Some(control_failure.into()), addrs: vec![] },
+                http_request: Some(ControlHttp { failure: Some(control_failure.into()), ..Default::default() }),
+                ..Default::default()
+            });
+            let out = https(k);
+            let case = format!("system {system_failure}, control {control_failure}");
+            assert_eq!(verdict(&out), (Blocking::No, Some(false), None), "{case}: {:?}", out.x_reasons);
+            assert_eq!(out.dns_consistency.as_deref(), Some("consistent"), "{case}");
+        }
+    }
+}
+
+#[test]
+fn no_address_here_while_the_control_resolves_is_still_dns() {
+    let mut k = keys();
+    k.queries = vec![query("system", &[], Some(Failure::DnsNoAnswer)), query("udp", &[], Some(Failure::DnsNoAnswer))];
+    k.tcp_connect = vec![];
+    k.tls_handshakes = vec![];
+    k.control = Some(control_ok(&[REAL], 100, "x"));
+    let out = https(k);
+    assert_eq!(verdict(&out), (Blocking::Dns, Some(false), Some(Mechanism::DnsNoAnswer)));
+}
