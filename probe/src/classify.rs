@@ -146,8 +146,16 @@ fn analyse_dns(keys: &WebKeys, ctx: &Context) -> DnsFindings {
     let Some(host) = ctx.host else { return out };
     // Group probe-side queries by resolver (A and AAAA of one resolver belong together).
     let mut resolvers: BTreeMap<(&str, &str), Vec<&DnsQuery>> = BTreeMap::new();
+    // Queries for other names (redirect targets, resolved as the fetch followed them) are not
+    // compared with the reference, which is this name's; they still count as evidence that needs
+    // no reference (injection, known injected answers).
+    let mut hops: BTreeMap<(&str, &str, &str), Vec<&DnsQuery>> = BTreeMap::new();
     for q in keys.queries.iter().filter(|q| is_probe_side(q)) {
-        resolvers.entry((q.engine.as_str(), q.resolver_address.as_str())).or_default().push(q);
+        if same_name(&q.hostname, host) {
+            resolvers.entry((q.engine.as_str(), q.resolver_address.as_str())).or_default().push(q);
+        } else {
+            hops.entry((q.engine.as_str(), q.resolver_address.as_str(), q.hostname.as_str())).or_default().push(q);
+        }
     }
     if resolvers.is_empty() {
         return out;
@@ -183,39 +191,7 @@ fn analyse_dns(keys: &WebKeys, ctx: &Context) -> DnsFindings {
         let system = *engine == "system";
         let who = if resolver.is_empty() { (*engine).to_string() } else { format!("{engine} {resolver}") };
         let addrs: BTreeSet<IpAddr> = queries.iter().flat_map(|q| addrs_of(q)).collect();
-        // Evidence that needs no reference: injection and known injected answers.
-        for q in queries.iter().filter(|q| injected(q)) {
-            tampering.push(Finding {
-                mechanism: Mechanism::DnsInjection,
-                proven: true,
-                system,
-                reason: format!("{who}: two different answers to one {} query (on-path injection)", q.query_type),
-            });
-        }
-        let all_seen = queries
-            .iter()
-            .flat_map(|q| q.x_responses.iter().flat_map(|r| r.addrs.iter()))
-            .filter_map(|a| a.parse::<IpAddr>().ok())
-            .chain(addrs.iter().copied());
-        for ip in all_seen {
-            // An answer the uncensored view also gets (DoH or the control) is the site's own
-            // DNS, not injection, whatever list it is on (e.g. a site that resolves to 127.0.0.1
-            // everywhere).
-            if reference.contains(&ip) {
-                continue;
-            }
-            if let Some(hit) = ctx.fingerprints.dns(ip, ctx.probe_cc) {
-                if !out.fingerprints.contains(&hit.name) {
-                    out.fingerprints.push(hit.name.clone());
-                }
-                tampering.push(Finding {
-                    mechanism: Mechanism::DnsKnownBlockpageIp,
-                    proven: hit.confirmed,
-                    system,
-                    reason: format!("{who}: answer {ip} is a known injected address ({})", hit.name),
-                });
-            }
-        }
+        unreferenced_evidence(queries, &who, system, &reference, ctx, &mut out.fingerprints, &mut tampering);
         if addrs.is_empty() {
             let failure = queries
                 .iter()
@@ -289,6 +265,13 @@ fn analyse_dns(keys: &WebKeys, ctx: &Context) -> DnsFindings {
             reason: format!("{who}: answers share no address, network or valid certificate with the reference"),
         });
     }
+    let nothing = BTreeSet::new();
+    for ((engine, resolver, name), queries) in &hops {
+        let system = *engine == "system";
+        let who =
+            if resolver.is_empty() { format!("{engine} ({name})") } else { format!("{engine} {resolver} ({name})") };
+        unreferenced_evidence(queries, &who, system, &nothing, ctx, &mut out.fingerprints, &mut tampering);
+    }
     if !some_consistent && !weak.is_empty() {
         // Every resolver of this network failed while the reference answered: OONI's DNS
         // blocking.
@@ -310,6 +293,89 @@ fn analyse_dns(keys: &WebKeys, ctx: &Context) -> DnsFindings {
     tampering.sort_by_key(|f| (!f.proven, f.system, dns_rank(f.mechanism)));
     out.tampering = tampering.into_iter().next().map(|f| (f.mechanism, f.proven, f.reason));
     out
+}
+
+/// Evidence of DNS tampering that needs no reference, from one resolver's queries for one name:
+/// two different answers to one query (injection) and known injected answers. An answer in
+/// `reference` (what the uncensored view also gets) is the site's own DNS, not injection,
+/// whatever list it is on (e.g. a site that resolves to 127.0.0.1 everywhere).
+fn unreferenced_evidence(
+    queries: &[&DnsQuery],
+    who: &str,
+    system: bool,
+    reference: &BTreeSet<IpAddr>,
+    ctx: &Context,
+    fingerprints: &mut Vec<String>,
+    tampering: &mut Vec<Finding>,
+) {
+    for q in queries.iter().filter(|q| injected(q)) {
+        tampering.push(Finding {
+            mechanism: Mechanism::DnsInjection,
+            proven: true,
+            system,
+            reason: format!("{who}: two different answers to one {} query (on-path injection)", q.query_type),
+        });
+    }
+    let all_seen = queries
+        .iter()
+        .flat_map(|q| q.x_responses.iter().flat_map(|r| r.addrs.iter()))
+        .filter_map(|a| a.parse::<IpAddr>().ok())
+        .chain(queries.iter().flat_map(|q| addrs_of(q)));
+    let mut done = BTreeSet::new();
+    for ip in all_seen {
+        if reference.contains(&ip) || !done.insert(ip) {
+            continue;
+        }
+        if let Some(hit) = ctx.fingerprints.dns(ip, ctx.probe_cc) {
+            if !fingerprints.contains(&hit.name) {
+                fingerprints.push(hit.name.clone());
+            }
+            tampering.push(Finding {
+                mechanism: Mechanism::DnsKnownBlockpageIp,
+                proven: hit.confirmed,
+                system,
+                reason: format!("{who}: answer {ip} is a known injected address ({})", hit.name),
+            });
+        }
+    }
+}
+
+/// Whether a recorded query name is the measured host (`host` is ASCII; a query may carry the
+/// name as typed, in Unicode, or with a final dot).
+fn same_name(name: &str, host: &str) -> bool {
+    let trim = |s: &str| s.trim_end_matches('.').to_ascii_lowercase();
+    let (name, host) = (trim(name), trim(host));
+    name == host || url::Host::parse(&name).is_ok_and(|h| h.to_string() == host)
+}
+
+/// The final hop failed because its host (a redirect target other than the measured host) did not
+/// resolve on this network: the mechanism, the hop's host and the failure.
+fn redirect_dns_failure(keys: &WebKeys, ctx: &Context) -> Option<(Mechanism, String, Failure)> {
+    let host = ctx.host?;
+    let last = keys.requests.first()?;
+    last.failure.as_ref()?;
+    let hop = url::Url::parse(&last.request.url).ok()?.host_str()?.to_string();
+    if same_name(&hop, host) {
+        return None;
+    }
+    let queries: Vec<&DnsQuery> =
+        keys.queries.iter().filter(|q| is_probe_side(q) && same_name(&q.hostname, &hop)).collect();
+    if queries.is_empty() || queries.iter().any(|q| addrs_of(q).next().is_some()) {
+        return None;
+    }
+    // A UDP resolver's precise failure before the system resolver's coarser one.
+    let failure = queries
+        .iter()
+        .filter(|q| q.engine != "system")
+        .chain(queries.iter().filter(|q| q.engine == "system"))
+        .find_map(|q| q.failure.clone().filter(|f| *f != Failure::DnsNoAnswer))
+        .unwrap_or(Failure::DnsNoAnswer);
+    let mechanism = match failure {
+        Failure::DnsNxdomain => Mechanism::DnsNxdomain,
+        Failure::GenericTimeout => Mechanism::DnsTimeout,
+        _ => Mechanism::DnsNoAnswer,
+    };
+    Some((mechanism, hop, failure))
 }
 
 fn dns_rank(m: Mechanism) -> u8 {
@@ -499,6 +565,14 @@ fn decide(keys: &WebKeys, ctx: &Context, dns: &DnsFindings, http_hits: &[FpHit])
         }
         if let Some(v) = tls {
             return v;
+        }
+        // A redirect led to a name this network does not resolve while the control, following
+        // the same redirects, fetched the page: DNS blocking at that hop (OONI: "dns").
+        if control_http_ok && let Some((mechanism, hop, dns_failure)) = redirect_dns_failure(keys, ctx) {
+            let reason = format!(
+                "the redirect target {hop} did not resolve ({dns_failure}) while the control followed the redirects and fetched the page"
+            );
+            return Verdict::blocked(Blocking::Dns, mechanism, false, reason);
         }
         if control_http_ok {
             let mech = match failure {

@@ -102,6 +102,7 @@ async fn world() -> World {
         "blockpage.test",
         "redir-block.test",
         "xn--bcher-kva.test",
+        "hop-blocked.test",
     ];
     let servers = vec![
         WebServer::start(
@@ -111,6 +112,7 @@ async fn world() -> World {
                 Site::new(&clean_names, page()),
                 Site::new(&["expired.test"], page()).with_cert(CertKind::Expired),
                 Site::new(&["redirect.test"], WebBehaviour::redirect(&format!("https://ok.test:{https}/"))),
+                Site::new(&["redir-dns.test"], WebBehaviour::redirect(&format!("https://hop-blocked.test:{https}/"))),
                 Site::new(&["loop.test"], WebBehaviour::RedirectLoop),
                 Site::new(&["large.test"], WebBehaviour::Large(2 * 1024 * 1024)),
             ],
@@ -167,8 +169,14 @@ async fn world() -> World {
 
     // The truth, as DoH and the control see it.
     let mut truth = Zone::new();
-    for name in clean_names.iter().chain(&["expired.test", "redirect.test", "loop.test", "large.test", "captcha.test"])
-    {
+    for name in clean_names.iter().chain(&[
+        "expired.test",
+        "redirect.test",
+        "redir-dns.test",
+        "loop.test",
+        "large.test",
+        "captcha.test",
+    ]) {
         truth = truth.with(name, answer(CLEAN));
     }
     let truth = truth
@@ -198,7 +206,8 @@ async fn world() -> World {
         .with("wrongcert.test", answer(CENSOR))
         .with("reset.test", answer(CENSOR))
         .with("blockpage.test", answer(CENSOR))
-        .with("redir-block.test", answer(CENSOR));
+        .with("redir-block.test", answer(CENSOR))
+        .with("hop-blocked.test", DnsBehaviour::NxDomain);
     let dns = DnsServer::start(ip("127.0.0.1"), isp).await;
     let doh = DohServer::start(ip("127.0.0.1"), truth.clone(), &ca, &["doh.lab.test"]).await;
     let asns: HashMap<IpAddr, u32> =
@@ -281,6 +290,8 @@ async fn every_failure_kind_gets_oonis_verdict_and_a_mechanism() {
         (format!("http://blockpage.test:{h}/"), json!("http-diff"), json!(false), json!("http_blockpage")),
         (format!("http://redir-block.test:{h}/"), json!("http-diff"), json!(false), json!("http_blockpage")),
         (format!("https://redirect.test:{s}/"), json!(false), json!(true), json!(null)),
+        // The first hop loads; the redirect target's name is denied by this network's resolver.
+        (format!("https://redir-dns.test:{s}/"), json!("dns"), json!(false), json!("dns_nxdomain")),
         (format!("https://loop.test:{s}/"), json!(false), json!(false), json!(null)),
         (format!("https://large.test:{s}/"), json!(false), json!(true), json!(null)),
         (format!("https://xn--bcher-kva.test:{s}/"), json!(false), json!(true), json!(null)),
@@ -297,7 +308,7 @@ async fn every_failure_kind_gets_oonis_verdict_and_a_mechanism() {
         expect(&got, &input, blocking, accessible, mechanism);
     }
     assert_eq!(code, 1, "exit code 1 when blocking was found");
-    // 23 endpoints with 2.5 s timeouts run in parallel: far less than the sum of their timeouts.
+    // 24 endpoints with 2.5 s timeouts run in parallel: far less than the sum of their timeouts.
     assert!(wall < Duration::from_secs(20), "took {wall:?}");
 
     // What the records themselves say, beyond the verdicts.

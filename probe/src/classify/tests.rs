@@ -650,3 +650,53 @@ fn no_address_here_while_the_control_resolves_is_still_dns() {
     let out = https(k);
     assert_eq!(verdict(&out), (Blocking::Dns, Some(false), Some(Mechanism::DnsNoAnswer)));
 }
+
+/// Issue 15 item 3: the first hop loads, the redirect target's name does not resolve here while
+/// the control fetches the page: DNS blocking, at that hop.
+#[test]
+fn a_redirect_target_that_does_not_resolve_here_is_dns_blocking() {
+    let hop = "cdn.platform-static.test";
+    for (failure, mechanism) in [
+        (Failure::DnsNxdomain, Mechanism::DnsNxdomain),
+        (Failure::DnsNoAnswer, Mechanism::DnsNoAnswer),
+        (Failure::GenericTimeout, Mechanism::DnsTimeout),
+    ] {
+        let mut k = keys();
+        let mut hop_system = query("system", &[], Some(failure.clone()));
+        hop_system.hostname = hop.into();
+        let mut hop_udp = query("udp", &[], Some(failure.clone()));
+        hop_udp.hostname = hop.into();
+        k.queries.extend([hop_system, hop_udp]);
+        k.requests = vec![
+            failed_request(&format!("https://{hop}/home"), failure.clone()),
+            response(&format!("https://{HOST}/"), 302, "", "", &[("Location", &format!("https://{hop}/home"))]),
+        ];
+        k.control = Some(control_ok(&[REAL], PAGE.len() as i64, "Platform home"));
+        let out = https(k.clone());
+        assert_eq!(verdict(&out), (Blocking::Dns, Some(false), Some(mechanism)), "{failure}: {:?}", out.x_reasons);
+        assert!(out.x_reasons[0].contains(hop), "{:?}", out.x_reasons);
+        assert_eq!(out.dns_consistency.as_deref(), Some("consistent"), "the measured name itself resolved well");
+
+        // The target is down for the control too: not censorship.
+        let mut c = control_ok(&[REAL], 0, "");
+        c.http_request = Some(ControlHttp { failure: Some(failure.label().into()), ..Default::default() });
+        k.control = Some(c);
+        assert_eq!(verdict(&https(k)), (Blocking::No, Some(false), None), "{failure}");
+    }
+}
+
+#[test]
+fn a_known_injected_answer_for_a_redirect_target_is_still_evidence() {
+    let hop = "cdn.platform-static.test";
+    let mut k = keys();
+    let mut q = query("udp", &["10.10.34.34"], None);
+    q.hostname = hop.into();
+    k.queries.push(q);
+    k.requests = vec![
+        failed_request(&format!("https://{hop}/"), Failure::unknown("not measured: no public address to connect to")),
+        response(&format!("https://{HOST}/"), 302, "", "", &[("Location", &format!("https://{hop}/"))]),
+    ];
+    let out = run(k, Target::Https, "IR");
+    assert_eq!(verdict(&out), (Blocking::Dns, Some(false), Some(Mechanism::DnsKnownBlockpageIp)));
+    assert!(out.x_reasons[0].contains(hop), "{:?}", out.x_reasons);
+}
