@@ -433,7 +433,7 @@ fn compare_http(keys: &mut WebKeys) {
 fn blockpage_hits(keys: &WebKeys, ctx: &Context) -> Vec<FpHit> {
     let mut hits: Vec<FpHit> = Vec::new();
     for response in keys.requests.iter().filter_map(|t| t.response.as_ref()) {
-        for hit in ctx.fingerprints.http(&response.body, &response.headers, ctx.probe_cc) {
+        for hit in ctx.fingerprints.http(&response.body.text(), &response.headers, ctx.probe_cc) {
             if !hits.iter().any(|h| h.name == hit.name) {
                 hits.push(hit);
             }

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use rustls::ClientConfig;
 use url::Url;
-use vigil_report::{DnsQuery, Failure, HttpRequest, HttpResponse, HttpTransaction};
+use vigil_report::{DnsQuery, Failure, HttpRequest, HttpResponse, HttpTransaction, MaybeBinary};
 
 use crate::bogon::Scope;
 use crate::clock::Clock;
@@ -184,8 +184,9 @@ async fn get_once(url: &Url, addrs: &[IpAddr], cfg: &HttpConfig, clock: &Clock) 
             }
             body.extend_from_slice(&chunk);
         }
-        let body = String::from_utf8_lossy(&body).into_owned();
-        let title = extract_title(&body);
+        // The bytes as received (OONI's base64 form when not UTF-8); the title from a text view.
+        let body = MaybeBinary::from_bytes(body);
+        let title = extract_title(&body.text());
         Ok::<_, reqwest::Error>(HttpResponse {
             code,
             headers,

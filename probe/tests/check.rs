@@ -413,3 +413,42 @@ async fn bad_input_and_options_are_named_with_exit_code_2() {
     let out = tokio::process::Command::new(probe).arg("--version").output().await.unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).starts_with(&format!("vigil-probe {}", env!("CARGO_PKG_VERSION"))));
 }
+
+/// Issue 15 item 4: a body that is not UTF-8 (here windows-1251 text and raw bytes) is carried
+/// byte for byte as `{"format": "base64", "data": ...}`; a UTF-8 body stays a plain string.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_body_that_is_not_utf8_is_kept_byte_for_byte() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let w = world().await;
+    let body: Vec<u8> =
+        [&b"<html><title>Blocked</title>"[..], &[0xc4, 0xee, 0xf1, 0xf2, 0xf3, 0xef, 0x80, 0x00, 0xff]].concat();
+    let listener = tokio::net::TcpListener::bind("127.0.0.7:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let served = body.clone();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let served = served.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = sock.read(&mut buf).await;
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=windows-1251\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    served.len()
+                );
+                let _ = sock.write_all(&[head.as_bytes(), &served].concat()).await;
+                let _ = sock.shutdown().await;
+            });
+        }
+    });
+    let binary = format!("http://127.0.0.7:{port}/");
+    let text = format!("http://ok.test:{}/", w.http);
+    let (_, got) = check(&w, &[binary.clone(), text.clone()], false).await;
+    let response = &got[&binary]["test_keys"]["requests"][0]["response"];
+    assert_eq!(response["body"]["format"], "base64", "{response}");
+    let carried: vigil_report::MaybeBinary = serde_json::from_value(response["body"].clone()).unwrap();
+    assert_eq!(carried.as_bytes(), &body[..], "the bytes received, not a lossy copy");
+    assert_eq!(response["body_length"], body.len());
+    assert_eq!(response["title"], "Blocked");
+    let page = &got[&text]["test_keys"]["requests"][0]["response"]["body"];
+    assert!(page.is_string(), "UTF-8 stays a plain string: {page}");
+}

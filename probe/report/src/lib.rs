@@ -7,6 +7,7 @@
 //! `limits` bounds every string a probe sends that the collector stores or publishes.
 
 pub mod addr;
+pub mod binary;
 pub mod control;
 pub mod failure;
 pub mod limits;
@@ -16,6 +17,7 @@ pub mod scrub;
 pub mod signed;
 pub mod verdict;
 
+pub use binary::MaybeBinary;
 pub use control::{ControlHttp, ControlRequest, ControlResponse, ControlTcp, ControlTls, IpInfo};
 pub use failure::Failure;
 pub use measurement::{
