@@ -424,8 +424,14 @@ fn compare_http(keys: &mut WebKeys) {
         keys.body_proportion = Some(p);
         keys.body_length_match = Some(p > 0.7);
     }
-    keys.headers_match = Some(headers_match(&response.headers, &control.headers));
+    keys.headers_match = Some(headers_match(&text_headers(&response.headers), &control.headers));
     keys.title_match = title_match(response.title.as_deref().unwrap_or(""), &control.title);
+}
+
+/// A text view of received header values, for comparison and matching only (the record keeps
+/// the bytes).
+fn text_headers(headers: &BTreeMap<String, vigil_report::MaybeBinary>) -> BTreeMap<String, String> {
+    headers.iter().map(|(k, v)| (k.clone(), v.text().into_owned())).collect()
 }
 
 /// Blockpage fingerprints in any hop of the redirect chain (a redirect to a blockpage shows in
@@ -433,7 +439,7 @@ fn compare_http(keys: &mut WebKeys) {
 fn blockpage_hits(keys: &WebKeys, ctx: &Context) -> Vec<FpHit> {
     let mut hits: Vec<FpHit> = Vec::new();
     for response in keys.requests.iter().filter_map(|t| t.response.as_ref()) {
-        for hit in ctx.fingerprints.http(&response.body.text(), &response.headers, ctx.probe_cc) {
+        for hit in ctx.fingerprints.http(&response.body.text(), &text_headers(&response.headers), ctx.probe_cc) {
             if !hits.iter().any(|h| h.name == hit.name) {
                 hits.push(hit);
             }

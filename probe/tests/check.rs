@@ -415,7 +415,8 @@ async fn bad_input_and_options_are_named_with_exit_code_2() {
 }
 
 /// Issue 15 item 4: a body that is not UTF-8 (here windows-1251 text and raw bytes) is carried
-/// byte for byte as `{"format": "base64", "data": ...}`; a UTF-8 body stays a plain string.
+/// byte for byte as `{"format": "base64", "data": ...}`, and so is a header value; UTF-8 stays a
+/// plain string.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_body_that_is_not_utf8_is_kept_byte_for_byte() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -435,7 +436,12 @@ async fn a_body_that_is_not_utf8_is_kept_byte_for_byte() {
                     "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=windows-1251\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
                     served.len()
                 );
-                let _ = sock.write_all(&[head.as_bytes(), &served].concat()).await;
+                // A header value that is not UTF-8 either (windows-1251 "Блок").
+                let vendor: &[u8] =
+                    &[b'X', b'-', b'V', b'e', b'n', b'd', b'o', b'r', b':', b' ', 0xc1, 0xeb, 0xee, 0xea, b'\r', b'\n'];
+                let (status, rest) = head.split_once("\r\n").unwrap();
+                let reply = [status.as_bytes(), b"\r\n", vendor, rest.as_bytes(), &served].concat();
+                let _ = sock.write_all(&reply).await;
                 let _ = sock.shutdown().await;
             });
         }
@@ -449,6 +455,9 @@ async fn a_body_that_is_not_utf8_is_kept_byte_for_byte() {
     assert_eq!(carried.as_bytes(), &body[..], "the bytes received, not a lossy copy");
     assert_eq!(response["body_length"], body.len());
     assert_eq!(response["title"], "Blocked");
+    let vendor: vigil_report::MaybeBinary = serde_json::from_value(response["headers"]["X-Vendor"].clone()).unwrap();
+    assert_eq!(vendor.as_bytes(), &[0xc1, 0xeb, 0xee, 0xea], "header values byte for byte too");
+    assert_eq!(response["headers"]["Content-Type"], "text/html; charset=windows-1251");
     let page = &got[&text]["test_keys"]["requests"][0]["response"]["body"];
     assert!(page.is_string(), "UTF-8 stays a plain string: {page}");
 }

@@ -154,7 +154,8 @@ pub struct HttpRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HttpResponse {
     pub code: u16,
-    pub headers: BTreeMap<String, String>,
+    /// Header values as received: a string when valid UTF-8, else base64 (like `body`).
+    pub headers: BTreeMap<String, MaybeBinary>,
     /// Body snapshot, at most 512 KiB, byte for byte: a string when it is valid UTF-8, else
     /// `{"format": "base64", "data": ...}`.
     pub body: MaybeBinary,

@@ -72,7 +72,7 @@ fn response(url: &str, code: u16, body: &str, title: &str, headers: &[(&str, &st
         request: HttpRequest { method: "GET".into(), url: url.into(), headers: BTreeMap::new() },
         response: Some(HttpResponse {
             code,
-            headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            headers: headers.iter().map(|(k, v)| (k.to_string(), (*v).into())).collect(),
             body: body.into(),
             body_is_truncated: false,
             body_length: body.len() as u64,
