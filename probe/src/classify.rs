@@ -509,8 +509,9 @@ fn decide(keys: &WebKeys, ctx: &Context, dns: &DnsFindings, http_hits: &[FpHit])
     // The uncensored view is the control or, without one, the DoH reference (a consistency
     // verdict needs one of them); Vigil's control refuses such a target outright
     // (`target_not_public`), leaving DoH as the witness.
+    // (The fetch then records one request that could not be made, nothing more.)
     if probe_tcp.is_empty()
-        && keys.requests.is_empty()
+        && keys.requests.iter().all(|t| t.response.is_none())
         && dns.consistency == Some(true)
         && !probe_ips.is_empty()
         && probe_ips.iter().all(|ip| ctx.scope.is_bogon(*ip))

@@ -183,6 +183,11 @@ async fn world() -> World {
         .with("tcp-ok.test", answer(CLEAN))
         .with("down.test", answer(NOTHING))
         .with("gone.test", DnsBehaviour::NxDomain)
+        // A site whose own DNS points at an address on the injected-address list, for everyone.
+        .with("misconf.test", answer("10.10.34.34"))
+        // A CNAME to a name with no address, for everyone.
+        .with("cname-only.test", DnsBehaviour::Cname("void.test".into()))
+        .with("void.test", DnsBehaviour::NoAnswer)
         .with("lighthouse.du.ae", answer(BLOCKPAGE));
     // The censored ISP resolver.
     let isp = truth
@@ -298,6 +303,8 @@ async fn every_failure_kind_gets_oonis_verdict_and_a_mechanism() {
         (format!("http://captcha.test:{h}/"), json!(false), json!(true), json!(null)),
         (format!("https://down.test:{s}/"), json!(false), json!(false), json!(null)),
         (format!("https://gone.test:{s}/"), json!(false), json!(false), json!(null)),
+        (format!("https://misconf.test:{s}/"), json!(false), json!(false), json!(null)),
+        (format!("https://cname-only.test:{s}/"), json!(false), json!(false), json!(null)),
         (format!("tcpconnect://tcp-ok.test:{t}"), json!(false), json!(true), json!(null)),
     ];
     let inputs: Vec<String> = cases.iter().map(|c| c.0.clone()).collect();
@@ -308,7 +315,7 @@ async fn every_failure_kind_gets_oonis_verdict_and_a_mechanism() {
         expect(&got, &input, blocking, accessible, mechanism);
     }
     assert_eq!(code, 1, "exit code 1 when blocking was found");
-    // 24 endpoints with 2.5 s timeouts run in parallel: far less than the sum of their timeouts.
+    // 26 endpoints with 2.5 s timeouts run in parallel: far less than the sum of their timeouts.
     assert!(wall < Duration::from_secs(20), "took {wall:?}");
 
     // What the records themselves say, beyond the verdicts.

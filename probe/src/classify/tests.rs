@@ -585,6 +585,11 @@ fn a_listed_answer_the_reference_also_gets_is_a_misconfigured_site_not_injection
         let mut control = ControlResponse::default();
         control.dns.addrs = vec![answer.into()];
         k.control = Some(control);
+        // The fetch records that it had no public address to connect to.
+        k.requests = vec![failed_request(
+            &format!("https://{HOST}/"),
+            Failure::unknown("not measured: no public address to connect to"),
+        )];
         for cc in ["IR", "ZZ"] {
             let out = run(k.clone(), Target::Https, cc);
             assert_eq!(verdict(&out), (Blocking::No, Some(false), None), "{answer} in {cc}: {:?}", out.x_reasons);
