@@ -119,11 +119,13 @@ impl ControlResponse {
 }
 
 impl WebKeys {
-    /// The addresses this measurement deliberately measured: DNS answers (and every address of
+    /// The addresses this measurement deliberately measured: the resolvers asked, DNS answers (and every address of
     /// every UDP response), the endpoints connected to and the control's addresses.
     pub fn measured_addresses(&self) -> BTreeSet<IpAddr> {
         let mut keep = BTreeSet::new();
         for q in &self.queries {
+            // The resolvers asked are published in `resolver_address` anyway.
+            keep.extend(address_ip(&q.resolver_address));
             keep.extend(q.answers.iter().filter_map(|a| a.ip()));
             keep.extend(q.x_responses.iter().flat_map(|r| &r.addrs).filter_map(|a| a.parse::<IpAddr>().ok()));
         }
@@ -258,7 +260,7 @@ mod tests {
             "http_experiment_failure": leak,
             "body_length_match": null, "body_proportion": null, "status_code_match": null, "headers_match": null,
             "title_match": null, "blocking": null, "accessible": null, "mechanism": null, "x_confirmed": false,
-            "x_reasons": [format!("the request failed ({leak})")]
+            "x_reasons": [format!("the request failed ({leak})"), "udp 9.9.9.9:53: answer 93.184.216.34".to_string()]
         });
         let mut keys: WebKeys = serde_json::from_value(json).unwrap();
         keys.scrub_free_text();
@@ -266,5 +268,6 @@ mod tests {
         assert!(!text.contains("192.168.1.50"), "{text}");
         assert_eq!(text.matches(scrubbed).count(), 10, "every free-text field: {text}");
         assert_eq!(keys.tcp_connect[0].ip, "93.184.216.34");
+        assert_eq!(keys.x_reasons[1], "udp 9.9.9.9:53: answer 93.184.216.34", "the resolver asked is published anyway");
     }
 }
