@@ -146,8 +146,16 @@ fn analyse_dns(keys: &WebKeys, ctx: &Context) -> DnsFindings {
     let Some(host) = ctx.host else { return out };
     // Group probe-side queries by resolver (A and AAAA of one resolver belong together).
     let mut resolvers: BTreeMap<(&str, &str), Vec<&DnsQuery>> = BTreeMap::new();
+    // Queries for other names (redirect targets, resolved as the fetch followed them) are not
+    // compared with the reference, which is this name's; they still count as evidence that needs
+    // no reference (injection, known injected answers).
+    let mut hops: BTreeMap<(&str, &str, &str), Vec<&DnsQuery>> = BTreeMap::new();
     for q in keys.queries.iter().filter(|q| is_probe_side(q)) {
-        resolvers.entry((q.engine.as_str(), q.resolver_address.as_str())).or_default().push(q);
+        if same_name(&q.hostname, host) {
+            resolvers.entry((q.engine.as_str(), q.resolver_address.as_str())).or_default().push(q);
+        } else {
+            hops.entry((q.engine.as_str(), q.resolver_address.as_str(), q.hostname.as_str())).or_default().push(q);
+        }
     }
     if resolvers.is_empty() {
         return out;
@@ -161,8 +169,15 @@ fn analyse_dns(keys: &WebKeys, ctx: &Context) -> DnsFindings {
     }
     let reference_public = reference.iter().any(|ip| !ctx.scope.is_bogon(*ip));
     let have_reference = keys.control.is_some() || !doh.is_empty();
-    let control_nxdomain =
-        control_dns.and_then(|c| c.failure.as_deref()).is_some_and(|f| f == Failure::DnsNxdomain.label());
+    let control_failure = control_dns.and_then(|c| c.failure.as_deref());
+    let control_nxdomain = control_failure.is_some_and(|f| f == Failure::DnsNxdomain.label());
+    // The control found no address for the name, whether it does not exist or has no A/AAAA
+    // record (a CNAME alone): a user anywhere gets nothing to connect to. getaddrinfo cannot tell
+    // the two apart (glibc reports EAI_NONAME for both), so either "no address" failure on the
+    // probe's side agrees with either on the control's.
+    let control_no_address = control_failure
+        .is_some_and(|f| f == Failure::DnsNxdomain.label() || f == Failure::DnsNoAnswer.label())
+        && control_dns.is_some_and(|c| c.addrs.is_empty());
 
     let mut all_failed = true;
     let mut first_failure = None;
@@ -176,33 +191,7 @@ fn analyse_dns(keys: &WebKeys, ctx: &Context) -> DnsFindings {
         let system = *engine == "system";
         let who = if resolver.is_empty() { (*engine).to_string() } else { format!("{engine} {resolver}") };
         let addrs: BTreeSet<IpAddr> = queries.iter().flat_map(|q| addrs_of(q)).collect();
-        // Evidence that needs no reference: injection and known injected answers.
-        for q in queries.iter().filter(|q| injected(q)) {
-            tampering.push(Finding {
-                mechanism: Mechanism::DnsInjection,
-                proven: true,
-                system,
-                reason: format!("{who}: two different answers to one {} query (on-path injection)", q.query_type),
-            });
-        }
-        let all_seen = queries
-            .iter()
-            .flat_map(|q| q.x_responses.iter().flat_map(|r| r.addrs.iter()))
-            .filter_map(|a| a.parse::<IpAddr>().ok())
-            .chain(addrs.iter().copied());
-        for ip in all_seen {
-            if let Some(hit) = ctx.fingerprints.dns(ip, ctx.probe_cc) {
-                if !out.fingerprints.contains(&hit.name) {
-                    out.fingerprints.push(hit.name.clone());
-                }
-                tampering.push(Finding {
-                    mechanism: Mechanism::DnsKnownBlockpageIp,
-                    proven: hit.confirmed,
-                    system,
-                    reason: format!("{who}: answer {ip} is a known injected address ({})", hit.name),
-                });
-            }
-        }
+        unreferenced_evidence(queries, &who, system, &reference, ctx, &mut out.fingerprints, &mut tampering);
         if addrs.is_empty() {
             let failure = queries
                 .iter()
@@ -230,8 +219,8 @@ fn analyse_dns(keys: &WebKeys, ctx: &Context) -> DnsFindings {
                     }
                     _ => weak.push(Finding { mechanism: Mechanism::DnsNoAnswer, proven: false, system, reason }),
                 }
-            } else if control_nxdomain {
-                // Both say the name does not exist: consistent, not censorship.
+            } else if control_no_address {
+                // Neither side has an address for the name: consistent, not censorship.
             } else if have_reference && keys.control.is_some() {
                 consistent_all = false;
             }
@@ -276,6 +265,13 @@ fn analyse_dns(keys: &WebKeys, ctx: &Context) -> DnsFindings {
             reason: format!("{who}: answers share no address, network or valid certificate with the reference"),
         });
     }
+    let nothing = BTreeSet::new();
+    for ((engine, resolver, name), queries) in &hops {
+        let system = *engine == "system";
+        let who =
+            if resolver.is_empty() { format!("{engine} ({name})") } else { format!("{engine} {resolver} ({name})") };
+        unreferenced_evidence(queries, &who, system, &nothing, ctx, &mut out.fingerprints, &mut tampering);
+    }
     if !some_consistent && !weak.is_empty() {
         // Every resolver of this network failed while the reference answered: OONI's DNS
         // blocking.
@@ -297,6 +293,89 @@ fn analyse_dns(keys: &WebKeys, ctx: &Context) -> DnsFindings {
     tampering.sort_by_key(|f| (!f.proven, f.system, dns_rank(f.mechanism)));
     out.tampering = tampering.into_iter().next().map(|f| (f.mechanism, f.proven, f.reason));
     out
+}
+
+/// Evidence of DNS tampering that needs no reference, from one resolver's queries for one name:
+/// two different answers to one query (injection) and known injected answers. An answer in
+/// `reference` (what the uncensored view also gets) is the site's own DNS, not injection,
+/// whatever list it is on (e.g. a site that resolves to 127.0.0.1 everywhere).
+fn unreferenced_evidence(
+    queries: &[&DnsQuery],
+    who: &str,
+    system: bool,
+    reference: &BTreeSet<IpAddr>,
+    ctx: &Context,
+    fingerprints: &mut Vec<String>,
+    tampering: &mut Vec<Finding>,
+) {
+    for q in queries.iter().filter(|q| injected(q)) {
+        tampering.push(Finding {
+            mechanism: Mechanism::DnsInjection,
+            proven: true,
+            system,
+            reason: format!("{who}: two different answers to one {} query (on-path injection)", q.query_type),
+        });
+    }
+    let all_seen = queries
+        .iter()
+        .flat_map(|q| q.x_responses.iter().flat_map(|r| r.addrs.iter()))
+        .filter_map(|a| a.parse::<IpAddr>().ok())
+        .chain(queries.iter().flat_map(|q| addrs_of(q)));
+    let mut done = BTreeSet::new();
+    for ip in all_seen {
+        if reference.contains(&ip) || !done.insert(ip) {
+            continue;
+        }
+        if let Some(hit) = ctx.fingerprints.dns(ip, ctx.probe_cc) {
+            if !fingerprints.contains(&hit.name) {
+                fingerprints.push(hit.name.clone());
+            }
+            tampering.push(Finding {
+                mechanism: Mechanism::DnsKnownBlockpageIp,
+                proven: hit.confirmed,
+                system,
+                reason: format!("{who}: answer {ip} is a known injected address ({})", hit.name),
+            });
+        }
+    }
+}
+
+/// Whether a recorded query name is the measured host (`host` is ASCII; a query may carry the
+/// name as typed, in Unicode, or with a final dot).
+fn same_name(name: &str, host: &str) -> bool {
+    let trim = |s: &str| s.trim_end_matches('.').to_ascii_lowercase();
+    let (name, host) = (trim(name), trim(host));
+    name == host || url::Host::parse(&name).is_ok_and(|h| h.to_string() == host)
+}
+
+/// The final hop failed because its host (a redirect target other than the measured host) did not
+/// resolve on this network: the mechanism, the hop's host and the failure.
+fn redirect_dns_failure(keys: &WebKeys, ctx: &Context) -> Option<(Mechanism, String, Failure)> {
+    let host = ctx.host?;
+    let last = keys.requests.first()?;
+    last.failure.as_ref()?;
+    let hop = url::Url::parse(&last.request.url).ok()?.host_str()?.to_string();
+    if same_name(&hop, host) {
+        return None;
+    }
+    let queries: Vec<&DnsQuery> =
+        keys.queries.iter().filter(|q| is_probe_side(q) && same_name(&q.hostname, &hop)).collect();
+    if queries.is_empty() || queries.iter().any(|q| addrs_of(q).next().is_some()) {
+        return None;
+    }
+    // A UDP resolver's precise failure before the system resolver's coarser one.
+    let failure = queries
+        .iter()
+        .filter(|q| q.engine != "system")
+        .chain(queries.iter().filter(|q| q.engine == "system"))
+        .find_map(|q| q.failure.clone().filter(|f| *f != Failure::DnsNoAnswer))
+        .unwrap_or(Failure::DnsNoAnswer);
+    let mechanism = match failure {
+        Failure::DnsNxdomain => Mechanism::DnsNxdomain,
+        Failure::GenericTimeout => Mechanism::DnsTimeout,
+        _ => Mechanism::DnsNoAnswer,
+    };
+    Some((mechanism, hop, failure))
 }
 
 fn dns_rank(m: Mechanism) -> u8 {
@@ -345,8 +424,14 @@ fn compare_http(keys: &mut WebKeys) {
         keys.body_proportion = Some(p);
         keys.body_length_match = Some(p > 0.7);
     }
-    keys.headers_match = Some(headers_match(&response.headers, &control.headers));
+    keys.headers_match = Some(headers_match(&text_headers(&response.headers), &control.headers));
     keys.title_match = title_match(response.title.as_deref().unwrap_or(""), &control.title);
+}
+
+/// A text view of received header values, for comparison and matching only (the record keeps
+/// the bytes).
+fn text_headers(headers: &BTreeMap<String, vigil_report::MaybeBinary>) -> BTreeMap<String, String> {
+    headers.iter().map(|(k, v)| (k.clone(), v.text().into_owned())).collect()
 }
 
 /// Blockpage fingerprints in any hop of the redirect chain (a redirect to a blockpage shows in
@@ -354,7 +439,7 @@ fn compare_http(keys: &mut WebKeys) {
 fn blockpage_hits(keys: &WebKeys, ctx: &Context) -> Vec<FpHit> {
     let mut hits: Vec<FpHit> = Vec::new();
     for response in keys.requests.iter().filter_map(|t| t.response.as_ref()) {
-        for hit in ctx.fingerprints.http(&response.body, &response.headers, ctx.probe_cc) {
+        for hit in ctx.fingerprints.http(&response.body.text(), &text_headers(&response.headers), ctx.probe_cc) {
             if !hits.iter().any(|h| h.name == hit.name) {
                 hits.push(hit);
             }
@@ -419,6 +504,25 @@ fn decide(keys: &WebKeys, ctx: &Context, dns: &DnsFindings, http_hits: &[FpHit])
         .collect();
     let tcp_ok = probe_tcp.iter().any(|c| c.status.success);
 
+    // The name resolves, consistently with the uncensored view, only to addresses no one outside
+    // can reach (127.0.0.1, 10/8...): a misconfigured site, not censorship (OONI: false/false).
+    // The uncensored view is the control or, without one, the DoH reference (a consistency
+    // verdict needs one of them); Vigil's control refuses such a target outright
+    // (`target_not_public`), leaving DoH as the witness.
+    // (The fetch then records one request that could not be made, nothing more.)
+    if probe_tcp.is_empty()
+        && keys.requests.iter().all(|t| t.response.is_none())
+        && dns.consistency == Some(true)
+        && !probe_ips.is_empty()
+        && probe_ips.iter().all(|ip| ctx.scope.is_bogon(*ip))
+    {
+        let listed: Vec<String> = probe_ips.iter().map(IpAddr::to_string).collect();
+        return Verdict::new(Blocking::No, Some(false)).because(format!(
+            "the name resolves to non-public addresses ({}) for the uncensored view too: a misconfigured site",
+            listed.join(", ")
+        ));
+    }
+
     // 4. TCP: nothing connected.
     if !probe_tcp.is_empty() && !tcp_ok {
         if dns_inconsistent {
@@ -468,6 +572,14 @@ fn decide(keys: &WebKeys, ctx: &Context, dns: &DnsFindings, http_hits: &[FpHit])
         }
         if let Some(v) = tls {
             return v;
+        }
+        // A redirect led to a name this network does not resolve while the control, following
+        // the same redirects, fetched the page: DNS blocking at that hop (OONI: "dns").
+        if control_http_ok && let Some((mechanism, hop, dns_failure)) = redirect_dns_failure(keys, ctx) {
+            let reason = format!(
+                "the redirect target {hop} did not resolve ({dns_failure}) while the control followed the redirects and fetched the page"
+            );
+            return Verdict::blocked(Blocking::Dns, mechanism, false, reason);
         }
         if control_http_ok {
             let mech = match failure {

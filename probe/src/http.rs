@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use rustls::ClientConfig;
 use url::Url;
-use vigil_report::{DnsQuery, Failure, HttpRequest, HttpResponse, HttpTransaction};
+use vigil_report::{DnsQuery, Failure, HttpRequest, HttpResponse, HttpTransaction, MaybeBinary};
 
 use crate::bogon::Scope;
 use crate::clock::Clock;
@@ -91,7 +91,7 @@ pub async fn fetch(
             .as_ref()
             .filter(|r| matches!(r.code, 301 | 302 | 303 | 307 | 308))
             .and_then(|r| header(&r.headers, "location"))
-            .map(str::to_string);
+            .map(|v| v.text().into_owned());
         out.requests.insert(0, tx);
         let Some(location) = location else { return out };
         match current.join(&location) {
@@ -184,8 +184,9 @@ async fn get_once(url: &Url, addrs: &[IpAddr], cfg: &HttpConfig, clock: &Clock) 
             }
             body.extend_from_slice(&chunk);
         }
-        let body = String::from_utf8_lossy(&body).into_owned();
-        let title = extract_title(&body);
+        // The bytes as received (OONI's base64 form when not UTF-8); the title from a text view.
+        let body = MaybeBinary::from_bytes(body);
+        let title = extract_title(&body.text());
         Ok::<_, reqwest::Error>(HttpResponse {
             code,
             headers,
@@ -203,8 +204,9 @@ async fn get_once(url: &Url, addrs: &[IpAddr], cfg: &HttpConfig, clock: &Clock) 
     HttpTransaction { request, response, failure, t0, t: clock.elapsed() }
 }
 
-/// `content-type` → `Content-Type`, first value of each header (OONI's `headers` map).
-fn canonical_headers(map: &reqwest::header::HeaderMap) -> BTreeMap<String, String> {
+/// `content-type` → `Content-Type`, first value of each header (OONI's `headers` map), the value
+/// byte for byte.
+fn canonical_headers(map: &reqwest::header::HeaderMap) -> BTreeMap<String, MaybeBinary> {
     let mut out = BTreeMap::new();
     for (name, value) in map {
         let canonical = name
@@ -216,14 +218,14 @@ fn canonical_headers(map: &reqwest::header::HeaderMap) -> BTreeMap<String, Strin
             })
             .collect::<Vec<_>>()
             .join("-");
-        out.entry(canonical).or_insert_with(|| String::from_utf8_lossy(value.as_bytes()).into_owned());
+        out.entry(canonical).or_insert_with(|| MaybeBinary::from_bytes(value.as_bytes().to_vec()));
     }
     out
 }
 
 /// Case-insensitive header lookup.
-pub fn header<'a>(headers: &'a BTreeMap<String, String>, name: &str) -> Option<&'a str> {
-    headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+pub fn header<'a>(headers: &'a BTreeMap<String, MaybeBinary>, name: &str) -> Option<&'a MaybeBinary> {
+    headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v)
 }
 
 /// The page's `<title>`, whitespace collapsed.
@@ -251,7 +253,20 @@ mod tests {
         map.insert("content-type", "text/html".parse().unwrap());
         map.insert("x-fb-debug", "1".parse().unwrap());
         let out = canonical_headers(&map);
-        assert_eq!(out.get("Content-Type").map(String::as_str), Some("text/html"));
-        assert_eq!(header(&out, "X-FB-DEBUG"), Some("1"));
+        assert_eq!(out.get("Content-Type").map(MaybeBinary::text).as_deref(), Some("text/html"));
+        assert_eq!(header(&out, "X-FB-DEBUG").map(MaybeBinary::text).as_deref(), Some("1"));
+    }
+
+    #[test]
+    fn header_values_that_are_not_utf8_are_kept_byte_for_byte() {
+        let mut map = reqwest::header::HeaderMap::new();
+        let raw = [b'n', b'a', 0xef, 0xf0, b'e'];
+        map.insert("x-vendor", reqwest::header::HeaderValue::from_bytes(&raw).unwrap());
+        let out = canonical_headers(&map);
+        let value = header(&out, "X-Vendor").unwrap();
+        assert_eq!(value.as_bytes(), &raw[..]);
+        assert!(matches!(value, MaybeBinary::Binary(_)));
+        let json = serde_json::to_value(&out).unwrap();
+        assert_eq!(json["X-Vendor"]["format"], "base64", "{json}");
     }
 }

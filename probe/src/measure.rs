@@ -159,6 +159,8 @@ impl Engine {
         if keys.control_failure.is_some() && keys.blocking == Blocking::Unknown {
             keys.x_reasons.push(format!("control failed: {}", keys.control_failure.as_deref().unwrap_or("")));
         }
+        // No address but those measured may appear in free text (OONI scrubs its failures too).
+        keys.scrub_free_text();
         Measurement {
             measurement_start_time: start_wall,
             resolver_ip: keys.client_resolver.clone(),

@@ -300,5 +300,6 @@ fn keys(platform: &str, arms: Vec<ThrottleArm>, transfers: Vec<ThrottleTransfer>
     k.bytes_received = transfers.iter().map(|t| t.bytes).sum();
     k.arms = arms;
     k.transfers = transfers;
+    k.scrub_free_text();
     k
 }

@@ -102,6 +102,7 @@ async fn world() -> World {
         "blockpage.test",
         "redir-block.test",
         "xn--bcher-kva.test",
+        "hop-blocked.test",
     ];
     let servers = vec![
         WebServer::start(
@@ -111,6 +112,7 @@ async fn world() -> World {
                 Site::new(&clean_names, page()),
                 Site::new(&["expired.test"], page()).with_cert(CertKind::Expired),
                 Site::new(&["redirect.test"], WebBehaviour::redirect(&format!("https://ok.test:{https}/"))),
+                Site::new(&["redir-dns.test"], WebBehaviour::redirect(&format!("https://hop-blocked.test:{https}/"))),
                 Site::new(&["loop.test"], WebBehaviour::RedirectLoop),
                 Site::new(&["large.test"], WebBehaviour::Large(2 * 1024 * 1024)),
             ],
@@ -167,14 +169,25 @@ async fn world() -> World {
 
     // The truth, as DoH and the control see it.
     let mut truth = Zone::new();
-    for name in clean_names.iter().chain(&["expired.test", "redirect.test", "loop.test", "large.test", "captcha.test"])
-    {
+    for name in clean_names.iter().chain(&[
+        "expired.test",
+        "redirect.test",
+        "redir-dns.test",
+        "loop.test",
+        "large.test",
+        "captcha.test",
+    ]) {
         truth = truth.with(name, answer(CLEAN));
     }
     let truth = truth
         .with("tcp-ok.test", answer(CLEAN))
         .with("down.test", answer(NOTHING))
         .with("gone.test", DnsBehaviour::NxDomain)
+        // A site whose own DNS points at an address on the injected-address list, for everyone.
+        .with("misconf.test", answer("10.10.34.34"))
+        // A CNAME to a name with no address, for everyone.
+        .with("cname-only.test", DnsBehaviour::Cname("void.test".into()))
+        .with("void.test", DnsBehaviour::NoAnswer)
         .with("lighthouse.du.ae", answer(BLOCKPAGE));
     // The censored ISP resolver.
     let isp = truth
@@ -198,7 +211,8 @@ async fn world() -> World {
         .with("wrongcert.test", answer(CENSOR))
         .with("reset.test", answer(CENSOR))
         .with("blockpage.test", answer(CENSOR))
-        .with("redir-block.test", answer(CENSOR));
+        .with("redir-block.test", answer(CENSOR))
+        .with("hop-blocked.test", DnsBehaviour::NxDomain);
     let dns = DnsServer::start(ip("127.0.0.1"), isp).await;
     let doh = DohServer::start(ip("127.0.0.1"), truth.clone(), &ca, &["doh.lab.test"]).await;
     let asns: HashMap<IpAddr, u32> =
@@ -281,12 +295,16 @@ async fn every_failure_kind_gets_oonis_verdict_and_a_mechanism() {
         (format!("http://blockpage.test:{h}/"), json!("http-diff"), json!(false), json!("http_blockpage")),
         (format!("http://redir-block.test:{h}/"), json!("http-diff"), json!(false), json!("http_blockpage")),
         (format!("https://redirect.test:{s}/"), json!(false), json!(true), json!(null)),
+        // The first hop loads; the redirect target's name is denied by this network's resolver.
+        (format!("https://redir-dns.test:{s}/"), json!("dns"), json!(false), json!("dns_nxdomain")),
         (format!("https://loop.test:{s}/"), json!(false), json!(false), json!(null)),
         (format!("https://large.test:{s}/"), json!(false), json!(true), json!(null)),
         (format!("https://xn--bcher-kva.test:{s}/"), json!(false), json!(true), json!(null)),
         (format!("http://captcha.test:{h}/"), json!(false), json!(true), json!(null)),
         (format!("https://down.test:{s}/"), json!(false), json!(false), json!(null)),
         (format!("https://gone.test:{s}/"), json!(false), json!(false), json!(null)),
+        (format!("https://misconf.test:{s}/"), json!(false), json!(false), json!(null)),
+        (format!("https://cname-only.test:{s}/"), json!(false), json!(false), json!(null)),
         (format!("tcpconnect://tcp-ok.test:{t}"), json!(false), json!(true), json!(null)),
     ];
     let inputs: Vec<String> = cases.iter().map(|c| c.0.clone()).collect();
@@ -297,7 +315,7 @@ async fn every_failure_kind_gets_oonis_verdict_and_a_mechanism() {
         expect(&got, &input, blocking, accessible, mechanism);
     }
     assert_eq!(code, 1, "exit code 1 when blocking was found");
-    // 23 endpoints with 2.5 s timeouts run in parallel: far less than the sum of their timeouts.
+    // 26 endpoints with 2.5 s timeouts run in parallel: far less than the sum of their timeouts.
     assert!(wall < Duration::from_secs(20), "took {wall:?}");
 
     // What the records themselves say, beyond the verdicts.
@@ -401,4 +419,52 @@ async fn bad_input_and_options_are_named_with_exit_code_2() {
 
     let out = tokio::process::Command::new(probe).arg("--version").output().await.unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).starts_with(&format!("vigil-probe {}", env!("CARGO_PKG_VERSION"))));
+}
+
+/// Issue 15 item 4: a body that is not UTF-8 (here windows-1251 text and raw bytes) is carried
+/// byte for byte as `{"format": "base64", "data": ...}`, and so is a header value; UTF-8 stays a
+/// plain string.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_body_that_is_not_utf8_is_kept_byte_for_byte() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let w = world().await;
+    let body: Vec<u8> =
+        [&b"<html><title>Blocked</title>"[..], &[0xc4, 0xee, 0xf1, 0xf2, 0xf3, 0xef, 0x80, 0x00, 0xff]].concat();
+    let listener = tokio::net::TcpListener::bind("127.0.0.7:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let served = body.clone();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let served = served.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = sock.read(&mut buf).await;
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=windows-1251\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    served.len()
+                );
+                // A header value that is not UTF-8 either (windows-1251 "Блок").
+                let vendor: &[u8] =
+                    &[b'X', b'-', b'V', b'e', b'n', b'd', b'o', b'r', b':', b' ', 0xc1, 0xeb, 0xee, 0xea, b'\r', b'\n'];
+                let (status, rest) = head.split_once("\r\n").unwrap();
+                let reply = [status.as_bytes(), b"\r\n", vendor, rest.as_bytes(), &served].concat();
+                let _ = sock.write_all(&reply).await;
+                let _ = sock.shutdown().await;
+            });
+        }
+    });
+    let binary = format!("http://127.0.0.7:{port}/");
+    let text = format!("http://ok.test:{}/", w.http);
+    let (_, got) = check(&w, &[binary.clone(), text.clone()], false).await;
+    let response = &got[&binary]["test_keys"]["requests"][0]["response"];
+    assert_eq!(response["body"]["format"], "base64", "{response}");
+    let carried: vigil_report::MaybeBinary = serde_json::from_value(response["body"].clone()).unwrap();
+    assert_eq!(carried.as_bytes(), &body[..], "the bytes received, not a lossy copy");
+    assert_eq!(response["body_length"], body.len());
+    assert_eq!(response["title"], "Blocked");
+    let vendor: vigil_report::MaybeBinary = serde_json::from_value(response["headers"]["X-Vendor"].clone()).unwrap();
+    assert_eq!(vendor.as_bytes(), &[0xc1, 0xeb, 0xee, 0xea], "header values byte for byte too");
+    assert_eq!(response["headers"]["Content-Type"], "text/html; charset=windows-1251");
+    let page = &got[&text]["test_keys"]["requests"][0]["response"]["body"];
+    assert!(page.is_string(), "UTF-8 stays a plain string: {page}");
 }

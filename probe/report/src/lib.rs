@@ -3,17 +3,21 @@
 //! It holds plain data types only (serde), never network code, so the collector can depend
 //! on it without pulling in the probe's network stack. See `docs/measurement-format.md`.
 //! `addr` is the one list of non-public address ranges, shared by the probe and the control;
+//! `scrub` replaces IP addresses in free text (failure texts, reasons) before signing;
 //! `limits` bounds every string a probe sends that the collector stores or publishes.
 
 pub mod addr;
+pub mod binary;
 pub mod control;
 pub mod failure;
 pub mod limits;
 pub mod measurement;
 pub mod protocol;
+pub mod scrub;
 pub mod signed;
 pub mod verdict;
 
+pub use binary::MaybeBinary;
 pub use control::{ControlHttp, ControlRequest, ControlResponse, ControlTcp, ControlTls, IpInfo};
 pub use failure::Failure;
 pub use measurement::{

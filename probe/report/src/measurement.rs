@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Blocking, ControlResponse, Failure, Mechanism, PlatformStatus};
+use crate::{Blocking, ControlResponse, Failure, MaybeBinary, Mechanism, PlatformStatus};
 
 /// One measurement in the OONI base format; `K` is the test's `test_keys`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -154,9 +154,11 @@ pub struct HttpRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HttpResponse {
     pub code: u16,
-    pub headers: BTreeMap<String, String>,
-    /// Body snapshot (lossy UTF-8), at most 512 KiB.
-    pub body: String,
+    /// Header values as received: a string when valid UTF-8, else base64 (like `body`).
+    pub headers: BTreeMap<String, MaybeBinary>,
+    /// Body snapshot, at most 512 KiB, byte for byte: a string when it is valid UTF-8, else
+    /// `{"format": "base64", "data": ...}`.
+    pub body: MaybeBinary,
     pub body_is_truncated: bool,
     /// Bytes of body received (up to the cap).
     pub body_length: u64,

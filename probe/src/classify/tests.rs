@@ -72,7 +72,7 @@ fn response(url: &str, code: u16, body: &str, title: &str, headers: &[(&str, &st
         request: HttpRequest { method: "GET".into(), url: url.into(), headers: BTreeMap::new() },
         response: Some(HttpResponse {
             code,
-            headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            headers: headers.iter().map(|(k, v)| (k.to_string(), (*v).into())).collect(),
             body: body.into(),
             body_is_truncated: false,
             body_length: body.len() as u64,
@@ -568,4 +568,140 @@ fn an_http_input_redirected_to_another_https_site_is_not_accessible_by_that_alon
     k.control = Some(control_ok(&[REAL], 5000, "Platform home"));
     let k = run(k, Target::Http, "ZZ");
     assert_eq!(k.blocking, Blocking::HttpDiff, "{:?}", k.x_reasons);
+}
+
+/// Issue 15 item 1: an answer the uncensored view also gets is the site's own DNS, whatever list
+/// it is on.
+#[test]
+fn a_listed_answer_the_reference_also_gets_is_a_misconfigured_site_not_injection() {
+    let local = "127.0.0.1";
+    // 10.10.34.34 is on the test fingerprints' injected list; 127.0.0.1 is a bogon.
+    for answer in ["10.10.34.34", local] {
+        let mut k = keys();
+        k.queries =
+            vec![query("system", &[answer], None), query("udp", &[answer], None), query("doh", &[answer], None)];
+        k.tcp_connect = vec![];
+        k.tls_handshakes = vec![];
+        let mut control = ControlResponse::default();
+        control.dns.addrs = vec![answer.into()];
+        k.control = Some(control);
+        // The fetch records that it had no public address to connect to.
+        k.requests = vec![failed_request(
+            &format!("https://{HOST}/"),
+            Failure::unknown("not measured: no public address to connect to"),
+        )];
+        for cc in ["IR", "ZZ"] {
+            let out = run(k.clone(), Target::Https, cc);
+            assert_eq!(verdict(&out), (Blocking::No, Some(false), None), "{answer} in {cc}: {:?}", out.x_reasons);
+            assert_eq!(out.dns_consistency.as_deref(), Some("consistent"));
+            assert!(out.x_fingerprints.is_empty(), "{:?}", out.x_fingerprints);
+            assert!(!out.x_confirmed);
+        }
+        // Vigil's control refuses a non-public target: DoH alone is the witness.
+        k.control = None;
+        k.control_failure = Some("unknown_failure: control answered HTTP 403 Forbidden target_not_public".into());
+        let out = run(k, Target::Https, "IR");
+        assert_eq!(verdict(&out), (Blocking::No, Some(false), None), "{answer} without control: {:?}", out.x_reasons);
+    }
+}
+
+#[test]
+fn a_listed_answer_the_reference_does_not_get_is_still_injection() {
+    let mut k = keys();
+    k.queries = vec![query("system", &["10.10.34.34"], None), query("doh", &[REAL], None)];
+    k.tcp_connect = vec![];
+    k.tls_handshakes = vec![];
+    let mut control = ControlResponse::default();
+    control.dns.addrs = vec![REAL.into()];
+    k.control = Some(control);
+    let out = run(k, Target::Https, "IR");
+    assert_eq!(verdict(&out), (Blocking::Dns, Some(false), Some(Mechanism::DnsKnownBlockpageIp)));
+    assert!(out.x_confirmed);
+}
+
+/// Issue 15 item 2: a name with a CNAME and no address anywhere is down, not tampered with.
+#[test]
+fn no_address_on_both_sides_is_consistent_and_the_site_is_down() {
+    for system_failure in [Failure::DnsNxdomain, Failure::DnsNoAnswer] {
+        for control_failure in ["dns_no_answer", "dns_nxdomain_error"] {
+            let mut k = keys();
+            k.queries = vec![
+                query("system", &[], Some(system_failure.clone())),
+                query("udp", &[], Some(Failure::DnsNoAnswer)),
+                query("doh", &[], Some(Failure::DnsNoAnswer)),
+            ];
+            k.tcp_connect = vec![];
+            k.tls_handshakes = vec![];
+            k.control = Some(ControlResponse {
+                dns: ControlDns { failure: Some(control_failure.into()), addrs: vec![] },
+                http_request: Some(ControlHttp { failure: Some(control_failure.into()), ..Default::default() }),
+                ..Default::default()
+            });
+            let out = https(k);
+            let case = format!("system {system_failure}, control {control_failure}");
+            assert_eq!(verdict(&out), (Blocking::No, Some(false), None), "{case}: {:?}", out.x_reasons);
+            assert_eq!(out.dns_consistency.as_deref(), Some("consistent"), "{case}");
+        }
+    }
+}
+
+#[test]
+fn no_address_here_while_the_control_resolves_is_still_dns() {
+    let mut k = keys();
+    k.queries = vec![query("system", &[], Some(Failure::DnsNoAnswer)), query("udp", &[], Some(Failure::DnsNoAnswer))];
+    k.tcp_connect = vec![];
+    k.tls_handshakes = vec![];
+    k.control = Some(control_ok(&[REAL], 100, "x"));
+    let out = https(k);
+    assert_eq!(verdict(&out), (Blocking::Dns, Some(false), Some(Mechanism::DnsNoAnswer)));
+}
+
+/// Issue 15 item 3: the first hop loads, the redirect target's name does not resolve here while
+/// the control fetches the page: DNS blocking, at that hop.
+#[test]
+fn a_redirect_target_that_does_not_resolve_here_is_dns_blocking() {
+    let hop = "cdn.platform-static.test";
+    for (failure, mechanism) in [
+        (Failure::DnsNxdomain, Mechanism::DnsNxdomain),
+        (Failure::DnsNoAnswer, Mechanism::DnsNoAnswer),
+        (Failure::GenericTimeout, Mechanism::DnsTimeout),
+    ] {
+        let mut k = keys();
+        let mut hop_system = query("system", &[], Some(failure.clone()));
+        hop_system.hostname = hop.into();
+        let mut hop_udp = query("udp", &[], Some(failure.clone()));
+        hop_udp.hostname = hop.into();
+        k.queries.extend([hop_system, hop_udp]);
+        k.requests = vec![
+            failed_request(&format!("https://{hop}/home"), failure.clone()),
+            response(&format!("https://{HOST}/"), 302, "", "", &[("Location", &format!("https://{hop}/home"))]),
+        ];
+        k.control = Some(control_ok(&[REAL], PAGE.len() as i64, "Platform home"));
+        let out = https(k.clone());
+        assert_eq!(verdict(&out), (Blocking::Dns, Some(false), Some(mechanism)), "{failure}: {:?}", out.x_reasons);
+        assert!(out.x_reasons[0].contains(hop), "{:?}", out.x_reasons);
+        assert_eq!(out.dns_consistency.as_deref(), Some("consistent"), "the measured name itself resolved well");
+
+        // The target is down for the control too: not censorship.
+        let mut c = control_ok(&[REAL], 0, "");
+        c.http_request = Some(ControlHttp { failure: Some(failure.label().into()), ..Default::default() });
+        k.control = Some(c);
+        assert_eq!(verdict(&https(k)), (Blocking::No, Some(false), None), "{failure}");
+    }
+}
+
+#[test]
+fn a_known_injected_answer_for_a_redirect_target_is_still_evidence() {
+    let hop = "cdn.platform-static.test";
+    let mut k = keys();
+    let mut q = query("udp", &["10.10.34.34"], None);
+    q.hostname = hop.into();
+    k.queries.push(q);
+    k.requests = vec![
+        failed_request(&format!("https://{hop}/"), Failure::unknown("not measured: no public address to connect to")),
+        response(&format!("https://{HOST}/"), 302, "", "", &[("Location", &format!("https://{hop}/"))]),
+    ];
+    let out = run(k, Target::Https, "IR");
+    assert_eq!(verdict(&out), (Blocking::Dns, Some(false), Some(Mechanism::DnsKnownBlockpageIp)));
+    assert!(out.x_reasons[0].contains(hop), "{:?}", out.x_reasons);
 }

@@ -47,16 +47,13 @@ pub fn platform_class(m: &Measurement<PlatformKeys>) -> Class {
     if m.test_keys.status == PlatformStatus::Ok { Class::Routine } else { Class::Evidence }
 }
 
-/// Cut every HTTP body to `cap` bytes (at a character boundary). `body_length` keeps the size
+/// Cut every HTTP body to `cap` bytes (a text body at a character boundary, a binary one at the
+/// byte). `body_length` keeps the size
 /// received, and `body_is_truncated` becomes true whenever the body was cut.
 pub fn cap_bodies(m: &mut Measurement<WebKeys>, cap: usize) {
     for response in m.test_keys.requests.iter_mut().filter_map(|t| t.response.as_mut()) {
         if response.body.len() > cap {
-            let mut end = cap;
-            while !response.body.is_char_boundary(end) {
-                end -= 1;
-            }
-            response.body.truncate(end);
+            response.body.truncate(cap);
             response.body_is_truncated = true;
         }
     }
@@ -172,6 +169,17 @@ mod tests {
         // Unknown verdicts and "not blocked but inaccessible" are evidence too.
         assert_eq!(web_class(&web(Blocking::Unknown, None, "")), Class::Evidence);
         assert_eq!(web_class(&web(Blocking::No, Some(false), "")), Class::Evidence);
+    }
+
+    #[test]
+    fn a_binary_body_is_cut_at_the_byte_and_stays_binary_evidence() {
+        let mut m = web(Blocking::HttpDiff, Some(false), "");
+        let bytes = vec![0xc4, 0xee, 0xf1, 0xf2, 0xff, 0x00];
+        m.test_keys.requests[0].response.as_mut().unwrap().body = vigil_report::MaybeBinary::from_bytes(bytes.clone());
+        let (_, c) = compact_web(&m, 3);
+        assert_eq!(response(&c).body.as_bytes(), &bytes[..3]);
+        assert!(matches!(response(&c).body, vigil_report::MaybeBinary::Binary(_)));
+        assert!(response(&c).body_is_truncated);
     }
 
     #[test]
