@@ -25,6 +25,8 @@ pub struct FpHit {
     pub name: String,
     /// The match alone proves blocking in this country (see `fingerprint`).
     pub confirmed: bool,
+    /// A national or ISP row: with a difference from the control it proves blocking anywhere.
+    pub wide: bool,
 }
 
 /// Known blocking fingerprints, behind a trait so tests can supply their own.
@@ -349,6 +351,15 @@ fn compare_http(keys: &mut WebKeys) {
     keys.title_match = title_match(response.title.as_deref().unwrap_or(""), &control.title);
 }
 
+/// Whether the final response differs from the control's (OONI's http-diff: NOT(status match AND
+/// (body, headers or title match))); None without a control response or a response to compare.
+fn http_differs_from_control(keys: &WebKeys) -> Option<bool> {
+    let status = keys.status_code_match?;
+    let similar =
+        keys.body_length_match == Some(true) || keys.headers_match == Some(true) || keys.title_match == Some(true);
+    Some(!(status && similar))
+}
+
 /// Blockpage fingerprints in any hop of the redirect chain (a redirect to a blockpage shows in
 /// `header.location`, an injected page in the body).
 fn blockpage_hits(keys: &WebKeys, ctx: &Context) -> Vec<FpHit> {
@@ -384,12 +395,18 @@ fn decide(keys: &WebKeys, ctx: &Context, dns: &DnsFindings, http_hits: &[FpHit])
 
     // 1. A known blockpage anywhere in the chain is HTTP blocking (OONI: http-diff), unless the DNS
     //    already pointed us at it, which is DNS blocking.
-    if let Some(hit) = http_hits.iter().max_by_key(|h| h.confirmed) {
+    //    Scope: a hit confirms alone in its row's countries; a national or ISP row elsewhere
+    //    confirms with a difference from the control; and a hit that does not confirm, on the page
+    //    the control gets too (a news article quoting a blockpage), is no evidence at all.
+    let differs = http_differs_from_control(keys);
+    let confirms = |h: &FpHit| h.confirmed || (h.wide && differs == Some(true));
+    let evidence = http_hits.iter().filter(|h| confirms(h) || differs != Some(false));
+    if let Some(hit) = evidence.max_by_key(|h| confirms(h)) {
         if dns_inconsistent {
             return dns_verdict(&format!("the address served a known blockpage ({})", hit.name));
         }
         let reason = format!("the response matches the known blockpage {}", hit.name);
-        return Verdict::blocked(Blocking::HttpDiff, Mechanism::HttpBlockpage, hit.confirmed, reason);
+        return Verdict::blocked(Blocking::HttpDiff, Mechanism::HttpBlockpage, confirms(hit), reason);
     }
 
     // 2. Proven DNS tampering stands on its own, whatever else happened.
@@ -601,7 +618,11 @@ fn tls_finding(
 
 impl FingerprintLookup for crate::fingerprint::Fingerprints {
     fn dns(&self, ip: IpAddr, probe_cc: &str) -> Option<FpHit> {
-        self.match_dns(ip, probe_cc).map(|m| FpHit { name: m.name().to_string(), confirmed: m.confirmed })
+        self.match_dns(ip, probe_cc).map(|m| FpHit {
+            name: m.name().to_string(),
+            confirmed: m.confirmed,
+            wide: m.fingerprint.confirms_with_control_difference(),
+        })
     }
 
     fn http(&self, body: &str, headers: &BTreeMap<String, String>, probe_cc: &str) -> Vec<FpHit> {
@@ -611,7 +632,11 @@ impl FingerprintLookup for crate::fingerprint::Fingerprints {
         self.match_http(body, headers, probe_cc)
             .into_iter()
             .filter(|m| !matches!(m.fingerprint.scope, FpScope::FalsePositive | FpScope::Vague))
-            .map(|m| FpHit { name: m.name().to_string(), confirmed: m.confirmed })
+            .map(|m| FpHit {
+                name: m.name().to_string(),
+                confirmed: m.confirmed,
+                wide: m.fingerprint.confirms_with_control_difference(),
+            })
             .collect()
     }
 }

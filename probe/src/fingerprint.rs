@@ -1,9 +1,11 @@
 //! Known blocking fingerprints (OONI's blocking-fingerprints): injected DNS answers and blockpage
 //! patterns in HTTP bodies and headers, loaded once and matched without recompiling anything.
 //!
-//! A match *confirms* blocking when the fingerprint's `expected_countries` holds the probe's
-//! country, or its scope is national (`nat`) or one ISP (`isp`); `fp` rows are known false
-//! positives and never confirm.
+//! A match *confirms* blocking alone only when the fingerprint's `expected_countries` holds the
+//! probe's country, whatever its scope; `fp` rows are known false positives and never confirm. A
+//! national (`nat`) or one ISP's (`isp`) row elsewhere (many list no country) confirms only
+//! together with a difference from the control (`classify`): a news article that quotes a
+//! national blockpage's address is the same page the control gets.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -109,13 +111,16 @@ pub struct Fingerprint {
 }
 
 impl Fingerprint {
-    /// Whether a match proves blocking for a probe in `probe_cc`.
+    /// Whether a match alone proves blocking for a probe in `probe_cc`: only in the countries the
+    /// row was seen in.
     pub fn confirms_for(&self, probe_cc: &str) -> bool {
-        match self.scope {
-            FpScope::FalsePositive => false,
-            FpScope::National | FpScope::Isp => true,
-            _ => self.countries.iter().any(|c| c.eq_ignore_ascii_case(probe_cc)),
-        }
+        self.scope != FpScope::FalsePositive && self.countries.iter().any(|c| c.eq_ignore_ascii_case(probe_cc))
+    }
+
+    /// Whether a match proves blocking in any country together with a difference from the
+    /// control: the national and ISP rows (a censor's page, whichever network serves it).
+    pub fn confirms_with_control_difference(&self) -> bool {
+        matches!(self.scope, FpScope::National | FpScope::Isp)
     }
 }
 
@@ -590,8 +595,25 @@ mod tests {
     #[test]
     fn body_contains_blockpage() {
         let body = format!("{EXAMPLE_COM}<p>Contact it-security-operations@etisalat.ae</p>");
-        assert_eq!(http(&body, &[], "AE"), [("ooni.ae_3", true)], "isp scope confirms");
-        assert_eq!(http(&body, &[], "DE"), [("ooni.ae_3", true)], "isp scope confirms anywhere");
+        assert_eq!(http(&body, &[], "AE"), [("ooni.ae_3", true)], "isp scope confirms in its country");
+        assert_eq!(http(&body, &[], "DE"), [("ooni.ae_3", false)], "not alone elsewhere");
+    }
+
+    /// A news article about censorship that links to the Indonesian national blockpage: the
+    /// national rows confirm alone only in Indonesia; elsewhere they need a control difference.
+    #[test]
+    fn national_rows_confirm_alone_only_in_their_country() {
+        let article = "<html><title>Internet censorship in Indonesia</title><p>Blocked sites redirect \
+                       to <a href=\"https://trustpositif.kominfo.go.id/\">TrustPositif</a>.</p></html>";
+        let found = fps().match_http(article, &BTreeMap::new(), "ZZ");
+        assert!(found.iter().any(|m| m.name() == "cp.b_nat_id_kominfo_body"), "the row matches");
+        assert!(found.iter().all(|m| !m.confirmed), "but confirms nothing in ZZ");
+        let national = found.iter().find(|m| m.name() == "cp.b_nat_id_kominfo_body").unwrap();
+        assert!(national.fingerprint.confirms_with_control_difference());
+        // A national row that lists its country confirms there.
+        let blockpage = "This page is blocked by <a href=http://trustpositif.kominfo.go.id>";
+        let in_id = fps().match_http(blockpage, &BTreeMap::new(), "ID");
+        assert!(in_id.iter().any(|m| m.name() == "ooni.id_6" && m.confirmed));
     }
 
     #[test]
@@ -615,9 +637,10 @@ mod tests {
     fn regexp_row_matches() {
         let body = "<p>If you believe the requested page should not be blocked please visit \
                     http://www.internet.gov.sa</p>";
-        assert!(http(body, &[], "SA").contains(&("cp.b_nat_sa_national_2", true)));
+        // The row lists no country: it confirms only together with a control difference.
+        assert!(http(body, &[], "SA").contains(&("cp.b_nat_sa_national_2", false)));
         let across_lines = body.replace(" visit ", "\n");
-        assert!(http(&across_lines, &[], "SA").contains(&("cp.b_nat_sa_national_2", true)));
+        assert!(http(&across_lines, &[], "SA").contains(&("cp.b_nat_sa_national_2", false)));
         let near_miss = body.replace("gov.sa", "gov_sa");
         assert!(http(&near_miss, &[], "SA").is_empty());
     }
@@ -667,7 +690,8 @@ mod tests {
         let h = BTreeMap::from([("server".to_string(), "FilterBox".to_string())]);
         let m = fps.match_http("ok! blooocked", &h, "yy");
         let got: Vec<_> = m.iter().map(|m| (m.name(), m.confirmed)).collect();
-        let want = [("t.full", true), ("t.re", false), ("t.short", false), ("t.end", true)];
+        // t.end is an ISP row listing no country: not confirmed alone.
+        let want = [("t.full", true), ("t.re", false), ("t.short", false), ("t.end", false)];
         assert_eq!(got, want);
         assert_eq!(m[0].fingerprint.confidence, 7);
         let h = BTreeMap::from([("server".to_string(), "FilterBox 2".to_string())]);

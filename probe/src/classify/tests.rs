@@ -17,15 +17,19 @@ struct Fps;
 
 impl FingerprintLookup for Fps {
     fn dns(&self, ip: IpAddr, cc: &str) -> Option<FpHit> {
-        (ip.to_string() == "10.10.34.34").then(|| FpHit { name: "ooni.ir_0".into(), confirmed: cc == "IR" })
+        (ip.to_string() == "10.10.34.34").then(|| FpHit { name: "ooni.ir_0".into(), confirmed: cc == "IR", wide: true })
     }
     fn http(&self, body: &str, headers: &BTreeMap<String, String>, _cc: &str) -> Vec<FpHit> {
         let mut hits = Vec::new();
         if body.contains("peyvandha.ir") {
-            hits.push(FpHit { name: "ooni.ir_http".into(), confirmed: true });
+            hits.push(FpHit { name: "ooni.ir_http".into(), confirmed: true, wide: true });
+        }
+        if body.contains("trustpositif.kominfo.go.id") {
+            // A national row that lists no country (as many do): never confirms alone.
+            hits.push(FpHit { name: "test.national".into(), confirmed: false, wide: true });
         }
         if headers.get("Location").is_some_and(|l| l.starts_with("http://blocked.example")) {
-            hits.push(FpHit { name: "test.location".into(), confirmed: true });
+            hits.push(FpHit { name: "test.location".into(), confirmed: true, wide: false });
         }
         hits
     }
@@ -568,4 +572,32 @@ fn an_http_input_redirected_to_another_https_site_is_not_accessible_by_that_alon
     k.control = Some(control_ok(&[REAL], 5000, "Platform home"));
     let k = run(k, Target::Http, "ZZ");
     assert_eq!(k.blocking, Blocking::HttpDiff, "{:?}", k.x_reasons);
+}
+
+/// Issue 15 item 8: a national row that lists no country matched by a news article about
+/// censorship is not a blockpage when the control gets the same page; it confirms anywhere only
+/// together with a control difference.
+#[test]
+fn national_row_confirms_only_with_a_control_difference_outside_its_country() {
+    let article = "<html><title>Censorship news</title>Blocked sites now redirect to \
+                   https://trustpositif.kominfo.go.id/ say readers</html>";
+    let mut k = keys();
+    k.tls_handshakes = vec![];
+    k.requests = vec![response(&format!("http://{HOST}/"), 200, article, "Censorship news", &[])];
+    k.control = Some(control_ok(&[REAL], article.len() as i64, "Censorship news"));
+    let same = run(k.clone(), Target::Http, "ZZ");
+    assert_eq!(verdict(&same), (Blocking::No, Some(true), None), "{:?}", same.x_reasons);
+    assert!(!same.x_confirmed);
+
+    // The same row on a page that differs from the control's: a censor's page, confirmed.
+    k.control = Some(control_ok(&[REAL], 20_000, "Platform home"));
+    let differs = run(k.clone(), Target::Http, "ZZ");
+    assert_eq!(verdict(&differs), (Blocking::HttpDiff, Some(false), Some(Mechanism::HttpBlockpage)));
+    assert!(differs.x_confirmed);
+
+    // Without a control: still a blockpage match, but not confirmed.
+    k.control = None;
+    let alone = run(k, Target::Http, "ZZ");
+    assert_eq!(alone.mechanism, Some(Mechanism::HttpBlockpage));
+    assert!(!alone.x_confirmed);
 }
