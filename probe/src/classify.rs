@@ -339,7 +339,7 @@ pub fn address_ip(address: &str) -> Option<IpAddr> {
 /// Fill OONI's HTTP comparison keys from the final response and the control's.
 fn compare_http(keys: &mut WebKeys) {
     let control = keys.control.as_ref().and_then(|c| c.http_request.as_ref()).filter(|h| h.failure.is_none());
-    let response = keys.requests.first().and_then(|t| t.response.as_ref());
+    let response = page_tx(&keys.requests).and_then(|t| t.response.as_ref());
     let (Some(control), Some(response)) = (control, response) else { return };
     keys.status_code_match = Some(i64::from(response.code) == control.status_code);
     if !response.body_is_truncated && control.body_length >= 0 {
@@ -349,6 +349,18 @@ fn compare_http(keys: &mut WebKeys) {
     }
     keys.headers_match = Some(headers_match(&response.headers, &control.headers));
     keys.title_match = title_match(response.title.as_deref().unwrap_or(""), &control.title);
+}
+
+/// The hop that ends the redirect chain, as the control sees it: the newest request that is not a
+/// forward the probe followed from a page (meta refresh, script, frame: `http::fetch`), which the
+/// control does not follow. A forward's target is searched for fingerprints, never compared.
+fn page_tx(requests: &[vigil_report::HttpTransaction]) -> Option<&vigil_report::HttpTransaction> {
+    let is_redirect = |t: &vigil_report::HttpTransaction| {
+        t.response.as_ref().is_some_and(|r| matches!(r.code, 301 | 302 | 303 | 307 | 308))
+    };
+    // Requests are newest first; the redirect chain the control also follows ends at the oldest
+    // hop that is not a redirect (forwards start only from such a page).
+    requests.iter().rev().find(|t| !is_redirect(t)).or(requests.first())
 }
 
 /// Whether the final response differs from the control's (OONI's http-diff: NOT(status match AND
@@ -476,7 +488,7 @@ fn decide(keys: &WebKeys, ctx: &Context, dns: &DnsFindings, http_hits: &[FpHit])
     let tls = if ctx.target == Target::Https { tls_finding(keys, ctx, control, &probe_ips) } else { None };
 
     // 6. The HTTP outcome.
-    let final_tx = keys.requests.first();
+    let final_tx = page_tx(&keys.requests);
     let final_failure = final_tx.and_then(|t| t.failure.clone());
     if final_tx.is_none() || final_failure.is_some() {
         let failure = final_failure.unwrap_or(Failure::unknown("no HTTP request was made"));

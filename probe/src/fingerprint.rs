@@ -391,13 +391,27 @@ impl Fingerprints {
         );
         for (name, value) in headers {
             if let Some(rules) = self.headers.get(&name.to_ascii_lowercase()) {
-                hits.extend(rules.iter().filter(|r| r.kind.matches(value, &r.pattern)).map(|r| r.fp));
+                // A Location without a scheme that starts with a host name (`iterika.ru/blocked.html`)
+                // is matched also as the http:// URL its writer meant.
+                let meant = name.eq_ignore_ascii_case("location").then(|| schemeless_location(value)).flatten();
+                let matches = |r: &&Literal| {
+                    r.kind.matches(value, &r.pattern) || meant.as_deref().is_some_and(|m| r.kind.matches(m, &r.pattern))
+                };
+                hits.extend(rules.iter().filter(matches).map(|r| r.fp));
             }
         }
         hits.sort_unstable();
         hits.dedup();
         hits.into_iter().map(|i| self.hit(i, probe_cc)).collect()
     }
+}
+
+/// `http://<value>` for a Location value with no scheme whose first segment looks like a host.
+fn schemeless_location(value: &str) -> Option<String> {
+    let value = value.trim();
+    let first = value.split(['/', '?', '#']).next()?;
+    let hostlike = first.contains('.') && !first.contains(':') && !first.starts_with('.');
+    (hostlike && !value.starts_with('/') && !value.contains("://")).then(|| format!("http://{value}"))
 }
 
 fn normalize_name(name: &str) -> String {
@@ -631,6 +645,16 @@ mod tests {
         let elsewhere = [("location", "https://example.com/?r=http://lighthouse.du.ae")];
         let contains_only = [("cl.isp_ae_du_surfsafely_forward_2", true)];
         assert_eq!(http("", &elsewhere, "AE"), contains_only);
+    }
+
+    #[test]
+    fn a_schemeless_location_matches_as_the_url_it_means() {
+        let found = http("", &[("Location", "iterika.ru/blocked.html?id=1")], "RU");
+        assert!(found.contains(&("cp.c_isp_ru_iterika_2_location", false)), "{found:?}");
+        assert!(http("", &[("Location", "/iterika.ru/blocked.html?id=1")], "RU").is_empty());
+        assert_eq!(schemeless_location("blocked.html"), Some("http://blocked.html".into()));
+        assert_eq!(schemeless_location("page"), None);
+        assert_eq!(schemeless_location("../x.html"), None);
     }
 
     #[test]

@@ -601,3 +601,35 @@ fn national_row_confirms_only_with_a_control_difference_outside_its_country() {
     assert_eq!(alone.mechanism, Some(Mechanism::HttpBlockpage));
     assert!(!alone.x_confirmed);
 }
+
+/// Issue 15 item 7: a small page forwarding (script, meta refresh, frame) to a blockpage is
+/// followed by the probe; the fingerprint on the target counts, and the page compared with the
+/// control is the forwarding page, which the control does not follow.
+#[test]
+fn a_forward_to_a_blockpage_is_blocking_and_an_ordinary_forward_is_not() {
+    let forwarding = "<script>window.location = 'http://warning.isp.example/'</script>";
+    let blockpage = "<title>Blocked</title>see https://trustpositif.kominfo.go.id/ for details";
+    let mut k = keys();
+    k.tls_handshakes = vec![];
+    k.requests = vec![
+        response("http://warning.isp.example/", 200, blockpage, "Blocked", &[]),
+        response(&format!("http://{HOST}/"), 200, forwarding, "", &[]),
+    ];
+    k.control = Some(control_ok(&[REAL], 20_000, "Platform home"));
+    let blocked = run(k.clone(), Target::Http, "ZZ");
+    assert_eq!(verdict(&blocked), (Blocking::HttpDiff, Some(false), Some(Mechanism::HttpBlockpage)));
+    assert!(blocked.x_confirmed, "a national row together with a control difference");
+    assert_eq!(blocked.body_length_match, Some(false), "compared: the forwarding page");
+
+    // A site whose landing page forwards by script to its own page: the control gets the same
+    // landing page, so nothing differs, whatever the forward's target looks like.
+    let landing = "<script>location.href='/en/'</script>";
+    k.requests = vec![
+        response(&format!("http://{HOST}/en/home"), 200, PAGE, "Platform home", &[]),
+        response(&format!("http://{HOST}/en/"), 302, "", "", &[("Location", "/en/home")]),
+        response(&format!("http://{HOST}/"), 200, landing, "", &[]),
+    ];
+    k.control = Some(control_ok(&[REAL], landing.len() as i64, ""));
+    let ordinary = run(k, Target::Http, "ZZ");
+    assert_eq!(verdict(&ordinary), (Blocking::No, Some(true), None), "{:?}", ordinary.x_reasons);
+}
