@@ -25,6 +25,8 @@ pub struct FpHit {
     pub name: String,
     /// The match alone proves blocking in this country (see `fingerprint`).
     pub confirmed: bool,
+    /// A national or ISP row: with a difference from the control it proves blocking anywhere.
+    pub wide: bool,
 }
 
 /// Known blocking fingerprints, behind a trait so tests can supply their own.
@@ -416,7 +418,7 @@ pub fn address_ip(address: &str) -> Option<IpAddr> {
 /// Fill OONI's HTTP comparison keys from the final response and the control's.
 fn compare_http(keys: &mut WebKeys) {
     let control = keys.control.as_ref().and_then(|c| c.http_request.as_ref()).filter(|h| h.failure.is_none());
-    let response = keys.requests.first().and_then(|t| t.response.as_ref());
+    let response = page_tx(&keys.requests).and_then(|t| t.response.as_ref());
     let (Some(control), Some(response)) = (control, response) else { return };
     keys.status_code_match = Some(i64::from(response.code) == control.status_code);
     if !response.body_is_truncated && control.body_length >= 0 {
@@ -432,6 +434,27 @@ fn compare_http(keys: &mut WebKeys) {
 /// the bytes).
 fn text_headers(headers: &BTreeMap<String, vigil_report::MaybeBinary>) -> BTreeMap<String, String> {
     headers.iter().map(|(k, v)| (k.clone(), v.text().into_owned())).collect()
+}
+
+/// The hop that ends the redirect chain, as the control sees it: the newest request that is not a
+/// forward the probe followed from a page (meta refresh, script, frame: `http::fetch`), which the
+/// control does not follow. A forward's target is searched for fingerprints, never compared.
+fn page_tx(requests: &[vigil_report::HttpTransaction]) -> Option<&vigil_report::HttpTransaction> {
+    let is_redirect = |t: &vigil_report::HttpTransaction| {
+        t.response.as_ref().is_some_and(|r| matches!(r.code, 301 | 302 | 303 | 307 | 308))
+    };
+    // Requests are newest first; the redirect chain the control also follows ends at the oldest
+    // hop that is not a redirect (forwards start only from such a page).
+    requests.iter().rev().find(|t| !is_redirect(t)).or(requests.first())
+}
+
+/// Whether the final response differs from the control's (OONI's http-diff: NOT(status match AND
+/// (body, headers or title match))); None without a control response or a response to compare.
+fn http_differs_from_control(keys: &WebKeys) -> Option<bool> {
+    let status = keys.status_code_match?;
+    let similar =
+        keys.body_length_match == Some(true) || keys.headers_match == Some(true) || keys.title_match == Some(true);
+    Some(!(status && similar))
 }
 
 /// Blockpage fingerprints in any hop of the redirect chain (a redirect to a blockpage shows in
@@ -469,12 +492,18 @@ fn decide(keys: &WebKeys, ctx: &Context, dns: &DnsFindings, http_hits: &[FpHit])
 
     // 1. A known blockpage anywhere in the chain is HTTP blocking (OONI: http-diff), unless the DNS
     //    already pointed us at it, which is DNS blocking.
-    if let Some(hit) = http_hits.iter().max_by_key(|h| h.confirmed) {
+    //    Scope: a hit confirms alone in its row's countries; a national or ISP row elsewhere
+    //    confirms with a difference from the control; and a hit that does not confirm, on the page
+    //    the control gets too (a news article quoting a blockpage), is no evidence at all.
+    let differs = http_differs_from_control(keys);
+    let confirms = |h: &FpHit| h.confirmed || (h.wide && differs == Some(true));
+    let evidence = http_hits.iter().filter(|h| confirms(h) || differs != Some(false));
+    if let Some(hit) = evidence.max_by_key(|h| confirms(h)) {
         if dns_inconsistent {
             return dns_verdict(&format!("the address served a known blockpage ({})", hit.name));
         }
         let reason = format!("the response matches the known blockpage {}", hit.name);
-        return Verdict::blocked(Blocking::HttpDiff, Mechanism::HttpBlockpage, hit.confirmed, reason);
+        return Verdict::blocked(Blocking::HttpDiff, Mechanism::HttpBlockpage, confirms(hit), reason);
     }
 
     // 2. Proven DNS tampering stands on its own, whatever else happened.
@@ -563,7 +592,7 @@ fn decide(keys: &WebKeys, ctx: &Context, dns: &DnsFindings, http_hits: &[FpHit])
     let tls = if ctx.target == Target::Https { tls_finding(keys, ctx, control, &probe_ips) } else { None };
 
     // 6. The HTTP outcome.
-    let final_tx = keys.requests.first();
+    let final_tx = page_tx(&keys.requests);
     let final_failure = final_tx.and_then(|t| t.failure.clone());
     if final_tx.is_none() || final_failure.is_some() {
         let failure = final_failure.unwrap_or(Failure::unknown("no HTTP request was made"));
@@ -713,7 +742,11 @@ fn tls_finding(
 
 impl FingerprintLookup for crate::fingerprint::Fingerprints {
     fn dns(&self, ip: IpAddr, probe_cc: &str) -> Option<FpHit> {
-        self.match_dns(ip, probe_cc).map(|m| FpHit { name: m.name().to_string(), confirmed: m.confirmed })
+        self.match_dns(ip, probe_cc).map(|m| FpHit {
+            name: m.name().to_string(),
+            confirmed: m.confirmed,
+            wide: m.fingerprint.confirms_with_control_difference(),
+        })
     }
 
     fn http(&self, body: &str, headers: &BTreeMap<String, String>, probe_cc: &str) -> Vec<FpHit> {
@@ -723,7 +756,11 @@ impl FingerprintLookup for crate::fingerprint::Fingerprints {
         self.match_http(body, headers, probe_cc)
             .into_iter()
             .filter(|m| !matches!(m.fingerprint.scope, FpScope::FalsePositive | FpScope::Vague))
-            .map(|m| FpHit { name: m.name().to_string(), confirmed: m.confirmed })
+            .map(|m| FpHit {
+                name: m.name().to_string(),
+                confirmed: m.confirmed,
+                wide: m.fingerprint.confirms_with_control_difference(),
+            })
             .collect()
     }
 }

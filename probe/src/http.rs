@@ -48,6 +48,11 @@ pub struct Fetch {
 
 /// GET `url`, connecting to `addrs` for its host and resolving other hosts met in redirects with
 /// `dns` (system and UDP resolvers only).
+///
+/// Besides HTTP redirects, a small page that forwards elsewhere (meta refresh, a script's
+/// `location` assignment, or a page that is only a frame: [`forward_target`]) is followed as one
+/// more hop, within the same redirect limit, and recorded only when that hop got an answer: many
+/// blockpages are such a forward to the page that carries the fingerprint.
 pub async fn fetch(
     url: &Url,
     addrs: &[IpAddr],
@@ -56,11 +61,89 @@ pub async fn fetch(
     scope: &Scope,
     clock: &Clock,
 ) -> Fetch {
+    let first_host = url.host_str().unwrap_or_default();
+    let mut out = follow(url, first_host, addrs, cfg.max_redirects, cfg, dns_cfg, scope, clock).await;
+    loop {
+        let used = out.requests.len().saturating_sub(1);
+        if used >= cfg.max_redirects {
+            break;
+        }
+        let Some(next) = out.requests.first().and_then(forward_of) else { break };
+        if out.requests.iter().any(|t| t.request.url == next.as_str()) {
+            break;
+        }
+        let more = follow(&next, first_host, addrs, cfg.max_redirects - used - 1, cfg, dns_cfg, scope, clock).await;
+        if more.requests.first().is_none_or(|t| t.response.is_none() || t.failure.is_some()) {
+            break;
+        }
+        out.queries.extend(more.queries);
+        out.requests.splice(0..0, more.requests);
+    }
+    out
+}
+
+/// Pages larger than this are never read as a forward (a blockpage forward is a few hundred bytes).
+pub const FORWARD_PAGE_MAX: usize = 16 * 1024;
+
+/// The absolute http(s) URL a forwarding page sends the browser to, if the hop is one.
+fn forward_of(tx: &HttpTransaction) -> Option<Url> {
+    let response = tx.response.as_ref().filter(|r| r.code == 200 && !r.body_is_truncated)?;
+    if response.body.len() > FORWARD_PAGE_MAX {
+        return None;
+    }
+    let base = Url::parse(&tx.request.url).ok()?;
+    let next = base.join(&forward_target(&response.body.text())?).ok()?;
+    (matches!(next.scheme(), "http" | "https") && next.host_str().is_some_and(|h| !h.is_empty()) && next != base)
+        .then_some(next)
+}
+
+/// Where a page forwards: a meta refresh's URL, a script's `location` assignment
+/// (`window.location = '...'`, `location.href=`, `location.replace(...)`), or the `src` of an
+/// iframe of a page that is little else than that frame.
+pub fn forward_target(body: &str) -> Option<String> {
+    static RES: OnceLock<[regex_lite::Regex; 4]> = OnceLock::new();
+    let [meta, refresh_url, script, iframe] = RES.get_or_init(|| {
+        let re = |p: &str| regex_lite::Regex::new(p).expect("valid regex");
+        [
+            re(r#"(?is)<meta\s[^>]*http-equiv\s*=\s*["']?refresh[^>]*>|<meta\s[^>]*content\s*=[^>]*http-equiv\s*=\s*["']?refresh[^>]*>"#),
+            re(r#"(?is)content\s*=\s*["']?\s*\d*\s*[;,]?\s*url\s*=\s*['"]?([^"'>\s]+)"#),
+            re(r#"(?is)(?:\blocation(?:\.href)?\s*=\s*|\blocation\.(?:replace|assign)\(\s*)["']([^"']+)["']"#),
+            re(r#"(?is)<iframe\s[^>]*\bsrc\s*=\s*["']?([^"'>\s]+)"#),
+        ]
+    });
+    let found = meta
+        .find(body)
+        .and_then(|tag| refresh_url.captures(tag.as_str()))
+        .or_else(|| script.captures(body))
+        .or_else(|| {
+            // An iframe forwards only from a page with almost no text of its own.
+            let text_len =
+                body.split('<').map(|part| part.split_once('>').map_or(part, |(_, t)| t).trim().len()).sum::<usize>();
+            (text_len < 200).then(|| iframe.captures(body)).flatten()
+        })?;
+    let target = found.get(1)?.as_str().replace("&amp;", "&");
+    let lower = target.to_ascii_lowercase();
+    let useless = target.starts_with('#') || lower.starts_with("javascript:") || lower.starts_with("about:");
+    (!useless).then_some(target)
+}
+
+/// Redirects from `url`, at most `budget` of them (`first_host` is fetched at `addrs`).
+#[allow(clippy::too_many_arguments)]
+async fn follow(
+    url: &Url,
+    first_host: &str,
+    addrs: &[IpAddr],
+    budget: usize,
+    cfg: &HttpConfig,
+    dns_cfg: &DnsConfig,
+    scope: &Scope,
+    clock: &Clock,
+) -> Fetch {
     let mut out = Fetch::default();
     let mut current = url.clone();
-    let first_host = url.host_str().unwrap_or_default().to_string();
     let hop_dns = DnsConfig { doh: None, ..dns_cfg.clone() };
-    for hop in 0..=cfg.max_redirects {
+    let mut relative_locations: Vec<String> = Vec::new();
+    for hop in 0..=budget {
         let host = current.host_str().unwrap_or_default().to_string();
         let hop_addrs: Vec<IpAddr> = if let Some(ip) = ip_literal(&current) {
             vec![ip]
@@ -94,9 +177,18 @@ pub async fn fetch(
             .map(|v| v.text().into_owned());
         out.requests.insert(0, tx);
         let Some(location) = location else { return out };
+        // A Location without a scheme (`host.example/blocked.html`) is a relative path, as
+        // browsers read it (the URL standard). A server that answers the URL built from it with
+        // the same relative Location would nest it forever: that redirect is where the chain ends.
+        if is_path_relative(&location) {
+            if relative_locations.contains(&location) {
+                return out;
+            }
+            relative_locations.push(location.clone());
+        }
         match current.join(&location) {
             Ok(next) if next.host_str().is_some_and(|h| !h.is_empty()) && matches!(next.scheme(), "http" | "https") => {
-                if hop == cfg.max_redirects {
+                if hop == budget {
                     out.requests.insert(0, failed(&next, Failure::HttpTooManyRedirects, clock.elapsed(), clock));
                     return out;
                 }
@@ -112,6 +204,15 @@ pub async fn fetch(
         }
     }
     out
+}
+
+/// A reference resolved against the current directory: no scheme, not `/`-, `?`- or `#`-rooted.
+fn is_path_relative(location: &str) -> bool {
+    let location = location.trim();
+    let scheme = location
+        .split_once(':')
+        .is_some_and(|(s, _)| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)));
+    !scheme && !location.starts_with(['/', '?', '#', '\\'])
 }
 
 fn dedup(ips: impl Iterator<Item = IpAddr>) -> Vec<IpAddr> {
@@ -245,6 +346,49 @@ mod tests {
     fn titles_are_extracted_and_collapsed() {
         assert_eq!(extract_title("<html><TITLE lang=en>\n Hello\n  world </title>").as_deref(), Some("Hello world"));
         assert_eq!(extract_title("<html>no title</html>"), None);
+    }
+
+    #[test]
+    fn forwards_are_found_in_small_pages() {
+        let t = |body: &str| forward_target(body);
+        let meta = r#"<html><head><META HTTP-EQUIV="Refresh" CONTENT="0; URL=http://warning.example/?a=1&amp;b=2"></head></html>"#;
+        assert_eq!(t(meta).as_deref(), Some("http://warning.example/?a=1&b=2"));
+        let meta_content_first = r#"<meta content='3;url=/blocked.html' http-equiv='refresh'>"#;
+        assert_eq!(t(meta_content_first).as_deref(), Some("/blocked.html"));
+        assert_eq!(
+            t("<script>window.location = 'http://b.example/x';</script>").as_deref(),
+            Some("http://b.example/x")
+        );
+        assert_eq!(t(r#"<script>location.href="http://b.example/y"</script>"#).as_deref(), Some("http://b.example/y"));
+        assert_eq!(
+            t("<script>window.location.replace('http://b.example/z')</script>").as_deref(),
+            Some("http://b.example/z")
+        );
+        assert_eq!(t("<script>document.location='blocked.html'</script>").as_deref(), Some("blocked.html"));
+        let frame = r#"<html><body style="margin:0"><iframe src="http://lgu.example/warning" width=100%></iframe></body></html>"#;
+        assert_eq!(t(frame).as_deref(), Some("http://lgu.example/warning"));
+        // An article that embeds a video is not a forward; nor a script that reads the location.
+        let article =
+            format!("<html><p>{}</p><iframe src=\"https://video.example/e\"></iframe></html>", "news ".repeat(60));
+        assert_eq!(t(&article), None);
+        assert_eq!(t("<script>var here = window.location.href; if (location == x) {}</script>"), None);
+        assert_eq!(t("<script>location.href = '#top'</script>"), None);
+        assert_eq!(t("<p>plain</p>"), None);
+    }
+
+    #[test]
+    fn schemeless_locations_are_relative_paths() {
+        assert!(is_path_relative("iterika.ru/blocked.html?x=1"));
+        assert!(is_path_relative("blocked.html"));
+        assert!(!is_path_relative("/blocked.html"));
+        assert!(!is_path_relative("//other.example/"));
+        assert!(!is_path_relative("http://other.example/"));
+        assert!(!is_path_relative("?q=1"));
+        let base = Url::parse("http://site.example/a/b").unwrap();
+        assert_eq!(
+            base.join("iterika.ru/blocked.html?x").unwrap().as_str(),
+            "http://site.example/a/iterika.ru/blocked.html?x"
+        );
     }
 
     #[test]

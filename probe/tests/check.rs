@@ -103,6 +103,8 @@ async fn world() -> World {
         "redir-block.test",
         "xn--bcher-kva.test",
         "hop-blocked.test",
+        "forward.test",
+        "schemeless.test",
     ];
     let servers = vec![
         WebServer::start(
@@ -145,6 +147,16 @@ async fn world() -> World {
                     &["redir-block.test"],
                     WebBehaviour::redirect(&format!("http://lighthouse.du.ae:{http}/blocked")),
                 ),
+                // A small page forwarding by script to the page that carries the fingerprint.
+                Site::new(
+                    &["forward.test"],
+                    WebBehaviour::body(
+                        200,
+                        &format!("<html><script>window.location = 'http://warning.test:{http}/';</script></html>"),
+                    ),
+                ),
+                // A Location without a scheme, answered again on every path it leads to.
+                Site::new(&["schemeless.test"], WebBehaviour::redirect("iterika.ru/blocked.html?id=1")),
             ],
         )
         .await,
@@ -160,7 +172,10 @@ async fn world() -> World {
         WebServer::start(
             SocketAddr::new(ip(BLOCKPAGE), http),
             None,
-            vec![Site::new(&["lighthouse.du.ae"], WebBehaviour::body(200, "Access to this site is blocked"))],
+            vec![
+                Site::new(&["lighthouse.du.ae"], WebBehaviour::body(200, "Access to this site is blocked")),
+                Site::new(&["warning.test"], WebBehaviour::body(200, IRAN_BLOCKPAGE)),
+            ],
         )
         .await,
     ];
@@ -188,7 +203,8 @@ async fn world() -> World {
         // A CNAME to a name with no address, for everyone.
         .with("cname-only.test", DnsBehaviour::Cname("void.test".into()))
         .with("void.test", DnsBehaviour::NoAnswer)
-        .with("lighthouse.du.ae", answer(BLOCKPAGE));
+        .with("lighthouse.du.ae", answer(BLOCKPAGE))
+        .with("warning.test", answer(BLOCKPAGE));
     // The censored ISP resolver.
     let isp = truth
         .deep_copy()
@@ -212,7 +228,9 @@ async fn world() -> World {
         .with("reset.test", answer(CENSOR))
         .with("blockpage.test", answer(CENSOR))
         .with("redir-block.test", answer(CENSOR))
-        .with("hop-blocked.test", DnsBehaviour::NxDomain);
+        .with("hop-blocked.test", DnsBehaviour::NxDomain)
+        .with("forward.test", answer(CENSOR))
+        .with("schemeless.test", answer(CENSOR));
     let dns = DnsServer::start(ip("127.0.0.1"), isp).await;
     let doh = DohServer::start(ip("127.0.0.1"), truth.clone(), &ca, &["doh.lab.test"]).await;
     let asns: HashMap<IpAddr, u32> =
@@ -294,6 +312,8 @@ async fn every_failure_kind_gets_oonis_verdict_and_a_mechanism() {
         (format!("http://reset.test:{h}/"), json!("http-failure"), json!(false), json!("http_reset")),
         (format!("http://blockpage.test:{h}/"), json!("http-diff"), json!(false), json!("http_blockpage")),
         (format!("http://redir-block.test:{h}/"), json!("http-diff"), json!(false), json!("http_blockpage")),
+        (format!("http://forward.test:{h}/"), json!("http-diff"), json!(false), json!("http_blockpage")),
+        (format!("http://schemeless.test:{h}/"), json!("http-diff"), json!(false), json!("http_blockpage")),
         (format!("https://redirect.test:{s}/"), json!(false), json!(true), json!(null)),
         // The first hop loads; the redirect target's name is denied by this network's resolver.
         (format!("https://redir-dns.test:{s}/"), json!("dns"), json!(false), json!("dns_nxdomain")),
@@ -315,7 +335,7 @@ async fn every_failure_kind_gets_oonis_verdict_and_a_mechanism() {
         expect(&got, &input, blocking, accessible, mechanism);
     }
     assert_eq!(code, 1, "exit code 1 when blocking was found");
-    // 26 endpoints with 2.5 s timeouts run in parallel: far less than the sum of their timeouts.
+    // 28 endpoints with 2.5 s timeouts run in parallel: far less than the sum of their timeouts.
     assert!(wall < Duration::from_secs(20), "took {wall:?}");
 
     // What the records themselves say, beyond the verdicts.
@@ -345,6 +365,17 @@ async fn every_failure_kind_gets_oonis_verdict_and_a_mechanism() {
         !bogon["tcp_connect"].as_array().unwrap().iter().any(|c| c["ip"] == "192.168.7.7"),
         "a private address is never connected to"
     );
+    let forward = k(&format!("http://forward.test:{h}/"));
+    assert_eq!(forward["requests"].as_array().unwrap().len(), 2, "the forward is one more hop");
+    assert_eq!(forward["requests"][0]["request"]["url"], format!("http://warning.test:{h}/"));
+    assert_eq!(forward["x_fingerprints"][0], "ooni.ir_0");
+    assert_eq!(forward["x_confirmed"], true);
+    let schemeless = k(&format!("http://schemeless.test:{h}/"));
+    let hops = schemeless["requests"].as_array().unwrap();
+    assert_eq!(hops.len(), 2, "resolved as a relative path once, then the repeated Location ends the chain");
+    assert_eq!(hops[0]["request"]["url"], format!("http://schemeless.test:{h}/iterika.ru/blocked.html?id=1"));
+    assert_eq!(hops[0]["failure"], Value::Null, "no http_too_many_redirects");
+    assert!(schemeless["x_fingerprints"].as_array().unwrap().contains(&json!("cp.c_isp_ru_iterika_2_location")));
     let blockpage = k(&format!("http://blockpage.test:{h}/"));
     assert_eq!(blockpage["x_fingerprints"][0], "ooni.ir_0");
     assert_eq!(blockpage["x_confirmed"], true);

@@ -1,14 +1,9 @@
-//! Maps the errors of the control's own measurements (io, rustls, hyper, reqwest) to OONI's
-//! failure labels.
-//!
-//! A small sibling of the probe's `failure_map`: the control must not depend on the probe, so the
-//! handful of mappings it needs live here too (raw errno values aside, which std's error kinds
-//! cover on the collector's platforms).
+//! Maps the errors of the control's own measurements to OONI's failure labels through
+//! `vigil-failure`, the mapping the probe uses too (plus the control's own error types), and
+//! finds a page's title.
 
 use std::error::Error as StdError;
-use std::io;
 
-use rustls::CertificateError;
 use vigil_report::Failure;
 
 use crate::policy::Refusal;
@@ -25,25 +20,11 @@ pub fn refused(why: Refusal) -> Failure {
 #[error("more than {0} redirects")]
 pub(crate) struct TooManyRedirects(pub usize);
 
-/// The OONI label for an error, from the first error in its chain that says what happened.
+/// The OONI label for an error: `vigil_failure`'s one rule (the innermost recognised error of
+/// the chain), which also knows the control's own errors (policy refusals, DNS failures, too
+/// many redirects).
 pub(crate) fn classify(err: &(dyn StdError + 'static)) -> Failure {
-    let mut cause: Option<&(dyn StdError + 'static)> = Some(err);
-    while let Some(e) = cause {
-        if let Some(failure) = label(e) {
-            return failure;
-        }
-        cause = next_cause(e);
-    }
-    Failure::unknown(chain_text(err))
-}
-
-/// The cause of `e`. An `io::Error` wrapping another error reports that error's *source* as its
-/// own, skipping the wrapped error itself; descend into it instead.
-fn next_cause<'a>(e: &'a (dyn StdError + 'static)) -> Option<&'a (dyn StdError + 'static)> {
-    match e.downcast_ref::<io::Error>().and_then(io::Error::get_ref) {
-        Some(inner) => Some(inner),
-        None => e.source(),
-    }
+    vigil_failure::classify_with(err, &label)
 }
 
 fn label(e: &(dyn StdError + 'static)) -> Option<Failure> {
@@ -56,71 +37,7 @@ fn label(e: &(dyn StdError + 'static)) -> Option<Failure> {
     if e.is::<TooManyRedirects>() {
         return Some(Failure::HttpTooManyRedirects);
     }
-    if let Some(e) = e.downcast_ref::<reqwest::Error>()
-        && e.is_timeout()
-    {
-        return Some(Failure::GenericTimeout);
-    }
-    if e.is::<tokio::time::error::Elapsed>() {
-        return Some(Failure::GenericTimeout);
-    }
-    if let Some(e) = e.downcast_ref::<rustls::Error>() {
-        return Some(tls_failure(e));
-    }
-    if let Some(e) = e.downcast_ref::<io::Error>()
-        && let Some(failure) = io_failure(e.kind())
-    {
-        return Some(failure);
-    }
-    if let Some(e) = e.downcast_ref::<hyper::Error>() {
-        if e.is_incomplete_message() {
-            return Some(Failure::Eof);
-        }
-        if e.is_parse() {
-            return Some(Failure::HttpProtocolError);
-        }
-    }
     None
-}
-
-fn io_failure(kind: io::ErrorKind) -> Option<Failure> {
-    use io::ErrorKind::*;
-    Some(match kind {
-        ConnectionRefused => Failure::ConnectionRefused,
-        ConnectionReset | ConnectionAborted | BrokenPipe => Failure::ConnectionReset,
-        UnexpectedEof => Failure::Eof,
-        TimedOut => Failure::GenericTimeout,
-        HostUnreachable => Failure::HostUnreachable,
-        NetworkUnreachable => Failure::NetworkUnreachable,
-        _ => return None,
-    })
-}
-
-fn tls_failure(e: &rustls::Error) -> Failure {
-    match e {
-        rustls::Error::InvalidCertificate(cert) => match cert {
-            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
-                Failure::SslInvalidHostname
-            }
-            CertificateError::UnknownIssuer => Failure::SslUnknownAuthority,
-            _ => Failure::SslInvalidCertificate,
-        },
-        _ => Failure::SslFailedHandshake,
-    }
-}
-
-fn chain_text(err: &(dyn StdError + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut cause = next_cause(err);
-    while let Some(e) = cause {
-        let more = e.to_string();
-        if !text.contains(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
-        }
-        cause = next_cause(e);
-    }
-    text
 }
 
 /// The text of the first `<title>` element, trimmed ("" when there is none).
@@ -139,6 +56,8 @@ pub(crate) fn title(html: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rustls::CertificateError;
+    use std::io;
 
     #[test]
     fn titles_are_found_case_insensitively() {
@@ -165,6 +84,15 @@ mod tests {
         assert_eq!(classify(&own).label(), "unknown_failure: refused: an address of the control's own host");
         assert_eq!(classify(&io::Error::other(TooManyRedirects(10))), Failure::HttpTooManyRedirects);
         assert_eq!(classify(&io::Error::other(DnsFailure(Failure::DnsNxdomain))), Failure::DnsNxdomain);
+        // The one rule shared with the probe: the innermost recognised error wins over a
+        // recognised wrapper (this control used to keep the outer `connection_reset`).
+        let reset_by_tls = io::Error::new(
+            io::ErrorKind::ConnectionReset,
+            rustls::Error::InvalidCertificate(CertificateError::Expired),
+        );
+        assert_eq!(classify(&reset_by_tls), Failure::SslInvalidCertificate);
+        let refused_wrapped = io::Error::new(io::ErrorKind::TimedOut, Refused(Refusal::NotPublic));
+        assert_eq!(classify(&refused_wrapped).label(), "unknown_failure: refused: not a public address");
         let odd = io::Error::other("odd");
         assert_eq!(classify(&odd).label(), "unknown_failure: odd");
     }

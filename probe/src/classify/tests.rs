@@ -17,15 +17,19 @@ struct Fps;
 
 impl FingerprintLookup for Fps {
     fn dns(&self, ip: IpAddr, cc: &str) -> Option<FpHit> {
-        (ip.to_string() == "10.10.34.34").then(|| FpHit { name: "ooni.ir_0".into(), confirmed: cc == "IR" })
+        (ip.to_string() == "10.10.34.34").then(|| FpHit { name: "ooni.ir_0".into(), confirmed: cc == "IR", wide: true })
     }
     fn http(&self, body: &str, headers: &BTreeMap<String, String>, _cc: &str) -> Vec<FpHit> {
         let mut hits = Vec::new();
         if body.contains("peyvandha.ir") {
-            hits.push(FpHit { name: "ooni.ir_http".into(), confirmed: true });
+            hits.push(FpHit { name: "ooni.ir_http".into(), confirmed: true, wide: true });
+        }
+        if body.contains("trustpositif.kominfo.go.id") {
+            // A national row that lists no country (as many do): never confirms alone.
+            hits.push(FpHit { name: "test.national".into(), confirmed: false, wide: true });
         }
         if headers.get("Location").is_some_and(|l| l.starts_with("http://blocked.example")) {
-            hits.push(FpHit { name: "test.location".into(), confirmed: true });
+            hits.push(FpHit { name: "test.location".into(), confirmed: true, wide: false });
         }
         hits
     }
@@ -704,4 +708,64 @@ fn a_known_injected_answer_for_a_redirect_target_is_still_evidence() {
     let out = run(k, Target::Https, "IR");
     assert_eq!(verdict(&out), (Blocking::Dns, Some(false), Some(Mechanism::DnsKnownBlockpageIp)));
     assert!(out.x_reasons[0].contains(hop), "{:?}", out.x_reasons);
+}
+
+/// Issue 15 item 8: a national row that lists no country matched by a news article about
+/// censorship is not a blockpage when the control gets the same page; it confirms anywhere only
+/// together with a control difference.
+#[test]
+fn national_row_confirms_only_with_a_control_difference_outside_its_country() {
+    let article = "<html><title>Censorship news</title>Blocked sites now redirect to \
+                   https://trustpositif.kominfo.go.id/ say readers</html>";
+    let mut k = keys();
+    k.tls_handshakes = vec![];
+    k.requests = vec![response(&format!("http://{HOST}/"), 200, article, "Censorship news", &[])];
+    k.control = Some(control_ok(&[REAL], article.len() as i64, "Censorship news"));
+    let same = run(k.clone(), Target::Http, "ZZ");
+    assert_eq!(verdict(&same), (Blocking::No, Some(true), None), "{:?}", same.x_reasons);
+    assert!(!same.x_confirmed);
+
+    // The same row on a page that differs from the control's: a censor's page, confirmed.
+    k.control = Some(control_ok(&[REAL], 20_000, "Platform home"));
+    let differs = run(k.clone(), Target::Http, "ZZ");
+    assert_eq!(verdict(&differs), (Blocking::HttpDiff, Some(false), Some(Mechanism::HttpBlockpage)));
+    assert!(differs.x_confirmed);
+
+    // Without a control: still a blockpage match, but not confirmed.
+    k.control = None;
+    let alone = run(k, Target::Http, "ZZ");
+    assert_eq!(alone.mechanism, Some(Mechanism::HttpBlockpage));
+    assert!(!alone.x_confirmed);
+}
+
+/// Issue 15 item 7: a small page forwarding (script, meta refresh, frame) to a blockpage is
+/// followed by the probe; the fingerprint on the target counts, and the page compared with the
+/// control is the forwarding page, which the control does not follow.
+#[test]
+fn a_forward_to_a_blockpage_is_blocking_and_an_ordinary_forward_is_not() {
+    let forwarding = "<script>window.location = 'http://warning.isp.example/'</script>";
+    let blockpage = "<title>Blocked</title>see https://trustpositif.kominfo.go.id/ for details";
+    let mut k = keys();
+    k.tls_handshakes = vec![];
+    k.requests = vec![
+        response("http://warning.isp.example/", 200, blockpage, "Blocked", &[]),
+        response(&format!("http://{HOST}/"), 200, forwarding, "", &[]),
+    ];
+    k.control = Some(control_ok(&[REAL], 20_000, "Platform home"));
+    let blocked = run(k.clone(), Target::Http, "ZZ");
+    assert_eq!(verdict(&blocked), (Blocking::HttpDiff, Some(false), Some(Mechanism::HttpBlockpage)));
+    assert!(blocked.x_confirmed, "a national row together with a control difference");
+    assert_eq!(blocked.body_length_match, Some(false), "compared: the forwarding page");
+
+    // A site whose landing page forwards by script to its own page: the control gets the same
+    // landing page, so nothing differs, whatever the forward's target looks like.
+    let landing = "<script>location.href='/en/'</script>";
+    k.requests = vec![
+        response(&format!("http://{HOST}/en/home"), 200, PAGE, "Platform home", &[]),
+        response(&format!("http://{HOST}/en/"), 302, "", "", &[("Location", "/en/home")]),
+        response(&format!("http://{HOST}/"), 200, landing, "", &[]),
+    ];
+    k.control = Some(control_ok(&[REAL], landing.len() as i64, ""));
+    let ordinary = run(k, Target::Http, "ZZ");
+    assert_eq!(verdict(&ordinary), (Blocking::No, Some(true), None), "{:?}", ordinary.x_reasons);
 }
