@@ -267,6 +267,7 @@ pub async fn probe_config(State(state): State<AppState>) -> Result<Json<Signed>,
         interval_minutes: cfg.interval_minutes,
         control_url: cfg.control_url(),
         battery_toml: cfg.battery_toml.clone(),
+        fingerprints: Vec::new(),
     };
     Signed::sign_json(STATEMENT_FORMAT, &statement, &state.current_key())
         .map(Json)

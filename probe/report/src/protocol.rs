@@ -236,6 +236,27 @@ pub struct ProbeConfigStatement {
     pub control_url: Option<String>,
     /// A battery (TOML, the probe's battery file format) replacing the built-in one, if any.
     pub battery_toml: Option<String>,
+    /// Blockpage fingerprints the collector's operator promoted from discovered clusters, used
+    /// beside the built-in ones (absent from older collectors: none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fingerprints: Vec<LocalFingerprint>,
+}
+
+/// A blockpage fingerprint promoted on the collector (a cluster of unmatched blockpages an operator
+/// confirmed), with the columns of an OONI fingerprint row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalFingerprint {
+    /// `local.<id>`: never an OONI or built-in name.
+    pub name: String,
+    /// `body`, or `header.<lowercase name>`.
+    pub location_found: String,
+    /// `contains`, `prefix` or `full` (no regular expressions: they come from the network).
+    pub pattern_type: String,
+    pub pattern: String,
+    /// Uppercase ISO country codes the cluster was seen in: a match confirms blocking there,
+    /// elsewhere only together with a difference from the control.
+    pub expected_countries: Vec<String>,
 }
 
 /// The payload of a key rotation statement, signed by the OLD collector key: probes that pinned
