@@ -764,3 +764,17 @@ impl FingerprintLookup for crate::fingerprint::Fingerprints {
             .collect()
     }
 }
+
+/// The built-in rows, then the local ones received from the collector (`fingerprint::local`).
+impl FingerprintLookup for crate::fingerprint::FingerprintSet {
+    fn dns(&self, ip: IpAddr, probe_cc: &str) -> Option<FpHit> {
+        // The first hit that confirms, else the first (built-in rows first).
+        let hits: Vec<FpHit> = self.sets().into_iter().filter_map(|set| set.dns(ip, probe_cc)).collect();
+        let best = hits.iter().position(|h| h.confirmed).unwrap_or(0);
+        hits.into_iter().nth(best)
+    }
+
+    fn http(&self, body: &str, headers: &BTreeMap<String, String>, probe_cc: &str) -> Vec<FpHit> {
+        self.sets().into_iter().flat_map(|set| set.http(body, headers, probe_cc)).collect()
+    }
+}

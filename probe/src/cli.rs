@@ -22,7 +22,7 @@ use crate::identity::{self, CollectorPin};
 use crate::measure::Origin;
 use crate::spool::Spool;
 use crate::upload::{self, UploadError};
-use crate::{output, runner};
+use crate::{output, remote, runner};
 
 pub const EXIT_OK: i32 = 0;
 pub const EXIT_BLOCKING_FOUND: i32 = 1;
@@ -233,9 +233,13 @@ async fn check(args: CheckArgs) -> i32 {
         }
     }
     let engine = match runner::engine(&config) {
-        Ok(e) => Arc::new(crate::measure::Engine { control_key: control_key(&config), ..e }),
+        Ok(e) => crate::measure::Engine { control_key: control_key(&config), ..e },
         Err(e) => return fail(EXIT_RUNTIME, e),
     };
+    // With a configuration file, the local fingerprints of the probe configuration kept beside
+    // its pin (see `run`); never fetched here.
+    let kept = args.config.as_ref().and_then(|_| kept_config(&config));
+    let engine = remote::Current::new(engine, kept.as_ref(), &mut say).engine();
     let json = args.json;
     let measurements = runner::run_inputs(engine, inputs, config.network.concurrency, |m| {
         if json {
@@ -247,6 +251,18 @@ async fn check(args: CheckArgs) -> i32 {
         print!("{}", output::endpoint_table(&measurements));
     }
     if measurements.iter().any(|m| m.test_keys.blocking.is_blocked()) { EXIT_BLOCKING_FOUND } else { EXIT_OK }
+}
+
+fn say(line: String) {
+    eprintln!("vigil-probe: {line}");
+}
+
+/// The probe configuration kept beside the pin, if any (a warning when it is unusable).
+fn kept_config(config: &Config) -> Option<remote::Kept> {
+    remote::load(&remote::path(config)).unwrap_or_else(|e| {
+        say(format!("kept probe configuration unusable ({e}): built-in fingerprints only"));
+        None
+    })
 }
 
 /// The probe's key if it has one, to sign its control requests; none (with a warning when the
@@ -307,7 +323,13 @@ async fn run(args: RunArgs) -> i32 {
     };
     // Control requests are signed with the clock as corrected for measurements.
     engine.clock = probe.as_ref().map(|p| p.spool.clone());
-    let engine = Arc::new(engine);
+    // The collector's signed configuration: fetched now for a single run, before each battery
+    // for the daemon; the kept one when it cannot be.
+    let kept = match &probe {
+        Some(p) if args.once => remote::update(p, &mut say).await,
+        _ => kept_config(&config),
+    };
+    let current = remote::Current::new(engine, kept.as_ref(), &mut say);
     let throttling = match throttle::setup(&config, &battery) {
         Ok(t) => t.map(|(tester, jobs)| (Arc::new(tester), Arc::new(jobs))),
         Err(e) => return fail(EXIT_USAGE, e),
@@ -315,7 +337,7 @@ async fn run(args: RunArgs) -> i32 {
     let concurrency = config.network.concurrency;
     let json = args.json;
     if args.once {
-        let code = run_once(engine, &battery, concurrency, json, probe.as_ref()).await;
+        let code = run_once(current.engine(), &battery, concurrency, json, probe.as_ref()).await;
         if let Some((tester, jobs)) = &throttling {
             let runs = tester
                 .run_all(jobs, |m| if json { print_json(m) } else { println!("{}", throttle::describe(m)) })
@@ -331,11 +353,15 @@ async fn run(args: RunArgs) -> i32 {
     };
     let every = std::time::Duration::from_secs(config.throttle.interval_hours * 3600);
     let background = throttle::Background::new(throttle::spool_sink(&probe, json), every);
+    let log = |line: String| eprintln!("vigil-probe: {} {line}", crate::timestamp::now());
     let measure = || {
-        let engine = engine.clone();
+        let (probe, current) = (&probe, &current);
         let battery = &battery;
         let (background, throttling) = (&background, &throttling);
         async move {
+            let mut log = log;
+            let kept = remote::update(probe, &mut log).await;
+            let engine = current.apply(kept.as_ref(), &mut log);
             let out = runner::run_battery(engine, battery, concurrency, |m| {
                 if json {
                     print_json(m);
@@ -350,10 +376,7 @@ async fn run(args: RunArgs) -> i32 {
             out
         }
     };
-    daemon::run_forever(&probe, measure, daemon::shutdown_signal(), |line| {
-        eprintln!("vigil-probe: {} {line}", crate::timestamp::now());
-    })
-    .await;
+    daemon::run_forever(&probe, measure, daemon::shutdown_signal(), log).await;
     EXIT_OK
 }
 

@@ -5,7 +5,8 @@
 //! probe's country, whatever its scope; `fp` rows are known false positives and never confirm. A
 //! national (`nat`) or one ISP's (`isp`) row elsewhere (many list no country) confirms only
 //! together with a difference from the control (`classify`): a news article that quotes a
-//! national blockpage's address is the same page the control gets.
+//! national blockpage's address is the same page the control gets. Local rows (`local`, promoted
+//! on the collector and received in the signed probe configuration) follow the national rule.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -14,6 +15,9 @@ use std::sync::OnceLock;
 
 use regex_lite::{Regex, RegexBuilder};
 use serde::Deserialize;
+
+mod local;
+pub use local::{FingerprintSet, LocalError, MAX_LOCAL_ROWS, MAX_PATTERN_BYTES};
 
 const DNS_FILE: &str = "fingerprints_dns.csv";
 const HTTP_FILE: &str = "fingerprints_http.csv";
@@ -46,6 +50,9 @@ pub enum FpScope {
     Vague,
     /// `fp`: a known false positive (a server's own error page).
     FalsePositive,
+    /// A local row: promoted by the collector's operator from a cluster of unmatched blockpages,
+    /// received in the signed probe configuration (never read from a CSV file).
+    Local,
     /// Any other label, kept as written.
     Other(String),
 }
@@ -72,6 +79,7 @@ impl FpScope {
             Self::Institution => "inst",
             Self::Vague => "vbw",
             Self::FalsePositive => "fp",
+            Self::Local => "local",
             Self::Other(s) => s,
         }
     }
@@ -118,9 +126,10 @@ impl Fingerprint {
     }
 
     /// Whether a match proves blocking in any country together with a difference from the
-    /// control: the national and ISP rows (a censor's page, whichever network serves it).
+    /// control: the national and ISP rows (a censor's page, whichever network serves it) and the
+    /// local ones.
     pub fn confirms_with_control_difference(&self) -> bool {
-        matches!(self.scope, FpScope::National | FpScope::Isp)
+        matches!(self.scope, FpScope::National | FpScope::Isp | FpScope::Local)
     }
 }
 
@@ -514,6 +523,10 @@ impl ContainsSet {
     fn find(&self, body: &str) -> Vec<usize> {
         let mut hits: Vec<usize> =
             self.short.iter().filter(|(_, p)| body.contains(p.as_str())).map(|(fp, _)| *fp).collect();
+        if self.by_key.is_empty() {
+            // Nothing long to look for (and a default set has no filter).
+            return hits;
+        }
         let bytes = body.as_bytes();
         for i in 0..bytes.len().saturating_sub(3) {
             let Some(key) = key_at(bytes, i) else { break };

@@ -22,6 +22,7 @@ pub mod identity;
 pub mod measure;
 pub mod output;
 pub mod platform;
+pub mod remote;
 pub mod runner;
 pub mod skew;
 pub mod spool;

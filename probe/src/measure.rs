@@ -22,6 +22,7 @@ use crate::{failure_map, timestamp};
 const MAX_ADDRESSES: usize = 6;
 
 /// Everything needed to measure endpoints; built once per run and shared.
+#[derive(Clone)]
 pub struct Engine {
     pub dns: DnsConfig,
     pub tls: TlsProbeConfig,
@@ -39,7 +40,8 @@ pub struct Engine {
     /// How long the control may take: it runs the same steps as the probe.
     pub control_timeout: std::time::Duration,
     pub scope: Scope,
-    pub fingerprints: &'static (dyn FingerprintLookup + Send + Sync),
+    /// The built-in fingerprints and the local ones from the signed probe configuration.
+    pub fingerprints: std::sync::Arc<dyn FingerprintLookup + Send + Sync>,
     /// The innocuous SNI of the SNI-swap control.
     pub swap_sni: String,
     pub ipv6: bool,
@@ -152,7 +154,7 @@ impl Engine {
             host: literal.is_none().then_some(host.as_str()),
             port,
             probe_cc: &self.probe_cc,
-            fingerprints: self.fingerprints,
+            fingerprints: &*self.fingerprints,
             scope: &self.scope,
         };
         classify::apply(&mut keys, &ctx);

@@ -13,7 +13,7 @@ use crate::battery::{Battery, Input, PlatformKind};
 use crate::bogon::Scope;
 use crate::config::{Config, parse_resolver};
 use crate::dns::{self, DnsConfig};
-use crate::fingerprint::Fingerprints;
+use crate::fingerprint::FingerprintSet;
 use crate::http::{BODY_CAP, HttpConfig, USER_AGENT};
 use crate::measure::{Engine, Origin};
 use crate::tls::{self, TlsProbeConfig};
@@ -103,7 +103,7 @@ pub fn engine(config: &Config) -> Result<Engine, SetupError> {
                 + config.network.http_timeout_ms,
         ),
         scope: Scope::lab(lab_nets),
-        fingerprints: Fingerprints::builtin(),
+        fingerprints: Arc::new(FingerprintSet::builtin()),
         swap_sni: config.network.swap_sni.clone(),
         ipv6,
         probe_cc: config.probe.country.clone(),

@@ -11,7 +11,8 @@ use ed25519_dalek::{SigningKey, VerifyingKey};
 use serde::de::DeserializeOwned;
 use vigil_report::Signed;
 use vigil_report::protocol::{
-    EnrollRequest, EnrollResponse, ErrorBody, ErrorCode, KeyRotation, Retry, SubmitAck, SubmitRequest,
+    EnrollRequest, EnrollResponse, ErrorBody, ErrorCode, KeyRotation, ProbeConfigStatement, Retry, SubmitAck,
+    SubmitRequest,
 };
 use vigil_report::signed::{STATEMENT_FORMAT, decode_public_key, encode_public_key, enrollment_proof, key_id};
 
@@ -23,6 +24,7 @@ use crate::spool::{Applied, Batch, Spool, SpoolError};
 pub const ENROLL_PATH: &str = "/api/v1/enroll";
 pub const SUBMIT_PATH: &str = "/api/v1/submit";
 pub const COLLECTOR_KEYS_PATH: &str = "/api/v1/collector-keys";
+pub const PROBE_CONFIG_PATH: &str = "/api/v1/probe-config";
 /// Largest answer read from the collector.
 const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
 /// The collector's request body limit as the probe assumes it until configured otherwise
@@ -245,6 +247,20 @@ impl Collector {
             self.best_sample = Some(sample);
         }
         Ok(ack)
+    }
+
+    /// Fetch the collector's signed probe configuration and check it like an ack (the pinned key,
+    /// or the chain of key rotations from it). Returns the statement verbatim and its payload.
+    pub async fn probe_config(&mut self) -> Result<(Signed, ProbeConfigStatement), UploadError> {
+        let url = self.pin.endpoint(PROBE_CONFIG_PATH);
+        let statement: Signed = call(self.http.get(&url), &url).await?;
+        self.verify_statement(&statement).await?;
+        let bad = |message: String| UploadError::BadAnswer { url: url.clone(), message };
+        let config: ProbeConfigStatement = statement.payload_as().map_err(|e| bad(e.to_string()))?;
+        if config.kind != "probe-config" {
+            return Err(bad(format!("statement kind {:?} is not \"probe-config\"", config.kind)));
+        }
+        Ok((statement, config))
     }
 
     /// Check a collector statement with the pinned key; if it does not verify, follow the

@@ -13,6 +13,8 @@ use vigil_report::{
 use super::*;
 use crate::bogon::Scope;
 
+mod local;
+
 struct Fps;
 
 impl FingerprintLookup for Fps {

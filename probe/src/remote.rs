@@ -1,0 +1,203 @@
+//! The collector-signed probe configuration (`GET /api/v1/probe-config`): fetched before each
+//! battery, checked with the pinned collector key (following its rotations), and kept verbatim
+//! beside the pin (`probe-config.json`) so it survives restarts and outages. The probe uses its
+//! local fingerprints (`fingerprint::local`); a statement older than the kept one is ignored.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use vigil_report::Signed;
+use vigil_report::protocol::ProbeConfigStatement;
+
+use crate::config::Config;
+use crate::daemon::Probe;
+use crate::fingerprint::{FingerprintSet, Fingerprints};
+use crate::measure::Engine;
+use crate::spool::atomic;
+use crate::upload::{Collector, UploadError};
+
+/// The kept configuration's file name, beside the collector pin.
+pub const FILE_NAME: &str = "probe-config.json";
+/// How long fetching the configuration may hold up a battery.
+pub const FETCH_TIMEOUT: Duration = Duration::from_secs(20);
+/// Largest kept file read back (the collector's answers are bounded at 4 MiB).
+const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
+
+/// Errors fetching, checking or keeping the configuration; each names the file or the cause.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteError {
+    #[error("probe_config_io: {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("probe_config_invalid: {path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error("probe_config_timeout: no answer within {} s", FETCH_TIMEOUT.as_secs())]
+    Timeout,
+    #[error(transparent)]
+    Upload(#[from] UploadError),
+}
+
+/// A configuration as the probe keeps it: the statement verbatim (its signature can be checked
+/// again) and its payload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Kept {
+    pub statement: Signed,
+    pub config: ProbeConfigStatement,
+}
+
+/// Where the configuration is kept: beside the collector pin.
+pub fn path(config: &Config) -> PathBuf {
+    config.identity.collector_path().with_file_name(FILE_NAME)
+}
+
+fn issued_at(config: &ProbeConfigStatement) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(&config.issued_at, &Rfc3339).ok()
+}
+
+/// The configuration kept at `path`, if any.
+pub fn load(path: &Path) -> Result<Option<Kept>, RemoteError> {
+    let io = |source| RemoteError::Io { path: path.into(), source };
+    let invalid = |message: String| RemoteError::Invalid { path: path.into(), message };
+    let size = match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        other => other.map_err(io)?.len(),
+    };
+    if size > MAX_FILE_BYTES {
+        return Err(invalid(format!("{size} bytes, more than {MAX_FILE_BYTES}")));
+    }
+    let text = std::fs::read_to_string(path).map_err(io)?;
+    let statement: Signed = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+    let config = parse(&statement).map_err(invalid)?;
+    Ok(Some(Kept { statement, config }))
+}
+
+fn parse(statement: &Signed) -> Result<ProbeConfigStatement, String> {
+    let config: ProbeConfigStatement = statement.payload_as().map_err(|e| e.to_string())?;
+    if config.kind != "probe-config" {
+        return Err(format!("statement kind {:?} is not \"probe-config\"", config.kind));
+    }
+    if issued_at(&config).is_none() {
+        return Err(format!("issued_at {:?} is not an RFC 3339 time", config.issued_at));
+    }
+    Ok(config)
+}
+
+/// Keep `statement` at `path`, atomically.
+fn save(path: &Path, statement: &Signed) -> Result<(), RemoteError> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut text = serde_json::to_string_pretty(statement).unwrap_or_default();
+    text.push('\n');
+    atomic::replace(&atomic::tmp_path(dir), path, text.as_bytes(), 0o644)
+        .map_err(|source| RemoteError::Io { path: path.into(), source })
+}
+
+/// What a refresh did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Refreshed {
+    /// A new configuration is kept.
+    New(Kept),
+    /// The collector sent what is already kept.
+    Same,
+    /// The collector sent a configuration older than the kept one (a replay): ignored.
+    Older { issued_at: String },
+}
+
+/// Fetch the collector's configuration, check its signature with the pinned key (or the chain of
+/// rotations from it) and keep it at `path` unless it is older than the one kept there.
+pub async fn refresh(collector: &mut Collector, path: &Path) -> Result<Refreshed, RemoteError> {
+    let (statement, _) =
+        tokio::time::timeout(FETCH_TIMEOUT, collector.probe_config()).await.map_err(|_| RemoteError::Timeout)??;
+    let invalid = |message: String| {
+        RemoteError::Upload(UploadError::BadAnswer { url: crate::upload::PROBE_CONFIG_PATH.into(), message })
+    };
+    let config = parse(&statement).map_err(invalid)?;
+    // A kept file that no longer reads is replaced by the fresh statement.
+    let kept = load(path).ok().flatten();
+    if let Some(kept) = &kept {
+        if kept.config == config {
+            return Ok(Refreshed::Same);
+        }
+        if issued_at(&config) < issued_at(&kept.config) {
+            return Ok(Refreshed::Older { issued_at: config.issued_at });
+        }
+    }
+    save(path, &statement)?;
+    Ok(Refreshed::New(Kept { statement, config }))
+}
+
+/// Refresh from the pinned collector (when enrolled), logging what happened, then return the
+/// configuration kept (the fresh one, or the one kept earlier when the collector cannot be
+/// reached or its answer does not check out).
+pub async fn update(probe: &Probe, log: &mut dyn FnMut(String)) -> Option<Kept> {
+    let path = path(&probe.config);
+    match probe.collector() {
+        Ok(mut collector) => match refresh(&mut collector, &path).await {
+            Ok(Refreshed::New(kept)) => {
+                let n = kept.config.fingerprints.len();
+                log(format!("probe configuration issued at {} kept ({n} local fingerprints)", kept.config.issued_at));
+                return Some(kept);
+            }
+            Ok(Refreshed::Same) => {}
+            Ok(Refreshed::Older { issued_at }) => {
+                log(format!("probe configuration issued at {issued_at} is older than the kept one: ignored"))
+            }
+            Err(e) => log(format!("probe configuration not refreshed ({e}): the kept one stays")),
+        },
+        // Not enrolled: nothing to fetch, and the upload says so.
+        Err(UploadError::NotEnrolled(_)) => {}
+        Err(e) => log(format!("probe configuration not refreshed ({e}): the kept one stays")),
+    }
+    match load(&path) {
+        Ok(kept) => kept,
+        Err(e) => {
+            log(format!("kept probe configuration unusable ({e}): built-in fingerprints only"));
+            None
+        }
+    }
+}
+
+/// The built-in fingerprints plus the valid local rows of `kept`; each refused row is logged.
+pub fn fingerprints(kept: Option<&Kept>, log: &mut dyn FnMut(String)) -> FingerprintSet {
+    let Some(kept) = kept else { return FingerprintSet::builtin() };
+    let (set, errors) = Fingerprints::with_local(&kept.config.fingerprints);
+    for e in errors {
+        log(e.to_string());
+    }
+    set
+}
+
+/// The engine measuring with the kept configuration's fingerprints, rebuilt only when the kept
+/// configuration changes (shared by the daemon's runs).
+pub struct Current {
+    inner: Mutex<(Option<String>, Arc<Engine>)>,
+}
+
+impl Current {
+    /// `engine` with the fingerprints of `kept`.
+    pub fn new(engine: Engine, kept: Option<&Kept>, log: &mut dyn FnMut(String)) -> Current {
+        let payload = kept.map(|k| k.statement.payload.clone());
+        let engine = Engine { fingerprints: Arc::new(fingerprints(kept, log)), ..engine };
+        Current { inner: Mutex::new((payload, Arc::new(engine))) }
+    }
+
+    pub fn engine(&self) -> Arc<Engine> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).1.clone()
+    }
+
+    /// The engine for `kept`: the current one if its configuration is the same, else a new one.
+    pub fn apply(&self, kept: Option<&Kept>, log: &mut dyn FnMut(String)) -> Arc<Engine> {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let payload = kept.map(|k| k.statement.payload.clone());
+        if payload.is_some() && payload != inner.0 {
+            let engine = Engine { fingerprints: Arc::new(fingerprints(kept, log)), ..(*inner.1).clone() };
+            *inner = (payload, Arc::new(engine));
+        }
+        inner.1.clone()
+    }
+}
