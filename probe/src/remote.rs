@@ -201,3 +201,83 @@ impl Current {
         inner.1.clone()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use ed25519_dalek::SigningKey;
+    use vigil_report::STATEMENT_FORMAT;
+    use vigil_report::protocol::LocalFingerprint;
+
+    use super::*;
+
+    fn statement(kind: &str, issued_at: &str, pattern: &str) -> Signed {
+        let config = ProbeConfigStatement {
+            kind: kind.into(),
+            issued_at: issued_at.into(),
+            interval_minutes: 60,
+            control_url: None,
+            battery_toml: None,
+            fingerprints: vec![LocalFingerprint {
+                name: "local.c1".into(),
+                location_found: "body".into(),
+                pattern_type: "contains".into(),
+                pattern: pattern.into(),
+                expected_countries: vec!["UZ".into()],
+            }],
+        };
+        Signed::sign_json(STATEMENT_FORMAT, &config, &SigningKey::from_bytes(&[7; 32])).unwrap()
+    }
+
+    #[test]
+    fn a_kept_configuration_round_trips_and_a_bad_file_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        assert_eq!(load(&path).unwrap(), None, "nothing kept yet");
+        let s = statement("probe-config", "2026-01-01T00:00:00Z", "this page is blocked");
+        save(&path, &s).unwrap();
+        let kept = load(&path).unwrap().unwrap();
+        assert_eq!(kept.statement, s);
+        assert_eq!(kept.config.fingerprints[0].name, "local.c1");
+
+        let bad = |text: &str| {
+            std::fs::write(&path, text).unwrap();
+            let e = load(&path).unwrap_err().to_string();
+            assert!(e.starts_with("probe_config_invalid: ") && e.contains(FILE_NAME), "{e}");
+            e
+        };
+        bad("{not json");
+        let ack = serde_json::to_string(&statement("ack", "2026-01-01T00:00:00Z", "x")).unwrap();
+        assert!(bad(&ack).contains("\"ack\" is not \"probe-config\""));
+        let undated = serde_json::to_string(&statement("probe-config", "yesterday", "x")).unwrap();
+        assert!(bad(&undated).contains("\"yesterday\" is not an RFC 3339 time"));
+        std::fs::write(&path, vec![b' '; MAX_FILE_BYTES as usize + 1]).unwrap();
+        assert!(load(&path).unwrap_err().to_string().contains("more than"));
+    }
+
+    fn engine() -> Engine {
+        crate::runner::engine(&Config::default()).unwrap()
+    }
+
+    #[test]
+    fn the_engine_is_rebuilt_only_when_the_kept_configuration_changes() {
+        let kept = |pattern: &str| {
+            let statement = statement("probe-config", "2026-01-01T00:00:00Z", pattern);
+            Kept { config: parse(&statement).unwrap(), statement }
+        };
+        let mut lines = Vec::new();
+        let mut log = |l: String| lines.push(l);
+        let current = Current::new(engine(), None, &mut log);
+        let first = current.engine();
+        assert!(Arc::ptr_eq(&first, &current.apply(None, &mut log)), "nothing kept: the same engine");
+        let a = kept("this page is blocked");
+        let with_a = current.apply(Some(&a), &mut log);
+        assert!(!Arc::ptr_eq(&first, &with_a));
+        assert!(Arc::ptr_eq(&with_a, &current.apply(Some(&a), &mut log)), "same configuration: same engine");
+        // A refused row is logged once, when the configuration changes.
+        let b = kept("short");
+        current.apply(Some(&b), &mut log);
+        current.apply(Some(&b), &mut log);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(lines[0].contains("local fingerprint #0 (\"local.c1\") refused: pattern"), "{lines:?}");
+    }
+}
