@@ -10,7 +10,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use vigil_report::Signed;
-use vigil_report::protocol::ProbeConfigStatement;
+use vigil_report::protocol::{LocalFingerprint, ProbeConfigStatement};
 
 use crate::config::Config;
 use crate::daemon::Probe;
@@ -102,7 +102,7 @@ fn save(path: &Path, statement: &Signed) -> Result<(), RemoteError> {
 pub enum Refreshed {
     /// A new configuration is kept.
     New(Kept),
-    /// The collector sent what is already kept.
+    /// The collector sent what is already kept (perhaps dated anew): nothing is written.
     Same,
     /// The collector sent a configuration older than the kept one (a replay): ignored.
     Older { issued_at: String },
@@ -120,7 +120,10 @@ pub async fn refresh(collector: &mut Collector, path: &Path) -> Result<Refreshed
     // A kept file that no longer reads is replaced by the fresh statement.
     let kept = load(path).ok().flatten();
     if let Some(kept) = &kept {
-        if kept.config == config {
+        // The collector dates each answer: a new date alone is no new configuration (and no
+        // write to flash every hour).
+        let undated = |c: &ProbeConfigStatement| ProbeConfigStatement { issued_at: String::new(), ..c.clone() };
+        if undated(&kept.config) == undated(&config) {
             return Ok(Refreshed::Same);
         }
         if issued_at(&config) < issued_at(&kept.config) {
@@ -172,31 +175,32 @@ pub fn fingerprints(kept: Option<&Kept>, log: &mut dyn FnMut(String)) -> Fingerp
     set
 }
 
-/// The engine measuring with the kept configuration's fingerprints, rebuilt only when the kept
-/// configuration changes (shared by the daemon's runs).
+/// The engine measuring with the kept configuration's fingerprints, rebuilt only when they
+/// change (shared by the daemon's runs).
 pub struct Current {
-    inner: Mutex<(Option<String>, Arc<Engine>)>,
+    inner: Mutex<(Option<Vec<LocalFingerprint>>, Arc<Engine>)>,
 }
 
 impl Current {
     /// `engine` with the fingerprints of `kept`.
     pub fn new(engine: Engine, kept: Option<&Kept>, log: &mut dyn FnMut(String)) -> Current {
-        let payload = kept.map(|k| k.statement.payload.clone());
+        let rows = kept.map(|k| k.config.fingerprints.clone());
         let engine = Engine { fingerprints: Arc::new(fingerprints(kept, log)), ..engine };
-        Current { inner: Mutex::new((payload, Arc::new(engine))) }
+        Current { inner: Mutex::new((rows, Arc::new(engine))) }
     }
 
     pub fn engine(&self) -> Arc<Engine> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner()).1.clone()
     }
 
-    /// The engine for `kept`: the current one if its configuration is the same, else a new one.
+    /// The engine for `kept`: the current one if its local fingerprints are the same, else a new
+    /// one (nothing kept: the current one).
     pub fn apply(&self, kept: Option<&Kept>, log: &mut dyn FnMut(String)) -> Arc<Engine> {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let payload = kept.map(|k| k.statement.payload.clone());
-        if payload.is_some() && payload != inner.0 {
+        let rows = kept.map(|k| k.config.fingerprints.clone());
+        if rows.is_some() && rows != inner.0 {
             let engine = Engine { fingerprints: Arc::new(fingerprints(kept, log)), ..(*inner.1).clone() };
-            *inner = (payload, Arc::new(engine));
+            *inner = (rows, Arc::new(engine));
         }
         inner.1.clone()
     }
@@ -206,7 +210,6 @@ impl Current {
 mod tests {
     use ed25519_dalek::SigningKey;
     use vigil_report::STATEMENT_FORMAT;
-    use vigil_report::protocol::LocalFingerprint;
 
     use super::*;
 
@@ -273,6 +276,9 @@ mod tests {
         let with_a = current.apply(Some(&a), &mut log);
         assert!(!Arc::ptr_eq(&first, &with_a));
         assert!(Arc::ptr_eq(&with_a, &current.apply(Some(&a), &mut log)), "same configuration: same engine");
+        let mut redated = a.clone();
+        redated.config.issued_at = "2026-01-02T00:00:00Z".into();
+        assert!(Arc::ptr_eq(&with_a, &current.apply(Some(&redated), &mut log)), "a new date alone: same engine");
         // A refused row is logged once, when the configuration changes.
         let b = kept("short");
         current.apply(Some(&b), &mut log);

@@ -221,6 +221,14 @@ async fn a_promoted_fingerprint_from_the_signed_configuration_confirms_a_novel_b
     assert!(confirmed_by_local(&m), "{m}\n{err}");
     assert_eq!(kept(s.dir.path()), serde_json::to_value(&promoted).unwrap(), "kept verbatim, signature included");
 
+    // The collector dates each answer anew: the same rows are not written again.
+    let redated = statement("2026-01-02T06:00:00Z", vec![local_row("local.c17", "contains", PATTERN)], &fake.key);
+    *fake.config.lock().unwrap() = Some(redated);
+    let (m, err) = run_once(&s).await;
+    assert!(confirmed_by_local(&m), "{m}\n{err}");
+    assert!(!err.contains("probe configuration issued at"), "{err}");
+    assert_eq!(kept(s.dir.path()), serde_json::to_value(&promoted).unwrap(), "not rewritten");
+
     // 3. The collector is down: a new process uses the kept configuration.
     *fake.config.lock().unwrap() = None;
     let (m, err) = run_once(&s).await;
