@@ -2,10 +2,11 @@
 //! blockpage no built-in row knows, and a fake collector signing (Ed25519) the probe
 //! configuration that carries a promoted row. The probe confirms the blockpage only once it has
 //! received that configuration, keeps it across runs and outages, refuses forged and replayed
-//! statements, and refuses a bad row alone.
+//! statements, refuses a bad row alone, and follows the collector's key rotation.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::Json;
@@ -17,8 +18,8 @@ use axum::routing::{get, post};
 use ed25519_dalek::SigningKey;
 use serde_json::Value;
 use vigil_report::protocol::{
-    EnrollRequest, EnrollResponse, ItemResult, ItemStatus, LocalFingerprint, ProbeConfigStatement, SubmitAck,
-    SubmitRequest,
+    EnrollRequest, EnrollResponse, ItemResult, ItemStatus, KeyRotation, LocalFingerprint, ProbeConfigStatement,
+    SubmitAck, SubmitRequest,
 };
 use vigil_report::signed::{encode_public_key, key_id, verify_enrollment_proof};
 use vigil_report::{STATEMENT_FORMAT, Signed};
@@ -36,6 +37,10 @@ struct Fake {
     key: SigningKey,
     /// What `GET /api/v1/probe-config` answers (None: 503).
     config: Arc<Mutex<Option<Signed>>>,
+    /// Requests for the configuration so far.
+    fetches: Arc<AtomicUsize>,
+    /// Served at /api/v1/collector-keys.
+    chain: Arc<Mutex<Vec<Signed>>>,
 }
 
 async fn enroll(State(f): State<Fake>, Json(req): Json<EnrollRequest>) -> Response {
@@ -66,18 +71,24 @@ async fn submit(State(f): State<Fake>, Json(req): Json<SubmitRequest>) -> Respon
 }
 
 async fn probe_config(State(f): State<Fake>) -> Response {
+    f.fetches.fetch_add(1, Ordering::SeqCst);
     match f.config.lock().unwrap().clone() {
         Some(statement) => Json(statement).into_response(),
         None => StatusCode::SERVICE_UNAVAILABLE.into_response(),
     }
 }
 
-async fn collector_keys() -> Json<Vec<Signed>> {
-    Json(Vec::new())
+async fn collector_keys(State(f): State<Fake>) -> Json<Vec<Signed>> {
+    Json(f.chain.lock().unwrap().clone())
 }
 
 async fn fake_collector() -> (Fake, String) {
-    let fake = Fake { key: SigningKey::from_bytes(&[7; 32]), config: Arc::new(Mutex::new(None)) };
+    let fake = Fake {
+        key: SigningKey::from_bytes(&[7; 32]),
+        config: Arc::new(Mutex::new(None)),
+        fetches: Arc::default(),
+        chain: Arc::default(),
+    };
     let app = Router::new()
         .route("/api/v1/enroll", post(enroll))
         .route("/api/v1/submit", post(submit))
@@ -121,6 +132,7 @@ struct Setup {
     dir: tempfile::TempDir,
     config: PathBuf,
     novel: String,
+    resolver: String,
 }
 
 async fn setup() -> Setup {
@@ -162,7 +174,8 @@ async fn setup() -> Setup {
     config.throttle.enabled = false;
     let path = dir.path().join("vigil.toml");
     std::fs::write(&path, toml::to_string(&config).unwrap()).unwrap();
-    Setup { _web: web, _dns: dns, dir, config: path, novel }
+    let resolver = dns.addr().to_string();
+    Setup { _web: web, _dns: dns, dir, config: path, novel, resolver }
 }
 
 async fn cli(args: &[&str]) -> (i32, String, String) {
@@ -259,4 +272,53 @@ async fn a_promoted_fingerprint_from_the_signed_configuration_confirms_a_novel_b
     let (m, err) = run_once(&s).await;
     assert!(confirmed_by_local(&m), "{m}\n{err}");
     assert!(err.contains("local fingerprint #0 (\"local.c18\") refused: pattern_type \"regexp\""), "{err}");
+
+    // `check --config` uses the kept rows too (without fetching); without a configuration file,
+    // the built-in rows alone.
+    let check = |with_config: bool| {
+        let mut args = vec!["check", "--json"];
+        if with_config {
+            args.extend(["--config", c]);
+        } else {
+            args.extend(["--no-system-resolver", "--no-doh", "--lab-net", "127.0.0.0/8", "--country", "UZ"]);
+        }
+        let resolver = s.resolver.clone();
+        let novel = s.novel.clone();
+        async move {
+            let mut args: Vec<String> = args.into_iter().map(String::from).collect();
+            if !with_config {
+                args.extend(["--resolver".into(), resolver]);
+            }
+            args.push(novel);
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            let (_, out, err) = cli(&refs).await;
+            (serde_json::from_str::<Value>(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}\n{err}")), err)
+        }
+    };
+    // 7. The collector rotated its key: the probe follows the signed rotation and keeps the
+    // configuration the new key signed.
+    let new_key = SigningKey::from_bytes(&[8; 32]);
+    let rotation = KeyRotation {
+        kind: "key-rotation".into(),
+        issued_at: "2026-01-05T00:00:00Z".into(),
+        new_key: encode_public_key(&new_key.verifying_key()),
+        new_key_id: key_id(&new_key.verifying_key()),
+    };
+    fake.chain.lock().unwrap().push(Signed::sign_json(STATEMENT_FORMAT, &rotation, &fake.key).unwrap());
+    let rotated = statement("2026-01-05T00:00:00Z", vec![local_row("local.c17", "full", NOVEL)], &new_key);
+    *fake.config.lock().unwrap() = Some(rotated.clone());
+    let (m, err) = run_once(&s).await;
+    assert!(confirmed_by_local(&m), "{m}\n{err}");
+    assert_eq!(kept(s.dir.path()), serde_json::to_value(&rotated).unwrap());
+    let pin: Value =
+        serde_json::from_str(&std::fs::read_to_string(s.dir.path().join("id/collector.json")).unwrap()).unwrap();
+    assert_eq!(pin["collector_key_id"], key_id(&new_key.verifying_key()), "re-pinned");
+
+    let fetches = fake.fetches.load(Ordering::SeqCst);
+    assert_eq!(fetches, 8, "one fetch per run");
+    let (m, err) = check(true).await;
+    assert!(confirmed_by_local(&m), "{m}\n{err}");
+    assert_eq!(fake.fetches.load(Ordering::SeqCst), fetches, "check fetches nothing");
+    let (m, err) = check(false).await;
+    assert!(!confirmed_by_local(&m) && m["test_keys"]["x_confirmed"] == false, "{m}\n{err}");
 }
