@@ -14,7 +14,7 @@ use vigil_report::protocol::{LocalFingerprint, ProbeConfigStatement};
 
 use crate::config::Config;
 use crate::daemon::Probe;
-use crate::fingerprint::{FingerprintSet, Fingerprints};
+use crate::fingerprint::{FingerprintSet, Fingerprints, LocalError};
 use crate::measure::Engine;
 use crate::spool::atomic;
 use crate::upload::{Collector, UploadError};
@@ -48,7 +48,44 @@ pub enum RemoteError {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Kept {
     pub statement: Signed,
+    /// The payload, with the local fingerprint rows that could be read.
     pub config: ProbeConfigStatement,
+    /// The rows that are not a `LocalFingerprint` (a field missing or unknown, a wrong type),
+    /// refused alone.
+    pub unreadable: Vec<LocalError>,
+    /// The position in the statement of each row of `config.fingerprints`.
+    positions: Vec<usize>,
+}
+
+impl Kept {
+    /// The payload of `statement`, read row by row.
+    pub fn read(statement: Signed) -> Result<Kept, String> {
+        let mut payload: serde_json::Value = serde_json::from_str(&statement.payload).map_err(|e| e.to_string())?;
+        let rows = match payload.as_object_mut().and_then(|o| o.remove("fingerprints")) {
+            None | Some(serde_json::Value::Null) => Vec::new(),
+            Some(serde_json::Value::Array(rows)) => rows,
+            Some(_) => return Err("fingerprints: expected an array".into()),
+        };
+        let mut config: ProbeConfigStatement = serde_json::from_value(payload).map_err(|e| e.to_string())?;
+        if config.kind != "probe-config" {
+            return Err(format!("statement kind {:?} is not \"probe-config\"", config.kind));
+        }
+        if issued_at(&config).is_none() {
+            return Err(format!("issued_at {:?} is not an RFC 3339 time", config.issued_at));
+        }
+        let (mut unreadable, mut positions) = (Vec::new(), Vec::new());
+        for (index, row) in rows.into_iter().enumerate() {
+            let name = row.get("name").and_then(|n| n.as_str()).unwrap_or_default().to_string();
+            match serde_json::from_value::<LocalFingerprint>(row) {
+                Ok(row) => {
+                    config.fingerprints.push(row);
+                    positions.push(index);
+                }
+                Err(e) => unreadable.push(LocalError::unreadable(index, name, e.to_string())),
+            }
+        }
+        Ok(Kept { statement, config, unreadable, positions })
+    }
 }
 
 /// Where the configuration is kept: beside the collector pin.
@@ -73,19 +110,7 @@ pub fn load(path: &Path) -> Result<Option<Kept>, RemoteError> {
     }
     let text = std::fs::read_to_string(path).map_err(io)?;
     let statement: Signed = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
-    let config = parse(&statement).map_err(invalid)?;
-    Ok(Some(Kept { statement, config }))
-}
-
-fn parse(statement: &Signed) -> Result<ProbeConfigStatement, String> {
-    let config: ProbeConfigStatement = statement.payload_as().map_err(|e| e.to_string())?;
-    if config.kind != "probe-config" {
-        return Err(format!("statement kind {:?} is not \"probe-config\"", config.kind));
-    }
-    if issued_at(&config).is_none() {
-        return Err(format!("issued_at {:?} is not an RFC 3339 time", config.issued_at));
-    }
-    Ok(config)
+    Kept::read(statement).map(Some).map_err(invalid)
 }
 
 /// Keep `statement` at `path`, atomically.
@@ -101,7 +126,7 @@ fn save(path: &Path, statement: &Signed) -> Result<(), RemoteError> {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Refreshed {
     /// A new configuration is kept.
-    New(Kept),
+    New(Box<Kept>),
     /// The collector sent what is already kept (perhaps dated anew): nothing is written.
     Same,
     /// The collector sent a configuration older than the kept one (a replay): ignored.
@@ -111,27 +136,33 @@ pub enum Refreshed {
 /// Fetch the collector's configuration, check its signature with the pinned key (or the chain of
 /// rotations from it) and keep it at `path` unless it is older than the one kept there.
 pub async fn refresh(collector: &mut Collector, path: &Path) -> Result<Refreshed, RemoteError> {
-    let (statement, _) =
+    let statement =
         tokio::time::timeout(FETCH_TIMEOUT, collector.probe_config()).await.map_err(|_| RemoteError::Timeout)??;
     let invalid = |message: String| {
         RemoteError::Upload(UploadError::BadAnswer { url: crate::upload::PROBE_CONFIG_PATH.into(), message })
     };
-    let config = parse(&statement).map_err(invalid)?;
+    let received = Kept::read(statement).map_err(invalid)?;
     // A kept file that no longer reads is replaced by the fresh statement.
     let kept = load(path).ok().flatten();
     if let Some(kept) = &kept {
         // The collector dates each answer: a new date alone is no new configuration (and no
         // write to flash every hour).
-        let undated = |c: &ProbeConfigStatement| ProbeConfigStatement { issued_at: String::new(), ..c.clone() };
-        if undated(&kept.config) == undated(&config) {
+        let undated = |k: &Kept| {
+            (
+                ProbeConfigStatement { issued_at: String::new(), ..k.config.clone() },
+                k.unreadable.clone(),
+                k.positions.clone(),
+            )
+        };
+        if undated(kept) == undated(&received) {
             return Ok(Refreshed::Same);
         }
-        if issued_at(&config) < issued_at(&kept.config) {
-            return Ok(Refreshed::Older { issued_at: config.issued_at });
+        if issued_at(&received.config) < issued_at(&kept.config) {
+            return Ok(Refreshed::Older { issued_at: received.config.issued_at });
         }
     }
-    save(path, &statement)?;
-    Ok(Refreshed::New(Kept { statement, config }))
+    save(path, &received.statement)?;
+    Ok(Refreshed::New(Box::new(received)))
 }
 
 /// Refresh from the pinned collector (when enrolled), logging what happened, then return the
@@ -142,9 +173,9 @@ pub async fn update(probe: &Probe, log: &mut dyn FnMut(String)) -> Option<Kept> 
     match probe.collector() {
         Ok(mut collector) => match refresh(&mut collector, &path).await {
             Ok(Refreshed::New(kept)) => {
-                let n = kept.config.fingerprints.len();
+                let n = kept.config.fingerprints.len() + kept.unreadable.len();
                 log(format!("probe configuration issued at {} kept ({n} local fingerprints)", kept.config.issued_at));
-                return Some(kept);
+                return Some(*kept);
             }
             Ok(Refreshed::Same) => {}
             Ok(Refreshed::Older { issued_at }) => {
@@ -169,22 +200,32 @@ pub async fn update(probe: &Probe, log: &mut dyn FnMut(String)) -> Option<Kept> 
 pub fn fingerprints(kept: Option<&Kept>, log: &mut dyn FnMut(String)) -> FingerprintSet {
     let Some(kept) = kept else { return FingerprintSet::builtin() };
     let (set, errors) = Fingerprints::with_local(&kept.config.fingerprints);
+    // Positions in the statement, not among the rows that could be read.
+    let mut errors: Vec<LocalError> = errors
+        .into_iter()
+        .map(|e| LocalError { index: kept.positions.get(e.index).copied().unwrap_or(e.index), ..e })
+        .chain(kept.unreadable.iter().cloned())
+        .collect();
+    errors.sort_by_key(|e| e.index);
     for e in errors {
         log(e.to_string());
     }
     set
 }
 
+/// A configuration's local rows: those read, and those that could not be.
+type Rows = (Vec<LocalFingerprint>, Vec<LocalError>);
+
 /// The engine measuring with the kept configuration's fingerprints, rebuilt only when they
 /// change (shared by the daemon's runs).
 pub struct Current {
-    inner: Mutex<(Option<Vec<LocalFingerprint>>, Arc<Engine>)>,
+    inner: Mutex<(Option<Rows>, Arc<Engine>)>,
 }
 
 impl Current {
     /// `engine` with the fingerprints of `kept`.
     pub fn new(engine: Engine, kept: Option<&Kept>, log: &mut dyn FnMut(String)) -> Current {
-        let rows = kept.map(|k| k.config.fingerprints.clone());
+        let rows = kept.map(|k| (k.config.fingerprints.clone(), k.unreadable.clone()));
         let engine = Engine { fingerprints: Arc::new(fingerprints(kept, log)), ..engine };
         Current { inner: Mutex::new((rows, Arc::new(engine))) }
     }
@@ -197,7 +238,7 @@ impl Current {
     /// one (nothing kept: the current one).
     pub fn apply(&self, kept: Option<&Kept>, log: &mut dyn FnMut(String)) -> Arc<Engine> {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let rows = kept.map(|k| k.config.fingerprints.clone());
+        let rows = kept.map(|k| (k.config.fingerprints.clone(), k.unreadable.clone()));
         if rows.is_some() && rows != inner.0 {
             let engine = Engine { fingerprints: Arc::new(fingerprints(kept, log)), ..(*inner.1).clone() };
             *inner = (rows, Arc::new(engine));
@@ -257,6 +298,48 @@ mod tests {
         assert!(load(&path).unwrap_err().to_string().contains("more than"));
     }
 
+    #[test]
+    fn a_row_that_cannot_be_read_is_refused_alone_and_named_by_its_position() {
+        let payload = serde_json::json!({
+            "kind": "probe-config", "issued_at": "2026-01-01T00:00:00Z", "interval_minutes": 60,
+            "control_url": null, "battery_toml": null,
+            "fingerprints": [
+                {"name": "local.a", "location_found": "body", "pattern_type": "contains",
+                 "pattern": "this page is blocked", "expected_countries": ["UZ"]},
+                {"name": "local.b", "location_found": "body", "pattern_type": "contains",
+                 "pattern": "this page is blocked", "expected_countries": [], "scope": "nat"},
+                {"name": 5},
+                {"name": "local.d", "location_found": "body", "pattern_type": "regexp",
+                 "pattern": "blocked.*", "expected_countries": []},
+                {"name": "local.e", "location_found": "header.server", "pattern_type": "full",
+                 "pattern": "Filter", "expected_countries": ["TJ"]}
+            ]
+        });
+        let key = SigningKey::from_bytes(&[7; 32]);
+        let kept = Kept::read(Signed::sign(STATEMENT_FORMAT, payload.to_string(), &key)).unwrap();
+        let names: Vec<&str> = kept.config.fingerprints.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["local.a", "local.d", "local.e"]);
+        let mut lines = Vec::new();
+        let set = fingerprints(Some(&kept), &mut |l| lines.push(l));
+        let local: Vec<&str> = set.local().iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(local, ["local.a", "local.e"]);
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert!(
+            lines[0].starts_with("local fingerprint #1 (\"local.b\") refused: row: unknown field `scope`"),
+            "{lines:?}"
+        );
+        assert!(lines[1].starts_with("local fingerprint #2 (\"\") refused: row: invalid type"), "{lines:?}");
+        assert!(
+            lines[2].starts_with("local fingerprint #3 (\"local.d\") refused: pattern_type \"regexp\""),
+            "{lines:?}"
+        );
+
+        let not_rows = serde_json::json!({"kind": "probe-config", "issued_at": "2026-01-01T00:00:00Z",
+            "interval_minutes": 60, "control_url": null, "battery_toml": null, "fingerprints": {}});
+        let e = Kept::read(Signed::sign(STATEMENT_FORMAT, not_rows.to_string(), &key)).unwrap_err();
+        assert_eq!(e, "fingerprints: expected an array");
+    }
+
     fn engine() -> Engine {
         crate::runner::engine(&Config::default()).unwrap()
     }
@@ -265,7 +348,7 @@ mod tests {
     fn the_engine_is_rebuilt_only_when_the_kept_configuration_changes() {
         let kept = |pattern: &str| {
             let statement = statement("probe-config", "2026-01-01T00:00:00Z", pattern);
-            Kept { config: parse(&statement).unwrap(), statement }
+            Kept::read(statement).unwrap()
         };
         let mut lines = Vec::new();
         let mut log = |l: String| lines.push(l);

@@ -11,8 +11,7 @@ use ed25519_dalek::{SigningKey, VerifyingKey};
 use serde::de::DeserializeOwned;
 use vigil_report::Signed;
 use vigil_report::protocol::{
-    EnrollRequest, EnrollResponse, ErrorBody, ErrorCode, KeyRotation, ProbeConfigStatement, Retry, SubmitAck,
-    SubmitRequest,
+    EnrollRequest, EnrollResponse, ErrorBody, ErrorCode, KeyRotation, Retry, SubmitAck, SubmitRequest,
 };
 use vigil_report::signed::{STATEMENT_FORMAT, decode_public_key, encode_public_key, enrollment_proof, key_id};
 
@@ -249,18 +248,14 @@ impl Collector {
         Ok(ack)
     }
 
-    /// Fetch the collector's signed probe configuration and check it like an ack (the pinned key,
-    /// or the chain of key rotations from it). Returns the statement verbatim and its payload.
-    pub async fn probe_config(&mut self) -> Result<(Signed, ProbeConfigStatement), UploadError> {
+    /// Fetch the collector's signed probe configuration and check its signature like an ack's
+    /// (the pinned key, or the chain of key rotations from it). Its payload is read by
+    /// `remote`, row by row.
+    pub async fn probe_config(&mut self) -> Result<Signed, UploadError> {
         let url = self.pin.endpoint(PROBE_CONFIG_PATH);
         let statement: Signed = call(self.http.get(&url), &url).await?;
         self.verify_statement(&statement).await?;
-        let bad = |message: String| UploadError::BadAnswer { url: url.clone(), message };
-        let config: ProbeConfigStatement = statement.payload_as().map_err(|e| bad(e.to_string()))?;
-        if config.kind != "probe-config" {
-            return Err(bad(format!("statement kind {:?} is not \"probe-config\"", config.kind)));
-        }
-        Ok((statement, config))
+        Ok(statement)
     }
 
     /// Check a collector statement with the pinned key; if it does not verify, follow the

@@ -35,15 +35,18 @@ pub struct LocalError {
 
 impl fmt::Display for LocalError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "local fingerprint #{} ({:?}) refused: {} {:?}: {}",
-            self.index,
-            shorten(&self.name),
-            self.field,
-            self.value,
-            self.reason
-        )
+        write!(f, "local fingerprint #{} ({:?}) refused: {}", self.index, shorten(&self.name), self.field)?;
+        if !self.value.is_empty() {
+            write!(f, " {:?}", self.value)?;
+        }
+        write!(f, ": {}", self.reason)
+    }
+}
+
+impl LocalError {
+    /// A row that is not a `LocalFingerprint` at all (a field missing or unknown, a wrong type).
+    pub fn unreadable(index: usize, name: String, reason: String) -> LocalError {
+        LocalError { index, name: shorten(&name), field: "row", value: String::new(), reason: shorten(&reason) }
     }
 }
 
