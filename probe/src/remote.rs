@@ -43,6 +43,17 @@ pub enum RemoteError {
     Upload(#[from] UploadError),
 }
 
+impl RemoteError {
+    pub fn label(&self) -> &'static str {
+        match self {
+            RemoteError::Io { .. } => "probe_config_io",
+            RemoteError::Invalid { .. } => "probe_config_invalid",
+            RemoteError::Timeout => "probe_config_timeout",
+            RemoteError::Upload(e) => e.label(),
+        }
+    }
+}
+
 /// A configuration as the probe keeps it: the statement verbatim (its signature can be checked
 /// again) and its payload.
 #[derive(Debug, Clone, PartialEq)]
@@ -287,6 +298,7 @@ mod tests {
             std::fs::write(&path, text).unwrap();
             let e = load(&path).unwrap_err().to_string();
             assert!(e.starts_with("probe_config_invalid: ") && e.contains(FILE_NAME), "{e}");
+            assert_eq!(load(&path).unwrap_err().label(), "probe_config_invalid");
             e
         };
         bad("{not json");
