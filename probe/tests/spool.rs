@@ -937,11 +937,14 @@ async fn the_daemon_retries_a_future_timestamp_after_a_backoff_without_a_busy_lo
     let log2 = log.clone();
     let stop = {
         let fake = fake.clone();
+        let spool = &probe.spool;
         async move {
             // Refused for 2 s, then the collector's clock has passed the measurement's time.
             tokio::time::sleep(Duration::from_secs(2)).await;
             *fake.0.clock.lock().unwrap() = Some(COLLECTOR_NOW + time::Duration::minutes(11));
-            while !fake.0.stored.lock().unwrap().contains("fast") {
+            // Stored by the collector, and the probe has read the acknowledgement (its spool is
+            // empty): stopping at the first alone raced the probe's bookkeeping.
+            while !fake.0.stored.lock().unwrap().contains("fast") || spool.status().unwrap().measurements > 0 {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
