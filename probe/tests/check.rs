@@ -621,6 +621,37 @@ async fn oonis_web_connectivity_qa_cases_get_oonis_verdicts() {
         }
     }
     assert!(disagree.is_empty(), "{} of {} disagree:\n{}", disagree.len(), cases.len(), disagree.join("\n"));
+    // Where OONI documents the failure too (`http_experiment_failure`), the same label.
+    let oonis_failure = [
+        ("badSSLWithExpiredCertificate", "ssl_invalid_certificate"),
+        ("badSSLWithUnknownAuthorityWithConsistentDNS", "ssl_unknown_authority"),
+        ("badSSLWithUnknownAuthorityWithInconsistentDNS", "ssl_unknown_authority"),
+        ("badSSLWithWrongServerName", "ssl_invalid_hostname"),
+        ("httpBlockingConnectionReset", "connection_reset"),
+        ("redirectWithBrokenLocationForHTTP", "http_invalid_redirect_location_host"),
+        ("redirectWithBrokenLocationForHTTPS", "http_invalid_redirect_location_host"),
+        ("redirectWithConsistentDNSAndThenConnectionRefusedForHTTP", "connection_refused"),
+        ("redirectWithConsistentDNSAndThenConnectionRefusedForHTTPS", "connection_refused"),
+        ("redirectWithConsistentDNSAndThenConnectionResetForHTTP", "connection_reset"),
+        ("redirectWithConsistentDNSAndThenConnectionResetForHTTPS", "connection_reset"),
+        ("redirectWithConsistentDNSAndThenEOFForHTTP", "eof_error"),
+        ("redirectWithConsistentDNSAndThenEOFForHTTPS", "eof_error"),
+        ("redirectWithConsistentDNSAndThenNXDOMAIN", "dns_nxdomain_error"),
+        ("redirectWithConsistentDNSAndThenTimeoutForHTTP", "generic_timeout_error"),
+        ("redirectWithConsistentDNSAndThenTimeoutForHTTPS", "generic_timeout_error"),
+        ("tcpBlockingConnectTimeout", "generic_timeout_error"),
+        ("tcpBlockingConnectionRefusedWithInconsistentDNS", "connection_refused"),
+        ("throttlingWithHTTP", "generic_timeout_error"),
+        ("throttlingWithHTTPS", "generic_timeout_error"),
+        ("tlsBlockingConnectionResetWithConsistentDNS", "connection_reset"),
+        ("tlsBlockingConnectionResetWithInconsistentDNS", "connection_reset"),
+        ("websiteDownTCPConnect", "connection_refused"),
+    ];
+    for (name, failure) in oonis_failure {
+        let input = &cases.iter().find(|c| c.0 == name).unwrap().1;
+        let k = &got[input]["test_keys"];
+        assert_eq!(k["http_experiment_failure"], json!(failure), "{name}");
+    }
 
     // The control cannot be reached (OONI's controlFailureWith*: its test helpers reset).
     let dead = format!("http://{}/", vigil_testkit::closed_port(ip(NOTHING)));
