@@ -378,6 +378,34 @@ fn sni_filtering_is_proven_by_the_swap() {
     }
 }
 
+/// A throttled path (OONI's throttlingWithHTTPS): the real name's handshake timed out while the
+/// probe's own download filled the link, the swap got through after it, and so did the real name
+/// asked again (`tls::probe_address`). Not SNI filtering: the download's timeout, against the
+/// control, is OONI's http-failure.
+#[test]
+fn a_timeout_the_real_name_recovers_from_is_not_sni_filtering() {
+    let mut k = keys();
+    k.tls_handshakes = vec![
+        tls(REAL, HOST, Some(Failure::GenericTimeout), false),
+        tls(REAL, "example.org", None, true),
+        tls(REAL, HOST, None, false),
+    ];
+    k.requests = vec![failed_request(&format!("https://{HOST}/"), Failure::GenericTimeout)];
+    k.control = Some(control_ok(&[REAL], 100, "x"));
+    let k = https(k);
+    assert_eq!(verdict(&k), (Blocking::HttpFailure, Some(false), Some(Mechanism::HttpTimeout)));
+    assert!(!k.x_confirmed);
+    // Asked again and dropped again: the SNI's signature.
+    let mut k = keys();
+    k.tls_handshakes = vec![
+        tls(REAL, HOST, Some(Failure::GenericTimeout), false),
+        tls(REAL, "example.org", None, true),
+        tls(REAL, HOST, Some(Failure::GenericTimeout), false),
+    ];
+    k.requests = vec![failed_request(&format!("https://{HOST}/"), Failure::GenericTimeout)];
+    assert_eq!(verdict(&https(k)), (Blocking::HttpFailure, Some(false), Some(Mechanism::TlsSniTimeout)));
+}
+
 #[test]
 fn tls_failing_for_every_sni_needs_the_control() {
     let mut k = keys();
