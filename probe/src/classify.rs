@@ -231,13 +231,14 @@ fn analyse_dns(keys: &WebKeys, ctx: &Context) -> DnsFindings {
         all_failed = false;
         if reference.is_empty() {
             // Nothing to compare with (no control and no DoH answer, or both failed).
-            if have_reference && control_nxdomain {
+            if have_reference && control_no_address {
                 consistent_all = false;
+                let what = if control_nxdomain { "does not exist" } else { "has no address" };
                 tampering.push(Finding {
                     mechanism: Mechanism::DnsInconsistent,
                     proven: false,
                     system,
-                    reason: format!("{who}: answered while the control says {host} does not exist"),
+                    reason: format!("{who}: answered while the control says {host} {what}"),
                 });
             }
             continue;
@@ -643,7 +644,19 @@ fn decide(keys: &WebKeys, ctx: &Context, dns: &DnsFindings, http_hits: &[FpHit])
         return Verdict::new(Blocking::No, Some(true))
             .because("an HTTPS response with a validated certificate arrived");
     }
+    // The control found no address for the name while this network's resolver answered (OONI's
+    // "ghost" DNS blocking: a name gone everywhere that the censor still answers for).
+    let control_no_address = control.is_some_and(|c| {
+        c.dns.addrs.is_empty()
+            && c.dns
+                .failure
+                .as_deref()
+                .is_some_and(|f| f == Failure::DnsNxdomain.label() || f == Failure::DnsNoAnswer.label())
+    });
     match (control_http_ok, http_diff(keys)) {
+        (false, _) if dns_inconsistent && control_no_address => {
+            dns_verdict("and a page arrived from an address the uncensored view does not know")
+        }
         (true, true) if dns_inconsistent => dns_verdict("and the page differs from the control's"),
         (true, true) => Verdict::blocked(
             Blocking::HttpDiff,

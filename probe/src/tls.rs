@@ -292,7 +292,11 @@ fn with_alpn(config: &Arc<ClientConfig>, alpn: &[Vec<u8>]) -> Arc<ClientConfig> 
 /// The whole sequence for one address: connect, handshake with `sni`; if the handshake fails
 /// (not if TCP fails), a fresh connection to the same address with `swap_sni` and the
 /// no-verify config, whose handshake is recorded with `x_sni_swap = true`. The swap's TCP
-/// connect is recorded too (a second `tcp_connect` entry for the same address).
+/// connect is recorded too (a second `tcp_connect` entry for the same address). When the first
+/// handshake timed out and the swap's succeeded, `sni` is asked once more on a fresh connection
+/// (a third handshake, not a swap): a timeout can be the path's for a moment (a saturated link,
+/// the probe's own download beside it), and only one that recurs after another name got
+/// through is the name's.
 pub async fn probe_address(
     addr: SocketAddr,
     sni: &str,
@@ -307,8 +311,10 @@ pub async fn probe_address(
         return out;
     };
     let verified = with_alpn(&cfg.verified, &cfg.alpn);
-    let (handshake, _tls) = tls_handshake(stream, addr, sni, verified, false, cfg.handshake_timeout, clock).await;
+    let (handshake, _tls) =
+        tls_handshake(stream, addr, sni, verified.clone(), false, cfg.handshake_timeout, clock).await;
     let failed = handshake.failure.is_some();
+    let timed_out = handshake.failure == Some(Failure::GenericTimeout);
     out.tls.push(handshake);
     if !failed {
         return out;
@@ -322,7 +328,19 @@ pub async fn probe_address(
     let unverified = with_alpn(&cfg.unverified, &cfg.alpn);
     let (mut swap, _tls) = tls_handshake(stream, addr, swap_sni, unverified, true, cfg.handshake_timeout, clock).await;
     swap.x_sni_swap = true;
+    let swap_ok = swap.failure.is_none();
     out.tls.push(swap);
+    if !(timed_out && swap_ok) {
+        return out;
+    }
+
+    let (tcp, stream) = tcp_connect(addr, cfg.connect_timeout, clock).await;
+    out.tcp.push(tcp);
+    let Some(stream) = stream else {
+        return out;
+    };
+    let (again, _tls) = tls_handshake(stream, addr, sni, verified, false, cfg.handshake_timeout, clock).await;
+    out.tls.push(again);
     out
 }
 
@@ -375,6 +393,10 @@ mod tests {
         ServeOnly(&'static str, Arc<ServerConfig>),
         /// Never answer.
         Silent,
+        /// Complete the handshake only for SNI `good`; never answer any other.
+        SilentUnless(&'static str, Arc<ServerConfig>),
+        /// Never answer the first connection; complete the handshake on every later one.
+        SilentOnce(std::sync::atomic::AtomicBool, Arc<ServerConfig>),
         /// Close cleanly (FIN).
         Close,
     }
@@ -406,7 +428,11 @@ mod tests {
                 tcp.set_linger(Some(Duration::ZERO)).unwrap();
                 return;
             }
-            Behaviour::Silent => {
+            Behaviour::SilentUnless(good, config) if sni.as_deref() == Some(*good) => config.clone(),
+            Behaviour::SilentOnce(done, config) if done.swap(true, std::sync::atomic::Ordering::SeqCst) => {
+                config.clone()
+            }
+            Behaviour::Silent | Behaviour::SilentUnless(..) | Behaviour::SilentOnce(..) => {
                 tokio::time::sleep(Duration::from_secs(30)).await;
                 return;
             }
@@ -525,6 +551,47 @@ mod tests {
         assert_eq!(swap.server_name, "innocuous.test");
         assert!(swap.x_sni_swap && swap.no_tls_verify);
         assert!(swap.t0 >= first.t);
+    }
+
+    /// A timeout the path caused for a moment: the swap gets through, and so does the real name
+    /// when asked again (three handshakes, the last one good).
+    #[tokio::test]
+    async fn a_timeout_then_a_good_swap_asks_the_real_name_again() {
+        let ca = test_ca();
+        let config = server_config(&ca, NAME, false, false);
+        let addr = server("127.0.0.1", Behaviour::SilentOnce(false.into(), config)).await;
+        let (_dir, mut cfg) = probe_config(&ca);
+        cfg.handshake_timeout = Duration::from_millis(300);
+        let result = probe_address(addr, NAME, "innocuous.test", &cfg, &Clock::start()).await;
+        let [first, swap, again] = &result.tls[..] else {
+            panic!("expected three handshakes: {result:?}");
+        };
+        assert_eq!(first.failure.as_ref().unwrap().label(), "generic_timeout_error");
+        assert!(swap.x_sni_swap && swap.failure.is_none());
+        assert!(!again.x_sni_swap && !again.no_tls_verify && again.server_name == NAME);
+        assert_eq!(again.failure, None);
+        assert_eq!(result.tcp.len(), 3);
+    }
+
+    /// A censor that drops the name's ClientHello drops it again: the SNI's signature stands.
+    #[tokio::test]
+    async fn a_name_dropped_twice_around_a_good_swap_stays_failed() {
+        let ca = test_ca();
+        let config = server_config(&ca, "innocuous.test", false, false);
+        let addr = server("127.0.0.1", Behaviour::SilentUnless("innocuous.test", config)).await;
+        let (_dir, mut cfg) = probe_config(&ca);
+        cfg.handshake_timeout = Duration::from_millis(300);
+        let result = probe_address(addr, "blocked.test", "innocuous.test", &cfg, &Clock::start()).await;
+        let failures: Vec<Option<&str>> = result.tls.iter().map(|h| h.failure.as_ref().map(|f| f.label())).collect();
+        assert_eq!(failures, [Some("generic_timeout_error"), None, Some("generic_timeout_error")]);
+        // A reset is the censor's at once: no second ask.
+        let addr = server(
+            "127.0.0.1",
+            Behaviour::ServeOnly("innocuous.test", server_config(&ca, "innocuous.test", false, false)),
+        )
+        .await;
+        let result = probe_address(addr, "blocked.test", "innocuous.test", &cfg, &Clock::start()).await;
+        assert_eq!(result.tls.len(), 2);
     }
 
     #[tokio::test]

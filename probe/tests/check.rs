@@ -3,8 +3,14 @@
 //!
 //! The loopback "internet": 127.0.0.2 is the platforms' clean edge, 127.0.0.3 a censoring edge of
 //! the same network (same ASN: DNS reads as consistent, the block is pinned on TLS/HTTP), 127.0.0.4
-//! a blockpage server of another network, 127.0.0.5 has nothing listening, 127.0.0.6 drops SYNs.
+//! a blockpage server of another network, 127.0.0.5 has nothing listening, 127.0.0.6 drops SYNs,
+//! 127.0.0.8 is another network where nothing listens, 127.0.0.9 a transparent proxy of another
+//! network (the real pages, valid certificates; it resets one SNI).
 //! The probe's resolver applies the censor's DNS rules; DoH and the control know the truth.
+//!
+//! `oonis_web_connectivity_qa_cases_get_oonis_verdicts` re-creates OONI's own Web Connectivity QA
+//! scenarios (probe-cli `internal/experiment/webconnectivityqa`), one row per scenario with OONI's
+//! expected values; docs/ooni-agreement.md is its table.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, TcpListener};
@@ -21,6 +27,10 @@ const CENSOR: &str = "127.0.0.3";
 const BLOCKPAGE: &str = "127.0.0.4";
 const NOTHING: &str = "127.0.0.5";
 const SYN_DROP: &str = "127.0.0.6";
+const ELSEWHERE: &str = "127.0.0.8";
+const PROXY: &str = "127.0.0.9";
+/// A blockpage no fingerprint knows (OONI's QA serves such a page: `netemx.Blockpage`).
+const UNKNOWN_BLOCKPAGE: &str = "<html><head><title>Access denied</title></head><body><p>This site has been blocked by the network operator.</p></body></html>";
 const IRAN_BLOCKPAGE: &str = "<html><head><title>M</title></head><body><iframe src=\"http://10.10.34.34?type=Invalid Site\"></iframe></body></html>";
 
 fn ip(s: &str) -> IpAddr {
@@ -29,7 +39,7 @@ fn ip(s: &str) -> IpAddr {
 
 /// Two ports free on every loopback address we use (HTTPS and HTTP servers share them).
 fn free_ports() -> (u16, u16) {
-    let ips = [CLEAN, CENSOR, BLOCKPAGE, NOTHING, SYN_DROP];
+    let ips = [CLEAN, CENSOR, BLOCKPAGE, NOTHING, SYN_DROP, ELSEWHERE, PROXY];
     'retry: loop {
         let mut held = Vec::new();
         let mut ports = Vec::new();
@@ -105,7 +115,21 @@ async fn world() -> World {
         "hop-blocked.test",
         "forward.test",
         "schemeless.test",
+        // OONI QA scenarios (see `oonis_web_connectivity_qa_cases_get_oonis_verdicts`).
+        "refused-dns.test",
+        "proxied.test",
+        "sni-reset-dns.test",
+        "diff.test",
+        "diff-dns.test",
+        "captcha-edge.test",
+        "throttled.test",
+        "hop-refused.test",
+        "eof.test",
+        "hang.test",
+        "hijack-local.test",
     ];
+    // Redirects whose target is blocked on this network (OONI's redirectWithConsistentDNSAndThen*).
+    let redirect_to = |url: String| WebBehaviour::redirect(&url);
     let servers = vec![
         WebServer::start(
             SocketAddr::new(ip(CLEAN), https),
@@ -117,13 +141,30 @@ async fn world() -> World {
                 Site::new(&["redir-dns.test"], WebBehaviour::redirect(&format!("https://hop-blocked.test:{https}/"))),
                 Site::new(&["loop.test"], WebBehaviour::RedirectLoop),
                 Site::new(&["large.test"], WebBehaviour::Large(2 * 1024 * 1024)),
+                Site::new(&["wrongname.test"], page()).with_cert(CertKind::WrongName),
+                Site::new(&["untrusted.test"], page()).with_cert(CertKind::SelfSigned),
+                Site::new(&["broken-redirect.test"], WebBehaviour::redirect("https://")),
+                Site::new(&["redir-refused.test"], redirect_to(format!("https://hop-refused.test:{https}/"))),
+                Site::new(&["redir-reset.test"], redirect_to(format!("https://sni-reset.test:{https}/"))),
+                Site::new(&["redir-eof.test"], redirect_to(format!("https://sni-fin.test:{https}/"))),
+                Site::new(&["redir-timeout.test"], redirect_to(format!("https://sni-drop.test:{https}/"))),
             ],
         )
         .await,
         WebServer::start(
             SocketAddr::new(ip(CLEAN), http),
             None,
-            vec![Site::new(&clean_names, page()), Site::new(&["captcha.test"], captcha())],
+            vec![
+                Site::new(&clean_names, page()),
+                Site::new(&["captcha.test"], captcha()),
+                Site::new(&["loop.test"], WebBehaviour::RedirectLoop),
+                Site::new(&["large.test"], WebBehaviour::Large(2 * 1024 * 1024)),
+                Site::new(&["broken-redirect.test"], WebBehaviour::redirect("http://")),
+                Site::new(&["redir-refused.test"], redirect_to(format!("http://hop-refused.test:{http}/"))),
+                Site::new(&["redir-reset.test"], redirect_to(format!("http://reset.test:{http}/"))),
+                Site::new(&["redir-eof.test"], redirect_to(format!("http://eof.test:{http}/"))),
+                Site::new(&["redir-timeout.test"], redirect_to(format!("http://hang.test:{http}/"))),
+            ],
         )
         .await,
         WebServer::start(
@@ -134,6 +175,9 @@ async fn world() -> World {
                 Site::new(&["sni-drop.test"], WebBehaviour::TlsDropOnSni),
                 Site::new(&["sni-fin.test"], WebBehaviour::TlsFinOnSni),
                 Site::new(&["wrongcert.test"], page()).with_cert(CertKind::WrongName),
+                // This network's edge serves the CDN's challenge page; the control's gets the site.
+                Site::new(&["captcha-edge.test"], captcha()),
+                Site::new(&["throttled.test"], WebBehaviour::Trickle),
             ],
         )
         .await,
@@ -157,6 +201,11 @@ async fn world() -> World {
                 ),
                 // A Location without a scheme, answered again on every path it leads to.
                 Site::new(&["schemeless.test"], WebBehaviour::redirect("iterika.ru/blocked.html?id=1")),
+                Site::new(&["diff.test"], WebBehaviour::body(200, UNKNOWN_BLOCKPAGE)),
+                Site::new(&["captcha-edge.test"], captcha()),
+                Site::new(&["throttled.test"], WebBehaviour::Trickle),
+                Site::new(&["eof.test"], WebBehaviour::CloseOnHost),
+                Site::new(&["hang.test"], WebBehaviour::Hang),
             ],
         )
         .await,
@@ -175,6 +224,22 @@ async fn world() -> World {
             vec![
                 Site::new(&["lighthouse.du.ae"], WebBehaviour::body(200, "Access to this site is blocked")),
                 Site::new(&["warning.test"], WebBehaviour::body(200, IRAN_BLOCKPAGE)),
+                Site::new(&["ghost.test"], WebBehaviour::body(200, UNKNOWN_BLOCKPAGE)),
+            ],
+        )
+        .await,
+        WebServer::start(
+            SocketAddr::new(ip(PROXY), https),
+            Some(&ca),
+            vec![Site::new(&["proxied.test"], page()), Site::new(&["sni-reset-dns.test"], WebBehaviour::TlsResetOnSni)],
+        )
+        .await,
+        WebServer::start(
+            SocketAddr::new(ip(PROXY), http),
+            None,
+            vec![
+                Site::new(&["proxied.test"], page()),
+                Site::new(&["diff-dns.test"], WebBehaviour::body(200, UNKNOWN_BLOCKPAGE)),
             ],
         )
         .await,
@@ -191,6 +256,13 @@ async fn world() -> World {
         "loop.test",
         "large.test",
         "captcha.test",
+        "wrongname.test",
+        "untrusted.test",
+        "broken-redirect.test",
+        "redir-refused.test",
+        "redir-reset.test",
+        "redir-eof.test",
+        "redir-timeout.test",
     ]) {
         truth = truth.with(name, answer(CLEAN));
     }
@@ -198,6 +270,7 @@ async fn world() -> World {
         .with("tcp-ok.test", answer(CLEAN))
         .with("down.test", answer(NOTHING))
         .with("gone.test", DnsBehaviour::NxDomain)
+        .with("ghost.test", DnsBehaviour::NxDomain)
         // A site whose own DNS points at an address on the injected-address list, for everyone.
         .with("misconf.test", answer("10.10.34.34"))
         // A CNAME to a name with no address, for everyone.
@@ -230,14 +303,35 @@ async fn world() -> World {
         .with("redir-block.test", answer(CENSOR))
         .with("hop-blocked.test", DnsBehaviour::NxDomain)
         .with("forward.test", answer(CENSOR))
-        .with("schemeless.test", answer(CENSOR));
+        .with("schemeless.test", answer(CENSOR))
+        // OONI QA scenarios.
+        .with("refused-dns.test", answer(ELSEWHERE))
+        .with("proxied.test", answer(PROXY))
+        .with("sni-reset-dns.test", answer(PROXY))
+        .with("diff.test", answer(CENSOR))
+        .with("diff-dns.test", answer(PROXY))
+        .with("captcha-edge.test", answer(CENSOR))
+        .with("throttled.test", answer(CENSOR))
+        .with("hop-refused.test", answer(NOTHING))
+        .with("eof.test", answer(CENSOR))
+        .with("hang.test", answer(CENSOR))
+        .with("hijack-local.test", answer("127.0.0.1"))
+        // The name no longer exists, but the censor still answers for it.
+        .with("ghost.test", answer(BLOCKPAGE));
     let dns = DnsServer::start(ip("127.0.0.1"), isp).await;
     let doh = DohServer::start(ip("127.0.0.1"), truth.clone(), &ca, &["doh.lab.test"]).await;
-    let asns: HashMap<IpAddr, u32> =
-        [(CLEAN, 64500), (CENSOR, 64500), (NOTHING, 64500), (SYN_DROP, 64500), (BLOCKPAGE, 64666)]
-            .into_iter()
-            .map(|(a, n)| (ip(a), n))
-            .collect();
+    let asns: HashMap<IpAddr, u32> = [
+        (CLEAN, 64500),
+        (CENSOR, 64500),
+        (NOTHING, 64500),
+        (SYN_DROP, 64500),
+        (BLOCKPAGE, 64666),
+        (ELSEWHERE, 64777),
+        (PROXY, 64888),
+    ]
+    .into_iter()
+    .map(|(a, n)| (ip(a), n))
+    .collect();
     let control = ControlServer::start(ip("127.0.0.1"), truth, Some(&ca), asns).await;
     control.set_timeout(Duration::from_millis(3000));
     World {
@@ -259,6 +353,11 @@ async fn world() -> World {
 
 /// Run `vigil-probe check --json` on `inputs`; returns (exit code, measurements by input).
 async fn check(w: &World, inputs: &[String], with_control: bool) -> (i32, HashMap<String, Value>) {
+    check_with(w, inputs, with_control.then(|| w.control.url())).await
+}
+
+/// [`check`] with the control at `control` (None: no control).
+async fn check_with(w: &World, inputs: &[String], control: Option<String>) -> (i32, HashMap<String, Value>) {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_vigil-probe"));
     cmd.arg("check")
         .arg("--json")
@@ -268,8 +367,8 @@ async fn check(w: &World, inputs: &[String], with_control: bool) -> (i32, HashMa
         .arg(&w.ca_file)
         .args(["--lab-net", "127.0.0.0/8", "--timeout-ms", "2500", "--country", "IR"])
         .args(inputs);
-    if with_control {
-        cmd.args(["--control", &w.control.url()]);
+    if let Some(control) = control {
+        cmd.args(["--control", &control]);
     }
     let out = cmd.output().await.unwrap();
     let stdout = String::from_utf8(out.stdout).unwrap();
@@ -383,6 +482,188 @@ async fn every_failure_kind_gets_oonis_verdict_and_a_mechanism() {
         assert!(m.get("probe_ip").is_none(), "no probe address is ever written");
         assert_eq!(m["probe_cc"], "IR");
         assert_eq!(m["test_name"], "vigil_web_connectivity");
+    }
+}
+
+/// OONI's Web Connectivity QA scenarios (probe-cli `internal/experiment/webconnectivityqa`, whose
+/// measurements are in `internal/minipipeline/testdata/webconnectivity/generated`), each re-created
+/// on loopback and held to the `blocking`/`accessible` OONI expects. docs/ooni-agreement.md is
+/// this table with the reasons; scenarios it lists as not reproducible are absent here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn oonis_web_connectivity_qa_cases_get_oonis_verdicts() {
+    use serde_json::json;
+    let w = world().await;
+    let (s, h) = (w.https, w.http);
+    let dns = || json!("dns");
+    let failure = || json!("http-failure");
+    let cases: Vec<(&str, String, Value, Value)> = vec![
+        ("badSSLWithExpiredCertificate", format!("https://expired.test:{s}/"), json!(false), json!(false)),
+        (
+            "badSSLWithUnknownAuthorityWithConsistentDNS",
+            format!("https://untrusted.test:{s}/"),
+            json!(false),
+            json!(false),
+        ),
+        ("badSSLWithUnknownAuthorityWithInconsistentDNS", format!("https://dnsblock.test:{s}/"), dns(), json!(false)),
+        ("badSSLWithWrongServerName", format!("https://wrongname.test:{s}/"), json!(false), json!(false)),
+        ("cloudflareCAPTCHAWithHTTP", format!("http://captcha-edge.test:{h}/"), json!("http-diff"), json!(false)),
+        ("cloudflareCAPTCHAWithHTTPS", format!("https://captcha-edge.test:{s}/"), json!(false), json!(true)),
+        ("dnsBlockingBOGON", format!("https://bogon.test:{s}/"), dns(), json!(false)),
+        ("dnsBlockingNXDOMAIN", format!("https://nxdomain.test:{s}/"), dns(), json!(false)),
+        ("dnsHijackingToLocalhostWithHTTP", format!("http://hijack-local.test:{h}/"), dns(), json!(false)),
+        ("dnsHijackingToLocalhostWithHTTPS", format!("https://hijack-local.test:{s}/"), dns(), json!(false)),
+        ("dnsHijackingToProxyWithHTTPURL", format!("http://proxied.test:{h}/"), json!(false), json!(true)),
+        ("dnsHijackingToProxyWithHTTPSURL", format!("https://proxied.test:{s}/"), json!(false), json!(true)),
+        ("ghostDNSBlockingWithHTTP", format!("http://ghost.test:{h}/"), dns(), json!(false)),
+        ("ghostDNSBlockingWithHTTPS", format!("https://ghost.test:{s}/"), dns(), json!(false)),
+        ("httpBlockingConnectionReset", format!("http://reset.test:{h}/"), failure(), json!(false)),
+        ("httpDiffWithConsistentDNS", format!("http://diff.test:{h}/"), json!("http-diff"), json!(false)),
+        ("httpDiffWithInconsistentDNS", format!("http://diff-dns.test:{h}/"), dns(), json!(false)),
+        ("idnaWithoutCensorshipLowercase", format!("http://bücher.test:{h}/"), json!(false), json!(true)),
+        (
+            "idnaWithoutCensorshipWithFirstLetterUppercase",
+            format!("http://Bücher.test:{h}/"),
+            json!(false),
+            json!(true),
+        ),
+        ("largeFileWithHTTP", format!("http://large.test:{h}/"), json!(false), json!(true)),
+        ("largeFileWithHTTPS", format!("https://large.test:{s}/"), json!(false), json!(true)),
+        ("localhostWithHTTP", format!("http://misconf.test:{h}/"), json!(false), json!(false)),
+        ("localhostWithHTTPS", format!("https://misconf.test:{s}/"), json!(false), json!(false)),
+        ("redirectWithBrokenLocationForHTTP", format!("http://broken-redirect.test:{h}/"), failure(), json!(false)),
+        ("redirectWithBrokenLocationForHTTPS", format!("https://broken-redirect.test:{s}/"), failure(), json!(false)),
+        (
+            "redirectWithConsistentDNSAndThenConnectionRefusedForHTTP",
+            format!("http://redir-refused.test:{h}/"),
+            failure(),
+            json!(false),
+        ),
+        (
+            "redirectWithConsistentDNSAndThenConnectionRefusedForHTTPS",
+            format!("https://redir-refused.test:{s}/"),
+            failure(),
+            json!(false),
+        ),
+        (
+            "redirectWithConsistentDNSAndThenConnectionResetForHTTP",
+            format!("http://redir-reset.test:{h}/"),
+            failure(),
+            json!(false),
+        ),
+        (
+            "redirectWithConsistentDNSAndThenConnectionResetForHTTPS",
+            format!("https://redir-reset.test:{s}/"),
+            failure(),
+            json!(false),
+        ),
+        ("redirectWithConsistentDNSAndThenEOFForHTTP", format!("http://redir-eof.test:{h}/"), failure(), json!(false)),
+        (
+            "redirectWithConsistentDNSAndThenEOFForHTTPS",
+            format!("https://redir-eof.test:{s}/"),
+            failure(),
+            json!(false),
+        ),
+        ("redirectWithConsistentDNSAndThenNXDOMAIN", format!("https://redir-dns.test:{s}/"), dns(), json!(false)),
+        (
+            "redirectWithConsistentDNSAndThenTimeoutForHTTP",
+            format!("http://redir-timeout.test:{h}/"),
+            failure(),
+            json!(false),
+        ),
+        (
+            "redirectWithConsistentDNSAndThenTimeoutForHTTPS",
+            format!("https://redir-timeout.test:{s}/"),
+            failure(),
+            json!(false),
+        ),
+        ("redirectWithMoreThanTenRedirectsAndHTTP", format!("http://loop.test:{h}/"), json!(false), json!(false)),
+        ("redirectWithMoreThanTenRedirectsAndHTTPS", format!("https://loop.test:{s}/"), json!(false), json!(false)),
+        ("successWithHTTP", format!("http://ok.test:{h}/"), json!(false), json!(true)),
+        ("successWithHTTPS", format!("https://ok.test:{s}/"), json!(false), json!(true)),
+        ("tcpBlockingConnectTimeout", format!("https://blackhole.test:{s}/"), json!("tcp_ip"), json!(false)),
+        (
+            "tcpBlockingConnectionRefusedWithInconsistentDNS",
+            format!("https://refused-dns.test:{s}/"),
+            dns(),
+            json!(false),
+        ),
+        ("throttlingWithHTTP", format!("http://throttled.test:{h}/"), failure(), json!(false)),
+        ("throttlingWithHTTPS", format!("https://throttled.test:{s}/"), failure(), json!(false)),
+        (
+            "tlsBlockingConnectionResetWithConsistentDNS",
+            format!("https://sni-reset.test:{s}/"),
+            failure(),
+            json!(false),
+        ),
+        (
+            "tlsBlockingConnectionResetWithInconsistentDNS",
+            format!("https://sni-reset-dns.test:{s}/"),
+            dns(),
+            json!(false),
+        ),
+        ("websiteDownNXDOMAIN", format!("http://gone.test:{h}/"), json!(false), json!(false)),
+        ("websiteDownNoAddrs", format!("http://cname-only.test:{h}/"), json!(false), json!(false)),
+        ("websiteDownTCPConnect", format!("https://down.test:{s}/"), json!(false), json!(false)),
+    ];
+    let inputs: Vec<String> = cases.iter().map(|c| c.1.clone()).collect();
+    let (_, got) = check(&w, &inputs, true).await;
+    let mut disagree = Vec::new();
+    for (name, input, blocking, accessible) in &cases {
+        // The measurement names its input as parsed (an IDN in its ASCII form).
+        let parsed = url::Url::parse(input).unwrap().to_string();
+        let m = got.get(input).or(got.get(&parsed)).unwrap_or_else(|| panic!("{name}: no measurement for {input}"));
+        let k = &m["test_keys"];
+        if (&k["blocking"], &k["accessible"]) != (blocking, accessible) {
+            disagree.push(format!(
+                "{name} ({input}): OONI {blocking}/{accessible}, Vigil {}/{} ({})",
+                k["blocking"], k["accessible"], k["x_reasons"]
+            ));
+        }
+    }
+    assert!(disagree.is_empty(), "{} of {} disagree:\n{}", disagree.len(), cases.len(), disagree.join("\n"));
+    // Where OONI documents the failure too (`http_experiment_failure`), the same label.
+    let oonis_failure = [
+        ("badSSLWithExpiredCertificate", "ssl_invalid_certificate"),
+        ("badSSLWithUnknownAuthorityWithConsistentDNS", "ssl_unknown_authority"),
+        ("badSSLWithUnknownAuthorityWithInconsistentDNS", "ssl_unknown_authority"),
+        ("badSSLWithWrongServerName", "ssl_invalid_hostname"),
+        ("httpBlockingConnectionReset", "connection_reset"),
+        ("redirectWithBrokenLocationForHTTP", "http_invalid_redirect_location_host"),
+        ("redirectWithBrokenLocationForHTTPS", "http_invalid_redirect_location_host"),
+        ("redirectWithConsistentDNSAndThenConnectionRefusedForHTTP", "connection_refused"),
+        ("redirectWithConsistentDNSAndThenConnectionRefusedForHTTPS", "connection_refused"),
+        ("redirectWithConsistentDNSAndThenConnectionResetForHTTP", "connection_reset"),
+        ("redirectWithConsistentDNSAndThenConnectionResetForHTTPS", "connection_reset"),
+        ("redirectWithConsistentDNSAndThenEOFForHTTP", "eof_error"),
+        ("redirectWithConsistentDNSAndThenEOFForHTTPS", "eof_error"),
+        ("redirectWithConsistentDNSAndThenNXDOMAIN", "dns_nxdomain_error"),
+        ("redirectWithConsistentDNSAndThenTimeoutForHTTP", "generic_timeout_error"),
+        ("redirectWithConsistentDNSAndThenTimeoutForHTTPS", "generic_timeout_error"),
+        ("tcpBlockingConnectTimeout", "generic_timeout_error"),
+        ("tcpBlockingConnectionRefusedWithInconsistentDNS", "connection_refused"),
+        ("throttlingWithHTTP", "generic_timeout_error"),
+        ("throttlingWithHTTPS", "generic_timeout_error"),
+        ("tlsBlockingConnectionResetWithConsistentDNS", "connection_reset"),
+        ("tlsBlockingConnectionResetWithInconsistentDNS", "connection_reset"),
+        ("websiteDownTCPConnect", "connection_refused"),
+    ];
+    for (name, failure) in oonis_failure {
+        let input = &cases.iter().find(|c| c.0 == name).unwrap().1;
+        let k = &got[input]["test_keys"];
+        assert_eq!(k["http_experiment_failure"], json!(failure), "{name}");
+    }
+
+    // The control cannot be reached (OONI's controlFailureWith*: its test helpers reset).
+    let dead = format!("http://{}/", vigil_testkit::closed_port(ip(NOTHING)));
+    let (ok_http, ok_https) = (format!("http://ok.test:{h}/"), format!("https://ok.test:{s}/"));
+    let (_, got) = check_with(&w, &[ok_http.clone(), ok_https.clone()], Some(dead)).await;
+    for (name, input, blocking, accessible) in [
+        ("controlFailureWithSuccessfulHTTPWebsite", &ok_http, json!(null), json!(null)),
+        ("controlFailureWithSuccessfulHTTPSWebsite", &ok_https, json!(false), json!(true)),
+    ] {
+        let k = &got[input]["test_keys"];
+        assert_eq!((&k["blocking"], &k["accessible"]), (&blocking, &accessible), "{name}: {}", k["x_reasons"]);
+        assert!(k["control_failure"].is_string(), "{name}: the control's failure is recorded");
     }
 }
 

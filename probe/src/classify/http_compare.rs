@@ -47,9 +47,11 @@ fn uncommon(headers: &BTreeMap<String, String>) -> BTreeSet<String> {
     headers.keys().map(|k| k.to_ascii_lowercase()).filter(|k| !COMMON_HEADERS.contains(&k.as_str())).collect()
 }
 
-/// Headers match when the two responses share at least one uncommon header name.
+/// Headers match when the two responses carry the same header names (case aside), or share at
+/// least one uncommon header name (OONI's `HTTPHeadersMatch`).
 pub fn headers_match(probe: &BTreeMap<String, String>, control: &BTreeMap<String, String>) -> bool {
-    !uncommon(probe).is_disjoint(&uncommon(control))
+    let names = |h: &BTreeMap<String, String>| h.keys().map(|k| k.to_ascii_lowercase()).collect::<BTreeSet<_>>();
+    names(probe) == names(control) || !uncommon(probe).is_disjoint(&uncommon(control))
 }
 
 fn long_words(title: &str) -> BTreeSet<String> {
@@ -84,9 +86,21 @@ mod tests {
 
     #[test]
     fn only_uncommon_headers_count() {
-        assert!(!headers_match(&headers(&["Date", "Server"]), &headers(&["Date", "Server"])));
+        assert!(!headers_match(&headers(&["Date", "Server"]), &headers(&["Date", "Server", "Vary"])));
         assert!(headers_match(&headers(&["Date", "X-FB-Debug"]), &headers(&["x-fb-debug"])));
         assert!(!headers_match(&headers(&["X-A"]), &headers(&["X-B"])));
+    }
+
+    /// OONI's rule before the uncommon ones: the same header names on both sides match, common or
+    /// not (a large download: the same `Content-Type`, `Content-Length`, `Date`).
+    #[test]
+    fn the_same_header_names_match() {
+        assert!(headers_match(&headers(&["Date", "Server"]), &headers(&["date", "server"])));
+        assert!(headers_match(
+            &headers(&["Content-Length", "Content-Type"]),
+            &headers(&["content-type", "content-length"])
+        ));
+        assert!(!headers_match(&headers(&["Content-Length", "Content-Type"]), &headers(&["content-type"])));
     }
 
     #[test]

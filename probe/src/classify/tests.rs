@@ -380,6 +380,34 @@ fn sni_filtering_is_proven_by_the_swap() {
     }
 }
 
+/// A throttled path (OONI's throttlingWithHTTPS): the real name's handshake timed out while the
+/// probe's own download filled the link, the swap got through after it, and so did the real name
+/// asked again (`tls::probe_address`). Not SNI filtering: the download's timeout, against the
+/// control, is OONI's http-failure.
+#[test]
+fn a_timeout_the_real_name_recovers_from_is_not_sni_filtering() {
+    let mut k = keys();
+    k.tls_handshakes = vec![
+        tls(REAL, HOST, Some(Failure::GenericTimeout), false),
+        tls(REAL, "example.org", None, true),
+        tls(REAL, HOST, None, false),
+    ];
+    k.requests = vec![failed_request(&format!("https://{HOST}/"), Failure::GenericTimeout)];
+    k.control = Some(control_ok(&[REAL], 100, "x"));
+    let k = https(k);
+    assert_eq!(verdict(&k), (Blocking::HttpFailure, Some(false), Some(Mechanism::HttpTimeout)));
+    assert!(!k.x_confirmed);
+    // Asked again and dropped again: the SNI's signature.
+    let mut k = keys();
+    k.tls_handshakes = vec![
+        tls(REAL, HOST, Some(Failure::GenericTimeout), false),
+        tls(REAL, "example.org", None, true),
+        tls(REAL, HOST, Some(Failure::GenericTimeout), false),
+    ];
+    k.requests = vec![failed_request(&format!("https://{HOST}/"), Failure::GenericTimeout)];
+    assert_eq!(verdict(&https(k)), (Blocking::HttpFailure, Some(false), Some(Mechanism::TlsSniTimeout)));
+}
+
 #[test]
 fn tls_failing_for_every_sni_needs_the_control() {
     let mut k = keys();
@@ -649,6 +677,74 @@ fn no_address_on_both_sides_is_consistent_and_the_site_is_down() {
             assert_eq!(out.dns_consistency.as_deref(), Some("consistent"), "{case}");
         }
     }
+}
+
+/// OONI's ghostDNSBlockingWithHTTP: the name is gone everywhere (the control gets NXDOMAIN) but
+/// this network's resolver still answers with the censor's server, whose page arrives: DNS
+/// blocking, not "nothing to compare with".
+#[test]
+fn an_answer_for_a_name_the_control_cannot_resolve_is_dns_blocking_even_when_a_page_arrives() {
+    for control_failure in ["dns_nxdomain_error", "dns_no_answer"] {
+        let mut k = keys();
+        k.queries = vec![query("udp", &["198.51.100.7"], None)];
+        k.tcp_connect = vec![tcp("198.51.100.7", None)];
+        k.tls_handshakes = vec![];
+        k.requests = vec![response(&format!("http://{HOST}/"), 200, "<title>Blocked</title>", "Blocked", &[])];
+        k.control = Some(ControlResponse {
+            dns: ControlDns { failure: Some(control_failure.into()), addrs: vec![] },
+            http_request: Some(ControlHttp { failure: Some("dns_lookup_error".into()), ..Default::default() }),
+            ..Default::default()
+        });
+        let out = run(k, Target::Http, "ZZ");
+        assert_eq!(
+            (out.blocking, out.accessible),
+            (Blocking::Dns, Some(false)),
+            "{control_failure}: {:?}",
+            out.x_reasons
+        );
+        assert_eq!(out.dns_consistency.as_deref(), Some("inconsistent"));
+    }
+}
+
+/// The control resolved the name but could not fetch the page: a plain-HTTP page here stays
+/// unknown when the DNS agrees (nothing to compare it with).
+#[test]
+fn a_page_the_control_could_not_fetch_is_unknown_when_dns_agrees() {
+    let mut k = keys();
+    k.queries = vec![query("udp", &[REAL], None)];
+    k.tcp_connect = vec![tcp(REAL, None)];
+    k.tls_handshakes = vec![];
+    k.requests = vec![response(&format!("http://{HOST}/"), 200, PAGE, "Platform home", &[])];
+    let mut c = control_ok(&[REAL], 0, "");
+    c.http_request = Some(ControlHttp { failure: Some("generic_timeout_error".into()), ..Default::default() });
+    k.control = Some(c);
+    assert_eq!(verdict(&run(k, Target::Http, "ZZ")), (Blocking::Unknown, None, None));
+}
+
+/// OONI's largeFileWithHTTP: a download longer than the body cap (so the bodies are not compared)
+/// with no title, whose response carries the same header names as the control's: accessible.
+#[test]
+fn a_truncated_download_with_the_controls_headers_is_accessible() {
+    let mut k = keys();
+    k.tls_handshakes = vec![];
+    let mut tx = response(
+        &format!("http://{HOST}/"),
+        200,
+        "vvvv",
+        "",
+        &[("Content-Type", "application/octet-stream"), ("Date", "x")],
+    );
+    let r = tx.response.as_mut().unwrap();
+    (r.body_is_truncated, r.body_length, r.title) = (true, 512 * 1024, None);
+    k.requests = vec![tx];
+    let mut c = control_ok(&[REAL], 2 * 1024 * 1024, "");
+    c.http_request.as_mut().unwrap().headers =
+        [("content-type".to_string(), "application/octet-stream".to_string()), ("date".to_string(), "y".to_string())]
+            .into();
+    k.control = Some(c);
+    let out = run(k, Target::Http, "ZZ");
+    assert_eq!(verdict(&out), (Blocking::No, Some(true), None), "{:?}", out.x_reasons);
+    assert_eq!((out.body_length_match, out.headers_match), (None, Some(true)));
 }
 
 #[test]

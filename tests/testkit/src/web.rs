@@ -47,6 +47,12 @@ pub enum WebBehaviour {
     Large(usize),
     /// Reset the TCP connection (RST) once a request with this Host arrives, before answering.
     ResetOnHost,
+    /// Close the connection (FIN, no TLS close_notify) once a request with this Host arrives,
+    /// before answering: the client reads an unexpected end of file.
+    CloseOnHost,
+    /// Answer 200, then send the body a few bytes at a time, slower than any timeout (a throttled
+    /// link), never finishing.
+    Trickle,
     /// Reset the TCP connection after a ClientHello with this SNI.
     TlsResetOnSni,
     /// Read a ClientHello with this SNI, then never answer.

@@ -132,6 +132,34 @@ async fn resets_on_a_blocked_host_and_hangs_when_told() {
     assert_eq!(server.requests("blocked.lab.test"), 1);
 }
 
+/// `CloseOnHost` ends the connection without a byte of answer (the client reads end of file);
+/// `Trickle` answers 200 and then only a few bytes at a time, never finishing.
+#[tokio::test]
+async fn closes_on_a_host_and_trickles_when_told() {
+    let sites = vec![
+        Site::new(&["closed.lab.test"], WebBehaviour::CloseOnHost),
+        Site::new(&["trickle.lab.test"], WebBehaviour::Trickle),
+    ];
+    let server = WebServer::start(LOCALHOST, None, sites).await;
+    let closed = raw_get(server.addr(), "closed.lab.test").await.expect("closed at once").unwrap();
+    assert!(closed.is_empty(), "no answer before the close: {closed:?}");
+
+    let mut tcp = TcpStream::connect(server.addr()).await.unwrap();
+    tcp.write_all(b"GET / HTTP/1.1\r\nHost: trickle.lab.test\r\n\r\n").await.unwrap();
+    let mut got = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_millis(700), async {
+        let mut buf = [0u8; 4096];
+        while let Ok(n @ 1..) = tcp.read(&mut buf).await {
+            got.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await;
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    assert!(!body.is_empty() && body.len() < 1024, "a trickle, not the whole body: {} bytes", body.len());
+}
+
 #[tokio::test]
 async fn tls_sites_present_the_certificate_they_are_given() {
     let ca = TestCa::new();
