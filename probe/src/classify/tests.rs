@@ -19,7 +19,7 @@ impl FingerprintLookup for Fps {
     fn dns(&self, ip: IpAddr, cc: &str) -> Option<FpHit> {
         (ip.to_string() == "10.10.34.34").then(|| FpHit { name: "ooni.ir_0".into(), confirmed: cc == "IR", wide: true })
     }
-    fn http(&self, body: &str, headers: &BTreeMap<String, String>, _cc: &str) -> Vec<FpHit> {
+    fn http(&self, body: &str, headers: &[(String, String)], _cc: &str) -> Vec<FpHit> {
         let mut hits = Vec::new();
         if body.contains("peyvandha.ir") {
             hits.push(FpHit { name: "ooni.ir_http".into(), confirmed: true, wide: true });
@@ -28,7 +28,7 @@ impl FingerprintLookup for Fps {
             // A national row that lists no country (as many do): never confirms alone.
             hits.push(FpHit { name: "test.national".into(), confirmed: false, wide: true });
         }
-        if headers.get("Location").is_some_and(|l| l.starts_with("http://blocked.example")) {
+        if headers.iter().any(|(k, l)| k == "Location" && l.starts_with("http://blocked.example")) {
             hits.push(FpHit { name: "test.location".into(), confirmed: true, wide: false });
         }
         hits
@@ -76,7 +76,8 @@ fn response(url: &str, code: u16, body: &str, title: &str, headers: &[(&str, &st
         request: HttpRequest { method: "GET".into(), url: url.into(), headers: BTreeMap::new() },
         response: Some(HttpResponse {
             code,
-            headers: headers.iter().map(|(k, v)| (k.to_string(), (*v).into())).collect(),
+            headers: headers.iter().rev().map(|(k, v)| (k.to_string(), (*v).into())).collect(),
+            headers_list: headers.iter().map(|(k, v)| (k.to_string(), (*v).into())).collect(),
             body: body.into(),
             body_is_truncated: false,
             body_length: body.len() as u64,
@@ -110,7 +111,7 @@ fn control_ok(addrs: &[&str], body_len: i64, title: &str) -> ControlResponse {
             body_length: body_len,
             failure: None,
             title: title.into(),
-            headers: [("X-Platform".to_string(), "1".to_string())].into(),
+            headers: [("X-Platform".to_string(), "1".into())].into(),
             status_code: 200,
         }),
         ip_info: BTreeMap::new(),
