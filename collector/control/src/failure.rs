@@ -23,7 +23,7 @@ pub(crate) struct TooManyRedirects(pub usize);
 /// The OONI label for an error: `vigil_failure`'s one rule (the innermost recognised error of
 /// the chain), which also knows the control's own errors (policy refusals, DNS failures, too
 /// many redirects).
-pub(crate) fn classify(err: &(dyn StdError + 'static)) -> Failure {
+pub fn classify(err: &(dyn StdError + 'static)) -> Failure {
     vigil_failure::classify_with(err, &label)
 }
 

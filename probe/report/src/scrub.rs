@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
 
-use crate::{ControlResponse, Failure, ThrottlingKeys, WebKeys};
+use crate::{ControlResponse, Failure, PlatformKeys, ThrottlingKeys, WebKeys};
 
 /// What an address in free text is replaced with.
 pub const SCRUBBED: &str = "[scrubbed]";
@@ -182,6 +182,16 @@ impl ThrottlingKeys {
     }
 }
 
+impl PlatformKeys {
+    /// Scrub the reasons (a `network_down` record's say why each control failed): addresses
+    /// other than `keep`, those the probe connected to, become `[scrubbed]`.
+    pub fn scrub_free_text(&mut self, keep: &BTreeSet<IpAddr>) {
+        for r in &mut self.reasons {
+            *r = scrub(r, keep);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,5 +279,23 @@ mod tests {
         assert_eq!(text.matches(scrubbed).count(), 10, "every free-text field: {text}");
         assert_eq!(keys.tcp_connect[0].ip, "93.184.216.34");
         assert_eq!(keys.x_reasons[1], "udp 9.9.9.9:53: answer 93.184.216.34", "the resolver asked is published anyway");
+    }
+
+    #[test]
+    fn platform_reasons_are_scrubbed_but_the_connected_address_stays() {
+        let mut keys = PlatformKeys {
+            platform: "controls".into(),
+            kind: "control".into(),
+            status: crate::PlatformStatus::NetworkDown,
+            mechanism: None,
+            endpoints: Vec::new(),
+            reasons: vec![
+                "tcpconnect://a.test:443: tcp 93.184.216.34:443: connection_refused".into(),
+                "check task failed: bind 192.168.1.7:5000 via fe80::1%wlan0".into(),
+            ],
+        };
+        keys.scrub_free_text(&["93.184.216.34".parse().unwrap()].into());
+        assert_eq!(keys.reasons[0], "tcpconnect://a.test:443: tcp 93.184.216.34:443: connection_refused");
+        assert_eq!(keys.reasons[1], "check task failed: bind [scrubbed]:5000 via [scrubbed]");
     }
 }

@@ -770,3 +770,22 @@ fn a_forward_to_a_blockpage_is_blocking_and_an_ordinary_forward_is_not() {
     let ordinary = run(k, Target::Http, "ZZ");
     assert_eq!(verdict(&ordinary), (Blocking::No, Some(true), None), "{:?}", ordinary.x_reasons);
 }
+
+#[test]
+fn a_fingerprint_on_the_second_value_of_a_repeated_header_is_found() {
+    let mut k = keys();
+    let hop = |headers: &[(&str, &str)]| response(&format!("https://{HOST}/"), 302, "", "", headers);
+    // The first Location is the map's (OONI's `headers`); the blockpage is only in the second.
+    k.requests = vec![
+        response("http://blocked.example/", 200, "blocked", "Blocked", &[]),
+        hop(&[("Location", "http://ok.example/"), ("Location", "http://blocked.example/")]),
+    ];
+    let out = https(k.clone());
+    assert_eq!(out.mechanism, Some(Mechanism::HttpBlockpage), "{:?}", out.x_reasons);
+    assert_eq!(out.x_fingerprints, vec!["test.location".to_string()]);
+    // A record made before `headers_list` existed is matched on its `headers` map.
+    let old = k.requests[1].response.as_mut().unwrap();
+    old.headers_list.clear();
+    old.headers.insert("Location".into(), "http://blocked.example/".into());
+    assert_eq!(https(k).x_fingerprints, vec!["test.location".to_string()]);
+}
