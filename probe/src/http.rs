@@ -174,7 +174,7 @@ async fn follow(
             .as_ref()
             .filter(|r| matches!(r.code, 301 | 302 | 303 | 307 | 308))
             .and_then(|r| header(&r.headers, "location"))
-            .map(|v| v.text().into_owned());
+            .map(location_text);
         out.requests.insert(0, tx);
         let Some(location) = location else { return out };
         // A Location without a scheme (`host.example/blocked.html`) is a relative path, as
@@ -204,6 +204,17 @@ async fn follow(
         }
     }
     out
+}
+
+/// A Location value as a URL reference: bytes that are not UTF-8 are percent-encoded as they were
+/// received (as browsers do), never replaced, so the next hop asks for what the server named.
+fn location_text(value: &MaybeBinary) -> String {
+    match value {
+        MaybeBinary::Text(text) => text.clone(),
+        MaybeBinary::Binary(bytes) => {
+            bytes.iter().map(|&b| if b.is_ascii() { char::from(b).to_string() } else { format!("%{b:02X}") }).collect()
+        }
+    }
 }
 
 /// A reference resolved against the current directory: no scheme, not `/`-, `?`- or `#`-rooted.
@@ -440,5 +451,14 @@ mod tests {
                 ("Set-Cookie", "b=2".into())
             ]
         );
+    }
+
+    #[test]
+    fn a_location_that_is_not_utf8_is_followed_with_its_bytes_percent_encoded() {
+        let latin1 = MaybeBinary::from_bytes(b"/gesperrt-f\xfcr?x=\xe9".to_vec());
+        assert_eq!(location_text(&latin1), "/gesperrt-f%FCr?x=%E9");
+        let base = Url::parse("http://a.test/dir/page").unwrap();
+        assert_eq!(base.join(&location_text(&latin1)).unwrap().as_str(), "http://a.test/gesperrt-f%FCr?x=%E9");
+        assert_eq!(location_text(&MaybeBinary::from("/caf\u{e9}")), "/caf\u{e9}");
     }
 }

@@ -32,6 +32,8 @@ const START: &str = "2026-01-05 10:00:00";
 const CP1251_BLOCKED: &[u8] = b"\xc4\xee\xf1\xf2\xf3\xef \xee\xe3\xf0\xe0\xed\xe8\xf7\xe5\xed";
 /// A header value with bytes that are not UTF-8 (latin-1 "Zugriff verweigert: gesperrt für Sie").
 const LATIN1_HEADER: &[u8] = b"gesperrt f\xfcr Sie";
+/// A Location naming a path in latin-1 ("gesperrt-für").
+const LATIN1_LOCATION: &[u8] = b"/gesperrt-f\xfcr";
 /// A news article about censorship quoting the Indonesian blockpage (fingerprint `ooni.id_6`).
 const NEWS: &str = "<html><head><title>Why your ISP shows a TrustPositif page</title></head><body>\
     <p>Readers in Indonesia see a page reading <q>This page is blocked by <a href=http://trustpositif.kominfo.go.id>\
@@ -55,8 +57,8 @@ fn response(status: &str, headers: &[(&str, &[u8])], body: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The page for `host` as seen on `local` (the address the client connected to).
-fn page_for(host: &str, local: IpAddr) -> Vec<u8> {
+/// The page for `host` and `path` as seen on `local` (the address the client connected to).
+fn page_for(host: &str, path: &str, local: IpAddr) -> Vec<u8> {
     let censored = local == ip(CENSOR);
     match host {
         // The middlebox's blockpage: windows-1251 text, a latin-1 header, two Server lines (the
@@ -86,6 +88,10 @@ fn page_for(host: &str, local: IpAddr) -> Vec<u8> {
             response("200 OK", &[("Content-Type", b"text/html"), ("X-Name", LATIN1_HEADER)], &body)
         }
         "news.test" => response("200 OK", &[("Content-Type", b"text/html; charset=utf-8")], NEWS.as_bytes()),
+        // A redirect whose Location is latin-1, to a page that is there only under those bytes.
+        "latin1.test" if path == "/" => response("302 Found", &[("Location", LATIN1_LOCATION)], b""),
+        "latin1.test" if path == "/gesperrt-f%FCr" => response("200 OK", &[], b"<title>Found</title>"),
+        "latin1.test" => response("404 Not Found", &[], b"<title>Wrong bytes</title>"),
         _ => {
             let body =
                 format!("<html><head><title>Platform home</title></head><body>{}</body></html>", "y".repeat(4000));
@@ -126,6 +132,10 @@ async fn read_request(tcp: &mut tokio::net::TcpStream) -> Option<(String, Vec<u8
     Some((head, body))
 }
 
+fn path_of(head: &str) -> &str {
+    head.split_whitespace().nth(1).unwrap_or("/")
+}
+
 fn host_of(head: &str) -> String {
     let host = head
         .lines()
@@ -157,7 +167,7 @@ async fn raw_site() -> u16 {
         let port = clean.local_addr().unwrap().port();
         let Ok(censor) = TcpListener::bind((ip(CENSOR), port)).await else { continue };
         let answer: Arc<dyn Fn(&str, &[u8], IpAddr) -> Vec<u8> + Send + Sync> =
-            Arc::new(|head, _, local| page_for(&host_of(head), local));
+            Arc::new(|head, _, local| page_for(&host_of(head), path_of(head), local));
         serve(clean, answer.clone());
         serve(censor, answer);
         return port;
@@ -177,6 +187,7 @@ async fn world() -> World {
         .with("binary.test", DnsBehaviour::Answer(vec![ip(CLEAN)]))
         .with("cp1251.test", DnsBehaviour::Answer(vec![ip(CLEAN)]))
         .with("news.test", DnsBehaviour::Answer(vec![ip(CLEAN)]))
+        .with("latin1.test", DnsBehaviour::Answer(vec![ip(CLEAN)]))
         .with("leak.test", DnsBehaviour::Answer(vec![ip(CLEAN)]))
         .with("leak-json.test", DnsBehaviour::Answer(vec![ip(CLEAN)]));
     let isp = truth.deep_copy().with("binary.test", DnsBehaviour::Answer(vec![ip(CENSOR)]));
@@ -265,6 +276,21 @@ async fn the_controls_title_and_headers_keep_their_bytes() {
     assert_eq!(bytes(&control["title"]), CP1251_BLOCKED);
     assert_eq!(bytes(&control["headers"]["x-name"]), LATIN1_HEADER, "{control}");
     assert_eq!(k["body_length_match"], true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_location_that_is_not_utf8_is_kept_and_followed_with_its_bytes() {
+    let w = world().await;
+    let e = engine(&config(&w, &w.control.url(), "ZZ"));
+    let m = signed(&e, &format!("http://latin1.test:{}/", w.port)).await;
+    let k = &m["test_keys"];
+    let requests = k["requests"].as_array().unwrap();
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    // Newest first: the page the Location's bytes name, then the redirect that named it.
+    assert_eq!(requests[0]["request"]["url"], format!("http://latin1.test:{}/gesperrt-f%FCr", w.port));
+    assert_eq!(requests[0]["response"]["code"], 200);
+    assert_eq!(bytes(&requests[1]["response"]["headers"]["Location"]), LATIN1_LOCATION);
+    assert_eq!(requests[1]["response"]["headers"]["Location"]["format"], "base64");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
