@@ -144,8 +144,11 @@ fn host_of(head: &str) -> String {
     host.rsplit_once(':').map_or(host, |(h, _)| h).to_ascii_lowercase()
 }
 
+/// What a raw server answers to a request head and body reaching one of its addresses.
+type Answer = Arc<dyn Fn(&str, &[u8], IpAddr) -> Vec<u8> + Send + Sync>;
+
 /// Serve `answer(head, body, local address)` on `listener` until the test ends.
-fn serve(listener: TcpListener, answer: Arc<dyn Fn(&str, &[u8], IpAddr) -> Vec<u8> + Send + Sync>) {
+fn serve(listener: TcpListener, answer: Answer) {
     tokio::spawn(async move {
         while let Ok((mut tcp, _)) = listener.accept().await {
             let answer = answer.clone();
@@ -166,8 +169,7 @@ async fn raw_site() -> u16 {
         let clean = TcpListener::bind((ip(CLEAN), 0)).await.unwrap();
         let port = clean.local_addr().unwrap().port();
         let Ok(censor) = TcpListener::bind((ip(CENSOR), port)).await else { continue };
-        let answer: Arc<dyn Fn(&str, &[u8], IpAddr) -> Vec<u8> + Send + Sync> =
-            Arc::new(|head, _, local| page_for(&host_of(head), path_of(head), local));
+        let answer: Answer = Arc::new(|head, _, local| page_for(&host_of(head), path_of(head), local));
         serve(clean, answer.clone());
         serve(censor, answer);
         return port;
