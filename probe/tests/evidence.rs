@@ -32,6 +32,20 @@ const START: &str = "2026-01-05 10:00:00";
 const CP1251_BLOCKED: &[u8] = b"\xc4\xee\xf1\xf2\xf3\xef \xee\xe3\xf0\xe0\xed\xe8\xf7\xe5\xed";
 /// A header value with bytes that are not UTF-8 (latin-1 "Zugriff verweigert: gesperrt für Sie").
 const LATIN1_HEADER: &[u8] = b"gesperrt f\xfcr Sie";
+/// The Iranian blockpage (fingerprint `ooni.ir_*`, confirmed in IR).
+const IRAN_BLOCKPAGE: &str = "<html><head><title>M</title></head><body><iframe src=\"http://10.10.34.34?type=Invalid Site\"></iframe></body></html>";
+/// A Russian ISP's blockpage (`ooni.ru_35`, a row that was base64 text upstream).
+const WESTCALL_BLOCKPAGE: &str = "<HTML style=\"font-family: Geneva, Helvetica, sans-serif;\">\n\n\t<HEAD>\n\t\t\
+    <TITLE>Access Restricted!</TITLE>\n\t\t<!-- <title>\u{414}\u{43e}\u{441}\u{442}\u{443}\u{43f} \
+    \u{43e}\u{433}\u{440}\u{430}\u{43d}\u{438}\u{447}\u{435}\u{43d}</title> -->\n\t</HEAD>\n\t<BODY>\
+    <P>Access to the requested resource is restricted by the registry.</P></BODY></HTML>";
+/// Thailand's ministry blockpage, saved from Word with its CRLF lines (`ooni.th_5`, base64 text upstream).
+const MICT_BLOCKPAGE: &str = "<html xmlns:v=\"urn:schemas-microsoft-com:vml\"\r\nxmlns:o=\"urn:schemas-microsoft-com:\
+    office:office\"\r\nxmlns:w=\"urn:schemas-microsoft-com:office:word\">\n<head><title>Website Suspended</title>\
+    </head><body><p>This website has been suspended by the Ministry.</p></body></html>";
+/// An Indonesian ISP's blockpage (`ooni.id_25`, a "contains" row full of literal `|` upstream).
+const TELKOMSEL_BLOCKPAGE: &str = "<html><head><meta name=\"description\" content=\"Internet Baik - Telkomsel\">\
+    <title>Internet Baik</title></head><body>Situs ini tidak dapat diakses.</body></html>";
 /// A Location naming a path in latin-1 ("gesperrt-für").
 const LATIN1_LOCATION: &[u8] = b"/gesperrt-f\xfcr";
 /// A news article about censorship quoting the Indonesian blockpage (fingerprint `ooni.id_6`).
@@ -58,9 +72,23 @@ fn response(status: &str, headers: &[(&str, &[u8])], body: &[u8]) -> Vec<u8> {
 }
 
 /// The page for `host` and `path` as seen on `local` (the address the client connected to).
-fn page_for(host: &str, path: &str, local: IpAddr) -> Vec<u8> {
+fn page_for(host: &str, port: u16, path: &str, local: IpAddr) -> Vec<u8> {
     let censored = local == ip(CENSOR);
+    let html = |body: String| response("200 OK", &[("Content-Type", b"text/html")], body.as_bytes());
     match host {
+        // Small pages forwarding to the blockpage by meta refresh or a lone frame (issue 15, 7).
+        "meta.test" if censored => html(format!(
+            "<html><head><meta http-equiv=\"refresh\" content=\"0; url=http://warning.test:{port}/\"></head></html>"
+        )),
+        "frame.test" if censored => html(format!(
+            "<html><body style=\"margin:0\"><iframe src=\"http://warning.test:{port}/\" width=\"100%\" \
+             height=\"100%\" frameborder=\"0\"></iframe></body></html>"
+        )),
+        "warning.test" => html(IRAN_BLOCKPAGE.to_string()),
+        // Blockpages whose rows in OONI's data could never match (issue 15, 7), as pages look.
+        "row-ru.test" if censored => html(WESTCALL_BLOCKPAGE.to_string()),
+        "row-th.test" if censored => html(MICT_BLOCKPAGE.to_string()),
+        "row-id.test" if censored => html(TELKOMSEL_BLOCKPAGE.to_string()),
         // The middlebox's blockpage: windows-1251 text, a latin-1 header, two Server lines (the
         // second a filtering product's, fingerprint `ooni.fr_2`) and two cookies.
         "binary.test" if censored => {
@@ -132,6 +160,15 @@ async fn read_request(tcp: &mut tokio::net::TcpStream) -> Option<(String, Vec<u8
     Some((head, body))
 }
 
+/// The port of the Host header (80 when it names none).
+fn port_of(head: &str) -> u16 {
+    let host = head
+        .lines()
+        .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("host")).map(|(_, v)| v.trim()))
+        .unwrap_or_default();
+    host.rsplit_once(':').and_then(|(_, p)| p.parse().ok()).unwrap_or(80)
+}
+
 fn path_of(head: &str) -> &str {
     head.split_whitespace().nth(1).unwrap_or("/")
 }
@@ -169,7 +206,7 @@ async fn raw_site() -> u16 {
         let clean = TcpListener::bind((ip(CLEAN), 0)).await.unwrap();
         let port = clean.local_addr().unwrap().port();
         let Ok(censor) = TcpListener::bind((ip(CENSOR), port)).await else { continue };
-        let answer: Answer = Arc::new(|head, _, local| page_for(&host_of(head), path_of(head), local));
+        let answer: Answer = Arc::new(|head, _, local| page_for(&host_of(head), port_of(head), path_of(head), local));
         serve(clean, answer.clone());
         serve(censor, answer);
         return port;
@@ -190,9 +227,22 @@ async fn world() -> World {
         .with("cp1251.test", DnsBehaviour::Answer(vec![ip(CLEAN)]))
         .with("news.test", DnsBehaviour::Answer(vec![ip(CLEAN)]))
         .with("latin1.test", DnsBehaviour::Answer(vec![ip(CLEAN)]))
+        .with("meta.test", DnsBehaviour::Answer(vec![ip(CLEAN)]))
+        .with("frame.test", DnsBehaviour::Answer(vec![ip(CLEAN)]))
+        .with("warning.test", DnsBehaviour::Answer(vec![ip(CENSOR)]))
+        .with("row-ru.test", DnsBehaviour::Answer(vec![ip(CLEAN)]))
+        .with("row-th.test", DnsBehaviour::Answer(vec![ip(CLEAN)]))
+        .with("row-id.test", DnsBehaviour::Answer(vec![ip(CLEAN)]))
         .with("leak.test", DnsBehaviour::Answer(vec![ip(CLEAN)]))
         .with("leak-json.test", DnsBehaviour::Answer(vec![ip(CLEAN)]));
-    let isp = truth.deep_copy().with("binary.test", DnsBehaviour::Answer(vec![ip(CENSOR)]));
+    let isp = truth
+        .deep_copy()
+        .with("binary.test", DnsBehaviour::Answer(vec![ip(CENSOR)]))
+        .with("meta.test", DnsBehaviour::Answer(vec![ip(CENSOR)]))
+        .with("frame.test", DnsBehaviour::Answer(vec![ip(CENSOR)]))
+        .with("row-ru.test", DnsBehaviour::Answer(vec![ip(CENSOR)]))
+        .with("row-th.test", DnsBehaviour::Answer(vec![ip(CENSOR)]))
+        .with("row-id.test", DnsBehaviour::Answer(vec![ip(CENSOR)]));
     let dns = DnsServer::start(ip("127.0.0.1"), isp).await;
     let asns: HashMap<IpAddr, u32> = [(ip(CLEAN), 64500), (ip(CENSOR), 64500)].into();
     let control = ControlServer::start(ip("127.0.0.1"), truth, None, asns).await;
@@ -264,6 +314,48 @@ async fn bytes_that_are_not_utf8_and_repeated_headers_are_kept_in_the_signed_mea
     // The filtering product is named only by the second Server line: matching saw every value.
     let fps: Vec<&str> = k["x_fingerprints"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
     assert!(fps.contains(&"ooni.fr_2"), "{fps:?}");
+    assert_eq!(k["x_confirmed"], false, "a French product's row does not confirm in ZZ");
+
+    // In its country the header-only row, on the second Server line, proves the blockpage.
+    let in_fr = engine(&config(&w, &w.control.url(), "FR"));
+    let k = signed(&in_fr, &format!("http://binary.test:{}/", w.port)).await["test_keys"].clone();
+    assert_eq!((&k["blocking"], &k["mechanism"]), (&Value::from("http-diff"), &Value::from("http_blockpage")));
+    assert_eq!(k["x_confirmed"], true, "{}", k["x_reasons"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blockpages_of_the_repaired_fingerprint_rows_are_confirmed_in_their_country() {
+    let w = world().await;
+    for (name, country, row) in
+        [("row-ru.test", "RU", "ooni.ru_35"), ("row-th.test", "TH", "ooni.th_5"), ("row-id.test", "ID", "ooni.id_25")]
+    {
+        let e = engine(&config(&w, &w.control.url(), country));
+        let k = signed(&e, &format!("http://{name}:{}/", w.port)).await["test_keys"].clone();
+        assert_eq!(
+            (&k["blocking"], &k["mechanism"], &k["x_confirmed"]),
+            (&Value::from("http-diff"), &Value::from("http_blockpage"), &Value::Bool(true)),
+            "{name}: {}",
+            k["x_reasons"]
+        );
+        let fps: Vec<&str> = k["x_fingerprints"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+        assert!(fps.contains(&row), "{name}: {fps:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwards_by_meta_refresh_and_by_a_lone_frame_reach_the_blockpage() {
+    let w = world().await;
+    let e = engine(&config(&w, &w.control.url(), "IR"));
+    for name in ["meta.test", "frame.test"] {
+        let k = signed(&e, &format!("http://{name}:{}/", w.port)).await["test_keys"].clone();
+        assert_eq!(
+            (&k["blocking"], &k["accessible"], &k["mechanism"]),
+            (&Value::from("http-diff"), &Value::Bool(false), &Value::from("http_blockpage")),
+            "{name}: {}",
+            k["x_reasons"]
+        );
+        assert_eq!(k["requests"][0]["request"]["url"], format!("http://warning.test:{}/", w.port), "{name}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
