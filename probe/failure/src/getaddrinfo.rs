@@ -15,7 +15,9 @@ pub fn from_getaddrinfo(err: LookupError) -> Failure {
         LookupErrorKind::NoName => Failure::DnsNxdomain,
         LookupErrorKind::NoData => Failure::DnsNoAnswer,
         // The errno of EAI_SYSTEM, or an error before getaddrinfo ran (a NUL in the name).
-        LookupErrorKind::System | LookupErrorKind::IO => crate::from_io(&io::Error::from(err)),
+        LookupErrorKind::System => crate::from_io(&io::Error::from(err)),
+        LookupErrorKind::IO if err.error_num() == 0 => crate::from_io(&io::Error::from(err)),
+        // Every other code, EAI_ADDRFAMILY and others the crate does not name included.
         _ => Failure::DnsServerMisbehaving,
     }
 }
@@ -41,6 +43,7 @@ mod tests {
             (-4, Failure::DnsServerMisbehaving),  // EAI_FAIL
             (-10, Failure::DnsServerMisbehaving), // EAI_MEMORY
             (-6, Failure::DnsServerMisbehaving),  // EAI_FAMILY
+            (-9, Failure::DnsServerMisbehaving),  // EAI_ADDRFAMILY (not named by dns-lookup)
         ];
         for (code, want) in cases {
             assert_eq!(from_getaddrinfo(LookupError::new(code)), want, "EAI code {code}");
