@@ -32,7 +32,8 @@ pub struct FpHit {
 /// Known blocking fingerprints, behind a trait so tests can supply their own.
 pub trait FingerprintLookup {
     fn dns(&self, ip: IpAddr, probe_cc: &str) -> Option<FpHit>;
-    fn http(&self, body: &str, headers: &BTreeMap<String, String>, probe_cc: &str) -> Vec<FpHit>;
+    /// `headers`: every header line as `(name, value)`, a repeated name once per value.
+    fn http(&self, body: &str, headers: &[(String, String)], probe_cc: &str) -> Vec<FpHit>;
 }
 
 /// What kind of endpoint was measured.
@@ -427,14 +428,25 @@ fn compare_http(keys: &mut WebKeys) {
         keys.body_proportion = Some(p);
         keys.body_length_match = Some(p > 0.7);
     }
-    keys.headers_match = Some(headers_match(&text_headers(&response.headers), &control.headers));
-    keys.title_match = title_match(response.title.as_deref().unwrap_or(""), &control.title);
+    keys.headers_match = Some(headers_match(&text_headers(&response.headers), &text_headers(&control.headers)));
+    keys.title_match = title_match(response.title.as_deref().unwrap_or(""), &control.title.text());
 }
 
 /// A text view of received header values, for comparison and matching only (the record keeps
 /// the bytes).
 fn text_headers(headers: &BTreeMap<String, vigil_report::MaybeBinary>) -> BTreeMap<String, String> {
     headers.iter().map(|(k, v)| (k.clone(), v.text().into_owned())).collect()
+}
+
+/// A text view of every header line, repeated names once per value (a record made before
+/// `headers_list` existed has its `headers` map only), for fingerprint matching.
+fn header_lines(response: &vigil_report::HttpResponse) -> Vec<(String, String)> {
+    let text = |(k, v): (&String, &vigil_report::MaybeBinary)| (k.clone(), v.text().into_owned());
+    if response.headers_list.is_empty() {
+        response.headers.iter().map(text).collect()
+    } else {
+        response.headers_list.iter().map(|(k, v)| text((k, v))).collect()
+    }
 }
 
 /// The hop that ends the redirect chain, as the control sees it: the newest request that is not a
@@ -463,7 +475,7 @@ fn http_differs_from_control(keys: &WebKeys) -> Option<bool> {
 fn blockpage_hits(keys: &WebKeys, ctx: &Context) -> Vec<FpHit> {
     let mut hits: Vec<FpHit> = Vec::new();
     for response in keys.requests.iter().filter_map(|t| t.response.as_ref()) {
-        for hit in ctx.fingerprints.http(&response.body.text(), &text_headers(&response.headers), ctx.probe_cc) {
+        for hit in ctx.fingerprints.http(&response.body.text(), &header_lines(response), ctx.probe_cc) {
             if !hits.iter().any(|h| h.name == hit.name) {
                 hits.push(hit);
             }
@@ -762,11 +774,11 @@ impl FingerprintLookup for crate::fingerprint::Fingerprints {
         })
     }
 
-    fn http(&self, body: &str, headers: &BTreeMap<String, String>, probe_cc: &str) -> Vec<FpHit> {
+    fn http(&self, body: &str, headers: &[(String, String)], probe_cc: &str) -> Vec<FpHit> {
         use crate::fingerprint::FpScope;
         // Known false positives (a CDN's own CAPTCHA or error page) and vague words are not
         // evidence of blocking.
-        self.match_http(body, headers, probe_cc)
+        self.match_http(body, headers.iter().map(|(k, v)| (k, v)), probe_cc)
             .into_iter()
             .filter(|m| !matches!(m.fingerprint.scope, FpScope::FalsePositive | FpScope::Vague))
             .map(|m| FpHit {

@@ -8,7 +8,7 @@
 //! national blockpage's address is the same page the control gets. Local rows (`local`, promoted
 //! on the collector and received in the signed probe configuration) follow the national rule.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::OnceLock;
@@ -381,12 +381,13 @@ impl Fingerprints {
         self.best(self.dns_names.get(&normalize_name(name))?, probe_cc)
     }
 
-    /// Every HTTP fingerprint matching this response, in file order. Header names are compared
-    /// case-insensitively; patterns are case-sensitive, as in OONI's pipeline.
-    pub fn match_http(
+    /// Every HTTP fingerprint matching this response, in file order. `headers` are every header
+    /// line (a repeated name once per value). Header names are compared case-insensitively;
+    /// patterns are case-sensitive, as in OONI's pipeline.
+    pub fn match_http<'h>(
         &self,
         body: &str,
-        headers: &BTreeMap<String, String>,
+        headers: impl IntoIterator<Item = (&'h String, &'h String)>,
         probe_cc: &str,
     ) -> Vec<FingerprintMatch<'_>> {
         let mut hits = self.body_contains.find(body);
@@ -550,6 +551,7 @@ impl ContainsSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
 
     /// The body of https://www.example.com/ in OONI's web_connectivity example (ooni/spec ts-017).
     const EXAMPLE_COM: &str = "<!doctype html>\n<html>\n<head>\n    <title>Example Domain</title>\n\n    \
@@ -577,7 +579,7 @@ mod tests {
 
     /// Names of the fingerprints matching, and whether each confirms.
     fn http(body: &str, headers: &[(&str, &str)], cc: &str) -> Vec<(&'static str, bool)> {
-        let headers = headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let headers: BTreeMap<String, String> = headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         let found = fps().match_http(body, &headers, cc);
         found.iter().map(|m| (m.fingerprint.name.as_str(), m.confirmed)).collect()
     }

@@ -3,7 +3,8 @@
 //! check of the battery's control sites whose total failure is spooled as `network_down`
 //! evidence, uploaded after restoration.
 
-use std::net::SocketAddr;
+use std::collections::BTreeSet;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
@@ -80,19 +81,26 @@ pub fn control_targets(battery: &Battery) -> Vec<ControlTarget> {
         .collect()
 }
 
-/// Resolve and connect to one target; `Err` says which step failed.
-async fn try_target(t: ControlTarget, scope: Scope, step: Duration) -> Result<(), String> {
-    let addrs: Vec<SocketAddr> = match timeout(step, tokio::net::lookup_host((t.host.as_str(), t.port))).await {
-        Ok(Ok(a)) => a.filter(|a| scope.may_measure(a.ip())).collect(),
-        Ok(Err(e)) => return Err(format!("dns: {e}")),
-        Err(_) => return Err("dns: timed out".into()),
+/// Resolve and connect to one target; `Err` says which step failed, in failure labels. Also the
+/// address it connected to, if it got that far (measured, so it stays in the reasons).
+async fn try_target(t: ControlTarget, scope: Scope, step: Duration) -> (Option<IpAddr>, Result<(), String>) {
+    let host = t.host.clone();
+    let lookup = tokio::task::spawn_blocking(move || dns_lookup::lookup_host(&host).map(|a| a.collect::<Vec<_>>()));
+    let addrs: Vec<SocketAddr> = match timeout(step, lookup).await {
+        Ok(Ok(Ok(a))) => {
+            a.into_iter().filter(|ip| scope.may_measure(*ip)).map(|ip| SocketAddr::new(ip, t.port)).collect()
+        }
+        Ok(Ok(Err(e))) => return (None, Err(format!("dns: {}", vigil_failure::from_getaddrinfo(e)))),
+        Ok(Err(join)) => return (None, Err(format!("dns: {}", vigil_failure::from_join(&join)))),
+        Err(_) => return (None, Err("dns: generic_timeout_error".into())),
     };
-    let Some(addr) = addrs.first() else { return Err("dns: no public address".into()) };
-    match timeout(step, tokio::net::TcpStream::connect(addr)).await {
+    let Some(addr) = addrs.first() else { return (None, Err("dns: no public address".into())) };
+    let result = match timeout(step, tokio::net::TcpStream::connect(addr)).await {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(e)) => Err(format!("tcp {addr}: {}", crate::failure_map::from_io(&e).label())),
         Err(_) => Err(format!("tcp {addr}: generic_timeout_error")),
-    }
+    };
+    (Some(addr.ip()), result)
 }
 
 /// Try every control at once; the network is down when none answers. Returns the
@@ -111,10 +119,15 @@ pub async fn check_controls(
         set.spawn(async move { (i, try_target(t, scope, step).await) });
     }
     let mut reasons = vec![String::new(); targets.len()];
+    // The targets' own addresses (published as inputs) and those connected to stay.
+    let mut measured: BTreeSet<IpAddr> = targets.iter().filter_map(|t| t.host.parse().ok()).collect();
     while let Some(joined) = set.join_next().await {
         match joined {
-            Ok((_, Ok(()))) => return None,
-            Ok((i, Err(why))) => reasons[i] = format!("{}: {why}", targets[i].input),
+            Ok((_, (_, Ok(())))) => return None,
+            Ok((i, (addr, Err(why)))) => {
+                measured.extend(addr);
+                reasons[i] = format!("{}: {why}", targets[i].input);
+            }
             Err(e) => reasons.push(format!("check task failed: {e}")),
         }
     }
@@ -132,6 +145,16 @@ pub async fn check_controls(
             mechanism: None,
         })
         .collect();
+    let mut keys = PlatformKeys {
+        platform: CONNECTIVITY_CHECK.into(),
+        kind: "control".into(),
+        status: PlatformStatus::NetworkDown,
+        mechanism: None,
+        endpoints,
+        reasons,
+    };
+    // Addresses other than those connected to never enter the signed record's free text.
+    keys.scrub_free_text(&measured);
     Some(Measurement {
         measurement_start_time: start_time.clone(),
         test_runtime: started.elapsed().as_secs_f64(),
@@ -141,14 +164,7 @@ pub async fn check_controls(
             start_time,
             probe.config.probe.asn.clone(),
             probe.config.probe.country.clone(),
-            PlatformKeys {
-                platform: CONNECTIVITY_CHECK.into(),
-                kind: "control".into(),
-                status: PlatformStatus::NetworkDown,
-                mechanism: None,
-                endpoints,
-                reasons,
-            },
+            keys,
         )
     })
 }
@@ -354,6 +370,12 @@ mod tests {
         // Outside a lab, loopback is never a control: the check fails without connecting.
         let field = check_controls(&p, &closed, &Scope::field(), CHECK_TIMEOUT).await.unwrap();
         assert!(field.test_keys.reasons[0].contains("no public address"));
+
+        // A name that does not resolve says so in a failure label, not in getaddrinfo's words.
+        let nowhere = ControlTarget { host: "vigil-test.invalid".into(), ..target(closed_port()) };
+        let unresolved = check_controls(&p, &[nowhere], &lab(), CHECK_TIMEOUT).await.unwrap();
+        let reason = &unresolved.test_keys.reasons[0];
+        assert!(reason.ends_with(": dns: dns_nxdomain_error") || reason.contains(": dns: dns_server_"), "{reason}");
 
         let open = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
         let one_up = [target(closed_port()), target(open.local_addr().unwrap().port())];

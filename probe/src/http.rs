@@ -174,7 +174,7 @@ async fn follow(
             .as_ref()
             .filter(|r| matches!(r.code, 301 | 302 | 303 | 307 | 308))
             .and_then(|r| header(&r.headers, "location"))
-            .map(|v| v.text().into_owned());
+            .map(location_text);
         out.requests.insert(0, tx);
         let Some(location) = location else { return out };
         // A Location without a scheme (`host.example/blocked.html`) is a relative path, as
@@ -204,6 +204,17 @@ async fn follow(
         }
     }
     out
+}
+
+/// A Location value as a URL reference: bytes that are not UTF-8 are percent-encoded as they were
+/// received (as browsers do), never replaced, so the next hop asks for what the server named.
+fn location_text(value: &MaybeBinary) -> String {
+    match value {
+        MaybeBinary::Text(text) => text.clone(),
+        MaybeBinary::Binary(bytes) => {
+            bytes.iter().map(|&b| if b.is_ascii() { char::from(b).to_string() } else { format!("%{b:02X}") }).collect()
+        }
+    }
 }
 
 /// A reference resolved against the current directory: no scheme, not `/`-, `?`- or `#`-rooted.
@@ -273,7 +284,7 @@ async fn get_once(url: &Url, addrs: &[IpAddr], cfg: &HttpConfig, clock: &Clock) 
         }
         let mut response = req.send().await?;
         let code = response.status().as_u16();
-        let headers = canonical_headers(response.headers());
+        let (headers, headers_list) = canonical_headers(response.headers());
         let mut body = Vec::new();
         let mut truncated = false;
         while let Some(chunk) = response.chunk().await? {
@@ -291,6 +302,7 @@ async fn get_once(url: &Url, addrs: &[IpAddr], cfg: &HttpConfig, clock: &Clock) 
         Ok::<_, reqwest::Error>(HttpResponse {
             code,
             headers,
+            headers_list,
             body_length: body.len() as u64,
             body,
             body_is_truncated: truncated,
@@ -305,10 +317,12 @@ async fn get_once(url: &Url, addrs: &[IpAddr], cfg: &HttpConfig, clock: &Clock) 
     HttpTransaction { request, response, failure, t0, t: clock.elapsed() }
 }
 
-/// `content-type` → `Content-Type`, first value of each header (OONI's `headers` map), the value
-/// byte for byte.
-fn canonical_headers(map: &reqwest::header::HeaderMap) -> BTreeMap<String, MaybeBinary> {
-    let mut out = BTreeMap::new();
+/// `content-type` → `Content-Type`: the first value of each header (OONI's `headers` map) and
+/// every header line, repeated names included (OONI's `headers_list`; names in the order they
+/// first came, a name's values in the order received), each value byte for byte.
+fn canonical_headers(map: &reqwest::header::HeaderMap) -> (BTreeMap<String, MaybeBinary>, Vec<(String, MaybeBinary)>) {
+    let mut first = BTreeMap::new();
+    let mut list = Vec::with_capacity(map.len());
     for (name, value) in map {
         let canonical = name
             .as_str()
@@ -319,9 +333,11 @@ fn canonical_headers(map: &reqwest::header::HeaderMap) -> BTreeMap<String, Maybe
             })
             .collect::<Vec<_>>()
             .join("-");
-        out.entry(canonical).or_insert_with(|| MaybeBinary::from_bytes(value.as_bytes().to_vec()));
+        let value = MaybeBinary::from_bytes(value.as_bytes().to_vec());
+        first.entry(canonical.clone()).or_insert_with(|| value.clone());
+        list.push((canonical, value));
     }
-    out
+    (first, list)
 }
 
 /// Case-insensitive header lookup.
@@ -396,7 +412,7 @@ mod tests {
         let mut map = reqwest::header::HeaderMap::new();
         map.insert("content-type", "text/html".parse().unwrap());
         map.insert("x-fb-debug", "1".parse().unwrap());
-        let out = canonical_headers(&map);
+        let (out, _) = canonical_headers(&map);
         assert_eq!(out.get("Content-Type").map(MaybeBinary::text).as_deref(), Some("text/html"));
         assert_eq!(header(&out, "X-FB-DEBUG").map(MaybeBinary::text).as_deref(), Some("1"));
     }
@@ -406,11 +422,43 @@ mod tests {
         let mut map = reqwest::header::HeaderMap::new();
         let raw = [b'n', b'a', 0xef, 0xf0, b'e'];
         map.insert("x-vendor", reqwest::header::HeaderValue::from_bytes(&raw).unwrap());
-        let out = canonical_headers(&map);
+        let (out, list) = canonical_headers(&map);
+        assert_eq!(list, vec![("X-Vendor".to_string(), out["X-Vendor"].clone())]);
         let value = header(&out, "X-Vendor").unwrap();
         assert_eq!(value.as_bytes(), &raw[..]);
         assert!(matches!(value, MaybeBinary::Binary(_)));
         let json = serde_json::to_value(&out).unwrap();
         assert_eq!(json["X-Vendor"]["format"], "base64", "{json}");
+    }
+
+    #[test]
+    fn a_repeated_header_keeps_every_value_in_the_list_and_the_first_in_the_map() {
+        let mut map = reqwest::header::HeaderMap::new();
+        map.append("server", "nginx".parse().unwrap());
+        map.append("set-cookie", "a=1".parse().unwrap());
+        map.append("server", "Olfeo".parse().unwrap());
+        map.append("set-cookie", "b=2".parse().unwrap());
+        let (first, list) = canonical_headers(&map);
+        assert_eq!(first["Server"], "nginx");
+        assert_eq!(first["Set-Cookie"], "a=1");
+        let list: Vec<(&str, String)> = list.iter().map(|(k, v)| (k.as_str(), v.text().into_owned())).collect();
+        assert_eq!(
+            list,
+            vec![
+                ("Server", "nginx".into()),
+                ("Server", "Olfeo".into()),
+                ("Set-Cookie", "a=1".into()),
+                ("Set-Cookie", "b=2".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn a_location_that_is_not_utf8_is_followed_with_its_bytes_percent_encoded() {
+        let latin1 = MaybeBinary::from_bytes(b"/gesperrt-f\xfcr?x=\xe9".to_vec());
+        assert_eq!(location_text(&latin1), "/gesperrt-f%FCr?x=%E9");
+        let base = Url::parse("http://a.test/dir/page").unwrap();
+        assert_eq!(base.join(&location_text(&latin1)).unwrap().as_str(), "http://a.test/gesperrt-f%FCr?x=%E9");
+        assert_eq!(location_text(&MaybeBinary::from("/caf\u{e9}")), "/caf\u{e9}");
     }
 }

@@ -7,7 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use ed25519_dalek::SigningKey;
 use url::Url;
 use vigil_report::protocol::{ErrorBody, RequestSignature};
-use vigil_report::{Blocking, ControlRequest, ControlResponse, DnsQuery, Measurement, WEB_TEST_NAME, WebKeys};
+use vigil_report::{Blocking, ControlRequest, ControlResponse, DnsQuery, Failure, Measurement, WEB_TEST_NAME, WebKeys};
 
 use crate::battery::Input;
 use crate::bogon::Scope;
@@ -187,7 +187,7 @@ impl Engine {
     }
 
     async fn ask_control(&self, url: &Url, req: &ControlRequest) -> Result<ControlResponse, String> {
-        let body = serde_json::to_vec(req).map_err(|e| format!("unknown_failure: {e}"))?;
+        let body = serde_json::to_vec(req).map_err(|e| Failure::unknown(e).to_string())?;
         let mut request =
             self.client.post(url.clone()).timeout(self.control_timeout).header("content-type", "application/json");
         if let Some(key) = &self.control_key {
@@ -204,10 +204,10 @@ impl Engine {
                 Ok(bytes) => serde_json::from_slice::<ErrorBody>(&bytes).map(|b| format!(" {}", b.error.code)).ok(),
                 Err(_) => None,
             };
-            return Err(format!("unknown_failure: control answered HTTP {status}{}", code.unwrap_or_default()));
+            return Err(Failure::unknown(format!("control answered HTTP {status}{}", code.unwrap_or_default())).into());
         }
         let bytes = response.bytes().await.map_err(|e| failure_map::from_error(&e).to_string())?;
-        serde_json::from_slice(&bytes).map_err(|e| format!("unknown_failure: control answer is not valid: {e}"))
+        serde_json::from_slice(&bytes).map_err(|e| Failure::unknown(format!("control answer is not valid: {e}")).into())
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::error::Error as StdError;
 
-use vigil_report::Failure;
+use vigil_report::{Failure, MaybeBinary};
 
 use crate::policy::Refusal;
 use crate::resolve::{DnsFailure, Refused};
@@ -23,7 +23,7 @@ pub(crate) struct TooManyRedirects(pub usize);
 /// The OONI label for an error: `vigil_failure`'s one rule (the innermost recognised error of
 /// the chain), which also knows the control's own errors (policy refusals, DNS failures, too
 /// many redirects).
-pub(crate) fn classify(err: &(dyn StdError + 'static)) -> Failure {
+pub fn classify(err: &(dyn StdError + 'static)) -> Failure {
     vigil_failure::classify_with(err, &label)
 }
 
@@ -40,17 +40,19 @@ fn label(e: &(dyn StdError + 'static)) -> Option<Failure> {
     None
 }
 
-/// The text of the first `<title>` element, trimmed ("" when there is none).
-pub(crate) fn title(html: &str) -> String {
+/// The bytes of the first `<title>` element, trimmed (empty when there is none): kept as
+/// received, so a title that is not UTF-8 is published as OONI's base64 object.
+pub(crate) fn title(html: &[u8]) -> MaybeBinary {
     let lower = html.to_ascii_lowercase();
-    let Some(open) = lower.find("<title") else {
-        return String::new();
+    let find = |from: usize, what: &[u8]| lower[from..].windows(what.len()).position(|w| w == what).map(|i| from + i);
+    let Some(open) = find(0, b"<title") else {
+        return MaybeBinary::default();
     };
-    let Some(start) = lower[open..].find('>').map(|i| open + i + 1) else {
-        return String::new();
+    let Some(start) = lower[open..].iter().position(|b| *b == b'>').map(|i| open + i + 1) else {
+        return MaybeBinary::default();
     };
-    let end = lower[start..].find("</title").map_or(html.len(), |i| start + i);
-    html[start..end].trim().to_string()
+    let end = find(start, b"</title").unwrap_or(html.len());
+    MaybeBinary::from_bytes(html[start..end].trim_ascii().to_vec())
 }
 
 #[cfg(test)]
@@ -61,9 +63,20 @@ mod tests {
 
     #[test]
     fn titles_are_found_case_insensitively() {
-        assert_eq!(title("<html><TITLE lang=en> Just a moment... </Title>"), "Just a moment...");
-        assert_eq!(title("<title>Unclosed"), "Unclosed");
-        assert_eq!(title("<p>no title</p>"), "");
+        assert_eq!(title(b"<html><TITLE lang=en> Just a moment... </Title>"), "Just a moment...");
+        assert_eq!(title(b"<title>Unclosed"), "Unclosed");
+        assert_eq!(title(b"<p>no title</p>"), "");
+        assert_eq!(title(b"<title"), "");
+    }
+
+    #[test]
+    fn a_title_that_is_not_utf8_keeps_its_bytes() {
+        // windows-1251 "Доступ ограничен".
+        let bytes = b"\xc4\xee\xf1\xf2\xf3\xef \xee\xe3\xf0\xe0\xed\xe8\xf7\xe5\xed";
+        let page = [b"<html><title>".as_slice(), bytes, b"</title></html>"].concat();
+        let t = title(&page);
+        assert!(matches!(t, MaybeBinary::Binary(_)), "{t:?}");
+        assert_eq!(t.as_bytes(), bytes);
     }
 
     #[test]

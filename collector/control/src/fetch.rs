@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use url::{Host, Url};
-use vigil_report::{ControlHttp, Failure};
+use vigil_report::{ControlHttp, Failure, MaybeBinary};
 
 use crate::ControlConfig;
 use crate::failure::{TooManyRedirects, classify, title};
@@ -42,7 +42,7 @@ pub(crate) fn failed(failure: Failure) -> ControlHttp {
     ControlHttp {
         body_length: -1,
         failure: Some(failure.into()),
-        title: String::new(),
+        title: MaybeBinary::default(),
         headers: BTreeMap::new(),
         status_code: -1,
     }
@@ -92,8 +92,7 @@ async fn fetch(
     let status_code = i64::from(response.status().as_u16());
     let mut headers = BTreeMap::new();
     for (name, value) in response.headers() {
-        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-        headers.entry(name.as_str().to_string()).or_insert(value);
+        headers.entry(name.as_str().to_string()).or_insert_with(|| MaybeBinary::from_bytes(value.as_bytes().to_vec()));
     }
     let mut body_length = 0i64;
     let mut snapshot = Vec::new();
@@ -102,7 +101,7 @@ async fn fetch(
         let room = SNAPSHOT.saturating_sub(snapshot.len());
         snapshot.extend_from_slice(&chunk[..chunk.len().min(room)]);
     }
-    let title = title(&String::from_utf8_lossy(&snapshot));
+    let title = title(&snapshot);
     Ok(ControlHttp { body_length, failure: None, title, headers, status_code })
 }
 

@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 
-pub use failure::refused;
+pub use failure::{classify as classify_failure, refused};
 /// The network type of [`TargetPolicy::lab`].
 pub use ipnet::IpNet;
 pub use local::{INTERFACE_REFRESH, InterfaceSource, LocalAddresses, SystemInterfaces};

@@ -120,6 +120,8 @@ pub async fn measure(req: &ControlRequest, cfg: &ControlConfig) -> Result<Contro
         response.tcp_connect.insert(key, tcp);
     }
     response.ip_info = ip_info(&allowed, &probe_endpoints, &tls_valid, cfg);
+    // No address but those measured in free text, as the probe's own records (OONI scrubs too).
+    response.scrub_own_free_text();
     Ok(response)
 }
 

@@ -5,7 +5,6 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use dns_lookup::{LookupError, LookupErrorKind};
 use futures_util::future::BoxFuture;
 use vigil_report::Failure;
 
@@ -28,19 +27,10 @@ impl Resolver for SystemResolver {
             let lookup = tokio::task::spawn_blocking(move || dns_lookup::lookup_host(&host));
             match lookup.await {
                 Ok(Ok(addrs)) => Ok(addrs.collect()),
-                Ok(Err(e)) => Err(lookup_failure(&e)),
-                Err(join) => Err(Failure::unknown(format!("getaddrinfo task: {join}"))),
+                Ok(Err(e)) => Err(vigil_failure::from_getaddrinfo(e)),
+                Err(join) => Err(vigil_failure::from_join(&join)),
             }
         })
-    }
-}
-
-fn lookup_failure(err: &LookupError) -> Failure {
-    match err.kind() {
-        LookupErrorKind::NoName => Failure::DnsNxdomain,
-        LookupErrorKind::NoData => Failure::DnsNoAnswer,
-        LookupErrorKind::Again => Failure::DnsServerFailure,
-        _ => Failure::unknown(format!("getaddrinfo: {err}")),
     }
 }
 
@@ -105,14 +95,6 @@ impl reqwest::dns::Resolve for PolicyResolver {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn getaddrinfo_errors_map_to_ooni_labels() {
-        assert_eq!(lookup_failure(&LookupError::new(-2)), Failure::DnsNxdomain); // EAI_NONAME
-        assert_eq!(lookup_failure(&LookupError::new(-5)), Failure::DnsNoAnswer); // EAI_NODATA
-        assert_eq!(lookup_failure(&LookupError::new(-3)), Failure::DnsServerFailure); // EAI_AGAIN
-        assert!(lookup_failure(&LookupError::new(-4)).label().starts_with("unknown_failure: getaddrinfo"));
-    }
 
     #[tokio::test]
     async fn the_system_resolver_answers_ip_literals_and_localhost() {

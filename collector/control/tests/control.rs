@@ -126,7 +126,7 @@ async fn refused_addresses_among_allowed_ones_are_skipped_and_reported() {
         assert_eq!((tcp.status, tcp.failure.as_deref()), (false, Some(REFUSED)), "{refused}");
     }
     let http = response.http_request.unwrap();
-    assert_eq!((http.status_code, http.title.as_str(), http.body_length), (200, "Mixed", 300));
+    assert_eq!((http.status_code, &*http.title.text(), http.body_length), (200, "Mixed", 300));
     assert_eq!(trap.accepted(), 0);
     assert_eq!(response.ip_info["192.168.1.1"].flags, 1 | 4, "the probe's bogon is still described");
 }
@@ -283,7 +283,7 @@ async fn a_lab_policy_measures_loopback_servers() {
     let tls = &response.tls_handshake[&endpoint];
     assert_eq!((tls.status, tls.server_name.as_str()), (true, "www.lab.test"));
     let http = response.http_request.unwrap();
-    assert_eq!((http.status_code, http.body_length, http.title.as_str()), (200, 2000, "Lab news"));
+    assert_eq!((http.status_code, http.body_length, &*http.title.text()), (200, 2000, "Lab news"));
     assert_eq!(http.headers["x-cdn-node"], "lab-1");
     let info = &response.ip_info["127.0.0.1"];
     assert_eq!((info.asn, info.flags), (64500, 1 | 2 | 4 | 8), "probe, control, bogon, valid TLS");

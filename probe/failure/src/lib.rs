@@ -1,4 +1,4 @@
-//! The one mapping of Rust network errors (io, rustls, hyper, reqwest, tokio timeouts) to OONI's
+//! The one mapping of Rust network errors (io, rustls, hyper, reqwest, tokio timeouts, getaddrinfo) to OONI's
 //! failure labels (df-007), used by both the probe and the control so the two sides' failures
 //! compare.
 //!
@@ -17,6 +17,10 @@ use std::io;
 
 use rustls::CertificateError;
 use vigil_report::Failure;
+
+mod getaddrinfo;
+
+pub use getaddrinfo::{from_getaddrinfo, from_join};
 
 /// An error whose OONI label was already decided where it happened (netxlite's `ErrWrapper`).
 #[derive(Debug, Clone, PartialEq, Eq)]

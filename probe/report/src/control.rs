@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::MaybeBinary;
+
 /// What the probe sends to the control endpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -58,8 +60,10 @@ pub struct ControlTls {
 pub struct ControlHttp {
     pub body_length: i64,
     pub failure: Option<String>,
-    pub title: String,
-    pub headers: BTreeMap<String, String>,
+    /// The page's `<title>` as its bytes (a string when UTF-8, else OONI's base64 object).
+    pub title: MaybeBinary,
+    /// The first value of each header, byte for byte (a string when UTF-8, else base64).
+    pub headers: BTreeMap<String, MaybeBinary>,
     pub status_code: i64,
 }
 

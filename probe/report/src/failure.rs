@@ -13,6 +13,9 @@ pub enum Failure {
     DnsNoAnswer,
     DnsRefused,
     DnsServerFailure,
+    /// The resolver failed in a way that says nothing more (OONI: getaddrinfo's EAI_AGAIN,
+    /// EAI_FAIL and other codes; a DNS reply with an unexpected rcode).
+    DnsServerMisbehaving,
     /// A DNS reply that is not a valid message (OONI: dns_reply_with_wrong_query_id etc.).
     DnsBogusReply,
     GenericTimeout,
@@ -41,6 +44,7 @@ impl Failure {
             Failure::DnsNoAnswer => "dns_no_answer",
             Failure::DnsRefused => "dns_refused_error",
             Failure::DnsServerFailure => "dns_server_failure",
+            Failure::DnsServerMisbehaving => "dns_server_misbehaving",
             Failure::DnsBogusReply => "dns_bogus_reply",
             Failure::GenericTimeout => "generic_timeout_error",
             Failure::ConnectionRefused => "connection_refused",
@@ -72,6 +76,7 @@ impl Failure {
                 | Failure::DnsNoAnswer
                 | Failure::DnsRefused
                 | Failure::DnsServerFailure
+                | Failure::DnsServerMisbehaving
                 | Failure::DnsBogusReply
         )
     }
@@ -81,11 +86,12 @@ impl Failure {
         matches!(self, Failure::SslInvalidHostname | Failure::SslUnknownAuthority | Failure::SslInvalidCertificate)
     }
 
-    const ALL: [Failure; 18] = [
+    const ALL: [Failure; 19] = [
         Failure::DnsNxdomain,
         Failure::DnsNoAnswer,
         Failure::DnsRefused,
         Failure::DnsServerFailure,
+        Failure::DnsServerMisbehaving,
         Failure::DnsBogusReply,
         Failure::GenericTimeout,
         Failure::ConnectionRefused,

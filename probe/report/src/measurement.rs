@@ -154,8 +154,14 @@ pub struct HttpRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HttpResponse {
     pub code: u16,
-    /// Header values as received: a string when valid UTF-8, else base64 (like `body`).
+    /// The first value of each header (OONI's `headers` map), as received: a string when valid
+    /// UTF-8, else base64 (like `body`).
     pub headers: BTreeMap<String, MaybeBinary>,
+    /// Every header line in the order received, repeated names included (two `Set-Cookie`, two
+    /// `Server`), as `[name, value]` pairs (OONI's `headers_list`). Absent in records made before
+    /// it existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers_list: Vec<(String, MaybeBinary)>,
     /// Body snapshot, at most 512 KiB, byte for byte: a string when it is valid UTF-8, else
     /// `{"format": "base64", "data": ...}`.
     pub body: MaybeBinary,

@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
 
-use crate::{ControlResponse, Failure, ThrottlingKeys, WebKeys};
+use crate::{ControlResponse, Failure, PlatformKeys, ThrottlingKeys, WebKeys};
 
 /// What an address in free text is replaced with.
 pub const SCRUBBED: &str = "[scrubbed]";
@@ -104,6 +104,22 @@ fn address_ip(address: &str) -> Option<IpAddr> {
 }
 
 impl ControlResponse {
+    /// The addresses this answer measured: the target's addresses and the endpoints connected to.
+    pub fn measured_addresses(&self) -> BTreeSet<IpAddr> {
+        let mut keep: BTreeSet<IpAddr> = self.dns.addrs.iter().filter_map(|a| a.parse().ok()).collect();
+        keep.extend(self.tcp_connect.keys().chain(self.tls_handshake.keys()).filter_map(|a| address_ip(a)));
+        keep.extend(self.ip_info.keys().filter_map(|a| a.parse::<IpAddr>().ok()));
+        keep
+    }
+
+    /// Scrub the failure texts of the control's own answer before it is sent (a probe scrubs again
+    /// before signing, but one that predates scrubbing would not): addresses other than
+    /// [`Self::measured_addresses`] become `[scrubbed]`.
+    pub fn scrub_own_free_text(&mut self) {
+        let keep = self.measured_addresses();
+        self.scrub_free_text(&keep);
+    }
+
     fn scrub_free_text(&mut self, keep: &BTreeSet<IpAddr>) {
         scrub_string(&mut self.dns.failure, keep);
         for t in self.tcp_connect.values_mut() {
@@ -132,9 +148,7 @@ impl WebKeys {
         keep.extend(self.tcp_connect.iter().filter_map(|c| c.ip.parse::<IpAddr>().ok()));
         keep.extend(self.tls_handshakes.iter().filter_map(|h| address_ip(&h.address)));
         if let Some(c) = &self.control {
-            keep.extend(c.dns.addrs.iter().filter_map(|a| a.parse::<IpAddr>().ok()));
-            keep.extend(c.tcp_connect.keys().chain(c.tls_handshake.keys()).filter_map(|a| address_ip(a)));
-            keep.extend(c.ip_info.keys().filter_map(|a| a.parse::<IpAddr>().ok()));
+            keep.extend(c.measured_addresses());
         }
         keep
     }
@@ -178,6 +192,16 @@ impl ThrottlingKeys {
         }
         for t in &mut self.transfers {
             scrub_failure(&mut t.failure, &keep);
+        }
+    }
+}
+
+impl PlatformKeys {
+    /// Scrub the reasons (a `network_down` record's say why each control failed): addresses
+    /// other than `keep`, those the probe connected to, become `[scrubbed]`.
+    pub fn scrub_free_text(&mut self, keep: &BTreeSet<IpAddr>) {
+        for r in &mut self.reasons {
+            *r = scrub(r, keep);
         }
     }
 }
@@ -269,5 +293,41 @@ mod tests {
         assert_eq!(text.matches(scrubbed).count(), 10, "every free-text field: {text}");
         assert_eq!(keys.tcp_connect[0].ip, "93.184.216.34");
         assert_eq!(keys.x_reasons[1], "udp 9.9.9.9:53: answer 93.184.216.34", "the resolver asked is published anyway");
+    }
+
+    #[test]
+    fn platform_reasons_are_scrubbed_but_the_connected_address_stays() {
+        let mut keys = PlatformKeys {
+            platform: "controls".into(),
+            kind: "control".into(),
+            status: crate::PlatformStatus::NetworkDown,
+            mechanism: None,
+            endpoints: Vec::new(),
+            reasons: vec![
+                "tcpconnect://a.test:443: tcp 93.184.216.34:443: connection_refused".into(),
+                "check task failed: bind 192.168.1.7:5000 via fe80::1%wlan0".into(),
+            ],
+        };
+        keys.scrub_free_text(&["93.184.216.34".parse().unwrap()].into());
+        assert_eq!(keys.reasons[0], "tcpconnect://a.test:443: tcp 93.184.216.34:443: connection_refused");
+        assert_eq!(keys.reasons[1], "check task failed: bind [scrubbed]:5000 via [scrubbed]");
+    }
+
+    #[test]
+    fn the_controls_own_answer_is_scrubbed_but_its_measured_addresses_stay() {
+        let leak = "unknown_failure: connect 93.184.216.34:443 from 10.1.2.3:5000 via fd00::7";
+        let mut c: ControlResponse = serde_json::from_value(serde_json::json!({
+            "dns": {"failure": null, "addrs": ["93.184.216.34"]},
+            "tcp_connect": {"93.184.216.34:443": {"status": false, "failure": leak}},
+            "tls_handshake": {"[2606:2800:220:1::1]:443": {"server_name": "x.test", "status": false, "failure": leak}},
+            "http_request": {"body_length": -1, "failure": leak, "title": "", "headers": {}, "status_code": -1},
+            "ip_info": {}
+        }))
+        .unwrap();
+        c.scrub_own_free_text();
+        let want = "unknown_failure: connect 93.184.216.34:443 from [scrubbed]:5000 via [scrubbed]";
+        assert_eq!(c.tcp_connect["93.184.216.34:443"].failure.as_deref(), Some(want));
+        assert_eq!(c.tls_handshake["[2606:2800:220:1::1]:443"].failure.as_deref(), Some(want));
+        assert_eq!(c.http_request.unwrap().failure.as_deref(), Some(want));
     }
 }

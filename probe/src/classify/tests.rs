@@ -21,7 +21,7 @@ impl FingerprintLookup for Fps {
     fn dns(&self, ip: IpAddr, cc: &str) -> Option<FpHit> {
         (ip.to_string() == "10.10.34.34").then(|| FpHit { name: "ooni.ir_0".into(), confirmed: cc == "IR", wide: true })
     }
-    fn http(&self, body: &str, headers: &BTreeMap<String, String>, _cc: &str) -> Vec<FpHit> {
+    fn http(&self, body: &str, headers: &[(String, String)], _cc: &str) -> Vec<FpHit> {
         let mut hits = Vec::new();
         if body.contains("peyvandha.ir") {
             hits.push(FpHit { name: "ooni.ir_http".into(), confirmed: true, wide: true });
@@ -30,7 +30,7 @@ impl FingerprintLookup for Fps {
             // A national row that lists no country (as many do): never confirms alone.
             hits.push(FpHit { name: "test.national".into(), confirmed: false, wide: true });
         }
-        if headers.get("Location").is_some_and(|l| l.starts_with("http://blocked.example")) {
+        if headers.iter().any(|(k, l)| k == "Location" && l.starts_with("http://blocked.example")) {
             hits.push(FpHit { name: "test.location".into(), confirmed: true, wide: false });
         }
         hits
@@ -78,7 +78,8 @@ fn response(url: &str, code: u16, body: &str, title: &str, headers: &[(&str, &st
         request: HttpRequest { method: "GET".into(), url: url.into(), headers: BTreeMap::new() },
         response: Some(HttpResponse {
             code,
-            headers: headers.iter().map(|(k, v)| (k.to_string(), (*v).into())).collect(),
+            headers: headers.iter().rev().map(|(k, v)| (k.to_string(), (*v).into())).collect(),
+            headers_list: headers.iter().map(|(k, v)| (k.to_string(), (*v).into())).collect(),
             body: body.into(),
             body_is_truncated: false,
             body_length: body.len() as u64,
@@ -112,7 +113,7 @@ fn control_ok(addrs: &[&str], body_len: i64, title: &str) -> ControlResponse {
             body_length: body_len,
             failure: None,
             title: title.into(),
-            headers: [("X-Platform".to_string(), "1".to_string())].into(),
+            headers: [("X-Platform".to_string(), "1".into())].into(),
             status_code: 200,
         }),
         ip_info: BTreeMap::new(),
@@ -866,4 +867,23 @@ fn a_forward_to_a_blockpage_is_blocking_and_an_ordinary_forward_is_not() {
     k.control = Some(control_ok(&[REAL], landing.len() as i64, ""));
     let ordinary = run(k, Target::Http, "ZZ");
     assert_eq!(verdict(&ordinary), (Blocking::No, Some(true), None), "{:?}", ordinary.x_reasons);
+}
+
+#[test]
+fn a_fingerprint_on_the_second_value_of_a_repeated_header_is_found() {
+    let mut k = keys();
+    let hop = |headers: &[(&str, &str)]| response(&format!("https://{HOST}/"), 302, "", "", headers);
+    // The first Location is the map's (OONI's `headers`); the blockpage is only in the second.
+    k.requests = vec![
+        response("http://blocked.example/", 200, "blocked", "Blocked", &[]),
+        hop(&[("Location", "http://ok.example/"), ("Location", "http://blocked.example/")]),
+    ];
+    let out = https(k.clone());
+    assert_eq!(out.mechanism, Some(Mechanism::HttpBlockpage), "{:?}", out.x_reasons);
+    assert_eq!(out.x_fingerprints, vec!["test.location".to_string()]);
+    // A record made before `headers_list` existed is matched on its `headers` map.
+    let old = k.requests[1].response.as_mut().unwrap();
+    old.headers_list.clear();
+    old.headers.insert("Location".into(), "http://blocked.example/".into());
+    assert_eq!(https(k).x_fingerprints, vec!["test.location".to_string()]);
 }

@@ -4,7 +4,6 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use dns_lookup::{LookupError, LookupErrorKind};
 use vigil_report::{DnsAnswer, DnsQuery, Failure};
 
 use super::QueryName;
@@ -22,8 +21,8 @@ pub(super) async fn query(name: QueryName, timeout: Duration, clock: Clock) -> D
     record.t = clock.elapsed();
     match result {
         Err(_elapsed) => record.failure = Some(Failure::GenericTimeout),
-        Ok(Err(join)) => record.failure = Some(Failure::unknown(format!("getaddrinfo task: {join}"))),
-        Ok(Ok(Err(e))) => record.failure = Some(lookup_failure(&e)),
+        Ok(Err(join)) => record.failure = Some(vigil_failure::from_join(&join)),
+        Ok(Ok(Err(e))) => record.failure = Some(vigil_failure::from_getaddrinfo(e)),
         Ok(Ok(Ok(addrs))) => {
             // getaddrinfo lists an address once per socket type; keep the first of each.
             let mut unique: Vec<IpAddr> = Vec::new();
@@ -39,17 +38,6 @@ pub(super) async fn query(name: QueryName, timeout: Duration, clock: Clock) -> D
         }
     }
     record
-}
-
-/// The OONI label of a getaddrinfo error (EAI_AGAIN is OONI's dns_temporary_failure, recorded
-/// as dns_server_failure).
-fn lookup_failure(err: &LookupError) -> Failure {
-    match err.kind() {
-        LookupErrorKind::NoName => Failure::DnsNxdomain,
-        LookupErrorKind::NoData => Failure::DnsNoAnswer,
-        LookupErrorKind::Again => Failure::DnsServerFailure,
-        _ => Failure::unknown(format!("getaddrinfo: {err}")),
-    }
 }
 
 /// The system resolver's address (the first `nameserver` of /etc/resolv.conf), for the
@@ -92,17 +80,6 @@ mod tests {
         assert_eq!(parse_resolv_conf(text), Some("fe80::1".parse().unwrap()));
         assert_eq!(parse_resolv_conf("nameserver bogus\nnameserver 10.0.0.1"), Some("10.0.0.1".parse().unwrap()));
         assert_eq!(parse_resolv_conf("options ndots:1\n"), None);
-    }
-
-    #[cfg(target_os = "linux")]
-    #[test]
-    fn getaddrinfo_errors_map_to_ooni_failures() {
-        // glibc's EAI_* values.
-        assert_eq!(lookup_failure(&LookupError::new(-2)), Failure::DnsNxdomain); // EAI_NONAME
-        assert_eq!(lookup_failure(&LookupError::new(-5)), Failure::DnsNoAnswer); // EAI_NODATA
-        assert_eq!(lookup_failure(&LookupError::new(-3)), Failure::DnsServerFailure); // EAI_AGAIN
-        let other = lookup_failure(&LookupError::new(-4)); // EAI_FAIL
-        assert!(other.label().starts_with("unknown_failure: getaddrinfo: "), "{other}");
     }
 
     #[tokio::test]

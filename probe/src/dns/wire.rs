@@ -48,7 +48,8 @@ pub(super) fn outcome(response: &Message, qtype: RecordType) -> (Vec<DnsAnswer>,
         ResponseCode::NXDomain => Some(Failure::DnsNxdomain),
         ResponseCode::Refused => Some(Failure::DnsRefused),
         ResponseCode::ServFail => Some(Failure::DnsServerFailure),
-        other => Some(Failure::unknown(format!("dns_server_misbehaving: rcode {other:?}"))),
+        // OONI records any other rcode as dns_server_misbehaving; UDP keeps the rcode in x_responses.
+        _ => Some(Failure::DnsServerMisbehaving),
     };
     if failure.is_some() {
         return (Vec::new(), failure);
@@ -135,7 +136,8 @@ mod tests {
             (ResponseCode::NXDomain, "dns_nxdomain_error", "NXDomain"),
             (ResponseCode::Refused, "dns_refused_error", "Refused"),
             (ResponseCode::ServFail, "dns_server_failure", "ServFail"),
-            (ResponseCode::FormErr, "unknown_failure: dns_server_misbehaving: rcode FormErr", "FormErr"),
+            (ResponseCode::FormErr, "dns_server_misbehaving", "FormErr"),
+            (ResponseCode::NotImp, "dns_server_misbehaving", "NotImp"),
         ];
         for (rcode, label, recorded) in cases {
             let mut response = base.clone();

@@ -129,6 +129,7 @@ mod tests {
             response: Some(HttpResponse {
                 code: 200,
                 headers: Default::default(),
+                headers_list: Vec::new(),
                 body: body.into(),
                 body_is_truncated: false,
                 body_length: body.len() as u64,

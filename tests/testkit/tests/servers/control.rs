@@ -85,7 +85,7 @@ async fn measures_a_reachable_https_site() {
     assert!(tls.status, "{tls:?}");
     assert_eq!(tls.server_name, "www.lab.test");
     let http = response.http_request.expect("an HTTP measurement");
-    assert_eq!((http.status_code, http.body_length, http.title.as_str()), (200, 2000, "Lab news"));
+    assert_eq!((http.status_code, http.body_length, &*http.title.text()), (200, 2000, "Lab news"));
     assert_eq!(http.headers["x-cdn-node"], "lab-1");
     let info = &response.ip_info["127.0.0.1"];
     assert_eq!(info.asn, 64500);
@@ -135,7 +135,7 @@ async fn follows_redirects_across_hosts_like_a_browser() {
     let url = format!("http://moved.lab.test:{}/", lab.redirector_port);
     let moved = ask(&lab.control, &url, Vec::new()).await;
     let http = moved.http_request.unwrap();
-    assert_eq!((http.status_code, http.title.as_str(), http.failure), (200, "Lab news", None));
+    assert_eq!((http.status_code, &*http.title.text(), http.failure), (200, "Lab news", None));
     // No TLS on the plain-HTTP endpoint: its port is not 443.
     assert!(moved.tls_handshake.is_empty());
 }
