@@ -285,9 +285,10 @@ async fn get_once(url: &Url, addrs: &[IpAddr], cfg: &HttpConfig, clock: &Clock) 
             }
             body.extend_from_slice(&chunk);
         }
-        // The bytes as received (OONI's base64 form when not UTF-8); the title from a text view.
+        // The bytes as received (OONI's base64 form when not UTF-8); the title from the text in
+        // the page's charset.
         let body = MaybeBinary::from_bytes(body);
-        let title = extract_title(&body.text());
+        let title = extract_title(&page_text(&body, &headers));
         Ok::<_, reqwest::Error>(HttpResponse {
             code,
             headers,
@@ -327,6 +328,13 @@ fn canonical_headers(map: &reqwest::header::HeaderMap) -> BTreeMap<String, Maybe
 /// Case-insensitive header lookup.
 pub fn header<'a>(headers: &'a BTreeMap<String, MaybeBinary>, name: &str) -> Option<&'a MaybeBinary> {
     headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+}
+
+/// The page as text, for its title and fingerprints: decoded by the charset it declares
+/// (`charset::decode`); the recorded body stays byte for byte.
+pub fn page_text<'a>(body: &'a MaybeBinary, headers: &BTreeMap<String, MaybeBinary>) -> std::borrow::Cow<'a, str> {
+    let content_type = header(headers, "content-type").map(|v| v.text());
+    crate::charset::decode(body.as_bytes(), content_type.as_deref())
 }
 
 /// The page's `<title>`, whitespace collapsed.
