@@ -783,6 +783,50 @@ mod tests {
         assert_eq!(found, [("cp.fp_x_generic_404", false)]);
     }
 
+    /// Issue 15 item 7: a blockpage whose text changed only in form since its row was written (a
+    /// heading no longer in capitals, `&nbsp;` or a line break inside a sentence, a letter written as
+    /// a numeric reference because the page's charset lacks it) still matches its row.
+    #[test]
+    fn reworded_pages_match_their_rows_loosely() {
+        let lower = "<h1>Доступ к ресурсу заблокирован!</h1>";
+        assert!(http(lower, &[], "RU").contains(&("cl.isp_ru_ugmktelecom_block", true)));
+        let spaced = "<p>Доступ&nbsp;к сайту ограничен в\n   соответствии с Федеральными законами</p>";
+        assert!(http(spaced, &[], "RU").contains(&("ooni.ru_0", true)));
+        // ISO-8859-2 has no t-comma: the server wrote &#539;.
+        let referenced = "<p>Accesul dumneavoastr\u{103} c\u{103}tre acest site a fost restric&#539;ionat.</p>";
+        assert!(http(referenced, &[], "RO").contains(&("ooni.ro_0", true)));
+        // A pattern under 16 bytes is not loosened (cl.vbw_websiteblocked, `Website Blocked`).
+        let loosened = fps().body_loose.find(&loose("website blocked"));
+        assert!(!loosened.iter().any(|&i| fps().all[i].name == "cl.vbw_websiteblocked"));
+        // A large page is matched exactly only (an article quoting a heading in lower case).
+        let article = format!("{lower}{}", "<p>news</p>".repeat(LOOSE_MAX_BODY / 11 + 1));
+        assert!(!http(&article, &[], "RU").iter().any(|(n, _)| *n == "cl.isp_ru_ugmktelecom_block"));
+    }
+
+    #[test]
+    fn loose_text_decodes_references_and_folds_space_and_case() {
+        assert_eq!(loose("A&nbsp;B\t\n C&#x44;&#69;&amp;&Aacute;"), "a b cde&á");
+        assert_eq!(loose("&unknown; & &#xZZ; &#99999999;"), "&unknown; & &#xzz; &#99999999;");
+        assert_eq!(loose("\u{a0}ÄÖ"), " äö");
+    }
+
+    /// Cloudflare's interstitial and a bare `Access Denied` title (Akamai's edge denial, IIS) are
+    /// a CDN's or a site's own pages: no evidence in any country (rows repaired, docs/fingerprints.md).
+    #[test]
+    fn cdn_pages_are_no_evidence_anywhere() {
+        use crate::classify::FingerprintLookup;
+        let challenge = "<!DOCTYPE HTML><html><head><title>Please Wait... | Cloudflare</title></head>\
+                         <body><h1>Please wait...</h1></body></html>";
+        let akamai = "<HTML><HEAD>\n<TITLE>Access Denied</TITLE>\n</HEAD><BODY>\n<H1>Access Denied</H1>\n\
+                      You don't have permission to access \"http&#58;&#47;&#47;www&#46;example&#46;com&#47;\" on this \
+                      server.<P>\nReference&#32;&#35;18&#46;4f1c2217&#46;1741689123&#46;2a1b3c4d\n</BODY>\n</HTML>\n";
+        for cc in ["IN", "ID", "MM", "ZZ"] {
+            for page in [challenge, akamai] {
+                assert_eq!(FingerprintLookup::http(fps(), page, &BTreeMap::new(), cc), Vec::new(), "{cc}: {page}");
+            }
+        }
+    }
+
     #[test]
     fn half_megabyte_body_is_matched_quickly() {
         let body = EXAMPLE_COM.repeat(512 * 1024 / EXAMPLE_COM.len() + 1);

@@ -351,6 +351,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn titles_are_read_in_the_page_charset() {
+        let body = MaybeBinary::from_bytes(b"<title>\xc4\xee\xf1\xf2\xf3\xef</title>".to_vec());
+        let headers =
+            [("Content-Type".to_string(), MaybeBinary::Text("text/html; charset=windows-1251".into()))].into();
+        assert_eq!(extract_title(&page_text(&body, &headers)).as_deref(), Some("Доступ"));
+        assert_eq!(extract_title(&page_text(&body, &BTreeMap::new())).as_deref(), Some("\u{fffd}".repeat(6).as_str()));
+    }
+
+    #[test]
     fn titles_are_extracted_and_collapsed() {
         assert_eq!(extract_title("<html><TITLE lang=en>\n Hello\n  world </title>").as_deref(), Some("Hello world"));
         assert_eq!(extract_title("<html>no title</html>"), None);
