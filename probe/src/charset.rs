@@ -1,7 +1,7 @@
 //! A page's text in the charset it declares (a byte-order mark, the `Content-Type` header's
 //! `charset`, else a `<meta>` in its first 1024 bytes), so fingerprints written in Unicode match a
 //! windows-1251 or KOI8-R blockpage. UTF-8, UTF-16 and the single-byte charsets (tables generated
-//! from encoding_rs by build.rs, 128 characters each) are decoded; multi-byte legacy charsets
+//! from encoding_rs by build.rs, 256 bytes each) are decoded; multi-byte legacy charsets
 //! (GBK, Big5, EUC-KR, Shift_JIS, EUC-JP) are read as UTF-8 like before, since their tables would
 //! cost a router build more than its remaining size budget (docs/firmware.md); their blockpages
 //! still match on their ASCII (links, titles, trackers).
@@ -28,7 +28,13 @@ pub fn decode<'a>(body: &'a [u8], content_type: Option<&str>) -> Cow<'a, str> {
         Some("utf-16be") => Cow::Owned(utf16(body, u16::from_be_bytes)),
         Some(label) => match single_byte(label) {
             Some(table) if !body.is_ascii() => Cow::Owned(
-                body.iter().map(|&b| if b < 0x80 { char::from(b) } else { table[usize::from(b - 0x80)] }).collect(),
+                body.iter()
+                    .map(|&b| match b {
+                        0..0x80 => char::from(b),
+                        _ => char::from_u32(u32::from(table[usize::from(b - 0x80)]))
+                            .unwrap_or(char::REPLACEMENT_CHARACTER),
+                    })
+                    .collect(),
             ),
             _ => String::from_utf8_lossy(body),
         },
@@ -41,7 +47,7 @@ fn utf16(bytes: &[u8], unit: fn([u8; 2]) -> u16) -> String {
     char::decode_utf16(units).map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER)).collect()
 }
 
-fn single_byte(label: &str) -> Option<&'static [char; 128]> {
+fn single_byte(label: &str) -> Option<&'static [u16; 128]> {
     SINGLE_BYTE.iter().find(|(_, labels, _)| labels.contains(&label)).map(|(_, _, table)| table)
 }
 

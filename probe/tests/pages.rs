@@ -35,12 +35,15 @@ struct Page {
     body: Vec<u8>,
 }
 
+/// How a page was served: its URL, status and headers (`http.csv`).
+type Served = (String, u16, Vec<(String, String)>);
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/data/pages")
 }
 
 fn load() -> Vec<Page> {
-    let mut http: BTreeMap<String, (String, u16, Vec<(String, String)>)> = BTreeMap::new();
+    let mut http: BTreeMap<String, Served> = BTreeMap::new();
     let mut reader = csv::Reader::from_path(root().join("http.csv")).expect("http.csv");
     for rec in reader.records() {
         let rec = rec.expect("http.csv row");
@@ -392,5 +395,9 @@ fn blockpage_recall_and_false_positives_on_the_page_set() {
     );
 
     assert!(pct(flagged, blockpages.len()) >= 98.0, "blockpage recall {:.1} % < 98 %", pct(flagged, blockpages.len()));
+    // Confirmation is a stricter measure: product rows (FortiGuard, Palo Alto...) confirm only in
+    // their countries and reworded pages by design not at all; 150 of 194 confirm today (142 before
+    // charset decoding and loose matching). A floor, so a regression in matching shows.
+    assert!(pct(totals[0], blockpages.len()) >= 75.0, "confirmed {:.1} % < 75 %", pct(totals[0], blockpages.len()));
     assert!(fp_same.is_empty() && fp_other.is_empty(), "{} false positives", fp_same.len() + fp_other.len());
 }

@@ -781,7 +781,8 @@ fn a_blockpage_in_a_legacy_charset_is_decoded_before_matching() {
     let cp1251: &[u8] = b"\xc4\xee\xf1\xf2\xf3\xef \xee\xe3\xf0\xe0\xed\xe8\xf7\xe5\xed";
     let koi8: &[u8] = b"\xe4\xcf\xd3\xd4\xd5\xd0 \xcf\xc7\xd2\xc1\xce\xc9\xde\xc5\xce";
     let meta: &[u8] = b"<meta http-equiv=\"Content-Type\" content=\"text/html; charset=koi8-r\"><p>";
-    let pages: [(Vec<u8>, &[(&str, &str)]); 2] = [
+    type Headers<'a> = &'a [(&'a str, &'a str)];
+    let pages: [(Vec<u8>, Headers); 2] = [
         (
             [b"<html><title>".as_slice(), cp1251, b"</title>"].concat(),
             &[("Content-Type", "text/html; charset=windows-1251")],
