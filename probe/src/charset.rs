@@ -1,10 +1,11 @@
 //! A page's text in the charset it declares (a byte-order mark, the `Content-Type` header's
 //! `charset`, else a `<meta>` in its first 1024 bytes), so fingerprints written in Unicode match a
 //! windows-1251 or KOI8-R blockpage. UTF-8, UTF-16 and the single-byte charsets (tables generated
-//! from encoding_rs by build.rs, 256 bytes each) are decoded; multi-byte legacy charsets
-//! (GBK, Big5, EUC-KR, Shift_JIS, EUC-JP) are read as UTF-8 like before, since their tables would
-//! cost a router build more than its remaining size budget (docs/firmware.md); their blockpages
-//! still match on their ASCII (links, titles, trackers).
+//! from encoding_rs by build.rs, 256 bytes each) are decoded in full. The multi-byte legacy
+//! charsets (GBK, Big5, EUC-KR, Shift_JIS, EUC-JP) are decoded only as far as the characters the
+//! shipped HTTP fingerprints are written with (build.rs keeps their codes, a few KB), every other
+//! character read as U+FFFD: enough to match a GBK blockpage's Chinese row, while encoding_rs's full
+//! tables would cost a router build more than its remaining size budget (docs/firmware.md).
 
 use std::borrow::Cow;
 
@@ -26,8 +27,12 @@ pub fn decode<'a>(body: &'a [u8], content_type: Option<&str>) -> Cow<'a, str> {
     match label.as_deref().map(str::to_ascii_lowercase).as_deref() {
         Some("utf-16le" | "utf-16") => Cow::Owned(utf16(body, u16::from_le_bytes)),
         Some("utf-16be") => Cow::Owned(utf16(body, u16::from_be_bytes)),
+        Some(label) if body.is_ascii() => {
+            let _ = label;
+            String::from_utf8_lossy(body)
+        }
         Some(label) => match single_byte(label) {
-            Some(table) if !body.is_ascii() => Cow::Owned(
+            Some(table) => Cow::Owned(
                 body.iter()
                     .map(|&b| match b {
                         0..0x80 => char::from(b),
@@ -36,7 +41,10 @@ pub fn decode<'a>(body: &'a [u8], content_type: Option<&str>) -> Cow<'a, str> {
                     })
                     .collect(),
             ),
-            _ => String::from_utf8_lossy(body),
+            None => match multi_byte(label) {
+                Some((name, codes)) => Cow::Owned(decode_multi_byte(body, name, codes)),
+                None => String::from_utf8_lossy(body),
+            },
         },
         None => String::from_utf8_lossy(body),
     }
@@ -49,6 +57,42 @@ fn utf16(bytes: &[u8], unit: fn([u8; 2]) -> u16) -> String {
 
 fn single_byte(label: &str) -> Option<&'static [u16; 128]> {
     SINGLE_BYTE.iter().find(|(_, labels, _)| labels.contains(&label)).map(|(_, _, table)| table)
+}
+
+fn multi_byte(label: &str) -> Option<(&'static str, &'static [([u8; 2], u16)])> {
+    MULTI_BYTE.iter().find(|(_, labels, _)| labels.contains(&label)).map(|(name, _, codes)| (*name, *codes))
+}
+
+/// A multi-byte legacy page: ASCII as is, each two-byte code found in `codes`, U+FFFD for the
+/// rest, keeping to the charset's byte structure so the text after a character stays aligned.
+fn decode_multi_byte(body: &[u8], name: &str, codes: &[([u8; 2], u16)]) -> String {
+    let mut out = String::with_capacity(body.len());
+    let mut i = 0;
+    while let Some(&lead) = body.get(i) {
+        if lead < 0x80 {
+            out.push(char::from(lead));
+            i += 1;
+            continue;
+        }
+        let next = body.get(i + 1).copied();
+        let width = match (name, lead, next) {
+            // A trail byte is never below 0x40: the lead stands alone and the next byte is read anew.
+            (_, _, None) => 1,
+            (_, _, Some(trail)) if trail < 0x40 && name != "GBK" => 1,
+            ("GBK", _, Some(0x30..=0x39)) => 4,
+            ("Shift_JIS", 0xA1..=0xDF, _) => 1,
+            ("EUC-JP", 0x8F, _) => 3,
+            (_, 0x80 | 0xFF, _) => 1,
+            (_, _, Some(trail)) if trail < 0x40 => 1,
+            _ => 2,
+        };
+        let pair = body.get(i..i + 2).filter(|_| width == 2).map(|p| [p[0], p[1]]);
+        let found = pair.and_then(|p| codes.binary_search_by_key(&p, |(code, _)| *code).ok());
+        let c = found.and_then(|k| char::from_u32(u32::from(codes[k].1)));
+        out.push(c.unwrap_or(char::REPLACEMENT_CHARACTER));
+        i += width;
+    }
+    out
 }
 
 /// `charset=...` of a `Content-Type` value (quotes and spaces removed).
@@ -130,8 +174,25 @@ mod tests {
         assert_eq!(decode(b"\x80", Some("text/html; charset=iso-8859-1")), "€");
         // TIS-620 is windows-874; Thai "ก" is 0xA1.
         assert_eq!(decode(b"\xa1", Some("text/html; charset=TIS-620")), "ก");
-        // Multi-byte legacy charsets and unknown labels stay UTF-8 (lossy).
-        assert_eq!(decode("é".as_bytes(), Some("text/html; charset=gbk")), "é");
+        // Unknown labels stay UTF-8 (lossy).
         assert_eq!(decode("é".as_bytes(), Some("text/html; charset=x-nonsense")), "é");
+    }
+
+    /// The multi-byte charsets decode the characters fingerprints are written with: 屏蔽 ("blocked",
+    /// cp.e_unk_china_web_blocked) in GBK, 不當 (cp.e_unk_org_tw_1_satellite) in Big5, 청소년
+    /// (ooni.kr_5) in EUC-KR; other characters become U+FFFD without eating the ASCII after them.
+    #[test]
+    fn multi_byte_pages_decode_the_fingerprints_characters() {
+        let gbk = b"<p>\xc6\xc1\xb1\xce</p>";
+        assert_eq!(decode(gbk, Some("text/html; charset=GBK")), "<p>屏蔽</p>");
+        assert_eq!(decode(gbk, Some("text/html; charset=gb2312")), "<p>屏蔽</p>");
+        let big5 = b"<title>\xa4\xa3\xb7\xed</title>";
+        assert_eq!(decode(big5, Some("text/html; charset=big5")), "<title>不當</title>");
+        let euc_kr = b"<meta charset=euc-kr><title>\xc3\xbb\xbc\xd2\xb3\xe2</title>";
+        assert!(decode(euc_kr, None).ends_with("<title>청소년</title>"));
+        // 鳥 ("bird") is in no fingerprint; a lone lead byte before '<' does not swallow it.
+        assert_eq!(decode(b"\xc4\xf1<b>\xc4<i>", Some("text/html; charset=gbk")), "\u{fffd}<b>\u{fffd}<i>");
+        // Shift_JIS half-width katakana are one byte.
+        assert_eq!(decode(b"\xb1a", Some("text/html; charset=shift_jis")), "\u{fffd}a");
     }
 }

@@ -797,6 +797,18 @@ def national_misc():
         ("cn_icp", "CN", "zh-CN", "gb2312", "after cp.c_isp_cn_runxun_body, GB2312",
          "<html><head>{meta}<title>网站未备案</title></head><body><p>根据工信部相关规定，未备案网站不得提供服务。</p><p><a href=\"http://www.runxun.com/weibeian.html\">www.runxun.com</a></p></body></html>\n",
          "http://www.example.com.cn/"),
+        ("cn_idc", "CN", "zh-CN", "gbk", "after cp.e_unk_cn_not_filed_1 (Censored Planet: a Chinese data centre's page for a domain without ICP filing), GBK",
+         "<html><head>{meta}<title>域名未备案</title></head><body><div style=\"text-align:center;margin-top:80px\"><h2>您好，该域名未备案，已被封停，请联系机房核实！！！！</h2></div></body></html>\n",
+         "http://www.example-unfiled.cn/"),
+        ("cn_idc", "CN", "zh-CN", "gb2312", "after cp.e_unk_china_web_blocked (Censored Planet), GB2312",
+         "<html><head>{meta}<title>网站屏蔽提示</title></head><body><div class=\"box\"><p>您访问的网站被屏蔽，有可能是以下原因造成：</p><ol><li>该网站未备案；</li><li>该网站含有违法违规内容。</li></ol></div></body></html>\n",
+         "http://www.example-blocked.cn/"),
+        ("tw_tanwp", "TW", "zh-TW", "big5", "after cp.e_unk_org_tw_1_satellite (Censored Planet: TANet's filtering system), Big5",
+         "<html><head>{meta}<title> TANWP不當資訊防護系統 - 您疑似欲連線至不當網站</title></head><body><h2>您疑似欲連線至不當網站</h2><p>{url}</p></body></html>\n",
+         "http://www.example-gambling.com/"),
+        ("kr_skt", "KR", "ko", "euc-kr", "after ooni.kr_5 (the SK Telecom youth filter page by its title only), EUC-KR",
+         "<html><head>{meta}<title>청소년 유해차단서비스</title></head><body><p>청소년에게 유해한 사이트로 접속이 차단되었습니다.</p></body></html>\n",
+         "http://www.example-adult.kr/"),
         ("cy_national", "CY", "el", "utf-8", "after ooni.cy_0",
          "<html><head><meta charset=\"utf-8\"><title>Εθνική Αρχή Στοιχημάτων</title></head><body><p>Η πρόσβαση στην ιστοσελίδα {url} απαγορεύεται.</p><a href=\"http://www.nba.com.cy/Eas/eas.nsf/All/6F7F17A7790A55C8C2257B130055C86F\">Κατάλογος</a></body></html>\n",
          "http://www.bet365.com/"),
@@ -817,6 +829,9 @@ def national_misc():
         counts[vendor] = counts.get(vendor, 0) + 1
         folder = cc.lower()
         stem = vendor.split("_", 1)[1] if "_" in vendor else vendor
+        taken = {q["file"] for q in PAGES}
+        while tmpl and f"blockpages/{folder}/{stem}_{counts[vendor]}.html" in taken:
+            counts[vendor] += 1
         name = f"blockpages/{folder}/{stem}_{counts[vendor]}.html"
         if tmpl == "":
             name = f"blockpages/{folder}/{stem}_redirect_{counts[vendor]}.html"
