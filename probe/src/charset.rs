@@ -9,6 +9,9 @@
 
 use std::borrow::Cow;
 
+/// A multi-byte charset's (two-byte code, UTF-16 unit) pairs, sorted by code.
+type Codes = &'static [([u8; 2], u16)];
+
 include!(concat!(env!("OUT_DIR"), "/charsets.rs"));
 
 /// How far into the page a `<meta charset>` is looked for (the HTML standard's prescan).
@@ -59,13 +62,13 @@ fn single_byte(label: &str) -> Option<&'static [u16; 128]> {
     SINGLE_BYTE.iter().find(|(_, labels, _)| labels.contains(&label)).map(|(_, _, table)| table)
 }
 
-fn multi_byte(label: &str) -> Option<(&'static str, &'static [([u8; 2], u16)])> {
+fn multi_byte(label: &str) -> Option<(&'static str, Codes)> {
     MULTI_BYTE.iter().find(|(_, labels, _)| labels.contains(&label)).map(|(name, _, codes)| (*name, *codes))
 }
 
 /// A multi-byte legacy page: ASCII as is, each two-byte code found in `codes`, U+FFFD for the
 /// rest, keeping to the charset's byte structure so the text after a character stays aligned.
-fn decode_multi_byte(body: &[u8], name: &str, codes: &[([u8; 2], u16)]) -> String {
+fn decode_multi_byte(body: &[u8], name: &str, codes: Codes) -> String {
     let mut out = String::with_capacity(body.len());
     let mut i = 0;
     while let Some(&lead) = body.get(i) {
