@@ -430,7 +430,7 @@ const LOOSE_MAX_BODY: usize = 64 * 1024;
 /// The text a reader sees, for matching blockpages reworded in form only: character references
 /// decoded (`&nbsp;`, `&#539;`, `&aacute;`...), whitespace runs (and no-break spaces) made one
 /// space, lower case. `Доступ&nbsp;к сайту` and `ДОСТУП К\n САЙТУ` both read `доступ к сайту`.
-pub fn loose(text: &str) -> String {
+fn loose(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     let mut space = false;
