@@ -470,6 +470,14 @@ fn http_differs_from_control(keys: &WebKeys) -> Option<bool> {
     Some(!(status && similar))
 }
 
+/// Whether the final response is the very page the control got: the same status and the same
+/// content (body length or title). OONI's looser similarity also counts the same header names,
+/// which a blockpage served by the same kind of server as the site shares; that decides
+/// http-diff, never whether a fingerprint on the page is evidence.
+fn same_page_as_control(keys: &WebKeys) -> bool {
+    keys.status_code_match == Some(true) && (keys.body_length_match == Some(true) || keys.title_match == Some(true))
+}
+
 /// Blockpage fingerprints in any hop of the redirect chain (a redirect to a blockpage shows in
 /// `header.location`, an injected page in the body).
 fn blockpage_hits(keys: &WebKeys, ctx: &Context) -> Vec<FpHit> {
@@ -512,7 +520,7 @@ fn decide(keys: &WebKeys, ctx: &Context, dns: &DnsFindings, http_hits: &[FpHit])
     //    blockpage, a CDN's challenge the control was shown as well): that page is the site's own.
     let differs = http_differs_from_control(keys);
     let confirms = |h: &FpHit| h.confirmed || (h.wide && differs == Some(true));
-    let evidence = http_hits.iter().filter(|_| differs != Some(false));
+    let evidence = http_hits.iter().filter(|_| !same_page_as_control(keys));
     if let Some(hit) = evidence.max_by_key(|h| confirms(h)) {
         if dns_inconsistent {
             return dns_verdict(&format!("the address served a known blockpage ({})", hit.name));

@@ -943,3 +943,20 @@ fn a_page_the_control_gets_too_is_no_blockpage_even_in_the_rows_country() {
     assert_eq!(differs.mechanism, Some(Mechanism::HttpBlockpage));
     assert!(differs.x_confirmed);
 }
+
+/// A blockpage served with status 200 by the same kind of server as the site (the same header
+/// names: OONI's headers match, so no http-diff by OONI's rule) is still the blockpage its
+/// fingerprint names: only the very page the control got (same status and content) is no
+/// evidence. The lab's blockpage server answers like that.
+#[test]
+fn a_blockpage_with_the_sites_header_names_is_still_a_blockpage() {
+    let blockpage = "<html><title>Blocked</title><iframe src=\"http://10.10.34.34/?type=Invalid\"> peyvandha.ir</html>";
+    let mut k = keys();
+    k.tls_handshakes = vec![];
+    k.requests = vec![response(&format!("http://{HOST}/"), 200, blockpage, "Blocked", &[("X-Platform", "1")])];
+    k.control = Some(control_ok(&[REAL], 30_000, "Platform home"));
+    let out = run(k, Target::Http, "IR");
+    assert_eq!(out.headers_match, Some(true), "the premise: OONI's header rule matches");
+    assert_eq!(verdict(&out), (Blocking::HttpDiff, Some(false), Some(Mechanism::HttpBlockpage)), "{:?}", out.x_reasons);
+    assert!(out.x_confirmed);
+}
