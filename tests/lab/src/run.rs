@@ -298,7 +298,12 @@ pub fn compare(targets: &[Target], probe: &ProbeRun) -> (Vec<String>, Vec<String
             .zip(keys["requests"][0]["t0"].as_f64())
             .map(|(t, t0)| ((t - t0) * 1000.0).round() as u64);
         let timing = http_ms.map(|ms| format!(" http={ms}ms")).unwrap_or_default();
-        lines.push(format!("{}: {got}{timing}", target.input));
+        let system = system_failure(keys);
+        let system_note = match (&target.system_failure, &system) {
+            (None, _) => String::new(),
+            (Some(_), got) => format!(" system_dns={}", got.as_deref().unwrap_or("null")),
+        };
+        lines.push(format!("{}: {got}{timing}{system_note}", target.input));
         if got != want {
             failures.push(format!("{}: expected {want}, got {got}; reasons {}", target.input, keys["x_reasons"]));
         }
@@ -306,6 +311,15 @@ pub fn compare(targets: &[Target], probe: &ProbeRun) -> (Vec<String>, Vec<String
             && keys["x_confirmed"] != Value::Bool(want)
         {
             failures.push(format!("{}: x_confirmed is {}, expected {want}", target.input, keys["x_confirmed"]));
+        }
+        if let Some(want) = &target.system_failure
+            && system.as_deref().unwrap_or("null") != want
+        {
+            failures.push(format!(
+                "{}: the system resolver's failure is {}, expected {want}",
+                target.input,
+                system.as_deref().unwrap_or("null")
+            ));
         }
         if let Some(min) = target.min_http_ms
             && http_ms.is_none_or(|ms| ms < min)
@@ -324,6 +338,13 @@ pub fn compare(targets: &[Target], probe: &ProbeRun) -> (Vec<String>, Vec<String
         failures.push(format!("vigil-probe exited {}, expected {want_code}", probe.exit_code));
     }
     (failures, lines)
+}
+
+/// The failure of the system resolver's first query (for the input's own host), if it failed.
+fn system_failure(keys: &Value) -> Option<String> {
+    let queries = keys["queries"].as_array()?;
+    let system = queries.iter().find(|q| q["engine"] == "system")?;
+    system["failure"].as_str().map(str::to_string)
 }
 
 /// Copy the trace, the probe's output, the rules and the logs to `tests/artifacts/lab/`.
@@ -347,4 +368,44 @@ fn keep_artifacts(name: &str, dir: &RunDir) -> Result<PathBuf, LabError> {
         let _ = std::fs::copy(dir.path(from), out.join(to));
     }
     Ok(out.join(format!("{name}.pcap")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::Scenario;
+
+    fn run_with(system: Value) -> ProbeRun {
+        let m = serde_json::json!({
+            "test_name": "vigil_web_connectivity",
+            "input": "https://cname-only.test/",
+            "test_keys": {
+                "blocking": false, "accessible": false, "mechanism": null,
+                "queries": [
+                    {"engine": "udp", "failure": "dns_no_answer"},
+                    {"engine": "system", "failure": system},
+                ],
+            },
+        });
+        ProbeRun { measurements: by_input(&m.to_string()), ..Default::default() }
+    }
+
+    #[test]
+    fn the_system_resolvers_failure_is_compared_when_the_scenario_names_it() {
+        let s = Scenario::parse(
+            "x",
+            "about = \"a\"\nrule = \"r\"\nooni = \"o\"\n[[target]]\ninput = \"https://cname-only.test/\"\n\
+             accessible = false\nsystem_failure = \"dns_nxdomain_error\"\n",
+        )
+        .unwrap();
+        let (failures, lines) = compare(&s.target, &run_with(Value::from("dns_nxdomain_error")));
+        assert!(failures.is_empty(), "{failures:?}");
+        assert!(lines[0].ends_with("system_dns=dns_nxdomain_error"), "{lines:?}");
+        // glibc's other "no address" code is another label: the lab says so.
+        let (failures, _) = compare(&s.target, &run_with(Value::from("dns_no_answer")));
+        assert_eq!(failures.len(), 1, "{failures:?}");
+        assert!(failures[0].contains("dns_no_answer, expected dns_nxdomain_error"), "{failures:?}");
+        let (failures, _) = compare(&s.target, &run_with(Value::Null));
+        assert!(failures[0].contains("is null"), "{failures:?}");
+    }
 }

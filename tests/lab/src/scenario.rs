@@ -103,6 +103,9 @@ pub struct Target {
     pub min_http_ms: Option<u64>,
     /// ... at most this long (proves a bystander was not throttled).
     pub max_http_ms: Option<u64>,
+    /// The failure label of the system resolver's (getaddrinfo's) query for the input's host,
+    /// e.g. `"dns_nxdomain_error"`; `"null"`: it resolved.
+    pub system_failure: Option<String>,
 }
 
 fn no() -> toml::Value {
@@ -147,6 +150,7 @@ impl Target {
             confirmed: None,
             min_http_ms: None,
             max_http_ms: None,
+            system_failure: None,
         }
     }
 

@@ -231,14 +231,16 @@ fn verdict_cell(t: &crate::scenario::Target) -> Option<String> {
     let e = t.expect();
     if let Some(blocking) = e.blocking.as_str() {
         let mechanism = e.mechanism.as_str().map(|m| format!(" / `{m}`")).unwrap_or_default();
-        return Some(format!("{}: `{blocking}`{mechanism}", t.input));
+        let system = t.system_failure.as_ref().map(|f| format!(" (system resolver: `{f}`)")).unwrap_or_default();
+        return Some(format!("{}: `{blocking}`{mechanism}{system}", t.input));
     }
     if e.blocking.is_null() {
         let accessible = if e.accessible.is_null() { String::new() } else { format!(", accessible {}", e.accessible) };
         return Some(format!("{}: no verdict (`null`){accessible}", t.input));
     }
     if e.accessible == serde_json::Value::Bool(false) {
-        return Some(format!("{}: not blocking, not accessible", t.input));
+        let system = t.system_failure.as_ref().map(|f| format!(" (system resolver: `{f}`)")).unwrap_or_default();
+        return Some(format!("{}: not blocking, not accessible{system}", t.input));
     }
     t.min_http_ms.map(|ms| format!("{}: accessible, slow (>= {ms} ms)", t.input))
 }

@@ -32,7 +32,20 @@ pub struct World {
     pub site: Vec<SiteSpec>,
     #[serde(default)]
     pub dns: BTreeMap<String, Ipv4Addr>,
+    /// Names whose only record is a CNAME to another name of the world (every resolver and the
+    /// control follow it).
+    #[serde(default)]
+    pub cname: BTreeMap<String, String>,
+    /// Names that exist but have no address record (NOERROR with no A/AAAA answer).
+    #[serde(default)]
+    pub nodata: Nodata,
     pub bystanders: Bystanders,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Nodata {
+    pub names: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -125,16 +138,23 @@ impl World {
                 return Err(format!("{ip} is used but not declared as a [[server]]"));
             }
         }
+        let named = self.names();
+        for (name, target) in &self.cname {
+            if !named.contains(&target.to_ascii_lowercase()) {
+                return Err(format!("cname {name} points at {target}, which the world does not know"));
+            }
+        }
         Ok(())
     }
 
-    /// Every concrete host name the world knows (sites and `[dns]`).
+    /// Every concrete host name the world knows (sites, `[dns]`, `[cname]` and `[nodata]`).
     pub fn names(&self) -> BTreeSet<String> {
         let sites = self.site.iter().flat_map(|s| s.names.iter()).filter(|n| *n != EVERY_NAME);
-        sites.chain(self.dns.keys()).map(|n| n.to_ascii_lowercase()).collect()
+        let dns = self.dns.keys().chain(self.cname.keys()).chain(&self.nodata.names);
+        sites.chain(dns).map(|n| n.to_ascii_lowercase()).collect()
     }
 
-    /// The uncensored DNS: each site's names to its IP, then `[dns]`.
+    /// The uncensored DNS: each site's names to its IP, then `[dns]`, `[cname]` and `[nodata]`.
     pub fn truth(&self) -> Zone {
         let zone = Zone::new();
         for site in &self.site {
@@ -144,6 +164,12 @@ impl World {
         }
         for (name, ip) in &self.dns {
             zone.set(name, DnsBehaviour::Answer(vec![IpAddr::V4(*ip)]));
+        }
+        for (name, target) in &self.cname {
+            zone.set(name, DnsBehaviour::Cname(target.clone()));
+        }
+        for name in &self.nodata.names {
+            zone.set(name, DnsBehaviour::NoAnswer);
         }
         zone
     }
@@ -213,6 +239,19 @@ mod tests {
         assert_eq!(truth.resolve("down.test").unwrap(), vec![IpAddr::V4(Ipv4Addr::new(10, 77, 30, 9))]);
         assert!(truth.resolve("nowhere.test").is_err());
         assert!(!w.names().contains("*"));
+        // A CNAME to a name without an address: no address anywhere, and no such name either.
+        let err = truth.resolve("cname-only.test").unwrap_err();
+        assert_eq!(format!("{err:?}"), "DnsNoAnswer");
+        assert_eq!(truth.get("cname-only.test"), Some(DnsBehaviour::Cname("void.test".into())));
+    }
+
+    #[test]
+    fn a_cname_to_an_unknown_name_is_rejected() {
+        let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("world.toml")).unwrap();
+        let broken = text.replace("\"cname-only.test\" = \"void.test\"", "\"cname-only.test\" = \"nowhere.test\"");
+        assert_ne!(broken, text);
+        let err = World::parse(&broken).unwrap_err();
+        assert!(err.contains("nowhere.test"), "{err}");
     }
 
     #[test]
