@@ -257,6 +257,19 @@ pub struct ServeArgs {
     /// Detection parameters (TOML; `collector/detection.toml` lists them with their defaults).
     #[arg(long)]
     pub detection: Option<PathBuf>,
+    /// Blockpage candidates kept for discovery, the oldest dropped past it (0: discovery off;
+    /// at most 100000).
+    #[arg(long, default_value_t = config::DEFAULT_BLOCKPAGE_MAX_CANDIDATES)]
+    pub blockpage_max_candidates: usize,
+    /// A blockpage cluster is published when it spans this many probes ...
+    #[arg(long, default_value_t = 2)]
+    pub blockpage_min_probes: usize,
+    /// ... or this many networks (country and ASN).
+    #[arg(long, default_value_t = 2)]
+    pub blockpage_min_networks: usize,
+    /// Estimated Jaccard similarity (0.05..=1) two candidate pages need to join a cluster.
+    #[arg(long, default_value_t = 0.5)]
+    pub blockpage_similarity: f64,
 }
 
 impl ServeArgs {
@@ -338,6 +351,21 @@ impl ServeArgs {
         if let Some(path) = &self.detection {
             c.detection = config::load_detection(path)?;
         }
+        if self.blockpage_max_candidates > 100_000
+            || !(0.05..=1.0).contains(&self.blockpage_similarity)
+            || self.blockpage_min_probes == 0
+            || self.blockpage_min_networks == 0
+        {
+            return Err(CollectorError::Config(
+                "--blockpage-max-candidates must be at most 100000, --blockpage-similarity within 0.05..=1, \
+                 --blockpage-min-probes and --blockpage-min-networks positive"
+                    .into(),
+            ));
+        }
+        c.blockpage_max_candidates = self.blockpage_max_candidates;
+        c.blockpages.min_probes = self.blockpage_min_probes;
+        c.blockpages.min_networks = self.blockpage_min_networks;
+        c.blockpages.min_similarity = self.blockpage_similarity;
         Ok(c)
     }
 }
