@@ -22,6 +22,9 @@ pub const MAX_PHRASE_BYTES: usize = 120;
 pub const HASHES: usize = 128;
 /// Words per shingle.
 const SHINGLE_WORDS: usize = 3;
+/// Markup tokens per shingle, and the most taken from a page.
+const MARKUP_SHINGLE: usize = 4;
+const MAX_MARKUP_TOKENS: usize = 2000;
 
 /// A candidate page, as extracted from a measurement's payload.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,7 +60,10 @@ pub fn candidate(test_name: &str, payload: &str) -> Option<Page> {
     let title = response["title"].as_str().unwrap_or("");
     let domain =
         m["input"].as_str().and_then(|i| url::Url::parse(i).ok()).and_then(|u| u.host_str().map(str::to_string));
-    Some(page(domain.unwrap_or_default(), &body, content_type, title))
+    let page = page(domain.unwrap_or_default(), &body, content_type, title);
+    // A page without a word (an empty body: the evidence is in a header) has nothing to
+    // cluster on; every such page would otherwise look alike.
+    (!page.signature.is_empty()).then_some(page)
 }
 
 /// The last response's body of a web connectivity payload as the probe's matcher sees it
@@ -80,7 +86,7 @@ pub fn page(domain: String, body: &MaybeBinary, content_type: &str, title: &str)
     // only usable when it is ASCII.
     let ascii_only = matches!(body, MaybeBinary::Binary(_));
     let phrases = phrases(&visible, ascii_only);
-    let signature = signature(&words, &words_of(&title).join(" "));
+    let signature = signature(&words, &skeleton(&html), &words_of(&title).join(" "));
     Page { domain, title, text, phrases, signature }
 }
 
@@ -213,6 +219,41 @@ fn words_of(s: &str) -> Vec<String> {
     out
 }
 
+/// A template's markup, whatever its language: each tag's name with its class and id (digits
+/// out), and the words of its style sheets.
+fn skeleton(html: &str) -> Vec<String> {
+    let lower = html.to_ascii_lowercase();
+    let mut out = Vec::new();
+    let mut rest = lower.as_str();
+    while let Some(at) = rest.find('<') {
+        rest = &rest[at + 1..];
+        let name: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+        if name.is_empty() || !name.starts_with(|c: char| c.is_ascii_alphabetic()) {
+            continue;
+        }
+        let tag = &rest[..rest.find('>').unwrap_or(rest.len())];
+        let attr = |key: &str| {
+            tag.find(key).map_or(String::new(), |i| {
+                let v = tag[i + key.len()..].trim_start_matches(['"', '\'']);
+                v.chars().take_while(|c| !matches!(c, '"' | '\'' | '>') && !c.is_ascii_digit()).collect()
+            })
+        };
+        let (class, id) = (attr(" class="), attr(" id="));
+        if !class.is_empty() || !id.is_empty() {
+            out.push(format!("{name}.{class}#{id}"));
+        }
+        if name == "style" {
+            let css = &rest[tag.len().min(rest.len())..];
+            let css = &css[..css.find("</style").unwrap_or(css.len())];
+            out.extend(words_of(css).into_iter().map(|w| format!("css:{w}")));
+        }
+        if out.len() >= MAX_MARKUP_TOKENS {
+            break;
+        }
+    }
+    out
+}
+
 /// Visible text runs usable as a literal `contains` pattern on the raw body: between tags,
 /// trimmed, no entity or digit, cut to [`MAX_PHRASE_BYTES`] at a space.
 fn phrases(visible: &str, ascii_only: bool) -> Vec<String> {
@@ -253,15 +294,22 @@ pub fn cut(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
-/// The MinHash signature of a page: its word 3-shingles and its title. Hand-written (not
+/// The MinHash signature of a page: its word 3-shingles and its title (empty without either). Hand-written (not
 /// `gaoya`): stored signatures must stay comparable across upgrades, so the hash family is
 /// fixed here (FNV-1a, then a SplitMix64 finaliser per seed) rather than left to a crate's
 /// `RandomState` or random generator, and it is a dozen lines.
-pub fn signature(words: &[String], title: &str) -> Vec<u32> {
+pub fn signature(words: &[String], markup: &[String], title: &str) -> Vec<u32> {
     let mut shingles: Vec<u64> =
         words.windows(SHINGLE_WORDS.min(words.len().max(1))).map(|w| fnv(&w.join(" "))).collect();
+    if !shingles.is_empty() || !title.is_empty() {
+        shingles
+            .extend(markup.windows(MARKUP_SHINGLE.min(markup.len().max(1))).map(|w| fnv(&format!("<{}", w.join(" ")))));
+    }
     if !title.is_empty() {
         shingles.push(fnv(&format!("title:{title}")));
+    }
+    if shingles.is_empty() {
+        return Vec::new();
     }
     (0..HASHES as u64)
         .map(|i| {

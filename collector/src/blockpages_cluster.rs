@@ -24,7 +24,7 @@ pub struct Params {
 
 impl Default for Params {
     fn default() -> Params {
-        Params { band_rows: 4, min_similarity: 0.5, min_probes: 2, min_networks: 2 }
+        Params { band_rows: 4, min_similarity: 0.3, min_probes: 2, min_networks: 2 }
     }
 }
 

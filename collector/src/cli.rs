@@ -268,7 +268,7 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 2)]
     pub blockpage_min_networks: usize,
     /// Estimated Jaccard similarity (0.05..=1) two candidate pages need to join a cluster.
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = 0.3)]
     pub blockpage_similarity: f64,
 }
 
