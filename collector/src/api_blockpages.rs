@@ -116,25 +116,26 @@ fn describe(
     let probes: BTreeSet<&str> = group.iter().map(|i| of(i).key_id.as_str()).collect();
     let networks: BTreeSet<Network> = group.iter().map(|i| Network { cc: of(i).cc.clone(), asn: of(i).asn }).collect();
     let countries: BTreeSet<String> = networks.iter().map(|n| n.cc.clone()).collect();
-    let seqs: Vec<i64> = group.iter().map(|i| of(i).seq).collect();
-    let (first, last) = store::seen_span(conn, &seqs)?;
+    let first = group.iter().map(|i| &of(i).seen_at).min().cloned().unwrap_or_default();
+    let last = group.iter().map(|i| &of(i).seen_at).max().cloned().unwrap_or_default();
     let mut titles = Vec::new();
     let mut domains = Vec::new();
     let mut excerpts = Vec::new();
-    let mut phrases = Vec::new();
-    for (n, &seq) in seqs.iter().take(MAX_CHECKED).enumerate() {
-        let Some(d) = store::detail(conn, seq)? else { continue };
-        if n < SAMPLE {
-            if !d.title.is_empty() && !titles.contains(&d.title) {
-                titles.push(d.title.clone());
-            }
-            if !d.domain.is_empty() && !domains.contains(&d.domain) {
-                domains.push(d.domain.clone());
-            }
-            excerpts.push(scrub(cut(&d.text, EXCERPT_CHARS)));
+    for i in group.iter().take(SAMPLE) {
+        let Some(d) = store::detail(conn, of(i).seq)? else { continue };
+        if !d.title.is_empty() && !titles.contains(&d.title) {
+            titles.push(d.title);
         }
-        phrases.push(d.phrases);
+        if !d.domain.is_empty() && !domains.contains(&d.domain) {
+            domains.push(d.domain);
+        }
+        excerpts.push(scrub(cut(&d.text, EXCERPT_CHARS)));
     }
+    let phrases = group
+        .iter()
+        .take(MAX_CHECKED)
+        .map(|i| store::phrases(conn, of(i).seq))
+        .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(Cluster {
         fingerprint: active.get(&id).cloned(),
         id,

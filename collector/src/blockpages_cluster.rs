@@ -37,6 +37,8 @@ pub struct Member {
     pub key_id: String,
     pub cc: String,
     pub asn: u32,
+    /// The measurement's start time (OONI's layout).
+    pub seen_at: String,
     pub signature: Vec<u32>,
 }
 
@@ -127,6 +129,7 @@ mod tests {
             key_id: key.into(),
             cc: cc.into(),
             asn,
+            seen_at: String::new(),
             signature: p.signature,
         }
     }

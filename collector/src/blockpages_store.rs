@@ -71,8 +71,9 @@ pub fn prune(tx: &Transaction<'_>, cap: usize) -> rusqlite::Result<usize> {
 
 /// Every candidate's clustering columns, oldest first.
 pub fn members(conn: &Connection) -> rusqlite::Result<Vec<Member>> {
-    let mut q =
-        conn.prepare("SELECT seq, measurement_id, key_id, cc, asn, signature FROM blockpage_candidates ORDER BY seq")?;
+    let mut q = conn.prepare(
+        "SELECT seq, measurement_id, key_id, cc, asn, seen_at, signature FROM blockpage_candidates ORDER BY seq",
+    )?;
     q.query_map([], |r| {
         Ok(Member {
             seq: r.get(0)?,
@@ -80,7 +81,8 @@ pub fn members(conn: &Connection) -> rusqlite::Result<Vec<Member>> {
             key_id: r.get(2)?,
             cc: r.get(3)?,
             asn: r.get(4)?,
-            signature: signature_from_bytes(&r.get::<_, Vec<u8>>(5)?),
+            seen_at: r.get(5)?,
+            signature: signature_from_bytes(&r.get::<_, Vec<u8>>(6)?),
         })
     })?
     .collect()
@@ -92,40 +94,21 @@ pub struct Detail {
     pub domain: String,
     pub title: String,
     pub text: String,
-    pub phrases: Vec<String>,
-    pub seen_at: String,
 }
 
 pub fn detail(conn: &Connection, seq: i64) -> rusqlite::Result<Option<Detail>> {
-    conn.prepare_cached("SELECT domain, title, text, phrases, seen_at FROM blockpage_candidates WHERE seq = ?1")?
-        .query_row(params![seq], |r| {
-            Ok(Detail {
-                domain: r.get(0)?,
-                title: r.get(1)?,
-                text: r.get(2)?,
-                phrases: serde_json::from_str(&r.get::<_, String>(3)?).unwrap_or_default(),
-                seen_at: r.get(4)?,
-            })
-        })
+    conn.prepare_cached("SELECT domain, title, text FROM blockpage_candidates WHERE seq = ?1")?
+        .query_row(params![seq], |r| Ok(Detail { domain: r.get(0)?, title: r.get(1)?, text: r.get(2)? }))
         .optional()
 }
 
-/// The first and last time of the candidates `seqs`.
-pub fn seen_span(conn: &Connection, seqs: &[i64]) -> rusqlite::Result<(String, String)> {
-    let mut q = conn.prepare_cached("SELECT seen_at FROM blockpage_candidates WHERE seq = ?1")?;
-    let mut first: Option<String> = None;
-    let mut last: Option<String> = None;
-    for &s in seqs {
-        if let Some(t) = q.query_row(params![s], |r| r.get::<_, String>(0)).optional()? {
-            if first.as_ref().is_none_or(|f| t < *f) {
-                first = Some(t.clone());
-            }
-            if last.as_ref().is_none_or(|l| t > *l) {
-                last = Some(t);
-            }
-        }
-    }
-    Ok((first.unwrap_or_default(), last.unwrap_or_default()))
+/// A candidate's literal phrases.
+pub fn phrases(conn: &Connection, seq: i64) -> rusqlite::Result<Vec<String>> {
+    let json: Option<String> = conn
+        .prepare_cached("SELECT phrases FROM blockpage_candidates WHERE seq = ?1")?
+        .query_row(params![seq], |r| r.get(0))
+        .optional()?;
+    Ok(json.and_then(|j| serde_json::from_str(&j).ok()).unwrap_or_default())
 }
 
 /// A change to the promoted fingerprints (through the writer).

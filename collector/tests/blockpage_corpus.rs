@@ -80,6 +80,7 @@ fn score(pages: &[Labelled], params: &Params) -> (Score, Vec<String>) {
             key_id: format!("k{i}"),
             cc: "ZZ".into(),
             asn: 0,
+            seen_at: String::new(),
             signature: p.signature.clone(),
         })
         .collect();
