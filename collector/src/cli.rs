@@ -642,6 +642,25 @@ mod tests {
     }
 
     #[test]
+    fn blockpage_discovery_bounds_are_flags_checked_at_start() {
+        let c = serve(&[]).unwrap();
+        assert_eq!(c.blockpage_max_candidates, config::DEFAULT_BLOCKPAGE_MAX_CANDIDATES);
+        assert_eq!(c.blockpages, crate::blockpages_cluster::Params::default());
+        let flags = ["--blockpage-max-candidates", "0", "--blockpage-min-probes", "3", "--blockpage-similarity", "0.6"];
+        let c = serve(&flags).unwrap();
+        assert_eq!((c.blockpage_max_candidates, c.blockpages.min_probes, c.blockpages.min_similarity), (0, 3, 0.6));
+        for bad in [
+            &["--blockpage-max-candidates", "100001"][..],
+            &["--blockpage-similarity", "1.5"],
+            &["--blockpage-similarity", "0"],
+            &["--blockpage-min-networks", "0"],
+        ] {
+            let e = serve(bad).unwrap_err();
+            assert!(e.contains("--blockpage-max-candidates must be at most 100000"), "{bad:?}: {e}");
+        }
+    }
+
+    #[test]
     fn a_bad_battery_file_is_refused_at_start_naming_the_file_and_the_problem() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("battery.toml");
