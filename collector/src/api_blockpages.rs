@@ -257,6 +257,15 @@ pub async fn promote(
             HttpError::bad_request(ApiCode::MalformedJson, format!("a promotion is {{\"pattern\": text}}: {e}"))
         })?
     };
+    promote_cluster(&state, id, req.pattern).await.map(Json)
+}
+
+/// Promote cluster `id` with `pattern` (None: its suggested pattern), once checked.
+pub async fn promote_cluster(
+    state: &AppState,
+    id: String,
+    pattern: Option<String>,
+) -> Result<LocalFingerprint, HttpError> {
     let params = state.config.blockpages;
     let wanted = id.clone();
     let (found, active) =
@@ -264,7 +273,7 @@ pub async fn promote(
     let Some(found) = found else {
         return Err(HttpError::not_found(format!("no published blockpage cluster {id}")));
     };
-    let pattern = match req.pattern.or(found.cluster.suggested_pattern.clone()) {
+    let pattern = match pattern.or(found.cluster.suggested_pattern.clone()) {
         Some(p) => p,
         None => return Err(bad_pattern("no phrase is common to every member: give a \"pattern\"".into())),
     };
@@ -285,7 +294,7 @@ pub async fn promote(
     };
     let op = Op::Promote { cluster_id: id, fingerprint: fingerprint.clone() };
     state.writer.blockpages(op, now_rfc3339()).await.map_err(HttpError::storage)?;
-    Ok(Json(fingerprint))
+    Ok(fingerprint)
 }
 
 /// The answer to a withdrawal.

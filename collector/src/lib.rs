@@ -49,6 +49,7 @@ pub mod timeline;
 pub mod uptime;
 pub mod verify;
 pub mod web;
+pub mod web_blockpages;
 pub mod web_data;
 pub mod web_disclosures;
 pub mod writer;

@@ -301,6 +301,12 @@ pub const ROUTES: &[(&str, &str, &[Param])] = &[
     ),
     ("POST", "/api/v1/admin/blockpage-candidates/{id}/promote", &[Param::path("id", pattern(16, CLUSTER_ID_PATTERN))]),
     ("POST", "/api/v1/admin/blockpage-candidates/{id}/withdraw", &[Param::path("id", pattern(16, CLUSTER_ID_PATTERN))]),
+    (
+        "GET",
+        "/operator/blockpages",
+        &[Param::query("offset", Bound::Int { min: 0, max: BP_MAX_OFFSET as i64, step: 1, default: Some(0) })],
+    ),
+    ("POST", "/operator/blockpages/{id}/promote", &[Param::path("id", pattern(16, CLUSTER_ID_PATTERN))]),
     ("GET", "/api/v1/events", &EVENT_FILTERS),
     ("GET", "/api/v1/events.csv", &EVENT_FILTERS),
     ("GET", "/api/v1/events/{id}", &[Param::path("id", text(128))]),

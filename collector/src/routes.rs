@@ -140,6 +140,8 @@ fn build(max_body_bytes: usize, control: Option<Router>, state: Option<AppState>
         .limited(read, Method::GET, "/api/v1/blockpage-candidates", crate::api_blockpages::list)
         .add(Method::POST, "/api/v1/admin/blockpage-candidates/{id}/promote", crate::api_blockpages::promote)
         .add(Method::POST, "/api/v1/admin/blockpage-candidates/{id}/withdraw", crate::api_blockpages::withdraw)
+        .limited(read, Method::GET, "/operator/blockpages", crate::web_blockpages::list)
+        .add(Method::POST, "/operator/blockpages/{id}/promote", crate::web_blockpages::promote)
         .limited(read, Method::GET, "/", crate::web::overview)
         .limited(read, Method::GET, "/country/{cc}", crate::web::country)
         .limited(read, Method::GET, "/asn/{asn}", crate::web::asn)

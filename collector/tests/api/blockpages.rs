@@ -221,3 +221,58 @@ async fn candidates_are_capped_and_the_listing_is_bounded() {
     assert_eq!(value(&body)["clusters"], json!([]));
     s.stop().await;
 }
+
+#[tokio::test]
+async fn the_operator_page_lists_clusters_escaped_and_its_form_promotes_with_the_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(config(dir.path())).await;
+    let collector = s.enroll(&key(1)).await;
+    let title = "<script>alert(1)</script> Access restricted";
+    for k in [1u8, 2] {
+        let p = web(&format!("p{k}"), "https://site.example/", blockpage(u32::from(k)), title, diff(), &[]);
+        submit(&s, &key(k), vec![p]).await;
+    }
+    let (status, body) = s.get("/api/v1/blockpage-candidates").await;
+    assert_eq!(status, 200);
+    let id = value(&body)["clusters"][0]["id"].as_str().unwrap().to_string();
+
+    let (status, page) = s.get("/operator/blockpages").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains(&format!("<section id=\"c-{id}\">")), "{page}");
+    assert!(page.contains("<a href=\"/api/v1/measurements/p1\">p1</a>"), "{page}");
+    assert!(page.contains("value=\"Access to this resource is restricted\""), "{page}");
+    assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;") && !page.contains("<script>"), "{page}");
+    assert!(!page.contains("192.0.2."), "{page}");
+    let (status, _) = s.get("/operator/blockpages?offset=10001").await;
+    assert_eq!(status, 400);
+
+    let form = |token: &str| format!("token={token}&pattern=");
+    let post = |body: String| {
+        let s = &s;
+        let path = format!("/operator/blockpages/{id}/promote");
+        async move {
+            let resp = s
+                .http
+                .post(format!("{}{path}", s.base))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            (resp.status().as_u16(), resp.text().await.unwrap())
+        }
+    };
+    let (status, page) = post(form("wrong")).await;
+    assert_eq!(status, 401, "{page}");
+    assert!(page.contains("unauthorized"), "{page}");
+    assert!(probe_config(&s, &collector).await.fingerprints.is_empty());
+    let (status, page) = post(format!("token={OPERATOR}&pattern=Not+in+the+pages")).await;
+    assert_eq!(status, 422, "{page}");
+    assert!(page.contains("bad_pattern") && page.contains("member p1"), "{page}");
+    let (status, page) = post(form(OPERATOR)).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains(&format!("local.{id}")), "{page}");
+    let config = probe_config(&s, &collector).await;
+    assert_eq!(config.fingerprints[0].pattern, "Access to this resource is restricted");
+    s.stop().await;
+}
