@@ -164,6 +164,17 @@ pub enum AdminAction {
     Revoke { key_id: String },
     /// Rotate the collector key.
     RotateKey,
+    /// List the published blockpage clusters (public; the first 50).
+    Blockpages,
+    /// Promote a blockpage cluster to a fingerprint the probe configuration carries.
+    Promote {
+        cluster_id: String,
+        /// The literal to look for in page bodies (default: the cluster's suggested pattern).
+        #[arg(long)]
+        pattern: Option<String>,
+    },
+    /// Withdraw the fingerprint promoted from a blockpage cluster.
+    Withdraw { cluster_id: String },
 }
 
 #[derive(Debug, clap::Args)]
@@ -585,6 +596,11 @@ pub async fn run(cli: Cli) -> ExitCode {
                 AdminAction::Probes => admin_client::probes(&collector, &token).await,
                 AdminAction::Revoke { key_id } => admin_client::revoke(&collector, &token, key_id).await,
                 AdminAction::RotateKey => admin_client::rotate_key(&collector, &token).await,
+                AdminAction::Blockpages => admin_client::blockpages(&collector, &token).await,
+                AdminAction::Promote { cluster_id, pattern } => {
+                    admin_client::promote(&collector, &token, cluster_id, pattern.as_deref()).await
+                }
+                AdminAction::Withdraw { cluster_id } => admin_client::withdraw(&collector, &token, cluster_id).await,
             };
             match result {
                 Ok(text) => {

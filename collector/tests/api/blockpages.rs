@@ -276,3 +276,28 @@ async fn the_operator_page_lists_clusters_escaped_and_its_form_promotes_with_the
     assert_eq!(config.fingerprints[0].pattern, "Access to this resource is restricted");
     s.stop().await;
 }
+
+#[tokio::test]
+async fn the_admin_command_lists_promotes_and_withdraws() {
+    use vigil_collector::admin_client::{self, AdminError};
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(config(dir.path())).await;
+    for k in [1u8, 2] {
+        let p = web(&format!("q{k}"), "https://site.example/", blockpage(u32::from(k)), "", diff(), &[]);
+        submit(&s, &key(k), vec![p]).await;
+    }
+    let listing = value(&admin_client::blockpages(&s.base, OPERATOR).await.unwrap());
+    let id = listing["clusters"][0]["id"].as_str().unwrap().to_string();
+    match admin_client::promote(&s.base, OPERATOR, &id, Some("absent phrase")).await {
+        Err(AdminError::Api { status: 422, code, message, .. }) => {
+            assert_eq!(code, "bad_pattern");
+            assert!(message.contains("member q1"), "{message}");
+        }
+        other => panic!("expected bad_pattern, got {other:?}"),
+    }
+    let promoted = value(&admin_client::promote(&s.base, OPERATOR, &id, None).await.unwrap());
+    assert_eq!(promoted["name"], json!(format!("local.{id}")));
+    let withdrawn = value(&admin_client::withdraw(&s.base, OPERATOR, &id).await.unwrap());
+    assert_eq!(withdrawn["cluster_id"], json!(id));
+    s.stop().await;
+}
