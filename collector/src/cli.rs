@@ -24,7 +24,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the collector.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Serve the throttling test's decoy: TLS for any SNI with one certificate (docs/throttling.md).
     Decoy {
         /// Where to listen (probes expect port 443: censors match TLS on it).
@@ -268,6 +268,13 @@ pub struct ServeArgs {
     /// Detection parameters (TOML; `collector/detection.toml` lists them with their defaults).
     #[arg(long)]
     pub detection: Option<PathBuf>,
+    #[command(flatten)]
+    pub blockpages: BlockpageArgs,
+}
+
+/// `serve`'s blockpage discovery flags (docs/blockpage-discovery.md).
+#[derive(Debug, clap::Args)]
+pub struct BlockpageArgs {
     /// Blockpage candidates kept for discovery, the oldest dropped past it (0: discovery off;
     /// at most 100000).
     #[arg(long, default_value_t = config::DEFAULT_BLOCKPAGE_MAX_CANDIDATES)]
@@ -362,10 +369,10 @@ impl ServeArgs {
         if let Some(path) = &self.detection {
             c.detection = config::load_detection(path)?;
         }
-        if self.blockpage_max_candidates > 100_000
-            || !(0.05..=1.0).contains(&self.blockpage_similarity)
-            || self.blockpage_min_probes == 0
-            || self.blockpage_min_networks == 0
+        if self.blockpages.blockpage_max_candidates > 100_000
+            || !(0.05..=1.0).contains(&self.blockpages.blockpage_similarity)
+            || self.blockpages.blockpage_min_probes == 0
+            || self.blockpages.blockpage_min_networks == 0
         {
             return Err(CollectorError::Config(
                 "--blockpage-max-candidates must be at most 100000, --blockpage-similarity within 0.05..=1, \
@@ -373,10 +380,10 @@ impl ServeArgs {
                     .into(),
             ));
         }
-        c.blockpage_max_candidates = self.blockpage_max_candidates;
-        c.blockpages.min_probes = self.blockpage_min_probes;
-        c.blockpages.min_networks = self.blockpage_min_networks;
-        c.blockpages.min_similarity = self.blockpage_similarity;
+        c.blockpage_max_candidates = self.blockpages.blockpage_max_candidates;
+        c.blockpages.min_probes = self.blockpages.blockpage_min_probes;
+        c.blockpages.min_networks = self.blockpages.blockpage_min_networks;
+        c.blockpages.min_similarity = self.blockpages.blockpage_similarity;
         Ok(c)
     }
 }
@@ -522,7 +529,7 @@ async fn decoy(listen: SocketAddr, dir: &std::path::Path) -> ExitCode {
 /// Run the command line; the process exit code.
 pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
-        Command::Serve(args) => match serve(args).await {
+        Command::Serve(args) => match serve(*args).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("vigil-collector: {}: {e}", e.label());
