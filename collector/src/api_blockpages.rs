@@ -3,6 +3,7 @@
 //! fingerprint, which `GET /api/v1/probe-config` then carries.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 
 use axum::Json;
 use axum::body::Bytes;
@@ -87,13 +88,32 @@ pub struct ListQuery {
 }
 
 /// The candidates and their published clusters (member indexes), largest first.
-fn published(conn: &Connection, params: &Params) -> rusqlite::Result<(Vec<Member>, Vec<Vec<usize>>)> {
+#[derive(Debug)]
+pub struct Clustered {
+    members: Vec<Member>,
+    groups: Vec<Vec<usize>>,
+}
+
+/// The last clustering, with the candidates' (count, newest seq) it was made from: candidates
+/// only change by insertion and pruning, which change that key.
+#[derive(Debug, Default)]
+pub struct Cache(Mutex<Option<((i64, i64), Arc<Clustered>)>>);
+
+fn published(conn: &Connection, params: &Params, cache: &Cache) -> rusqlite::Result<Arc<Clustered>> {
+    let key = store::version(conn)?;
+    if let Some((k, c)) = cache.0.lock().unwrap_or_else(|e| e.into_inner()).as_ref()
+        && *k == key
+    {
+        return Ok(c.clone());
+    }
     let members = store::members(conn)?;
     let groups = clusters::cluster(&members, params)
         .into_iter()
         .filter(|g| publishable(&g.iter().map(|&i| &members[i]).collect::<Vec<_>>(), params))
         .collect();
-    Ok((members, groups))
+    let clustered = Arc::new(Clustered { members, groups });
+    *cache.0.lock().unwrap_or_else(|e| e.into_inner()) = Some((key, clustered.clone()));
+    Ok(clustered)
 }
 
 fn scrub(s: &str) -> String {
@@ -158,14 +178,21 @@ fn active_by_cluster(conn: &Connection) -> rusqlite::Result<HashMap<String, Stri
 }
 
 /// A page of the published clusters.
-pub fn listing(conn: &Connection, params: &Params, offset: usize, limit: usize) -> rusqlite::Result<Listing> {
-    let (members, groups) = published(conn, params)?;
+pub fn listing(
+    conn: &Connection,
+    params: &Params,
+    cache: &Cache,
+    offset: usize,
+    limit: usize,
+) -> rusqlite::Result<Listing> {
+    let c = published(conn, params, cache)?;
+    let (members, groups) = (&c.members, &c.groups);
     let active = active_by_cluster(conn)?;
     let clusters = groups
         .iter()
         .skip(offset)
         .take(limit)
-        .map(|g| describe(conn, &members, g, &active))
+        .map(|g| describe(conn, members, g, &active))
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(Listing { candidates: members.len(), total: groups.len(), offset, limit, clusters })
 }
@@ -175,7 +202,8 @@ pub async fn list(State(state): State<AppState>, Query(q): Query<ListQuery>) -> 
     let params = state.config.blockpages;
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
     let offset = q.offset.unwrap_or(0).min(MAX_OFFSET);
-    Ok(Json(state.read(move |conn| listing(conn, &params, offset, limit)).await?))
+    let s = state.clone();
+    Ok(Json(state.read(move |conn| listing(conn, &params, &s.blockpages, offset, limit)).await?))
 }
 
 /// The body of a promotion (all optional: `{}` or nothing promotes the suggested pattern).
@@ -192,12 +220,13 @@ struct Checked {
     pages: Vec<(String, String, String)>,
 }
 
-fn find_cluster(conn: &Connection, params: &Params, id: &str) -> rusqlite::Result<Option<Checked>> {
-    let (members, groups) = published(conn, params)?;
+fn find_cluster(conn: &Connection, params: &Params, cache: &Cache, id: &str) -> rusqlite::Result<Option<Checked>> {
+    let c = published(conn, params, cache)?;
+    let (members, groups) = (&c.members, &c.groups);
     let Some(group) = groups.iter().find(|g| cluster_id(&members[g[0]].measurement_id) == id) else {
         return Ok(None);
     };
-    let cluster = describe(conn, &members, group, &active_by_cluster(conn)?)?;
+    let cluster = describe(conn, members, group, &active_by_cluster(conn)?)?;
     let mut pages = Vec::new();
     for &i in group.iter().take(MAX_CHECKED) {
         let m = &members[i];
@@ -268,8 +297,10 @@ pub async fn promote_cluster(
 ) -> Result<LocalFingerprint, HttpError> {
     let params = state.config.blockpages;
     let wanted = id.clone();
-    let (found, active) =
-        state.read(move |conn| Ok((find_cluster(conn, &params, &wanted)?, store::active(conn)?))).await?;
+    let s = state.clone();
+    let (found, active) = state
+        .read(move |conn| Ok((find_cluster(conn, &params, &s.blockpages, &wanted)?, store::active(conn)?)))
+        .await?;
     let Some(found) = found else {
         return Err(HttpError::not_found(format!("no published blockpage cluster {id}")));
     };

@@ -51,8 +51,12 @@ pub fn cluster(members: &[Member], params: &Params) -> Vec<Vec<usize>> {
         for (i, m) in members.iter().enumerate() {
             let Some(key) = m.signature.get(band * rows..(band + 1) * rows) else { continue };
             match buckets.get(key) {
-                // The first of a bucket stands for it: each member is compared once per band.
-                Some(&first) if similarity(&members[first].signature, &m.signature) >= params.min_similarity => {
+                // The first of a bucket stands for it: each member is compared once per band,
+                // and not at all when an earlier band joined them.
+                Some(&first)
+                    if find(&mut parent, first) != find(&mut parent, i)
+                        && similarity(&members[first].signature, &m.signature) >= params.min_similarity =>
+                {
                     union(&mut parent, first, i)
                 }
                 Some(_) => {}

@@ -69,6 +69,13 @@ pub fn prune(tx: &Transaction<'_>, cap: usize) -> rusqlite::Result<usize> {
         .execute(params![cap as i64])
 }
 
+/// What the candidates are now: their count and newest seq (both change with every insertion or
+/// pruning).
+pub fn version(conn: &Connection) -> rusqlite::Result<(i64, i64)> {
+    conn.prepare_cached("SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM blockpage_candidates")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+}
+
 /// Every candidate's clustering columns, oldest first.
 pub fn members(conn: &Connection) -> rusqlite::Result<Vec<Member>> {
     let mut q = conn.prepare(

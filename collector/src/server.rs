@@ -53,6 +53,8 @@ pub struct Shared {
     pub detect_wanted: tokio::sync::Notify,
     /// This process's run, once serving (the collector's own uptime).
     pub uptime: crate::uptime::Uptime,
+    /// The last clustering of the blockpage candidates (redone when they change).
+    pub blockpages: crate::api_blockpages::Cache,
 }
 
 pub type AppState = Arc<Shared>;
@@ -199,6 +201,7 @@ impl Collector {
             parallelism,
             detect_wanted: tokio::sync::Notify::new(),
             uptime: crate::uptime::Uptime::default(),
+            blockpages: crate::api_blockpages::Cache::default(),
         });
         Ok(Collector { state, writer_thread, checkpointer, control })
     }

@@ -93,7 +93,8 @@ fn render(l: &Listing) -> String {
 pub async fn list(State(state): State<AppState>, Query(q): Query<HashMap<String, String>>) -> Response {
     let offset = q.get("offset").and_then(|o| o.parse().ok()).unwrap_or(0usize).min(MAX_OFFSET);
     let params = state.config.blockpages;
-    match state.read(move |conn| listing(conn, &params, offset, MAX_LIMIT)).await {
+    let s = state.clone();
+    match state.read(move |conn| listing(conn, &params, &s.blockpages, offset, MAX_LIMIT)).await {
         Ok(l) => page(StatusCode::OK, "Blockpage candidates", &render(&l)),
         Err(e) => page(e.status, "Error", &format!("<h1>Error</h1><p>{}</p>", esc(&e.message))),
     }

@@ -201,6 +201,9 @@ async fn candidates_are_capped_and_the_listing_is_bounded() {
     let s = Server::start(c).await;
     let pages = (1..=5).map(|n| web(&format!("m{n}"), "https://a.example/", blockpage(n), "", diff(), &[])).collect();
     submit(&s, &key(1), pages).await;
+    // One probe in one network: nothing is published yet (and this clustering is cached).
+    let (_, body) = s.get("/api/v1/blockpage-candidates").await;
+    assert_eq!((value(&body)["candidates"].as_u64(), value(&body)["total"].as_u64()), (Some(3), Some(0)), "{body}");
     let pages = (6..=7).map(|n| web(&format!("m{n}"), "https://a.example/", blockpage(n), "", diff(), &[])).collect();
     submit(&s, &key(2), pages).await;
     let kept: Vec<String> = {
