@@ -321,7 +321,14 @@ pub async fn promote_cluster(
         location_found: "body".into(),
         pattern_type: "contains".into(),
         pattern,
-        expected_countries: found.cluster.countries.iter().map(|c| c.to_ascii_uppercase()).collect(),
+        // `ZZ` (unknown) is no country: a match there only counts with a control difference.
+        expected_countries: found
+            .cluster
+            .countries
+            .iter()
+            .map(|c| c.to_ascii_uppercase())
+            .filter(|c| c != "ZZ" && c.len() == 2)
+            .collect(),
     };
     let op = Op::Promote { cluster_id: id, fingerprint: fingerprint.clone() };
     state.writer.blockpages(op, now_rfc3339()).await.map_err(HttpError::storage)?;
