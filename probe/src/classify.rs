@@ -462,7 +462,8 @@ fn http_differs_from_control(keys: &WebKeys) -> Option<bool> {
 fn blockpage_hits(keys: &WebKeys, ctx: &Context) -> Vec<FpHit> {
     let mut hits: Vec<FpHit> = Vec::new();
     for response in keys.requests.iter().filter_map(|t| t.response.as_ref()) {
-        for hit in ctx.fingerprints.http(&response.body.text(), &text_headers(&response.headers), ctx.probe_cc) {
+        let text = crate::http::page_text(&response.body, &response.headers);
+        for hit in ctx.fingerprints.http(&text, &text_headers(&response.headers), ctx.probe_cc) {
             if !hits.iter().any(|h| h.name == hit.name) {
                 hits.push(hit);
             }
@@ -493,11 +494,12 @@ fn decide(keys: &WebKeys, ctx: &Context, dns: &DnsFindings, http_hits: &[FpHit])
     // 1. A known blockpage anywhere in the chain is HTTP blocking (OONI: http-diff), unless the DNS
     //    already pointed us at it, which is DNS blocking.
     //    Scope: a hit confirms alone in its row's countries; a national or ISP row elsewhere
-    //    confirms with a difference from the control; and a hit that does not confirm, on the page
-    //    the control gets too (a news article quoting a blockpage), is no evidence at all.
+    //    confirms with a difference from the control; and no hit, not even one in its row's
+    //    country, is evidence on the page the control gets too (a news article quoting a
+    //    blockpage, a CDN's challenge the control was shown as well): that page is the site's own.
     let differs = http_differs_from_control(keys);
     let confirms = |h: &FpHit| h.confirmed || (h.wide && differs == Some(true));
-    let evidence = http_hits.iter().filter(|h| confirms(h) || differs != Some(false));
+    let evidence = http_hits.iter().filter(|_| differs != Some(false));
     if let Some(hit) = evidence.max_by_key(|h| confirms(h)) {
         if dns_inconsistent {
             return dns_verdict(&format!("the address served a known blockpage ({})", hit.name));

@@ -285,9 +285,10 @@ async fn get_once(url: &Url, addrs: &[IpAddr], cfg: &HttpConfig, clock: &Clock) 
             }
             body.extend_from_slice(&chunk);
         }
-        // The bytes as received (OONI's base64 form when not UTF-8); the title from a text view.
+        // The bytes as received (OONI's base64 form when not UTF-8); the title from the text in
+        // the page's charset.
         let body = MaybeBinary::from_bytes(body);
-        let title = extract_title(&body.text());
+        let title = extract_title(&page_text(&body, &headers));
         Ok::<_, reqwest::Error>(HttpResponse {
             code,
             headers,
@@ -329,6 +330,13 @@ pub fn header<'a>(headers: &'a BTreeMap<String, MaybeBinary>, name: &str) -> Opt
     headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v)
 }
 
+/// The page as text, for its title and fingerprints: decoded by the charset it declares
+/// (`charset::decode`); the recorded body stays byte for byte.
+pub fn page_text<'a>(body: &'a MaybeBinary, headers: &BTreeMap<String, MaybeBinary>) -> std::borrow::Cow<'a, str> {
+    let content_type = header(headers, "content-type").map(|v| v.text());
+    crate::charset::decode(body.as_bytes(), content_type.as_deref())
+}
+
 /// The page's `<title>`, whitespace collapsed.
 pub fn extract_title(body: &str) -> Option<String> {
     static RE: OnceLock<regex_lite::Regex> = OnceLock::new();
@@ -341,6 +349,15 @@ pub fn extract_title(body: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn titles_are_read_in_the_page_charset() {
+        let body = MaybeBinary::from_bytes(b"<title>\xc4\xee\xf1\xf2\xf3\xef</title>".to_vec());
+        let headers =
+            [("Content-Type".to_string(), MaybeBinary::Text("text/html; charset=windows-1251".into()))].into();
+        assert_eq!(extract_title(&page_text(&body, &headers)).as_deref(), Some("Доступ"));
+        assert_eq!(extract_title(&page_text(&body, &BTreeMap::new())).as_deref(), Some("\u{fffd}".repeat(6).as_str()));
+    }
 
     #[test]
     fn titles_are_extracted_and_collapsed() {

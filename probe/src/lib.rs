@@ -8,6 +8,7 @@
 
 pub mod battery;
 pub mod bogon;
+pub mod charset;
 pub mod classify;
 pub mod cli;
 pub mod clock;

@@ -28,6 +28,9 @@ impl FingerprintLookup for Fps {
             // A national row that lists no country (as many do): never confirms alone.
             hits.push(FpHit { name: "test.national".into(), confirmed: false, wide: true });
         }
+        if body.contains("Доступ ограничен") {
+            hits.push(FpHit { name: "test.cyrillic".into(), confirmed: true, wide: true });
+        }
         if headers.get("Location").is_some_and(|l| l.starts_with("http://blocked.example")) {
             hits.push(FpHit { name: "test.location".into(), confirmed: true, wide: false });
         }
@@ -768,4 +771,58 @@ fn a_forward_to_a_blockpage_is_blocking_and_an_ordinary_forward_is_not() {
     k.control = Some(control_ok(&[REAL], landing.len() as i64, ""));
     let ordinary = run(k, Target::Http, "ZZ");
     assert_eq!(verdict(&ordinary), (Blocking::No, Some(true), None), "{:?}", ordinary.x_reasons);
+}
+
+/// Issue 15: a blockpage in windows-1251 (charset in the header) or KOI8-R (charset in a meta tag
+/// only) is decoded before fingerprints are matched.
+#[test]
+fn a_blockpage_in_a_legacy_charset_is_decoded_before_matching() {
+    // "Доступ ограничен" in windows-1251 and in KOI8-R.
+    let cp1251: &[u8] = b"\xc4\xee\xf1\xf2\xf3\xef \xee\xe3\xf0\xe0\xed\xe8\xf7\xe5\xed";
+    let koi8: &[u8] = b"\xe4\xcf\xd3\xd4\xd5\xd0 \xcf\xc7\xd2\xc1\xce\xc9\xde\xc5\xce";
+    let meta: &[u8] = b"<meta http-equiv=\"Content-Type\" content=\"text/html; charset=koi8-r\"><p>";
+    type Headers<'a> = &'a [(&'a str, &'a str)];
+    let pages: [(Vec<u8>, Headers); 2] = [
+        (
+            [b"<html><title>".as_slice(), cp1251, b"</title>"].concat(),
+            &[("Content-Type", "text/html; charset=windows-1251")],
+        ),
+        ([meta, koi8].concat(), &[("Content-Type", "text/html")]),
+    ];
+    for (body, headers) in pages {
+        let mut k = keys();
+        k.tls_handshakes = vec![];
+        let mut tx = response(&format!("http://{HOST}/"), 200, "", "", headers);
+        let r = tx.response.as_mut().unwrap();
+        r.body_length = body.len() as u64;
+        r.body = vigil_report::MaybeBinary::from_bytes(body);
+        k.requests = vec![tx];
+        k.control = Some(control_ok(&[REAL], 30_000, "Platform home"));
+        let out = run(k, Target::Http, "RU");
+        assert_eq!(
+            verdict(&out),
+            (Blocking::HttpDiff, Some(false), Some(Mechanism::HttpBlockpage)),
+            "{:?}",
+            out.x_reasons
+        );
+        assert!(out.x_confirmed && out.x_fingerprints.contains(&"test.cyrillic".to_string()));
+    }
+}
+
+/// Issue 15: a page the control gets too is the site's own, even when it matches a row that
+/// confirms in the probe's country (a news article in Iran quoting the peyvandha.ir page).
+#[test]
+fn a_page_the_control_gets_too_is_no_blockpage_even_in_the_rows_country() {
+    let article = "<html><title>Filtering in Iran</title>Blocked sites show peyvandha.ir in a frame</html>";
+    let mut k = keys();
+    k.tls_handshakes = vec![];
+    k.requests = vec![response(&format!("http://{HOST}/"), 200, article, "Filtering in Iran", &[])];
+    k.control = Some(control_ok(&[REAL], article.len() as i64, "Filtering in Iran"));
+    let same = run(k.clone(), Target::Http, "IR");
+    assert_eq!(verdict(&same), (Blocking::No, Some(true), None), "{:?}", same.x_reasons);
+    // Served in place of another page, the same text is the blockpage it names.
+    k.control = Some(control_ok(&[REAL], 40_000, "Platform home"));
+    let differs = run(k, Target::Http, "IR");
+    assert_eq!(differs.mechanism, Some(Mechanism::HttpBlockpage));
+    assert!(differs.x_confirmed);
 }

@@ -699,7 +699,7 @@ def national_misc():
          "<html><head>{meta}<title>Makluman/Notification</title></head><body><p>This website is not available in Malaysia as it violate(s) the National law(s).</p><p>Hubungi: aduanskmm@mcmc.gov.my</p></body></html>\n",
          "http://www.bet365.com/"),
         ("sg_starhub", "SG", "en", "utf-8", "after cl.isp_sg_starhub_block_mda1",
-         "<html><head><title>StarHub</title></head><body><p>The site requested is unavailable as it contains prohibited material that is against the public interest. Should you have any queries please contact the IMDA.</p></body></html>\n",
+         "<html><head><title>StarHub</title></head><body><p>The site requested is unavailable as it contains prohibited material that is against the public interest. Should you have further enquiries on the matter, please submit them to the e-feedback portal at the Singapore Police Force website.</p></body></html>\n",
          "http://www.ashleymadison.com/"),
         ("sg_starhub", "SG", "en", "utf-8", "after cl.isp_sg_starhub_block_forward (meta refresh to starhub.com/mda-blocked)",
          "<html><head><meta http-equiv=\"refresh\" content=\"0;URL=http://www.starhub.com/mda-blocked/01.html\"></head><body></body></html>\n",
@@ -720,7 +720,7 @@ def national_misc():
          "<html><head>{meta}<title>Geblokkeerde website</title></head><body><p>De website {url} werd geblokkeerd op bevel van de Belgische overheid.</p><img src=\"http://networkmsg.telenet.be/blocked/bea/logo.png\"></body></html>\n",
          "http://www.betfair.com/"),
         ("dk_national", "DK", "da", "iso-8859-1", "after ooni.dk_0, latin-1",
-         "<html><head>{meta}<title>Adgang blokeret</title></head><body><p>Retten har ved kendelse pålagt internetudbyderen at lægge at blokere for adgang til siden.</p><p>{url}</p></body></html>\n",
+         "<html><head>{meta}<title>Adgang blokeret</title></head><body><p>Teleudbyderen er ved kendelse fra retten pålagt at blokere for adgang til siden.</p><p>{url}</p></body></html>\n",
          "http://www.thepiratebay.org/"),
         ("dk_national", "DK", "da", "utf-8", "after cp.c_isp_dk_tdc",
          "<html><head><meta charset=\"utf-8\"><title>TDC – siden er blokeret</title></head><body><p>Siden {url} er blokeret efter dom.</p><a href=\"mailto:filter-stopside@tdc.dk\">filter-stopside@tdc.dk</a></body></html>\n",
@@ -741,7 +741,7 @@ def national_misc():
          "<html><head><title>Shaw</title></head><body><p>Access to this site has been blocked by an Order issued by the Federal Court of Canada.</p></body></html>\n",
          "http://www.goldtv.biz/"),
         ("ca_court", "CA", "fr", "utf-8", "after ooni.ca_2 (Rogers/Telus/TVA), bilingual",
-         "<html><head><title>Blocked</title></head><body><p>Access to the location you have attempted to reach has been disabled pursuant to an Order&nbsp;of the Federal Court of Canada.</p><p>L'accès à l'emplacement que vous avez tenté d'atteindre a été désactivé en vertu d'une ordonnance de la Cour fédérale.</p></body></html>\n",
+         "<html><head><title>Blocked</title></head><body><p>Access to the location you have attempted to reach has been disabled pursuant to an Order&nbsp;of the Federal Court (Canada).</p><p>L'accès à l'emplacement que vous avez tenté d'atteindre a été désactivé en vertu d'une ordonnance de la Cour fédérale.</p></body></html>\n",
          "http://www.goldtv.ca/"),
         ("ua_national", "UA", "uk", "windows-1251", "after ooni.ua_0, windows-1251",
          "<html><head>{meta}<title>Доступ заборонено</title></head><body><p>Відвідування даного ресурсу заборонено згідно з рішенням РНБО.</p><p>{url}</p></body></html>\n",
@@ -759,10 +759,10 @@ def national_misc():
          "<html dir=\"rtl\"><head>{meta}<title>موقع محجوب</title></head><body><p>THIS WEBSITE HAS BEEN BLOCKED BASED ON A COURT ORDER FROM THE LEBANESE JUDICIAL SYSTEM.</p><p>تم حجب هذا الموقع بناءً على قرار قضائي.</p></body></html>\n",
          "http://www.grindr.com/"),
         ("mm_mtc", "MM", "en", "utf-8", "after cl.nat_mm_transportcomms_block",
-         "<html><head><title>Blocked</title></head><body><p>You have tried to access a web page which has been blocked as per directive received from the Ministry of Transport and Communications.</p></body></html>\n",
+         "<html><head><title>Blocked</title></head><body><p>You have tried to access a web page which has been blocked as per directive received from the Ministry of Transport and Communications of Myanmar.</p></body></html>\n",
          "http://www.facebook.com/"),
         ("mm_mtc", "MM", "my", "utf-8", "after cl.nat_mm_transportcomms_block, with Burmese",
-         "<html><head><meta charset=\"utf-8\"><title>Blocked</title></head><body><p>ဤဝက်ဘ်ဆိုက်ကို ပိတ်ပင်ထားပါသည်။</p><p>You have tried to access a web page which has been blocked as per directive received from the Ministry of Transport and Communications.</p></body></html>\n",
+         "<html><head><meta charset=\"utf-8\"><title>Blocked</title></head><body><p>ဤဝက်ဘ်ဆိုက်ကို ပိတ်ပင်ထားပါသည်။</p><p>You have tried to access a web page which has been blocked as per directive received from the Ministry of Transport and Communications of Myanmar.</p></body></html>\n",
          "http://www.irrawaddy.com/"),
         ("ug_ucc", "UG", "en", "utf-8", "after ooni.ug_0",
          "<html><head><title>Blocked</title></head><body><p>According to UCC regulation, Pornography pages are restricted for browsing.</p></body></html>\n",
@@ -797,6 +797,18 @@ def national_misc():
         ("cn_icp", "CN", "zh-CN", "gb2312", "after cp.c_isp_cn_runxun_body, GB2312",
          "<html><head>{meta}<title>网站未备案</title></head><body><p>根据工信部相关规定，未备案网站不得提供服务。</p><p><a href=\"http://www.runxun.com/weibeian.html\">www.runxun.com</a></p></body></html>\n",
          "http://www.example.com.cn/"),
+        ("cn_idc", "CN", "zh-CN", "gbk", "after cp.e_unk_cn_not_filed_1 (Censored Planet: a Chinese data centre's page for a domain without ICP filing), GBK",
+         "<html><head>{meta}<title>域名未备案</title></head><body><div style=\"text-align:center;margin-top:80px\"><h2>您好，该域名未备案，已被封停，请联系机房核实！！！！</h2></div></body></html>\n",
+         "http://www.example-unfiled.cn/"),
+        ("cn_idc", "CN", "zh-CN", "gb2312", "after cp.e_unk_china_web_blocked (Censored Planet), GB2312",
+         "<html><head>{meta}<title>网站屏蔽提示</title></head><body><div class=\"box\"><p>您访问的网站被屏蔽，有可能是以下原因造成：</p><ol><li>该网站未备案；</li><li>该网站含有违法违规内容。</li></ol></div></body></html>\n",
+         "http://www.example-blocked.cn/"),
+        ("tw_tanwp", "TW", "zh-TW", "big5", "after cp.e_unk_org_tw_1_satellite (Censored Planet: TANet's filtering system), Big5",
+         "<html><head>{meta}<title> TANWP不當資訊防護系統 - 您疑似欲連線至不當網站</title></head><body><h2>您疑似欲連線至不當網站</h2><p>{url}</p></body></html>\n",
+         "http://www.example-gambling.com/"),
+        ("kr_skt", "KR", "ko", "euc-kr", "after ooni.kr_5 (the SK Telecom youth filter page by its title only), EUC-KR",
+         "<html><head>{meta}<title>청소년 유해차단서비스</title></head><body><p>청소년에게 유해한 사이트로 접속이 차단되었습니다.</p></body></html>\n",
+         "http://www.example-adult.kr/"),
         ("cy_national", "CY", "el", "utf-8", "after ooni.cy_0",
          "<html><head><meta charset=\"utf-8\"><title>Εθνική Αρχή Στοιχημάτων</title></head><body><p>Η πρόσβαση στην ιστοσελίδα {url} απαγορεύεται.</p><a href=\"http://www.nba.com.cy/Eas/eas.nsf/All/6F7F17A7790A55C8C2257B130055C86F\">Κατάλογος</a></body></html>\n",
          "http://www.bet365.com/"),
@@ -817,6 +829,9 @@ def national_misc():
         counts[vendor] = counts.get(vendor, 0) + 1
         folder = cc.lower()
         stem = vendor.split("_", 1)[1] if "_" in vendor else vendor
+        taken = {q["file"] for q in PAGES}
+        while tmpl and f"blockpages/{folder}/{stem}_{counts[vendor]}.html" in taken:
+            counts[vendor] += 1
         name = f"blockpages/{folder}/{stem}_{counts[vendor]}.html"
         if tmpl == "":
             name = f"blockpages/{folder}/{stem}_redirect_{counts[vendor]}.html"
