@@ -97,7 +97,10 @@ pub struct Clustered {
 /// The last clustering, with the candidates' (count, newest seq) it was made from: candidates
 /// only change by insertion and pruning, which change that key.
 #[derive(Debug, Default)]
-pub struct Cache(Mutex<Option<((i64, i64), Arc<Clustered>)>>);
+pub struct Cache(Mutex<Option<(Version, Arc<Clustered>)>>);
+
+/// The candidates' count and newest seq (`blockpages_store::version`).
+type Version = (i64, i64);
 
 fn published(conn: &Connection, params: &Params, cache: &Cache) -> rusqlite::Result<Arc<Clustered>> {
     let key = store::version(conn)?;
