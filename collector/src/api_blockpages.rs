@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use vigil_report::protocol::LocalFingerprint;
 
 use crate::api_admin::authorize;
-use crate::blockpages::{self, MAX_TEXT_CHARS, cut, normalise_pattern};
+use crate::blockpages::{self, MAX_TEXT_BYTES, cut, normalise_pattern};
 use crate::blockpages_cluster::{self as clusters, Member, Params, cluster_id, common_phrase, publishable};
 use crate::blockpages_store::{self as store, Op};
 use crate::error::{ApiCode, HttpError};
@@ -27,8 +27,8 @@ pub const MAX_LIMIT: usize = 50;
 pub const MAX_OFFSET: usize = 10_000;
 /// Members a cluster shows as evidence (titles, excerpts, measurement ids).
 pub const SAMPLE: usize = 5;
-/// Characters of each published excerpt.
-pub const EXCERPT_CHARS: usize = 280;
+/// Bytes of each published excerpt (cut at a character boundary).
+pub const EXCERPT_BYTES: usize = 280;
 /// Networks a cluster lists.
 pub const MAX_NETWORKS: usize = 50;
 /// Members whose phrases and pages a suggestion and a promotion check (the oldest).
@@ -152,7 +152,7 @@ fn describe(
         if !d.domain.is_empty() && !domains.contains(&d.domain) {
             domains.push(d.domain);
         }
-        excerpts.push(scrub(cut(&d.text, EXCERPT_CHARS)));
+        excerpts.push(scrub(cut(&d.text, EXCERPT_BYTES)));
     }
     let phrases = group
         .iter()
@@ -262,8 +262,8 @@ pub fn check_pattern(pattern: &str, pages: &[(String, String, String)]) -> Resul
         return Err("the pattern has no word left once normalised (digits, URLs and punctuation are ignored)".into());
     }
     for (id, text, raw) in pages {
-        // A member's kept text is cut at MAX_TEXT_CHARS: past it only the page itself decides.
-        let in_text = text.contains(&normal) || text.len() >= MAX_TEXT_CHARS;
+        // A member's kept text is cut at MAX_TEXT_BYTES: past it only the page itself decides.
+        let in_text = text.contains(&normal) || text.len() >= MAX_TEXT_BYTES;
         if !in_text || !raw.contains(pattern) {
             return Err(format!(
                 "the pattern {pattern:?} is not in the page of member {id} ({} of the cluster's members checked)",

@@ -10,10 +10,10 @@ use vigil_report::MaybeBinary;
 
 /// Bytes of a body looked at (a blockpage says what it is in its first few KiB).
 pub const MAX_SCAN_BYTES: usize = 64 * 1024;
-/// Characters of normalised text kept per candidate (promotion checks patterns against it).
-pub const MAX_TEXT_CHARS: usize = 4096;
-/// Characters of a title kept.
-pub const MAX_TITLE_CHARS: usize = 200;
+/// Bytes of normalised text kept per candidate (promotion checks patterns against it).
+pub const MAX_TEXT_BYTES: usize = 4096;
+/// Bytes of a title kept.
+pub const MAX_TITLE_BYTES: usize = 200;
 /// Literal phrases kept per candidate, and their length bounds (bytes).
 pub const MAX_PHRASES: usize = 24;
 pub const MIN_PHRASE_BYTES: usize = 8;
@@ -31,7 +31,7 @@ const MAX_MARKUP_TOKENS: usize = 2000;
 pub struct Page {
     pub domain: String,
     pub title: String,
-    /// Normalised text (see [`normalise`]), at most [`MAX_TEXT_CHARS`].
+    /// Normalised text (see the module), at most [`MAX_TEXT_BYTES`].
     pub text: String,
     /// Visible text runs as the probe's matcher sees the body (case kept, no digits).
     pub phrases: Vec<String>,
@@ -79,9 +79,9 @@ pub fn page(domain: String, body: &MaybeBinary, content_type: &str, title: &str)
     let bytes = &body.as_bytes()[..body.len().min(MAX_SCAN_BYTES)];
     let html = decode(bytes, content_type);
     let visible = strip_tags(&html);
-    let title = cut(title.trim(), MAX_TITLE_CHARS).to_string();
+    let title = cut(title.trim(), MAX_TITLE_BYTES).to_string();
     let words = words(&decode_entities(&visible));
-    let text = cut(&words.join(" "), MAX_TEXT_CHARS).to_string();
+    let text = cut(&words.join(" "), MAX_TEXT_BYTES).to_string();
     // The probe matches a body's lossy UTF-8 text: a phrase from a body in another charset is
     // only usable when it is ASCII.
     let ascii_only = matches!(body, MaybeBinary::Binary(_));

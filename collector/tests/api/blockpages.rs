@@ -199,12 +199,16 @@ async fn candidates_are_capped_and_the_listing_is_bounded() {
     let mut c = config(dir.path());
     c.blockpage_max_candidates = 3;
     let s = Server::start(c).await;
-    let pages = (1..=5).map(|n| web(&format!("m{n}"), "https://a.example/", blockpage(n), "", diff(), &[])).collect();
+    let long = |n: u32| {
+        let more = "Further information about this restriction is available from the authority. ".repeat(5);
+        Value::String(format!("{}<p>{more}</p>", blockpage(n).as_str().unwrap()))
+    };
+    let pages = (1..=5).map(|n| web(&format!("m{n}"), "https://a.example/", long(n), "", diff(), &[])).collect();
     submit(&s, &key(1), pages).await;
     // One probe in one network: nothing is published yet (and this clustering is cached).
     let (_, body) = s.get("/api/v1/blockpage-candidates").await;
     assert_eq!((value(&body)["candidates"].as_u64(), value(&body)["total"].as_u64()), (Some(3), Some(0)), "{body}");
-    let pages = (6..=7).map(|n| web(&format!("m{n}"), "https://a.example/", blockpage(n), "", diff(), &[])).collect();
+    let pages = (6..=7).map(|n| web(&format!("m{n}"), "https://a.example/", long(n), "", diff(), &[])).collect();
     submit(&s, &key(2), pages).await;
     let kept: Vec<String> = {
         let db = s.db();
@@ -214,7 +218,26 @@ async fn candidates_are_capped_and_the_listing_is_bounded() {
     assert_eq!(kept, ["m5", "m6", "m7"], "the oldest are dropped past the cap");
     assert_eq!(s.stored_count(), 7, "measurements themselves are all kept");
     let (_, body) = s.get("/api/v1/blockpage-candidates").await;
-    assert_eq!(value(&body)["clusters"][0]["evidence"], json!(["m5", "m6", "m7"]), "{body}");
+    let cluster = &value(&body)["clusters"][0];
+    assert_eq!(cluster["evidence"], json!(["m5", "m6", "m7"]), "{body}");
+    let excerpt = cluster["excerpts"][0].as_str().unwrap();
+    assert!((270..=280).contains(&excerpt.len()), "excerpts are cut at 280 bytes: {} {excerpt}", excerpt.len());
+    // At most 500 active fingerprints: the 501st promotion is refused.
+    {
+        let db = s.db();
+        for i in 0..500 {
+            db.execute(
+                "INSERT INTO blockpage_fingerprints (name, cluster_id, location_found, pattern_type, pattern,
+                     expected_countries, promoted_at) VALUES (?1, ?2, 'body', 'contains', 'blocked page', '', 'now')",
+                rusqlite::params![format!("local.f{i:015}"), format!("f{i:015}")],
+            )
+            .unwrap();
+        }
+    }
+    let id = cluster["id"].as_str().unwrap();
+    let (status, body) =
+        s.admin(reqwest::Method::POST, &format!("/api/v1/admin/blockpage-candidates/{id}/promote")).await;
+    assert_eq!((status, error_code(&body).as_str()), (409, "too_many_fingerprints"), "{body}");
     for bad in ["limit=51", "limit=0", "offset=10001", "offset=-1", "size=1"] {
         let (status, body) = s.get(&format!("/api/v1/blockpage-candidates?{bad}")).await;
         assert_eq!((status, error_code(&body).as_str()), (400, "bad_parameter"), "{bad}: {body}");
