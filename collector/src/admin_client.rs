@@ -14,11 +14,26 @@ pub enum AdminError {
 
 /// Call `method path` on `collector` with the operator token; the answer's JSON text.
 pub async fn call(collector: &str, token: &str, method: Method, path: &str) -> Result<String, AdminError> {
+    call_with(collector, token, method, path, None).await
+}
+
+/// [`call`] with a JSON body.
+pub async fn call_with(
+    collector: &str,
+    token: &str,
+    method: Method,
+    path: &str,
+    body: Option<String>,
+) -> Result<String, AdminError> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let url = format!("{}{path}", collector.trim_end_matches('/'));
     let http = |source| AdminError::Http { url: url.clone(), source };
     let client = reqwest::Client::builder().build().map_err(http)?;
-    let resp = client.request(method, &url).bearer_auth(token).send().await.map_err(http)?;
+    let mut req = client.request(method, &url).bearer_auth(token);
+    if let Some(b) = body {
+        req = req.header(reqwest::header::CONTENT_TYPE, "application/json").body(b);
+    }
+    let resp = req.send().await.map_err(http)?;
     let status = resp.status();
     let text = resp.text().await.map_err(http)?;
     if status.is_success() {
@@ -41,4 +56,23 @@ pub async fn revoke(collector: &str, token: &str, key_id: &str) -> Result<String
 
 pub async fn rotate_key(collector: &str, token: &str) -> Result<String, AdminError> {
     call(collector, token, Method::POST, "/api/v1/admin/rotate-key").await
+}
+
+pub async fn blockpages(collector: &str, token: &str) -> Result<String, AdminError> {
+    call(collector, token, Method::GET, "/api/v1/blockpage-candidates?limit=50").await
+}
+
+pub async fn promote(
+    collector: &str,
+    token: &str,
+    cluster_id: &str,
+    pattern: Option<&str>,
+) -> Result<String, AdminError> {
+    let body = serde_json::json!({ "pattern": pattern }).to_string();
+    let path = format!("/api/v1/admin/blockpage-candidates/{cluster_id}/promote");
+    call_with(collector, token, Method::POST, &path, Some(body)).await
+}
+
+pub async fn withdraw(collector: &str, token: &str, cluster_id: &str) -> Result<String, AdminError> {
+    call(collector, token, Method::POST, &format!("/api/v1/admin/blockpage-candidates/{cluster_id}/withdraw")).await
 }

@@ -17,14 +17,19 @@ use crate::store::{self, ProbeRow};
 
 /// Check the operator token (`admin_disabled` when none is configured, `unauthorized` when wrong).
 pub fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), HttpError> {
-    let Some(expected) = &state.config.operator_token else {
-        return Err(HttpError::forbidden(ApiCode::AdminDisabled, "no operator token is configured"));
-    };
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
+    authorize_token(state, given)
+}
+
+/// Check an operator token given some other way (the operator page's form).
+pub fn authorize_token(state: &AppState, given: Option<&str>) -> Result<(), HttpError> {
+    let Some(expected) = &state.config.operator_token else {
+        return Err(HttpError::forbidden(ApiCode::AdminDisabled, "no operator token is configured"));
+    };
     match given {
         Some(t) if secret_eq(expected, t) => Ok(()),
         _ => Err(HttpError::new(StatusCode::UNAUTHORIZED, ApiCode::Unauthorized, "missing or wrong operator token")),

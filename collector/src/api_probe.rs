@@ -261,13 +261,14 @@ pub async fn submit(
 /// `GET /api/v1/probe-config`: the configuration probes follow, signed by the collector.
 pub async fn probe_config(State(state): State<AppState>) -> Result<Json<Signed>, HttpError> {
     let cfg = &state.config;
+    let fingerprints = state.read(crate::blockpages_store::fingerprints).await?;
     let statement = ProbeConfigStatement {
         kind: "probe-config".into(),
         issued_at: now_rfc3339(),
         interval_minutes: cfg.interval_minutes,
         control_url: cfg.control_url(),
         battery_toml: cfg.battery_toml.clone(),
-        fingerprints: Vec::new(),
+        fingerprints,
     };
     Signed::sign_json(STATEMENT_FORMAT, &statement, &state.current_key())
         .map(Json)

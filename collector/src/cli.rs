@@ -24,7 +24,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the collector.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Serve the throttling test's decoy: TLS for any SNI with one certificate (docs/throttling.md).
     Decoy {
         /// Where to listen (probes expect port 443: censors match TLS on it).
@@ -164,6 +164,17 @@ pub enum AdminAction {
     Revoke { key_id: String },
     /// Rotate the collector key.
     RotateKey,
+    /// List the published blockpage clusters (public; the first 50).
+    Blockpages,
+    /// Promote a blockpage cluster to a fingerprint the probe configuration carries.
+    Promote {
+        cluster_id: String,
+        /// The literal to look for in page bodies (default: the cluster's suggested pattern).
+        #[arg(long)]
+        pattern: Option<String>,
+    },
+    /// Withdraw the fingerprint promoted from a blockpage cluster.
+    Withdraw { cluster_id: String },
 }
 
 #[derive(Debug, clap::Args)]
@@ -257,6 +268,26 @@ pub struct ServeArgs {
     /// Detection parameters (TOML; `collector/detection.toml` lists them with their defaults).
     #[arg(long)]
     pub detection: Option<PathBuf>,
+    #[command(flatten)]
+    pub blockpages: BlockpageArgs,
+}
+
+/// `serve`'s blockpage discovery flags (docs/blockpage-discovery.md).
+#[derive(Debug, clap::Args)]
+pub struct BlockpageArgs {
+    /// Blockpage candidates kept for discovery, the oldest dropped past it (0: discovery off;
+    /// at most 100000).
+    #[arg(long, default_value_t = config::DEFAULT_BLOCKPAGE_MAX_CANDIDATES)]
+    pub blockpage_max_candidates: usize,
+    /// A blockpage cluster is published when it spans this many probes ...
+    #[arg(long, default_value_t = 2)]
+    pub blockpage_min_probes: usize,
+    /// ... or this many networks (country and ASN).
+    #[arg(long, default_value_t = 2)]
+    pub blockpage_min_networks: usize,
+    /// Estimated Jaccard similarity (0.05..=1) two candidate pages need to join a cluster.
+    #[arg(long, default_value_t = 0.3)]
+    pub blockpage_similarity: f64,
 }
 
 impl ServeArgs {
@@ -338,6 +369,21 @@ impl ServeArgs {
         if let Some(path) = &self.detection {
             c.detection = config::load_detection(path)?;
         }
+        if self.blockpages.blockpage_max_candidates > 100_000
+            || !(0.05..=1.0).contains(&self.blockpages.blockpage_similarity)
+            || self.blockpages.blockpage_min_probes == 0
+            || self.blockpages.blockpage_min_networks == 0
+        {
+            return Err(CollectorError::Config(
+                "--blockpage-max-candidates must be at most 100000, --blockpage-similarity within 0.05..=1, \
+                 --blockpage-min-probes and --blockpage-min-networks positive"
+                    .into(),
+            ));
+        }
+        c.blockpage_max_candidates = self.blockpages.blockpage_max_candidates;
+        c.blockpages.min_probes = self.blockpages.blockpage_min_probes;
+        c.blockpages.min_networks = self.blockpages.blockpage_min_networks;
+        c.blockpages.min_similarity = self.blockpages.blockpage_similarity;
         Ok(c)
     }
 }
@@ -483,7 +529,7 @@ async fn decoy(listen: SocketAddr, dir: &std::path::Path) -> ExitCode {
 /// Run the command line; the process exit code.
 pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
-        Command::Serve(args) => match serve(args).await {
+        Command::Serve(args) => match serve(*args).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("vigil-collector: {}: {e}", e.label());
@@ -557,6 +603,11 @@ pub async fn run(cli: Cli) -> ExitCode {
                 AdminAction::Probes => admin_client::probes(&collector, &token).await,
                 AdminAction::Revoke { key_id } => admin_client::revoke(&collector, &token, key_id).await,
                 AdminAction::RotateKey => admin_client::rotate_key(&collector, &token).await,
+                AdminAction::Blockpages => admin_client::blockpages(&collector, &token).await,
+                AdminAction::Promote { cluster_id, pattern } => {
+                    admin_client::promote(&collector, &token, cluster_id, pattern.as_deref()).await
+                }
+                AdminAction::Withdraw { cluster_id } => admin_client::withdraw(&collector, &token, cluster_id).await,
             };
             match result {
                 Ok(text) => {
@@ -611,6 +662,25 @@ mod tests {
         let e = serve(&["--open-enrollment", "--open-enrollments-per-minute", "0"]).unwrap_err();
         assert!(e.contains("--open-enrollments-per-minute must be at least 1"), "{e}");
         assert_eq!(serve(&["--open-enrollments-per-minute", "1"]).unwrap().open_enrollments_per_minute, 1);
+    }
+
+    #[test]
+    fn blockpage_discovery_bounds_are_flags_checked_at_start() {
+        let c = serve(&[]).unwrap();
+        assert_eq!(c.blockpage_max_candidates, config::DEFAULT_BLOCKPAGE_MAX_CANDIDATES);
+        assert_eq!(c.blockpages, crate::blockpages_cluster::Params::default());
+        let flags = ["--blockpage-max-candidates", "0", "--blockpage-min-probes", "3", "--blockpage-similarity", "0.6"];
+        let c = serve(&flags).unwrap();
+        assert_eq!((c.blockpage_max_candidates, c.blockpages.min_probes, c.blockpages.min_similarity), (0, 3, 0.6));
+        for bad in [
+            &["--blockpage-max-candidates", "100001"][..],
+            &["--blockpage-similarity", "1.5"],
+            &["--blockpage-similarity", "0"],
+            &["--blockpage-min-networks", "0"],
+        ] {
+            let e = serve(bad).unwrap_err();
+            assert!(e.contains("--blockpage-max-candidates must be at most 100000"), "{bad:?}: {e}");
+        }
     }
 
     #[test]

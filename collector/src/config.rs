@@ -104,6 +104,9 @@ pub const FD_RESERVE: u64 = 64;
 /// (`vigil_control::MAX_REQUEST_BYTES`) and the disclosure import (`MAX_IMPORT_BYTES`).
 pub const DEFAULT_MAX_OTHER_BODY_BYTES: usize = 64 * 1024;
 
+/// Blockpage candidates kept (the oldest dropped past it; 0: discovery off).
+pub const DEFAULT_BLOCKPAGE_MAX_CANDIDATES: usize = 10_000;
+
 /// Everything `vigil-collector serve` needs.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -179,6 +182,10 @@ pub struct Config {
     /// How often the serving collector records itself alive (`uptime`): after a crash, its
     /// downtime is known to within this.
     pub uptime_interval: Duration,
+    /// See [`DEFAULT_BLOCKPAGE_MAX_CANDIDATES`].
+    pub blockpage_max_candidates: usize,
+    /// Blockpage clustering: LSH rows per band, similarity, and what a published cluster spans.
+    pub blockpages: crate::blockpages_cluster::Params,
 }
 
 impl Config {
@@ -221,6 +228,8 @@ impl Config {
             live_detection: true,
             read_clock: None,
             uptime_interval: Duration::from_secs(DEFAULT_UPTIME_INTERVAL_SECS),
+            blockpage_max_candidates: DEFAULT_BLOCKPAGE_MAX_CANDIDATES,
+            blockpages: crate::blockpages_cluster::Params::default(),
         }
     }
 

@@ -4,6 +4,7 @@
 
 pub mod admin_client;
 pub mod api_admin;
+pub mod api_blockpages;
 pub mod api_charts;
 pub mod api_disclosures;
 pub mod api_events;
@@ -12,6 +13,9 @@ pub mod api_probe;
 pub mod api_public;
 pub mod api_timeline;
 pub mod asn;
+pub mod blockpages;
+pub mod blockpages_cluster;
+pub mod blockpages_store;
 pub mod chart;
 pub mod checkpoint;
 pub mod cli;
@@ -45,6 +49,7 @@ pub mod timeline;
 pub mod uptime;
 pub mod verify;
 pub mod web;
+pub mod web_blockpages;
 pub mod web_data;
 pub mod web_disclosures;
 pub mod writer;

@@ -11,6 +11,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use crate::api_blockpages::{
+    CLUSTER_ID_PATTERN, DEFAULT_LIMIT as BP_LIMIT, MAX_LIMIT as BP_MAX_LIMIT, MAX_OFFSET as BP_MAX_OFFSET,
+};
 use crate::api_disclosures::{MAX_ROWS_LIMIT, MAX_ROWS_OFFSET, MAX_TOLERANCE};
 use crate::api_events::{DEFAULT_EVENT_LIMIT, MAX_EVENT_LIMIT};
 use crate::api_measurements::{EXPORT_LIMIT, LIST_LIMIT};
@@ -140,6 +143,7 @@ fn words(pattern: &str) -> String {
         (TIME_PATTERN, "Unix seconds or RFC 3339"),
         (PAGE_TIME_PATTERN, "a day (2026-12-01), Unix seconds or RFC 3339"),
         (CURSOR_PATTERN, "a cursor from a previous `next`"),
+        (CLUSTER_ID_PATTERN, "a cluster id (16 hexadecimal digits)"),
     ];
     known.iter().find(|(p, _)| *p == pattern).map_or_else(|| format!("text matching {pattern}"), |(_, w)| w.to_string())
 }
@@ -284,6 +288,25 @@ pub const ROUTES: &[(&str, &str, &[Param])] = &[
     ("GET", "/api/v1/measurements.jsonl", &measurement_filters(EXPORT_LIMIT)),
     ("GET", "/api/v1/measurements/{id}", &[Param::path("id", text(128))]),
     ("POST", "/api/v1/admin/probes/{key_id}/revoke", &[Param::path("key_id", text(128))]),
+    (
+        "GET",
+        "/api/v1/blockpage-candidates",
+        &[
+            Param::query(
+                "limit",
+                Bound::Int { min: 1, max: BP_MAX_LIMIT as i64, step: 1, default: Some(BP_LIMIT as i64) },
+            ),
+            Param::query("offset", Bound::Int { min: 0, max: BP_MAX_OFFSET as i64, step: 1, default: Some(0) }),
+        ],
+    ),
+    ("POST", "/api/v1/admin/blockpage-candidates/{id}/promote", &[Param::path("id", pattern(16, CLUSTER_ID_PATTERN))]),
+    ("POST", "/api/v1/admin/blockpage-candidates/{id}/withdraw", &[Param::path("id", pattern(16, CLUSTER_ID_PATTERN))]),
+    (
+        "GET",
+        "/operator/blockpages",
+        &[Param::query("offset", Bound::Int { min: 0, max: BP_MAX_OFFSET as i64, step: 1, default: Some(0) })],
+    ),
+    ("POST", "/operator/blockpages/{id}/promote", &[Param::path("id", pattern(16, CLUSTER_ID_PATTERN))]),
     ("GET", "/api/v1/events", &EVENT_FILTERS),
     ("GET", "/api/v1/events.csv", &EVENT_FILTERS),
     ("GET", "/api/v1/events/{id}", &[Param::path("id", text(128))]),

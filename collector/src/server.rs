@@ -53,6 +53,8 @@ pub struct Shared {
     pub detect_wanted: tokio::sync::Notify,
     /// This process's run, once serving (the collector's own uptime).
     pub uptime: crate::uptime::Uptime,
+    /// The last clustering of the blockpage candidates (redone when they change).
+    pub blockpages: crate::api_blockpages::Cache,
 }
 
 pub type AppState = Arc<Shared>;
@@ -176,8 +178,14 @@ impl Collector {
         let wal = WalLimit::new(&db_path, config.wal_limit_bytes);
         wal.configure(&conn).map_err(db_err)?;
         let checkpointer = Checkpointer::start(&db_path)?;
-        let (writer, writer_thread) = Writer::start(conn, probe_keys.clone(), config.detection.collector_quiet(), wal)
-            .map_err(|e| CollectorError::io("spawn writer", dir, e))?;
+        let (writer, writer_thread) = Writer::start(
+            conn,
+            probe_keys.clone(),
+            config.detection.collector_quiet(),
+            wal,
+            crate::writer::Keep { blockpage_candidates: config.blockpage_max_candidates },
+        )
+        .map_err(|e| CollectorError::io("spawn writer", dir, e))?;
         let parallelism = std::thread::available_parallelism().map_or(2, |n| n.get());
         let state = Arc::new(Shared {
             reads: ReadPool::new(db_path),
@@ -193,6 +201,7 @@ impl Collector {
             parallelism,
             detect_wanted: tokio::sync::Notify::new(),
             uptime: crate::uptime::Uptime::default(),
+            blockpages: crate::api_blockpages::Cache::default(),
         });
         Ok(Collector { state, writer_thread, checkpointer, control })
     }

@@ -60,6 +60,8 @@ const MIGRATIONS: &[&str] = &[
     crate::disclosures_store::MIGRATION,
     // 6: the collector's own uptime: runs, last receipt, quiet stretches.
     crate::uptime::MIGRATION,
+    // 7: blockpage discovery: candidate pages and the fingerprints promoted from their clusters.
+    crate::blockpages_store::MIGRATION,
 ];
 
 /// The schema version this collector writes.

@@ -17,7 +17,7 @@ use crate::web_data;
 const DISCLOSURE_KEYS: &[&str] = &["source", "platform", "country", "from", "to", "tolerance", "outcome"];
 
 /// No external resources, no inline script: what the pages need and nothing else.
-const CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; \
+pub(crate) const CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; \
                    form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 /// The reader's language and the page's other parameters (for the language switcher).

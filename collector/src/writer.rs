@@ -100,6 +100,11 @@ enum Command {
         op: crate::uptime::Op,
         reply: Reply<i64>,
     },
+    Blockpages {
+        op: crate::blockpages_store::Op,
+        now: String,
+        reply: Reply<bool>,
+    },
     Rotate {
         old_key_id: String,
         new_key_id: String,
@@ -116,6 +121,7 @@ enum Outcome {
     Revoke(Option<String>),
     Disclosures(crate::disclosures_store::ImportReport),
     Uptime(i64),
+    Flag(bool),
     Unit,
 }
 
@@ -130,6 +136,12 @@ struct Pending {
 #[derive(Debug, Clone)]
 pub struct Writer {
     tx: mpsc::Sender<Command>,
+}
+
+/// What the writer keeps besides measurements: the blockpage candidates' cap.
+#[derive(Debug, Clone, Copy)]
+pub struct Keep {
+    pub blockpage_candidates: usize,
 }
 
 impl std::fmt::Debug for Command {
@@ -147,10 +159,12 @@ impl Writer {
         keys: Arc<ProbeKeys>,
         quiet: i64,
         wal: WalLimit,
+        keep: Keep,
     ) -> std::io::Result<(Writer, JoinHandle<()>)> {
         let (tx, rx) = mpsc::channel(1024);
-        let handle =
-            std::thread::Builder::new().name("vigil-writer".into()).spawn(move || run(conn, keys, quiet, wal, rx))?;
+        let handle = std::thread::Builder::new()
+            .name("vigil-writer".into())
+            .spawn(move || run(conn, keys, quiet, wal, keep, rx))?;
         Ok((Writer { tx }, handle))
     }
 
@@ -200,6 +214,11 @@ impl Writer {
         self.call(|reply| Command::Uptime { op, reply }).await
     }
 
+    /// Promote or withdraw a blockpage fingerprint (`blockpages_store::apply`).
+    pub async fn blockpages(&self, op: crate::blockpages_store::Op, now: String) -> Result<bool, StoreFailure> {
+        self.call(|reply| Command::Blockpages { op, now, reply }).await
+    }
+
     /// Revoke a key; the answer is its revocation time, None when the key is unknown.
     pub async fn revoke(&self, key_id: String, now: String) -> Result<Option<String>, StoreFailure> {
         self.call(|reply| Command::Revoke { key_id, now, reply }).await
@@ -234,7 +253,14 @@ fn bytes(cmd: &Command) -> usize {
     }
 }
 
-fn run(mut conn: Connection, keys: Arc<ProbeKeys>, quiet: i64, wal: WalLimit, mut rx: mpsc::Receiver<Command>) {
+fn run(
+    mut conn: Connection,
+    keys: Arc<ProbeKeys>,
+    quiet: i64,
+    wal: WalLimit,
+    keep: Keep,
+    mut rx: mpsc::Receiver<Command>,
+) {
     let max_bytes = wal.group_bytes();
     while let Some(first) = rx.blocking_recv() {
         let mut total = weight(&first);
@@ -251,7 +277,7 @@ fn run(mut conn: Connection, keys: Arc<ProbeKeys>, quiet: i64, wal: WalLimit, mu
             }
         }
         let mut pending = Pending::default();
-        match execute_group(&mut conn, &keys, quiet, &group, &mut pending) {
+        match execute_group(&mut conn, &keys, quiet, keep, &group, &mut pending) {
             Ok(outcomes) => {
                 for (key_id, key) in pending.enrolled {
                     keys.insert(key_id, key);
@@ -280,13 +306,14 @@ fn execute_group(
     conn: &mut Connection,
     keys: &ProbeKeys,
     quiet: i64,
+    keep: Keep,
     group: &[Command],
     pending: &mut Pending,
 ) -> rusqlite::Result<Vec<Outcome>> {
     let tx = conn.transaction()?;
     let mut outcomes = Vec::with_capacity(group.len());
     for cmd in group {
-        outcomes.push(execute(&tx, keys, quiet, cmd, pending)?);
+        outcomes.push(execute(&tx, keys, quiet, keep, cmd, pending)?);
     }
     tx.commit()?;
     Ok(outcomes)
@@ -300,12 +327,13 @@ fn execute(
     tx: &Transaction<'_>,
     keys: &ProbeKeys,
     quiet: i64,
+    keep: Keep,
     cmd: &Command,
     pending: &mut Pending,
 ) -> rusqlite::Result<Outcome> {
     match cmd {
         Command::Insert { received_at, items, .. } => {
-            let outcomes = insert(tx, keys, pending, received_at, items)?;
+            let outcomes = insert(tx, keys, pending, received_at, items, keep)?;
             // The collector heard from someone (its own uptime): live items at the batch's time,
             // replayed ones at their recorded times.
             let replayed: Vec<i64> = items
@@ -361,6 +389,7 @@ fn execute(
             )?;
             Ok(Outcome::Unit)
         }
+        Command::Blockpages { op, now, .. } => crate::blockpages_store::apply(tx, op, now).map(Outcome::Flag),
         Command::Events { changes, now, .. } => {
             crate::events::write_changes(tx, changes, *now)?;
             Ok(Outcome::Unit)
@@ -377,7 +406,9 @@ fn insert(
     pending: &Pending,
     received_at: &str,
     items: &[NewMeasurement],
+    keep: Keep,
 ) -> rusqlite::Result<Vec<InsertOutcome>> {
+    let mut candidates = 0;
     let mut put = tx.prepare_cached(
         "INSERT INTO measurements (id, key_id, test_name, input, measurement_start_time, received_at, asn, cc,
              claimed_asn, claimed_cc, format, payload, signature)
@@ -423,6 +454,22 @@ fn insert(
             if let Some(o) = crate::events::record_observation(tx, &row, m.platform_known)? {
                 crate::timeline::record(tx, &o, &m.key_id)?;
             }
+            // ... and, for an unexplained http-diff page, a blockpage candidate: extracted here
+            // so candidates and measurements never disagree (only such pages pay the parse).
+            if keep.blockpage_candidates > 0
+                && m.payload.contains("http-diff")
+                && let Some(page) = crate::blockpages::candidate(&m.test_name, &m.payload)
+            {
+                let src = crate::blockpages_store::Source {
+                    measurement_id: &m.id,
+                    key_id: &m.key_id,
+                    cc: &m.cc,
+                    asn: m.asn,
+                    seen_at: &m.measurement_start_time,
+                };
+                crate::blockpages_store::add(tx, &src, &page)?;
+                candidates += 1;
+            }
             InsertOutcome::Accepted
         } else {
             let existing: String = owner.query_row(params![m.id], |r| r.get(0))?;
@@ -437,6 +484,9 @@ fn insert(
             InsertOutcome::IdConflict | InsertOutcome::Revoked => {}
         }
         outcomes.push(outcome);
+    }
+    if candidates > 0 {
+        crate::blockpages_store::prune(tx, keep.blockpage_candidates)?;
     }
     let mut seen =
         tx.prepare_cached("UPDATE probes SET measurements = measurements + ?2, last_seen = ?3 WHERE key_id = ?1")?;
@@ -456,6 +506,7 @@ fn reply_ok(cmd: Command, outcome: Outcome) {
         (Command::Events { reply, .. }, Outcome::Unit) => drop(reply.send(Ok(()))),
         (Command::Disclosures { reply, .. }, Outcome::Disclosures(v)) => drop(reply.send(Ok(v))),
         (Command::Uptime { reply, .. }, Outcome::Uptime(v)) => drop(reply.send(Ok(v))),
+        (Command::Blockpages { reply, .. }, Outcome::Flag(v)) => drop(reply.send(Ok(v))),
         (cmd, _) => reply_err(cmd, StoreFailure::Db("internal: outcome does not match command".into())),
     }
 }
@@ -469,5 +520,6 @@ fn reply_err(cmd: Command, failure: StoreFailure) {
         Command::Events { reply, .. } => drop(reply.send(Err(failure))),
         Command::Disclosures { reply, .. } => drop(reply.send(Err(failure))),
         Command::Uptime { reply, .. } => drop(reply.send(Err(failure))),
+        Command::Blockpages { reply, .. } => drop(reply.send(Err(failure))),
     }
 }

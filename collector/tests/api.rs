@@ -6,6 +6,8 @@ mod support;
 
 #[path = "api/admin.rs"]
 mod admin;
+#[path = "api/blockpages.rs"]
+mod blockpages;
 #[path = "api/cli.rs"]
 mod cli;
 #[path = "api/control.rs"]

@@ -200,6 +200,11 @@ api_codes! {
     RequestTimeout = "request_timeout",
     /// The collector serves as many connections as it may: retry later.
     TooManyConnections = "too_many_connections",
+    /// A blockpage fingerprint's pattern is empty, too long, or not in every member's page of
+    /// the cluster (the message names the member).
+    BadPattern = "bad_pattern",
+    /// As many promoted fingerprints are active as a probe configuration carries.
+    TooManyFingerprints = "too_many_fingerprints",
 }
 
 impl std::fmt::Display for ApiCode {
