@@ -82,8 +82,9 @@ pub fn page(domain: String, body: &MaybeBinary, content_type: &str, title: &str)
     let title = cut(title.trim(), MAX_TITLE_BYTES).to_string();
     let words = words(&decode_entities(&visible));
     let text = cut(&words.join(" "), MAX_TEXT_BYTES).to_string();
-    // The probe matches a body's lossy UTF-8 text: a phrase from a body in another charset is
-    // only usable when it is ASCII.
+    // A phrase from a body in another charset is only offered when it is ASCII: the probe decodes
+    // multi-byte CJK charsets only for the characters its built-in rows use, and ASCII reads the
+    // same in every view of the body.
     let ascii_only = matches!(body, MaybeBinary::Binary(_));
     let phrases = phrases(&visible, ascii_only);
     let signature = signature(&words, &skeleton(&html), &words_of(&title).join(" "));
