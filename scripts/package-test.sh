@@ -124,11 +124,14 @@ test_ipk() {
     [ -n "$(field "$c" Description)" ] || fail "no Description"
     [ "$(cat "$x/control/conffiles")" = /etc/config/vigil-probe ] || fail "conffiles: $(cat "$x/control/conffiles")"
     ok "control: $(field "$c" Package) $(field "$c" Version) $(field "$c" Architecture), conffiles"
-    # keep.d must keep the key and pin where the UCI default state_dir puts them.
+    # keep.d must keep the key, the pin and the signed probe configuration (its local
+    # fingerprints) where the UCI default state_dir puts them.
     local state
     state=$(sed -n "s/^[[:space:]]*option state_dir '\(.*\)'/\1/p" "$x/data/etc/config/vigil-probe")
     [ "$(cat "$x/data/lib/upgrade/keep.d/vigil-probe")" = "$state/probe.key
-$state/collector.json" ] && ok "keep.d keeps $state/probe.key and collector.json" || fail "keep.d does not match state_dir $state"
+$state/collector.json
+$state/probe-config.json" ] && ok "keep.d keeps $state/probe.key, collector.json and probe-config.json" \
+        || fail "keep.d does not match state_dir $state"
     local s
     for s in "$x/data/etc/init.d/vigil-probe" "$x/control/postinst" "$x/control/prerm"; do
         sh -n "$s" || fail "sh -n ${s#"$x"/}"
