@@ -84,7 +84,7 @@ impl std::str::FromStr for ControlMode {
     }
 }
 /// The SQLite WAL's limit (64 MiB): past it the writer restarts the WAL between transactions,
-/// and the file is cut back to it; one write transaction carries at most a quarter of it.
+/// and the file is cut back to it; one write transaction carries at most an eighth of it.
 pub const DEFAULT_WAL_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
 /// Time a client has to send a request's whole header, from when the server starts waiting for
 /// it (connection accepted, or the previous response sent), seconds.
