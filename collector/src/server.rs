@@ -53,6 +53,9 @@ pub struct Shared {
     pub detect_wanted: tokio::sync::Notify,
     /// This process's run, once serving (the collector's own uptime).
     pub uptime: crate::uptime::Uptime,
+    /// The incremental detector between passes (None until the detection task builds or
+    /// restores one; issue 16: not used yet, each pass still runs over its window).
+    pub detector: tokio::sync::Mutex<Option<vigil_detect::Detector>>,
 }
 
 pub type AppState = Arc<Shared>;
@@ -193,6 +196,7 @@ impl Collector {
             parallelism,
             detect_wanted: tokio::sync::Notify::new(),
             uptime: crate::uptime::Uptime::default(),
+            detector: tokio::sync::Mutex::new(None),
         });
         Ok(Collector { state, writer_thread, checkpointer, control })
     }

@@ -60,6 +60,8 @@ const MIGRATIONS: &[&str] = &[
     crate::disclosures_store::MIGRATION,
     // 6: the collector's own uptime: runs, last receipt, quiet stretches.
     crate::uptime::MIGRATION,
+    // 7: incremental detection's cursor and state, observations' source and run, final events, OONI.
+    crate::detect_store::MIGRATION,
 ];
 
 /// The schema version this collector writes.

@@ -3,6 +3,8 @@
 use serde::{Deserialize, Serialize};
 use vigil_report::{Mechanism, MechanismFamily};
 
+use crate::obs::Source;
+
 /// An event as detection sees it now. `start`/`end` are estimates: the true time lies within
 /// `start ± start_uncertainty` (the midpoint and half-width of the interval between the last
 /// observation that saw things normal and the first that did not; for shutdowns the median
@@ -29,6 +31,37 @@ pub struct DetectedEvent {
     /// 0..1; how it is computed is documented per event type in `detect`.
     pub confidence: f64,
     pub status: Status,
+    /// What the event rests on: the probes' silence alone, or evidence they recorded.
+    #[serde(default)]
+    pub basis: Basis,
+    /// While it rests on silence: what the evidence cannot tell apart (`shutdown`, `power_cut`,
+    /// `collector_unreachable`). Empty when it can tell (and in older records).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cannot_tell: Vec<String>,
+    /// Which sources support it, and how much (empty in older records).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<SourceSupport>,
+}
+
+/// What an event rests on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Basis {
+    /// Probes fell silent; nothing they recorded says why (yet).
+    Silence,
+    /// Measurements say so (blocked runs, `network_down` records, throttled runs). The default:
+    /// every event detection produces today, and every older record, is read as evidenced.
+    #[default]
+    Evidence,
+}
+
+/// One source's support for an event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceSupport {
+    pub source: Source,
+    /// Distinct probes (Vigil) or reports (OONI) behind the event.
+    pub probes: usize,
+    pub measurements: usize,
 }
 
 /// What happened.
@@ -92,6 +125,10 @@ pub enum Status {
     Confirmed,
     /// Withdrawn by a later revision: the evidence no longer supports it.
     Retracted,
+    /// Not final: the probes have been silent long with nothing saying why (retired, powered off
+    /// or cut off cannot be told apart); evidence may still confirm it. Not produced yet (issue
+    /// 16); until then every `match` treats it like [`Status::Provisional`].
+    Unknown,
 }
 
 /// One measurement behind an event.
@@ -153,6 +190,9 @@ mod tests {
             evidence: vec![],
             confidence: 0.9,
             status: Status::Provisional,
+            basis: Basis::Evidence,
+            cannot_tell: vec![],
+            sources: vec![],
         };
         let v = serde_json::to_value(&e).unwrap();
         assert_eq!(v["type"], "throttling");
