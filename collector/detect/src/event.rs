@@ -34,10 +34,10 @@ pub struct DetectedEvent {
     /// What the event rests on: the probes' silence alone, or evidence they recorded.
     #[serde(default)]
     pub basis: Basis,
-    /// While it rests on silence: what the evidence cannot tell apart (`shutdown`, `power_cut`,
-    /// `collector_unreachable`). Empty when it can tell (and in older records).
+    /// While it rests on silence: the causes the evidence cannot tell apart. Empty when it can
+    /// tell (and in older records).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub cannot_tell: Vec<String>,
+    pub cannot_tell: Vec<Cause>,
     /// Which sources support it, and how much (empty in older records).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sources: Vec<SourceSupport>,
@@ -53,6 +53,18 @@ pub enum Basis {
     /// every event detection produces today, and every older record, is read as evidenced.
     #[default]
     Evidence,
+}
+
+/// What may lie behind probes' silence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cause {
+    /// The network was cut.
+    Shutdown,
+    /// The probes lost power (they reboot: their uptime restarts).
+    PowerCut,
+    /// Only the way to the collector was cut; the rest of the internet worked.
+    CollectorUnreachable,
 }
 
 /// One source's support for an event.
@@ -173,6 +185,38 @@ mod tests {
             event_id(&s, &EventType::Shutdown, t),
             event_id(&Scope { asn: None, ..s.clone() }, &EventType::Shutdown, t)
         );
+    }
+
+    #[test]
+    fn new_event_fields_round_trip_and_older_records_read_with_defaults() {
+        let e = DetectedEvent {
+            id: "x".into(),
+            scope: Scope { cc: "UG".into(), asn: Some(20294) },
+            kind: EventType::Shutdown,
+            start: 1,
+            start_uncertainty: 2,
+            end: Some(3),
+            end_uncertainty: Some(4),
+            probes: 2,
+            measurements: 5,
+            evidence: vec![],
+            confidence: 0.5,
+            status: Status::Unknown,
+            basis: Basis::Silence,
+            cannot_tell: vec![Cause::Shutdown, Cause::PowerCut, Cause::CollectorUnreachable],
+            sources: vec![SourceSupport { source: Source::Ooni, probes: 1, measurements: 8 }],
+        };
+        let v = serde_json::to_value(&e).unwrap();
+        assert_eq!((v["status"].as_str(), v["basis"].as_str()), (Some("unknown"), Some("silence")));
+        assert_eq!(v["cannot_tell"], serde_json::json!(["shutdown", "power_cut", "collector_unreachable"]));
+        assert_eq!(v["sources"][0]["source"], "ooni");
+        assert_eq!(serde_json::from_value::<DetectedEvent>(v.clone()).unwrap(), e);
+        let mut old = v;
+        for k in ["basis", "cannot_tell", "sources"] {
+            old.as_object_mut().unwrap().remove(k);
+        }
+        let back: DetectedEvent = serde_json::from_value(old).unwrap();
+        assert_eq!((back.basis, back.cannot_tell.len(), back.sources.len()), (Basis::Evidence, 0, 0));
     }
 
     #[test]

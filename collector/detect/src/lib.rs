@@ -28,7 +28,7 @@ pub mod stream;
 
 pub use detect::{detect, detect_with};
 pub use downtime::{Downtime, Gap, GapKind, quiet_is_own};
-pub use event::{Basis, DetectedEvent, EventType, Evidence, Scope, SourceSupport, Status};
+pub use event::{Basis, Cause, DetectedEvent, EventType, Evidence, Scope, SourceSupport, Status};
 pub use obs::{Meta, Observation, PlatformKind, Source, ThrottleVerdict, What};
 pub use params::Params;
 pub use revise::{Change, FieldChange, PublishedEvent, reconcile};
