@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, params};
 use vigil_collector::{Collector, Config, events, timeline};
-use vigil_detect::obs::{PlatformKind, StoredMeasurement, format_utc, observe};
+use vigil_detect::obs::{Meta, PlatformKind, StoredMeasurement, format_utc, observe};
 use vigil_detect::{Change, DetectedEvent, EventType, Observation, Scope, Status, What};
 use vigil_report::{MEASUREMENT_FORMAT, Mechanism, MechanismFamily, PlatformStatus};
 
@@ -122,6 +122,9 @@ fn make_events(rng: &mut Rng, hours: i64) -> Vec<DetectedEvent> {
                 evidence: Vec::new(),
                 confidence: 0.9,
                 status,
+                basis: vigil_detect::Basis::Evidence,
+                cannot_tell: Vec::new(),
+                sources: Vec::new(),
             });
         }
     }
@@ -291,6 +294,7 @@ fn build(dir: &Path, n: usize) -> Result<i64, Box<dyn std::error::Error>> {
                     asn: a,
                     measurement_id: Some(id),
                     what: What::Heartbeat,
+                    meta: Meta { backlog: Some(0), uptime: Some((at - START) as u64), ..Meta::default() },
                 };
                 if !checked.0 {
                     check(&o, "vigil_heartbeat", &payload);
@@ -318,6 +322,7 @@ fn build(dir: &Path, n: usize) -> Result<i64, Box<dyn std::error::Error>> {
                         family: mechanism.map(Mechanism::family),
                         mechanism,
                     },
+                    meta: Meta::default(),
                 };
                 if !checked.1 && mechanism.is_some() {
                     check(&o, "vigil_platform", &payload);

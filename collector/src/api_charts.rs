@@ -227,6 +227,9 @@ mod tests {
             evidence: Vec::new(),
             confidence: 1.0,
             status: Status::Confirmed,
+            basis: vigil_detect::Basis::Evidence,
+            cannot_tell: Vec::new(),
+            sources: Vec::new(),
         };
         assert_eq!(event_period(&e, 1000 * HOUR), (94 * HOUR, 108 * HOUR));
         e.end = Some(140 * HOUR);

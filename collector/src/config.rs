@@ -350,6 +350,11 @@ mod tests {
     fn the_shipped_detection_file_equals_the_defaults() {
         let text = include_str!("../detection.toml");
         assert_eq!(parse_detection(text).expect("parses"), Params::default());
+        // ...and names every parameter, so the file is their list.
+        let defaults = toml::Value::try_from(Params::default()).unwrap();
+        for key in defaults.as_table().unwrap().keys() {
+            assert!(text.lines().any(|l| l.starts_with(&format!("{key} "))), "{key} is missing from detection.toml");
+        }
     }
 
     #[test]

@@ -111,10 +111,13 @@ pub fn insert_observation(conn: &Connection, test_name: &str, o: &Observation) -
         What::Heartbeat | What::Alive => (None, None, None, None, None),
     };
     let what = serde_json::to_string(&o.what).unwrap_or_default();
+    // The meta as JSON when it says anything (its source and run also in their own columns).
+    let meta = (!o.meta.is_default()).then(|| serde_json::to_string(&o.meta).unwrap_or_default());
     conn.prepare_cached(
         "INSERT INTO observations (measurement_id, key_id, test_name, platform, kind, status, family, mechanism,
-             asn, cc, at, received_at, what)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) ON CONFLICT(measurement_id) DO NOTHING",
+             asn, cc, at, received_at, what, source, run, meta)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+         ON CONFLICT(measurement_id) DO NOTHING",
     )?
     .execute(params![
         o.measurement_id.clone().unwrap_or_default(),
@@ -129,7 +132,10 @@ pub fn insert_observation(conn: &Connection, test_name: &str, o: &Observation) -
         o.cc,
         o.at,
         o.received_at,
-        what
+        what,
+        o.meta.source.label(),
+        o.meta.run,
+        meta
     ])?;
     Ok(())
 }
@@ -137,18 +143,21 @@ pub fn insert_observation(conn: &Connection, test_name: &str, o: &Observation) -
 /// The observations measured since `from` (Unix s), oldest first.
 pub fn load_observations(conn: &Connection, from: i64) -> rusqlite::Result<Vec<Observation>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT measurement_id, key_id, asn, cc, at, received_at, what FROM observations WHERE at >= ?1 ORDER BY at",
+        "SELECT measurement_id, key_id, asn, cc, at, received_at, what, meta FROM observations WHERE at >= ?1
+         ORDER BY at",
     )?;
     let rows = stmt.query_map(params![from], |r| {
         let what: String = r.get(6)?;
-        Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, what))
+        let meta: Option<String> = r.get(7)?;
+        Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, what, meta))
     })?;
     let mut out = Vec::new();
     for row in rows {
-        let (id, probe, asn, cc, at, received_at, what) = row?;
+        let (id, probe, asn, cc, at, received_at, what, meta) = row?;
         // A row this version cannot read (written by a newer one) is left out, not fatal.
         let Ok(what) = serde_json::from_str::<What>(&what) else { continue };
-        out.push(Observation { at, received_at, probe, cc, asn, measurement_id: Some(id), what });
+        let meta = meta.and_then(|m| serde_json::from_str(&m).ok()).unwrap_or_default();
+        out.push(Observation { at, received_at, probe, cc, asn, measurement_id: Some(id), what, meta });
     }
     Ok(out)
 }

@@ -55,6 +55,9 @@ pub struct Shared {
     pub uptime: crate::uptime::Uptime,
     /// The last clustering of the blockpage candidates (redone when they change).
     pub blockpages: crate::api_blockpages::Cache,
+    /// The incremental detector between passes (None until the detection task builds or
+    /// restores one; issue 16: not used yet, each pass still runs over its window).
+    pub detector: tokio::sync::Mutex<Option<vigil_detect::Detector>>,
 }
 
 pub type AppState = Arc<Shared>;
@@ -202,6 +205,7 @@ impl Collector {
             detect_wanted: tokio::sync::Notify::new(),
             uptime: crate::uptime::Uptime::default(),
             blockpages: crate::api_blockpages::Cache::default(),
+            detector: tokio::sync::Mutex::new(None),
         });
         Ok(Collector { state, writer_thread, checkpointer, control })
     }

@@ -62,6 +62,8 @@ const MIGRATIONS: &[&str] = &[
     crate::uptime::MIGRATION,
     // 7: blockpage discovery: candidate pages and the fingerprints promoted from their clusters.
     crate::blockpages_store::MIGRATION,
+    // 8: incremental detection's cursor and state, observations' source and run, final events, OONI.
+    crate::detect_store::MIGRATION,
 ];
 
 /// The schema version this collector writes.

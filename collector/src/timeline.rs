@@ -433,7 +433,16 @@ mod tests {
     const T0: i64 = 1_740_960_000; // 2025-03-03 00:00 UTC, a whole day
 
     fn obs(probe: &str, asn: u32, at: i64, what: What) -> Observation {
-        Observation { at, received_at: at, probe: probe.into(), cc: "AA".into(), asn, measurement_id: None, what }
+        Observation {
+            at,
+            received_at: at,
+            probe: probe.into(),
+            cc: "AA".into(),
+            asn,
+            measurement_id: None,
+            what,
+            meta: Default::default(),
+        }
     }
 
     fn platform(name: &str, kind: PlatformKind, status: PlatformStatus) -> What {
@@ -454,6 +463,9 @@ mod tests {
             evidence: Vec::new(),
             confidence: 0.9,
             status,
+            basis: vigil_detect::Basis::Evidence,
+            cannot_tell: Vec::new(),
+            sources: Vec::new(),
         })
     }
 

@@ -89,7 +89,14 @@ enum Command {
     Events {
         changes: Vec<vigil_detect::Change>,
         now: i64,
+        /// The detector's place after the pass, saved with its events (`detect_store`).
+        checkpoint: Option<crate::detect_store::Checkpoint>,
         reply: Reply<()>,
+    },
+    Ooni {
+        rows: Vec<crate::ooni_store::OoniRow>,
+        now: i64,
+        reply: Reply<usize>,
     },
     Disclosures {
         parsed: crate::disclosures::Parsed,
@@ -122,6 +129,7 @@ enum Outcome {
     Disclosures(crate::disclosures_store::ImportReport),
     Uptime(i64),
     Flag(bool),
+    Count(usize),
     Unit,
 }
 
@@ -197,7 +205,23 @@ impl Writer {
 
     /// Write a detection pass's new events and revisions (one transaction).
     pub async fn write_events(&self, changes: Vec<vigil_detect::Change>, now: i64) -> Result<(), StoreFailure> {
-        self.call(|reply| Command::Events { changes, now, reply }).await
+        self.write_pass(changes, now, None).await
+    }
+
+    /// Write a detection pass's new events and revisions and, when given, the detector's
+    /// checkpoint (one transaction: the state saved is the one the events came from).
+    pub async fn write_pass(
+        &self,
+        changes: Vec<vigil_detect::Change>,
+        now: i64,
+        checkpoint: Option<crate::detect_store::Checkpoint>,
+    ) -> Result<(), StoreFailure> {
+        self.call(|reply| Command::Events { changes, now, checkpoint, reply }).await
+    }
+
+    /// Store imported OONI measurements (`ooni_store`); the answer is how many were new.
+    pub async fn import_ooni(&self, rows: Vec<crate::ooni_store::OoniRow>, now: i64) -> Result<usize, StoreFailure> {
+        self.call(|reply| Command::Ooni { rows, now, reply }).await
     }
 
     /// Store imported disclosures (the good rows of `parsed`), in the writer's transaction.
@@ -390,10 +414,14 @@ fn execute(
             Ok(Outcome::Unit)
         }
         Command::Blockpages { op, now, .. } => crate::blockpages_store::apply(tx, op, now).map(Outcome::Flag),
-        Command::Events { changes, now, .. } => {
+        Command::Events { changes, now, checkpoint, .. } => {
             crate::events::write_changes(tx, changes, *now)?;
+            if let Some(cp) = checkpoint {
+                crate::detect_store::save(tx, cp)?;
+            }
             Ok(Outcome::Unit)
         }
+        Command::Ooni { rows, now, .. } => crate::ooni_store::insert(tx, rows, *now).map(Outcome::Count),
         Command::Disclosures { parsed, now, .. } => {
             crate::disclosures_store::import_in(tx, parsed, *now).map(Outcome::Disclosures)
         }
@@ -507,6 +535,7 @@ fn reply_ok(cmd: Command, outcome: Outcome) {
         (Command::Disclosures { reply, .. }, Outcome::Disclosures(v)) => drop(reply.send(Ok(v))),
         (Command::Uptime { reply, .. }, Outcome::Uptime(v)) => drop(reply.send(Ok(v))),
         (Command::Blockpages { reply, .. }, Outcome::Flag(v)) => drop(reply.send(Ok(v))),
+        (Command::Ooni { reply, .. }, Outcome::Count(v)) => drop(reply.send(Ok(v))),
         (cmd, _) => reply_err(cmd, StoreFailure::Db("internal: outcome does not match command".into())),
     }
 }
@@ -521,5 +550,6 @@ fn reply_err(cmd: Command, failure: StoreFailure) {
         Command::Disclosures { reply, .. } => drop(reply.send(Err(failure))),
         Command::Uptime { reply, .. } => drop(reply.send(Err(failure))),
         Command::Blockpages { reply, .. } => drop(reply.send(Err(failure))),
+        Command::Ooni { reply, .. } => drop(reply.send(Err(failure))),
     }
 }

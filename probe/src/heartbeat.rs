@@ -55,6 +55,7 @@ pub fn keys(probe: &Probe, spooled: u64, uptime: Duration) -> HeartbeatKeys {
         dropped_routine: counters.dropped_routine,
         dropped_evidence: counters.dropped_evidence,
         rejected: counters.rejected,
+        stopping: false,
     }
 }
 

@@ -123,6 +123,7 @@ mod tests {
             asn,
             measurement_id: None,
             what: What::Heartbeat,
+            meta: Default::default(),
         }
     }
 

@@ -3,6 +3,8 @@
 use serde::{Deserialize, Serialize};
 use vigil_report::{Mechanism, MechanismFamily};
 
+use crate::obs::Source;
+
 /// An event as detection sees it now. `start`/`end` are estimates: the true time lies within
 /// `start ± start_uncertainty` (the midpoint and half-width of the interval between the last
 /// observation that saw things normal and the first that did not; for shutdowns the median
@@ -29,6 +31,49 @@ pub struct DetectedEvent {
     /// 0..1; how it is computed is documented per event type in `detect`.
     pub confidence: f64,
     pub status: Status,
+    /// What the event rests on: the probes' silence alone, or evidence they recorded.
+    #[serde(default)]
+    pub basis: Basis,
+    /// While it rests on silence: the causes the evidence cannot tell apart. Empty when it can
+    /// tell (and in older records).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cannot_tell: Vec<Cause>,
+    /// Which sources support it, and how much (empty in older records).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<SourceSupport>,
+}
+
+/// What an event rests on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Basis {
+    /// Probes fell silent; nothing they recorded says why (yet).
+    Silence,
+    /// Measurements say so (blocked runs, `network_down` records, throttled runs). The default:
+    /// every event detection produces today, and every older record, is read as evidenced.
+    #[default]
+    Evidence,
+}
+
+/// What may lie behind probes' silence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cause {
+    /// The network was cut.
+    Shutdown,
+    /// The probes lost power (they reboot: their uptime restarts).
+    PowerCut,
+    /// Only the way to the collector was cut; the rest of the internet worked.
+    CollectorUnreachable,
+}
+
+/// One source's support for an event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceSupport {
+    pub source: Source,
+    /// Distinct probes (Vigil) or reports (OONI) behind the event.
+    pub probes: usize,
+    pub measurements: usize,
 }
 
 /// What happened.
@@ -92,6 +137,10 @@ pub enum Status {
     Confirmed,
     /// Withdrawn by a later revision: the evidence no longer supports it.
     Retracted,
+    /// Not final: the probes have been silent long with nothing saying why (retired, powered off
+    /// or cut off cannot be told apart); evidence may still confirm it. Not produced yet (issue
+    /// 16); until then every `match` treats it like [`Status::Provisional`].
+    Unknown,
 }
 
 /// One measurement behind an event.
@@ -139,6 +188,38 @@ mod tests {
     }
 
     #[test]
+    fn new_event_fields_round_trip_and_older_records_read_with_defaults() {
+        let e = DetectedEvent {
+            id: "x".into(),
+            scope: Scope { cc: "UG".into(), asn: Some(20294) },
+            kind: EventType::Shutdown,
+            start: 1,
+            start_uncertainty: 2,
+            end: Some(3),
+            end_uncertainty: Some(4),
+            probes: 2,
+            measurements: 5,
+            evidence: vec![],
+            confidence: 0.5,
+            status: Status::Unknown,
+            basis: Basis::Silence,
+            cannot_tell: vec![Cause::Shutdown, Cause::PowerCut, Cause::CollectorUnreachable],
+            sources: vec![SourceSupport { source: Source::Ooni, probes: 1, measurements: 8 }],
+        };
+        let v = serde_json::to_value(&e).unwrap();
+        assert_eq!((v["status"].as_str(), v["basis"].as_str()), (Some("unknown"), Some("silence")));
+        assert_eq!(v["cannot_tell"], serde_json::json!(["shutdown", "power_cut", "collector_unreachable"]));
+        assert_eq!(v["sources"][0]["source"], "ooni");
+        assert_eq!(serde_json::from_value::<DetectedEvent>(v.clone()).unwrap(), e);
+        let mut old = v;
+        for k in ["basis", "cannot_tell", "sources"] {
+            old.as_object_mut().unwrap().remove(k);
+        }
+        let back: DetectedEvent = serde_json::from_value(old).unwrap();
+        assert_eq!((back.basis, back.cannot_tell.len(), back.sources.len()), (Basis::Evidence, 0, 0));
+    }
+
+    #[test]
     fn event_json_is_flat_with_a_type_tag() {
         let e = DetectedEvent {
             id: "x".into(),
@@ -153,6 +234,9 @@ mod tests {
             evidence: vec![],
             confidence: 0.9,
             status: Status::Provisional,
+            basis: Basis::Evidence,
+            cannot_tell: vec![],
+            sources: vec![],
         };
         let v = serde_json::to_value(&e).unwrap();
         assert_eq!(v["type"], "throttling");

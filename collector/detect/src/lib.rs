@@ -7,6 +7,8 @@
 //!   supports: platform blocking, shutdowns (per ASN and per country) and throttling.
 //! - [`downtime`]: the collector's own gaps (not running, or hearing no one), an input that
 //!   keeps its silence from being read as the networks'.
+//! - [`stream`]: the [`Detector`], detection fed as observations arrive (checkpointed per
+//!   scope); [`detect()`] is one fed at once.
 //! - [`revise`]: compares a new detection with what was published and says what changed and
 //!   why; a published event is never silently rewritten, every change is a new revision.
 //! - [`sim`]: a seeded fleet simulator (ground truth in, observations and measurement JSON out)
@@ -22,10 +24,12 @@ pub mod params;
 pub mod revise;
 pub mod sim;
 mod stats;
+pub mod stream;
 
 pub use detect::{detect, detect_with};
 pub use downtime::{Downtime, Gap, GapKind, quiet_is_own};
-pub use event::{DetectedEvent, EventType, Evidence, Scope, Status};
-pub use obs::{Observation, PlatformKind, ThrottleVerdict, What};
+pub use event::{Basis, Cause, DetectedEvent, EventType, Evidence, Scope, SourceSupport, Status};
+pub use obs::{Meta, Observation, PlatformKind, Source, ThrottleVerdict, What};
 pub use params::Params;
 pub use revise::{Change, FieldChange, PublishedEvent, reconcile};
+pub use stream::{Detector, ScopeKey};

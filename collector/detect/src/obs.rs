@@ -11,7 +11,9 @@
 //!   the result as a `vigil_platform` measurement with `input` = [`CONNECTIVITY_CHECK`],
 //!   `kind` = `control`, `status` = `network_down`: that is the spooled evidence that later
 //!   confirms and refines a shutdown.
-//! - `vigil_heartbeat` ([`HeartbeatKeys`]) → [`What::Heartbeat`].
+//! - `vigil_heartbeat` ([`HeartbeatKeys`]) → [`What::Heartbeat`], its `spooled`, `uptime_s` and
+//!   `stopping` kept in [`Meta`] (left at their defaults when the keys do not parse: the
+//!   heartbeat still counts).
 //! - `vigil_throttling` ([`ThrottlingKeys`]) → [`What::Throttling`].
 //! - any other test (e.g. `vigil_web_connectivity`) → [`What::Alive`]: only a sign of life.
 //!
@@ -43,6 +45,62 @@ pub struct Observation {
     /// The measurement behind it, so events can link their evidence.
     pub measurement_id: Option<String>,
     pub what: What,
+    /// Where it came from and what the probe said about itself (absent in older records).
+    #[serde(default, skip_serializing_if = "Meta::is_default")]
+    pub meta: Meta,
+}
+
+/// What an observation carries besides its verdict: its source, its run, and the probe's own
+/// state from a heartbeat. Detection does not read it yet (issue 16 builds on it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Meta {
+    pub source: Source,
+    /// The run it belongs to: OONI's `report_id` (one run's URLs share it); None for Vigil,
+    /// whose platform summary is already one per run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
+    /// Heartbeats: measurements waiting in the probe's spool when it was made (`spooled`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backlog: Option<u64>,
+    /// Heartbeats: seconds since the probe started (`uptime_s`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uptime: Option<u64>,
+    /// Heartbeats: the probe's last words, it is stopping (`stopping`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub stopping: bool,
+}
+
+impl Meta {
+    pub fn is_default(&self) -> bool {
+        *self == Meta::default()
+    }
+
+    /// The meta of a heartbeat with these keys.
+    pub fn heartbeat(k: &HeartbeatKeys) -> Self {
+        Meta { backlog: Some(k.spooled), uptime: Some(k.uptime_s), stopping: k.stopping, ..Meta::default() }
+    }
+}
+
+/// Who made the measurement behind an observation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// A Vigil probe: signed.
+    #[default]
+    Vigil,
+    /// OONI's open data: imported, never signed.
+    Ooni,
+}
+
+impl Source {
+    /// The stored label (`vigil`, `ooni`).
+    pub fn label(self) -> &'static str {
+        match self {
+            Source::Vigil => "vigil",
+            Source::Ooni => "ooni",
+        }
+    }
 }
 
 /// What an observation says.
@@ -140,7 +198,19 @@ pub fn observe(row: &StoredMeasurement<'_>) -> Result<Observation, ObsError> {
         asn: row.asn,
         measurement_id: Some(row.id.to_string()),
         what: what_of(row.test_name, row.payload)?,
+        meta: meta_of(row.test_name, row.payload),
     })
+}
+
+/// The [`Meta`] of a Vigil measurement of `test_name` with this signed `payload`: a heartbeat's
+/// own counters; the default for every other test, and for a heartbeat whose keys do not parse.
+pub fn meta_of(test_name: &str, payload: &str) -> Meta {
+    if test_name != HEARTBEAT_TEST_NAME {
+        return Meta::default();
+    }
+    serde_json::from_str::<Measurement<HeartbeatKeys>>(payload)
+        .map(|m| Meta::heartbeat(&m.test_keys))
+        .unwrap_or_default()
 }
 
 /// The [`What`] of a measurement of `test_name` with this signed `payload`: the one parse both
@@ -266,6 +336,42 @@ mod tests {
     }
 
     #[test]
+    fn a_heartbeat_keeps_its_counters_in_meta_and_older_records_read_as_vigil() {
+        let payload = |keys: &str| {
+            format!(
+                r#"{{"id":"m1","data_format_version":"0.2.0","measurement_start_time":"2025-03-03 00:00:00",
+                "test_start_time":"2025-03-03 00:00:00","input":null,"test_name":"vigil_heartbeat",
+                "test_version":"0.1.0","software_name":"vigil-probe","software_version":"0.1.0",
+                "probe_asn":"AS0","probe_cc":"ZZ","resolver_ip":null,"test_runtime":0.1,"test_keys":{keys}}}"#
+            )
+        };
+        let row = |payload| StoredMeasurement {
+            id: "m1",
+            key_id: "k",
+            test_name: HEARTBEAT_TEST_NAME,
+            measurement_start_time: "2025-03-03 00:00:00",
+            received_at: 1_740_960_001,
+            asn: 1,
+            cc: "ZZ",
+            payload,
+        };
+        let last = payload(r#"{"spooled":7,"uptime_s":3600,"stopping":true}"#);
+        let o = observe(&row(&last)).unwrap();
+        let want = Meta { backlog: Some(7), uptime: Some(3600), stopping: true, ..Meta::default() };
+        assert_eq!((o.what.clone(), o.meta.clone()), (What::Heartbeat, want));
+        // Keys that do not parse leave the meta empty; the heartbeat still counts.
+        let odd = payload(r#"{"spooled":"many"}"#);
+        assert_eq!(observe(&row(&odd)).unwrap().meta, Meta::default());
+        // A stored observation from before `meta` reads as Vigil's, and an empty meta is not written.
+        let old =
+            r#"{"at":1,"received_at":2,"probe":"p","cc":"ZZ","asn":1,"measurement_id":null,"what":{"type":"alive"}}"#;
+        let o: Observation = serde_json::from_str(old).unwrap();
+        assert_eq!((o.meta.source, serde_json::to_string(&o).unwrap()), (Source::Vigil, old.to_string()));
+        let keys = HeartbeatKeys { stopping: false, ..HeartbeatKeys::default() };
+        assert!(!serde_json::to_string(&keys).unwrap().contains("stopping"), "absent unless stopping");
+    }
+
+    #[test]
     fn network_down_is_not_a_sign_of_life_and_spooled_alive_is_not_either() {
         let mut o = Observation {
             at: 1000,
@@ -275,6 +381,7 @@ mod tests {
             asn: 1,
             measurement_id: None,
             what: What::Alive,
+            meta: Meta::default(),
         };
         assert!(o.is_up(600));
         o.received_at = 9000;

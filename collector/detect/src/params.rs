@@ -19,6 +19,12 @@ pub struct Params {
     pub active_window: i64,
     /// An [`crate::What::Alive`] counts as a sign of life when uploaded within this (s).
     pub live_window: i64,
+    /// A heartbeat proves the network only when it arrived this soon after it was made, clock
+    /// offset corrected (s); a later one proves power (issue 16: not used yet).
+    pub heartbeat_live_lag: i64,
+    /// A probe's clock offset is corrected only when larger than this (s): probes correct their
+    /// own clocks (issue 16: not used yet).
+    pub skew_min: i64,
 
     /// Blocking: distinct probes, each with `block_min_consecutive` blocked runs in a row...
     pub block_min_probes: usize,
@@ -27,6 +33,9 @@ pub struct Params {
     pub block_min_consecutive: usize,
     /// An event ends when this fraction of the probes reporting it sees it ok again.
     pub end_ok_fraction: f64,
+    /// What one OONI run weighs toward the minimum evidence, a Vigil run weighing 1 (issue 16:
+    /// not used yet).
+    pub ooni_weight: f64,
 
     /// Shutdown: this many probes of an ASN silent (or network down) together...
     pub shutdown_min_probes: usize,
@@ -37,6 +46,14 @@ pub struct Params {
     pub shutdown_together_intervals: i64,
     /// Probes back for this long without spooled evidence of the outage retract it (s).
     pub spool_grace: i64,
+    /// ...unless their heartbeats still report a spool backlog; at most this long (s) (issue 16:
+    /// not used yet).
+    pub spool_grace_max: i64,
+    /// A shutdown resting on the silence of a few probes, with no silence elsewhere, is
+    /// `unknown` after this (s) (issue 16: not used yet)...
+    pub unknown_after: i64,
+    /// ...and any shutdown resting on silence alone after this (s) (issue 16: not used yet).
+    pub silence_max: i64,
     /// A probe offline at the same time of day on this many earlier days (with no evidence of
     /// a network outage) is habitually off then and does not count toward a shutdown.
     pub habit_days: usize,
@@ -89,15 +106,21 @@ impl Default for Params {
             report_window: 2 * 3600,
             active_window: 1800,
             live_window: 600,
+            heartbeat_live_lag: 120,
+            skew_min: 120,
             block_min_probes: 2,
             block_min_measurements: 5,
             block_min_consecutive: 2,
             end_ok_fraction: 0.5,
+            ooni_weight: 0.5,
             shutdown_min_probes: 3,
             shutdown_min_fraction: 0.6,
             shutdown_min_fraction_probes: 2,
             shutdown_together_intervals: 2,
             spool_grace: 1800,
+            spool_grace_max: 6 * 3600,
+            unknown_after: 86_400,
+            silence_max: 14 * 86_400,
             habit_days: 2,
             country_min_fraction: 0.5,
             country_min_asns: 2,

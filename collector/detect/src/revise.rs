@@ -193,7 +193,10 @@ fn reason(p: &PublishedEvent, new: &DetectedEvent, material: &[&str]) -> String 
                 (Status::Confirmed, _) => {
                     format!("confirmed: {} probes, {} measurements", new.probes, new.measurements)
                 }
-                (Status::Provisional, _) => "provisional again: the evidence is incomplete".to_string(),
+                // Unknown is not produced yet (issue 16): read like provisional until it is.
+                (Status::Provisional | Status::Unknown, _) => {
+                    "provisional again: the evidence is incomplete".to_string()
+                }
                 (Status::Retracted, _) => "retracted".to_string(),
             },
             "start" => shift("start", old.start, new.start),

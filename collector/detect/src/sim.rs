@@ -155,6 +155,11 @@ impl SimProbe {
     pub fn powered(&self, t: i64) -> bool {
         self.joined <= t && self.left.is_none_or(|l| t < l) && !self.off.iter().any(|&(a, b)| a <= t && t < b)
     }
+
+    /// When it was last powered on before `t` (its heartbeats' `uptime_s` counts from it).
+    pub fn up_since(&self, t: i64) -> i64 {
+        self.off.iter().map(|&(_, b)| b).filter(|&b| b <= t).fold(self.joined, i64::max)
+    }
 }
 
 /// The simulated fleet and what the collector received from it, sorted by `received_at`.

@@ -26,6 +26,9 @@ fn blocking(id: &str, platform: &str, asn: u32) -> DetectedEvent {
         evidence: vec![],
         confidence: 0.9,
         status: Status::Confirmed,
+        basis: vigil_detect::Basis::Evidence,
+        cannot_tell: Vec::new(),
+        sources: Vec::new(),
     }
 }
 

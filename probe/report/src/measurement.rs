@@ -252,6 +252,10 @@ pub struct HeartbeatKeys {
     /// Measurements the collector refused (moved to `rejected/`).
     #[serde(default)]
     pub rejected: u64,
+    /// The probe's last words: it is stopping (SIGTERM), so the silence after this heartbeat is
+    /// not the network's. Absent (false) in every other heartbeat.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stopping: bool,
 }
 
 /// The probe's decision for one throttling run.

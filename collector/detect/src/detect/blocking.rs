@@ -7,12 +7,24 @@ use vigil_report::PlatformStatus;
 
 use super::episode::{Episode, Sample, episodes};
 use super::{Group, View};
-use crate::event::{DetectedEvent, EventType, Scope, Status};
+use crate::event::{Basis, DetectedEvent, EventType, Scope, Status};
 use crate::obs::{PlatformKind, What};
 use crate::stats::mode;
 
 /// Controls within this many seconds of a platform's run belong to the same battery run.
 const SAME_RUN: i64 = 900;
+
+/// The blocking events of `group` that end at or after `from` (None: all), for an incremental
+/// detector recomputing a scope's tail (issue 16). Today it runs the whole window's rules and
+/// keeps those events; the tail's own state (a carried baseline, episodes open at `from`) comes
+/// with the incremental engine.
+pub(crate) fn detect_tail(view: &View<'_>, group: &Group, from: Option<i64>) -> Vec<DetectedEvent> {
+    let mut events = detect(view, group);
+    if let Some(from) = from {
+        events.retain(|e| e.end.is_none_or(|end| end >= from));
+    }
+    events
+}
 
 pub(crate) fn detect(view: &View<'_>, group: &Group) -> Vec<DetectedEvent> {
     let controls = controls_by_probe(view, group);
@@ -125,5 +137,8 @@ pub(crate) fn summarize(
         evidence: hits.iter().map(|s| view.evidence(s.idx)).collect(),
         confidence: (agreement * support * 1000.0).round() / 1000.0,
         status,
+        basis: Basis::Evidence,
+        cannot_tell: Vec::new(),
+        sources: Vec::new(),
     }
 }

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::View;
 use super::liveness::Liveness;
-use crate::event::{DetectedEvent, EventType, Scope, Status};
+use crate::event::{Basis, DetectedEvent, EventType, Scope, Status};
 
 /// An ASN with this many active probes counts as an ASN "with probes".
 const MIN_ACTIVE: usize = 2;
@@ -102,5 +102,8 @@ fn summarize(
         evidence,
         confidence: (confidence * 1000.0).round() / 1000.0,
         status: if 2 * confirmed > involved.len() { Status::Confirmed } else { Status::Provisional },
+        basis: Basis::Evidence,
+        cannot_tell: Vec::new(),
+        sources: Vec::new(),
     }
 }

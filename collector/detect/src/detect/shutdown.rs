@@ -5,7 +5,7 @@
 use super::bracket;
 use super::liveness::{Liveness, Outage};
 use super::{Group, View};
-use crate::event::{DetectedEvent, EventType, Scope, Status};
+use crate::event::{Basis, DetectedEvent, EventType, Scope, Status};
 use crate::stats::{median_i64, scale_i64};
 
 pub(crate) fn detect(view: &View<'_>, group: &Group, live: &Liveness) -> Vec<DetectedEvent> {
@@ -140,6 +140,9 @@ fn event(view: &View<'_>, group: &Group, members: &[&Outage], active: usize) -> 
         evidence: evidence_idx.iter().map(|&i| view.evidence(i)).collect(),
         confidence: (agreement * support * 1000.0).round() / 1000.0,
         status,
+        basis: Basis::Evidence,
+        cannot_tell: Vec::new(),
+        sources: Vec::new(),
     };
     (Some(event), end.unwrap_or(i64::MAX))
 }

@@ -22,6 +22,7 @@ fn obs(probe: &str, asn: u32, at: i64, received_at: i64, what: What) -> Observat
         asn,
         measurement_id: Some(format!("{probe}-{at}")),
         what,
+        meta: Default::default(),
     }
 }
 

@@ -25,6 +25,18 @@ struct Run<'a> {
     idx: usize,
 }
 
+/// The throttling events of `group` that end at or after `from` (None: all), for an incremental
+/// detector recomputing a scope's tail (issue 16). Today it runs the whole window's rules and
+/// keeps those events; the tail's own state (a carried baseline, episodes open at `from`) comes
+/// with the incremental engine.
+pub(crate) fn detect_tail(view: &View<'_>, group: &Group, from: Option<i64>) -> Vec<DetectedEvent> {
+    let mut events = detect(view, group);
+    if let Some(from) = from {
+        events.retain(|e| e.end.is_none_or(|end| end >= from));
+    }
+    events
+}
+
 pub(crate) fn detect(view: &View<'_>, group: &Group) -> Vec<DetectedEvent> {
     let mut by_platform: BTreeMap<&str, Vec<Run<'_>>> = BTreeMap::new();
     for &i in &group.idx {

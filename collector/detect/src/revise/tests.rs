@@ -2,7 +2,7 @@
 //! overlap when the id moved, retracted when no longer detected.
 
 use super::*;
-use crate::event::{Evidence, Scope};
+use crate::event::{Basis, Evidence, Scope};
 
 const T: i64 = 1_740_960_000;
 
@@ -23,6 +23,9 @@ fn shutdown(id: &str, start: i64, end: Option<i64>, status: Status, probes: &[&s
             .collect(),
         confidence: 0.6,
         status,
+        basis: Basis::Evidence,
+        cannot_tell: Vec::new(),
+        sources: Vec::new(),
     }
 }
 

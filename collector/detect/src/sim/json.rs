@@ -22,7 +22,12 @@ pub fn measurement_json(o: &Observation) -> Option<Value> {
     let (test_name, input, keys, runtime) = match &o.what {
         What::Alive => return None,
         What::Heartbeat => {
-            let keys = HeartbeatKeys::default();
+            let keys = HeartbeatKeys {
+                spooled: o.meta.backlog.unwrap_or(0),
+                uptime_s: o.meta.uptime.unwrap_or(0),
+                stopping: o.meta.stopping,
+                ..HeartbeatKeys::default()
+            };
             (HEARTBEAT_TEST_NAME, None, serde_json::to_value(keys).ok()?, 0.05)
         }
         What::Platform { platform, kind, status, mechanism, .. } => {

@@ -6,7 +6,7 @@ use rand::rngs::StdRng;
 use vigil_report::{Mechanism, PlatformStatus};
 
 use super::{DAY, FleetSpec, SimProbe, TruthEvent, TruthKind, gauss};
-use crate::obs::{CONNECTIVITY_CHECK, Observation, PlatformKind, ThrottleMechanism, ThrottleVerdict, What};
+use crate::obs::{CONNECTIVITY_CHECK, Meta, Observation, PlatformKind, ThrottleMechanism, ThrottleVerdict, What};
 
 /// Mechanisms a random endpoint failure is (wrongly) classified as.
 const NOISE_MECHANISMS: [Mechanism; 4] =
@@ -94,7 +94,10 @@ pub(super) fn run(spec: &FleetSpec, truth: &[TruthEvent], p: &SimProbe, rng: &mu
         }
         if heartbeat {
             let latency = rng.random_range(1..=5);
-            out.push(observation(p, t, latency, What::Heartbeat, rng));
+            let mut o = observation(p, t, latency, What::Heartbeat, rng);
+            // Its spool was just drained; it has run since it was last powered on.
+            o.meta = Meta { backlog: Some(0), uptime: Some((t - p.up_since(t)) as u64), ..Meta::default() };
+            out.push(o);
             continue;
         }
         let upload = rng.random_range(10..=60);
@@ -131,6 +134,7 @@ fn observation(p: &SimProbe, t: i64, delay: i64, what: What, rng: &mut StdRng) -
         asn: p.asn,
         measurement_id: Some(format!("{:032x}", rng.random::<u128>())),
         what,
+        meta: Meta::default(),
     }
 }
 

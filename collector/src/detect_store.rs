@@ -1,0 +1,216 @@
+//! Where incremental detection keeps its place: a cursor (the last observation `rowid` a pass
+//! read, its time, and a hash of the parameters the state was built with) and the detector's
+//! state per scope ([`vigil_detect::Detector::checkpoint`]), saved in the writer's transaction
+//! with the events the pass wrote, so a restart resumes instead of re-reading its window.
+//!
+//! Also the schema migration of issue 16: observations gain their source and run, events a
+//! `final` flag (a retraction is final), and OONI's imported measurements get their table
+//! (`ooni_store`). Nothing reads these yet; detection still runs over its window.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use sha2::{Digest, Sha256};
+use vigil_detect::{Params, ScopeKey};
+
+/// Schema migration: the detection cursor and state, observations' source and run (and their
+/// meta, [`vigil_detect::Meta`], as JSON), events' `final`, OONI's measurements.
+pub const MIGRATION: &str = "ALTER TABLE observations ADD COLUMN source TEXT NOT NULL DEFAULT 'vigil';
+    ALTER TABLE observations ADD COLUMN run TEXT;
+    ALTER TABLE observations ADD COLUMN meta TEXT;
+    CREATE TABLE detect_state (
+        scope TEXT PRIMARY KEY,
+        state BLOB NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE detect_cursor (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        last_rowid INTEGER NOT NULL,
+        now INTEGER NOT NULL,
+        params_hash TEXT NOT NULL
+    );
+    ALTER TABLE events ADD COLUMN final INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE ooni_measurements (
+        uid TEXT PRIMARY KEY,
+        report_id TEXT NOT NULL,
+        test_name TEXT NOT NULL,
+        input TEXT,
+        measurement_start_time TEXT NOT NULL,
+        probe_cc TEXT NOT NULL,
+        probe_asn INTEGER NOT NULL,
+        imported_at INTEGER NOT NULL,
+        payload TEXT NOT NULL
+    );
+    CREATE INDEX ooni_measurements_report ON ooni_measurements (report_id);";
+
+/// A detection pass's place: where it stopped reading and the detector's state then.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// The last `observations.rowid` the detector was fed.
+    pub last_rowid: i64,
+    /// The time it was advanced to.
+    pub now: i64,
+    /// [`params_hash`] of the parameters it ran with: a restart with others rebuilds.
+    pub params_hash: String,
+    /// The state per scope; a scope absent here keeps its stored state.
+    pub states: Vec<(ScopeKey, Vec<u8>)>,
+}
+
+/// A stable hash of the detection parameters (hex SHA-256 of their JSON).
+pub fn params_hash(params: &Params) -> String {
+    let json = serde_json::to_vec(params).unwrap_or_default();
+    Sha256::digest(&json).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The stored key of a scope: `CC/ASN`, or `CC/all` for a country.
+pub fn scope_key(scope: &ScopeKey) -> String {
+    match scope.asn {
+        Some(asn) => format!("{}/{asn}", scope.cc),
+        None => format!("{}/all", scope.cc),
+    }
+}
+
+/// The scope of a stored key (None if it is not one [`scope_key`] wrote).
+pub fn parse_scope_key(key: &str) -> Option<ScopeKey> {
+    let (cc, asn) = key.split_once('/')?;
+    let asn = if asn == "all" { None } else { Some(asn.parse().ok()?) };
+    Some(ScopeKey { cc: cc.to_string(), asn })
+}
+
+/// Save a checkpoint (in the caller's transaction): the cursor, and each scope's state.
+pub fn save(conn: &Connection, cp: &Checkpoint) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO detect_cursor (id, last_rowid, now, params_hash) VALUES (1, ?1, ?2, ?3)
+         ON CONFLICT(id) DO UPDATE SET last_rowid = ?1, now = ?2, params_hash = ?3",
+        params![cp.last_rowid, cp.now, cp.params_hash],
+    )?;
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO detect_state (scope, state, updated_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT(scope) DO UPDATE SET state = ?2, updated_at = ?3",
+    )?;
+    for (scope, state) in &cp.states {
+        stmt.execute(params![scope_key(scope), state, cp.now])?;
+    }
+    Ok(())
+}
+
+/// The saved checkpoint with every stored state (sorted by scope); None if none was saved.
+/// A state row whose key does not parse is left out.
+pub fn load(conn: &Connection) -> rusqlite::Result<Option<Checkpoint>> {
+    let cursor = conn
+        .query_row("SELECT last_rowid, now, params_hash FROM detect_cursor WHERE id = 1", [], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?))
+        })
+        .optional()?;
+    let Some((last_rowid, now, params_hash)) = cursor else { return Ok(None) };
+    let mut stmt = conn.prepare_cached("SELECT scope, state FROM detect_state ORDER BY scope")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+    let mut states = Vec::new();
+    for row in rows {
+        let (key, state) = row?;
+        if let Some(scope) = parse_scope_key(&key) {
+            states.push((scope, state));
+        }
+    }
+    Ok(Some(Checkpoint { last_rowid, now, params_hash, states }))
+}
+
+/// Forget the checkpoint (parameters changed, or a rebuild): the next pass starts afresh.
+pub fn clear(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch("DELETE FROM detect_cursor; DELETE FROM detect_state;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope(cc: &str, asn: Option<u32>) -> ScopeKey {
+        ScopeKey { cc: cc.into(), asn }
+    }
+
+    #[test]
+    fn scope_keys_round_trip() {
+        for s in [scope("IR", Some(44244)), scope("IR", None)] {
+            assert_eq!(parse_scope_key(&scope_key(&s)), Some(s));
+        }
+        assert_eq!(scope_key(&scope("IR", None)), "IR/all");
+        assert_eq!(parse_scope_key("IR/x"), None);
+        assert_eq!(parse_scope_key("IR"), None);
+    }
+
+    #[test]
+    fn params_hash_is_stable_and_tells_parameters_apart() {
+        let p = Params::default();
+        assert_eq!(params_hash(&p), params_hash(&p.clone()));
+        assert_eq!(params_hash(&p).len(), 64);
+        assert_ne!(params_hash(&p), params_hash(&Params { spool_grace: 1, ..p }));
+    }
+
+    #[test]
+    fn a_checkpoint_is_saved_updated_loaded_and_cleared_in_a_real_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = crate::store::open_and_migrate(&dir.path().join("vigil.db")).unwrap();
+        assert_eq!(load(&conn).unwrap(), None);
+        let hash = params_hash(&Params::default());
+        let first = Checkpoint {
+            last_rowid: 10,
+            now: 1000,
+            params_hash: hash.clone(),
+            states: vec![(scope("IR", Some(1)), b"one".to_vec()), (scope("IR", None), b"all".to_vec())],
+        };
+        let tx = conn.transaction().unwrap();
+        save(&tx, &first).unwrap();
+        tx.commit().unwrap();
+        let got = load(&conn).unwrap().unwrap();
+        assert_eq!((got.last_rowid, got.now, &got.params_hash), (10, 1000, &hash));
+        assert_eq!(got.states, vec![(scope("IR", Some(1)), b"one".to_vec()), (scope("IR", None), b"all".to_vec())]);
+        // A later pass saves only the scopes it changed; the others keep their state.
+        let second = Checkpoint {
+            last_rowid: 25,
+            now: 1600,
+            params_hash: hash,
+            states: vec![(scope("IR", Some(1)), b"two".to_vec()), (scope("TM", Some(2)), b"new".to_vec())],
+        };
+        save(&conn, &second).unwrap();
+        let got = load(&conn).unwrap().unwrap();
+        assert_eq!((got.last_rowid, got.now), (25, 1600));
+        let keys: Vec<(String, Vec<u8>)> = got.states.iter().map(|(s, b)| (scope_key(s), b.clone())).collect();
+        assert_eq!(
+            keys,
+            vec![
+                ("IR/1".into(), b"two".to_vec()),
+                ("IR/all".into(), b"all".to_vec()),
+                ("TM/2".into(), b"new".to_vec())
+            ]
+        );
+        clear(&conn).unwrap();
+        assert_eq!(load(&conn).unwrap(), None);
+    }
+
+    #[test]
+    fn the_migration_adds_defaults_to_existing_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = crate::store::open_and_migrate(&dir.path().join("vigil.db")).unwrap();
+        let o = vigil_detect::Observation {
+            at: 1,
+            received_at: 2,
+            probe: "p".into(),
+            cc: "ZZ".into(),
+            asn: 1,
+            measurement_id: Some("m".into()),
+            what: vigil_detect::What::Heartbeat,
+            meta: Default::default(),
+        };
+        crate::events::insert_observation(&conn, "vigil_heartbeat", &o).unwrap();
+        let (source, run, meta): (String, Option<String>, Option<String>) = conn
+            .query_row("SELECT source, run, meta FROM observations", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap();
+        assert_eq!((source.as_str(), run, meta), ("vigil", None, None));
+        conn.execute(
+            "INSERT INTO events (id, revision, type, cc, start, start_uncertainty, probes, measurements, confidence,
+                 status, updated_at, event) VALUES ('e', 1, 'shutdown', 'ZZ', 0, 0, 0, 0, 0.5, 'provisional', 0, '{}')",
+            [],
+        )
+        .unwrap();
+        let fin: i64 = conn.query_row("SELECT final FROM events", [], |r| r.get(0)).unwrap();
+        assert_eq!(fin, 0);
+    }
+}
