@@ -162,10 +162,13 @@ pub fn load_observations(conn: &Connection, from: i64) -> rusqlite::Result<Vec<O
     Ok(out)
 }
 
-/// The stored events whose period reaches into `[from, now]` (an open end counts as now).
+/// The stored events a detection pass may revise: those whose period reaches into `[from, now]`
+/// (an open end counts as now) and that are not final. A retraction is final: a retracted event
+/// is never matched again, so a later outage of its scope cannot be written over it.
 pub fn load_published(conn: &Connection, from: i64) -> rusqlite::Result<Vec<PublishedEvent>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT event, revision, updated_at FROM events WHERE end IS NULL OR end >= ?1 ORDER BY start, id",
+        "SELECT event, revision, updated_at FROM events
+         WHERE (end IS NULL OR end >= ?1) AND final = 0 AND status != 'retracted' ORDER BY start, id",
     )?;
     let rows = stmt.query_map(params![from], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?, r.get(2)?)))?;
     let mut out = Vec::new();
@@ -221,13 +224,21 @@ pub fn write_changes(tx: &Transaction<'_>, changes: &[Change], now: i64) -> rusq
     for change in changes {
         match change {
             Change::New(e) => {
-                // An id already published (an event re-detected after a split) gets a new
-                // revision, never a second revision 1 (which would fail the whole transaction).
+                // An id taken by a retracted (final) event: the new event gets the next free
+                // `<id>-N` (a new outage is always a new event, never a revision of a retraction).
+                let final_ids = final_ids_like(tx, &e.id)?;
+                let (id, renamed) = vigil_detect::revise::fresh_id(&e.id, |id| final_ids.contains(id));
+                let mut e = e.clone();
+                e.id = id;
+                // An id already published and not final (an event re-detected after a split)
+                // gets a new revision, never a second revision 1 (which would fail the whole
+                // transaction).
                 let last: Option<u32> =
                     tx.query_row("SELECT MAX(revision) FROM event_revisions WHERE id = ?1", [&e.id], |r| r.get(0))?;
+                let first = if renamed { vigil_detect::revise::REASON_AFTER_RETRACTION } else { "first publication" };
                 match last {
-                    None => write_revision(tx, e, 1, now, "first publication", &Value::Array(Vec::new()))?,
-                    Some(r) => write_revision(tx, e, r + 1, now, "detected again", &Value::Array(Vec::new()))?,
+                    None => write_revision(tx, &e, 1, now, first, &Value::Array(Vec::new()))?,
+                    Some(r) => write_revision(tx, &e, r + 1, now, "detected again", &Value::Array(Vec::new()))?,
                 }
             }
             Change::Revised { revision, event, changes, reason, .. } => {
@@ -238,6 +249,16 @@ pub fn write_changes(tx: &Transaction<'_>, changes: &[Change], now: i64) -> rusq
         }
     }
     Ok(())
+}
+
+/// The final events' ids among `id` and `id-N` (retracted before `final` existed included).
+fn final_ids_like(conn: &Connection, id: &str) -> rusqlite::Result<std::collections::HashSet<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id FROM events WHERE (final != 0 OR status = 'retracted') AND (id = ?1 OR substr(id, 1, ?2) = ?3)",
+    )?;
+    let prefix = format!("{id}-");
+    let rows = stmt.query_map(params![id, prefix.len() as i64, prefix], |r| r.get::<_, String>(0))?;
+    rows.collect()
 }
 
 /// One detection pass over `[now - window, now]`, written in one transaction (offline use:
@@ -267,14 +288,14 @@ fn write_revision(
     };
     tx.execute(
         "INSERT INTO events (id, revision, type, cc, asn, platform, family, mechanism, start, start_uncertainty, end,
-             end_uncertainty, probes, measurements, confidence, status, updated_at, event)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
+             end_uncertainty, probes, measurements, confidence, status, updated_at, event, final)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
          ON CONFLICT(id) DO UPDATE SET revision = excluded.revision, type = excluded.type, cc = excluded.cc,
              asn = excluded.asn, platform = excluded.platform, family = excluded.family,
              mechanism = excluded.mechanism, start = excluded.start, start_uncertainty = excluded.start_uncertainty,
              end = excluded.end, end_uncertainty = excluded.end_uncertainty, probes = excluded.probes,
              measurements = excluded.measurements, confidence = excluded.confidence, status = excluded.status,
-             updated_at = excluded.updated_at, event = excluded.event",
+             updated_at = excluded.updated_at, event = excluded.event, final = MAX(events.final, excluded.final)",
         params![
             e.id,
             revision,
@@ -293,7 +314,9 @@ fn write_revision(
             e.confidence,
             label(&e.status).unwrap_or_default(),
             now,
-            json
+            json,
+            // A retraction is final (never cleared again).
+            i64::from(e.status == vigil_detect::Status::Retracted)
         ],
     )?;
     tx.execute(

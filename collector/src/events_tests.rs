@@ -145,3 +145,106 @@ fn events_table(conn: &rusqlite::Connection) -> Vec<(String, u32, String)> {
     let mut stmt = conn.prepare("SELECT id, revision, event FROM events ORDER BY id").unwrap();
     stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().map(Result::unwrap).collect()
 }
+
+/// Every revision of every stored event: (id, revision, status, reason).
+fn revisions_table(conn: &rusqlite::Connection) -> Vec<(String, u32, String, String)> {
+    let mut stmt = conn
+        .prepare("SELECT r.id, r.revision, json_extract(r.event, '$.status'), r.reason FROM event_revisions r ORDER BY r.id, r.revision")
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).unwrap().map(Result::unwrap).collect()
+}
+
+/// The shutdowns of ASN 100 as stored: (id, status, final, start).
+fn shutdowns(conn: &rusqlite::Connection) -> Vec<(String, String, i64, i64)> {
+    let mut stmt = conn
+        .prepare("SELECT id, status, final, start FROM events WHERE type = 'shutdown' AND asn = 100 ORDER BY start, id")
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).unwrap().map(Result::unwrap).collect()
+}
+
+#[test]
+fn a_retracted_false_alarm_stays_retracted_and_later_outages_of_its_asn_are_new_events() {
+    // Issue 16 (D2): a power cut of ASN 100's probes is published as a shutdown while they are
+    // silent and retracted when they come back without records; a real shutdown days later
+    // must be a new event, never a revision of the retraction (an open retraction used to
+    // overlap everything after it), and so must one that starts in the false alarm's hour (same
+    // id: it used to be written "detected again" over the retracted row).
+    let countries = vec![CountrySpec { cc: "AA".into(), asns: vec![100, 101] }];
+    let mut spec = FleetSpec::new(7, T0, 6, 30, countries);
+    spec.platforms = vec!["whatsapp".into()];
+    spec.throttling = false;
+    spec.noise.night_off = 0.0;
+    spec.noise.churn = 0.0;
+    let real = (T0 + 4 * D + 10 * H + 600, T0 + 4 * D + 12 * H);
+    let second_off = (T0 + 5 * D + 14 * H + 120, T0 + 5 * D + 14 * H + 720);
+    let second_real = (T0 + 5 * D + 14 * H + 3360, T0 + 5 * D + 16 * H);
+    let truth = [real, second_real].map(|(start, end)| TruthEvent {
+        cc: "AA".into(),
+        asn: Some(100),
+        kind: TruthKind::Shutdown,
+        start,
+        end,
+    });
+    let fleet = simulate(&spec, &truth);
+    // The power cuts: ASN 100's probes are switched off, so they record (and spool) nothing.
+    let first_off = (T0 + D + 10 * H + 180, T0 + D + 10 * H + 1500);
+    let off = |o: &Observation| o.asn == 100 && [first_off, second_off].iter().any(|&(a, b)| o.at >= a && o.at < b);
+    let obs: Vec<Observation> = fleet.observations.iter().filter(|o| !off(o)).cloned().collect();
+    let dir = tempfile::tempdir().unwrap();
+    let mut conn = open_and_migrate(&dir.path().join("v.sqlite")).unwrap();
+    let params = Params::default();
+    let mut stored = i64::MIN;
+    let mut pass = |conn: &mut Connection, t: i64| {
+        store(conn, &obs, stored, t);
+        stored = t;
+        run_detection(conn, &params, t, DEFAULT_WINDOW).unwrap()
+    };
+
+    // The first false alarm: published while silent, retracted once they are back.
+    pass(&mut conn, first_off.0 + 900);
+    let alarm = shutdowns(&conn);
+    assert_eq!(alarm.len(), 1, "published while silent: {alarm:?}");
+    pass(&mut conn, first_off.1 + 2 * H);
+    let after = shutdowns(&conn);
+    assert_eq!((after[0].1.as_str(), after[0].2), ("retracted", 1), "{after:?}");
+    let false_id = after[0].0.clone();
+
+    // The real shutdown three days later: provisional while it lasts, confirmed after.
+    pass(&mut conn, real.0 + H);
+    pass(&mut conn, real.1 + 2 * H);
+    // The second false alarm, retracted before the real shutdown that starts in its hour.
+    pass(&mut conn, second_off.0 + 540);
+    assert_eq!(shutdowns(&conn).len(), 3, "{:?}", shutdowns(&conn));
+    pass(&mut conn, second_off.0 + 2880);
+    pass(&mut conn, second_real.0 + H);
+    pass(&mut conn, second_real.1 + 2 * H);
+
+    let all = shutdowns(&conn);
+    let revisions = revisions_table(&conn);
+    let history = |id: &str| revisions.iter().filter(|r| r.0 == id).collect::<Vec<_>>();
+    // The first false alarm's history ends with its retraction.
+    let first = history(&false_id);
+    assert_eq!(first.last().unwrap().2, "retracted", "{first:?}");
+    assert_eq!(first.iter().filter(|r| r.2 == "retracted").count(), 1, "{first:?}");
+    let live: Vec<_> = all.iter().filter(|e| e.1 != "retracted").collect();
+    assert_eq!(live.len(), 2, "two real shutdowns: {all:?}\n{revisions:#?}");
+    let interval = params.heartbeat_interval;
+    assert!((live[0].3 - real.0).abs() <= 2 * interval, "{all:?}");
+    assert_eq!(live[0].1, "confirmed", "{all:?}");
+    assert_eq!(history(&live[0].0)[0].3, "first publication");
+    // The second real one starts in the second false alarm's hour: a fresh id, said why.
+    let second_false = all
+        .iter()
+        .find(|e| e.1 == "retracted" && e.0 != false_id)
+        .unwrap_or_else(|| panic!("second false alarm: {all:?}\n{revisions:#?}"));
+    assert_eq!(second_false.2, 1);
+    assert_eq!(second_false.3.div_euclid(H), second_real.0.div_euclid(H), "{all:?}");
+    assert_eq!(live[1].0, format!("{}-2", second_false.0), "{all:?}");
+    assert_eq!(history(&live[1].0)[0].3, vigil_detect::revise::REASON_AFTER_RETRACTION);
+    assert!((live[1].3 - second_real.0).abs() <= 2 * interval, "{all:?}");
+    // Every retracted event's history ends at its retraction.
+    for (id, ..) in all.iter().filter(|e| e.1 == "retracted") {
+        let h = history(id);
+        assert_eq!(h.iter().position(|r| r.2 == "retracted"), Some(h.len() - 1), "{h:?}");
+    }
+}

@@ -3,16 +3,27 @@
 //!
 //! Matching: a detected event revises the published event with the same id, else the published
 //! event of the same scope, type and platform whose period (± 30 min, an open end counting as
-//! `now`) overlaps it most. Material changes: status, a start or end moved by ≥ 1 min, an end
-//! appearing or disappearing, mechanism, throttled rate (≥ 10 %), probes or measurements
-//! (≥ 25 %), confidence (≥ 0.1). Smaller drift leaves the published revision as it is
-//! (`Unchanged`); the next material revision carries it. `published` must be the published
-//! events whose period overlaps the detection window: those no longer detected are retracted.
+//! `now`) overlaps it most. A retracted event is never matched: retraction is final, and a new
+//! outage where one was retracted is a new event (see [`fresh_id`] for its id). Material
+//! changes: status, a start or end moved by ≥ 1 min, an end appearing or disappearing,
+//! mechanism, throttled rate (≥ 10 %), probes or measurements grown by ≥ 25 %, confidence
+//! (≥ 0.1). Smaller drift leaves the published revision as it is (`Unchanged`); the next
+//! material revision carries it. `published` must be the published events whose period overlaps
+//! the detection window: those no longer detected are retracted.
+//!
+//! Published evidence is kept: a revision's evidence is the published evidence and the detected
+//! evidence together (one entry per measurement), so its probes and measurements never fall when
+//! the detection window or a shed spool no longer holds part of it. A confirmed event's start
+//! moves only earlier, and only when new evidence was measured before its published
+//! `start - start_uncertainty`: later re-analyses (a window that lost the first records, a spool
+//! that shed them) cannot move it.
+
+use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::event::{DetectedEvent, EventType, Status};
+use crate::event::{DetectedEvent, EventType, Evidence, Status};
 
 const SLACK: i64 = 1800;
 const MIN_SHIFT: i64 = 60;
@@ -58,8 +69,7 @@ pub fn reconcile(published: &[PublishedEvent], detected: &[DetectedEvent], now: 
         };
         used[k] = true;
         let p = &published[k];
-        let mut event = d.clone();
-        event.id = p.event.id.clone();
+        let event = keep_published(&p.event, d);
         let (changes, material) = diff(&p.event, &event);
         if material.is_empty() {
             out.push(Change::Unchanged { id: event.id });
@@ -94,7 +104,9 @@ fn find_match(published: &[PublishedEvent], used: &[bool], d: &DetectedEvent, no
             && p.event.kind.label() == d.kind.label()
             && p.event.kind.platform() == d.kind.platform()
     };
-    let free = |k: &usize| !used[*k] && same(&published[*k]);
+    // A retracted event is final: nothing detected later revises it (`load_published` leaves
+    // them out too; this holds for any caller).
+    let free = |k: &usize| !used[*k] && published[*k].event.status != Status::Retracted && same(&published[*k]);
     if let Some(k) = (0..published.len()).filter(free).find(|&k| published[k].event.id == d.id) {
         return Some(k);
     }
@@ -109,6 +121,60 @@ fn find_match(published: &[PublishedEvent], used: &[bool], d: &DetectedEvent, no
         .filter(|&(overlap, _)| overlap > 0)
         .max_by_key(|&(overlap, k)| (overlap, std::cmp::Reverse(k)))
         .map(|(_, k)| k)
+}
+
+/// The id a new event is published under: `id`, or when `id` belongs to a retracted (final)
+/// event, the first of `id-2`, `id-3`, ... that does not (`retracted(id)` says whether an id is
+/// taken by a retracted event). The flag says whether the id was changed.
+pub fn fresh_id(id: &str, retracted: impl Fn(&str) -> bool) -> (String, bool) {
+    if !retracted(id) {
+        return (id.to_string(), false);
+    }
+    let mut n = 2u32;
+    loop {
+        let candidate = format!("{id}-{n}");
+        if !retracted(&candidate) {
+            return (candidate, true);
+        }
+        n += 1;
+    }
+}
+
+/// The reason of a new event's first publication under a [`fresh_id`].
+pub const REASON_AFTER_RETRACTION: &str = "new event; an earlier one here was retracted";
+
+/// Evidence's identity: its measurement, else (for records without one) its probe and time.
+fn evidence_key(e: &Evidence) -> (Option<&str>, &str, i64) {
+    match e.measurement_id.as_deref() {
+        Some(m) => (Some(m), "", 0),
+        None => (None, e.probe.as_str(), e.at),
+    }
+}
+
+/// The detected event `d` as a revision of the published `p`: `p`'s id, its evidence and the
+/// detected evidence together (probes and measurements never fall), and for a confirmed `p` its
+/// start unless new evidence lies before its published interval (module documentation).
+fn keep_published(p: &DetectedEvent, d: &DetectedEvent) -> DetectedEvent {
+    let mut event = d.clone();
+    event.id = p.id.clone();
+    let known: HashSet<_> = p.evidence.iter().map(evidence_key).collect();
+    let new: Vec<&Evidence> = d.evidence.iter().filter(|e| !known.contains(&evidence_key(e))).collect();
+    let mut evidence = p.evidence.clone();
+    evidence.extend(new.iter().map(|e| (*e).clone()));
+    evidence.sort_by(|a, b| (a.at, &a.measurement_id, &a.probe).cmp(&(b.at, &b.measurement_id, &b.probe)));
+    let probes: HashSet<&str> = evidence.iter().map(|e| e.probe.as_str()).collect();
+    event.probes = d.probes.max(p.probes).max(probes.len());
+    event.measurements = d.measurements.max(p.measurements).max(evidence.len());
+    event.evidence = evidence;
+    if p.status == Status::Confirmed {
+        let low = p.start - p.start_uncertainty;
+        let earlier = new.iter().any(|e| e.at < low);
+        if !(earlier && d.start < low) {
+            event.start = p.start;
+            event.start_uncertainty = p.start_uncertainty;
+        }
+    }
+    event
 }
 
 fn field(name: &str, from: Value, to: Value) -> FieldChange {
@@ -139,7 +205,8 @@ fn diff(old: &DetectedEvent, new: &DetectedEvent) -> (Vec<FieldChange>, Vec<&'st
         }
     }
     let moved = |a: i64, b: i64| (a - b).abs() >= MIN_SHIFT;
-    let grew = |a: usize, b: usize| (a as f64 - b as f64).abs() >= 0.25 * (b.max(1) as f64);
+    // Evidence is material when it grew (it never falls: `keep_published`).
+    let grew = |a: usize, b: usize| a > b && (a - b) as f64 >= 0.25 * (b.max(1) as f64);
     if old.status != new.status {
         material.push("status");
     }

@@ -100,3 +100,102 @@ fn each_detected_event_revises_the_published_event_it_overlaps_most() {
     block.kind = EventType::Blocking { platform: "whatsapp".into(), family: None, mechanism: None };
     assert!(matches!(reconcile(&pubd[1..], &[block], T + 20_000)[0], Change::New(_)));
 }
+
+#[test]
+fn a_retracted_event_is_never_revised_by_a_later_outage_of_its_scope() {
+    // A false alarm retracted while open (its end still open), and a real outage three days later.
+    let mut false_alarm = shutdown("s-false", T, None, Status::Retracted, &FOUR, T);
+    false_alarm.status = Status::Retracted;
+    let pubd = [published(false_alarm.clone(), 2, T + 3600)];
+    let real = shutdown("s-real", T + 3 * 86_400, None, Status::Provisional, &FOUR, T + 3 * 86_400);
+    let changes = reconcile(&pubd, std::slice::from_ref(&real), T + 3 * 86_400 + 600);
+    assert_eq!(changes, vec![Change::New(real)]);
+    // Nor by one with its very id (the same start hour): that is new too, never a revision.
+    let same_hour = shutdown("s-false", T + 600, None, Status::Provisional, &FOUR, T + 86_400);
+    let changes = reconcile(&pubd, std::slice::from_ref(&same_hour), T + 86_400);
+    assert_eq!(changes, vec![Change::New(same_hour)]);
+    // And a retracted event is not retracted again.
+    assert_eq!(reconcile(&pubd, &[], T + 86_400), vec![]);
+}
+
+#[test]
+fn a_new_event_whose_id_was_retracted_gets_the_next_free_suffix() {
+    assert_eq!(fresh_id("s1", |_| false), ("s1".to_string(), false));
+    assert_eq!(fresh_id("s1", |id| id == "s1"), ("s1-2".to_string(), true));
+    assert_eq!(fresh_id("s1", |id| ["s1", "s1-2", "s1-3"].contains(&id)), ("s1-4".to_string(), true));
+}
+
+fn with_ids(mut e: DetectedEvent, ids: &[&str]) -> DetectedEvent {
+    for (x, id) in e.evidence.iter_mut().zip(ids) {
+        x.measurement_id = Some(id.to_string());
+    }
+    e
+}
+
+#[test]
+fn published_evidence_is_kept_so_probes_and_measurements_never_fall() {
+    // Published with evidence from 4 probes; the window (or a shed spool) now holds only 2 of them.
+    let old = with_ids(shutdown("s1", T, Some(T + 7200), Status::Confirmed, &FOUR, T), &["m1", "m2", "m3", "m4"]);
+    let pubd = published(old.clone(), 1, T + 7300);
+    let fewer = with_ids(shutdown("s1", T, Some(T + 7200), Status::Confirmed, &["c", "d"], T), &["m3", "m4"]);
+    assert_eq!(reconcile(std::slice::from_ref(&pubd), &[fewer], T + 9000), vec![Change::Unchanged { id: "s1".into() }]);
+    // The same measurements detected again are not counted twice.
+    let again = with_ids(shutdown("s1", T, Some(T + 7200), Status::Confirmed, &FOUR, T), &["m4", "m3", "m2", "m1"]);
+    assert_eq!(reconcile(std::slice::from_ref(&pubd), &[again], T + 9000), vec![Change::Unchanged { id: "s1".into() }]);
+    // Four new measurements from new probes: more evidence, counted over the union.
+    let more = with_ids(
+        shutdown("s1", T, Some(T + 7200), Status::Confirmed, &["a", "e", "f", "g", "h"], T + 8000),
+        &["m1", "m5", "m6", "m7", "m8"],
+    );
+    let changes = reconcile(std::slice::from_ref(&pubd), &[more], T + 9000);
+    let [Change::Revised { event, reason, .. }] = changes.as_slice() else { panic!("{changes:?}") };
+    assert_eq!((event.probes, event.measurements, event.evidence.len()), (8, 8, 8));
+    let mut ids: Vec<&str> = event.evidence.iter().filter_map(|e| e.measurement_id.as_deref()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, ["m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8"]);
+    assert!(reason.contains("more evidence: 8 probes, 8 measurements (was 4, 4)"), "{reason}");
+}
+
+#[test]
+fn the_reason_never_says_more_evidence_when_counts_fell_in_the_detection() {
+    // The detection re-derived fewer measurements (5256 -> 1215 in the issue): kept at 5256 and
+    // only the end is news.
+    let mut old = shutdown("s1", T, None, Status::Confirmed, &FOUR, T);
+    old.measurements = 5256;
+    let mut now = shutdown("s1", T, Some(T + 86_400), Status::Confirmed, &["a"], T);
+    now.measurements = 1215;
+    let changes = reconcile(&[published(old, 3, T + 600)], &[now], T + 90_000);
+    let [Change::Revised { event, reason, .. }] = changes.as_slice() else { panic!("{changes:?}") };
+    assert_eq!((event.probes, event.measurements), (4, 5256));
+    assert!(!reason.contains("evidence"), "{reason}");
+    assert!(reason.contains("ended"), "{reason}");
+}
+
+#[test]
+fn a_confirmed_start_moves_only_for_new_evidence_before_its_published_interval() {
+    let old = with_ids(shutdown("s1", T, None, Status::Confirmed, &FOUR, T), &["m1", "m2", "m3", "m4"]);
+    let pubd = published(old, 2, T + 600);
+    // Shed records: the detection now starts two days later, from the same evidence. Kept.
+    let later = with_ids(shutdown("s1", T + 2 * 86_400, None, Status::Confirmed, &["c", "d"], T), &["m3", "m4"]);
+    let changes = reconcile(std::slice::from_ref(&pubd), &[later], T + 3 * 86_400);
+    assert_eq!(changes, vec![Change::Unchanged { id: "s1".into() }]);
+    // Earlier, but with no new evidence before `start - uncertainty`: kept.
+    let early_no_evidence =
+        with_ids(shutdown("s1", T - 3600, None, Status::Confirmed, &FOUR, T), &["m1", "m2", "m3", "m4"]);
+    let changes = reconcile(std::slice::from_ref(&pubd), &[early_no_evidence], T + 86_400);
+    assert_eq!(changes, vec![Change::Unchanged { id: "s1".into() }]);
+    // A new record measured an hour before the published interval: the start moves earlier.
+    let mut earlier = with_ids(shutdown("s1", T - 3600, None, Status::Confirmed, &["e"], T + 86_000), &["m9"]);
+    earlier.evidence[0].at = T - 3500;
+    let changes = reconcile(std::slice::from_ref(&pubd), &[earlier], T + 86_400);
+    let [Change::Revised { event, reason, .. }] = changes.as_slice() else { panic!("{changes:?}") };
+    assert_eq!(event.start, T - 3600);
+    assert!(reason.contains("moved the start 60 min earlier"), "{reason}");
+    // A provisional event's start follows the detection as before.
+    let mut prov = pubd.clone();
+    prov.event.status = Status::Provisional;
+    let later = with_ids(shutdown("s1", T + 7200, None, Status::Provisional, &FOUR, T), &["m1", "m2", "m3", "m4"]);
+    let changes = reconcile(&[prov], &[later], T + 86_400);
+    let [Change::Revised { event, .. }] = changes.as_slice() else { panic!("{changes:?}") };
+    assert_eq!(event.start, T + 7200);
+}
