@@ -14,7 +14,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use vigil_dashboard::xml::text as xml;
-use vigil_detect::{DetectedEvent, EventType};
+use vigil_detect::{Basis, Cause, DetectedEvent, EventType, Source, SourceSupport};
 use vigil_report::Signed;
 
 use crate::error::{ApiCode, HttpError};
@@ -46,6 +46,12 @@ pub struct EventRecord {
     pub confidence: f64,
     pub status: String,
     pub updated_at: String,
+    /// What it rests on: the probes' silence alone, or measurements that say so.
+    pub basis: Basis,
+    /// While it rests on silence: the causes the evidence cannot tell apart.
+    pub cannot_tell: Vec<Cause>,
+    /// Which sources support it (an event recorded without them is Vigil's alone).
+    pub sources: Vec<SourceSupport>,
 }
 
 /// One event with its revision history (oldest first).
@@ -100,6 +106,13 @@ pub fn record(e: &DetectedEvent, revision: u32, updated_at: i64) -> EventRecord 
         confidence: e.confidence,
         status: label(&e.status).unwrap_or_default(),
         updated_at: rfc3339(updated_at),
+        basis: e.basis,
+        cannot_tell: e.cannot_tell.clone(),
+        sources: if e.sources.is_empty() {
+            vec![SourceSupport { source: Source::Vigil, probes: e.probes, measurements: e.measurements }]
+        } else {
+            e.sources.clone()
+        },
     }
 }
 
@@ -183,8 +196,8 @@ impl EventFilter {
             return Err(bad("type", "expected blocking, shutdown or throttling"));
         }
         let status = q.get("status").cloned();
-        if status.as_deref().is_some_and(|s| !["provisional", "confirmed", "retracted"].contains(&s)) {
-            return Err(bad("status", "expected provisional, confirmed or retracted"));
+        if status.as_deref().is_some_and(|s| !["provisional", "confirmed", "retracted", "unknown"].contains(&s)) {
+            return Err(bad("status", "expected provisional, confirmed, retracted or unknown"));
         }
         let from = q.get("from").map(|v| parse_time("from", v)).transpose()?;
         let to = q.get("to").map(|v| parse_time("to", v)).transpose()?;

@@ -31,6 +31,9 @@ fn event(id: &str, kind: &str, platforms: &[&str], start: i64, end: Option<i64>)
         confidence: 0.9,
         status: "confirmed".into(),
         updated_at: crate::api_events::rfc3339(start),
+        basis: vigil_detect::Basis::Evidence,
+        cannot_tell: Vec::new(),
+        sources: Vec::new(),
     }
 }
 

@@ -238,7 +238,7 @@ const EVENT_FILTERS: [Param; 8] = [
     ASN,
     PLATFORM,
     Param::query("type", Bound::OneOf(&["blocking", "shutdown", "throttling"])),
-    Param::query("status", Bound::OneOf(&["provisional", "confirmed", "retracted"])),
+    Param::query("status", Bound::OneOf(&["provisional", "confirmed", "retracted", "unknown"])),
     time("from"),
     time("to"),
     Param::query(

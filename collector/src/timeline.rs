@@ -14,7 +14,8 @@ use vigil_report::{MechanismFamily, PlatformStatus};
 use crate::api_events::EventRecord;
 
 /// The state of one platform in one time bucket, most severe first. Published events decide
-/// the state where they cover the bucket; otherwise the observations do.
+/// the state where they cover the bucket (except a blocking event over a bucket whose
+/// measurements of the platform all succeeded: reachable); otherwise the observations do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CellState {
@@ -371,6 +372,9 @@ pub fn build(
                         .map(|(e, ..)| e)
                         .filter(|e| e.kind.platform().is_none_or(|p| p == platform))
                         .filter(|e| overlaps(e.start, e.end, a, b))
+                        // A bucket whose measurements of the platform all succeeded stays
+                        // reachable under a blocking event: nothing measured then was blocked.
+                        .filter(|e| !(matches!(e.kind, EventType::Blocking { .. }) && ok > 0 && failed == 0))
                         .collect();
                     let Some(state) = covering.iter().map(|e| event_state(&e.kind)).min() else {
                         let state = match count_state(ok, failed) {
@@ -493,6 +497,10 @@ mod tests {
             ("p1", 100, T0 + 7300, platform("controls", Control, Ok)),
             ("p4", 100, T0 + 7300, What::Heartbeat),
             ("p1", 100, T0 + 4 * 3600, platform("whatsapp", Platform, Ok)),
+            ("p2", 101, T0 + 4 * 3600 + 150, platform("whatsapp", Platform, Blocked)),
+            // Under the telegram block of hour 6, every measurement succeeded.
+            ("p2", 101, T0 + 6 * 3600 + 100, platform("telegram", Platform, Ok)),
+            ("p3", 101, T0 + 6 * 3600 + 200, platform("telegram", Platform, Ok)),
         ] {
             record(&tx, &obs(p, asn, at, what), p).unwrap();
         }
@@ -512,6 +520,18 @@ mod tests {
                 Status::Confirmed,
             ),
             event("s1", None, EventType::Shutdown, T0 + 5 * 3600, Some(T0 + 6 * 3600), Status::Provisional),
+            event(
+                "b2",
+                Some(101),
+                EventType::Blocking {
+                    platform: "telegram".into(),
+                    family: None,
+                    mechanism: Some(Mechanism::DnsNxdomain),
+                },
+                T0 + 6 * 3600 + 60,
+                Some(T0 + 6 * 3600 + 3000),
+                Status::Confirmed,
+            ),
             event("s2", None, EventType::Shutdown, T0 + 3 * 3600, Some(T0 + 4 * 3600), Status::Retracted),
         ];
         crate::events::write_changes(&tx, &changes, T0).unwrap();
@@ -521,13 +541,15 @@ mod tests {
             TimelineQuery { cc: "AA".into(), asn: None, platform: None, from: T0, to: T0 + 7 * 3600, bucket: 3600 };
         let t = build(&conn, &q, &vigil_detect::Params::default()).unwrap();
         assert_eq!(t.rows.iter().map(|r| r.platform.as_str()).collect::<Vec<_>>(), ["telegram", "whatsapp"]);
-        let tg = ["reachable", "anomaly", "no_data", "no_data", "no_data", "shutdown", "no_data"];
+        // Hour 6: the telegram block covers it, but both measurements then succeeded (issue 16).
+        let tg = ["reachable", "anomaly", "no_data", "no_data", "no_data", "shutdown", "reachable"];
         assert_eq!(states(&t, "telegram"), tg);
+        assert_eq!((t.rows[0].cells[6].ok, t.rows[0].cells[6].failed, t.rows[0].cells[6].networks), (2, 0, None));
         let wa = ["no_data", "no_data", "no_data", "no_data", "blocked_tls_sni", "shutdown", "no_data"];
         assert_eq!(states(&t, "whatsapp"), wa);
         assert_eq!((t.rows[0].cells[0].ok, t.rows[0].cells[0].failed), (2, 1));
         assert_eq!(t.probes, 4);
-        assert_eq!(t.events.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["b1", "s1"]);
+        assert_eq!(t.events.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["b1", "s1", "b2"]);
         // The AS 101 block is one of the two networks seen in hour 4 (AS 100 measured, AS 101
         // is under the event): partial. The national shutdown is country-wide.
         let wa = &t.rows[1].cells;
@@ -537,7 +559,7 @@ mod tests {
         let json = serde_json::to_value(t.rows[1].cells[4]).unwrap();
         assert_eq!(
             json,
-            serde_json::json!({"state": "blocked_tls_sni", "ok": 1, "failed": 0, "networks": 2, "affected_networks": 1, "partial": true})
+            serde_json::json!({"state": "blocked_tls_sni", "ok": 1, "failed": 1, "networks": 2, "affected_networks": 1, "partial": true})
         );
         let json = serde_json::to_value(t.rows[0].cells[0]).unwrap();
         assert_eq!(json, serde_json::json!({"state": "reachable", "ok": 2, "failed": 1}), "the old fields, unchanged");
@@ -562,9 +584,9 @@ mod tests {
         q.bucket = 7200;
         q.to = T0 + 8 * 3600;
         let t = build(&conn, &q, &vigil_detect::Params::default()).unwrap();
-        assert_eq!(states(&t, "telegram"), ["reachable", "no_data", "shutdown", "no_data"]);
+        assert_eq!(states(&t, "telegram"), ["reachable", "no_data", "shutdown", "reachable"]);
         assert_eq!((t.rows.len(), t.rows[0].cells[0].ok, t.rows[0].cells[0].failed), (1, 3, 3));
-        assert_eq!(t.events.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["s1"]);
+        assert_eq!(t.events.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["s1", "b2"]);
 
         // A platform never seen still gets its row when asked for (a shutdown covers it too).
         q.platform = Some("signal".into());

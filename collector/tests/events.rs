@@ -106,6 +106,14 @@ async fn a_replayed_fleet_is_published_with_revisions_evidence_csv_and_atom() {
     assert!((unix(&block["start"]) - truth.block_start).abs() <= params.battery_interval, "{block}");
     assert!((unix(&block["end"]) - truth.block_end).abs() <= params.battery_interval, "{block}");
     assert!(block["probes"].as_u64().unwrap() >= 2 && block["measurements"].as_u64().unwrap() >= 3);
+    // What each rests on, what cannot be told apart and its sources (Vigil's alone here).
+    for e in [shutdown, block] {
+        assert_eq!((&e["basis"], &e["cannot_tell"]), (&json!("evidence"), &json!([])), "{e}");
+        assert_eq!(
+            e["sources"],
+            json!([{"source": "vigil", "probes": e["probes"], "measurements": e["measurements"]}])
+        );
+    }
 
     // Filters, and input errors naming the parameter.
     let (_, body) = get(&base, "/api/v1/events?type=shutdown&asn=100").await;
@@ -116,6 +124,11 @@ async fn a_replayed_fleet_is_published_with_revisions_evidence_csv_and_atom() {
     assert_eq!((first.len(), &first[0]["id"]), (1, &events[0]["id"]), "the newest event first");
     let (_, body) = get(&base, "/api/v1/events?country=BB").await;
     assert_eq!(body, "[]");
+    // Unknown is a status the filter takes (none here), and a status it does not know is a 400.
+    assert_eq!(get(&base, "/api/v1/events?status=unknown").await, (200, "[]".to_string()));
+    let (status, body) = get(&base, "/api/v1/events?status=maybe").await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("status") && body.contains("unknown"), "{body}");
     let (_, body) = get(&base, &format!("/api/v1/events?to={}", truth.block_start - 6 * H)).await;
     assert_eq!(body, "[]", "nothing had started by then");
     for (query, name) in [
