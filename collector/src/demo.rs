@@ -230,7 +230,7 @@ pub async fn load(collector: &Collector, o: &DemoOptions) -> Result<DemoResult, 
     let replay = replay_with(&state, &text, opts).await?;
     drop(text);
     let published = state
-        .read(|c| crate::events::load_published(c, 0))
+        .read(|c| crate::events::load_stored(c, 0))
         .await
         .map_err(|e| DemoError::Read(e.message))?
         .into_iter()

@@ -166,11 +166,21 @@ pub fn load_observations(conn: &Connection, from: i64) -> rusqlite::Result<Vec<O
 /// (an open end counts as now) and that are not final. A retraction is final: a retracted event
 /// is never matched again, so a later outage of its scope cannot be written over it.
 pub fn load_published(conn: &Connection, from: i64) -> rusqlite::Result<Vec<PublishedEvent>> {
+    load_events(conn, from, false)
+}
+
+/// Every stored event whose period reaches into `[from, now]`, final (retracted) ones included.
+pub fn load_stored(conn: &Connection, from: i64) -> rusqlite::Result<Vec<PublishedEvent>> {
+    load_events(conn, from, true)
+}
+
+fn load_events(conn: &Connection, from: i64, with_final: bool) -> rusqlite::Result<Vec<PublishedEvent>> {
     let mut stmt = conn.prepare_cached(
         "SELECT event, revision, updated_at FROM events
-         WHERE (end IS NULL OR end >= ?1) AND final = 0 AND status != 'retracted' ORDER BY start, id",
+         WHERE (end IS NULL OR end >= ?1) AND (?2 OR (final = 0 AND status != 'retracted')) ORDER BY start, id",
     )?;
-    let rows = stmt.query_map(params![from], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?, r.get(2)?)))?;
+    let rows =
+        stmt.query_map(params![from, with_final], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?, r.get(2)?)))?;
     let mut out = Vec::new();
     for row in rows {
         let (json, revision, published_at) = row?;

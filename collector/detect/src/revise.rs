@@ -260,13 +260,19 @@ fn reason(p: &PublishedEvent, new: &DetectedEvent, material: &[&str]) -> String 
                 (Status::Confirmed, _) => {
                     format!("confirmed: {} probes, {} measurements", new.probes, new.measurements)
                 }
-                // Unknown is not produced yet (issue 16): read like provisional until it is.
-                (Status::Provisional | Status::Unknown, _) => {
-                    "provisional again: the evidence is incomplete".to_string()
+                (Status::Unknown, _) => {
+                    let silent = new.end.map(|e| format!(" {} h", (e - new.start).max(0) / 3600)).unwrap_or_default();
+                    format!(
+                        "unknown: the probes have been silent{silent} with no record of an outage and no silence \
+                         elsewhere: retired, powered off or cut off cannot be told apart"
+                    )
                 }
+                (Status::Provisional, _) => "provisional again: the evidence is incomplete".to_string(),
                 (Status::Retracted, _) => "retracted".to_string(),
             },
             "start" => shift("start", old.start, new.start),
+            // An unknown event's end is when it lapsed into unknown: its status clause says so.
+            "end" if new.status == Status::Unknown && material.contains(&"status") => continue,
             "end" => match (old.end, new.end) {
                 (None, Some(_)) => "ended: at least half of the probes see it normal again".to_string(),
                 (Some(_), None) => "reopened: the latest measurements show it again".to_string(),

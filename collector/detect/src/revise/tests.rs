@@ -199,3 +199,27 @@ fn a_confirmed_start_moves_only_for_new_evidence_before_its_published_interval()
     let [Change::Revised { event, .. }] = changes.as_slice() else { panic!("{changes:?}") };
     assert_eq!(event.start, T + 7200);
 }
+
+#[test]
+fn an_event_lapsing_into_unknown_says_what_cannot_be_told_apart() {
+    let open = shutdown("s1", T, None, Status::Provisional, &["a", "b"], T);
+    let mut lapsed = open.clone();
+    lapsed.status = Status::Unknown;
+    lapsed.end = Some(T + 86_400);
+    let changes = reconcile(&[published(open, 1, T + 600)], &[lapsed], T + 90_000);
+    let [Change::Revised { event, reason, .. }] = changes.as_slice() else { panic!("{changes:?}") };
+    assert_eq!((event.status, event.end), (Status::Unknown, Some(T + 86_400)));
+    assert!(reason.starts_with("unknown: the probes have been silent 24 h"), "{reason}");
+    assert!(reason.contains("retired, powered off or cut off cannot be told apart"), "{reason}");
+    assert!(!reason.contains("ended"), "{reason}");
+    // Unknown is not final: later evidence still revises it (here, confirms it).
+    let unknown = published(event.clone(), 2, T + 90_000);
+    let mut back = event.clone();
+    back.status = Status::Confirmed;
+    back.end = Some(T + 100_000);
+    let changes = reconcile(&[unknown], &[back], T + 110_000);
+    assert!(
+        matches!(&changes[..], [Change::Revised { event, .. }] if event.status == Status::Confirmed),
+        "{changes:?}"
+    );
+}
