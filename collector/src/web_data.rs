@@ -23,6 +23,11 @@ fn ceil_hour(t: i64) -> i64 {
     (t + HOUR - 1).div_euclid(HOUR) * HOUR
 }
 
+/// The JSON label of a unit enum value (`silence`, `power_cut`).
+fn label<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+}
+
 /// A published event in the dashboard's terms.
 pub fn event(r: &EventRecord) -> Event {
     let t = |s: &str| rfc3339_to_unix(s).unwrap_or(0);
@@ -44,6 +49,8 @@ pub fn event(r: &EventRecord) -> Event {
         confidence: r.confidence,
         status: r.status.clone(),
         updated_at: t(&r.updated_at),
+        basis: label(&r.basis),
+        cannot_tell: r.cannot_tell.iter().map(label).collect(),
     }
 }
 

@@ -32,6 +32,11 @@ fn facts(ctx: &Ctx, p: &EventPage) -> Markup {
             @if let Some(h) = words::how(l, e) { dt { (l.t("mechanism")) } dd { (h) } }
             dt { (l.t("confidence")) } dd { (format!("{:.0}", e.confidence * 100.0)) " %" }
             dt { (l.t("col_status")) } dd { (parts::status(ctx, &e.status)) " " small { (l.t(&format!("status_help_{}", e.status))) } }
+            @if e.basis == "silence" {
+                dt { (l.t("silence_basis")) } dd { (l.t("silence_basis_text"))
+                    @if !e.cannot_tell.is_empty() { " " (l.t("cannot_tell")) " "
+                        (e.cannot_tell.iter().map(|c| words::code(l, "cause_", c)).collect::<Vec<_>>().join(", ")) } }
+            }
             dt { (l.t("basis")) } dd { (l.f("basis_text", &[("probes", &l.n("probes_n", e.probes)), ("measurements", &l.n("measurements_n", e.measurements))])) }
             dt { (l.t("revision")) } dd { (e.revision) " · " (l.t("updated")) " " (time(e.updated_at)) }
             dt { (l.t("event_id")) } dd { code { (e.id) } }

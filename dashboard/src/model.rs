@@ -183,9 +183,14 @@ pub struct Event {
     pub probes: usize,
     pub measurements: usize,
     pub confidence: f64,
-    /// `provisional`, `confirmed` or `retracted`.
+    /// `provisional`, `confirmed`, `retracted` or `unknown`.
     pub status: String,
     pub updated_at: i64,
+    /// `silence` (the probes' silence alone) or `evidence`.
+    pub basis: String,
+    /// While it rests on silence: the causes it cannot tell apart (`shutdown`, `power_cut`,
+    /// `collector_unreachable`).
+    pub cannot_tell: Vec<String>,
 }
 
 /// One revision of an event.

@@ -26,6 +26,8 @@ fn ev() -> Event {
         confidence: 0.9,
         status: "provisional".into(),
         updated_at: 1_740_970_000,
+        basis: "evidence".into(),
+        cannot_tell: Vec::new(),
     }
 }
 
@@ -296,4 +298,32 @@ fn the_disclosures_pages_link_each_other_keeping_filters_and_language() {
         assert!(page.contains(next) && page.contains("aria-current=\"page\""));
         assert_eq!(page.matches("<nav class=\"pages\"").count(), 2);
     }
+}
+
+#[test]
+fn an_event_resting_on_silence_says_what_it_cannot_tell_apart_and_unknown_is_explained() {
+    let mut e = real_event();
+    e.kind = "shutdown".into();
+    e.platforms = Vec::new();
+    e.status = "unknown".into();
+    e.basis = "silence".into();
+    e.cannot_tell = vec!["shutdown".into(), "power_cut".into(), "collector_unreachable".into()];
+    let page = |event: Event| EventPage {
+        now: 1_741_100_000,
+        event,
+        revisions: Vec::new(),
+        evidence: 0,
+        timeline: tl(),
+        base_url: "http://x".into(),
+        disclosures: Vec::new(),
+    };
+    let ctx = Ctx::new(None, None, "/event/x", "");
+    let html = event::render(&ctx, &page(e.clone()));
+    assert!(html.contains("the probes&#39; silence alone") || html.contains("the probes' silence alone"), "{html}");
+    assert!(html.contains("a network shutdown, a power cut, the collector being unreachable"), "{html}");
+    assert!(html.contains("retired, powered off or cut off cannot be told apart"), "{html}");
+    assert!(!html.contains("status_help_unknown"), "{html}");
+    // Evidenced events say nothing of the kind.
+    let html = event::render(&ctx, &page(real_event()));
+    assert!(!html.contains("silence alone") && !html.contains("cannot yet tell apart"));
 }
