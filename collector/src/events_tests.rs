@@ -248,3 +248,74 @@ fn a_retracted_false_alarm_stays_retracted_and_later_outages_of_its_asn_are_new_
         assert_eq!(h.iter().position(|r| r.2 == "retracted"), Some(h.len() - 1), "{h:?}");
     }
 }
+
+#[test]
+fn write_rules_give_a_new_event_on_a_retracted_id_the_next_free_suffix_and_keep_retractions_final() {
+    use vigil_detect::{Basis, Evidence, Scope};
+    let dir = tempfile::tempdir().unwrap();
+    let mut conn = open_and_migrate(&dir.path().join("v.sqlite")).unwrap();
+    let e = DetectedEvent {
+        id: "shutdown-AA-100-x".into(),
+        scope: Scope { cc: "AA".into(), asn: Some(100) },
+        kind: EventType::Shutdown,
+        start: T0,
+        start_uncertainty: 150,
+        end: None,
+        end_uncertainty: None,
+        probes: 1,
+        measurements: 1,
+        evidence: vec![Evidence { probe: "p".into(), at: T0, received_at: T0, measurement_id: Some("m1".into()) }],
+        confidence: 0.6,
+        status: Status::Provisional,
+        basis: Basis::Silence,
+        cannot_tell: Vec::new(),
+        sources: Vec::new(),
+    };
+    let retract = |id: &str, revision: u32| {
+        let mut r = e.clone();
+        r.id = id.into();
+        r.status = Status::Retracted;
+        Change::Revised { id: id.into(), revision, event: r, changes: Vec::new(), reason: "retracted".into() }
+    };
+    let write = |conn: &mut Connection, changes: &[Change], now: i64| {
+        let tx = conn.transaction().unwrap();
+        write_changes(&tx, changes, now).unwrap();
+        tx.commit().unwrap();
+    };
+    let row = |conn: &Connection, id: &str| -> (u32, String, i64) {
+        conn.query_row("SELECT revision, status, final FROM events WHERE id = ?1", [id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .unwrap()
+    };
+    let first_reason = |conn: &Connection, id: &str| -> String {
+        conn.query_row("SELECT reason FROM event_revisions WHERE id = ?1 AND revision = 1", [id], |r| r.get(0)).unwrap()
+    };
+    write(&mut conn, &[Change::New(e.clone())], T0);
+    write(&mut conn, &[retract(&e.id, 2)], T0 + H);
+    assert_eq!(row(&conn, &e.id), (2, "retracted".into(), 1));
+    assert!(load_published(&conn, 0).unwrap().is_empty(), "a final event is not loaded for matching");
+    assert_eq!(load_stored(&conn, 0).unwrap().len(), 1);
+    // The same id detected again: a new event `-2`, the retraction untouched.
+    write(&mut conn, &[Change::New(e.clone())], T0 + 2 * H);
+    assert_eq!(row(&conn, &e.id), (2, "retracted".into(), 1));
+    let second = format!("{}-2", e.id);
+    assert_eq!(row(&conn, &second), (1, "provisional".into(), 0));
+    assert_eq!(first_reason(&conn, &second), vigil_detect::revise::REASON_AFTER_RETRACTION);
+    let stored = event_with_revisions(&conn, &second).unwrap().unwrap().0;
+    assert_eq!(stored.id, second, "the stored event carries its new id");
+    let evidence: i64 =
+        conn.query_row("SELECT COUNT(*) FROM event_evidence WHERE event_id = ?1", [&second], |r| r.get(0)).unwrap();
+    assert_eq!(evidence, 1);
+    // `-2` retracted too: the next one is `-3`.
+    write(&mut conn, &[retract(&second, 2)], T0 + 3 * H);
+    write(&mut conn, &[Change::New(e.clone())], T0 + 4 * H);
+    assert_eq!(row(&conn, &format!("{}-3", e.id)), (1, "provisional".into(), 0));
+    // A revision of a final event that reached the writer anyway cannot clear `final`.
+    let mut revived = e.clone();
+    revived.status = Status::Confirmed;
+    let change =
+        Change::Revised { id: e.id.clone(), revision: 3, event: revived, changes: Vec::new(), reason: "x".into() };
+    write(&mut conn, &[change], T0 + 5 * H);
+    assert_eq!(row(&conn, &e.id).2, 1);
+}
