@@ -319,3 +319,46 @@ pub fn live(
         true_retracted,
     }
 }
+
+impl LiveScore {
+    /// One paragraph of the figures, for test output.
+    pub fn report(&self, name: &str) -> String {
+        let s = &self.last;
+        let (start, end) = self.errors("shutdown");
+        let mut out = format!(
+            "{name}: detected {} (matched {}), required {} (found {}), precision {:.3}, recall {:.3}, fragments {}, \
+             shutdown start |err| p50/p95/max {}/{}/{} s, end {}/{}/{} s, revived {}, forever-open {}, decoys {} \
+             ({} still published), start moves after confirmation {}, counts fell {}, true events retracted {}",
+            s.detected,
+            s.matched_detected,
+            s.required,
+            s.matched_required,
+            s.precision,
+            s.recall,
+            self.fragments,
+            start.p50,
+            start.p95,
+            start.max,
+            end.p50,
+            end.p95,
+            end.max,
+            self.revived.len(),
+            self.forever_open.len(),
+            self.decoys.len(),
+            self.decoys.iter().filter(|d| d.retracted.is_none()).count(),
+            self.start_moves_after_confirmation.len(),
+            self.counts_fell.len(),
+            self.true_retracted.len(),
+        );
+        for (scope, label, start, n) in &self.fragmented {
+            out += &format!("\n  fragmented: {label} {scope:?} starting {start}: {n} events");
+        }
+        for d in &self.decoys {
+            out += &format!(
+                "\n  decoy: {} {:?} published {} silence-basis {} retracted {:?} latency {:?}",
+                d.label, d.scope, d.published_at, d.silence_basis, d.retracted, d.retraction_latency
+            );
+        }
+        out
+    }
+}
