@@ -272,7 +272,8 @@ pub fn live(
                 counts_fell.push((h.id.clone(), (a.probes, a.measurements), (b.probes, b.measurements)));
             }
         }
-        let matched = revs.iter().any(|r| expected.iter().any(|x| same(&r.event, x) && overlap(&r.event, x, end) > 0));
+        // A revision's open end reaches its publication time, not the end of the run.
+        let matched = revs.iter().any(|r| expected.iter().any(|x| same(&r.event, x) && overlap(&r.event, x, r.at) > 0));
         let retracted = (h.last().event.status == Status::Retracted).then(|| (h.last().at, h.last().reason.clone()));
         if matched {
             if retracted.is_some() {
@@ -285,7 +286,7 @@ pub fn live(
             .iter()
             .filter(|t| t.kind.is_decoy() && t.cc == first.scope.cc)
             .filter(|t| first.scope.asn.is_none_or(|a| t.asn.is_none_or(|x| x == a)))
-            .filter(|t| t.start <= first.end.unwrap_or(end) && first.start <= t.end)
+            .filter(|t| t.start <= first.end.unwrap_or(revs[0].at) && first.start <= t.end)
             .map(|t| t.end)
             .max();
         decoys.push(Decoy {
