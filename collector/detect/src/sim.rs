@@ -12,6 +12,7 @@
 //! local power cut ([`TruthKind::PowerCut`]).
 
 pub mod live;
+pub mod ooni;
 
 mod json;
 mod probe;

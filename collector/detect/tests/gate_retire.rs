@@ -5,7 +5,9 @@
 //! event of those ASNs is either absent or `Unknown`.
 //!
 //! Today (main 92eec45, `cargo test -p vigil-detect --test gate_retire -- --ignored
-//! --nocapture`): see the figures recorded at the test. Silence-only outages are open to `now`
+//! --nocapture`, 5 s) it FAILS: ASN 102 (2 probes, retired at 34 h) and ASN 109 (3 probes,
+//! stopped with `stopping` at 40 h) are both published as Provisional shutdowns still open at
+//! the end (day 5): forever-open 2, precision 0.000 (2 decoy publications). Silence-only outages are open to `now`
 //! and never settle, so the shutdown stays open for ever.
 
 use std::collections::BTreeMap;

@@ -166,6 +166,9 @@ pub struct Decoy {
     pub retraction_latency: Option<i64>,
 }
 
+/// An event's (probes, measurements).
+pub type Counts = (usize, usize);
+
 /// How the published history compares with the truth (the loop of `sim::live`).
 #[derive(Debug, Clone, Serialize)]
 pub struct LiveScore {
@@ -186,7 +189,7 @@ pub struct LiveScore {
     /// confirmed: (id, move in seconds).
     pub start_moves_after_confirmation: Vec<(String, i64)>,
     /// Revisions whose probes or measurements fell: (id, (probes, measurements) before, after).
-    pub counts_fell: Vec<(String, (usize, usize), (usize, usize))>,
+    pub counts_fell: Vec<(String, Counts, Counts)>,
     /// Ids of events retracted at the end that matched an expected event at some revision.
     pub true_retracted: Vec<String>,
 }
