@@ -8,9 +8,10 @@
 //! Today (main 92eec45, `cargo test -p vigil-detect --test gate_decoys -- --ignored
 //! --nocapture`) it FAILS: 20 decoy publications (every one `basis = evidence`, the default),
 //! power cuts of 2-3 probes in ASNs of ≥ 5 published 7 times out of 14, whole-ASN decoys handled
-//! right 1 of 14 (the one never published), retracted 1500-2100 s after the return with "the
-//! probes came back without evidence of a network outage (powered off, not cut off)" for
-//! collector cuts too, and 5 retracted decoys revived by a later decoy of their ASN (D2).
+//! right 1 of 14 (the one never published: it revived its ASN's earlier retracted decoy
+//! instead), retracted 1500-2100 s after the return (300 s once) with "the probes came back
+//! without evidence of a network outage (powered off, not cut off)" for collector cuts too, and
+//! 5 retracted decoys revived by a later decoy of their ASN (D2; two retracted again 30 h later).
 //! Silence alone of 3 probes is enough
 //! for a shutdown whatever the rest of the ASN says, evidence is awaited for `spool_grace`
 //! (30 min) after the return, and the retraction reason is always "came back without
