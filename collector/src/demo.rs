@@ -276,6 +276,9 @@ fn truth_line(t: &TruthEvent, end: i64) -> String {
         }
         TruthKind::Shutdown => "shutdown".to_string(),
         TruthKind::Throttle { platform, rate_kbps } => format!("throttling {platform} to {rate_kbps} kbit/s"),
+        TruthKind::Retire { probes, .. } => format!("{probes} probes retired"),
+        TruthKind::CollectorCut => "the collector unreachable".to_string(),
+        TruthKind::PowerCut { probes } => format!("power cut of {probes} probes"),
     };
     let until = if t.end > end { "ongoing".to_string() } else { time(t.end) };
     format!("{what}, {}, {} .. {until}", scope(&t.cc, t.asn), time(t.start))

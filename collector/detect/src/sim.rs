@@ -2,6 +2,17 @@
 //! of N probes over M ASNs out, with realistic noise: random endpoint failures, probes joining
 //! and leaving, probes off at night, clock skew, heartbeat jitter, local outages, and spooled
 //! evidence uploaded after a shutdown. Same spec and seed, same output.
+//!
+//! Issue 16 adds what the real probe does that the first model left out, each off by default so
+//! older scenarios draw the same numbers: heartbeats spooled during an outage and uploaded with
+//! the rest on return ([`Noise::spool_heartbeats`]), a bounded spool ([`Noise::spool_cap`]), a
+//! slow upload after return ([`Noise::upload_rate`]), a constant upload delay
+//! ([`Noise::upload_lag`]); and truths that are not censorship: probes retired
+//! ([`TruthKind::Retire`]), the collector cut off from one ASN ([`TruthKind::CollectorCut`]), a
+//! local power cut ([`TruthKind::PowerCut`]).
+
+pub mod live;
+pub mod ooni;
 
 mod json;
 mod probe;
@@ -67,6 +78,26 @@ pub struct Noise {
     pub throttle_false_positive: f64,
     /// Spooled records arrive up to this long after the probe is back.
     pub upload_delay_max: i64,
+    /// A heartbeat that cannot be sent is spooled (signed at its time, `spooled` and `uptime_s`
+    /// filled) and the probe then checks its controls, spooling `network_down` 10 s later only
+    /// when all fail (probe/src/heartbeat.rs `beat`); the spool is uploaded right after the first
+    /// heartbeat that gets through (daemon.rs). False: failed heartbeats are lost (the first
+    /// model).
+    #[serde(default)]
+    pub spool_heartbeats: bool,
+    /// The spool holds at most this many records; past it the oldest routine records (heartbeats,
+    /// successful runs) go first, then the oldest evidence (`network_down`), as the probe's drop
+    /// policy (docs/probe-spool.md "Drop policy", counted in records here, not bytes).
+    #[serde(default)]
+    pub spool_cap: Option<usize>,
+    /// After a return the spool drains at this many records per 5 minutes (rate limits, backoff);
+    /// None: all within `upload_delay_max`.
+    #[serde(default)]
+    pub upload_rate: Option<usize>,
+    /// Every record reaches the collector this much later than otherwise (a slow uplink or
+    /// upload queue; the clocks stay right).
+    #[serde(default)]
+    pub upload_lag: i64,
 }
 
 impl Default for Noise {
@@ -83,6 +114,10 @@ impl Default for Noise {
             local_outages_per_week: 1.0,
             throttle_false_positive: 0.005,
             upload_delay_max: 300,
+            spool_heartbeats: false,
+            spool_cap: None,
+            upload_rate: None,
+            upload_lag: 0,
         }
     }
 }
@@ -123,9 +158,39 @@ pub struct TruthEvent {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum TruthKind {
-    Block { platform: String, mechanism: Mechanism },
+    Block {
+        platform: String,
+        mechanism: Mechanism,
+    },
     Shutdown,
-    Throttle { platform: String, rate_kbps: f64 },
+    Throttle {
+        platform: String,
+        rate_kbps: f64,
+    },
+    /// At `start`, the first `probes` probes of the ASN (by id, among those in the fleet then)
+    /// leave for good; with `stopping` their last heartbeat says so (SIGTERM's last words).
+    /// `end` is not used. Nothing should be published.
+    Retire {
+        probes: usize,
+        #[serde(default)]
+        stopping: bool,
+    },
+    /// The ASN's network works but the collector is unreachable from it: heartbeats are spooled
+    /// (controls answer, so no `network_down`), battery runs measure normally and are spooled,
+    /// everything arrives after `end`. Nothing should be published.
+    CollectorCut,
+    /// The first `probes` probes of the ASN lose power from `start` to `end` (they reboot:
+    /// `uptime_s` starts again). Nothing should be published.
+    PowerCut {
+        probes: usize,
+    },
+}
+
+impl TruthKind {
+    /// Not censorship: the detection should publish nothing for it (a decoy).
+    pub fn is_decoy(&self) -> bool {
+        matches!(self, TruthKind::Retire { .. } | TruthKind::CollectorCut | TruthKind::PowerCut { .. })
+    }
 }
 
 impl TruthEvent {
@@ -148,6 +213,9 @@ pub struct SimProbe {
     pub off: Vec<(i64, i64)>,
     /// Periods its own line is down (it records `network_down`).
     pub local_outages: Vec<(i64, i64)>,
+    /// Its last heartbeat before it leaves says `stopping` (it was stopped, not cut).
+    #[serde(default)]
+    pub stopping: bool,
 }
 
 impl SimProbe {
@@ -193,6 +261,7 @@ pub fn simulate(spec: &FleetSpec, truth: &[TruthEvent]) -> Fleet {
         };
         probes.push(probe::new_probe(spec, k, cc, asn, &mut rng));
     }
+    apply_truth(&mut probes, truth);
     let mut observations: Vec<Observation> = probes
         .iter()
         .enumerate()
@@ -200,6 +269,31 @@ pub fn simulate(spec: &FleetSpec, truth: &[TruthEvent]) -> Fleet {
         .collect();
     observations.sort_by(|a, b| (a.received_at, a.at, &a.probe).cmp(&(b.received_at, b.at, &b.probe)));
     Fleet { probes, observations }
+}
+
+/// Retirements and power cuts change the probes themselves (no random draw: older scenarios,
+/// which have none, are unchanged).
+fn apply_truth(probes: &mut [SimProbe], truth: &[TruthEvent]) {
+    for e in truth {
+        let (count, stopping, power) = match e.kind {
+            TruthKind::Retire { probes, stopping } => (probes, stopping, false),
+            TruthKind::PowerCut { probes } => (probes, false, true),
+            _ => continue,
+        };
+        let members = probes
+            .iter_mut()
+            .filter(|p| p.cc == e.cc && e.asn.is_none_or(|a| a == p.asn))
+            .filter(|p| p.joined <= e.start && p.left.is_none_or(|l| l > e.start))
+            .take(count);
+        for p in members {
+            if power {
+                p.off.push((e.start, e.end));
+            } else {
+                p.left = Some(e.start);
+                p.stopping = stopping;
+            }
+        }
+    }
 }
 
 /// A standard normal deviate (Box-Muller).

@@ -105,3 +105,92 @@ fn measurement_json_parses_as_vigil_report_and_observes_back_to_the_same_observa
     }
     assert!(kinds.iter().all(|&k| k > 100), "{kinds:?}");
 }
+
+/// Issue 16's noise, as the real probe behaves: a heartbeat that cannot be sent is spooled and
+/// followed 10 s later by a `network_down` (only when the network is down, not when only the
+/// collector is unreachable), uploaded after the return: the last ones within `live_window`.
+#[test]
+fn spooled_heartbeats_collector_cuts_power_cuts_and_retirements() {
+    let mut spec = spec(5);
+    spec.noise.spool_heartbeats = true;
+    let (cut, back) = (T0 + D, T0 + D + 3 * 3600);
+    let truth = [
+        TruthEvent { cc: "AA".into(), asn: Some(100), kind: TruthKind::Shutdown, start: cut, end: back },
+        TruthEvent { cc: "AA".into(), asn: Some(101), kind: TruthKind::CollectorCut, start: cut, end: back },
+        TruthEvent { cc: "AA".into(), asn: Some(102), kind: TruthKind::PowerCut { probes: 2 }, start: cut, end: back },
+        TruthEvent {
+            cc: "AA".into(),
+            asn: Some(102),
+            kind: TruthKind::Retire { probes: 1, stopping: true },
+            start: T0 + D + 12 * 3600,
+            end: T0 + D + 12 * 3600,
+        },
+    ];
+    let fleet = simulate(&spec, &truth);
+    let obs = &fleet.observations;
+    let during = |o: &&Observation| o.at >= cut + 150 && o.at < back - 150;
+    // The shutdown: spooled heartbeats, each followed by its network_down; the last ones arrive
+    // within live_window (600 s) of being made.
+    let hb100: Vec<&Observation> =
+        obs.iter().filter(during).filter(|o| o.asn == 100 && o.what == What::Heartbeat).collect();
+    assert!(hb100.len() > 100, "{}", hb100.len());
+    assert!(hb100.iter().all(|o| o.received_at >= back));
+    assert!(hb100.iter().any(|o| o.received_at - o.at <= 600), "some spooled heartbeats look live");
+    let downs = obs.iter().filter(during).filter(|o| o.asn == 100 && o.is_network_down()).count();
+    assert!(downs >= hb100.len());
+    // The collector cut: heartbeats and runs spooled, no network_down at all.
+    let asn101: Vec<&Observation> = obs.iter().filter(during).filter(|o| o.asn == 101).collect();
+    assert!(asn101.iter().filter(|o| o.what == What::Heartbeat).count() > 100);
+    assert!(asn101.iter().all(|o| !o.is_network_down() && o.received_at >= back));
+    assert!(asn101.iter().any(|o| matches!(o.what, What::Platform { status: PlatformStatus::Ok, .. })));
+    // The power cut: two probes of AS102 say nothing, then their uptime restarts.
+    let off: Vec<&str> =
+        fleet.probes.iter().filter(|p| p.asn == 102 && !p.powered(cut + 60)).map(|p| p.id.as_str()).collect();
+    assert!(off.len() >= 2, "{off:?}");
+    for id in &off[..2] {
+        assert!(!obs.iter().any(|o| o.probe == *id && o.at >= cut + 150 && o.at < back - 150));
+        let first = obs.iter().find(|o| o.probe == *id && o.at >= back && o.what == What::Heartbeat).unwrap();
+        assert!(first.meta.uptime.unwrap() <= (first.at - back) as u64 + 130, "{:?}", first.meta);
+    }
+    // The retirement: its last heartbeat says it is stopping, then nothing.
+    let retired = fleet.probes.iter().find(|p| p.stopping).expect("a retired probe");
+    let last = obs.iter().filter(|o| o.probe == retired.id).max_by_key(|o| o.at).unwrap();
+    assert!(last.at < T0 + D + 12 * 3600 + 130);
+    assert!(obs.iter().any(|o| o.probe == retired.id && o.meta.stopping));
+}
+
+/// A bounded spool sheds the earliest records (routine first), a slow drain spreads the upload,
+/// and a constant upload lag delays every record.
+#[test]
+fn spool_cap_upload_rate_and_upload_lag() {
+    let mut base = spec(6);
+    base.noise.clock_skew = 0;
+    let (cut, back) = (T0 + D, T0 + D + 6 * 3600);
+    let truth = [TruthEvent { cc: "AA".into(), asn: Some(100), kind: TruthKind::Shutdown, start: cut, end: back }];
+    let mut capped = base.clone();
+    capped.noise.spool_heartbeats = true;
+    capped.noise.spool_cap = Some(50);
+    capped.noise.upload_rate = Some(10);
+    let fleet = simulate(&capped, &truth);
+    for p in fleet.probes.iter().filter(|p| p.asn == 100 && p.powered(cut) && p.powered(back)) {
+        let spooled: Vec<&Observation> =
+            fleet.observations.iter().filter(|o| o.probe == p.id && o.at >= cut && o.at < back - 30).collect();
+        assert!(spooled.len() <= 50, "{}", spooled.len());
+        // What is left is the latest evidence: no heartbeat (routine goes first), no early record.
+        assert!(spooled.iter().all(|o| o.is_network_down()), "{spooled:?}");
+        assert!(spooled.iter().all(|o| o.at > cut + 3600));
+        // 10 records per 5 minutes: the last arrives at least 20 min after the first.
+        let (a, b) = (
+            spooled.iter().map(|o| o.received_at).min().unwrap(),
+            spooled.iter().map(|o| o.received_at).max().unwrap(),
+        );
+        assert!(b - a >= 4 * 300, "{a} {b}");
+    }
+    let mut lagged = base.clone();
+    lagged.noise.upload_lag = 60;
+    let (a, b) = (simulate(&base, &truth), simulate(&lagged, &truth));
+    assert_eq!(a.observations.len(), b.observations.len());
+    assert!(
+        a.observations.iter().zip(&b.observations).all(|(x, y)| y.received_at == x.received_at + 60 && y.at == x.at)
+    );
+}

@@ -51,14 +51,20 @@ pub(super) fn new_probe(spec: &FleetSpec, k: usize, cc: &str, asn: u32, rng: &mu
         left,
         off,
         local_outages,
+        stopping: false,
     }
 }
 
 /// Everything one probe delivers to the collector.
 pub(super) fn run(spec: &FleetSpec, truth: &[TruthEvent], p: &SimProbe, rng: &mut StdRng) -> Vec<Observation> {
     let n = &spec.noise;
+    // The issue 16 model (spooled heartbeats, bounded spool, slow drain): its heartbeats report
+    // what still waits to be uploaded. Off, every draw is the first model's.
+    let spool_model = n.spool_heartbeats || n.spool_cap.is_some() || n.upload_rate.is_some();
     let mut out = Vec::new();
     let mut spool: Vec<Observation> = Vec::new();
+    // When each record of the last drain reaches the collector.
+    let mut draining: Vec<i64> = Vec::new();
     let mut next_hb = spec.start + rng.random_range(0..n.heartbeat_interval);
     let mut next_run = spec.start + rng.random_range(0..n.battery_max);
     loop {
@@ -77,6 +83,16 @@ pub(super) fn run(spec: &FleetSpec, truth: &[TruthEvent], p: &SimProbe, rng: &mu
         }
         let down = p.local_outages.iter().any(|&(a, b)| a <= t && t < b)
             || truth.iter().any(|e| matches!(e.kind, TruthKind::Shutdown) && e.covers(&p.cc, p.asn, t));
+        let cut = truth.iter().any(|e| matches!(e.kind, TruthKind::CollectorCut) && e.covers(&p.cc, p.asn, t));
+        if down && heartbeat && n.spool_heartbeats {
+            // The heartbeat is spooled, then the controls fail and `network_down` is spooled.
+            let hb = spooled_heartbeat(p, t, spool.len(), rng);
+            spool.push(hb);
+            let what = platform(CONNECTIVITY_CHECK, PlatformKind::Control, PlatformStatus::NetworkDown, None);
+            spool.push(observation(p, t + 10, 0, what, rng));
+            shed(&mut spool, n.spool_cap);
+            continue;
+        }
         if down {
             // The heartbeat fails: the probe checks its controls and spools the result; a battery
             // run spools every platform as network_down.
@@ -86,33 +102,97 @@ pub(super) fn run(spec: &FleetSpec, truth: &[TruthEvent], p: &SimProbe, rng: &mu
                 let what = platform(name, kind, PlatformStatus::NetworkDown, None);
                 spool.push(observation(p, t, 0, what, rng));
             }
+            shed(&mut spool, n.spool_cap);
             continue;
         }
-        for mut o in spool.drain(..) {
-            o.received_at = t + rng.random_range(20..=n.upload_delay_max.max(20));
+        if cut {
+            // The network works, the collector does not answer: heartbeats are spooled (the
+            // controls answer: no network_down), runs measure as usual and wait in the spool.
+            if heartbeat {
+                let hb = spooled_heartbeat(p, t, spool.len(), rng);
+                spool.push(hb);
+            } else {
+                spool.extend(battery_run(spec, truth, p, t, 0, rng));
+            }
+            shed(&mut spool, n.spool_cap);
+            continue;
+        }
+        if !spool.is_empty() {
+            draining.clear();
+        }
+        for (i, mut o) in spool.drain(..).enumerate() {
+            o.received_at = match n.upload_rate {
+                Some(rate) => t + 20 + (i / rate.max(1)) as i64 * 300,
+                None => t + rng.random_range(20..=n.upload_delay_max.max(20)),
+            };
+            draining.push(o.received_at);
             out.push(o);
         }
         if heartbeat {
             let latency = rng.random_range(1..=5);
             let mut o = observation(p, t, latency, What::Heartbeat, rng);
-            // Its spool was just drained; it has run since it was last powered on.
-            o.meta = Meta { backlog: Some(0), uptime: Some((t - p.up_since(t)) as u64), ..Meta::default() };
+            // Its spool was just drained (the first model) or is being drained (what still
+            // waits); it has run since it was last powered on.
+            let backlog = if spool_model { draining.iter().filter(|&&r| r > t).count() as u64 } else { 0 };
+            let stopping = p.stopping && p.left.is_some_and(|l| next_hb >= l);
+            o.meta =
+                Meta { backlog: Some(backlog), uptime: Some((t - p.up_since(t)) as u64), stopping, ..Meta::default() };
             out.push(o);
             continue;
         }
         let upload = rng.random_range(10..=60);
-        for (name, kind) in battery(spec) {
-            let what = platform_status(spec, truth, p, name, kind, t, rng);
-            out.push(observation(p, t + rng.random_range(0..5), upload, what, rng));
-        }
-        if spec.throttling {
-            for name in &spec.platforms {
-                let what = throttling(spec, truth, p, name, t, rng);
-                out.push(observation(p, t + rng.random_range(5..60), upload + 60, what, rng));
-            }
+        out.extend(battery_run(spec, truth, p, t, upload, rng));
+    }
+    if n.upload_lag != 0 {
+        out.iter_mut().for_each(|o| o.received_at += n.upload_lag);
+    }
+    out
+}
+
+/// One battery run at `t`, uploaded `upload` seconds later (the throttling runs a minute after).
+fn battery_run(
+    spec: &FleetSpec,
+    truth: &[TruthEvent],
+    p: &SimProbe,
+    t: i64,
+    upload: i64,
+    rng: &mut StdRng,
+) -> Vec<Observation> {
+    let mut out = Vec::new();
+    for (name, kind) in battery(spec) {
+        let what = platform_status(spec, truth, p, name, kind, t, rng);
+        out.push(observation(p, t + rng.random_range(0..5), upload, what, rng));
+    }
+    if spec.throttling {
+        for name in &spec.platforms {
+            let what = throttling(spec, truth, p, name, t, rng);
+            out.push(observation(p, t + rng.random_range(5..60), upload + 60, what, rng));
         }
     }
     out
+}
+
+/// A heartbeat that could not be sent, as the probe spools it: signed at `t`, with the spool's
+/// size and the probe's uptime (its `received_at` is set when the spool drains).
+fn spooled_heartbeat(p: &SimProbe, t: i64, spooled: usize, rng: &mut StdRng) -> Observation {
+    let mut o = observation(p, t, 0, What::Heartbeat, rng);
+    o.meta = Meta { backlog: Some(spooled as u64), uptime: Some((t - p.up_since(t)) as u64), ..Meta::default() };
+    o
+}
+
+/// Keep the spool within `cap` records: the oldest routine record goes first (heartbeats,
+/// successful runs), then the oldest evidence (`network_down`, blocked runs).
+fn shed(spool: &mut Vec<Observation>, cap: Option<usize>) {
+    let Some(cap) = cap else { return };
+    while spool.len() > cap {
+        let evidence = |o: &Observation| match &o.what {
+            What::Platform { status, .. } => *status != PlatformStatus::Ok,
+            What::Throttling { verdict, .. } => *verdict == ThrottleVerdict::Throttled,
+            What::Heartbeat | What::Alive => false,
+        };
+        let k = spool.iter().position(|o| !evidence(o)).unwrap_or(0);
+        spool.remove(k);
+    }
 }
 
 fn battery(spec: &FleetSpec) -> Vec<(&str, PlatformKind)> {
