@@ -61,27 +61,8 @@ use crate::event::{DetectedEvent, Evidence, event_id};
 use crate::obs::Observation;
 use crate::params::Params;
 use crate::stats::median_i64;
-use crate::stream::Detector;
 
-/// Detect the events the observations received by `now` support, oldest first, the collector
-/// having heard the fleet throughout (offline replays, the simulator).
-pub fn detect(obs: &[Observation], params: &Params, now: i64) -> Vec<DetectedEvent> {
-    detect_with(obs, params, now, &Downtime::default())
-}
-
-/// [`detect()`] given the collector's own `downtime`: silence is counted only where the
-/// collector could hear it (see the module documentation). It is a [`Detector`] fed `obs` in
-/// their order and advanced to `now`: one implementation for batch and stream.
-pub fn detect_with(obs: &[Observation], params: &Params, now: i64, downtime: &Downtime) -> Vec<DetectedEvent> {
-    let mut detector = Detector::new(params.clone());
-    for o in obs {
-        detector.push(o.clone());
-    }
-    detector.advance(now, downtime);
-    detector.events(now)
-}
-
-/// The rules over everything in `obs` received by `now` (what a [`Detector`] runs).
+/// The rules over everything in `obs` received by `now` (what a [`crate::Detector`] runs).
 pub(crate) fn detect_batch(obs: &[Observation], params: &Params, now: i64, downtime: &Downtime) -> Vec<DetectedEvent> {
     let mut view = View::new(obs, params, now);
     view.deaf = downtime.deaf(obs, params, now);

@@ -1,6 +1,6 @@
 //! The collector's own downtime, as detection's input: the stretches in which the collector
 //! could not hear the fleet (not running, or running but receiving nothing from anyone), so
-//! that silence it caused is never read as the networks' (rules in [`crate::detect`]).
+//! that silence it caused is never read as the networks' (rules in [`crate::detect`](mod@crate::detect)).
 
 use std::collections::BTreeSet;
 

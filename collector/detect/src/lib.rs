@@ -26,10 +26,9 @@ pub mod sim;
 mod stats;
 pub mod stream;
 
-pub use detect::{detect, detect_with};
 pub use downtime::{Downtime, Gap, GapKind, quiet_is_own};
 pub use event::{Basis, Cause, DetectedEvent, EventType, Evidence, Scope, SourceSupport, Status};
 pub use obs::{Meta, Observation, PlatformKind, Source, ThrottleVerdict, What};
 pub use params::Params;
 pub use revise::{Change, FieldChange, PublishedEvent, reconcile};
-pub use stream::{Detector, ScopeKey};
+pub use stream::{Detector, ScopeKey, detect, detect_with};

@@ -16,6 +16,24 @@ use crate::event::{DetectedEvent, Scope};
 use crate::obs::Observation;
 use crate::params::Params;
 
+/// Detect the events the observations received by `now` support, oldest first, the collector
+/// having heard the fleet throughout (offline replays, the simulator).
+pub fn detect(obs: &[Observation], params: &Params, now: i64) -> Vec<DetectedEvent> {
+    detect_with(obs, params, now, &Downtime::default())
+}
+
+/// [`detect()`] given the collector's own `downtime`: silence is counted only where the
+/// collector could hear it (see the `detect` module's documentation). It is a [`Detector`] fed `obs` in
+/// their order and advanced to `now`: one implementation for batch and stream.
+pub fn detect_with(obs: &[Observation], params: &Params, now: i64, downtime: &Downtime) -> Vec<DetectedEvent> {
+    let mut detector = Detector::new(params.clone());
+    for o in obs {
+        detector.push(o.clone());
+    }
+    detector.advance(now, downtime);
+    detector.events(now)
+}
+
 /// What a detector keeps state for and reports changes of: an ASN `(cc, Some(asn))` or a
 /// country `(cc, None)`.
 pub type ScopeKey = Scope;

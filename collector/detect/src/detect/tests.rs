@@ -4,11 +4,11 @@
 
 use vigil_report::{Mechanism, PlatformStatus};
 
-use super::{detect, detect_with};
 use crate::downtime::{Downtime, Gap, GapKind};
 use crate::event::{EventType, Status};
 use crate::obs::{CONNECTIVITY_CHECK, Observation, PlatformKind, What};
 use crate::params::Params;
+use crate::{detect, detect_with};
 
 const T: i64 = 1_740_960_000;
 const H: i64 = 300;
