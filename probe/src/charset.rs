@@ -30,10 +30,7 @@ pub fn decode<'a>(body: &'a [u8], content_type: Option<&str>) -> Cow<'a, str> {
     match label.as_deref().map(str::to_ascii_lowercase).as_deref() {
         Some("utf-16le" | "utf-16") => Cow::Owned(utf16(body, u16::from_le_bytes)),
         Some("utf-16be") => Cow::Owned(utf16(body, u16::from_be_bytes)),
-        Some(label) if body.is_ascii() => {
-            let _ = label;
-            String::from_utf8_lossy(body)
-        }
+        Some(_) if body.is_ascii() => String::from_utf8_lossy(body),
         Some(label) => match single_byte(label) {
             Some(table) => Cow::Owned(
                 body.iter()
