@@ -57,13 +57,20 @@ mod throttling;
 use std::collections::HashMap;
 
 use crate::downtime::Downtime;
-use crate::event::{DetectedEvent, Evidence, event_id};
+use crate::event::{DetectedEvent, Evidence, SetAside, event_id};
 use crate::obs::Observation;
 use crate::params::Params;
 use crate::stats::median_i64;
 
+/// What one run of the rules gives: the events, and the clusters set aside as explained.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Detection {
+    pub events: Vec<DetectedEvent>,
+    pub set_aside: Vec<SetAside>,
+}
+
 /// The rules over everything in `obs` received by `now` (what a [`crate::Detector`] runs).
-pub(crate) fn detect_batch(obs: &[Observation], params: &Params, now: i64, downtime: &Downtime) -> Vec<DetectedEvent> {
+pub(crate) fn detect_batch(obs: &[Observation], params: &Params, now: i64, downtime: &Downtime) -> Detection {
     let mut view = View::new(obs, params, now);
     view.deaf = downtime.deaf(obs, params, now);
     let mut events = Vec::new();
@@ -78,7 +85,7 @@ pub(crate) fn detect_batch(obs: &[Observation], params: &Params, now: i64, downt
     }
     events.extend(country::detect(&view, &asn_shutdowns, &lives));
     events.extend(asn_shutdowns);
-    finish(events)
+    Detection { events: finish(events), set_aside: Vec::new() }
 }
 
 /// Give every event its id (a `-2`, `-3`... suffix when two share one) and sort them.

@@ -76,6 +76,24 @@ pub struct SourceSupport {
     pub measurements: usize,
 }
 
+/// A shutdown cluster detection set aside once it could tell why the probes were silent (they
+/// rebooted: a power cut; they recorded that the neutral controls answered: only the collector
+/// was unreachable): not an event. [`crate::revise::reconcile_with`] retracts a published event it
+/// covers with `reason`, instead of a generic one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SetAside {
+    pub scope: Scope,
+    /// The silence it was (the cluster's onset and the return that explained it).
+    pub start: i64,
+    pub end: i64,
+    pub cause: Cause,
+    /// Probes whose silence it explains.
+    pub probes: usize,
+    /// A sentence for the retraction, e.g. "retracted: 3 probes rebooted on their return (their
+    /// uptime restarted): a power cut, not a network shutdown".
+    pub reason: String,
+}
+
 /// What happened.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]

@@ -27,8 +27,8 @@ mod stats;
 pub mod stream;
 
 pub use downtime::{Downtime, Gap, GapKind, quiet_is_own};
-pub use event::{Basis, Cause, DetectedEvent, EventType, Evidence, Scope, SourceSupport, Status};
+pub use event::{Basis, Cause, DetectedEvent, EventType, Evidence, Scope, SetAside, SourceSupport, Status};
 pub use obs::{Meta, Observation, PlatformKind, Source, ThrottleVerdict, What};
 pub use params::Params;
-pub use revise::{Change, FieldChange, PublishedEvent, reconcile};
+pub use revise::{Change, FieldChange, PublishedEvent, reconcile, reconcile_with};
 pub use stream::{Detector, ScopeKey, detect, detect_with};

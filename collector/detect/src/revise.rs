@@ -23,7 +23,7 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::event::{DetectedEvent, EventType, Evidence, Status};
+use crate::event::{DetectedEvent, EventType, Evidence, SetAside, Status};
 
 const SLACK: i64 = 1800;
 const MIN_SHIFT: i64 = 60;
@@ -60,6 +60,18 @@ pub struct FieldChange {
 
 /// Compare the detection with what was published (see the module documentation).
 pub fn reconcile(published: &[PublishedEvent], detected: &[DetectedEvent], now: i64) -> Vec<Change> {
+    reconcile_with(published, detected, &[], now)
+}
+
+/// [`reconcile`], told which shutdown clusters detection set aside as explained: a published
+/// event one of them covers is retracted with its reason. (Issue 16: the reasons are not used
+/// yet.)
+pub fn reconcile_with(
+    published: &[PublishedEvent],
+    detected: &[DetectedEvent],
+    _set_aside: &[SetAside],
+    now: i64,
+) -> Vec<Change> {
     let mut used = vec![false; published.len()];
     let mut out = Vec::new();
     for d in detected {

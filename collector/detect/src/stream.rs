@@ -10,9 +10,9 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::detect::detect_batch;
+use crate::detect::{Detection, detect_batch};
 use crate::downtime::Downtime;
-use crate::event::{DetectedEvent, Scope};
+use crate::event::{DetectedEvent, Scope, SetAside};
 use crate::obs::Observation;
 use crate::params::Params;
 
@@ -55,6 +55,7 @@ pub struct Detector {
     /// The time of the last [`Detector::advance`] and the events then.
     now: Option<i64>,
     events: Vec<DetectedEvent>,
+    set_aside: Vec<SetAside>,
 }
 
 /// One scope's checkpointed state (this buffer: its observations with their sequence numbers).
@@ -75,6 +76,7 @@ impl Detector {
             downtime: Downtime::default(),
             now: None,
             events: Vec::new(),
+            set_aside: Vec::new(),
         }
     }
 
@@ -119,7 +121,7 @@ impl Detector {
     /// events changed since the previous advance (sorted).
     pub fn advance(&mut self, now: i64, downtime: &Downtime) -> Vec<ScopeKey> {
         self.downtime = downtime.clone();
-        let events = self.run(now);
+        let Detection { events, set_aside } = self.run(now);
         let mut changed: BTreeSet<ScopeKey> = BTreeSet::new();
         let (old, new) = (by_scope(&self.events), by_scope(&events));
         for (scope, es) in &new {
@@ -130,13 +132,20 @@ impl Detector {
         changed.extend(old.keys().filter(|s| !new.contains_key(*s)).map(|s| (*s).clone()));
         self.now = Some(now);
         self.events = events;
+        self.set_aside = set_aside;
         changed.into_iter().collect()
     }
 
     /// The events as of `now`, oldest first: those of the last advance when `now` is its time,
     /// else the rules run again over what was observed (with the last advance's downtime).
     pub fn events(&self, now: i64) -> Vec<DetectedEvent> {
-        if self.now == Some(now) { self.events.clone() } else { self.run(now) }
+        if self.now == Some(now) { self.events.clone() } else { self.run(now).events }
+    }
+
+    /// The shutdown clusters the last advance set aside as explained (a power cut, only the
+    /// collector unreachable), for [`crate::revise::reconcile_with`]'s retraction reasons.
+    pub fn set_aside(&self) -> &[SetAside] {
+        &self.set_aside
     }
 
     /// When the events could next change with nothing new observed (a silence crossing its
@@ -176,7 +185,7 @@ impl Detector {
         Ok(d)
     }
 
-    fn run(&self, now: i64) -> Vec<DetectedEvent> {
+    fn run(&self, now: i64) -> Detection {
         detect_batch(&self.obs, &self.params, now, &self.downtime)
     }
 }
