@@ -1,5 +1,6 @@
 //! The probe's life: run the battery on a schedule, sign and spool every measurement, upload with
-//! backoff, and stop cleanly on SIGTERM or SIGINT (a spool write is never interrupted).
+//! backoff, and stop cleanly on SIGTERM or SIGINT (a spool write is never interrupted) after one
+//! last heartbeat saying so (`stopping`), sent within a short bound or spooled.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -181,7 +182,9 @@ pub fn jittered(interval: Duration) -> Duration {
 /// upload whenever there is something to send (backing off while the collector is unreachable),
 /// and send a heartbeat now and every `schedule.heartbeat_seconds` (±20%; see [`heartbeat`]),
 /// until `shutdown` resolves. Battery, heartbeat and upload are abandoned at shutdown; spool
-/// writes are synchronous, so one in progress always completes. `log` receives one line per event.
+/// writes are synchronous, so one in progress always completes. Then the last words: one
+/// heartbeat with `stopping`, sent within [`heartbeat::STOP_LIMIT`] or spooled like any other
+/// (with the control check). `log` receives one line per event.
 pub async fn run_forever<F, Fut>(probe: &Probe, measure: F, shutdown: impl Future<Output = ()>, log: impl FnMut(String))
 where
     F: FnMut() -> Fut,
@@ -191,8 +194,10 @@ where
     let nets = probe.config.network.lab_nets.iter().filter_map(|n| n.parse().ok()).collect();
     let scope = Scope::lab(nets);
     let cadence = Cadence::from_config(&probe.config);
-    let limit = heartbeat::send_limit(cadence.heartbeat);
-    let beat = |keys| heartbeat::beat(probe, keys, &targets, &scope, limit);
+    let beat = |keys: HeartbeatKeys| {
+        let limit = heartbeat::limit_for(&keys, cadence.heartbeat);
+        heartbeat::beat(probe, keys, &targets, &scope, limit)
+    };
     run_loop(probe, cadence, measure, beat, shutdown, log).await
 }
 
@@ -214,7 +219,13 @@ impl Cadence {
     }
 }
 
+/// At most this long from the shutdown signal to the end of the last words, whatever `beat`
+/// does (the real one keeps well within it: [`heartbeat::STOP_LIMIT`] twice).
+pub const LAST_WORDS_MAX: Duration = Duration::from_secs(4);
+
 /// [`run_forever`] with the cadence and the heartbeat as parameters (tests count heartbeats).
+/// After `shutdown`, `beat` is called once more with `stopping` keys, bounded by
+/// [`LAST_WORDS_MAX`].
 pub async fn run_loop<F, Fut, H, HFut>(
     probe: &Probe,
     cadence: Cadence,
@@ -322,6 +333,15 @@ pub async fn run_loop<F, Fut, H, HFut>(
             }
         }
     }
+    // The last words: the collector reads the silence that follows as a stop, not an outage.
+    let keys = heartbeat::last_keys(probe, spooled, started.elapsed());
+    let words = match tokio::time::timeout(LAST_WORDS_MAX, beat(keys)).await {
+        Ok(Beat::Sent) => "last heartbeat (stopping) sent".to_string(),
+        Ok(Beat::NotEnrolled) => "not enrolled: no last heartbeat".to_string(),
+        Ok(Beat::Spooled { error, .. }) => format!("last heartbeat (stopping) not sent ({error}): spooled"),
+        Err(_) => format!("last heartbeat (stopping) abandoned after {} s", LAST_WORDS_MAX.as_secs()),
+    };
+    log(words);
     log("stopping".into());
 }
 
@@ -358,6 +378,9 @@ mod tests {
         let stop = tokio::time::sleep(Duration::from_millis(1050));
         run_loop(&probe, cadence, measure, beat, stop, |_| {}).await;
         let beats = beats.lock().unwrap();
+        // The last words come last, and only they say `stopping`.
+        let (last, beats) = beats.split_last().unwrap();
+        assert!(last.1.stopping && beats.iter().all(|(_, k)| !k.stopping));
         // One at start, then one every 80..120 ms for 1.05 s.
         assert!((9..=14).contains(&beats.len()), "{} heartbeats", beats.len());
         for pair in beats.windows(2) {
@@ -402,6 +425,61 @@ mod tests {
         let outage_end = lines.iter().rposition(|l| l.starts_with("heartbeat not sent")).expect("an outage");
         let uploads = lines[outage_end..].iter().filter(|l| l.starts_with("not enrolled")).count();
         assert_eq!(uploads, 1, "{lines:#?}");
+    }
+
+    #[tokio::test]
+    async fn at_shutdown_the_last_words_say_stopping_even_mid_battery_and_end_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let probe = test_probe(dir.path());
+        let cadence = Cadence { battery: Duration::from_secs(3600), heartbeat: Duration::from_secs(3600) };
+        let beats = Arc::new(Mutex::new(Vec::new()));
+        let record = beats.clone();
+        let beat = move |keys: HeartbeatKeys| {
+            record.lock().unwrap().push(keys);
+            async { Beat::Sent }
+        };
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let log = {
+            let lines = lines.clone();
+            move |l: String| lines.lock().unwrap().push(l)
+        };
+        // The battery never ends: the stop abandons it, and the last words still go out.
+        let stop = tokio::time::sleep(Duration::from_millis(200));
+        run_loop(&probe, cadence, std::future::pending, beat, stop, log).await;
+        let beats = beats.lock().unwrap();
+        let stopping: Vec<bool> = beats.iter().map(|k| k.stopping).collect();
+        // The battery and the first heartbeat are both due at start (either may go first, and
+        // the battery then holds the loop): the last words come after either.
+        assert!(stopping == [true] || stopping == [false, true], "{stopping:?}");
+        let lines = lines.lock().unwrap();
+        assert_eq!(lines[lines.len() - 2..], ["last heartbeat (stopping) sent", "stopping"], "{lines:#?}");
+    }
+
+    #[tokio::test]
+    async fn last_words_that_hang_never_hold_the_stop_past_the_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let probe = test_probe(dir.path());
+        let cadence = Cadence { battery: Duration::from_secs(3600), heartbeat: Duration::from_secs(3600) };
+        // The first heartbeat is sent; the last words never finish.
+        let beat = |keys: HeartbeatKeys| async move {
+            if keys.stopping {
+                std::future::pending::<()>().await;
+            }
+            Beat::Sent
+        };
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let log = {
+            let lines = lines.clone();
+            move |l: String| lines.lock().unwrap().push(l)
+        };
+        let stop = tokio::time::sleep(Duration::from_millis(100));
+        let started = Instant::now();
+        run_loop(&probe, cadence, || async { RunOutput::default() }, beat, stop, log).await;
+        let took = started.elapsed();
+        assert!(took < LAST_WORDS_MAX + Duration::from_millis(900), "the stop took {took:?}");
+        assert!(took >= LAST_WORDS_MAX, "abandoned only at the bound: {took:?}");
+        let lines = lines.lock().unwrap();
+        assert!(lines.iter().any(|l| l.starts_with("last heartbeat (stopping) abandoned")), "{lines:#?}");
     }
 
     #[test]

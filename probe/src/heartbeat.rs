@@ -59,6 +59,12 @@ pub fn keys(probe: &Probe, spooled: u64, uptime: Duration) -> HeartbeatKeys {
     }
 }
 
+/// The keys of the probe's last words: [`keys`] with `stopping`, so the collector reads the
+/// silence after it as a stop, not as an outage.
+pub fn last_keys(probe: &Probe, spooled: u64, uptime: Duration) -> HeartbeatKeys {
+    HeartbeatKeys { stopping: true, ..keys(probe, spooled, uptime) }
+}
+
 /// One control endpoint to try: host and port.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ControlTarget {
@@ -215,6 +221,18 @@ pub fn send_limit(interval: Duration) -> Duration {
     (interval / 2).min(Duration::from_secs(10))
 }
 
+/// How long the last heartbeat (`stopping`, sent on SIGTERM/SIGINT) may take to be sent, and
+/// then the control check when it was not: a stop must never wait on an unreachable collector
+/// (OpenWrt's procd kills a service 5 s after SIGTERM, systemd 90 s). With the control check
+/// and the spool write, the probe exits within about twice this after the signal.
+pub const STOP_LIMIT: Duration = Duration::from_millis(1500);
+
+/// The limit of one heartbeat: [`send_limit`], or [`STOP_LIMIT`] for the last words.
+pub fn limit_for(keys: &HeartbeatKeys, interval: Duration) -> Duration {
+    let limit = send_limit(interval);
+    if keys.stopping { limit.min(STOP_LIMIT) } else { limit }
+}
+
 /// Send one heartbeat within `limit`; when it fails, spool it and check the controls (see the
 /// module doc).
 pub async fn beat(
@@ -224,6 +242,8 @@ pub async fn beat(
     scope: &Scope,
     limit: Duration,
 ) -> Beat {
+    // The last words must leave time for the check's two steps within the stop's bound.
+    let step = if keys.stopping { limit / 2 } else { CHECK_TIMEOUT.min(limit) };
     let signed = sign(&probe.corrected(&measurement(probe, keys)), &probe.key);
     let sent = timeout(limit, send(probe, signed.clone())).await.unwrap_or_else(|_| {
         let message = format!("generic_timeout_error: no acknowledgement in {} ms", limit.as_millis());
@@ -238,7 +258,7 @@ pub async fn beat(
     // A collector that answered (busy, refused) proves the network works.
     let answered = matches!(error, UploadError::Busy { .. } | UploadError::Refused { .. });
     let mut network_down = false;
-    if !answered && let Some(down) = check_controls(probe, targets, scope, CHECK_TIMEOUT.min(limit)).await {
+    if !answered && let Some(down) = check_controls(probe, targets, scope, step).await {
         items.push(seal_platform(&probe.corrected(&down), &probe.key));
         network_down = true;
     }
