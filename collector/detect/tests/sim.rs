@@ -156,7 +156,27 @@ fn spooled_heartbeats_collector_cuts_power_cuts_and_retirements() {
     let retired = fleet.probes.iter().find(|p| p.stopping).expect("a retired probe");
     let last = obs.iter().filter(|o| o.probe == retired.id).max_by_key(|o| o.at).unwrap();
     assert!(last.at < T0 + D + 12 * 3600 + 130);
-    assert!(obs.iter().any(|o| o.probe == retired.id && o.meta.stopping));
+    let stopping: Vec<&Observation> = obs.iter().filter(|o| o.meta.stopping).collect();
+    assert_eq!(stopping.len(), 1, "one probe's last words: {stopping:?}");
+    let words = stopping[0];
+    assert_eq!((words.probe.as_str(), &words.what), (retired.id.as_str(), &What::Heartbeat));
+    let last_beat = obs.iter().filter(|o| o.probe == retired.id && o.what == What::Heartbeat).max_by_key(|o| o.at);
+    assert_eq!(last_beat, Some(words), "its last heartbeat is the one that says stopping");
+    // Replay JSON carries it: the signed payload says `"stopping": true`, observed back.
+    let json = measurement_json(words).unwrap();
+    assert_eq!(json["test_keys"]["stopping"], true);
+    let text = json.to_string();
+    let row = StoredMeasurement {
+        id: json["id"].as_str().unwrap(),
+        key_id: &words.probe,
+        test_name: "vigil_heartbeat",
+        measurement_start_time: json["measurement_start_time"].as_str().unwrap(),
+        received_at: words.received_at,
+        asn: words.asn,
+        cc: &words.cc,
+        payload: &text,
+    };
+    assert_eq!(observe(&row).unwrap(), *words);
 }
 
 /// A bounded spool sheds the earliest records (routine first), a slow drain spreads the upload,
