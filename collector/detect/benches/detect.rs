@@ -6,15 +6,26 @@
 //! noise): detection every 30 min on what had arrived, reconciled with what was published; it
 //! counts the provisional events published live and later retracted (live false alarms).
 //!
+//! Then the live pass at fleet scale (issue 16, D7): 10,000 probes over 40 countries and 272 ASNs
+//! (a few large ASNs per country, many small ones), heartbeats every 5 min and a 6-platform
+//! battery every hour (±10%, the probe's default; no throttling runs). A
+//! [`vigil_detect::Detector`] is warmed with the first day (observe all, advance), then advanced
+//! pass by pass, each pass feeding the next 60 s of arrivals: the pass times (p50, p95, max) and
+//! the peak memory of the phase, against `detect()` over the same day, in the same run. Passes
+//! stop at `VIGIL_BENCH_STREAM_PASSES` (default 20) or once the phase has run
+//! `VIGIL_BENCH_STREAM_BUDGET_S` (default 40 s; at least 3 passes), whichever comes first; the
+//! count is printed.
+//!
 //! `cargo bench -p vigil-detect --bench detect --profile bench-fast` (environment:
 //! `VIGIL_BENCH_PROBES`, default 200; `VIGIL_BENCH_DAYS`, default 7; `VIGIL_BENCH_RUNS`, default 5;
-//! `VIGIL_BENCH_LIVE=0` skips the replay).
+//! `VIGIL_BENCH_LIVE=0` skips the replay; `VIGIL_BENCH_STREAM_PROBES`, default 10000, 0 skips the
+//! fleet-scale passes; `VIGIL_BENCH_BATCH=0` runs only those).
 
 use std::time::{Duration, Instant};
 
 use vigil_detect::sim::score::{expected, score};
 use vigil_detect::sim::{CountrySpec, FleetSpec, TruthEvent, TruthKind, simulate};
-use vigil_detect::{Change, Params, PublishedEvent, Status, detect, reconcile};
+use vigil_detect::{Change, Detector, Downtime, Params, PublishedEvent, Status, detect, reconcile};
 use vigil_report::Mechanism;
 
 const T0: i64 = 1_740_960_000; // Monday 2025-03-03 00:00 UTC
@@ -45,6 +56,16 @@ fn truth() -> Vec<TruthEvent> {
 }
 
 fn main() {
+    if env("VIGIL_BENCH_BATCH", 1) != 0 {
+        batch();
+    }
+    if env("VIGIL_BENCH_STREAM_PROBES", 10_000) > 0 {
+        stream(env("VIGIL_BENCH_STREAM_PROBES", 10_000) as usize);
+    }
+}
+
+/// The week-long batch benchmark and its scores, then the live replay.
+fn batch() {
     let c = |cc: &str, asns: &[u32]| CountrySpec { cc: cc.into(), asns: asns.to_vec() };
     let countries =
         vec![c("AA", &[100, 101, 102, 103, 104]), c("BB", &[200, 201, 202, 203]), c("CC", &[300, 301, 302])];
@@ -163,4 +184,130 @@ fn live_replay(countries: &[CountrySpec]) {
             e.status
         );
     }
+}
+
+/// 40 countries, 272 ASNs: country `i` has `max(2, 24 / (1 + i / 4))` ASNs (a few countries with
+/// many networks, most with a handful), and the simulator puts probes on a country's first ASNs
+/// more often.
+fn many_countries() -> Vec<CountrySpec> {
+    let mut next = 1000;
+    (0..40)
+        .map(|i| {
+            let n = (24 / (1 + i / 4)).max(2);
+            let asns = (next..next + n).collect();
+            next += n;
+            CountrySpec { cc: format!("{}{}", (b'A' + (i / 26) as u8) as char, (b'A' + (i % 26) as u8) as char), asns }
+        })
+        .collect()
+}
+
+/// `VmRSS` or `VmHWM` (peak RSS) of this process, in MiB.
+fn vm(field: &str) -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':')?.trim().strip_suffix("kB")?.trim().parse::<f64>().ok());
+    kb.unwrap_or(f64::NAN) / 1024.0
+}
+
+/// Reset the peak RSS (`VmHWM`) to the current RSS (Linux: `clear_refs` 5), so each phase
+/// reports its own peak.
+fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+/// Live passes over a 10,000-probe fleet (see the module documentation).
+fn stream(probes: usize) {
+    let max_passes = env("VIGIL_BENCH_STREAM_PASSES", 20).max(3);
+    let budget = Duration::from_secs(env("VIGIL_BENCH_STREAM_BUDGET_S", 40) as u64);
+    let mut spec = FleetSpec::new(11, T0, 1, probes, many_countries());
+    spec.duration = D + (max_passes + 1) * 60;
+    spec.throttling = false;
+    spec.noise.battery_min = 3240;
+    spec.noise.battery_max = 3960;
+    let t = Instant::now();
+    let fleet = simulate(&spec, &[]);
+    let obs = &fleet.observations;
+    let day_end = T0 + D;
+    let day = obs.partition_point(|o| o.received_at <= day_end);
+    let asns: usize = spec.countries.iter().map(|c| c.asns.len()).sum();
+    println!(
+        "\nfleet-scale passes: {} probes, {} countries, {} ASNs; a day = {} observations, then {:.0} per minute \
+         (simulated in {:.1?}; RSS {:.0} MiB)",
+        spec.probes,
+        spec.countries.len(),
+        asns,
+        day,
+        (obs.len() - day) as f64 / ((spec.duration - D) as f64 / 60.0),
+        t.elapsed(),
+        vm("VmRSS")
+    );
+    let params = Params::default();
+
+    // Today's batch over the same day, as a pass of the collector runs it.
+    reset_peak();
+    let before = vm("VmRSS");
+    let t = Instant::now();
+    let events = detect(&obs[..day], &params, day_end);
+    let batch_time = t.elapsed();
+    println!(
+        "  detect() over the day: {:.2?}, {} events; peak RSS {:.0} MiB (+{:.0} MiB over the fleet's {:.0})",
+        batch_time,
+        events.len(),
+        vm("VmHWM"),
+        vm("VmHWM") - before,
+        before
+    );
+    drop(events);
+
+    // The Detector: warmed with the day, then 60 s of arrivals per pass.
+    reset_peak();
+    let before = vm("VmRSS");
+    let t = Instant::now();
+    let mut detector = Detector::new(params);
+    let downtime = Downtime::default();
+    obs[..day].iter().for_each(|o| detector.observe(o));
+    detector.advance(day_end, &downtime);
+    let warm = t.elapsed();
+    let phase = Instant::now();
+    let (mut now, mut fed, mut rows) = (day_end, day, 0);
+    let mut times = Vec::new();
+    let mut changed = 0;
+    while times.len() < max_passes as usize && (times.len() < 3 || phase.elapsed() < budget) {
+        now += 60;
+        let upto = obs.partition_point(|o| o.received_at <= now);
+        let t = Instant::now();
+        obs[fed..upto].iter().for_each(|o| detector.observe(o));
+        changed += detector.advance(now, &downtime).len();
+        let events = detector.events(now);
+        times.push(t.elapsed());
+        std::hint::black_box(events);
+        rows += upto - fed;
+        fed = upto;
+    }
+    let peak = vm("VmHWM");
+    let mut sorted = times.clone();
+    sorted.sort();
+    println!(
+        "  Detector: warmed with the day in {:.2?}; {} passes of 60 s ({:.0} observations each): p50 {:.2?}, \
+         p95 {:.2?}, max {:.2?} per pass ({} scope changes); peak RSS {:.0} MiB (+{:.0} MiB over {:.0})",
+        warm,
+        times.len(),
+        rows as f64 / times.len() as f64,
+        percentile(&sorted, 0.5),
+        percentile(&sorted, 0.95),
+        sorted[sorted.len() - 1],
+        changed,
+        peak,
+        peak - before,
+        before
+    );
+    println!(
+        "  pass p50 / detect() over the day: {:.2}",
+        percentile(&sorted, 0.5).as_secs_f64() / batch_time.as_secs_f64()
+    );
 }
