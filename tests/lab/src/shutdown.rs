@@ -12,6 +12,13 @@
 //! probes' network as origin and never their address. The probes still ask the lab's own control
 //! (the collector's control refuses lab addresses).
 //!
+//! The daemons' heartbeats during the outage are spooled with their `network_down` records and
+//! uploaded on the return: the collector must hold them (measured during the outage, received
+//! after), and publish one shutdown per scope (no fragment), its end within two heartbeat
+//! intervals of the return once everything is in. Last, the daemons are stopped with SIGTERM
+//! (as `systemctl stop` or procd do): each must exit within [`STOP_BOUND`] and the collector must
+//! hold its last words (a heartbeat with `stopping`).
+//!
 //! The battery is the scenario's targets, each a platform of its own; the first is the neutral
 //! control. The verdicts compared with the targets are those the collector stored.
 
@@ -59,6 +66,12 @@ throttle_agree_window = 120
 /// Probes that run the daemon (heartbeats) through the shutdown: the default detection wants
 /// three silent together.
 const DAEMONS: [&str; 3] = ["b", "c", "d"];
+/// A daemon stopped with SIGTERM exits within this (its last words included: the probe's
+/// `daemon::LAST_WORDS_MAX`).
+const STOP_BOUND: Duration = Duration::from_secs(4);
+/// After the daemons drained their spools, how long the collector gets to run detection over it
+/// (it runs a pass 10 s after an upload) before the published events are counted.
+const SETTLE: Duration = Duration::from_secs(12);
 
 /// Run the shutdown flow; the measurements returned are those the collector received.
 pub async fn run(
@@ -170,7 +183,7 @@ pub async fn run(
     let event = lab
         .wait_for_event(Duration::from_secs(60), |e| e.kind == "shutdown" && e.end.is_some() && e.status == "confirmed")
         .await;
-    for (child, config) in &mut daemons {
+    for (_, config) in &mut daemons {
         let daemon = Probe { topo, bin: &bins.probe, dir, config };
         let deadline = Instant::now() + Duration::from_secs(20);
         let mut left = daemon.spooled().await?;
@@ -178,10 +191,83 @@ pub async fn run(
             tokio::time::sleep(Duration::from_millis(500)).await;
             left = daemon.spooled().await?;
         }
-        let _ = child.start_kill();
         if left != 0 {
             out.failures.push(format!("a daemon still holds {left} measurements 20 s after the outage"));
         }
+    }
+    // The daemons' outage evidence: spooled heartbeats and network_down, uploaded on the return.
+    let spooled = spooled_evidence(&lab.data, cut, back);
+    out.notes.push(format!(
+        "daemons: {} heartbeats and {} network_down records made during the outage, all received after it{}",
+        spooled.heartbeats,
+        spooled.network_down,
+        if spooled.early > 0 { format!(" but {} received before the return", spooled.early) } else { String::new() }
+    ));
+    if spooled.heartbeats < DAEMONS.len() || spooled.network_down < DAEMONS.len() || spooled.early > 0 {
+        out.failures.push(format!(
+            "the daemons' spooled outage evidence: {} heartbeats, {} network_down ({} received during the outage); \
+             expected at least one of each per daemon, all after the return",
+            spooled.heartbeats, spooled.network_down, spooled.early
+        ));
+    }
+    // Everything is in: one shutdown per scope, its end within two heartbeat intervals.
+    tokio::time::sleep(SETTLE).await;
+    let all = events(&lab.data).unwrap_or_default();
+    let mut per_scope: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
+    for e in all.iter().filter(|e| e.kind == "shutdown" && e.status != "retracted") {
+        let scope = format!("{}{}", e.scope.cc, e.scope.asn.map(|a| format!(" AS{a}")).unwrap_or_default());
+        let end = e.end.as_deref().map(|t| format!("{:+} s", at(t) - back)).unwrap_or_else(|| "open".into());
+        per_scope.entry(scope).or_default().push(format!(
+            "{} {} start {:+} s end {end} rev {}",
+            e.id,
+            e.status,
+            at(&e.start) - cut,
+            e.revision
+        ));
+    }
+    out.notes.push(format!("shutdown events per scope once everything is in: {per_scope:?}"));
+    for (scope, list) in &per_scope {
+        if list.len() > 1 {
+            out.failures.push(format!("{} shutdown events for {scope} (one outage): {list:?}", list.len()));
+        }
+    }
+    let event = match event {
+        Some(first) => {
+            let last = all.iter().find(|e| e.id == first.id).cloned();
+            if let Some(last) = &last
+                && last.end != first.end
+            {
+                out.notes.push(format!(
+                    "the event's end moved after the confirmation: {:?} -> {:?} (revision {} -> {})",
+                    first.end.as_deref().map(|t| at(t) - back),
+                    last.end.as_deref().map(|t| at(t) - back),
+                    first.revision,
+                    last.revision
+                ));
+            }
+            last.or(Some(first))
+        }
+        None => None,
+    };
+    // The last words: SIGTERM, a bounded stop, and the collector holds a `stopping` heartbeat.
+    let mut slowest = Duration::ZERO;
+    for (child, _) in &mut daemons {
+        match terminate(child).await {
+            Ok(took) => slowest = slowest.max(took),
+            Err(why) => out.failures.push(why),
+        }
+    }
+    let stopping = wait_for_last_words(&lab.data, DAEMONS.len(), Duration::from_secs(5)).await;
+    out.notes.push(format!(
+        "SIGTERM: the daemons exited within {} ms; {stopping} of {} last words (stopping heartbeats) stored",
+        slowest.as_millis(),
+        DAEMONS.len()
+    ));
+    if slowest > STOP_BOUND {
+        out.failures.push(format!("a daemon took {slowest:?} to stop after SIGTERM, more than {STOP_BOUND:?}"));
+    }
+    if stopping != DAEMONS.len() {
+        out.failures.push(format!("{stopping} stopping heartbeats stored for {} daemons stopped", DAEMONS.len()));
     }
     match event {
         Some(e) => {
@@ -326,6 +412,76 @@ impl<'a> LabCollector<'a> {
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
+    }
+}
+
+/// What the daemons spooled during the outage and the collector received.
+struct SpooledEvidence {
+    heartbeats: usize,
+    network_down: usize,
+    /// Of those, received before the return (they were not spooled).
+    early: usize,
+}
+
+/// The heartbeats and connectivity checks (`network_down`) the collector holds that were made
+/// during the outage (after the second `cut`, before the second `back`).
+fn spooled_evidence(data: &Path, cut: i64, back: i64) -> SpooledEvidence {
+    let pool = ReadPool::new(Config::new(data).db_path());
+    let rows: Vec<(String, i64)> = pool
+        .with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT test_name, received_at FROM observations WHERE at > ?1 AND at < ?2 \
+                 AND (test_name = 'vigil_heartbeat' OR (platform = 'controls' AND status = 'network_down'))",
+            )?;
+            stmt.query_map([cut, back], |r| Ok((r.get(0)?, r.get(1)?)))?.collect()
+        })
+        .unwrap_or_default();
+    SpooledEvidence {
+        heartbeats: rows.iter().filter(|(t, _)| t == "vigil_heartbeat").count(),
+        network_down: rows.iter().filter(|(t, _)| t != "vigil_heartbeat").count(),
+        early: rows.iter().filter(|(_, r)| *r < back).count(),
+    }
+}
+
+/// SIGTERM a daemon; how long it took to exit (an error past [`STOP_BOUND`] twice: it is killed).
+async fn terminate(child: &mut Child) -> Result<Duration, String> {
+    let Some(pid) = child.id() else { return Err("a daemon had already exited before SIGTERM".into()) };
+    let sent = Instant::now();
+    let kill = tokio::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status().await;
+    if !kill.is_ok_and(|s| s.success()) {
+        return Err(format!("kill -TERM {pid} failed"));
+    }
+    match tokio::time::timeout(2 * STOP_BOUND, child.wait()).await {
+        Ok(Ok(status)) if status.success() => Ok(sent.elapsed()),
+        Ok(Ok(status)) => Err(format!("a daemon exited {status} after SIGTERM, not 0")),
+        Ok(Err(e)) => Err(format!("waiting for a daemon: {e}")),
+        Err(_) => {
+            let _ = child.start_kill();
+            Err(format!("a daemon did not exit within {:?} of SIGTERM", 2 * STOP_BOUND))
+        }
+    }
+}
+
+/// Wait until `probes` probes each have a heartbeat saying `stopping` stored (at most `limit`);
+/// how many have.
+async fn wait_for_last_words(data: &Path, probes: usize, limit: Duration) -> usize {
+    let pool = ReadPool::new(Config::new(data).db_path());
+    let deadline = Instant::now() + limit;
+    loop {
+        let n: i64 = pool
+            .with(|c| {
+                c.query_row(
+                    "SELECT COUNT(DISTINCT key_id) FROM observations WHERE test_name = 'vigil_heartbeat' \
+                     AND meta LIKE '%\"stopping\":true%'",
+                    [],
+                    |r| r.get(0),
+                )
+            })
+            .unwrap_or(0);
+        if n as usize >= probes || Instant::now() > deadline {
+            return n as usize;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 
