@@ -63,6 +63,14 @@ battery_interval = 60
 report_window = 120
 throttle_agree_window = 120
 ";
+/// The shutdown flow's detection: [`LAB_DETECTION`] with `live_window` scaled like every other
+/// window, the field's 600 s a hundredfold down (6 s, two heartbeat intervals; the other flows
+/// keep 4 s). Heartbeats spooled in the outage's last 6 s and uploaded on the return then look
+/// live, as in the field (issue 16, D1).
+fn shutdown_detection() -> String {
+    LAB_DETECTION.replace("live_window = 4\n", "live_window = 6\n")
+}
+
 /// Probes that run the daemon (heartbeats) through the shutdown: the default detection wants
 /// three silent together.
 const DAEMONS: [&str; 3] = ["b", "c", "d"];
@@ -82,7 +90,7 @@ pub async fn run(
     dir: &Path,
     targets: &[Target],
 ) -> Result<ProbeRun, LabError> {
-    let lab = LabCollector::start(topo, bins, dir, &platform_ids(targets)).await?;
+    let lab = LabCollector::start_with(topo, bins, dir, &platform_ids(targets), &shutdown_detection()).await?;
     let battery = write(dir, "battery.toml", battery_toml(targets, 1))?;
     let config = write(dir, "probe.toml", probe_toml(world, dir, &battery, scenario.timeout_ms, "state"))?;
     let config = config.display().to_string();
@@ -231,15 +239,22 @@ pub async fn run(
             out.failures.push(format!("{} shutdown events for {scope} (one outage): {list:?}", list.len()));
         }
     }
+    // The event that began with the outage (a fragment after it is counted above), as revised.
     let event = match event {
         Some(first) => {
-            let last = all.iter().find(|e| e.id == first.id).cloned();
+            let last = all
+                .iter()
+                .filter(|e| e.kind == "shutdown" && e.status != "retracted" && e.scope == first.scope)
+                .min_by_key(|e| at(&e.start))
+                .cloned();
             if let Some(last) = &last
-                && last.end != first.end
+                && (last.id != first.id || last.end != first.end)
             {
                 out.notes.push(format!(
-                    "the event's end moved after the confirmation: {:?} -> {:?} (revision {} -> {})",
+                    "first confirmed {}, end {:?}; once everything is in {}, end {:?} (revision {} -> {})",
+                    first.id,
                     first.end.as_deref().map(|t| at(t) - back),
+                    last.id,
                     last.end.as_deref().map(|t| at(t) - back),
                     first.revision,
                     last.revision
@@ -351,6 +366,17 @@ impl<'a> LabCollector<'a> {
         dir: &Path,
         platforms: &[String],
     ) -> Result<LabCollector<'a>, LabError> {
+        Self::start_with(topo, bins, dir, platforms, LAB_DETECTION).await
+    }
+
+    /// [`LabCollector::start`] with these detection parameters.
+    pub async fn start_with(
+        topo: &Topology,
+        bins: &'a Bins,
+        dir: &Path,
+        platforms: &[String],
+        detection: &str,
+    ) -> Result<LabCollector<'a>, LabError> {
         let Some(bin) = &bins.collector else {
             return Err(LabError::MissingBinary {
                 path: "vigil-collector".into(),
@@ -358,7 +384,7 @@ impl<'a> LabCollector<'a> {
             });
         };
         let asn_db = write(dir, "asn.csv", format!("10.77.1.0/24,{},{PROBE_CC}\n", &PROBE_ASN[2..]))?;
-        let detection = write(dir, "detection.toml", LAB_DETECTION.to_string())?;
+        let detection = write(dir, "detection.toml", detection.to_string())?;
         let data = dir.join("collector");
         let child = start_collector(topo, bin, &data, &asn_db, &detection, dir, platforms).await?;
         Ok(LabCollector { bin, data, url: format!("http://{INET_IP}:{COLLECTOR_PORT}"), _child: child })
@@ -812,6 +838,13 @@ fn utc(t: SystemTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_shutdown_flow_scales_live_window_like_the_other_windows() {
+        let shutdown = shutdown_detection();
+        assert!(shutdown.contains("\nlive_window = 6\n") && !shutdown.contains("live_window = 4"), "{shutdown}");
+        assert_eq!(shutdown.replace("live_window = 6", "live_window = 4"), LAB_DETECTION);
+    }
 
     #[test]
     fn utc_uses_oonis_layout() {

@@ -108,6 +108,7 @@ pub async fn run_all(scenarios: Vec<Scenario>, world: &World, bins: &Bins, jobs:
                     duration: started.elapsed(),
                     artifacts: None,
                     pending: None,
+                    known_failure: None,
                 },
             }
         });
@@ -123,6 +124,7 @@ pub async fn run_all(scenarios: Vec<Scenario>, world: &World, bins: &Bins, jobs:
                 duration: Duration::ZERO,
                 artifacts: None,
                 pending: None,
+                known_failure: None,
             },
         };
         print_outcome(&outcome);
@@ -137,7 +139,11 @@ fn print_outcome(o: &Outcome) {
         println!("scenario {} ... PENDING (not run): {why}", o.name);
         return;
     }
-    let status = if o.passed() { "ok" } else { "FAILED" };
+    let status = match (&o.known_failure, o.passed()) {
+        (Some(why), _) => format!("KNOWN FAILURE ({why})"),
+        (None, true) => "ok".into(),
+        (None, false) => "FAILED".into(),
+    };
     println!("scenario {} ... {status} ({:.1} s)", o.name, o.duration.as_secs_f64());
     for line in &o.lines {
         println!("    {line}");
@@ -183,10 +189,13 @@ pub async fn main(lab_bin: PathBuf, filters: &[String]) -> Result<bool, LabError
     let outcomes = run_all(scenarios, &world, &bins, jobs).await;
     let failed: Vec<&str> = outcomes.iter().filter(|o| !o.passed()).map(|o| o.name.as_str()).collect();
     let pending: Vec<&str> = outcomes.iter().filter(|o| o.pending.is_some()).map(|o| o.name.as_str()).collect();
+    let known: Vec<&str> = outcomes.iter().filter(|o| o.known_failure.is_some()).map(|o| o.name.as_str()).collect();
     println!(
-        "\nlab result: {} passed, {} failed, {} pending{}, in {:.1} s{}",
-        outcomes.len() - failed.len() - pending.len(),
+        "\nlab result: {} passed, {} failed, {} known failures{}, {} pending{}, in {:.1} s{}",
+        outcomes.len() - failed.len() - pending.len() - known.len(),
         failed.len(),
+        known.len(),
+        if known.is_empty() { String::new() } else { format!(" ({})", known.join(", ")) },
         pending.len(),
         if pending.is_empty() { String::new() } else { format!(" ({})", pending.join(", ")) },
         started.elapsed().as_secs_f64(),
@@ -217,7 +226,11 @@ pub fn table(scenarios: &[Scenario]) -> String {
         if s.publish {
             verdict += "; the collector publishes each block (platform, mechanism, ASN, start) and its end";
         }
-        let pending = if s.pending.is_some() { " (pending)" } else { "" };
+        let pending = match (&s.pending, &s.known_failure) {
+            (Some(_), _) => " (pending)",
+            (None, Some(_)) => " (known failure)",
+            (None, None) => "",
+        };
         let row = [format!("`{}`{pending}", s.name), s.rule.clone(), verdict, s.ooni.clone()];
         let cells: Vec<String> = row.iter().map(|c| c.replace('|', "\\|")).collect();
         out.push_str(&format!("| {} |\n", cells.join(" | ")));
