@@ -13,7 +13,7 @@
 //! pass by pass, each pass feeding the next 60 s of arrivals: the pass times (p50, p95, max) and
 //! the peak memory of the phase, against `detect()` over the same day, in the same run. Passes
 //! stop at `VIGIL_BENCH_STREAM_PASSES` (default 20, at most 29) or once the phase has run
-//! `VIGIL_BENCH_STREAM_BUDGET_S` (default 40 s; at least 3 passes), whichever comes first; the
+//! `VIGIL_BENCH_STREAM_BUDGET_S` (default 25 s; at least 3 passes), whichever comes first; the
 //! count is printed.
 //!
 //! `cargo bench -p vigil-detect --bench detect --profile bench-fast` (environment:
@@ -224,7 +224,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 fn stream(probes: usize) {
     // The fleet is the same whatever the number of passes: a day and 30 minutes.
     let max_passes = env("VIGIL_BENCH_STREAM_PASSES", 20).clamp(3, 29);
-    let budget = Duration::from_secs(env("VIGIL_BENCH_STREAM_BUDGET_S", 40) as u64);
+    let budget = Duration::from_secs(env("VIGIL_BENCH_STREAM_BUDGET_S", 25) as u64);
     let mut spec = FleetSpec::new(11, T0, 1, probes, many_countries());
     spec.duration = D + 30 * 60;
     spec.throttling = false;
