@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::blocking::{enough, summarize};
-use super::episode::{Episode, Sample, episodes};
+use super::episode::{Episode, Rules, Sample, episodes};
 use super::{Group, View};
 use crate::event::{DetectedEvent, EventType};
 use crate::obs::{ThrottleMechanism, ThrottleVerdict, What};
@@ -61,9 +61,16 @@ pub(crate) fn detect(view: &View<'_>, group: &Group) -> Vec<DetectedEvent> {
         let samples: Vec<Sample<'_>> = runs
             .iter()
             .zip(&z)
-            .map(|(r, &z)| Sample { t: r.t, probe: r.probe, hit: r.throttled || z < p.throttle_hit_z, idx: r.idx })
+            .map(|(r, &z)| Sample {
+                t: r.t,
+                probe: r.probe,
+                stream: r.probe,
+                hit: r.throttled || z < p.throttle_hit_z,
+                weight: 1.0,
+                idx: std::slice::from_ref(&r.idx),
+            })
             .collect();
-        for ep in episodes(&samples, p.end_ok_fraction, p.report_window) {
+        for ep in episodes(&samples, Rules::of(p)) {
             let from = ep.samples[0].t;
             let until = ep.until(view.now);
             let alarmed = alarms.iter().any(|&a| from <= a && a <= until);
@@ -73,7 +80,7 @@ pub(crate) fn detect(view: &View<'_>, group: &Group) -> Vec<DetectedEvent> {
             }
             let mut rates: Vec<f64> = ep
                 .hits()
-                .filter_map(|s| match &view.obs[s.idx].what {
+                .filter_map(|s| match &view.obs[s.idx[0]].what {
                     What::Throttling { verdict: ThrottleVerdict::Throttled, rate_kbps, .. } => *rate_kbps,
                     _ => None,
                 })
@@ -92,7 +99,8 @@ pub(crate) fn detect(view: &View<'_>, group: &Group) -> Vec<DetectedEvent> {
 fn dominant_mechanism(view: &View<'_>, ep: &Episode<'_>) -> Option<ThrottleMechanism> {
     let mut counts: BTreeMap<u8, (usize, ThrottleMechanism)> = BTreeMap::new();
     for s in ep.hits() {
-        if let What::Throttling { verdict: ThrottleVerdict::Throttled, mechanism: Some(m), .. } = &view.obs[s.idx].what
+        if let What::Throttling { verdict: ThrottleVerdict::Throttled, mechanism: Some(m), .. } =
+            &view.obs[s.idx[0]].what
         {
             counts.entry(*m as u8).or_insert((0, *m)).0 += 1;
         }
@@ -105,7 +113,7 @@ fn dominant_mechanism(view: &View<'_>, ep: &Episode<'_>) -> Option<ThrottleMecha
 fn agree(view: &View<'_>, ep: &Episode<'_>, p: &Params) -> bool {
     let throttled: Vec<&Sample<'_>> = ep
         .hits()
-        .filter(|s| matches!(view.obs[s.idx].what, What::Throttling { verdict: ThrottleVerdict::Throttled, .. }))
+        .filter(|s| matches!(view.obs[s.idx[0]].what, What::Throttling { verdict: ThrottleVerdict::Throttled, .. }))
         .collect();
     throttled.iter().enumerate().any(|(i, a)| {
         let mut probes: Vec<&str> =
