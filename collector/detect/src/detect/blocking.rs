@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use vigil_report::PlatformStatus;
 
-use super::episode::{Episode, Rules, Sample, episodes};
+use serde::{Deserialize, Serialize};
+
+use super::episode::{Cut, Episode, Rules, Sample, episodes_after, settle, tail_start};
 use super::{Group, View};
 use crate::event::{Basis, DetectedEvent, EventType, Scope, SourceSupport, Status};
 use crate::obs::{PlatformKind, Source, What};
@@ -14,16 +16,63 @@ use crate::stats::mode;
 /// Controls within this many seconds of a platform's run belong to the same battery run.
 const SAME_RUN: i64 = 900;
 
-/// The blocking events of `group` that end at or after `from` (None: all), for an incremental
-/// detector recomputing a scope's tail (issue 16). Today it runs the whole window's rules and
-/// keeps those events; the tail's own state (a carried baseline, episodes open at `from`) comes
-/// with the incremental engine.
+/// The blocking events of `group` that end at or after `from` (None: all). The batch rules
+/// ([`detect_after`] from nothing settled), kept for the batch detector.
 pub(crate) fn detect_tail(view: &View<'_>, group: &Group, from: Option<i64>) -> Vec<DetectedEvent> {
     let mut events = detect(view, group);
     if let Some(from) = from {
         events.retain(|e| e.end.is_none_or(|end| end >= from));
     }
     events
+}
+
+/// A (cc, ASN)'s blocking state between two passes of an incremental detector: per platform,
+/// the settled point its runs have been judged up to (issue 16, D7).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct BlockingState {
+    pub platforms: BTreeMap<String, Cut>,
+}
+
+/// What one tail gives: the events of episodes that closed at or before the new settled point
+/// (final: the detector keeps them, the next tail does not see them again), the others (open,
+/// or closed after it: recomputed by the next tail), and the state to carry.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Tail<S> {
+    pub settled: Vec<DetectedEvent>,
+    pub unsettled: Vec<DetectedEvent>,
+    pub state: S,
+}
+
+/// The blocking rules over the runs after `state`'s settled points only. `view` must hold every
+/// observation of those runs and the controls before them (from `SAME_RUN` before the earliest
+/// settled point on); the new settled points lie at or before `settle_before` (runs later than
+/// it may still change: late uploads). `detect_after(view, group, &default, i64::MIN)` is the
+/// batch: its `unsettled` are all of [`detect`]'s events, and settled ones plus the tail's
+/// events equal it exactly (tested).
+pub(crate) fn detect_after(
+    view: &View<'_>,
+    group: &Group,
+    state: &BlockingState,
+    settle_before: i64,
+) -> Tail<BlockingState> {
+    let p = view.params;
+    let mut out = Tail { state: state.clone(), ..Tail::default() };
+    for (platform, runs) in runs(view, group) {
+        let cut = state.platforms.get(platform);
+        let runs = &runs[tail_start(&runs, |r| r.t, cut)..];
+        let samples = samples(runs, p);
+        let eps = episodes_after(&samples, Rules::of(p), cut.and_then(|c| c.last_ok));
+        let next = settle(&samples, &eps, cut, settle_before, |_| true);
+        for ep in &eps {
+            let Some(e) = event(view, group, platform, ep) else { continue };
+            let done = next.is_some_and(|(k, _)| ep.end.is_some() && ep.span.1 <= k);
+            if done { out.settled.push(e) } else { out.unsettled.push(e) }
+        }
+        if let Some((_, next)) = next {
+            out.state.platforms.insert(platform.to_string(), next);
+        }
+    }
+    out
 }
 
 /// One run of one probe (or one OONI report) for one platform: its URLs' verdicts.
@@ -100,17 +149,7 @@ fn samples<'r>(runs: &'r [Run<'r>], p: &crate::Params) -> Vec<Sample<'r>> {
 }
 
 pub(crate) fn detect(view: &View<'_>, group: &Group) -> Vec<DetectedEvent> {
-    let p = view.params;
-    let mut out = Vec::new();
-    for (platform, runs) in runs(view, group) {
-        let samples = samples(&runs, p);
-        for ep in episodes(&samples, Rules::of(p)) {
-            if let Some(e) = event(view, group, platform, &ep) {
-                out.push(e);
-            }
-        }
-    }
-    out
+    detect_after(view, group, &BlockingState::default(), i64::MIN).unsettled
 }
 
 /// Each probe's control runs: (time, worked).
@@ -346,5 +385,97 @@ mod tests {
             ]
         );
         assert_eq!((e[0].probes, e[0].measurements, e[0].evidence.len()), (6, 40, 40));
+    }
+
+    /// The observations of `full` that `keep` picks, with `full`'s corrected times, seen at `now`
+    /// (an incremental detector's tail; clock offsets are not its business here).
+    fn sub<'a>(full: &View<'_>, obs: &'a [Observation], keep: &[usize], p: &'a Params, now: i64) -> View<'a> {
+        let mut groups: Vec<Group> = Vec::new();
+        for (k, &i) in keep.iter().enumerate() {
+            let o = &full.obs[i];
+            match groups.iter_mut().find(|g| g.cc == o.cc && g.asn == o.asn) {
+                Some(g) => g.idx.push(k),
+                None => groups.push(Group { cc: o.cc.clone(), asn: o.asn, idx: vec![k] }),
+            }
+        }
+        View {
+            obs,
+            t: keep.iter().map(|&i| full.t[i]).collect(),
+            probe: vec![0; keep.len()],
+            params: p,
+            now,
+            groups,
+            deaf: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn tails_with_carried_state_equal_the_batch_on_a_long_series() {
+        // Issue 16 D7: 12 days of 12 probes in 2 ASNs, blocks and throttles; a pass every 6 h
+        // over only what arrived since the settled points (settled 6 h back) plus the carried
+        // state gives, once its settled events are kept, exactly the batch's events.
+        use crate::detect::throttling::{self, ThrottlingState};
+        use crate::sim::{CountrySpec, FleetSpec, TruthEvent, TruthKind, simulate};
+        const D: i64 = 86_400;
+        let mut spec = FleetSpec::new(9, T, 12, 12, vec![CountrySpec { cc: "AA".into(), asns: vec![100, 101] }]);
+        spec.platforms = ["whatsapp", "youtube"].map(String::from).to_vec();
+        spec.throttling = true;
+        let ev = |asn, kind, start, end| TruthEvent { cc: "AA".into(), asn: Some(asn), kind, start, end };
+        let block = || TruthKind::Block { platform: "whatsapp".into(), mechanism: Mechanism::DnsInjection };
+        let throttle = || TruthKind::Throttle { platform: "youtube".into(), rate_kbps: 200.0 };
+        let truth = [
+            ev(100, block(), T + 2 * D + 10 * H, T + 3 * D + 4 * H),
+            ev(100, block(), T + 7 * D, T + 7 * D + 9 * H),
+            ev(101, block(), T + 5 * D + 3 * H, T + 9 * D),
+            ev(101, throttle(), T + 4 * D + 12 * H, T + 5 * D + 20 * H),
+            ev(100, throttle(), T + 9 * D + 6 * H, T + 10 * D + 8 * H),
+        ];
+        let fleet = simulate(&spec, &truth);
+        let p = Params::default();
+        let end = spec.end();
+        let full = View::new(&fleet.observations, &p, end);
+        let key = |e: &DetectedEvent| (e.start, e.scope.asn, e.kind.label(), e.kind.platform().map(String::from));
+        let mut want: Vec<DetectedEvent> = Vec::new();
+        for g in &full.groups {
+            want.extend(detect(&full, g));
+            want.extend(throttling::detect(&full, g));
+        }
+        want.sort_by_key(key);
+        let labels = |v: &[DetectedEvent], l: &str| v.iter().filter(|e| e.kind.label() == l).count();
+        assert!(labels(&want, "blocking") >= 3 && labels(&want, "throttling") >= 2, "{want:#?}");
+
+        let mut states: Vec<(BlockingState, ThrottlingState)> = vec![Default::default(); full.groups.len()];
+        let (mut settled, mut unsettled) = (Vec::new(), Vec::new());
+        let mut largest = 0;
+        let mut now = T + 6 * H;
+        while now <= end {
+            unsettled.clear();
+            for (g, (bs, ts)) in full.groups.iter().zip(&mut states) {
+                // The tail: from 2 h before the earliest settled point (controls, whole runs); all
+                // of it while a platform has none.
+                let cuts: Vec<i64> =
+                    bs.platforms.values().chain(ts.platforms.values().map(|(c, _)| c)).map(|c| c.t).collect();
+                let from = if cuts.len() == 4 { cuts.iter().min().unwrap() - 2 * H } else { i64::MIN };
+                let keep: Vec<usize> =
+                    g.idx.iter().copied().filter(|&i| full.obs[i].received_at <= now && full.t[i] >= from).collect();
+                largest = largest.max(keep.len());
+                let tail_obs: Vec<Observation> = keep.iter().map(|&i| full.obs[i].clone()).collect();
+                let v = sub(&full, &tail_obs, &keep, &p, now);
+                let Some(sg) = v.groups.first() else { continue };
+                let b = detect_after(&v, sg, bs, now - 6 * H);
+                let t = throttling::detect_after(&v, sg, ts, now - 6 * H);
+                settled.extend(b.settled.into_iter().chain(t.settled));
+                unsettled.extend(b.unsettled.into_iter().chain(t.unsettled));
+                (*bs, *ts) = (b.state, t.state);
+            }
+            now += 6 * H;
+        }
+        let mut got: Vec<DetectedEvent> = settled.iter().chain(&unsettled).cloned().collect();
+        got.sort_by_key(key);
+        assert_eq!(got, want);
+        assert!(!settled.is_empty());
+        let total = full.groups.iter().map(|g| g.idx.len()).max().unwrap();
+        eprintln!("largest tail {largest} of {total} observations of a group");
+        assert!(largest * 3 < total, "tails are short: {largest} of {total}");
     }
 }

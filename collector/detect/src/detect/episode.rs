@@ -8,6 +8,8 @@
 
 use std::collections::{HashMap, HashSet};
 
+use serde::{Deserialize, Serialize};
+
 use super::bracket;
 use crate::params::Params;
 
@@ -36,6 +38,9 @@ pub(crate) struct Episode<'a> {
     pub last_ok_before: Option<i64>,
     /// Closed: (the last hit, the first ok after it).
     pub end: Option<(i64, i64)>,
+    /// Indices (into the samples cut) of its opening hit and of the sample it closed at (the
+    /// last sample, while open).
+    pub span: (usize, usize),
 }
 
 /// What the end rule needs from the parameters.
@@ -65,6 +70,7 @@ impl Rules {
 /// between passes).
 #[derive(Debug, Clone)]
 struct Open<'a> {
+    first: usize,
     samples: Vec<Sample<'a>>,
     last_ok_before: Option<i64>,
     /// Each probe's latest run during the episode.
@@ -79,14 +85,21 @@ struct Open<'a> {
 /// at least two ok runs of *closing* probes (a probe closes with `min_consecutive` oks in a
 /// row, weighted) come from at least min(2, probes that reported during the episode) distinct
 /// probes. A lone probe's latest oks do not close an episode others saw.
+#[cfg(test)]
 pub(crate) fn episodes<'a>(samples: &[Sample<'a>], rules: Rules) -> Vec<Episode<'a>> {
+    episodes_after(samples, rules, None)
+}
+
+/// [`episodes`] of samples that follow a settled point whose latest ok run was at `last_ok`.
+pub(crate) fn episodes_after<'a>(samples: &[Sample<'a>], rules: Rules, last_ok: Option<i64>) -> Vec<Episode<'a>> {
     let mut out = Vec::new();
     let mut open: Option<Open<'a>> = None;
-    let mut last_ok = None;
-    for &s in samples {
+    let mut last_ok = last_ok;
+    for (k, &s) in samples.iter().enumerate() {
         let Some(cur) = open.as_mut() else {
             if s.hit {
                 open = Some(Open {
+                    first: k,
                     samples: vec![s],
                     last_ok_before: last_ok,
                     latest: HashMap::from([(s.probe, s.t)]),
@@ -110,13 +123,67 @@ pub(crate) fn episodes<'a>(samples: &[Sample<'a>], rules: Rules) -> Vec<Episode<
         streak.0 += s.weight;
         if let Some(end) = closes(cur, s.t, rules) {
             let done = open.take().expect("episode is open");
-            out.push(Episode { samples: done.samples, last_ok_before: done.last_ok_before, end: Some(end) });
+            out.push(Episode {
+                samples: done.samples,
+                last_ok_before: done.last_ok_before,
+                end: Some(end),
+                span: (done.first, k),
+            });
         }
     }
     if let Some(cur) = open {
-        out.push(Episode { samples: cur.samples, last_ok_before: cur.last_ok_before, end: None });
+        let span = (cur.first, samples.len() - 1);
+        out.push(Episode { samples: cur.samples, last_ok_before: cur.last_ok_before, end: None, span });
     }
     out
+}
+
+/// A settled point of a time-ordered series of samples (or runs): just after its `skip`-th
+/// sample at time `t`. Nothing is open there: every sample up to it belongs to a closed episode
+/// or to none, so the episodes after it depend only on the samples after it and `last_ok`, the
+/// latest ok sample up to it. An incremental detector keeps it (issue 16, D7).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Cut {
+    pub t: i64,
+    pub skip: usize,
+    pub last_ok: Option<i64>,
+}
+
+/// Where the items after `cut` begin in `items` (sorted by time, holding every item at `cut.t`).
+pub(crate) fn tail_start<T>(items: &[T], t: impl Fn(&T) -> i64, cut: Option<&Cut>) -> usize {
+    let Some(cut) = cut else { return 0 };
+    let first = items.partition_point(|x| t(x) < cut.t);
+    let equal = items[first..].iter().take_while(|x| t(x) == cut.t).count();
+    first + equal.min(cut.skip)
+}
+
+/// The latest settled point of `samples` (the items after `prev`) at or before `before`, among
+/// the points after sample `k` where `allowed(k)`, and that `k`; None when there is none after
+/// `prev`.
+pub(crate) fn settle(
+    samples: &[Sample<'_>],
+    episodes: &[Episode<'_>],
+    prev: Option<&Cut>,
+    before: i64,
+    allowed: impl Fn(usize) -> bool,
+) -> Option<(usize, Cut)> {
+    // open[k]: an episode is open just after sample k.
+    let mut open = vec![false; samples.len()];
+    for e in episodes {
+        let until = if e.end.is_some() { e.span.1 } else { samples.len() };
+        open[e.span.0..until].iter_mut().for_each(|o| *o = true);
+    }
+    let k = (0..samples.len()).rev().find(|&k| samples[k].t <= before && !open[k] && allowed(k))?;
+    let t = samples[k].t;
+    let mut skip = samples[..=k].iter().rev().take_while(|s| s.t == t).count();
+    if let Some(prev) = prev
+        && prev.t == t
+        && samples[..=k].iter().all(|s| s.t == t)
+    {
+        skip += prev.skip;
+    }
+    let last_ok = samples[..=k].iter().rev().find(|s| !s.hit).map(|s| s.t).or(prev.and_then(|c| c.last_ok));
+    Some((k, Cut { t, skip, last_ok }))
 }
 
 /// The end rule, judged at `now` (an ok sample just taken): None while the episode goes on,
@@ -327,7 +394,7 @@ mod tests {
     #[test]
     fn streaks_count_consecutive_hits_per_stream() {
         let v = [s(0, "a", true), s(1, "b", true), s(2, "a", true), s(3, "a", false), s(4, "a", true), s(5, "b", true)];
-        let e = Episode { samples: v.to_vec(), last_ok_before: None, end: None };
+        let e = Episode { samples: v.to_vec(), last_ok_before: None, end: None, span: (0, 5) };
         let st = e.streaks();
         assert_eq!((st["a"], st["b"]), (2.0, 2.0));
         assert_eq!(e.hits().count(), 5);
