@@ -409,12 +409,90 @@ mod tests {
         }
     }
 
+    /// Incremental passes every `step` up to `end`, each over only what arrived by then since
+    /// the settled points (settled `lag` back) plus the carried state, give, with their settled
+    /// events kept, exactly the batch's blocking and throttling events at `end`. Returns (batch
+    /// events, largest tail, largest group).
+    fn tails_equal_batch(obs: &[Observation], end: i64, step: i64, lag: i64) -> (Vec<DetectedEvent>, usize, usize) {
+        use crate::detect::throttling::{self, ThrottlingState};
+        let p = Params::default();
+        let full = View::new(obs, &p, end);
+        let key = |e: &DetectedEvent| (e.start, e.scope.asn, e.kind.label(), e.kind.platform().map(String::from));
+        let mut want: Vec<DetectedEvent> = Vec::new();
+        for g in &full.groups {
+            want.extend(detect(&full, g));
+            want.extend(throttling::detect(&full, g));
+        }
+        want.sort_by_key(key);
+        // Each group's platforms (blocking and throttling) with runs: a tail reaches back to
+        // the earliest settled point, and to the start while one of them has none.
+        let platforms: Vec<usize> = full
+            .groups
+            .iter()
+            .map(|g| {
+                let mut v: Vec<(bool, &str)> = g
+                    .idx
+                    .iter()
+                    .filter_map(|&i| match &full.obs[i].what {
+                        What::Platform { platform, kind: PlatformKind::Platform, .. } => {
+                            Some((true, platform.as_str()))
+                        }
+                        What::Throttling { platform, .. } => Some((false, platform.as_str())),
+                        _ => None,
+                    })
+                    .collect();
+                v.sort_unstable();
+                v.dedup();
+                v.len()
+            })
+            .collect();
+        let mut states: Vec<(BlockingState, ThrottlingState)> = vec![Default::default(); full.groups.len()];
+        let (mut settled, mut unsettled) = (Vec::new(), Vec::new());
+        let mut largest = 0;
+        let start = obs.iter().map(|o| o.received_at).min().unwrap_or(end);
+        let mut now = start + step;
+        loop {
+            now = now.min(end);
+            unsettled.clear();
+            for ((g, (bs, ts)), &n) in full.groups.iter().zip(&mut states).zip(&platforms) {
+                let cuts: Vec<i64> =
+                    bs.platforms.values().chain(ts.platforms.values().map(|(c, _)| c)).map(|c| c.t).collect();
+                let from = if cuts.len() == n { cuts.iter().min().copied().unwrap_or(end) - 2 * H } else { i64::MIN };
+                let keep: Vec<usize> =
+                    g.idx.iter().copied().filter(|&i| full.obs[i].received_at <= now && full.t[i] >= from).collect();
+                largest = largest.max(keep.len());
+                let tail_obs: Vec<Observation> = keep.iter().map(|&i| full.obs[i].clone()).collect();
+                let v = sub(&full, &tail_obs, &keep, &p, now);
+                let Some(sg) = v.groups.first() else { continue };
+                let b = detect_after(&v, sg, bs, now - lag);
+                let t = throttling::detect_after(&v, sg, ts, now - lag);
+                settled.extend(b.settled.into_iter().chain(t.settled));
+                unsettled.extend(b.unsettled.into_iter().chain(t.unsettled));
+                (*bs, *ts) = (b.state, t.state);
+            }
+            if now == end {
+                break;
+            }
+            now += step;
+        }
+        let mut got: Vec<DetectedEvent> = settled.iter().chain(&unsettled).cloned().collect();
+        got.sort_by_key(key);
+        assert_eq!(got, want);
+        // The carried state is the batch's at the same settled points (the CUSUM's baseline and
+        // statistic included), not merely one that happens to give the same events.
+        for (g, (bs, ts)) in full.groups.iter().zip(&states) {
+            assert_eq!(detect_after(&full, g, &BlockingState::default(), end - lag).state, *bs);
+            assert_eq!(throttling::detect_after(&full, g, &ThrottlingState::default(), end - lag).state, *ts);
+        }
+        assert!(!settled.is_empty(), "some episodes were settled");
+        let total = full.groups.iter().map(|g| g.idx.len()).max().unwrap_or(0);
+        eprintln!("{} events; largest tail {largest} of {total} observations of a group", want.len());
+        (want, largest, total)
+    }
+
     #[test]
     fn tails_with_carried_state_equal_the_batch_on_a_long_series() {
-        // Issue 16 D7: 12 days of 12 probes in 2 ASNs, blocks and throttles; a pass every 6 h
-        // over only what arrived since the settled points (settled 6 h back) plus the carried
-        // state gives, once its settled events are kept, exactly the batch's events.
-        use crate::detect::throttling::{self, ThrottlingState};
+        // Issue 16 D7: 12 days of 12 probes in 2 ASNs, blocks and throttles, a pass every 6 h.
         use crate::sim::{CountrySpec, FleetSpec, TruthEvent, TruthKind, simulate};
         const D: i64 = 86_400;
         let mut spec = FleetSpec::new(9, T, 12, 12, vec![CountrySpec { cc: "AA".into(), asns: vec![100, 101] }]);
@@ -429,53 +507,34 @@ mod tests {
             ev(101, block(), T + 5 * D + 3 * H, T + 9 * D),
             ev(101, throttle(), T + 4 * D + 12 * H, T + 5 * D + 20 * H),
             ev(100, throttle(), T + 9 * D + 6 * H, T + 10 * D + 8 * H),
+            ev(100, TruthKind::Shutdown, T + 6 * D + 2 * H, T + 6 * D + 5 * H),
         ];
         let fleet = simulate(&spec, &truth);
-        let p = Params::default();
-        let end = spec.end();
-        let full = View::new(&fleet.observations, &p, end);
-        let key = |e: &DetectedEvent| (e.start, e.scope.asn, e.kind.label(), e.kind.platform().map(String::from));
-        let mut want: Vec<DetectedEvent> = Vec::new();
-        for g in &full.groups {
-            want.extend(detect(&full, g));
-            want.extend(throttling::detect(&full, g));
-        }
-        want.sort_by_key(key);
-        let labels = |v: &[DetectedEvent], l: &str| v.iter().filter(|e| e.kind.label() == l).count();
-        assert!(labels(&want, "blocking") >= 3 && labels(&want, "throttling") >= 2, "{want:#?}");
-
-        let mut states: Vec<(BlockingState, ThrottlingState)> = vec![Default::default(); full.groups.len()];
-        let (mut settled, mut unsettled) = (Vec::new(), Vec::new());
-        let mut largest = 0;
-        let mut now = T + 6 * H;
-        while now <= end {
-            unsettled.clear();
-            for (g, (bs, ts)) in full.groups.iter().zip(&mut states) {
-                // The tail: from 2 h before the earliest settled point (controls, whole runs); all
-                // of it while a platform has none.
-                let cuts: Vec<i64> =
-                    bs.platforms.values().chain(ts.platforms.values().map(|(c, _)| c)).map(|c| c.t).collect();
-                let from = if cuts.len() == 4 { cuts.iter().min().unwrap() - 2 * H } else { i64::MIN };
-                let keep: Vec<usize> =
-                    g.idx.iter().copied().filter(|&i| full.obs[i].received_at <= now && full.t[i] >= from).collect();
-                largest = largest.max(keep.len());
-                let tail_obs: Vec<Observation> = keep.iter().map(|&i| full.obs[i].clone()).collect();
-                let v = sub(&full, &tail_obs, &keep, &p, now);
-                let Some(sg) = v.groups.first() else { continue };
-                let b = detect_after(&v, sg, bs, now - 6 * H);
-                let t = throttling::detect_after(&v, sg, ts, now - 6 * H);
-                settled.extend(b.settled.into_iter().chain(t.settled));
-                unsettled.extend(b.unsettled.into_iter().chain(t.unsettled));
-                (*bs, *ts) = (b.state, t.state);
-            }
-            now += 6 * H;
-        }
-        let mut got: Vec<DetectedEvent> = settled.iter().chain(&unsettled).cloned().collect();
-        got.sort_by_key(key);
-        assert_eq!(got, want);
-        assert!(!settled.is_empty());
-        let total = full.groups.iter().map(|g| g.idx.len()).max().unwrap();
-        eprintln!("largest tail {largest} of {total} observations of a group");
+        let (want, largest, total) = tails_equal_batch(&fleet.observations, spec.end(), 6 * H, 6 * H);
+        let labels = |l: &str| want.iter().filter(|e| e.kind.label() == l).count();
+        assert!(labels("blocking") >= 3 && labels("throttling") >= 2, "{want:#?}");
         assert!(largest * 3 < total, "tails are short: {largest} of {total}");
+        // Hourly passes too.
+        tails_equal_batch(&fleet.observations, spec.end(), H, 6 * H);
+    }
+
+    #[test]
+    fn tails_with_carried_state_equal_the_batch_on_an_ooni_series() {
+        use crate::sim::ooni::{OoniSeries, ooni_series};
+        use crate::sim::{TruthEvent, TruthKind};
+        const D: i64 = 86_400;
+        let series = OoniSeries::new(61, T, 60, "UG", 20294, "facebook");
+        let truth = [TruthEvent {
+            cc: "UG".into(),
+            asn: Some(20294),
+            kind: TruthKind::Block { platform: "facebook".into(), mechanism: Mechanism::TlsSniReset },
+            start: T + 20 * D + 13 * H,
+            end: T + 41 * D + 7 * H,
+        }];
+        let obs = ooni_series(&series, &truth);
+        let (want, largest, total) = tails_equal_batch(&obs, T + 60 * D, 6 * H, 6 * H);
+        assert_eq!(want.len(), 1);
+        // The tail holds the 21-day block while it is open, and little else.
+        assert!(largest * 2 < total, "tails are short: {largest} of {total}");
     }
 }
