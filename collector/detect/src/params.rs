@@ -33,8 +33,8 @@ pub struct Params {
     pub block_min_consecutive: usize,
     /// An event ends when this fraction of the probes reporting it sees it ok again.
     pub end_ok_fraction: f64,
-    /// What one OONI run weighs toward the minimum evidence, a Vigil run weighing 1 (issue 16:
-    /// not used yet).
+    /// What one OONI run weighs toward the minimum evidence (and toward the oks in a row that
+    /// close an episode), a Vigil run weighing 1.
     pub ooni_weight: f64,
 
     /// Shutdown: this many probes of an ASN silent (or network down) together...
@@ -50,7 +50,8 @@ pub struct Params {
     /// not used yet).
     pub spool_grace_max: i64,
     /// A shutdown resting on the silence of a few probes, with no silence elsewhere, is
-    /// `unknown` after this (s) (issue 16: not used yet)...
+    /// `unknown` after this (s) (issue 16: not used yet); a probe silent this long no longer
+    /// holds a blocking or throttling episode open...
     pub unknown_after: i64,
     /// ...and any shutdown resting on silence alone after this (s) (issue 16: not used yet).
     pub silence_max: i64,
