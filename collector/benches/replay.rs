@@ -1,0 +1,3 @@
+//! Replay benchmark (issue 16, item 7): written below.
+
+fn main() {}
