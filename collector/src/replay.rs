@@ -64,6 +64,19 @@ pub struct ReplayReport {
     pub ooni_imported: usize,
     pub ooni_duplicates: usize,
     pub ooni_skipped: usize,
+    /// Where the time went (for the benchmark).
+    pub timings: ReplayTimings,
+}
+
+/// The wall time of a replay's phases.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReplayTimings {
+    /// Reading the file once to index its lines.
+    pub index: Duration,
+    /// Reading lines back, signing, checking and storing them (the writer's commits included).
+    pub store: Duration,
+    /// Detection passes.
+    pub detect: Duration,
 }
 
 /// How to replay: detection every `step` seconds of recorded time; `source` starts the software
@@ -293,7 +306,9 @@ struct Run<'a> {
 
 async fn replay_lines(state: &AppState, lines: Lines<'_>, opts: ReplayOptions) -> Result<ReplayReport, ReplayError> {
     let mut progress = Progress::new(opts.progress);
+    let started = Instant::now();
     let (entries, count, unkeyed) = index(&lines, state.config.import.max_line_bytes, &mut progress)?;
+    let indexed = started.elapsed();
     let mut r = Run {
         state,
         opts,
@@ -302,6 +317,7 @@ async fn replay_lines(state: &AppState, lines: Lines<'_>, opts: ReplayOptions) -
         ooni: crate::ooni::Importer::new(state, crate::ooni::Battery::builtin()),
         report: ReplayReport { lines: count, ..ReplayReport::default() },
     };
+    r.report.timings.index = indexed;
     if unkeyed > 0 {
         *r.ooni.report.skipped.entry("bad or missing measurement_start_time".into()).or_default() += unkeyed;
         r.ooni.report.lines += unkeyed;
@@ -327,9 +343,11 @@ async fn replay_lines(state: &AppState, lines: Lines<'_>, opts: ReplayOptions) -
         now += step;
     }
     r.ingest(&lines, &entries[next..]).await?;
-    if r.report.accepted + r.report.ooni_imported > 0 {
+    if r.report.accepted + r.ooni.report.imported > 0 {
         // Once at the end, with everything in.
+        let t = Instant::now();
         count_pass(&mut r.report, detection::pass(state, last + 1).await?);
+        r.report.timings.detect += t.elapsed();
     }
     progress.show("replaying", "steps", steps, steps);
     r.finish_ooni();
@@ -361,7 +379,9 @@ impl Run<'_> {
             return Ok(());
         }
         *fresh = false;
+        let t = Instant::now();
         count_pass(&mut self.report, detection::pass(self.state, now).await?);
+        self.report.timings.detect += t.elapsed();
         Ok(())
     }
 
@@ -370,6 +390,7 @@ impl Run<'_> {
         if entries.is_empty() {
             return Ok(false);
         }
+        let started = Instant::now();
         let before = self.report.accepted + self.ooni.report.imported;
         let mut by_origin: HashMap<(String, u32), Vec<(Signed, Option<i64>, bool)>> = HashMap::new();
         for e in entries {
@@ -418,6 +439,7 @@ impl Run<'_> {
                 store(self.state, AsnInfo { asn, cc: cc.clone() }, chunk, &mut self.report).await?;
             }
         }
+        self.report.timings.store += started.elapsed();
         Ok(self.report.accepted + self.ooni.report.imported > before)
     }
 }
