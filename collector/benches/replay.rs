@@ -51,7 +51,13 @@ fn main() {
         .collect();
     let spec = FleetSpec::new(16, T0, days, probes, countries);
     let truth = [
-        TruthEvent { cc: "AA".into(), asn: Some(100), kind: TruthKind::Shutdown, start: T0 + 3 * D, end: T0 + 3 * D + 6 * 3600 },
+        TruthEvent {
+            cc: "AA".into(),
+            asn: Some(100),
+            kind: TruthKind::Shutdown,
+            start: T0 + 3 * D,
+            end: T0 + 3 * D + 6 * 3600,
+        },
         TruthEvent {
             cc: "BB".into(),
             asn: Some(111),

@@ -392,7 +392,7 @@ impl Run<'_> {
         }
         let started = Instant::now();
         let before = self.report.accepted + self.ooni.report.imported;
-        let mut by_origin: HashMap<(String, u32), Vec<(Signed, Option<i64>, bool)>> = HashMap::new();
+        let mut by_origin: HashMap<(String, u32), Vec<ToStore>> = HashMap::new();
         for e in entries {
             let bad = |message: String| ReplayError::Line { line: e.line as usize, message };
             let text = lines.read(e).map_err(|err| bad(format!("read: {err}")))?;
@@ -444,6 +444,9 @@ impl Run<'_> {
     }
 }
 
+/// A signed item, its recorded arrival, and whether the replay signed it itself.
+type ToStore = (Signed, Option<i64>, bool);
+
 fn count_pass(report: &mut ReplayReport, s: PassSummary) {
     report.passes += 1;
     report.new_events += s.new;
@@ -464,7 +467,7 @@ async fn enroll(state: &AppState, source: &str, run: &str, label: &str) -> Resul
 async fn store(
     state: &AppState,
     origin: AsnInfo,
-    chunk: &[(Signed, Option<i64>, bool)],
+    chunk: &[ToStore],
     report: &mut ReplayReport,
 ) -> Result<(), ReplayError> {
     let arrivals: Vec<Option<i64>> = chunk.iter().map(|it| it.1).collect();
