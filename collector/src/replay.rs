@@ -434,10 +434,16 @@ impl Run<'_> {
         self.ooni.flush().await?;
         let mut origins: Vec<_> = by_origin.into_iter().collect();
         origins.sort_by(|a, b| a.0.cmp(&b.0));
+        // Checked per origin, stored together: one writer transaction (one fsync) per 5000.
+        let mut valid = Vec::new();
         for ((cc, asn), items) in origins {
             for chunk in items.chunks(5000) {
-                store(self.state, AsnInfo { asn, cc: cc.clone() }, chunk, &mut self.report).await?;
+                valid.extend(check(self.state, AsnInfo { asn, cc: cc.clone() }, chunk, &mut self.report).await?);
             }
+        }
+        while !valid.is_empty() {
+            let rest = valid.split_off(valid.len().min(5000));
+            store(self.state, std::mem::replace(&mut valid, rest), &mut self.report).await?;
         }
         self.report.timings.store += started.elapsed();
         Ok(self.report.accepted + self.ooni.report.imported > before)
@@ -462,14 +468,14 @@ async fn enroll(state: &AppState, source: &str, run: &str, label: &str) -> Resul
     Ok(key)
 }
 
-/// Check and store items of one origin with their recorded arrival times: those the replay
-/// signed itself skip the signature check (every other check stays).
-async fn store(
+/// Check items of one origin, with their recorded arrival times: those the replay signed itself
+/// skip the signature check (every other check stays). The valid ones, ready to store.
+async fn check(
     state: &AppState,
     origin: AsnInfo,
     chunk: &[ToStore],
     report: &mut ReplayReport,
-) -> Result<(), ReplayError> {
+) -> Result<Vec<crate::writer::NewMeasurement>, ReplayError> {
     let arrivals: Vec<Option<i64>> = chunk.iter().map(|it| it.1).collect();
     let ctx = CheckContext {
         keys: state.probe_keys.clone(),
@@ -500,9 +506,15 @@ async fn store(
             Checked::Rejected(r) => report.rejected.push(format!("{}: {}: {}", r.id, r.code, r.message)),
         }
     }
-    if valid.is_empty() {
-        return Ok(());
-    }
+    Ok(valid)
+}
+
+/// Store checked items (one writer transaction).
+async fn store(
+    state: &AppState,
+    valid: Vec<crate::writer::NewMeasurement>,
+    report: &mut ReplayReport,
+) -> Result<(), ReplayError> {
     let ids: Vec<String> = valid.iter().map(|m| m.id.clone()).collect();
     for (outcome, id) in state.writer.insert(now_rfc3339(), valid).await?.into_iter().zip(ids) {
         match outcome {
