@@ -1,4 +1,4 @@
-//! The command line: `serve`, `verify`, `measurements`, `admin`, `replay`, `demo`. Arguments are parsed
+//! The command line: `serve`, `verify`, `measurements`, `admin`, `replay`, `import-ooni`, `demo`. Arguments are parsed
 //! here and handed to the library; the binary only starts the runtime and calls `run`.
 
 use std::net::SocketAddr;
@@ -78,6 +78,10 @@ pub enum Command {
         #[arg(long)]
         detection: Option<PathBuf>,
     },
+    /// Import OONI's measurements as published (a .jsonl, .jsonl.gz or .json file, or a directory
+    /// of them): web_connectivity and the IM tests, kept apart from Vigil's signed measurements
+    /// (docs/ooni-import.md).
+    ImportOoni(ImportOoniArgs),
     /// Simulate a fleet with known events (ending now), replay it into DIR, compare what was
     /// published with the truth, then serve it.
     Demo(DemoArgs),
@@ -86,6 +90,47 @@ pub enum Command {
         #[command(subcommand)]
         action: DisclosuresAction,
     },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ImportOoniArgs {
+    /// A measurement file or a directory tree of them.
+    pub path: PathBuf,
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    /// The battery (TOML) whose endpoint hosts say which platform a URL is (default: the
+    /// probe's built-in battery).
+    #[arg(long)]
+    pub battery: Option<PathBuf>,
+    /// The longest line (one measurement; a whole .json file) read, bytes.
+    #[arg(long, default_value_t = config::DEFAULT_IMPORT_MAX_LINE_BYTES)]
+    pub max_line_bytes: usize,
+    /// Lines read from one file.
+    #[arg(long, default_value_t = config::DEFAULT_IMPORT_MAX_LINES)]
+    pub max_lines: usize,
+    /// Bytes read from one file once decompressed.
+    #[arg(long, default_value_t = config::DEFAULT_IMPORT_MAX_FILE_BYTES)]
+    pub max_file_bytes: u64,
+    /// Measurement files taken from a directory.
+    #[arg(long, default_value_t = config::DEFAULT_IMPORT_MAX_FILES)]
+    pub max_files: usize,
+}
+
+impl ImportOoniArgs {
+    /// The configuration: the data dir and the import's bounds (each at least 1).
+    pub fn config(&self) -> Result<Config, String> {
+        if self.max_line_bytes == 0 || self.max_lines == 0 || self.max_file_bytes == 0 || self.max_files == 0 {
+            return Err("--max-line-bytes, --max-lines, --max-file-bytes and --max-files must be at least 1".into());
+        }
+        let mut c = Config::new(&self.data_dir);
+        c.import = config::ImportLimits {
+            max_line_bytes: self.max_line_bytes,
+            max_lines: self.max_lines,
+            max_file_bytes: self.max_file_bytes,
+            max_files: self.max_files,
+        };
+        Ok(c)
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -582,6 +627,25 @@ pub async fn run(cli: Cli) -> ExitCode {
                 }
                 Err(e) => {
                     eprintln!("vigil-collector replay: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::ImportOoni(args) => {
+            let config = match args.config() {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("vigil-collector import-ooni: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            match crate::ooni::run(&args.path, config, args.battery.as_deref()).await {
+                Ok(summary) => {
+                    println!("{summary}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("vigil-collector import-ooni: {e}");
                     ExitCode::FAILURE
                 }
             }

@@ -107,6 +107,19 @@ pub const DEFAULT_MAX_OTHER_BODY_BYTES: usize = 64 * 1024;
 /// Blockpage candidates kept (the oldest dropped past it; 0: discovery off).
 pub const DEFAULT_BLOCKPAGE_MAX_CANDIDATES: usize = 10_000;
 
+/// `import-ooni` and `replay`: the longest line (one measurement) read, bytes (OONI's largest
+/// Web Connectivity measurements, with their body snapshots, stay well under it).
+pub const DEFAULT_IMPORT_MAX_LINE_BYTES: usize = 8 * 1024 * 1024;
+/// `import-ooni`: lines (measurements) read from one file; OONI's hourly files per country
+/// and test hold far fewer.
+pub const DEFAULT_IMPORT_MAX_LINES: usize = 500_000;
+/// `import-ooni`: bytes read from one file once decompressed (a `.jsonl.gz` bomb stops here).
+pub const DEFAULT_IMPORT_MAX_FILE_BYTES: u64 = 4 * 1024 * 1024 * 1024;
+/// `import-ooni DIR`: measurement files (`.jsonl`, `.jsonl.gz`, `.json`) taken from a directory
+/// tree, and how deep it is walked.
+pub const DEFAULT_IMPORT_MAX_FILES: usize = 10_000;
+pub const IMPORT_MAX_DEPTH: usize = 8;
+
 /// Everything `vigil-collector serve` needs.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -186,6 +199,33 @@ pub struct Config {
     pub blockpage_max_candidates: usize,
     /// Blockpage clustering: LSH rows per band, similarity, and what a published cluster spans.
     pub blockpages: crate::blockpages_cluster::Params,
+    /// Bounds of `import-ooni` and `replay` (see [`ImportLimits`]).
+    pub import: ImportLimits,
+}
+
+/// What one `import-ooni` (and `replay`) reads at most: each bound is an error naming the file
+/// (and line) that passes it; what was imported before stays imported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImportLimits {
+    /// See [`DEFAULT_IMPORT_MAX_LINE_BYTES`].
+    pub max_line_bytes: usize,
+    /// See [`DEFAULT_IMPORT_MAX_LINES`].
+    pub max_lines: usize,
+    /// See [`DEFAULT_IMPORT_MAX_FILE_BYTES`].
+    pub max_file_bytes: u64,
+    /// See [`DEFAULT_IMPORT_MAX_FILES`].
+    pub max_files: usize,
+}
+
+impl Default for ImportLimits {
+    fn default() -> Self {
+        ImportLimits {
+            max_line_bytes: DEFAULT_IMPORT_MAX_LINE_BYTES,
+            max_lines: DEFAULT_IMPORT_MAX_LINES,
+            max_file_bytes: DEFAULT_IMPORT_MAX_FILE_BYTES,
+            max_files: DEFAULT_IMPORT_MAX_FILES,
+        }
+    }
 }
 
 impl Config {
@@ -230,6 +270,7 @@ impl Config {
             uptime_interval: Duration::from_secs(DEFAULT_UPTIME_INTERVAL_SECS),
             blockpage_max_candidates: DEFAULT_BLOCKPAGE_MAX_CANDIDATES,
             blockpages: crate::blockpages_cluster::Params::default(),
+            import: ImportLimits::default(),
         }
     }
 

@@ -1,12 +1,12 @@
 //! OONI's imported measurements, kept apart from Vigil's signed ones: the `ooni_measurements`
 //! table (created by `detect_store::MIGRATION`). They are never signed, never served as signed
-//! evidence; their observations carry source `ooni` (`vigil_detect::Source::Ooni`). The import
-//! that fills it (`import-ooni`, issue 16) comes later; this is its storage.
+//! evidence; their observations carry source `ooni` (`vigil_detect::Source::Ooni`) and are
+//! written with them, in the same transaction. `ooni` reads OONI's files into these rows.
 
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// One OONI measurement as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct OoniRow {
     /// OONI's `measurement_uid`, or one derived from `report_id`, `input` and the start time
     /// when the record has none.
@@ -21,10 +21,13 @@ pub struct OoniRow {
     pub probe_asn: u32,
     /// The measurement as OONI published it (JSON).
     pub payload: String,
+    /// Its observation for detection (`measurement_id` = `uid`), stored only with a new row.
+    pub observation: Option<vigil_detect::Observation>,
 }
 
-/// Store OONI measurements imported at `imported_at` (Unix s), in the caller's transaction;
-/// one already stored (same `uid`) is left as it is. Returns how many were new.
+/// Store OONI measurements imported at `imported_at` (Unix s), in the caller's transaction,
+/// with their observations; one already stored (same `uid`) is left as it is, its observation
+/// too. Returns how many were new.
 pub fn insert(conn: &Connection, rows: &[OoniRow], imported_at: i64) -> rusqlite::Result<usize> {
     let mut stmt = conn.prepare_cached(
         "INSERT INTO ooni_measurements (uid, report_id, test_name, input, measurement_start_time, probe_cc,
@@ -33,7 +36,7 @@ pub fn insert(conn: &Connection, rows: &[OoniRow], imported_at: i64) -> rusqlite
     )?;
     let mut new = 0;
     for r in rows {
-        new += stmt.execute(params![
+        let added = stmt.execute(params![
             r.uid,
             r.report_id,
             r.test_name,
@@ -44,6 +47,12 @@ pub fn insert(conn: &Connection, rows: &[OoniRow], imported_at: i64) -> rusqlite
             imported_at,
             r.payload
         ])?;
+        if added == 1
+            && let Some(o) = &r.observation
+        {
+            crate::events::insert_observation(conn, &r.test_name, o)?;
+        }
+        new += added;
     }
     Ok(new)
 }
@@ -64,6 +73,7 @@ pub fn get(conn: &Connection, uid: &str) -> rusqlite::Result<Option<OoniRow>> {
                 probe_cc: r.get(5)?,
                 probe_asn: r.get(6)?,
                 payload: r.get(7)?,
+                observation: None,
             })
         },
     )
@@ -89,6 +99,7 @@ mod tests {
             probe_cc: "UG".into(),
             probe_asn: 20294,
             payload: r#"{"test_keys":{"blocking":"dns"}}"#.into(),
+            observation: None,
         }
     }
 

@@ -4,12 +4,20 @@
 //! - a signed envelope (`format`, `key_id`, `payload`, `signature`) from a key enrolled here;
 //! - an unsigned measurement (e.g. `vigil_detect::sim::measurement_json`);
 //! - `{"probe": LABEL, "received_at": UNIX_S, "measurement": {...}}`: an unsigned measurement
-//!   with the probe it came from and when it arrived (late uploads after a shutdown matter).
+//!   with the probe it came from and when it arrived (late uploads after a shutdown matter);
+//! - one of OONI's measurements as published (a `report_id`, no Vigil wrapper): imported by
+//!   `import-ooni`'s rules (`ooni`), arriving at its start plus its runtime.
+//!
+//! The file is first indexed (offset, length, arrival time of each line), never held whole;
+//! then, step by step of recorded time, the lines that have arrived are read back, checked and
+//! stored, and a detection pass runs when something new arrived or detection is due (none
+//! before the first accepted line).
 //!
 //! Unsigned measurements are signed with per-run replay keys, one per probe label, enrolled for
 //! the purpose with software version `replay:<run>:<label>` (`demo:` for `demo`) so they are
-//! never mistaken for a real probe. Country and ASN come from the payload's `probe_cc`/`probe_asn` (there is no
-//! address to enrich from). Detection then runs at every `step` of the recorded time (so the
+//! never mistaken for a real probe; their signatures, just made, are not checked again (every
+//! other check is). Country and ASN come from the payload's `probe_cc`/`probe_asn` (there is no
+//! address to enrich from). Detection runs at the `step`s of the recorded time (so the
 //! revision history is the one a live collector would have written) and once at the end.
 
 use std::collections::HashMap;
@@ -24,7 +32,7 @@ use crate::api_events::rfc3339;
 use crate::asn::AsnInfo;
 use crate::detection;
 use crate::events::PassSummary;
-use crate::ingest::{CheckContext, Checked, check_items};
+use crate::ingest::{CheckContext, Checked, check_items, check_own_items};
 use crate::probe_keys::ProbeKey;
 use crate::server::{AppState, now_rfc3339};
 
@@ -48,8 +56,27 @@ pub struct ReplayReport {
     /// `id: code: message` of each rejected item.
     pub rejected: Vec<String>,
     pub passes: usize,
+    /// Steps at which no pass ran: before the first accepted line, or nothing new and nothing due.
+    pub skipped_steps: usize,
     pub new_events: usize,
     pub revisions: usize,
+    /// OONI measurements among the lines (`import-ooni`'s rules): new, already stored, left out.
+    pub ooni_imported: usize,
+    pub ooni_duplicates: usize,
+    pub ooni_skipped: usize,
+    /// Where the time went (for the benchmark).
+    pub timings: ReplayTimings,
+}
+
+/// The wall time of a replay's phases.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReplayTimings {
+    /// Reading the file once to index its lines.
+    pub index: Duration,
+    /// Reading lines back, signing, checking and storing them (the writer's commits included).
+    pub store: Duration,
+    /// Detection passes.
+    pub detect: Duration,
 }
 
 /// How to replay: detection every `step` seconds of recorded time; `source` starts the software
@@ -80,27 +107,170 @@ impl Progress {
 
     fn show(&mut self, what: &str, unit: &str, done: usize, total: usize) {
         let due = self.shown.unwrap_or(self.started).elapsed() >= Duration::from_secs(1);
-        if !self.on || !(due || done == total) {
+        if !self.on || !(due || (total > 0 && done == total)) {
             return;
         }
         self.shown = Some(Instant::now());
         let secs = self.started.elapsed().as_secs_f64().max(1e-3);
-        let pct = if total == 0 { 100.0 } else { 100.0 * done as f64 / total as f64 };
-        eprintln!("  {what}: {done}/{total} ({pct:.0}% done, {:.0} {unit}/s)", done as f64 / secs);
+        let rate = done as f64 / secs;
+        if total == 0 {
+            eprintln!("  {what}: {done} ({rate:.0} {unit}/s)");
+        } else {
+            let pct = 100.0 * done as f64 / total as f64;
+            eprintln!("  {what}: {done}/{total} ({pct:.0}% done, {rate:.0} {unit}/s)");
+        }
     }
-}
-
-struct Item {
-    signed: Signed,
-    origin: AsnInfo,
-    received_at: Option<i64>,
-    at: i64,
 }
 
 fn origin_of(m: &Value) -> AsnInfo {
     let asn = m["probe_asn"].as_str().and_then(|a| a.trim_start_matches("AS").parse().ok()).unwrap_or(0);
     let cc = m["probe_cc"].as_str().filter(|c| c.len() == 2).unwrap_or("ZZ").to_string();
     AsnInfo { asn, cc }
+}
+
+/// One line of the file: where it is and when it arrives (its sort key).
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    offset: u64,
+    len: u32,
+    line: u32,
+    key: i64,
+}
+
+/// Where the lines are read from: text in memory, or a file read line by line at its offsets
+/// (never held whole).
+enum Lines<'a> {
+    Text(&'a str),
+    File(std::fs::File),
+}
+
+impl Lines<'_> {
+    fn read(&self, e: &Entry) -> std::io::Result<String> {
+        match self {
+            Lines::Text(t) => Ok(t[e.offset as usize..e.offset as usize + e.len as usize].to_string()),
+            Lines::File(f) => {
+                use std::os::unix::fs::FileExt;
+                let mut buf = vec![0; e.len as usize];
+                f.read_exact_at(&mut buf, e.offset)?;
+                String::from_utf8(buf).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+            }
+        }
+    }
+}
+
+/// The times read from a measurement (other fields are skipped unparsed).
+#[derive(serde::Deserialize)]
+struct Times {
+    measurement_start_time: Option<String>,
+    test_runtime: Option<Value>,
+}
+
+/// What the index reads of a line.
+#[derive(serde::Deserialize)]
+struct Head {
+    signature: Option<serde::de::IgnoredAny>,
+    payload: Option<String>,
+    measurement: Option<Times>,
+    received_at: Option<Value>,
+    report_id: Option<serde::de::IgnoredAny>,
+    measurement_start_time: Option<String>,
+    test_runtime: Option<Value>,
+}
+
+fn start_of(mst: Option<&str>) -> Result<i64, String> {
+    mst.and_then(vigil_detect::obs::parse_utc).ok_or_else(|| "measurement_start_time is not YYYY-MM-DD HH:MM:SS".into())
+}
+
+fn received_of(v: &Value) -> Result<Option<i64>, String> {
+    match v {
+        Value::Null => Ok(None),
+        Value::Number(n) => n.as_i64().map(Some).ok_or_else(|| "received_at: not an integer".into()),
+        other => other
+            .as_str()
+            .and_then(crate::events::rfc3339_to_unix)
+            .map(Some)
+            .ok_or_else(|| "received_at: expected Unix seconds or RFC 3339".into()),
+    }
+}
+
+/// The sort key of one line (when it arrives): None for an OONI measurement whose start does
+/// not parse (skipped, counted by the import).
+fn key_of(text: &str) -> Result<Option<i64>, String> {
+    let h: Head = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    if h.signature.is_some() {
+        let payload = h.payload.ok_or("not a signed envelope: no payload")?;
+        let t: Times = serde_json::from_str(&payload).map_err(|e| format!("payload: {e}"))?;
+        return start_of(t.measurement_start_time.as_deref()).map(Some);
+    }
+    if let Some(m) = h.measurement {
+        if let Some(r) = received_of(h.received_at.as_ref().unwrap_or(&Value::Null))? {
+            return Ok(Some(r));
+        }
+        return start_of(m.measurement_start_time.as_deref()).map(Some);
+    }
+    if h.report_id.is_some() {
+        let Ok(at) = start_of(h.measurement_start_time.as_deref()) else { return Ok(None) };
+        let runtime = Times { measurement_start_time: None, test_runtime: h.test_runtime };
+        let v = serde_json::json!({ "measurement_start_time": vigil_detect::obs::format_utc(at), "test_runtime": runtime.test_runtime });
+        return Ok(crate::ooni::received_at(&v));
+    }
+    start_of(h.measurement_start_time.as_deref()).map(Some)
+}
+
+/// Index the lines (offset, length, arrival) in arrival order, file order among equals.
+/// Returns the index and the OONI lines left out for want of a start time.
+fn index(
+    lines: &Lines<'_>,
+    max_line: usize,
+    progress: &mut Progress,
+) -> Result<(Vec<Entry>, usize, usize), ReplayError> {
+    let mut entries = Vec::new();
+    let mut unkeyed = 0;
+    let mut count = 0usize;
+    let mut take = |offset: u64, bytes: &[u8], line: usize| -> Result<(), ReplayError> {
+        let bad = |message: String| ReplayError::Line { line, message };
+        if bytes.len() > max_line {
+            return Err(bad(format!("line longer than {max_line} bytes")));
+        }
+        let text = std::str::from_utf8(bytes).map_err(|_| bad("not UTF-8 text".into()))?;
+        if text.trim().is_empty() {
+            return Ok(());
+        }
+        count += 1;
+        match key_of(text).map_err(bad)? {
+            Some(key) => entries.push(Entry { offset, len: bytes.len() as u32, line: line as u32, key }),
+            None => unkeyed += 1,
+        }
+        progress.show("indexing", "lines", count, 0);
+        Ok(())
+    };
+    match lines {
+        Lines::Text(t) => {
+            let mut offset = 0u64;
+            for (i, l) in t.split('\n').enumerate() {
+                take(offset, l.as_bytes(), i + 1)?;
+                offset += l.len() as u64 + 1;
+            }
+        }
+        Lines::File(f) => {
+            let mut r = std::io::BufReader::with_capacity(1 << 20, f);
+            let mut buf = Vec::new();
+            let mut offset = 0u64;
+            let mut i = 0;
+            loop {
+                i += 1;
+                let more = crate::ooni::read_line_bounded(&mut r, &mut buf, max_line)
+                    .map_err(|e| ReplayError::Line { line: i, message: e.to_string() })?;
+                if !more {
+                    break;
+                }
+                take(offset, &buf, i)?;
+                offset += buf.len() as u64 + 1;
+            }
+        }
+    }
+    entries.sort_by_key(|e| (e.key, e.line));
+    Ok((entries, count, unkeyed))
 }
 
 /// Replay `text` (see the module documentation); detection every `step` seconds of recorded time.
@@ -110,82 +280,180 @@ pub async fn replay(state: &AppState, text: &str, step: i64) -> Result<ReplayRep
 
 /// Replay `text` with options.
 pub async fn replay_with(state: &AppState, text: &str, opts: ReplayOptions) -> Result<ReplayReport, ReplayError> {
-    let step = opts.step;
-    let mut progress = Progress::new(opts.progress);
-    let total_lines = if opts.progress { text.lines().filter(|l| !l.trim().is_empty()).count() } else { 0 };
-    let run = format!("{:08x}", rand::random::<u32>());
-    let mut keys: HashMap<String, SigningKey> = HashMap::new();
-    let mut items = Vec::new();
-    let mut report = ReplayReport::default();
-    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        report.lines += 1;
-        progress.show("signing", "lines", report.lines, total_lines);
-        let bad = |message: String| ReplayError::Line { line: i + 1, message };
-        let v: Value = serde_json::from_str(line).map_err(|e| bad(format!("not JSON: {e}")))?;
-        let (signed, payload, label, received_at) = if v.get("signature").is_some() {
-            let s: Signed = serde_json::from_value(v).map_err(|e| bad(format!("not a signed envelope: {e}")))?;
-            let payload: Value = serde_json::from_str(&s.payload).map_err(|e| bad(format!("payload: {e}")))?;
-            (Some(s), payload, None, None)
-        } else if let Some(m) = v.get("measurement") {
-            let label = v["probe"].as_str().unwrap_or("replay").to_string();
-            let received = match &v["received_at"] {
-                Value::Null => None,
-                Value::Number(n) => Some(n.as_i64().ok_or_else(|| bad("received_at: not an integer".into()))?),
-                other => Some(
-                    other
-                        .as_str()
-                        .and_then(crate::events::rfc3339_to_unix)
-                        .ok_or_else(|| bad("received_at: expected Unix seconds or RFC 3339".into()))?,
-                ),
-            };
-            (None, m.clone(), Some(label), received)
-        } else {
-            (None, v, Some("replay".to_string()), None)
-        };
-        let at = payload["measurement_start_time"]
-            .as_str()
-            .and_then(vigil_detect::obs::parse_utc)
-            .ok_or_else(|| bad("measurement_start_time is not YYYY-MM-DD HH:MM:SS".into()))?;
-        let origin = origin_of(&payload);
-        let signed = match (signed, label) {
-            (Some(s), _) => s,
-            (None, label) => {
-                let label = label.unwrap_or_default();
-                let key = match keys.get(&label) {
-                    Some(k) => k.clone(),
-                    None => {
-                        let k = enroll(state, opts.source, &run, &label).await?;
-                        keys.insert(label, k.clone());
-                        k
-                    }
-                };
-                Signed::sign(MEASUREMENT_FORMAT, payload.to_string(), &key)
-            }
-        };
-        items.push(Item { signed, origin, received_at, at });
-    }
-    items.sort_by_key(|it| it.received_at.unwrap_or(it.at));
-    let first = items.first().map(|it| it.received_at.unwrap_or(it.at));
-    let last = items.iter().map(|it| it.received_at.unwrap_or(it.at)).max();
-    progress.phase();
-    store(state, items, &mut report, &mut progress).await?;
-    if let (Some(first), Some(last)) = (first, last) {
-        let step = step.max(60);
-        let passes = ((last - first - 1).max(0) / step) as usize + 1;
-        progress.phase();
-        let mut now = first + step;
-        while now < last {
-            count(&mut report, detection::pass(state, now).await?);
-            progress.show("detecting", "passes", report.passes, passes);
-            now += step;
-        }
-        count(&mut report, detection::pass(state, last + 1).await?);
-        progress.show("detecting", "passes", report.passes, report.passes);
-    }
-    Ok(report)
+    replay_lines(state, Lines::Text(text), opts).await
 }
 
-fn count(report: &mut ReplayReport, s: PassSummary) {
+/// Replay a file, read line by line (see [`replay_with`]).
+pub async fn replay_file(
+    state: &AppState,
+    file: &std::path::Path,
+    opts: ReplayOptions,
+) -> Result<ReplayReport, ReplayError> {
+    let f = std::fs::File::open(file)
+        .map_err(|e| ReplayError::Line { line: 0, message: format!("open {}: {e}", file.display()) })?;
+    replay_lines(state, Lines::File(f), opts).await
+}
+
+/// What the steps of a replay carry along.
+struct Run<'a> {
+    state: &'a AppState,
+    opts: ReplayOptions,
+    run: String,
+    keys: HashMap<String, SigningKey>,
+    ooni: crate::ooni::Importer<'a>,
+    report: ReplayReport,
+}
+
+async fn replay_lines(state: &AppState, lines: Lines<'_>, opts: ReplayOptions) -> Result<ReplayReport, ReplayError> {
+    let mut progress = Progress::new(opts.progress);
+    let started = Instant::now();
+    let (entries, count, unkeyed) = index(&lines, state.config.import.max_line_bytes, &mut progress)?;
+    let indexed = started.elapsed();
+    let mut r = Run {
+        state,
+        opts,
+        run: format!("{:08x}", rand::random::<u32>()),
+        keys: HashMap::new(),
+        ooni: crate::ooni::Importer::new(state, crate::ooni::Battery::builtin()),
+        report: ReplayReport { lines: count, ..ReplayReport::default() },
+    };
+    r.report.timings.index = indexed;
+    if unkeyed > 0 {
+        *r.ooni.report.skipped.entry("bad or missing measurement_start_time".into()).or_default() += unkeyed;
+        r.ooni.report.lines += unkeyed;
+    }
+    let (Some(first), Some(last)) = (entries.first().map(|e| e.key), entries.last().map(|e| e.key)) else {
+        r.finish_ooni();
+        return Ok(r.report);
+    };
+    let step = opts.step.max(60);
+    let steps = ((last - first - 1).max(0) / step) as usize + 1;
+    progress.phase();
+    let mut next = 0;
+    let mut fresh = false;
+    let mut now = first + step;
+    let mut done_steps = 0;
+    while now < last {
+        let upto = next + entries[next..].partition_point(|e| e.key <= now);
+        fresh |= r.ingest(&lines, &entries[next..upto]).await?;
+        next = upto;
+        r.step(now, &mut fresh).await?;
+        done_steps += 1;
+        progress.show("replaying", "steps", done_steps, steps);
+        now += step;
+    }
+    r.ingest(&lines, &entries[next..]).await?;
+    if r.report.accepted + r.ooni.report.imported > 0 {
+        // Once at the end, with everything in.
+        let t = Instant::now();
+        count_pass(&mut r.report, detection::pass(state, last + 1).await?);
+        r.report.timings.detect += t.elapsed();
+    }
+    progress.show("replaying", "steps", steps, steps);
+    r.finish_ooni();
+    Ok(r.report)
+}
+
+impl Run<'_> {
+    fn finish_ooni(&mut self) {
+        let o = &self.ooni.report;
+        self.report.ooni_imported = o.imported;
+        self.report.ooni_duplicates = o.duplicates;
+        self.report.ooni_skipped = o.skipped.values().sum();
+    }
+
+    /// A detection pass at `now` when something new arrived since the last one, or when the
+    /// detector says its events could change by now with nothing new (`next_due`; unknown
+    /// counts as due); none before the first accepted line.
+    async fn step(&mut self, now: i64, fresh: &mut bool) -> Result<(), ReplayError> {
+        if self.report.accepted + self.ooni.report.imported == 0 {
+            self.report.skipped_steps += 1;
+            return Ok(());
+        }
+        let due = *fresh || {
+            let d = self.state.detector.lock().await;
+            d.as_ref().and_then(|d| d.next_due()).is_none_or(|t| t <= now)
+        };
+        if !due {
+            self.report.skipped_steps += 1;
+            return Ok(());
+        }
+        *fresh = false;
+        let t = Instant::now();
+        count_pass(&mut self.report, detection::pass(self.state, now).await?);
+        self.report.timings.detect += t.elapsed();
+        Ok(())
+    }
+
+    /// Check and store these lines; whether anything new was stored.
+    async fn ingest(&mut self, lines: &Lines<'_>, entries: &[Entry]) -> Result<bool, ReplayError> {
+        if entries.is_empty() {
+            return Ok(false);
+        }
+        let started = Instant::now();
+        let before = self.report.accepted + self.ooni.report.imported;
+        let mut by_origin: HashMap<(String, u32), Vec<ToStore>> = HashMap::new();
+        for e in entries {
+            let bad = |message: String| ReplayError::Line { line: e.line as usize, message };
+            let text = lines.read(e).map_err(|err| bad(format!("read: {err}")))?;
+            let v: Value = serde_json::from_str(&text).map_err(|err| bad(format!("not JSON: {err}")))?;
+            if crate::ooni::is_ooni(&v) {
+                self.ooni.add(&v, &text).await?;
+                continue;
+            }
+            let (signed, payload, label, received_at) = if v.get("signature").is_some() {
+                let s: Signed =
+                    serde_json::from_value(v).map_err(|err| bad(format!("not a signed envelope: {err}")))?;
+                let payload: Value = serde_json::from_str(&s.payload).map_err(|err| bad(format!("payload: {err}")))?;
+                (Some(s), payload, None, None)
+            } else if let Some(m) = v.get("measurement") {
+                let label = v["probe"].as_str().unwrap_or("replay").to_string();
+                let received = received_of(&v["received_at"]).map_err(bad)?;
+                (None, m.clone(), Some(label), received)
+            } else {
+                (None, v, Some("replay".to_string()), None)
+            };
+            let origin = origin_of(&payload);
+            let (signed, own) = match (signed, label) {
+                (Some(s), _) => (s, false),
+                (None, label) => {
+                    let label = label.unwrap_or_default();
+                    let key = match self.keys.get(&label) {
+                        Some(k) => k.clone(),
+                        None => {
+                            let k = enroll(self.state, self.opts.source, &self.run, &label).await?;
+                            self.keys.insert(label, k.clone());
+                            k
+                        }
+                    };
+                    (Signed::sign(MEASUREMENT_FORMAT, payload.to_string(), &key), true)
+                }
+            };
+            by_origin.entry((origin.cc, origin.asn)).or_default().push((signed, received_at, own));
+        }
+        self.ooni.flush().await?;
+        let mut origins: Vec<_> = by_origin.into_iter().collect();
+        origins.sort_by(|a, b| a.0.cmp(&b.0));
+        // Checked per origin, stored together: one writer transaction (one fsync) per 5000.
+        let mut valid = Vec::new();
+        for ((cc, asn), items) in origins {
+            for chunk in items.chunks(5000) {
+                valid.extend(check(self.state, AsnInfo { asn, cc: cc.clone() }, chunk, &mut self.report).await?);
+            }
+        }
+        while !valid.is_empty() {
+            let rest = valid.split_off(valid.len().min(5000));
+            store(self.state, std::mem::replace(&mut valid, rest), &mut self.report).await?;
+        }
+        self.report.timings.store += started.elapsed();
+        Ok(self.report.accepted + self.ooni.report.imported > before)
+    }
+}
+
+/// A signed item, its recorded arrival, and whether the replay signed it itself.
+type ToStore = (Signed, Option<i64>, bool);
+
+fn count_pass(report: &mut ReplayReport, s: PassSummary) {
     report.passes += 1;
     report.new_events += s.new;
     report.revisions += s.revised;
@@ -200,55 +468,63 @@ async fn enroll(state: &AppState, source: &str, run: &str, label: &str) -> Resul
     Ok(key)
 }
 
-/// Check and store the items in batches of one origin each, with their recorded arrival times.
+/// Check items of one origin, with their recorded arrival times: those the replay signed itself
+/// skip the signature check (every other check stays). The valid ones, ready to store.
+async fn check(
+    state: &AppState,
+    origin: AsnInfo,
+    chunk: &[ToStore],
+    report: &mut ReplayReport,
+) -> Result<Vec<crate::writer::NewMeasurement>, ReplayError> {
+    let arrivals: Vec<Option<i64>> = chunk.iter().map(|it| it.1).collect();
+    let ctx = CheckContext {
+        keys: state.probe_keys.clone(),
+        now: time::OffsetDateTime::now_utc(),
+        future_tolerance: state.config.future_tolerance,
+        origin,
+        // The operator's own recordings (the demo's simulated platforms among them).
+        platforms: None,
+    };
+    let (own, others): (Vec<_>, Vec<_>) = chunk.iter().enumerate().partition(|(_, it)| it.2);
+    let own_items: Vec<Signed> = own.iter().map(|(_, it)| it.0.clone()).collect();
+    let other_items: Vec<Signed> = others.iter().map(|(_, it)| it.0.clone()).collect();
+    let order: Vec<usize> = own.iter().chain(&others).map(|(i, _)| *i).collect();
+    let checked = tokio::task::spawn_blocking(move || {
+        let mut out = check_own_items(own_items, &ctx);
+        out.extend(check_items(other_items, &ctx));
+        out
+    })
+    .await
+    .map_err(|e| crate::writer::StoreFailure::Db(e.to_string()))?;
+    let mut valid = Vec::new();
+    for (c, i) in checked.into_iter().zip(order) {
+        match c {
+            Checked::Valid(mut m) => {
+                m.received_at = arrivals[i].map(rfc3339);
+                valid.push(*m);
+            }
+            Checked::Rejected(r) => report.rejected.push(format!("{}: {}: {}", r.id, r.code, r.message)),
+        }
+    }
+    Ok(valid)
+}
+
+/// Store checked items (one writer transaction).
 async fn store(
     state: &AppState,
-    items: Vec<Item>,
+    valid: Vec<crate::writer::NewMeasurement>,
     report: &mut ReplayReport,
-    progress: &mut Progress,
 ) -> Result<(), ReplayError> {
-    let total = items.len();
-    let mut done = 0;
-    let mut by_origin: HashMap<(String, u32), Vec<Item>> = HashMap::new();
-    for it in items {
-        by_origin.entry((it.origin.cc.clone(), it.origin.asn)).or_default().push(it);
-    }
-    for ((cc, asn), items) in by_origin {
-        for chunk in items.chunks(5000) {
-            let arrivals: Vec<Option<i64>> = chunk.iter().map(|it| it.received_at).collect();
-            let ctx = CheckContext {
-                keys: state.probe_keys.clone(),
-                now: time::OffsetDateTime::now_utc(),
-                future_tolerance: state.config.future_tolerance,
-                origin: AsnInfo { asn, cc: cc.clone() },
-                // The operator's own recordings (the demo's simulated platforms among them).
-                platforms: None,
-            };
-            let signed: Vec<Signed> = chunk.iter().map(|it| it.signed.clone()).collect();
-            done += chunk.len();
-            let checked = tokio::task::spawn_blocking(move || check_items(signed, &ctx))
-                .await
-                .map_err(|e| crate::writer::StoreFailure::Db(e.to_string()))?;
-            let mut valid = Vec::new();
-            for (c, arrived) in checked.into_iter().zip(arrivals) {
-                match c {
-                    Checked::Valid(mut m) => {
-                        m.received_at = arrived.map(rfc3339);
-                        valid.push(*m);
-                    }
-                    Checked::Rejected(r) => report.rejected.push(format!("{}: {}: {}", r.id, r.code, r.message)),
-                }
+    let ids: Vec<String> = valid.iter().map(|m| m.id.clone()).collect();
+    for (outcome, id) in state.writer.insert(now_rfc3339(), valid).await?.into_iter().zip(ids) {
+        match outcome {
+            crate::writer::InsertOutcome::Accepted => report.accepted += 1,
+            crate::writer::InsertOutcome::Duplicate => report.duplicates += 1,
+            crate::writer::InsertOutcome::IdConflict => {
+                report.rejected.push(format!("{id}: id_conflict: the id is stored under another key"))
             }
-            progress.show("storing", "measurements", done, total);
-            if valid.is_empty() {
-                continue;
-            }
-            for outcome in state.writer.insert(now_rfc3339(), valid).await? {
-                match outcome {
-                    crate::writer::InsertOutcome::Accepted => report.accepted += 1,
-                    crate::writer::InsertOutcome::Duplicate => report.duplicates += 1,
-                    other => report.rejected.push(format!("{other:?}")),
-                }
+            crate::writer::InsertOutcome::Revoked => {
+                report.rejected.push(format!("{id}: revoked_key: the key was revoked during the replay"))
             }
         }
     }
@@ -257,22 +533,28 @@ async fn store(
 
 /// `vigil-collector replay FILE --data-dir DIR`: replay, then the events found as text.
 pub async fn run_file(file: &std::path::Path, config: crate::Config, step: i64) -> Result<String, String> {
-    let text = std::fs::read_to_string(file).map_err(|e| format!("read {}: {e}", file.display()))?;
+    std::fs::metadata(file).map_err(|e| format!("read {}: {e}", file.display()))?;
     let collector = crate::server::Collector::open(config).map_err(|e| e.to_string())?;
     let state = collector.state().clone();
-    let result = replay(&state, &text, step).await;
+    let opts = ReplayOptions { step, source: "replay", progress: true };
+    let result = replay_file(&state, file, opts).await;
     let events = state.read(|c| crate::api_events::list(c, &crate::api_events::EventFilter::default())).await;
     drop(state);
     tokio::task::spawn_blocking(move || collector.close()).await.map_err(|e| e.to_string())?;
     let r = result.map_err(|e| e.to_string())?;
     let events = events.map_err(|e| e.message)?;
     let mut out = format!(
-        "{} lines: {} stored, {} duplicates, {} rejected; {} detection passes: {} events, {} revisions\n",
+        "{} lines: {} stored, {} duplicates, {} rejected; {} OONI measurements imported, {} duplicates, {} skipped; \
+         {} detection passes ({} steps skipped): {} events, {} revisions\n",
         r.lines,
         r.accepted,
         r.duplicates,
         r.rejected.len(),
+        r.ooni_imported,
+        r.ooni_duplicates,
+        r.ooni_skipped,
         r.passes,
+        r.skipped_steps,
         r.new_events,
         r.revisions
     );
