@@ -58,9 +58,8 @@ use std::collections::HashMap;
 
 use crate::downtime::Downtime;
 use crate::event::{DetectedEvent, Evidence, SetAside, event_id};
-use crate::obs::Observation;
+use crate::obs::{Observation, What};
 use crate::params::Params;
-use crate::stats::median_i64;
 
 /// What one run of the rules gives: the events, and the clusters set aside as explained.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -76,16 +75,20 @@ pub(crate) fn detect_batch(obs: &[Observation], params: &Params, now: i64, downt
     let mut events = Vec::new();
     let mut asn_shutdowns = Vec::new();
     let mut lives = Vec::new();
+    let mut set_aside = Vec::new();
     for group in &view.groups {
         let live = liveness::Liveness::new(&view, group, None);
-        asn_shutdowns.extend(shutdown::detect(&view, group, &live));
+        let (shutdowns, aside) = shutdown::detect(&view, group, &live);
+        asn_shutdowns.extend(shutdowns);
+        set_aside.extend(aside);
         events.extend(blocking::detect_tail(&view, group, None));
         events.extend(throttling::detect_tail(&view, group, None));
         lives.push((group.cc.as_str(), live));
     }
+    shutdown::age(&view, &mut asn_shutdowns);
     events.extend(country::detect(&view, &asn_shutdowns, &lives));
     events.extend(asn_shutdowns);
-    Detection { events: finish(events), set_aside: Vec::new() }
+    Detection { events: finish(events), set_aside }
 }
 
 /// Give every event its id (a `-2`, `-3`... suffix when two share one) and sort them.
@@ -107,6 +110,10 @@ pub(crate) struct View<'a> {
     pub obs: &'a [Observation],
     /// Corrected time of each observation (indexed like `obs`).
     pub t: Vec<i64>,
+    /// The probe's usual upload lag when observation `i` arrived (its clock offset plus its
+    /// network delay, estimated from the live heartbeats received before it; indexed like `obs`):
+    /// how late observation `i` was is `received_at - at - lag[i]`.
+    pub lag: Vec<i64>,
     /// A small number per probe (indexed like `obs`).
     pub probe: Vec<u32>,
     pub params: &'a Params,
@@ -133,15 +140,7 @@ impl<'a> View<'a> {
                 *numbers.entry(o.probe.as_str()).or_insert(next)
             })
             .collect();
-        let mut offsets: Vec<Vec<i64>> = vec![Vec::new(); numbers.len()];
-        for (o, &p) in obs.iter().zip(&probe).filter(|(o, _)| o.received_at <= now) {
-            let d = o.received_at - o.at;
-            if d.abs() <= params.live_window {
-                offsets[p as usize].push(d);
-            }
-        }
-        let offset: Vec<i64> = offsets.iter_mut().map(|v| median_i64(v).unwrap_or(0)).collect();
-        let t: Vec<i64> = obs.iter().zip(&probe).map(|(o, &p)| o.at + offset[p as usize]).collect();
+        let (t, lag) = skew(obs, &probe, numbers.len(), params, now);
         let mut slots: HashMap<(&str, u32), usize> = HashMap::new();
         let mut by_asn: Vec<Vec<(i64, usize)>> = Vec::new();
         for (i, o) in obs.iter().enumerate().filter(|(_, o)| o.received_at <= now) {
@@ -162,7 +161,7 @@ impl<'a> View<'a> {
                 Group { cc: cc.to_string(), asn, idx: v.into_iter().map(|(_, i)| i).collect() }
             })
             .collect();
-        View { obs, t, probe, params, now, groups, deaf: Vec::new() }
+        View { obs, t, lag, probe, params, now, groups, deaf: Vec::new() }
     }
 
     /// The evidence record of observation `i`.
@@ -175,6 +174,55 @@ impl<'a> View<'a> {
             measurement_id: o.measurement_id.clone(),
         }
     }
+}
+
+/// Heartbeat lags a probe's skew estimate keeps (the most recent).
+const SKEW_SAMPLES: usize = 32;
+
+/// Each observation's corrected time and its probe's usual lag (see [`View::lag`]). The lag is
+/// the low quartile of the `received_at - at` of the probe's last [`SKEW_SAMPLES`] heartbeats
+/// that arrived within `live_window` and strictly before the observation did (causal: what
+/// arrives later never changes it); it corrects the time only when larger than `skew_min`
+/// either way (probes correct their own clocks: a constant upload delay is not a clock offset).
+fn skew(obs: &[Observation], probe: &[u32], probes: usize, params: &Params, now: i64) -> (Vec<i64>, Vec<i64>) {
+    let mut by_probe: Vec<Vec<usize>> = vec![Vec::new(); probes];
+    for (i, _) in obs.iter().enumerate().filter(|(_, o)| o.received_at <= now) {
+        by_probe[probe[i] as usize].push(i);
+    }
+    let mut lag = vec![0i64; obs.len()];
+    let mut samples: Vec<i64> = Vec::with_capacity(SKEW_SAMPLES);
+    for idx in &mut by_probe {
+        idx.sort_by_key(|&i| (obs[i].received_at, i));
+        samples.clear();
+        let mut estimate = 0;
+        for same in idx.chunk_by(|&a, &b| obs[a].received_at == obs[b].received_at) {
+            for &i in same {
+                lag[i] = estimate;
+            }
+            let mut added = false;
+            for &i in same.iter().filter(|&&i| matches!(obs[i].what, What::Heartbeat)) {
+                let d = obs[i].received_at - obs[i].at;
+                if d.abs() <= params.live_window {
+                    if samples.len() == SKEW_SAMPLES {
+                        samples.remove(0);
+                    }
+                    samples.push(d);
+                    added = true;
+                }
+            }
+            if added {
+                let mut v = samples.clone();
+                v.sort_unstable();
+                estimate = v[(v.len() - 1) / 4];
+            }
+        }
+    }
+    let t = obs
+        .iter()
+        .zip(&lag)
+        .map(|(o, &l)| if l.abs() > params.skew_min { o.at + l } else { o.at })
+        .collect();
+    (t, lag)
 }
 
 /// Middle and half-width of the interval [a, b].
