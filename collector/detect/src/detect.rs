@@ -12,19 +12,37 @@
 //!   row, or one probe saw ≥ 5 in a row. Confidence = agreement × support, agreement =
 //!   blocked runs / (blocked + ok runs) during the episode, support = 1 − exp(−runs / 4).
 //!   Confirmed once ended or with twice the minimum evidence; provisional before.
+//! - **Clock offset and liveness** (`View::new`, `liveness`; docs/detection.md): each probe's
+//!   usual lag is the low quartile of its last 32 heartbeats' `received_at - at` received before
+//!   the record (causal), applied only beyond `skew_min`. A heartbeat is a live sign of the
+//!   network when it arrived within `heartbeat_live_lag` of that and no `network_down` says it
+//!   was spooled (a connectivity check right after it, or one made later that arrived first); a
+//!   run when it arrived within `live_window`. Later records are spooled: they prove power, never
+//!   end an outage, and "answered" when they show the network worked (no failed check after a
+//!   spooled heartbeat, a run whose controls answered).
 //! - **Shutdown** per ASN (`shutdown` module, built on `liveness`): each probe's outages are
-//!   the stretches with no sign of life for longer than its silence threshold, or with
-//!   `network_down` reports. Outages of ≥ 3 probes (or ≥ 60 % of the ASN's active probes, and
-//!   ≥ 2) starting within 2 heartbeat intervals make an event. Start = median over those probes
-//!   of the middle of [last sign of life, first `network_down`] (or last sign + half an
-//!   interval while no spooled evidence is in); end = the time by which half of them are back.
-//!   Probes back for `spool_grace` without any `network_down` record of the gap were powered
-//!   off, not cut off: they are set aside, and the event is dropped (a published one retracted)
-//!   unless the others still meet the minimum. Provisional until the probes with spooled
-//!   evidence alone meet it; then confirmed. Probes habitually offline at that time of day (on
-//!   ≥ 2 earlier days, outside evidenced outages: IODA's inpainting) do not count.
-//!   Confidence = support × agreement, support = 1 − 0.5^probes, agreement = share of the
-//!   returned probes that brought evidence (0.6 while none is back).
+//!   the stretches between live signs of life longer than its silence threshold, or with
+//!   `network_down` reports. Outages starting within 2 heartbeat intervals make a cluster; it
+//!   is an event with ≥ 3 probes (or ≥ 60 % of the ASN's active probes, and ≥ 2) when one has
+//!   `network_down` records, and with more than 60 % (and ≥ 2) on silence alone (`basis =
+//!   silence`, `cannot_tell` = shutdown, power cut, collector unreachable). A cluster starting
+//!   within 2 intervals of the previous event's end with half its members carries it on.
+//!   Start = median over the members of the middle of [last sign of life, first `network_down`]
+//!   (the last sign + half an interval when there is no `network_down`, or the first comes more
+//!   than a silence threshold later: shed spool); end = the time by which half of them are back.
+//!   A member is excused (its silence explained) when its last heartbeat said `stopping`, when it
+//!   rebooted on return (uptime shorter than the silence: a power cut), when its spooled records
+//!   answered (only the collector was unreachable), or when back `spool_grace` with nothing of the
+//!   gap uploaded and its spool empty (or `spool_grace_max` passed): the event stands only if
+//!   the others are still enough; otherwise the cluster is set aside ([`Detection::set_aside`])
+//!   with the cause most excused members showed. Provisional until the probes with spooled
+//!   evidence alone meet the minimum; then confirmed. An open silence-only event becomes
+//!   `unknown` (ended at the lapse) after `unknown_after` when it rests on fewer than 3 probes and
+//!   no other ASN of the country is in shutdown meanwhile, and after `silence_max` in any case.
+//!   Probes habitually offline at that time of day (on ≥ 2 earlier days, outside evidenced
+//!   outages: IODA's inpainting) do not count. Confidence = support × agreement, support = 1 −
+//!   0.5^probes, agreement = share of the resolved members that brought evidence (0.6 while none
+//!   is resolved).
 //! - **The collector's own downtime** ([`Downtime`], `crate::downtime`): the collector says
 //!   when it could not hear the fleet — not running, or running but receiving nothing from
 //!   anyone for `collector_quiet` (counted only when the fleet heard just before spanned ≥ 2
@@ -37,7 +55,8 @@
 //!   on their own and are kept whatever the collector's state, so a real shutdown that
 //!   overlapped the collector's downtime is still found (confirmed) once the probes upload.
 //! - **Country shutdown** (`country` module): more than half of the country's ASNs with ≥ 2
-//!   active probes (and ≥ 2 ASNs) in shutdown at once; times are the medians of theirs.
+//!   active probes (and ≥ 2 ASNs) in shutdown at once; times are the medians of theirs; silence
+//!   basis when all of them rest on silence, unknown when all are.
 //! - **Throttling** per (country, ASN, platform), `throttling` module: a baseline of
 //!   r = ln(T/C) per hour-of-day × weekday/weekend (median, 1.4826 × MAD floored at 0.1),
 //!   robust z per step (median over probes of ≥ 3 probes or ≥ 5 runs), a lower one-sided CUSUM

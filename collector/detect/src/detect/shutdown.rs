@@ -17,6 +17,9 @@ pub(crate) fn detect(view: &View<'_>, group: &Group, live: &Liveness) -> (Vec<De
         .iter()
         .flat_map(|pl| &pl.outages)
         .filter(|o| !o.habitual)
+        // An outage whose beginning the window no longer holds (no sign of life before it) has
+        // no known start: it starts no cluster (its event was found when its start was seen).
+        .filter(|o| o.last_up.is_some())
         .filter_map(|o| Some((o.onset()?, o)))
         .collect();
     cands.sort_by_key(|&(t, o)| (t, o.probe));
@@ -110,14 +113,20 @@ fn fraction(n: usize, active: usize, p: &crate::Params) -> bool {
 }
 
 /// Enough for these outages: [`enough`] when one of them has `network_down` records; silence
-/// alone must be [`fraction`] of the ASN's active probes (3 silent while 7 report is no
-/// shutdown of the ASN).
+/// alone must be [`silent_enough`].
 fn enough_members(members: &[Outage], active: usize, p: &crate::Params) -> bool {
     if members.iter().any(|o| !o.downs.is_empty()) {
         enough(members.len(), active, p)
     } else {
-        fraction(members.len(), active, p)
+        silent_enough(members.len(), active, p)
     }
+}
+
+/// Silence alone makes a shutdown only when it is more than `shutdown_min_fraction` of the
+/// ASN's active probes (and ≥ `shutdown_min_fraction_probes`): 3 silent while 7 report, or 3
+/// of 5 (a power cut of a few probes), is no shutdown of the ASN.
+fn silent_enough(n: usize, active: usize, p: &crate::Params) -> bool {
+    n >= p.shutdown_min_fraction_probes && n as f64 > p.shutdown_min_fraction * active as f64
 }
 
 /// One probe's estimate of the start and end of its outage, with half-widths.
@@ -216,7 +225,7 @@ fn event(view: &View<'_>, group: &Group, live: &Liveness, members: &[Outage], ac
     let excused = judged.len() - kept.len();
     let all: Vec<Estimate> = members.iter().map(|o| estimate(o, p.heartbeat_interval)).collect();
     let evidenced = kept.iter().filter(|o| !o.downs.is_empty()).count();
-    let stands = if evidenced > 0 { enough(kept.len(), active, p) } else { fraction(kept.len(), active, p) };
+    let stands = if evidenced > 0 { enough(kept.len(), active, p) } else { silent_enough(kept.len(), active, p) };
     if kept.is_empty() || !stands {
         let until = end_rule(&all, p.end_ok_fraction).0.unwrap_or(i64::MAX);
         return Judged::None(set_aside(group, &judged, &all, until), until);
