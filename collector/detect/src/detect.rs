@@ -236,11 +236,7 @@ fn skew(obs: &[Observation], probe: &[u32], probes: usize, params: &Params, now:
             }
         }
     }
-    let t = obs
-        .iter()
-        .zip(&lag)
-        .map(|(o, &l)| if l.abs() > params.skew_min { o.at + l } else { o.at })
-        .collect();
+    let t = obs.iter().zip(&lag).map(|(o, &l)| if l.abs() > params.skew_min { o.at + l } else { o.at }).collect();
     (t, lag)
 }
 

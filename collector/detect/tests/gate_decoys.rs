@@ -5,17 +5,21 @@
 //! 10 minutes of the return, with a reason naming the cause (power cut / collector
 //! unreachable).
 //!
-//! Today (main 92eec45, `cargo test -p vigil-detect --test gate_decoys -- --ignored
-//! --nocapture`) it FAILS: 20 decoy publications (every one `basis = evidence`, the default),
+//! Before (main 92eec45, `cargo test -p vigil-detect --test gate_decoys -- --ignored
+//! --nocapture`) it FAILED: 20 decoy publications (every one `basis = evidence`, the default),
 //! power cuts of 2-3 probes in ASNs of ≥ 5 published 7 times out of 14, whole-ASN decoys handled
-//! right 1 of 14 (the one never published: it revived its ASN's earlier retracted decoy
-//! instead), retracted 1500-2100 s after the return (300 s once) with "the probes came back
+//! right 1 of 14, retracted 1500-2100 s after the return (300 s once) with "the probes came back
 //! without evidence of a network outage (powered off, not cut off)" for collector cuts too, and
-//! 5 retracted decoys revived by a later decoy of their ASN (D2; two retracted again 30 h later).
-//! Silence alone of 3 probes is enough
-//! for a shutdown whatever the rest of the ASN says, evidence is awaited for `spool_grace`
-//! (30 min) after the return, and the retraction reason is always "came back without
-//! evidence".
+//! 5 retracted decoys revived by a later decoy of their ASN (D2).
+//! Now (branch i16-e1, D5 detect side, ~5 min release): 15 decoy publications, all `basis =
+//! silence`, all retracted 300 s after the return (one step); partial cuts published 1 of 14 (a
+//! power cut of 3 of BB/204's 5 probes at 05:25: 3 silent is more than 60 % only of the 4 then
+//! active, one probe being off at night); whole-ASN decoys handled right 4 of 14 (the power cuts:
+//! the generic reason says "powered off"). Still FAILS, for two reasons outside E1's slice: the
+//! collector cuts' retraction says "powered off" because `sim::live::publish` calls `reconcile`,
+//! not `reconcile_with` with the detector's `set_aside` (whose reason names "the collector was
+//! unreachable"), and `reconcile_with` does not use those reasons yet (E3); and the one partial
+//! cut above.
 
 use std::collections::BTreeMap;
 

@@ -112,7 +112,11 @@ fn summarize(
         confidence: (confidence * 1000.0).round() / 1000.0,
         status,
         basis: if silence { Basis::Silence } else { Basis::Evidence },
-        cannot_tell: if silence { vec![Cause::Shutdown, Cause::PowerCut, Cause::CollectorUnreachable] } else { Vec::new() },
+        cannot_tell: if silence {
+            vec![Cause::Shutdown, Cause::PowerCut, Cause::CollectorUnreachable]
+        } else {
+            Vec::new()
+        },
         sources: Vec::new(),
     }
 }

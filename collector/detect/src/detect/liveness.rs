@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 
 use super::{Group, View};
-use crate::obs::{CONNECTIVITY_CHECK, Observation, What};
 use crate::downtime::heard_from;
+use crate::obs::{CONNECTIVITY_CHECK, Observation, What};
 use crate::stats::{median_i64, scale_i64};
 
 const DAY: i64 = 86_400;
@@ -220,10 +220,14 @@ pub(crate) fn marks(view: &View<'_>, group: &Group) -> Vec<(u32, i64, Mark, usiz
     for (&probe, v) in &mut downs {
         v.sort_unstable();
         let mut min = i64::MAX;
-        let mut suffix: Vec<i64> = v.iter().rev().map(|d| {
-            min = min.min(d.1);
-            min
-        }).collect();
+        let mut suffix: Vec<i64> = v
+            .iter()
+            .rev()
+            .map(|d| {
+                min = min.min(d.1);
+                min
+            })
+            .collect();
         suffix.reverse();
         first_arrival.insert(probe, suffix);
     }
@@ -236,7 +240,11 @@ pub(crate) fn marks(view: &View<'_>, group: &Group) -> Vec<(u32, i64, Mark, usiz
         let mark = match &o.what {
             _ if o.is_network_down() => Mark::Down,
             What::Platform { .. } | What::Throttling { .. } => {
-                if late <= p.live_window { Mark::Up } else { Mark::Powered { answered: true } }
+                if late <= p.live_window {
+                    Mark::Up
+                } else {
+                    Mark::Powered { answered: true }
+                }
             }
             What::Heartbeat | What::Alive => {
                 let d = downs.get(&probe).unwrap_or(&none);

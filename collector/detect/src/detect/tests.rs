@@ -291,7 +291,10 @@ fn spooled_beats(asn: u32, probe: &str, from: i64, to: i64, received: i64) -> Ve
     let mut v = Vec::new();
     for t in (0..).map(|k| from + k * H).take_while(|&t| t < to) {
         v.push(obs(probe, asn, t, received, What::Heartbeat));
-        v.push(Observation { measurement_id: Some(format!("{probe}-{t}-down")), ..obs(probe, asn, t + 10, received, DOWN()) });
+        v.push(Observation {
+            measurement_id: Some(format!("{probe}-{t}-down")),
+            ..obs(probe, asn, t + 10, received, DOWN())
+        });
     }
     v
 }
@@ -426,7 +429,9 @@ fn spooled_heartbeats_with_no_failed_check_are_the_collector_unreachable_set_asi
     v.extend(heartbeats(1, &PROBES, back, back + 3600));
     for (k, p) in PROBES.iter().enumerate() {
         let t0 = cut + 37 * k as i64 + 200;
-        v.extend((0..).map(|j| t0 + j * H).take_while(|&t| t < back).map(|t| beat(p, 1, t, back + 30, Meta::default())));
+        v.extend(
+            (0..).map(|j| t0 + j * H).take_while(|&t| t < back).map(|t| beat(p, 1, t, back + 30, Meta::default())),
+        );
     }
     let d = batch(&v, back + 300);
     assert!(d.events.iter().all(|e| !matches!(e.kind, EventType::Shutdown)), "{:#?}", d.events);
