@@ -13,13 +13,14 @@
 //! 5 retracted decoys revived by a later decoy of their ASN (D2).
 //! Now (branch i16-e1, D5 detect side, ~5 min release): 15 decoy publications, all `basis =
 //! silence`, all retracted 300 s after the return (one step); partial cuts published 1 of 14 (a
-//! power cut of 3 of BB/204's 5 probes at 05:25: 3 silent is more than 60 % only of the 4 then
-//! active, one probe being off at night); whole-ASN decoys handled right 4 of 14 (the power cuts:
-//! the generic reason says "powered off"). Still FAILS, for two reasons outside E1's slice: the
-//! collector cuts' retraction says "powered off" because `sim::live::publish` calls `reconcile`,
-//! not `reconcile_with` with the detector's `set_aside` (whose reason names "the collector was
-//! unreachable"), and `reconcile_with` does not use those reasons yet (E3); and the one partial
-//! cut above.
+//! power cut of 3 of BB/204's 5 probes at 05:25: 3 is not more than 60 % of 5, so at most 4 were
+//! active then, presumably one being off at night; retracted as a power cut 300 s after the
+//! return); whole-ASN decoys handled right 4 of 14 (the power cuts:
+//! the generic reason says "powered off"). Still FAILS: the collector cuts' retraction says
+//! "powered off" because `sim::live::publish` calls `reconcile`, not `reconcile_with` with the
+//! detector's `set_aside` (whose reason names "the collector was unreachable"), and
+//! `reconcile_with` does not use those reasons yet (E3, E5); and the one partial cut above (E1:
+//! silence of most of the probes then active cannot be told from a shutdown until they return).
 
 use std::collections::BTreeMap;
 
