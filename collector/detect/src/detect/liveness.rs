@@ -134,7 +134,12 @@ impl Liveness {
 
     /// Probes with a sign of life in the `active_window` before `t`.
     pub fn active_at(&self, t: i64) -> usize {
-        self.probes.iter().filter(|p| is_active(&p.up, t, self.active_window)).count()
+        self.seen_within(t, self.active_window)
+    }
+
+    /// Probes with a sign of life in the `window` before `t`.
+    pub fn seen_within(&self, t: i64, window: i64) -> usize {
+        self.probes.iter().filter(|p| is_active(&p.up, t, window)).count()
     }
 
     /// Outages with no `network_down` evidence whose probe was also out, with no evidence, at

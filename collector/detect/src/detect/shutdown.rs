@@ -8,6 +8,9 @@ use super::{Group, View};
 use crate::event::{Basis, Cause, DetectedEvent, EventType, Scope, SetAside, Status};
 use crate::stats::{median_i64, scale_i64};
 
+/// Silence alone is weighed against the probes heard in this long before it (s).
+const DAY: i64 = 86_400;
+
 /// The ASN's shutdown events, and the clusters set aside once their probes' return explained
 /// the silence (a power cut, only the collector unreachable).
 pub(crate) fn detect(view: &View<'_>, group: &Group, live: &Liveness) -> (Vec<DetectedEvent>, Vec<SetAside>) {
@@ -61,7 +64,8 @@ pub(crate) fn detect(view: &View<'_>, group: &Group, live: &Liveness) -> (Vec<De
                 continue;
             }
         }
-        if !enough_members(&members, active, p) {
+        let seen = live.seen_within(onset, DAY).max(active);
+        if !enough_members(&members, active, seen, p) {
             i += 1;
             continue;
         }
@@ -114,19 +118,20 @@ fn fraction(n: usize, active: usize, p: &crate::Params) -> bool {
 
 /// Enough for these outages: [`enough`] when one of them has `network_down` records; silence
 /// alone must be [`silent_enough`].
-fn enough_members(members: &[Outage], active: usize, p: &crate::Params) -> bool {
+fn enough_members(members: &[Outage], active: usize, seen: usize, p: &crate::Params) -> bool {
     if members.iter().any(|o| !o.downs.is_empty()) {
         enough(members.len(), active, p)
     } else {
-        silent_enough(members.len(), active, p)
+        silent_enough(members.len(), seen, p)
     }
 }
 
 /// Silence alone makes a shutdown only when it is more than `shutdown_min_fraction` of the
-/// ASN's active probes (and ≥ `shutdown_min_fraction_probes`): 3 silent while 7 report, or 3
-/// of 5 (a power cut of a few probes), is no shutdown of the ASN.
-fn silent_enough(n: usize, active: usize, p: &crate::Params) -> bool {
-    n >= p.shutdown_min_fraction_probes && n as f64 > p.shutdown_min_fraction * active as f64
+/// ASN's probes heard in the day before (and ≥ `shutdown_min_fraction_probes`): 3 silent while 7
+/// report, or a power cut of 3 of 5 while one more is off for the night, is no shutdown of the
+/// ASN.
+fn silent_enough(n: usize, seen: usize, p: &crate::Params) -> bool {
+    n >= p.shutdown_min_fraction_probes && n as f64 > p.shutdown_min_fraction * seen as f64
 }
 
 /// One probe's estimate of the start and end of its outage, with half-widths.
@@ -225,7 +230,9 @@ fn event(view: &View<'_>, group: &Group, live: &Liveness, members: &[Outage], ac
     let excused = judged.len() - kept.len();
     let all: Vec<Estimate> = members.iter().map(|o| estimate(o, p.heartbeat_interval)).collect();
     let evidenced = kept.iter().filter(|o| !o.downs.is_empty()).count();
-    let stands = if evidenced > 0 { enough(kept.len(), active, p) } else { silent_enough(kept.len(), active, p) };
+    let onset = members.iter().filter_map(Outage::onset).min().unwrap_or(view.now);
+    let seen = live.seen_within(onset, DAY).max(active);
+    let stands = if evidenced > 0 { enough(kept.len(), active, p) } else { silent_enough(kept.len(), seen, p) };
     if kept.is_empty() || !stands {
         let until = end_rule(&all, p.end_ok_fraction).0.unwrap_or(i64::MAX);
         return Judged::None(set_aside(group, &judged, &all, until), until);

@@ -394,6 +394,12 @@ fn silence_alone_needs_more_than_the_fraction_of_the_asns_probes() {
     }
     let e = shutdowns(&v, T + 7 * 3600);
     assert_eq!((e.len(), e.first().map(|e| e.basis)), (1, Some(Basis::Evidence)), "{e:#?}");
+    // 3 of 5 silent while a fourth is off for the night (heard in the day, not active now): 3 of
+    // the 4 active, but not more than 60 % of the 5 heard that day.
+    let mut v = heartbeats(1, &five[..1], T, T + 12 * 3600);
+    v.extend(heartbeats(1, &five[1..2], T, T + 4 * 3600));
+    v.extend(heartbeats(1, &five[2..], T, T + 6 * 3600));
+    assert!(shutdowns(&v, T + 7 * 3600).iter().all(|e| e.start < T + 5 * 3600), "{:#?}", shutdowns(&v, T + 7 * 3600));
 }
 
 #[test]
