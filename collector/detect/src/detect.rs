@@ -24,9 +24,10 @@
 //!   the stretches between live signs of life longer than its silence threshold, or with
 //!   `network_down` reports. Outages starting within 2 heartbeat intervals make a cluster; it
 //!   is an event with ≥ 3 probes (or ≥ 60 % of the ASN's active probes, and ≥ 2) when one has
-//!   `network_down` records, and with more than 60 % (and ≥ 2) on silence alone (`basis =
-//!   silence`, `cannot_tell` = shutdown, power cut, collector unreachable). A cluster starting
-//!   within 2 intervals of the previous event's end with half its members carries it on.
+//!   `network_down` records, and with more than 60 % of the probes heard in the day before (and
+//!   ≥ 2) on silence alone (`basis = silence`, `cannot_tell` = shutdown, power cut, collector
+//!   unreachable). A cluster starting within 2 intervals of the previous event's end with half
+//!   its members carries it on.
 //!   Start = median over the members of the middle of [last sign of life, first `network_down`]
 //!   (the last sign + half an interval when there is no `network_down`, or the first comes more
 //!   than a silence threshold later: shed spool); end = the time by which half of them are back.
