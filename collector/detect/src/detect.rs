@@ -12,19 +12,38 @@
 //!   row, or one probe saw ≥ 5 in a row. Confidence = agreement × support, agreement =
 //!   blocked runs / (blocked + ok runs) during the episode, support = 1 − exp(−runs / 4).
 //!   Confirmed once ended or with twice the minimum evidence; provisional before.
+//! - **Clock offset and liveness** (`View::new`, `liveness`; docs/detection.md): each probe's
+//!   usual lag is the low quartile of its last 32 heartbeats' `received_at - at` received before
+//!   the record (causal), applied only beyond `skew_min`. A heartbeat is a live sign of the
+//!   network when it arrived within `heartbeat_live_lag` of that and no `network_down` says it
+//!   was spooled (a connectivity check right after it, or one made later that arrived first); a
+//!   run when it arrived within `live_window`. Later records are spooled: they prove power, never
+//!   end an outage, and "answered" when they show the network worked (no failed check after a
+//!   spooled heartbeat, a run whose controls answered).
 //! - **Shutdown** per ASN (`shutdown` module, built on `liveness`): each probe's outages are
-//!   the stretches with no sign of life for longer than its silence threshold, or with
-//!   `network_down` reports. Outages of ≥ 3 probes (or ≥ 60 % of the ASN's active probes, and
-//!   ≥ 2) starting within 2 heartbeat intervals make an event. Start = median over those probes
-//!   of the middle of [last sign of life, first `network_down`] (or last sign + half an
-//!   interval while no spooled evidence is in); end = the time by which half of them are back.
-//!   Probes back for `spool_grace` without any `network_down` record of the gap were powered
-//!   off, not cut off: they are set aside, and the event is dropped (a published one retracted)
-//!   unless the others still meet the minimum. Provisional until the probes with spooled
-//!   evidence alone meet it; then confirmed. Probes habitually offline at that time of day (on
-//!   ≥ 2 earlier days, outside evidenced outages: IODA's inpainting) do not count.
-//!   Confidence = support × agreement, support = 1 − 0.5^probes, agreement = share of the
-//!   returned probes that brought evidence (0.6 while none is back).
+//!   the stretches between live signs of life longer than its silence threshold, or with
+//!   `network_down` reports. Outages starting within 2 heartbeat intervals make a cluster; it
+//!   is an event with ≥ 3 probes (or ≥ 60 % of the ASN's active probes, and ≥ 2) when one has
+//!   `network_down` records, and with more than 60 % of the probes heard in the day before (and
+//!   ≥ 2) on silence alone (`basis = silence`, `cannot_tell` = shutdown, power cut, collector
+//!   unreachable). A cluster starting within 2 intervals of the previous event's end with half
+//!   its members carries it on.
+//!   Start = median over the members of the middle of [last sign of life, first `network_down`]
+//!   (the last sign + half an interval when there is no `network_down`, or the first comes more
+//!   than a silence threshold later: shed spool); end = the time by which half of them are back.
+//!   A member is excused (its silence explained) when its last heartbeat said `stopping`, when it
+//!   rebooted on return (uptime shorter than the silence: a power cut), when its spooled records
+//!   answered (only the collector was unreachable), or when back `spool_grace` with nothing of the
+//!   gap uploaded and its spool empty (or `spool_grace_max` passed): the event stands only if
+//!   the others are still enough; otherwise the cluster is set aside ([`Detection::set_aside`])
+//!   with the cause most excused members showed. Provisional until the probes with spooled
+//!   evidence alone meet the minimum; then confirmed. An open silence-only event becomes
+//!   `unknown` (ended at the lapse) after `unknown_after` when it rests on fewer than 3 probes and
+//!   no other ASN of the country is in shutdown meanwhile, and after `silence_max` in any case.
+//!   Probes habitually offline at that time of day (on ≥ 2 earlier days, outside evidenced
+//!   outages: IODA's inpainting) do not count. Confidence = support × agreement, support = 1 −
+//!   0.5^probes, agreement = share of the resolved members that brought evidence (0.6 while none
+//!   is resolved).
 //! - **The collector's own downtime** ([`Downtime`], `crate::downtime`): the collector says
 //!   when it could not hear the fleet — not running, or running but receiving nothing from
 //!   anyone for `collector_quiet` (counted only when the fleet heard just before spanned ≥ 2
@@ -37,7 +56,8 @@
 //!   on their own and are kept whatever the collector's state, so a real shutdown that
 //!   overlapped the collector's downtime is still found (confirmed) once the probes upload.
 //! - **Country shutdown** (`country` module): more than half of the country's ASNs with ≥ 2
-//!   active probes (and ≥ 2 ASNs) in shutdown at once; times are the medians of theirs.
+//!   active probes (and ≥ 2 ASNs) in shutdown at once; times are the medians of theirs; silence
+//!   basis when all of them rest on silence, unknown when all are.
 //! - **Throttling** per (country, ASN, platform), `throttling` module: a baseline of
 //!   r = ln(T/C) per hour-of-day × weekday/weekend (median, 1.4826 × MAD floored at 0.1),
 //!   robust z per step (median over probes of ≥ 3 probes or ≥ 5 runs), a lower one-sided CUSUM
@@ -58,9 +78,8 @@ use std::collections::HashMap;
 
 use crate::downtime::Downtime;
 use crate::event::{DetectedEvent, Evidence, SetAside, event_id};
-use crate::obs::Observation;
+use crate::obs::{Observation, What};
 use crate::params::Params;
-use crate::stats::median_i64;
 
 /// What one run of the rules gives: the events, and the clusters set aside as explained.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -76,16 +95,20 @@ pub(crate) fn detect_batch(obs: &[Observation], params: &Params, now: i64, downt
     let mut events = Vec::new();
     let mut asn_shutdowns = Vec::new();
     let mut lives = Vec::new();
+    let mut set_aside = Vec::new();
     for group in &view.groups {
         let live = liveness::Liveness::new(&view, group, None);
-        asn_shutdowns.extend(shutdown::detect(&view, group, &live));
+        let (shutdowns, aside) = shutdown::detect(&view, group, &live);
+        asn_shutdowns.extend(shutdowns);
+        set_aside.extend(aside);
         events.extend(blocking::detect_tail(&view, group, None));
         events.extend(throttling::detect_tail(&view, group, None));
         lives.push((group.cc.as_str(), live));
     }
+    shutdown::age(&view, &mut asn_shutdowns);
     events.extend(country::detect(&view, &asn_shutdowns, &lives));
     events.extend(asn_shutdowns);
-    Detection { events: finish(events), set_aside: Vec::new() }
+    Detection { events: finish(events), set_aside }
 }
 
 /// Give every event its id (a `-2`, `-3`... suffix when two share one) and sort them.
@@ -107,6 +130,10 @@ pub(crate) struct View<'a> {
     pub obs: &'a [Observation],
     /// Corrected time of each observation (indexed like `obs`).
     pub t: Vec<i64>,
+    /// The probe's usual upload lag when observation `i` arrived (its clock offset plus its
+    /// network delay, estimated from the live heartbeats received before it; indexed like `obs`):
+    /// how late observation `i` was is `received_at - at - lag[i]`.
+    pub lag: Vec<i64>,
     /// A small number per probe (indexed like `obs`).
     pub probe: Vec<u32>,
     pub params: &'a Params,
@@ -133,15 +160,7 @@ impl<'a> View<'a> {
                 *numbers.entry(o.probe.as_str()).or_insert(next)
             })
             .collect();
-        let mut offsets: Vec<Vec<i64>> = vec![Vec::new(); numbers.len()];
-        for (o, &p) in obs.iter().zip(&probe).filter(|(o, _)| o.received_at <= now) {
-            let d = o.received_at - o.at;
-            if d.abs() <= params.live_window {
-                offsets[p as usize].push(d);
-            }
-        }
-        let offset: Vec<i64> = offsets.iter_mut().map(|v| median_i64(v).unwrap_or(0)).collect();
-        let t: Vec<i64> = obs.iter().zip(&probe).map(|(o, &p)| o.at + offset[p as usize]).collect();
+        let (t, lag) = skew(obs, &probe, numbers.len(), params, now);
         let mut slots: HashMap<(&str, u32), usize> = HashMap::new();
         let mut by_asn: Vec<Vec<(i64, usize)>> = Vec::new();
         for (i, o) in obs.iter().enumerate().filter(|(_, o)| o.received_at <= now) {
@@ -162,7 +181,7 @@ impl<'a> View<'a> {
                 Group { cc: cc.to_string(), asn, idx: v.into_iter().map(|(_, i)| i).collect() }
             })
             .collect();
-        View { obs, t, probe, params, now, groups, deaf: Vec::new() }
+        View { obs, t, lag, probe, params, now, groups, deaf: Vec::new() }
     }
 
     /// The evidence record of observation `i`.
@@ -175,6 +194,51 @@ impl<'a> View<'a> {
             measurement_id: o.measurement_id.clone(),
         }
     }
+}
+
+/// Heartbeat lags a probe's skew estimate keeps (the most recent).
+const SKEW_SAMPLES: usize = 32;
+
+/// Each observation's corrected time and its probe's usual lag (see [`View::lag`]). The lag is
+/// the low quartile of the `received_at - at` of the probe's last [`SKEW_SAMPLES`] heartbeats
+/// that arrived within `live_window` and strictly before the observation did (causal: what
+/// arrives later never changes it); it corrects the time only when larger than `skew_min`
+/// either way (probes correct their own clocks: a constant upload delay is not a clock offset).
+fn skew(obs: &[Observation], probe: &[u32], probes: usize, params: &Params, now: i64) -> (Vec<i64>, Vec<i64>) {
+    let mut by_probe: Vec<Vec<usize>> = vec![Vec::new(); probes];
+    for (i, _) in obs.iter().enumerate().filter(|(_, o)| o.received_at <= now) {
+        by_probe[probe[i] as usize].push(i);
+    }
+    let mut lag = vec![0i64; obs.len()];
+    let mut samples: Vec<i64> = Vec::with_capacity(SKEW_SAMPLES);
+    for idx in &mut by_probe {
+        idx.sort_by_key(|&i| (obs[i].received_at, i));
+        samples.clear();
+        let mut estimate = 0;
+        for same in idx.chunk_by(|&a, &b| obs[a].received_at == obs[b].received_at) {
+            for &i in same {
+                lag[i] = estimate;
+            }
+            let mut added = false;
+            for &i in same.iter().filter(|&&i| matches!(obs[i].what, What::Heartbeat)) {
+                let d = obs[i].received_at - obs[i].at;
+                if d.abs() <= params.live_window {
+                    if samples.len() == SKEW_SAMPLES {
+                        samples.remove(0);
+                    }
+                    samples.push(d);
+                    added = true;
+                }
+            }
+            if added {
+                let mut v = samples.clone();
+                v.sort_unstable();
+                estimate = v[(v.len() - 1) / 4];
+            }
+        }
+    }
+    let t = obs.iter().zip(&lag).map(|(o, &l)| if l.abs() > params.skew_min { o.at + l } else { o.at }).collect();
+    (t, lag)
 }
 
 /// Middle and half-width of the interval [a, b].

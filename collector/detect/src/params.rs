@@ -20,10 +20,10 @@ pub struct Params {
     /// An [`crate::What::Alive`] counts as a sign of life when uploaded within this (s).
     pub live_window: i64,
     /// A heartbeat proves the network only when it arrived this soon after it was made, clock
-    /// offset corrected (s); a later one proves power (issue 16: not used yet).
+    /// offset corrected (s); a later one proves power.
     pub heartbeat_live_lag: i64,
     /// A probe's clock offset is corrected only when larger than this (s): probes correct their
-    /// own clocks (issue 16: not used yet).
+    /// own clocks.
     pub skew_min: i64,
 
     /// Blocking: distinct probes, each with `block_min_consecutive` blocked runs in a row...
@@ -46,14 +46,13 @@ pub struct Params {
     pub shutdown_together_intervals: i64,
     /// Probes back for this long without spooled evidence of the outage retract it (s).
     pub spool_grace: i64,
-    /// ...unless their heartbeats still report a spool backlog; at most this long (s) (issue 16:
-    /// not used yet).
+    /// ...unless their heartbeats still report a spool backlog; at most this long (s).
     pub spool_grace_max: i64,
     /// A shutdown resting on the silence of a few probes, with no silence elsewhere, is
-    /// `unknown` after this (s) (issue 16: not used yet); a probe silent this long no longer
-    /// holds a blocking or throttling episode open...
+    /// `unknown` after this (s); a probe silent this long no longer holds a blocking or
+    /// throttling episode open...
     pub unknown_after: i64,
-    /// ...and any shutdown resting on silence alone after this (s) (issue 16: not used yet).
+    /// ...and any shutdown resting on silence alone after this (s).
     pub silence_max: i64,
     /// A probe offline at the same time of day on this many earlier days (with no evidence of
     /// a network outage) is habitually off then and does not count toward a shutdown.

@@ -4,15 +4,21 @@
 //! 3600 s, must come out as one event each (no fragments), with start and end p95 errors
 //! ≤ 600 s.
 //!
-//! Today (main 92eec45, `cargo test -p vigil-detect --test gate_fragments -- --ignored
-//! --nocapture`) it FAILS for the issue's reason: the spooled heartbeats of the outage's last
-//! ~10 minutes arrive within `live_window` and count as live, so outages end early and the
-//! `network_down` records made after them open a second, short event.
+//! Before (main 92eec45, `cargo test -p vigil-detect --test gate_fragments -- --ignored
+//! --nocapture`) it FAILED for the issue's reason: the spooled heartbeats of the outage's last
+//! ~10 minutes arrived within `live_window` and counted as live, so outages ended early and the
+//! `network_down` records made after them opened a second, short event.
 //! step 300 (1152 passes): 40 of 40 required found, precision 0.513, recall 1.000, fragments 38
 //!   (every shutdown split in two; the country ones in 2-4), start |error| p50/p95/max
 //!   25/100/123 s, end 307/387/397 s (ends early by the spooled heartbeats' ~5 min).
 //! step 3600 (96 passes): the same: precision 0.513, fragments 38, start 26/100/123 s,
 //!   end 304/387/397 s.
+//! After (branch i16-e1, issue 16 D1: a heartbeat is live only within `heartbeat_live_lag` and
+//! when no `network_down` check says it was spooled; `cargo test -p vigil-detect --release
+//! --test gate_fragments -- --nocapture`, ~4.5 min release):
+//! step 300: precision 1.000, recall 1.000 (40 of 40), fragments 0, start |error| p50/p95/max
+//!   39/68/134 s, end 23/88/116 s.
+//! step 3600: precision 1.000, recall 1.000, fragments 0, start 35/68/134 s, end 28/88/116 s.
 //! The gate also asks precision and recall ≥ 0.95 (each fragment past the first is unmatched).
 
 use vigil_detect::Params;
@@ -75,7 +81,6 @@ fn run(step: i64) -> bool {
 }
 
 #[test]
-#[ignore = "issue 16: E1 (D1 spooled heartbeats end outages early and split them)"]
 fn spooled_heartbeats_neither_split_nor_shorten_shutdowns() {
     let ok300 = run(300);
     let ok3600 = run(3600);

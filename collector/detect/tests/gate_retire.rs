@@ -4,11 +4,14 @@
 //! event open at the end that is not `Unknown` after `unknown_after` (forever-open = 0), and an
 //! event of those ASNs is either absent or `Unknown`.
 //!
-//! Today (main 92eec45, `cargo test -p vigil-detect --test gate_retire -- --ignored
-//! --nocapture`, 5 s) it FAILS: ASN 102 (2 probes, retired at 34 h) and ASN 109 (3 probes,
-//! stopped with `stopping` at 40 h) are both published as Provisional shutdowns still open at
-//! the end (day 5): forever-open 2, precision 0.000 (2 decoy publications). Silence-only outages are open to `now`
-//! and never settle, so the shutdown stays open for ever.
+//! Before (main 92eec45, `cargo test -p vigil-detect --test gate_retire -- --ignored
+//! --nocapture`, 5 s) it FAILED: ASN 102 (2 probes, retired at 34 h) and ASN 109 (3 probes,
+//! stopped with `stopping` at 40 h) were both published as Provisional shutdowns still open at
+//! the end (day 5): forever-open 2, precision 0.000 (2 decoy publications). Silence-only outages
+//! were open to `now` and never settled, so the shutdown stayed open for ever.
+//! After (branch i16-e1, D4): forever-open 0. ASN 109's last words excuse its silence at once
+//! (nothing published); ASN 102 is published as a `basis = silence` provisional shutdown, then
+//! `unknown` (ended at the lapse) 24 h later: 1 decoy publication, none open.
 
 use std::collections::BTreeMap;
 
@@ -22,7 +25,6 @@ const H: i64 = 3600;
 const D: i64 = 86_400;
 
 #[test]
-#[ignore = "issue 16: E1 (D4 retired probes leave a shutdown open for ever)"]
 fn probes_that_retire_together_leave_nothing_open() {
     let c = |cc: &str, asns: &[u32]| CountrySpec { cc: cc.into(), asns: asns.to_vec() };
     let mut spec = FleetSpec::new(31, T0, 5, 40, vec![c("AA", &[100, 101, 102, 103, 104, 105, 106, 107, 108, 109])]);

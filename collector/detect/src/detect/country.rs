@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::View;
 use super::liveness::Liveness;
-use crate::event::{Basis, DetectedEvent, EventType, Scope, Status};
+use crate::event::{Basis, Cause, DetectedEvent, EventType, Scope, Status};
 
 /// An ASN with this many active probes counts as an ASN "with probes".
 const MIN_ACTIVE: usize = 2;
@@ -86,6 +86,15 @@ fn summarize(
     involved: &[&DetectedEvent],
 ) -> DetectedEvent {
     let confirmed = involved.iter().filter(|e| e.status == Status::Confirmed).count();
+    let silence = involved.iter().all(|e| e.basis == Basis::Silence);
+    let unknown = !involved.is_empty() && involved.iter().all(|e| e.status == Status::Unknown);
+    let status = if unknown {
+        Status::Unknown
+    } else if 2 * confirmed > involved.len() {
+        Status::Confirmed
+    } else {
+        Status::Provisional
+    };
     let mut evidence: Vec<_> = involved.iter().flat_map(|e| e.evidence.iter().cloned()).collect();
     evidence.sort_by(|a, b| (a.at, &a.probe).cmp(&(b.at, &b.probe)));
     let confidence = involved.iter().map(|e| e.confidence).sum::<f64>() / involved.len().max(1) as f64;
@@ -101,9 +110,13 @@ fn summarize(
         measurements: evidence.len(),
         evidence,
         confidence: (confidence * 1000.0).round() / 1000.0,
-        status: if 2 * confirmed > involved.len() { Status::Confirmed } else { Status::Provisional },
-        basis: Basis::Evidence,
-        cannot_tell: Vec::new(),
+        status,
+        basis: if silence { Basis::Silence } else { Basis::Evidence },
+        cannot_tell: if silence {
+            vec![Cause::Shutdown, Cause::PowerCut, Cause::CollectorUnreachable]
+        } else {
+            Vec::new()
+        },
         sources: Vec::new(),
     }
 }

@@ -2,8 +2,11 @@
 //! normal cadence, robustly), the stretches it was silent or reported `network_down`, and
 //! whether it is habitually offline at that time of day.
 
+use std::collections::HashMap;
+
 use super::{Group, View};
 use crate::downtime::heard_from;
+use crate::obs::{CONNECTIVITY_CHECK, Observation, What};
 use crate::stats::{median_i64, scale_i64};
 
 const DAY: i64 = 86_400;
@@ -26,6 +29,20 @@ pub(crate) struct Outage {
     /// lies between `last_up` and it). It decides whether the outage counts and widens the
     /// start's uncertainty; it is never the onset, which every such silence would share.
     pub heard_from: Option<i64>,
+    /// The probe's silence threshold (s).
+    pub silence: i64,
+    /// Records made inside it that reached the collector late (spooled): they prove the probe
+    /// was powered, not that its network worked.
+    pub powered: usize,
+    /// Of those, the ones that prove the network answered then (a spooled heartbeat with no
+    /// `network_down` check right after it; a spooled run whose controls did not all fail): only
+    /// the way to the collector was cut. Not counted once the outage has `network_down` records.
+    pub answered: usize,
+    /// The probe's last words before it: its last heartbeat said it was stopping.
+    pub stopped: bool,
+    /// On its return: the probe had been running for less than the outage lasted (it rebooted:
+    /// it lost power).
+    pub rebooted: bool,
 }
 
 impl Outage {
@@ -42,6 +59,20 @@ pub(crate) struct ProbeLife {
     /// Times of its signs of life, sorted.
     pub up: Vec<i64>,
     pub outages: Vec<Outage>,
+    /// What its latest live heartbeat said waited in its spool (None: it did not say).
+    pub backlog: Option<u64>,
+}
+
+/// What one observation says about its probe's network (see [`Liveness::new`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Mark {
+    /// The network worked then (a live record).
+    Up,
+    /// Everything failed, controls included (`network_down`).
+    Down,
+    /// A record that reached the collector late: powered; `answered` when it also shows the
+    /// network answered then.
+    Powered { answered: bool },
 }
 
 /// What an ASN's liveness carries from before the observations it is built from (the state an
@@ -79,26 +110,22 @@ impl Liveness {
     /// incremental detector gives one; today it is always None and the whole window is read).
     pub fn new(view: &View<'_>, group: &Group, _seed: Option<&Seed>) -> Self {
         let p = view.params;
-        // (probe, time, is_up, observation), grouped by probe then sorted by time.
-        let mut marks: Vec<(u32, i64, bool, usize)> = Vec::new();
-        for &i in &group.idx {
-            let o = &view.obs[i];
-            let up = o.is_up(p.live_window);
-            if up || o.is_network_down() {
-                marks.push((view.probe[i], view.t[i], up, i));
-            }
-        }
-        marks.sort_unstable();
+        let marks = marks(view, group);
         let mut probes: Vec<ProbeLife> = Vec::new();
         for chunk in marks.chunk_by(|a, b| a.0 == b.0) {
-            let m: Vec<(i64, bool, usize)> = chunk.iter().map(|&(_, t, up, i)| (t, up, i)).collect();
-            let up: Vec<i64> = m.iter().filter(|x| x.1).map(|x| x.0).collect();
+            let m: Vec<(i64, Mark, usize)> = chunk.iter().map(|&(_, t, k, i)| (t, k, i)).collect();
+            let up: Vec<i64> = m.iter().filter(|x| x.1 == Mark::Up).map(|x| x.0).collect();
             let silence = silence_threshold(&up, p.silence(), 2 * p.silence());
-            let mut outages = outages(probes.len(), &m, silence, view.now);
+            let mut outages = outages(probes.len(), &m, silence, view.now, view.obs);
             if !view.deaf.is_empty() {
                 outages = heard(outages, &view.deaf, silence, view.now);
             }
-            probes.push(ProbeLife { up, outages });
+            let backlog = m
+                .iter()
+                .rev()
+                .find(|x| x.1 == Mark::Up && matches!(view.obs[x.2].what, What::Heartbeat))
+                .and_then(|x| view.obs[x.2].meta.backlog);
+            probes.push(ProbeLife { up, outages, backlog });
         }
         let mut live = Liveness { probes, active_window: p.active_window };
         live.mark_habits(p.habit_days, p.heartbeat_interval);
@@ -107,7 +134,12 @@ impl Liveness {
 
     /// Probes with a sign of life in the `active_window` before `t`.
     pub fn active_at(&self, t: i64) -> usize {
-        self.probes.iter().filter(|p| is_active(&p.up, t, self.active_window)).count()
+        self.seen_within(t, self.active_window)
+    }
+
+    /// Probes with a sign of life in the `window` before `t`.
+    pub fn seen_within(&self, t: i64, window: i64) -> usize {
+        self.probes.iter().filter(|p| is_active(&p.up, t, window)).count()
     }
 
     /// Outages with no `network_down` evidence whose probe was also out, with no evidence, at
@@ -168,30 +200,149 @@ pub(crate) fn silence_threshold(up: &[i64], floor: i64, cap: i64) -> i64 {
     }
 }
 
-/// Cut one probe's time-sorted marks (time, is_up, observation) into outages.
-fn outages(probe: usize, marks: &[(i64, bool, usize)], silence: i64, now: i64) -> Vec<Outage> {
-    let mut out = Vec::new();
+/// The marks of `group`'s observations: (probe, corrected time, mark, observation), sorted.
+///
+/// - `network_down` → [`Mark::Down`].
+/// - A run (platform or throttling) that did not all fail → [`Mark::Up`] when it arrived within
+///   `live_window` of being made (beyond the probe's usual lag), else `Powered { answered: true }`.
+/// - A heartbeat or any other record → [`Mark::Up`] when it arrived within
+///   `heartbeat_live_lag` (beyond the usual lag) and no `network_down` of the probe says it
+///   was spooled: a connectivity check made within half an interval after it (the probe checks
+///   its controls right after a heartbeat fails), or any `network_down` made after it that
+///   arrived no later (a live heartbeat reaches the collector before anything made later). Else
+///   `Powered`, `answered` for a heartbeat with no connectivity check right after it.
+pub(crate) fn marks(view: &View<'_>, group: &Group) -> Vec<(u32, i64, Mark, usize)> {
+    let p = view.params;
+    // Each probe's network_down records: (time, received, is a connectivity check), by time.
+    let mut downs: HashMap<u32, Vec<(i64, i64, bool)>> = HashMap::new();
+    for &i in group.idx.iter().filter(|&&i| view.obs[i].is_network_down()) {
+        let o = &view.obs[i];
+        let check = matches!(&o.what, What::Platform { platform, .. } if platform == CONNECTIVITY_CHECK);
+        downs.entry(view.probe[i]).or_default().push((view.t[i], o.received_at, check));
+    }
+    // Per probe: the earliest arrival among the network_down records made at or after each one.
+    let mut first_arrival: HashMap<u32, Vec<i64>> = HashMap::new();
+    for (&probe, v) in &mut downs {
+        v.sort_unstable();
+        let mut min = i64::MAX;
+        let mut suffix: Vec<i64> = v
+            .iter()
+            .rev()
+            .map(|d| {
+                min = min.min(d.1);
+                min
+            })
+            .collect();
+        suffix.reverse();
+        first_arrival.insert(probe, suffix);
+    }
+    let none = Vec::new();
+    let mut marks: Vec<(u32, i64, Mark, usize)> = Vec::new();
+    for &i in &group.idx {
+        let o = &view.obs[i];
+        let (probe, t) = (view.probe[i], view.t[i]);
+        let late = o.received_at - o.at - view.lag[i];
+        let mark = match &o.what {
+            _ if o.is_network_down() => Mark::Down,
+            What::Platform { .. } | What::Throttling { .. } => {
+                if late <= p.live_window {
+                    Mark::Up
+                } else {
+                    Mark::Powered { answered: true }
+                }
+            }
+            What::Heartbeat | What::Alive => {
+                let d = downs.get(&probe).unwrap_or(&none);
+                let k = d.partition_point(|x| x.0 <= t);
+                let checked = d[k..].iter().take_while(|x| x.0 <= t + p.heartbeat_interval / 2).any(|x| x.2);
+                let overtaken = first_arrival.get(&probe).and_then(|f| f.get(k)).is_some_and(|&r| r <= o.received_at);
+                let heartbeat = matches!(o.what, What::Heartbeat);
+                if late <= p.heartbeat_live_lag && !checked && !overtaken {
+                    Mark::Up
+                } else {
+                    Mark::Powered { answered: heartbeat && !checked && !overtaken }
+                }
+            }
+        };
+        marks.push((probe, t, mark, i));
+    }
+    marks.sort_unstable();
+    marks
+}
+
+/// Cut one probe's time-sorted marks (time, mark, observation) into outages: from a live sign
+/// of life to the next one when they are more than `silence` apart or `network_down` records
+/// lie between. Records that arrived late (spooled) never end one; they are counted in it.
+fn outages(probe: usize, marks: &[(i64, Mark, usize)], silence: i64, now: i64, obs: &[Observation]) -> Vec<Outage> {
+    let mut out: Vec<Outage> = Vec::new();
     let mut last_up: Option<(i64, usize)> = None;
     let mut downs = Vec::new();
-    for &(t, up, i) in marks {
-        if !up {
-            downs.push((t, i));
-            continue;
+    let (mut powered, mut answered) = (0, 0);
+    let mut last_answered: Option<(i64, usize)> = None;
+    // The probe's last live heartbeat said it was stopping.
+    let mut stopping = false;
+    // A silence closed without evidence, waiting for a heartbeat's uptime: (outage, last up).
+    let mut reboot: Option<(usize, i64)> = None;
+    let new = |last_up, next_up, downs: Vec<(i64, usize)>, powered, answered, stopped| Outage {
+        probe,
+        last_up,
+        next_up,
+        answered: if downs.is_empty() { answered } else { 0 },
+        downs,
+        habitual: false,
+        heard_from: None,
+        silence,
+        powered,
+        stopped,
+        rebooted: false,
+    };
+    for &(t, mark, i) in marks {
+        match mark {
+            Mark::Down => {
+                downs.push((t, i));
+                continue;
+            }
+            Mark::Powered { answered: a } => {
+                powered += 1;
+                if a {
+                    answered += 1;
+                    last_answered = Some((t, i));
+                }
+                continue;
+            }
+            Mark::Up => {}
         }
         if !downs.is_empty() || last_up.is_some_and(|(u, _)| t - u > silence) {
-            out.push(Outage {
-                probe,
-                last_up,
-                next_up: Some(t),
-                downs: std::mem::take(&mut downs),
-                habitual: false,
-                heard_from: None,
-            });
+            let o = new(last_up, Some(t), std::mem::take(&mut downs), powered, answered, stopping);
+            if o.downs.is_empty() {
+                reboot = last_up.map(|(u, _)| (out.len(), u));
+            }
+            out.push(o);
+        }
+        // The first heartbeat after a silence tells how long the probe has been running: less
+        // than the silence lasted, it rebooted (lost power).
+        if let (Some((k, u)), Some(uptime)) = (reboot, obs[i].meta.uptime) {
+            out[k].rebooted = (uptime as i64) < t - u;
+            reboot = None;
+        }
+        (powered, answered, last_answered) = (0, 0, None);
+        if matches!(obs[i].what, What::Heartbeat) {
+            stopping = obs[i].meta.stopping;
         }
         last_up = Some((t, i));
     }
+    if downs.is_empty()
+        && let Some((a, _)) = last_answered
+    {
+        // Still out, but what it recorded while the collector could not hear it shows its
+        // network answered until `a`: the silence (if any) is what follows.
+        if now - a > silence {
+            out.push(new(last_answered, None, downs, powered, 0, stopping));
+        }
+        return out;
+    }
     if !downs.is_empty() || last_up.is_some_and(|(u, _)| now - u > silence) {
-        out.push(Outage { probe, last_up, next_up: None, downs, habitual: false, heard_from: None });
+        out.push(new(last_up, None, downs, powered, answered, stopping));
     }
     out
 }
@@ -203,16 +354,18 @@ mod tests {
     #[test]
     fn outages_from_silence_and_from_network_down() {
         // Heartbeats every 300 s, a 1-hour silence with spooled downs, a short down, then silence to now.
-        let mut m = vec![(0, true, 0), (300, true, 1), (600, true, 2)];
-        m.extend([(900, false, 3), (1200, false, 4), (4200, true, 5), (4500, true, 6)]);
-        m.extend([(4600, false, 7), (4800, true, 8)]);
-        let o = outages(0, &m, 600, 10_000);
+        let (u, d) = (Mark::Up, Mark::Down);
+        let mut m = vec![(0, u, 0), (300, u, 1), (600, u, 2)];
+        m.extend([(900, d, 3), (1200, d, 4), (4200, u, 5), (4500, u, 6)]);
+        m.extend([(4600, d, 7), (4800, u, 8)]);
+        let obs = vec![crate::detect::tests::obs("p", 1, 0, 0, What::Heartbeat); 9];
+        let o = outages(0, &m, 600, 10_000, &obs);
         assert_eq!(o.len(), 3);
         assert_eq!((o[0].last_up, o[0].next_up, o[0].downs.len()), (Some((600, 2)), Some(4200), 2));
         assert_eq!((o[1].onset(), o[1].downs.len()), (Some(4500), 1));
         assert_eq!((o[2].onset(), o[2].next_up), (Some(4800), None));
         // Nothing after the last heartbeat, but not long enough ago: no outage.
-        assert_eq!(outages(0, &m, 600, 5300).len(), 2);
+        assert_eq!(outages(0, &m, 600, 5300, &obs).len(), 2);
     }
 
     #[test]
