@@ -335,3 +335,156 @@ async fn a_restart_with_other_detection_parameters_rebuilds_from_the_window() {
         tokio::task::spawn_blocking(move || collector.close()).await.unwrap();
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ooni_evidence_links_to_ooni_explorer_and_is_never_served_as_signed_evidence() {
+    // Issue 16 (item 8): an event resting on OONI measurements (probe `ooni:<report_id>`) links
+    // each to OONI Explorer; `/evidence` lists only Vigil's signed measurements.
+    use vigil_detect::{Basis, Change, DetectedEvent, EventType, Evidence, Scope, Source, SourceSupport, Status};
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().unwrap();
+    let collector = Collector::open(Config::new(dir.path())).expect("opens");
+    let state = collector.state().clone();
+    let report = "20250303T101500Z_webconnectivity_UG_20294_n1_abcdef";
+    let uid = "20250303T101512.123456Z_webconnectivity_UG_20294_n1_q1w2e3r4t5y6u7i8";
+    let derived = "ooni-5f2b0c";
+    let ev = |id: &str, at| Evidence {
+        probe: format!("ooni:{report}"),
+        at,
+        received_at: at + 60,
+        measurement_id: Some(id.into()),
+    };
+    let e = DetectedEvent {
+        id: "blocking-UG-20294-x".into(),
+        scope: Scope { cc: "UG".into(), asn: Some(20294) },
+        kind: EventType::Blocking { platform: "twitter".into(), family: None, mechanism: None },
+        start: T0,
+        start_uncertainty: 600,
+        end: None,
+        end_uncertainty: None,
+        probes: 1,
+        measurements: 2,
+        evidence: vec![ev(uid, T0 + 912), ev(derived, T0 + 4000)],
+        confidence: 0.6,
+        status: Status::Provisional,
+        basis: Basis::Evidence,
+        cannot_tell: Vec::new(),
+        sources: vec![SourceSupport { source: Source::Ooni, probes: 1, measurements: 2 }],
+    };
+    let row = vigil_collector::ooni_store::OoniRow {
+        uid: derived.into(),
+        report_id: report.into(),
+        test_name: "web_connectivity".into(),
+        input: Some("https://twitter.com/?a=1&b=2".into()),
+        measurement_start_time: "2025-03-03 01:06:40".into(),
+        probe_cc: "UG".into(),
+        probe_asn: 20294,
+        payload: "{}".into(),
+    };
+    state.writer.import_ooni(vec![row], T0).await.expect("stored");
+    state.writer.write_events(vec![Change::New(e.clone())], T0 + 5000).await.expect("stored");
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    drop(state);
+    let server = tokio::spawn(collector.serve(listener, async {
+        let _ = stopped.await;
+    }));
+    let (status, body) = get(&base, &format!("/api/v1/events/{}", e.id)).await;
+    assert_eq!(status, 200, "{body}");
+    let detail: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(detail["sources"], json!([{"source": "ooni", "probes": 1, "measurements": 2}]));
+    assert_eq!(detail["ooni_evidence_total"], 2);
+    assert_eq!(
+        detail["ooni_evidence"],
+        json!([
+            {"measurement_uid": uid, "report_id": report, "measured_at": "2025-03-03T00:15:12Z",
+             "url": format!("https://explorer.ooni.org/m/{uid}")},
+            {"measurement_uid": null, "report_id": report, "measured_at": "2025-03-03T01:06:40Z",
+             "url": format!("https://explorer.ooni.org/measurement/{report}?input=https%3A%2F%2Ftwitter.com%2F%3Fa%3D1%26b%3D2")},
+        ])
+    );
+    // Never served as signed evidence.
+    let (status, body) = get(&base, &format!("/api/v1/events/{}/evidence", e.id)).await;
+    assert_eq!((status, body.as_str()), (200, ""));
+    // The dashboard's event page links them to OONI Explorer and names the sources.
+    let (status, html) = get(&base, &format!("/event/{}", e.id)).await;
+    assert_eq!(status, 200);
+    assert!(html.contains(&format!("href=\"https://explorer.ooni.org/m/{uid}\"")), "{html}");
+    assert!(html.contains("OONI: 1 report, 2 measurements"), "{html}");
+    assert!(html.contains("This event rests on 0 measurements"), "signed ones only: {html}");
+    let _ = stop.send(());
+    server.await.unwrap().expect("serve");
+}
+
+/// Measurement (prints figures, asserts only that both passes publish the same): the cost of a
+/// pass every 5 minutes over a week of a 60-probe fleet, the incremental pass (rows since the
+/// cursor) against the full-window pass (`events::plan_full`, 14 days read and parsed per pass).
+/// `cargo test --release -p vigil-collector --test events -- --ignored pass_cost --nocapture`
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "measurement: run by hand in release"]
+async fn pass_cost_incremental_against_full_window() {
+    let countries = vec![CountrySpec { cc: "AA".into(), asns: vec![100, 101, 102] }];
+    let mut spec = FleetSpec::new(5, T0, 7, 60, countries);
+    spec.platforms = vec!["whatsapp".into(), "telegram".into()];
+    spec.throttling = false;
+    let truth = [TruthEvent {
+        cc: "AA".into(),
+        asn: Some(100),
+        kind: TruthKind::Shutdown,
+        start: T0 + 5 * D + 3 * H,
+        end: T0 + 5 * D + 6 * H,
+    }];
+    let mut obs = simulate(&spec, &truth).observations;
+    obs.sort_by_key(|o| o.received_at);
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::new(dir.path());
+    let db = config.db_path();
+    let collector = Collector::open(config).expect("opens");
+    let state = collector.state().clone();
+    let start = T0 + 6 * D;
+    store_rows(&db, &obs, i64::MIN, start);
+    let params = Params::default();
+    let (mut inc_t, mut full_t, mut inc_rows, mut full_rows) = (Vec::new(), Vec::new(), 0, 0);
+    let mut prev = start;
+    for k in 0..12 {
+        let now = start + k * 300;
+        store_rows(&db, &obs, prev, now);
+        prev = now;
+        let t = std::time::Instant::now();
+        let s = vigil_collector::detection::pass(&state, now).await.unwrap();
+        if k > 0 {
+            inc_t.push(t.elapsed().as_secs_f64());
+            inc_rows += s.observations;
+        }
+        let p = params.clone();
+        let t = std::time::Instant::now();
+        let (f, _) = state
+            .read(move |c| {
+                vigil_collector::events::plan_full(c, &p, now, vigil_collector::events::DEFAULT_WINDOW, None)
+            })
+            .await
+            .unwrap();
+        if k > 0 {
+            full_t.push(t.elapsed().as_secs_f64());
+            full_rows += f.observations;
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    eprintln!(
+        "{} observations stored; per pass (median of {}): incremental {:.3} s reading {} rows, full window {:.3} s \
+         reading {} rows",
+        obs.iter().filter(|o| o.received_at <= prev).count(),
+        inc_t.len(),
+        median(&mut inc_t),
+        inc_rows / inc_t.len(),
+        median(&mut full_t),
+        full_rows / full_t.len()
+    );
+    drop(state);
+    tokio::task::spawn_blocking(move || collector.close()).await.unwrap();
+}
