@@ -272,6 +272,39 @@ mod tests {
     }
 
     #[test]
+    fn new_rows_are_read_once_and_rows_received_later_stay_pending() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = crate::store::open_and_migrate(&dir.path().join("vigil.db")).unwrap();
+        let row = |id: &str, at: i64, received_at: i64| vigil_detect::Observation {
+            at,
+            received_at,
+            probe: "p".into(),
+            cc: "ZZ".into(),
+            asn: 1,
+            measurement_id: Some(id.into()),
+            what: vigil_detect::What::Heartbeat,
+            meta: Default::default(),
+        };
+        // Rowids 1..=4: the second is received after the first pass, the fourth is too old.
+        for o in [row("a", 90, 100), row("b", 450, 500), row("c", 190, 200), row("d", 10, 250)] {
+            crate::events::insert_observation(&conn, "vigil_heartbeat", &o).unwrap();
+        }
+        assert_eq!(cursor_before(&conn, 50).unwrap(), 0);
+        assert_eq!(cursor_before(&conn, 150).unwrap(), 1, "just before the first row measured since 150");
+        assert_eq!(cursor_before(&conn, 1000).unwrap(), 4, "none: after the last row");
+        let ids = |r: &NewRows| r.observations.iter().map(|o| o.measurement_id.clone().unwrap()).collect::<Vec<_>>();
+        let mut done = std::collections::BTreeSet::new();
+        let first = read_new(&conn, 0, &done, 50, 300).unwrap();
+        assert_eq!((ids(&first), first.rows, first.cursor), (vec!["a".to_string(), "c".to_string()], 3, 1));
+        assert_eq!(first.read_after_cursor, vec![3, 4]);
+        done.extend(first.read_after_cursor);
+        let second = read_new(&conn, first.cursor, &done, 50, 600).unwrap();
+        assert_eq!((ids(&second), second.rows, second.cursor), (vec!["b".to_string()], 1, 4));
+        let third = read_new(&conn, second.cursor, &Default::default(), 50, 600).unwrap();
+        assert_eq!((third.rows, third.cursor), (0, 4), "nothing new");
+    }
+
+    #[test]
     fn the_migration_adds_defaults_to_existing_rows() {
         let dir = tempfile::tempdir().unwrap();
         let conn = crate::store::open_and_migrate(&dir.path().join("vigil.db")).unwrap();
