@@ -422,6 +422,9 @@ async fn ooni_evidence_links_to_ooni_explorer_and_is_never_served_as_signed_evid
 /// pass every 5 minutes over a week of a 60-probe fleet, the incremental pass (rows since the
 /// cursor) against the full-window pass (`events::plan_full`, 14 days read and parsed per pass).
 /// `cargo test --release -p vigil-collector --test events -- --ignored pass_cost --nocapture`
+/// Issue 16 M1, on 2 shared cores: 139,591 observations; incremental 0.120 s per pass reading 71
+/// rows, full window 0.716 s reading 139,244 rows (the detection itself still runs over the
+/// whole window: M2/M3 make that incremental too).
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "measurement: run by hand in release"]
 async fn pass_cost_incremental_against_full_window() {
