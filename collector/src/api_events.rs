@@ -60,6 +60,71 @@ pub struct EventDetail {
     #[serde(flatten)]
     pub event: EventRecord,
     pub revisions: Vec<RevisionOut>,
+    /// The measurements from OONI's open data behind it (at most [`MAX_OONI_LINKS`], oldest
+    /// first), each a link to OONI Explorer: never signed evidence (`/evidence` lists only
+    /// Vigil's signed measurements).
+    pub ooni_evidence: Vec<OoniLink>,
+    /// How many OONI measurements are behind it in all.
+    pub ooni_evidence_total: usize,
+}
+
+/// OONI Explorer, where OONI's measurements are published.
+pub const OONI_EXPLORER: &str = "https://explorer.ooni.org";
+/// The most OONI measurements an event's detail lists.
+pub const MAX_OONI_LINKS: usize = 200;
+
+/// One OONI measurement behind an event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OoniLink {
+    /// OONI's `measurement_uid`; null for an older record that has none.
+    pub measurement_uid: Option<String>,
+    pub report_id: String,
+    /// RFC 3339.
+    pub measured_at: String,
+    /// `https://explorer.ooni.org/m/<measurement_uid>`, or for a record without one the
+    /// report's page for its input (`/measurement/<report_id>?input=<input>`).
+    pub url: String,
+}
+
+/// Whether evidence comes from OONI: its probe is `ooni:<report_id>` (the importer's probe id,
+/// OONI having no stable one).
+pub fn ooni_report(e: &vigil_detect::Evidence) -> Option<&str> {
+    e.probe.strip_prefix("ooni:")
+}
+
+/// The OONI measurements behind `e` (at most [`MAX_OONI_LINKS`]) and how many there are. A
+/// uid the importer derived (`ooni-...`: the record had no `measurement_uid`) links to its
+/// report's page, with the input stored with it.
+pub fn ooni_links(conn: &Connection, e: &DetectedEvent) -> rusqlite::Result<(Vec<OoniLink>, usize)> {
+    let all: Vec<(&vigil_detect::Evidence, &str)> =
+        e.evidence.iter().filter_map(|x| ooni_report(x).map(|r| (x, r))).collect();
+    let mut out = Vec::new();
+    for (x, report_id) in all.iter().take(MAX_OONI_LINKS) {
+        let uid = x.measurement_id.as_deref().filter(|u| !u.is_empty() && !u.starts_with("ooni-"));
+        let mut url = url::Url::parse(OONI_EXPLORER).expect("a URL");
+        match uid {
+            Some(uid) => {
+                url.path_segments_mut().expect("a base").extend(["m", uid]);
+            }
+            None => {
+                url.path_segments_mut().expect("a base").extend(["measurement", report_id]);
+                let stored = match x.measurement_id.as_deref() {
+                    Some(id) => crate::ooni_store::get(conn, id)?,
+                    None => None,
+                };
+                if let Some(input) = stored.and_then(|r| r.input) {
+                    url.query_pairs_mut().append_pair("input", &input);
+                }
+            }
+        }
+        out.push(OoniLink {
+            measurement_uid: uid.map(str::to_string),
+            report_id: report_id.to_string(),
+            measured_at: rfc3339(x.at),
+            url: url.to_string(),
+        });
+    }
+    Ok((out, all.len()))
 }
 
 /// One revision, times in RFC 3339.
@@ -325,22 +390,24 @@ pub async fn event(State(state): State<AppState>, Path(id): Path<String>) -> Res
         .read(move |c| {
             let Some((e, revisions)) = events::event_with_revisions(c, &wanted)? else { return Ok(None) };
             let updated_at = revisions.last().map_or(0, |r| r.changed_at);
-            Ok(Some((e, revisions, updated_at)))
+            let ooni = ooni_links(c, &e)?;
+            Ok(Some((e, revisions, updated_at, ooni)))
         })
         .await?;
-    let Some((e, revisions, updated_at)) = found else {
+    let Some((e, revisions, updated_at, (ooni_evidence, ooni_evidence_total))) = found else {
         return Err(HttpError::not_found(format!("no event with id {id:?}")));
     };
     let revision = revisions.last().map_or(1, |r| r.revision);
     let revisions = revisions.into_iter().map(revision_out).collect();
-    Ok(Json(EventDetail { event: record(&e, revision, updated_at), revisions }))
+    Ok(Json(EventDetail { event: record(&e, revision, updated_at), revisions, ooni_evidence, ooni_evidence_total }))
 }
 
 fn revision_out(r: RevisionRow) -> RevisionOut {
     RevisionOut { revision: r.revision, changed_at: rfc3339(r.changed_at), reason: r.reason, changes: r.changes }
 }
 
-/// The stored envelopes behind an event, oldest first; None if there is no such event.
+/// The stored envelopes behind an event, oldest first; None if there is no such event. Only
+/// Vigil's signed measurements: OONI's (in `ooni_measurements`, never signed) are not among them.
 pub fn evidence(conn: &Connection, id: &str) -> rusqlite::Result<Option<Vec<Signed>>> {
     let exists: i64 = conn.query_row("SELECT COUNT(*) FROM events WHERE id = ?1", [id], |r| r.get(0))?;
     if exists == 0 {

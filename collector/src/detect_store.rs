@@ -3,9 +3,13 @@
 //! state per scope ([`vigil_detect::Detector::checkpoint`]), saved in the writer's transaction
 //! with the events the pass wrote, so a restart resumes instead of re-reading its window.
 //!
+//! The pass reads the observation rows stored since the cursor ([`read_new`]); a collector
+//! without a checkpoint (or with one made under other parameters) starts reading at the window's
+//! first row ([`cursor_before`]).
+//!
 //! Also the schema migration of issue 16: observations gain their source and run, events a
 //! `final` flag (a retraction is final), and OONI's imported measurements get their table
-//! (`ooni_store`). Nothing reads these yet; detection still runs over its window.
+//! (`ooni_store`).
 
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
@@ -50,8 +54,10 @@ pub struct Checkpoint {
     pub now: i64,
     /// [`params_hash`] of the parameters it ran with: a restart with others rebuilds.
     pub params_hash: String,
-    /// The state per scope; a scope absent here keeps its stored state.
+    /// The state per scope; a scope absent here keeps its stored state unless `full`.
     pub states: Vec<(ScopeKey, Vec<u8>)>,
+    /// `states` is every scope's: stored states of other scopes are deleted.
+    pub full: bool,
 }
 
 /// A stable hash of the detection parameters (hex SHA-256 of their JSON).
@@ -82,6 +88,9 @@ pub fn save(conn: &Connection, cp: &Checkpoint) -> rusqlite::Result<()> {
          ON CONFLICT(id) DO UPDATE SET last_rowid = ?1, now = ?2, params_hash = ?3",
         params![cp.last_rowid, cp.now, cp.params_hash],
     )?;
+    if cp.full {
+        conn.execute("DELETE FROM detect_state", [])?;
+    }
     let mut stmt = conn.prepare_cached(
         "INSERT INTO detect_state (scope, state, updated_at) VALUES (?1, ?2, ?3)
          ON CONFLICT(scope) DO UPDATE SET state = ?2, updated_at = ?3",
@@ -110,7 +119,82 @@ pub fn load(conn: &Connection) -> rusqlite::Result<Option<Checkpoint>> {
             states.push((scope, state));
         }
     }
-    Ok(Some(Checkpoint { last_rowid, now, params_hash, states }))
+    Ok(Some(Checkpoint { last_rowid, now, params_hash, states, full: true }))
+}
+
+/// The cursor to start reading the window `[from, ..]` at: just before the first row measured
+/// since `from` (rows arrive roughly in time order; one older than `from` after it is skipped
+/// by [`read_new`]), or after the last row when none is.
+pub fn cursor_before(conn: &Connection, from: i64) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "SELECT COALESCE((SELECT MIN(rowid) - 1 FROM observations WHERE at >= ?1),
+             (SELECT MAX(rowid) FROM observations), 0)",
+        [from],
+        |r| r.get(0),
+    )
+}
+
+/// What [`read_new`] read.
+#[derive(Debug, Clone, Default)]
+pub struct NewRows {
+    /// The observations of the rows read that were measured since `from`, in `rowid` order.
+    pub observations: Vec<vigil_detect::Observation>,
+    /// Rows read (and parsed).
+    pub rows: usize,
+    /// The new cursor: every row up to it has been read, by this call or before.
+    pub cursor: i64,
+    /// Rows read after the new cursor (after a row still pending).
+    pub read_after_cursor: Vec<i64>,
+}
+
+/// The observation rows after `cursor` received by `now`, except those in `done` (read before);
+/// rows received after `now` stay pending (the new cursor stops before the first of them).
+pub fn read_new(
+    conn: &Connection,
+    cursor: i64,
+    done: &std::collections::BTreeSet<i64>,
+    from: i64,
+    now: i64,
+) -> rusqlite::Result<NewRows> {
+    // One snapshot for both statements: a row stored in between is neither lost nor read twice.
+    let tx = conn.unchecked_transaction()?;
+    let pending: Option<i64> = tx.query_row(
+        "SELECT MIN(rowid) FROM observations WHERE rowid > ?1 AND received_at > ?2",
+        params![cursor, now],
+        |r| r.get(0),
+    )?;
+    let mut stmt = tx.prepare_cached(
+        "SELECT rowid, measurement_id, key_id, asn, cc, at, received_at, what, meta FROM observations
+         WHERE rowid > ?1 AND received_at <= ?2 ORDER BY rowid",
+    )?;
+    let mut rows = stmt.query(params![cursor, now])?;
+    let mut out = NewRows { cursor, ..NewRows::default() };
+    let mut last = cursor;
+    while let Some(r) = rows.next()? {
+        let rowid: i64 = r.get(0)?;
+        if done.contains(&rowid) {
+            continue;
+        }
+        last = rowid;
+        if pending.is_some_and(|p| rowid > p) {
+            out.read_after_cursor.push(rowid);
+        }
+        out.rows += 1;
+        let at: i64 = r.get(5)?;
+        if at < from {
+            continue;
+        }
+        let row = (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, at, r.get(6)?, r.get(7)?, r.get(8)?);
+        out.observations.extend(crate::events::observation_of(row));
+    }
+    out.cursor = match pending {
+        Some(p) => p - 1,
+        None => last.max(done.last().copied().unwrap_or(cursor)),
+    };
+    drop(rows);
+    drop(stmt);
+    tx.commit()?;
+    Ok(out)
 }
 
 /// Forget the checkpoint (parameters changed, or a rebuild): the next pass starts afresh.
@@ -155,6 +239,7 @@ mod tests {
             now: 1000,
             params_hash: hash.clone(),
             states: vec![(scope("IR", Some(1)), b"one".to_vec()), (scope("IR", None), b"all".to_vec())],
+            full: false,
         };
         let tx = conn.transaction().unwrap();
         save(&tx, &first).unwrap();
@@ -168,6 +253,7 @@ mod tests {
             now: 1600,
             params_hash: hash,
             states: vec![(scope("IR", Some(1)), b"two".to_vec()), (scope("TM", Some(2)), b"new".to_vec())],
+            full: false,
         };
         save(&conn, &second).unwrap();
         let got = load(&conn).unwrap().unwrap();
@@ -183,6 +269,39 @@ mod tests {
         );
         clear(&conn).unwrap();
         assert_eq!(load(&conn).unwrap(), None);
+    }
+
+    #[test]
+    fn new_rows_are_read_once_and_rows_received_later_stay_pending() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = crate::store::open_and_migrate(&dir.path().join("vigil.db")).unwrap();
+        let row = |id: &str, at: i64, received_at: i64| vigil_detect::Observation {
+            at,
+            received_at,
+            probe: "p".into(),
+            cc: "ZZ".into(),
+            asn: 1,
+            measurement_id: Some(id.into()),
+            what: vigil_detect::What::Heartbeat,
+            meta: Default::default(),
+        };
+        // Rowids 1..=4: the second is received after the first pass, the fourth is too old.
+        for o in [row("a", 90, 100), row("b", 450, 500), row("c", 190, 200), row("d", 10, 250)] {
+            crate::events::insert_observation(&conn, "vigil_heartbeat", &o).unwrap();
+        }
+        assert_eq!(cursor_before(&conn, 50).unwrap(), 0);
+        assert_eq!(cursor_before(&conn, 150).unwrap(), 1, "just before the first row measured since 150");
+        assert_eq!(cursor_before(&conn, 1000).unwrap(), 4, "none: after the last row");
+        let ids = |r: &NewRows| r.observations.iter().map(|o| o.measurement_id.clone().unwrap()).collect::<Vec<_>>();
+        let mut done = std::collections::BTreeSet::new();
+        let first = read_new(&conn, 0, &done, 50, 300).unwrap();
+        assert_eq!((ids(&first), first.rows, first.cursor), (vec!["a".to_string(), "c".to_string()], 3, 1));
+        assert_eq!(first.read_after_cursor, vec![3, 4]);
+        done.extend(first.read_after_cursor);
+        let second = read_new(&conn, first.cursor, &done, 50, 600).unwrap();
+        assert_eq!((ids(&second), second.rows, second.cursor), (vec!["b".to_string()], 1, 4));
+        let third = read_new(&conn, second.cursor, &Default::default(), 50, 600).unwrap();
+        assert_eq!((third.rows, third.cursor), (0, 4), "nothing new");
     }
 
     #[test]

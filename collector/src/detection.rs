@@ -1,9 +1,15 @@
 //! The detection task of the running server: a pass shortly after ingest (debounced) and on a
 //! timer (so silence is noticed), planned on a read connection and written by the writer.
+//!
+//! The detector lives between passes in `Shared::detector` ([`events::Incremental`]): a pass
+//! reads only the observations stored since the previous one. Its checkpoint (cursor and state)
+//! is saved with the pass's events every [`CHECKPOINT_EVERY`] and when the server stops; the
+//! first pass of a process restores it, or rebuilds from the window when there is none or the
+//! detection parameters changed.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crate::events::{self, DEFAULT_WINDOW, PassSummary};
+use crate::events::{self, DEFAULT_WINDOW, Incremental, PassSummary};
 use crate::server::AppState;
 use tokio_util::sync::CancellationToken;
 
@@ -29,25 +35,61 @@ pub enum PassError {
     Write(#[from] crate::writer::StoreFailure),
 }
 
-/// One pass at `now` (Unix s): detect, reconcile, write. The collector's own downtime comes
-/// from what `uptime` recorded, with this process's run (if it serves) as the current one:
-/// right after a start, and while nothing is received from anyone, silence is not a shutdown.
+/// How often (wall clock) a running collector saves its detector's checkpoint, besides at stop
+/// and at the first pass after a rebuild.
+pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(600);
+
+/// One pass at `now` (Unix s): feed the detector what arrived, detect, reconcile, write (with
+/// the checkpoint when one is due). The collector's own downtime comes from what `uptime`
+/// recorded, with this process's run (if it serves) as the current one: right after a start,
+/// and while nothing is received from anyone, silence is not a shutdown.
 pub async fn pass(state: &AppState, now: i64) -> Result<PassSummary, PassError> {
+    let mut slot = state.detector.lock().await;
+    let held = slot.take();
     let me = state.clone();
     let run = state.uptime.current();
-    let planned = tokio::task::spawn_blocking(move || {
-        me.reads.with(|c| events::plan(c, &me.config.detection, now, DEFAULT_WINDOW, run))
+    let (mut inc, summary, changes) = tokio::task::spawn_blocking(move || {
+        me.reads.with(|c| {
+            let mut inc = match held {
+                Some(inc) => inc,
+                None => Incremental::open(c, &me.config.detection, now, DEFAULT_WINDOW)?,
+            };
+            let (summary, changes) = events::plan(c, &mut inc, now, DEFAULT_WINDOW, run)?;
+            Ok((inc, summary, changes))
+        })
     })
     .await??;
-    let (summary, changes) = planned;
-    if summary.new + summary.revised > 0 {
-        state.writer.write_events(changes, now).await?;
+    let due = inc.saved_at.is_none_or(|t| t.elapsed() >= CHECKPOINT_EVERY);
+    let checkpoint = due.then(|| inc.checkpoint(now));
+    if summary.new + summary.revised > 0 || checkpoint.is_some() {
+        let saving = checkpoint.is_some();
+        let written = state.writer.write_pass(changes, now, checkpoint).await;
+        if saving && written.is_ok() {
+            inc.saved_at = Some(Instant::now());
+        }
+        // The detector keeps what it read either way: events not written are planned again.
+        *slot = Some(inc);
+        written?;
+    } else {
+        *slot = Some(inc);
     }
     Ok(summary)
 }
 
+/// Save the detector's checkpoint now (as of its last pass); false when there is no detector
+/// (no pass ran in this process). The server calls it when it stops.
+pub async fn save_checkpoint(state: &AppState) -> Result<bool, PassError> {
+    let mut slot = state.detector.lock().await;
+    let Some(inc) = slot.as_mut() else { return Ok(false) };
+    let Some(now) = inc.last_pass else { return Ok(false) };
+    let checkpoint = inc.checkpoint(now);
+    state.writer.write_pass(Vec::new(), now, Some(checkpoint)).await?;
+    inc.saved_at = Some(Instant::now());
+    Ok(true)
+}
+
 /// Run passes until `stop`: after ingest notifies `state.detect_wanted` (waiting a moment to
-/// gather more) and on a timer ([`cadence`]).
+/// gather more) and on a timer ([`cadence`]); at `stop`, save the checkpoint.
 pub async fn run(state: AppState, stop: CancellationToken) {
     if !state.config.live_detection {
         return;
@@ -57,11 +99,11 @@ pub async fn run(state: AppState, stop: CancellationToken) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = stop.cancelled() => return,
+            _ = stop.cancelled() => break,
             _ = tick.tick() => {}
             _ = state.detect_wanted.notified() => {
                 tokio::select! {
-                    _ = stop.cancelled() => return,
+                    _ = stop.cancelled() => break,
                     _ = tokio::time::sleep(debounce) => {}
                 }
             }
@@ -70,6 +112,9 @@ pub async fn run(state: AppState, stop: CancellationToken) {
         if let Err(e) = pass(&state, now).await {
             eprintln!("vigil-collector: {e}");
         }
+    }
+    if let Err(e) = save_checkpoint(&state).await {
+        eprintln!("vigil-collector: saving the detection checkpoint: {e}");
     }
 }
 

@@ -1,7 +1,10 @@
 //! Detection on stored data: the observation of each measurement (written at ingest, in the
-//! same transaction), and a detection pass that runs `vigil_detect::detect` over a recent
-//! window, reconciles with the stored events and writes new events and revisions. A published
-//! event is never rewritten silently: every change is an `event_revisions` row with its reason.
+//! same transaction), and a detection pass that feeds the observations stored since the last
+//! pass to the collector's [`Detector`] (which holds the recent window: [`Incremental`]),
+//! reconciles its events with the stored ones by the publication rules
+//! ([`vigil_detect::publish`]) and writes new events and revisions. A published event is never
+//! rewritten silently: every change is an `event_revisions` row with its reason. [`plan_full`]
+//! is the same pass over the whole window read from the store (offline use, benchmarks).
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::Serialize;
@@ -9,7 +12,10 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use vigil_detect::obs::{StoredMeasurement, observe};
-use vigil_detect::{Change, DetectedEvent, Observation, Params, PublishedEvent, What, reconcile};
+use vigil_detect::publish::{self, Stored};
+use vigil_detect::{Change, DetectedEvent, Detector, Observation, Params, PublishedEvent, What};
+
+use crate::detect_store::{self, Checkpoint};
 
 /// Schema migration 2: observations, events, revisions and evidence.
 pub const MIGRATION: &str = "CREATE TABLE observations (
@@ -66,10 +72,10 @@ pub const MIGRATION: &str = "CREATE TABLE observations (
     );";
 
 /// How far back a detection pass looks (seconds).
-pub const DEFAULT_WINDOW: i64 = 14 * 86_400;
+pub const DEFAULT_WINDOW: i64 = publish::WINDOW;
 /// Events that start this close to the window's far edge (or before it) are left as published:
 /// the pass no longer sees their beginning, so it could only truncate or retract them.
-pub const EDGE_MARGIN: i64 = 86_400;
+pub const EDGE_MARGIN: i64 = publish::EDGE_MARGIN;
 
 /// Parse an RFC 3339 time (the writer's `received_at`) into Unix seconds.
 pub fn rfc3339_to_unix(s: &str) -> Option<i64> {
@@ -147,19 +153,26 @@ pub fn load_observations(conn: &Connection, from: i64) -> rusqlite::Result<Vec<O
          ORDER BY at",
     )?;
     let rows = stmt.query_map(params![from], |r| {
-        let what: String = r.get(6)?;
-        let meta: Option<String> = r.get(7)?;
-        Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, what, meta))
+        Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?))
     })?;
     let mut out = Vec::new();
     for row in rows {
-        let (id, probe, asn, cc, at, received_at, what, meta) = row?;
-        // A row this version cannot read (written by a newer one) is left out, not fatal.
-        let Ok(what) = serde_json::from_str::<What>(&what) else { continue };
-        let meta = meta.and_then(|m| serde_json::from_str(&m).ok()).unwrap_or_default();
-        out.push(Observation { at, received_at, probe, cc, asn, measurement_id: Some(id), what, meta });
+        out.extend(observation_of(row?));
     }
     Ok(out)
+}
+
+/// An observation row's columns: measurement id, probe, ASN, country, at, received at, `what`
+/// and meta (JSON).
+pub(crate) type ObservationRow = (String, String, u32, String, i64, i64, String, Option<String>);
+
+/// The observation of a stored row; None for a row this version cannot read (written by a
+/// newer one), which is left out, not fatal.
+pub(crate) fn observation_of(row: ObservationRow) -> Option<Observation> {
+    let (id, probe, asn, cc, at, received_at, what, meta) = row;
+    let what = serde_json::from_str::<What>(&what).ok()?;
+    let meta = meta.and_then(|m| serde_json::from_str(&m).ok()).unwrap_or_default();
+    Some(Observation { at, received_at, probe, cc, asn, measurement_id: Some(id), what, meta })
 }
 
 /// The stored events a detection pass may revise: those whose period reaches into `[from, now]`
@@ -193,16 +206,123 @@ fn load_events(conn: &Connection, from: i64, with_final: bool) -> rusqlite::Resu
 /// What a detection pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct PassSummary {
+    /// Observation rows the pass read from the store (and parsed): the new rows only for an
+    /// incremental pass ([`plan`]), the whole window for [`plan_full`].
     pub observations: usize,
     pub new: usize,
     pub revised: usize,
     pub unchanged: usize,
 }
 
-/// Detect over `[now - window, now]` and reconcile with the stored events: the changes to write.
-/// The collector's recorded downtime (`uptime`) keeps its own silence from reading as the
-/// fleet's; `run` is the serving run (a quiet stretch going on counts), None offline.
+impl PassSummary {
+    fn count(observations: usize, changes: &[Change]) -> Self {
+        let mut summary = PassSummary { observations, ..PassSummary::default() };
+        for change in changes {
+            match change {
+                Change::New(_) => summary.new += 1,
+                Change::Revised { .. } => summary.revised += 1,
+                Change::Unchanged { .. } => summary.unchanged += 1,
+            }
+        }
+        summary
+    }
+}
+
+/// The detector a collector keeps between passes, and where it stopped reading the store.
+#[derive(Debug, Clone)]
+pub struct Incremental {
+    pub detector: Detector,
+    /// Every observation row up to this `rowid` has been read (rows arrive in `rowid` order).
+    pub cursor: i64,
+    /// Rows after the cursor already read (rows after a pending one: one received after the
+    /// pass's time, read by a later pass).
+    pub read_after: std::collections::BTreeSet<i64>,
+    /// The hash of the parameters the detector runs with ([`detect_store::params_hash`]).
+    pub params_hash: String,
+    /// Whether it was restored from a checkpoint (else rebuilt from the window).
+    pub restored: bool,
+    /// The time of its last pass.
+    pub last_pass: Option<i64>,
+    /// When (wall clock) its checkpoint was last saved or restored; None: not since a rebuild.
+    pub saved_at: Option<std::time::Instant>,
+}
+
+impl Incremental {
+    /// The detector of the stored checkpoint when there is one made with `params`, else an empty
+    /// one positioned to read the window `[now - window, now]` at its first pass.
+    pub fn open(conn: &Connection, params: &Params, now: i64, window: i64) -> rusqlite::Result<Self> {
+        let params_hash = detect_store::params_hash(params);
+        if let Some(cp) = detect_store::load(conn)?
+            && cp.params_hash == params_hash
+            && let Ok(detector) = Detector::restore(params.clone(), &cp.states)
+        {
+            return Ok(Incremental {
+                detector,
+                cursor: cp.last_rowid,
+                read_after: Default::default(),
+                params_hash,
+                restored: true,
+                last_pass: Some(cp.now),
+                saved_at: Some(std::time::Instant::now()),
+            });
+        }
+        Ok(Incremental {
+            detector: Detector::new(params.clone()),
+            cursor: detect_store::cursor_before(conn, now - window)?,
+            read_after: Default::default(),
+            params_hash,
+            restored: false,
+            last_pass: None,
+            saved_at: None,
+        })
+    }
+
+    /// Its checkpoint as of `now` (every scope's state).
+    pub fn checkpoint(&self, now: i64) -> Checkpoint {
+        Checkpoint {
+            last_rowid: self.cursor,
+            now,
+            params_hash: self.params_hash.clone(),
+            states: self.detector.checkpoint(),
+            full: true,
+        }
+    }
+}
+
+/// One incremental pass at `now`: feed `inc` the observation rows stored since its cursor and
+/// received by `now` (rows received later stay in the store for a later pass), drop what fell
+/// out of `[now - window, now]`, detect, and reconcile with the stored events: the changes to
+/// write. The collector's recorded downtime (`uptime`) keeps its own silence from reading as
+/// the fleet's; `run` is the serving run (a quiet stretch going on counts), None offline.
 pub fn plan(
+    conn: &Connection,
+    inc: &mut Incremental,
+    now: i64,
+    window: i64,
+    run: Option<crate::uptime::Run>,
+) -> rusqlite::Result<(PassSummary, Vec<Change>)> {
+    let from = now - window;
+    let fresh = detect_store::read_new(conn, inc.cursor, &inc.read_after, from, now)?;
+    for o in &fresh.observations {
+        inc.detector.observe(o);
+    }
+    inc.cursor = fresh.cursor;
+    inc.read_after.extend(fresh.read_after_cursor);
+    inc.read_after = inc.read_after.split_off(&(inc.cursor + 1));
+    inc.detector.forget_before(from);
+    let params = inc.detector.params().clone();
+    let downtime = crate::uptime::downtime(conn, from, run.map(|r| (r, now, params.collector_quiet())))?;
+    inc.detector.advance(now, &downtime);
+    inc.last_pass = Some(now);
+    let detected = inc.detector.events(now);
+    let published = load_published(conn, from)?;
+    let changes = publish::changes(&published, &detected, inc.detector.set_aside(), now, window);
+    Ok((PassSummary::count(fresh.rows, &changes), changes))
+}
+
+/// A pass over `[now - window, now]` read whole from the store (the pass before issue 16's
+/// incremental one, kept for offline use and as the benchmarks' reference): the changes to write.
+pub fn plan_full(
     conn: &Connection,
     params: &Params,
     now: i64,
@@ -210,71 +330,44 @@ pub fn plan(
     run: Option<crate::uptime::Run>,
 ) -> rusqlite::Result<(PassSummary, Vec<Change>)> {
     let from = now - window;
-    let edge = from + EDGE_MARGIN.min(window / 2);
     let obs = load_observations(conn, from)?;
-    let mut published = load_published(conn, from)?;
-    published.retain(|p| p.event.start >= edge);
+    let published = load_published(conn, from)?;
     let downtime = crate::uptime::downtime(conn, from, run.map(|r| (r, now, params.collector_quiet())))?;
-    let mut detected = vigil_detect::detect_with(&obs, params, now, &downtime);
-    detected.retain(|e| e.start >= edge);
-    let changes = reconcile(&published, &detected, now);
-    let mut summary = PassSummary { observations: obs.len(), ..PassSummary::default() };
-    for change in &changes {
-        match change {
-            Change::New(_) => summary.new += 1,
-            Change::Revised { .. } => summary.revised += 1,
-            Change::Unchanged { .. } => summary.unchanged += 1,
-        }
+    let mut detector = Detector::new(params.clone());
+    for o in &obs {
+        detector.observe(o);
     }
-    Ok((summary, changes))
+    detector.advance(now, &downtime);
+    let detected = detector.events(now);
+    let changes = publish::changes(&published, &detected, detector.set_aside(), now, window);
+    Ok((PassSummary::count(obs.len(), &changes), changes))
 }
 
-/// Write the new events and revisions of a pass (in the caller's transaction).
+/// Write the new events and revisions of a pass (in the caller's transaction), by the
+/// publication rules ([`publish::writes`]: a retraction is final, a new event on a retracted id
+/// gets the next free `<id>-N`).
 pub fn write_changes(tx: &Transaction<'_>, changes: &[Change], now: i64) -> rusqlite::Result<()> {
-    for change in changes {
-        match change {
-            Change::New(e) => {
-                // An id taken by a retracted (final) event: the new event gets the next free
-                // `<id>-N` (a new outage is always a new event, never a revision of a retraction).
-                let final_ids = final_ids_like(tx, &e.id)?;
-                let (id, renamed) = vigil_detect::revise::fresh_id(&e.id, |id| final_ids.contains(id));
-                let mut e = e.clone();
-                e.id = id;
-                // An id already published and not final (an event re-detected after a split)
-                // gets a new revision, never a second revision 1 (which would fail the whole
-                // transaction).
-                let last: Option<u32> =
-                    tx.query_row("SELECT MAX(revision) FROM event_revisions WHERE id = ?1", [&e.id], |r| r.get(0))?;
-                let first = if renamed { vigil_detect::revise::REASON_AFTER_RETRACTION } else { "first publication" };
-                match last {
-                    None => write_revision(tx, &e, 1, now, first, &Value::Array(Vec::new()))?,
-                    Some(r) => write_revision(tx, &e, r + 1, now, "detected again", &Value::Array(Vec::new()))?,
-                }
-            }
-            Change::Revised { revision, event, changes, reason, .. } => {
-                let changes = serde_json::to_value(changes).unwrap_or(Value::Null);
-                write_revision(tx, event, *revision, now, reason, &changes)?;
-            }
-            Change::Unchanged { .. } => {}
-        }
+    let writes = publish::writes(changes, |id| stored_id(tx, id))?;
+    for w in writes {
+        let changes = serde_json::to_value(&w.changes).unwrap_or(Value::Null);
+        write_revision(tx, &w.event, w.revision, now, &w.reason, &changes)?;
     }
     Ok(())
 }
 
-/// The final events' ids among `id` and `id-N` (retracted before `final` existed included).
-fn final_ids_like(conn: &Connection, id: &str) -> rusqlite::Result<std::collections::HashSet<String>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id FROM events WHERE (final != 0 OR status = 'retracted') AND (id = ?1 OR substr(id, 1, ?2) = ?3)",
-    )?;
-    let prefix = format!("{id}-");
-    let rows = stmt.query_map(params![id, prefix.len() as i64, prefix], |r| r.get::<_, String>(0))?;
-    rows.collect()
+/// How `id` is stored: its revision, and whether it is final (retracted before `final` existed
+/// included).
+fn stored_id(conn: &Connection, id: &str) -> rusqlite::Result<Option<Stored>> {
+    conn.prepare_cached("SELECT revision, final != 0 OR status = 'retracted' FROM events WHERE id = ?1")?
+        .query_row([id], |r| Ok(Stored { revision: r.get(0)?, is_final: r.get(1)? }))
+        .optional()
 }
 
-/// One detection pass over `[now - window, now]`, written in one transaction (offline use:
-/// the server plans on a read connection and writes through the writer thread).
+/// One full-window detection pass over `[now - window, now]` ([`plan_full`]), written in one
+/// transaction (offline use: the server plans on a read connection and writes through the writer
+/// thread).
 pub fn run_detection(conn: &mut Connection, params: &Params, now: i64, window: i64) -> rusqlite::Result<PassSummary> {
-    let (summary, changes) = plan(conn, params, now, window, None)?;
+    let (summary, changes) = plan_full(conn, params, now, window, None)?;
     let tx = conn.transaction()?;
     write_changes(&tx, &changes, now)?;
     tx.commit()?;

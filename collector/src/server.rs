@@ -55,9 +55,9 @@ pub struct Shared {
     pub uptime: crate::uptime::Uptime,
     /// The last clustering of the blockpage candidates (redone when they change).
     pub blockpages: crate::api_blockpages::Cache,
-    /// The incremental detector between passes (None until the detection task builds or
-    /// restores one; issue 16: not used yet, each pass still runs over its window).
-    pub detector: tokio::sync::Mutex<Option<vigil_detect::Detector>>,
+    /// The detector between detection passes and where it stopped reading (None until the
+    /// first pass restores or builds one: `detection::pass`).
+    pub detector: tokio::sync::Mutex<Option<crate::events::Incremental>>,
 }
 
 pub type AppState = Arc<Shared>;

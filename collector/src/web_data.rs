@@ -238,8 +238,13 @@ pub fn event_page(
     let updated_at = revisions.last().map_or(0, |r| r.changed_at);
     let revision = revisions.last().map_or(1, |r| r.revision);
     let record = api_events::record(&e, revision, updated_at);
-    let evidence: i64 =
-        conn.query_row("SELECT COUNT(*) FROM event_evidence WHERE event_id = ?1", [id], |r| r.get(0))?;
+    // The signed measurements only (OONI's are linked apart, `api_events::ooni_links`).
+    let evidence: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM event_evidence e JOIN measurements m ON m.id = e.measurement_id WHERE e.event_id = ?1",
+        [id],
+        |r| r.get(0),
+    )?;
+    let (ooni, ooni_total) = api_events::ooni_links(conn, &e)?;
     let (from, to) = crate::api_charts::event_period(&e, now);
     let mut args = HashMap::new();
     args.insert("country".to_string(), e.scope.cc.clone());
@@ -276,5 +281,19 @@ pub fn event_page(
         timeline: t,
         base_url,
         disclosures: crate::web_disclosures::for_event(conn, id, &e.scope.cc, now)?,
+        sources: record
+            .sources
+            .iter()
+            .map(|s| model::SourceLine { source: label(&s.source), probes: s.probes, measurements: s.measurements })
+            .collect(),
+        ooni: ooni
+            .into_iter()
+            .map(|o| model::OoniLink {
+                at: events::rfc3339_to_unix(&o.measured_at).unwrap_or_default(),
+                report_id: o.report_id,
+                url: o.url,
+            })
+            .collect(),
+        ooni_total,
     }))
 }

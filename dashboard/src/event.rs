@@ -38,8 +38,46 @@ fn facts(ctx: &Ctx, p: &EventPage) -> Markup {
                         (e.cannot_tell.iter().map(|c| words::code(l, "cause_", c)).collect::<Vec<_>>().join(", ")) } }
             }
             dt { (l.t("basis")) } dd { (l.f("basis_text", &[("probes", &l.n("probes_n", e.probes)), ("measurements", &l.n("measurements_n", e.measurements))])) }
+            @if !p.sources.is_empty() {
+                dt { (l.t("sources")) } dd { (sources(ctx, p)) }
+            }
             dt { (l.t("revision")) } dd { (e.revision) " · " (l.t("updated")) " " (time(e.updated_at)) }
             dt { (l.t("event_id")) } dd { code { (e.id) } }
+        }
+    }
+}
+
+/// "Vigil: 4 probes, 120 measurements; OONI: 3 reports, 24 measurements".
+fn sources(ctx: &Ctx, p: &EventPage) -> String {
+    let l = ctx.lang;
+    p.sources
+        .iter()
+        .map(|s| {
+            let (name, who) = match s.source.as_str() {
+                "ooni" => ("OONI", l.n("reports_n", s.probes)),
+                _ => ("Vigil", l.n("probes_n", s.probes)),
+            };
+            format!("{name}: {who}, {}", l.n("measurements_n", s.measurements))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The OONI measurements behind the event: links to OONI Explorer, apart from the signed ones.
+fn ooni(ctx: &Ctx, p: &EventPage) -> Markup {
+    let l = ctx.lang;
+    html! {
+        @if p.ooni_total > 0 {
+            h3 id="ooni-h" { (l.t("ooni_heading")) }
+            p { (l.f("ooni_text", &[("measurements", &l.n("measurements_n", p.ooni_total))])) }
+            ul class="ooni" {
+                @for o in &p.ooni {
+                    li { a href=(o.url) rel="external noopener" { (time(o.at)) } " " small dir="ltr" { code { (o.report_id) } } }
+                }
+            }
+            @if p.ooni_total > p.ooni.len() {
+                p { (l.f("ooni_more", &[("n", &(p.ooni_total - p.ooni.len()).to_string())])) }
+            }
         }
     }
 }
@@ -93,6 +131,7 @@ fn evidence(ctx: &Ctx, p: &EventPage) -> Markup {
                 summary { (l.t("verify_python")) }
                 pre dir="ltr" { code { (python) } }
             }
+            (ooni(ctx, p))
         }
     }
 }

@@ -271,6 +271,30 @@ pub struct EventPage {
     pub base_url: String,
     /// The imported disclosures matched to this event (the disclosure cross-check).
     pub disclosures: Vec<DisclosureRow>,
+    /// Which sources support it.
+    pub sources: Vec<SourceLine>,
+    /// The OONI measurements behind it (a bounded list) and how many there are in all.
+    pub ooni: Vec<OoniLink>,
+    pub ooni_total: usize,
+}
+
+/// One source's support for an event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceLine {
+    /// `vigil` or `ooni`.
+    pub source: String,
+    /// Distinct probes (Vigil) or reports (OONI).
+    pub probes: usize,
+    pub measurements: usize,
+}
+
+/// A measurement from OONI's open data behind an event: a link to OONI Explorer (not signed).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OoniLink {
+    pub report_id: String,
+    /// Unix seconds.
+    pub at: i64,
+    pub url: String,
 }
 
 /// A time a disclosure gives: an instant, or (`day`) a whole UTC date without a time of day.

@@ -76,6 +76,9 @@ fn pages(ctx: &Ctx) -> Vec<String> {
         timeline: tl(),
         base_url: format!("http://x/{EVIL}"),
         disclosures: vec![drow("matched")],
+        sources: vec![SourceLine { source: EVIL.into(), probes: 1, measurements: 1 }],
+        ooni: vec![OoniLink { report_id: EVIL.into(), at: 1, url: format!("/m/{EVIL}") }],
+        ooni_total: 2,
     };
     let d = Disclosures {
         as_of: now,
@@ -316,6 +319,9 @@ fn an_event_resting_on_silence_says_what_it_cannot_tell_apart_and_unknown_is_exp
         timeline: tl(),
         base_url: "http://x".into(),
         disclosures: Vec::new(),
+        sources: Vec::new(),
+        ooni: Vec::new(),
+        ooni_total: 0,
     };
     let ctx = Ctx::new(None, None, "/event/x", "");
     let html = event::render(&ctx, &page(e.clone()));

@@ -11,6 +11,8 @@
 //!   scope); [`detect()`] is one fed at once.
 //! - [`revise`]: compares a new detection with what was published and says what changed and
 //!   why; a published event is never silently rewritten, every change is a new revision.
+//! - [`publish`]: the publication rules of a pass (what is left as published, the ids and
+//!   revisions written), shared by the collector and the simulator's loop.
 //! - [`sim`]: a seeded fleet simulator (ground truth in, observations and measurement JSON out)
 //!   and a scorer (precision, recall, start/end errors) for tests, benchmarks and the demo.
 //!
@@ -21,6 +23,7 @@ pub mod downtime;
 pub mod event;
 pub mod obs;
 pub mod params;
+pub mod publish;
 pub mod revise;
 pub mod sim;
 mod stats;

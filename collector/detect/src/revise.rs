@@ -11,6 +11,11 @@
 //! material revision carries it. `published` must be the published events whose period overlaps
 //! the detection window: those no longer detected are retracted.
 //!
+//! A published shutdown no longer detected is retracted with the reason detection gives when
+//! it set the cluster aside as explained ([`SetAside`]: a power cut, only the collector
+//! unreachable), else "the probes came back without evidence"; other events "no longer
+//! supported".
+//!
 //! Published evidence is kept: a revision's evidence is the published evidence and the detected
 //! evidence together (one entry per measurement), so its probes and measurements never fall when
 //! the detection window or a shed spool no longer holds part of it. A confirmed event's start
@@ -63,13 +68,14 @@ pub fn reconcile(published: &[PublishedEvent], detected: &[DetectedEvent], now: 
     reconcile_with(published, detected, &[], now)
 }
 
-/// [`reconcile`], told which shutdown clusters detection set aside as explained: a published
-/// event one of them covers is retracted with its reason. (Issue 16: the reasons are not used
-/// yet.)
+/// [`reconcile`], told which shutdown clusters detection set aside as explained (a power cut,
+/// only the collector unreachable): a published shutdown no longer detected that one of them
+/// covers (same scope, periods overlapping within 30 min, the most overlapping one) is retracted
+/// with its reason; others keep the generic reasons.
 pub fn reconcile_with(
     published: &[PublishedEvent],
     detected: &[DetectedEvent],
-    _set_aside: &[SetAside],
+    set_aside: &[SetAside],
     now: i64,
 ) -> Vec<Change> {
     let mut used = vec![false; published.len()];
@@ -94,9 +100,10 @@ pub fn reconcile_with(
         let mut event = p.event.clone();
         event.status = Status::Retracted;
         let reason = match p.event.kind {
-            EventType::Shutdown => {
-                "retracted: the probes came back without evidence of a network outage (powered off, not cut off)"
-            }
+            EventType::Shutdown => covering(set_aside, &p.event, now).map_or(
+                "retracted: the probes came back without evidence of a network outage (powered off, not cut off)",
+                |s| s.reason.as_str(),
+            ),
             _ => "retracted: the measurements no longer support it",
         };
         out.push(Change::Revised {
@@ -108,6 +115,20 @@ pub fn reconcile_with(
         });
     }
     out
+}
+
+/// The set-aside cluster of `e`'s scope whose silence overlaps `e` most (± 30 min, an open end
+/// counting as `now`), if any.
+fn covering<'a>(set_aside: &'a [SetAside], e: &DetectedEvent, now: i64) -> Option<&'a SetAside> {
+    let (a0, a1) = (e.start - SLACK, e.end.unwrap_or(now).max(e.start) + SLACK);
+    set_aside
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.scope == e.scope)
+        .map(|(k, s)| (a1.min(s.end.max(s.start) + SLACK) - a0.max(s.start - SLACK), k, s))
+        .filter(|&(overlap, ..)| overlap > 0)
+        .max_by_key(|&(overlap, k, _)| (overlap, std::cmp::Reverse(k)))
+        .map(|(.., s)| s)
 }
 
 fn find_match(published: &[PublishedEvent], used: &[bool], d: &DetectedEvent, now: i64) -> Option<usize> {
@@ -137,16 +158,16 @@ fn find_match(published: &[PublishedEvent], used: &[bool], d: &DetectedEvent, no
 
 /// The id a new event is published under: `id`, or when `id` belongs to a retracted (final)
 /// event, the first of `id-2`, `id-3`, ... that does not (`retracted(id)` says whether an id is
-/// taken by a retracted event). The flag says whether the id was changed.
-pub fn fresh_id(id: &str, retracted: impl Fn(&str) -> bool) -> (String, bool) {
-    if !retracted(id) {
-        return (id.to_string(), false);
+/// taken by a retracted event; its error is returned). The flag says whether the id was changed.
+pub fn fresh_id<E>(id: &str, mut retracted: impl FnMut(&str) -> Result<bool, E>) -> Result<(String, bool), E> {
+    if !retracted(id)? {
+        return Ok((id.to_string(), false));
     }
     let mut n = 2u32;
     loop {
         let candidate = format!("{id}-{n}");
-        if !retracted(&candidate) {
-            return (candidate, true);
+        if !retracted(&candidate)? {
+            return Ok((candidate, true));
         }
         n += 1;
     }

@@ -190,6 +190,27 @@ impl Detector {
     }
 }
 
+impl Detector {
+    /// Drop what was measured before `t` (it fell out of the caller's window): the detector then
+    /// holds what a batch over `[t, ..]` would. Its measurement ids are forgotten too, so memory
+    /// stays bounded by the window (the caller does not feed rows older than its window).
+    pub fn forget_before(&mut self, t: i64) {
+        if self.obs.iter().all(|o| o.at >= t) {
+            return;
+        }
+        let keep: Vec<bool> = self.obs.iter().map(|o| o.at >= t).collect();
+        for (o, _) in self.obs.iter().zip(&keep).filter(|(_, k)| !**k) {
+            if let Some(id) = &o.measurement_id {
+                self.seen.remove(id);
+            }
+        }
+        let mut k = keep.iter();
+        self.obs.retain(|_| *k.next().unwrap_or(&true));
+        let mut k = keep.iter();
+        self.seqs.retain(|_| *k.next().unwrap_or(&true));
+    }
+}
+
 /// Events grouped by scope.
 fn by_scope(events: &[DetectedEvent]) -> HashMap<&Scope, Vec<&DetectedEvent>> {
     let mut m: HashMap<&Scope, Vec<&DetectedEvent>> = HashMap::new();

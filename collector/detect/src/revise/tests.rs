@@ -120,9 +120,11 @@ fn a_retracted_event_is_never_revised_by_a_later_outage_of_its_scope() {
 
 #[test]
 fn a_new_event_whose_id_was_retracted_gets_the_next_free_suffix() {
-    assert_eq!(fresh_id("s1", |_| false), ("s1".to_string(), false));
-    assert_eq!(fresh_id("s1", |id| id == "s1"), ("s1-2".to_string(), true));
-    assert_eq!(fresh_id("s1", |id| ["s1", "s1-2", "s1-3"].contains(&id)), ("s1-4".to_string(), true));
+    let fresh = |retracted: &[&str]| fresh_id("s1", |id| Ok::<_, ()>(retracted.contains(&id))).unwrap();
+    assert_eq!(fresh(&[]), ("s1".to_string(), false));
+    assert_eq!(fresh(&["s1"]), ("s1-2".to_string(), true));
+    assert_eq!(fresh(&["s1", "s1-2", "s1-3"]), ("s1-4".to_string(), true));
+    assert_eq!(fresh_id("s1", |_| Err::<bool, _>("db")), Err("db"));
 }
 
 fn with_ids(mut e: DetectedEvent, ids: &[&str]) -> DetectedEvent {
@@ -222,4 +224,64 @@ fn an_event_lapsing_into_unknown_says_what_cannot_be_told_apart() {
         matches!(&changes[..], [Change::Revised { event, .. }] if event.status == Status::Confirmed),
         "{changes:?}"
     );
+}
+
+fn set_aside(scope_asn: Option<u32>, start: i64, end: i64, reason: &str) -> SetAside {
+    SetAside {
+        scope: Scope { cc: "AA".into(), asn: scope_asn },
+        start,
+        end,
+        cause: crate::event::Cause::PowerCut,
+        probes: 3,
+        reason: reason.into(),
+    }
+}
+
+fn retraction_reason(changes: &[Change]) -> Vec<(&str, &str)> {
+    changes
+        .iter()
+        .map(|c| match c {
+            Change::Revised { id, event, reason, .. } if event.status == Status::Retracted => {
+                (id.as_str(), reason.as_str())
+            }
+            other => panic!("{other:?}"),
+        })
+        .collect()
+}
+
+#[test]
+fn a_shutdown_detection_set_aside_is_retracted_with_the_reason_detection_gave() {
+    // Issue 16 (D5): published from silence, then explained on the probes' return (they
+    // rebooted: a power cut). The retraction says so, not the generic "came back without evidence".
+    let open = shutdown("s1", T, None, Status::Provisional, &FOUR, T);
+    let pubd = [published(open.clone(), 1, T + 600)];
+    let power = "retracted: 4 probes rebooted on their return (their uptime restarted): a power cut";
+    let other_scope = set_aside(Some(64501), T, T + 3600, "retracted: elsewhere");
+    let elsewhere_in_time = set_aside(Some(64500), T + 86_400, T + 90_000, "retracted: another day");
+    let covering = set_aside(Some(64500), T + 60, T + 3000, power);
+    let changes = reconcile_with(&pubd, &[], &[other_scope.clone(), elsewhere_in_time.clone(), covering], T + 3600);
+    assert_eq!(retraction_reason(&changes), [("s1", power)]);
+    // No set-aside of its scope and time: the generic reason.
+    let changes = reconcile_with(&pubd, &[], &[other_scope, elsewhere_in_time], T + 3600);
+    let [(_, reason)] = retraction_reason(&changes)[..] else { panic!() };
+    assert!(reason.contains("came back without evidence"), "{reason}");
+    // Of two covering it, the one overlapping most; a country's set-aside does not cover an ASN's.
+    let closed = shutdown("s2", T, Some(T + 7200), Status::Provisional, &FOUR, T);
+    let pubd = [published(closed, 1, T + 600)];
+    let small = set_aside(Some(64500), T + 6000, T + 7000, "retracted: small");
+    let big = set_aside(Some(64500), T, T + 7000, "retracted: big");
+    let country = set_aside(None, T, T + 7200, "retracted: country");
+    let changes = reconcile_with(&pubd, &[], &[small, country, big], T + 9000);
+    assert_eq!(retraction_reason(&changes), [("s2", "retracted: big")]);
+    // A blocking event is never retracted with a shutdown's reason.
+    let mut block = open;
+    block.kind = EventType::Blocking { platform: "whatsapp".into(), family: None, mechanism: None };
+    let changes = reconcile_with(&[published(block, 1, T)], &[], &[set_aside(Some(64500), T, T + 600, "x")], T + 900);
+    let [(_, reason)] = retraction_reason(&changes)[..] else { panic!() };
+    assert!(reason.contains("no longer support"), "{reason}");
+    // A still-detected event is not retracted whatever is set aside.
+    let e = shutdown("s3", T, None, Status::Provisional, &FOUR, T);
+    let changes =
+        reconcile_with(&[published(e.clone(), 1, T)], &[e], &[set_aside(Some(64500), T, T + 600, "x")], T + 900);
+    assert_eq!(changes, [Change::Unchanged { id: "s3".into() }]);
 }

@@ -1,22 +1,19 @@
 //! The collector's publication loop, in memory: detection every `step` seconds on what had
-//! arrived by then (the observations of the last [`WINDOW`]), reconciled with what was
-//! published, written by the collector's rules (collector/src/events.rs `plan` and
-//! `write_changes`, as on main: events starting within [`EDGE_MARGIN`] of the window's far
-//! edge are left as published; a `New` whose id is taken becomes the next revision of that
-//! id, "detected again"). The result is every revision ever published, for `score::live`.
+//! arrived by then (the observations of the last [`WINDOW`]), published by the collector's own
+//! rules ([`crate::publish`]: what is left as published, retraction final, fresh ids). The
+//! result is every revision ever published, for `score::live`.
 
 use serde::Serialize;
 
 use super::{Fleet, FleetSpec, TruthEvent, simulate};
 use crate::event::DetectedEvent;
 use crate::obs::Observation;
-use crate::revise::{Change, PublishedEvent, reconcile};
-use crate::{Downtime, Params, detect_with};
+use crate::publish::{self, Stored};
+use crate::revise::PublishedEvent;
+use crate::{Detector, Downtime, Params};
 
-/// The collector's detection window (collector/src/events.rs `DEFAULT_WINDOW`).
-pub const WINDOW: i64 = 14 * 86_400;
-/// collector/src/events.rs `EDGE_MARGIN`.
-pub const EDGE_MARGIN: i64 = 86_400;
+/// The collector's detection window.
+pub const WINDOW: i64 = publish::WINDOW;
 
 /// One published revision.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -75,42 +72,34 @@ pub fn publish_observations(obs: &[Observation], params: &Params, from: i64, to:
     let mut last = from;
     while now <= to {
         let window_from = now - WINDOW;
-        let edge = window_from + EDGE_MARGIN.min(WINDOW / 2);
         let arrived = obs.partition_point(|o| o.received_at <= now);
-        let seen: Vec<Observation> = obs[..arrived].iter().filter(|o| o.at >= window_from).cloned().collect();
-        // load_published: events whose period reaches into the window, whatever their status.
+        let mut detector = Detector::new(params.clone());
+        for o in obs[..arrived].iter().filter(|o| o.at >= window_from) {
+            detector.push(o.clone());
+        }
+        detector.advance(now, &Downtime::default());
+        let detected = detector.events(now);
+        // The collector's `load_published`: events not final whose period reaches into the window.
         let published: Vec<PublishedEvent> = histories
             .iter()
             .map(History::last)
+            .filter(|r| r.event.status != crate::Status::Retracted)
             .filter(|r| r.event.end.is_none_or(|e| e >= window_from))
-            .filter(|r| r.event.start >= edge)
             .map(|r| PublishedEvent { event: r.event.clone(), revision: r.revision, published_at: r.at })
             .collect();
-        let mut detected = detect_with(&seen, params, now, &Downtime::default());
-        detected.retain(|e| e.start >= edge);
-        for change in reconcile(&published, &detected, now) {
-            match change {
-                Change::New(e) => match histories.iter_mut().find(|h| h.id == e.id) {
-                    Some(h) => {
-                        let revision = h.last().revision + 1;
-                        h.revisions.push(Revision { revision, at: now, reason: "detected again".into(), event: e });
-                    }
-                    None => histories.push(History {
-                        id: e.id.clone(),
-                        revisions: vec![Revision {
-                            revision: 1,
-                            at: now,
-                            reason: "first publication".into(),
-                            event: e,
-                        }],
-                    }),
-                },
-                Change::Revised { id, revision, event, reason, .. } => {
-                    if let Some(h) = histories.iter_mut().find(|h| h.id == id) {
-                        h.revisions.push(Revision { revision, at: now, reason, event });
-                    }
-                }
-                Change::Unchanged { .. } => {}
+        let changes = publish::changes(&published, &detected, detector.set_aside(), now, WINDOW);
+        let stored = |id: &str| {
+            Ok::<_, std::convert::Infallible>(histories.iter().find(|h| h.id == id).map(|h| Stored {
+                revision: h.last().revision,
+                is_final: h.revisions.iter().any(|r| r.event.status == crate::Status::Retracted),
+            }))
+        };
+        let Ok(writes) = publish::writes(&changes, stored);
+        for w in writes {
+            let revision = Revision { revision: w.revision, at: now, reason: w.reason, event: w.event };
+            match histories.iter_mut().find(|h| h.id == w.id) {
+                Some(h) => h.revisions.push(revision),
+                None => histories.push(History { id: w.id, revisions: vec![revision] }),
             }
         }
         passes += 1;
