@@ -372,7 +372,7 @@ impl Run<'_> {
         }
         let due = *fresh || {
             let d = self.state.detector.lock().await;
-            d.as_ref().and_then(|d| d.next_due()).is_none_or(|t| t <= now)
+            d.as_ref().and_then(|d| d.detector.next_due()).is_none_or(|t| t <= now)
         };
         if !due {
             self.report.skipped_steps += 1;

@@ -380,6 +380,7 @@ async fn ooni_evidence_links_to_ooni_explorer_and_is_never_served_as_signed_evid
         probe_cc: "UG".into(),
         probe_asn: 20294,
         payload: "{}".into(),
+        observation: None,
     };
     state.writer.import_ooni(vec![row], T0).await.expect("stored");
     state.writer.write_events(vec![Change::New(e.clone())], T0 + 5000).await.expect("stored");

@@ -142,7 +142,6 @@ async fn samples_and_fixtures_become_ooni_rows_and_observations_with_their_verdi
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "issue 16: detection must not count source-ooni observations as signs of life (vigil-detect obs.rs is_up / liveness; E1/E2)"]
 async fn ooni_observations_alone_publish_no_shutdown() {
     // One report per run: every "probe" (ooni:<report_id>) is heard once and then never again.
     // That silence is no outage: OONI measurements are never signs of life.

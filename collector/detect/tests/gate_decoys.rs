@@ -11,13 +11,10 @@
 //! right 1 of 14, retracted 1500-2100 s after the return (300 s once) with "the probes came back
 //! without evidence of a network outage (powered off, not cut off)" for collector cuts too, and
 //! 5 retracted decoys revived by a later decoy of their ASN (D2).
-//! Now (branch i16-e1, D5 detect side, ~3-5 min release): partial cuts published 0 of 14;
-//! 13 decoy publications (the whole-ASN ones), every one `basis = silence`, every one retracted
-//! 300 s after the return (one step); whole-ASN decoys handled right 4 of 14: the 4 whole power
-//! cuts. The 10 collector cuts fail only on the reason: it says "powered off" because
-//! `sim::live::publish` calls `reconcile`, not `reconcile_with` with the detector's `set_aside`
-//! (whose reason says "only the collector was unreachable"), and `reconcile_with` does not use
-//! those reasons yet (E3, E5). Stays ignored until then.
+//! Now (main after issue 16's E1 + E3, ~2 min release): partial cuts published 0 of 14; 13
+//! decoy publications (the whole-ASN ones), every one `basis = silence`, every one retracted 300 s
+//! after the return (one step) with the cause detection found (10 "only the collector was
+//! unreachable", 3 "a power cut": their probes rebooted); whole-ASN decoys handled right 14 of 14.
 
 use std::collections::BTreeMap;
 
@@ -31,7 +28,6 @@ const H: i64 = 3600;
 const D: i64 = 86_400;
 
 #[test]
-#[ignore = "issue 16: E3 + E5 (retraction reasons from the detector's set_aside; E1's detection side is done)"]
 fn decoys_are_not_published_as_shutdowns() {
     let c = |cc: &str, asns: &[u32]| CountrySpec { cc: cc.into(), asns: asns.to_vec() };
     let countries = vec![c("AA", &[100, 101, 102, 103, 104, 105, 106]), c("BB", &[200, 201, 202, 203, 204, 205, 206])];

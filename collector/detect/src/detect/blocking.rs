@@ -401,6 +401,7 @@ mod tests {
         View {
             obs,
             t: keep.iter().map(|&i| full.t[i]).collect(),
+            lag: keep.iter().map(|&i| full.lag[i]).collect(),
             probe: vec![0; keep.len()],
             params: p,
             now,

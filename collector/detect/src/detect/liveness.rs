@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use super::{Group, View};
 use crate::downtime::heard_from;
-use crate::obs::{CONNECTIVITY_CHECK, Observation, What};
+use crate::obs::{CONNECTIVITY_CHECK, Observation, Source, What};
 use crate::stats::{median_i64, scale_i64};
 
 const DAY: i64 = 86_400;
@@ -213,9 +213,12 @@ pub(crate) fn silence_threshold(up: &[i64], floor: i64, cap: i64) -> i64 {
 ///   `Powered`, `answered` for a heartbeat with no connectivity check right after it.
 pub(crate) fn marks(view: &View<'_>, group: &Group) -> Vec<(u32, i64, Mark, usize)> {
     let p = view.params;
+    // OONI's measurements are no sign of life: its reports are one run each (no probe to fall
+    // silent), measured by others' devices at times we cannot check (docs/ooni-import.md).
+    let own: Vec<usize> = group.idx.iter().copied().filter(|&i| view.obs[i].meta.source != Source::Ooni).collect();
     // Each probe's network_down records: (time, received, is a connectivity check), by time.
     let mut downs: HashMap<u32, Vec<(i64, i64, bool)>> = HashMap::new();
-    for &i in group.idx.iter().filter(|&&i| view.obs[i].is_network_down()) {
+    for &i in own.iter().filter(|&&i| view.obs[i].is_network_down()) {
         let o = &view.obs[i];
         let check = matches!(&o.what, What::Platform { platform, .. } if platform == CONNECTIVITY_CHECK);
         downs.entry(view.probe[i]).or_default().push((view.t[i], o.received_at, check));
@@ -238,7 +241,7 @@ pub(crate) fn marks(view: &View<'_>, group: &Group) -> Vec<(u32, i64, Mark, usiz
     }
     let none = Vec::new();
     let mut marks: Vec<(u32, i64, Mark, usize)> = Vec::new();
-    for &i in &group.idx {
+    for &i in &own {
         let o = &view.obs[i];
         let (probe, t) = (view.probe[i], view.t[i]);
         let late = o.received_at - o.at - view.lag[i];
