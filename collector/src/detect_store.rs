@@ -197,6 +197,15 @@ pub fn read_new(
     Ok(out)
 }
 
+/// The probes whose keys were revoked (an operator's retire), with when (RFC 3339 as stored),
+/// ordered by key id: detection treats each as having said its last words then.
+pub fn revoked(conn: &Connection) -> rusqlite::Result<Vec<(String, String)>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT key_id, revoked_at FROM probes WHERE revoked_at IS NOT NULL ORDER BY key_id")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    rows.collect()
+}
+
 /// Forget the checkpoint (parameters changed, or a rebuild): the next pass starts afresh.
 pub fn clear(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch("DELETE FROM detect_cursor; DELETE FROM detect_state;")

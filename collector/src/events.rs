@@ -245,6 +245,8 @@ pub struct Incremental {
     pub last_pass: Option<i64>,
     /// When (wall clock) its checkpoint was last saved or restored; None: not since a rebuild.
     pub saved_at: Option<std::time::Instant>,
+    /// Revoked keys already passed to [`Detector::retire`].
+    pub retired: std::collections::HashSet<String>,
 }
 
 impl Incremental {
@@ -264,6 +266,7 @@ impl Incremental {
                 restored: true,
                 last_pass: Some(cp.now),
                 saved_at: Some(std::time::Instant::now()),
+                retired: Default::default(),
             });
         }
         Ok(Incremental {
@@ -274,6 +277,7 @@ impl Incremental {
             restored: false,
             last_pass: None,
             saved_at: None,
+            retired: Default::default(),
         })
     }
 
@@ -307,6 +311,7 @@ pub fn plan(
         inc.detector.observe(o);
     }
     inc.cursor = fresh.cursor;
+    retire_revoked(conn, inc)?;
     inc.read_after.extend(fresh.read_after_cursor);
     inc.read_after = inc.read_after.split_off(&(inc.cursor + 1));
     inc.detector.forget_before(from);
@@ -318,6 +323,20 @@ pub fn plan(
     let published = load_published(conn, from)?;
     let changes = publish::changes(&published, &detected, inc.detector.set_aside(), now, window);
     Ok((PassSummary::count(fresh.rows, &changes), changes))
+}
+
+/// Tell the detector about keys revoked since it last looked (an operator retiring a probe): the
+/// probe's silence after that is no outage. A restored detector is told again (idempotent).
+fn retire_revoked(conn: &Connection, inc: &mut Incremental) -> rusqlite::Result<()> {
+    for (key, at) in detect_store::revoked(conn)? {
+        if !inc.retired.contains(&key)
+            && let Some(at) = rfc3339_to_unix(&at)
+        {
+            inc.detector.retire(&key, at);
+            inc.retired.insert(key);
+        }
+    }
+    Ok(())
 }
 
 /// A pass over `[now - window, now]` read whole from the store (the pass before issue 16's
@@ -336,6 +355,11 @@ pub fn plan_full(
     let mut detector = Detector::new(params.clone());
     for o in &obs {
         detector.observe(o);
+    }
+    for (key, at) in detect_store::revoked(conn)? {
+        if let Some(at) = rfc3339_to_unix(&at) {
+            detector.retire(&key, at);
+        }
     }
     detector.advance(now, &downtime);
     let detected = detector.events(now);

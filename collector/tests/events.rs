@@ -492,3 +492,41 @@ async fn pass_cost_incremental_against_full_window() {
     drop(state);
     tokio::task::spawn_blocking(move || collector.close()).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn probes_retired_by_their_operator_leave_no_shutdown_behind() {
+    // Issue 16 (D4): the operator revokes every probe of AS100 as the network is cut; their
+    // silence after that is no outage (a retire is the probes' last words), while the same
+    // data with the probes kept publishes the shutdown.
+    let (obs, truth) = fleet_observations();
+    let now = truth.back - 1800; // the probes are still silent
+    let mut published = Vec::new();
+    for revoke in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::new(dir.path());
+        let db = config.db_path();
+        let collector = Collector::open(config).expect("opens");
+        store_rows(&db, &obs, i64::MIN, now);
+        let state = collector.state().clone();
+        if revoke {
+            let at = vigil_collector::api_events::rfc3339(truth.cut - 60);
+            let mut probes: Vec<&str> = obs.iter().filter(|o| o.asn == 100).map(|o| o.probe.as_str()).collect();
+            probes.sort_unstable();
+            probes.dedup();
+            for p in probes {
+                let vk = ed25519_dalek::SigningKey::from_bytes(&[7; 32]).verifying_key();
+                let key = vigil_collector::probe_keys::ProbeKey { key: vk, revoked: false };
+                let public = vigil_report::signed::encode_public_key(&vk);
+                state.writer.enroll(p.to_string(), key, public, "t".into(), at.clone()).await.unwrap();
+                assert!(state.writer.revoke(p.to_string(), at.clone()).await.unwrap().is_some());
+            }
+        }
+        vigil_collector::detection::pass(&state, now).await.expect("pass");
+        let shutdowns = revisions(&state).await.iter().filter(|r| r.5.contains("\"shutdown\"")).count();
+        published.push(shutdowns);
+        drop(state);
+        tokio::task::spawn_blocking(move || collector.close()).await.unwrap();
+    }
+    assert!(published[0] > 0, "kept: the shutdown is published");
+    assert_eq!(published[1], 0, "retired: nothing published");
+}

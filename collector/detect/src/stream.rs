@@ -106,8 +106,9 @@ impl Detector {
         self.next_seq += 1;
     }
 
-    /// The probe was retired (its key revoked) at `at`: its later observations are dropped, so
-    /// its silence after `at` is no outage. (This buffer keeps what it sent before.)
+    /// The probe was retired (its key revoked) at `at`: its later observations are dropped, and
+    /// its last heartbeat before `at` is read as its last words (`meta.stopping`), so its silence
+    /// after it is no outage. Idempotent. (This buffer keeps what it sent before.)
     pub fn retire(&mut self, probe: &str, at: i64) {
         self.retired.insert(probe.to_string(), at);
         let keep: Vec<bool> = self.obs.iter().map(|o| o.probe != probe || o.at <= at).collect();
@@ -115,6 +116,14 @@ impl Detector {
         self.obs.retain(|_| *k.next().unwrap_or(&true));
         let mut k = keep.iter();
         self.seqs.retain(|_| *k.next().unwrap_or(&true));
+        let last = self
+            .obs
+            .iter_mut()
+            .filter(|o| o.probe == probe && matches!(o.what, crate::obs::What::Heartbeat))
+            .max_by_key(|o| o.at);
+        if let Some(o) = last {
+            o.meta.stopping = true;
+        }
     }
 
     /// Run detection as of `now` given the collector's own `downtime`; returns the scopes whose
@@ -248,6 +257,33 @@ mod tests {
         d.retire("q", 50);
         d.observe(&hb("q", "c", 200));
         assert_eq!(d.obs.len(), 1);
+    }
+
+    #[test]
+    fn retired_probes_silence_is_no_shutdown() {
+        // Three probes of one ASN heartbeat for a day, then all fall silent at once.
+        let (t0, day) = (1_740_960_000, 86_400);
+        let feed = |d: &mut Detector| {
+            for p in ["p", "q", "r"] {
+                for k in 0..(day / 300) {
+                    d.observe(&hb(p, &format!("{p}{k}"), t0 + k * 300));
+                }
+            }
+        };
+        let now = t0 + day + 3 * 3600;
+        let mut kept = Detector::new(Params::default());
+        feed(&mut kept);
+        kept.advance(now, &Downtime::default());
+        assert_eq!(kept.events(now).len(), 1, "{:?}", kept.events(now));
+        // The operator revoked them at the last heartbeat: their silence after is no outage.
+        let mut retired = Detector::new(Params::default());
+        feed(&mut retired);
+        for p in ["p", "q", "r"] {
+            retired.retire(p, t0 + day - 300);
+            retired.retire(p, t0 + day - 300);
+        }
+        retired.advance(now, &Downtime::default());
+        assert_eq!(retired.events(now), Vec::new());
     }
 
     #[test]
