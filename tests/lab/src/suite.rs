@@ -23,7 +23,14 @@ pub fn find_bins(lab: PathBuf, need_collector: bool) -> Result<Bins, LabError> {
     let probe_sources = ["probe/src", "probe/report/src", "probe/data", "probe/Cargo.toml"];
     let probe = fresh_bin(&dir, "vigil-probe", "VIGIL_PROBE_BIN", &probe_sources)?;
     let collector = if need_collector {
-        let sources = ["collector/src", "collector/control/src", "probe/report/src", "collector/Cargo.toml"];
+        let sources = [
+            "collector/src",
+            "collector/control/src",
+            "collector/detect/src",
+            "dashboard/src",
+            "probe/report/src",
+            "collector/Cargo.toml",
+        ];
         Some(fresh_bin(&dir, "vigil-collector", "VIGIL_COLLECTOR_BIN", &sources)?)
     } else {
         None

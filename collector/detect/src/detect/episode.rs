@@ -200,22 +200,37 @@ fn closes(cur: &Open<'_>, now: i64, rules: Rules) -> Option<(i64, i64)> {
     if (ok as f64) < rules.end_fraction * latest.len() as f64 {
         return None;
     }
-    // Ok runs of closing streams (those with enough oks in a row), from enough probes.
+    // Ok runs of closing streams (those with enough oks in a row), from enough probes; or,
+    // agreement across probes standing in for repetition: at least two streams (Vigil probes;
+    // OONI's reports of a network are one stream) whose latest full-weight runs are ok.
     let mut closing = 0usize;
     let mut probes: HashSet<&str> = HashSet::new();
-    let mut first_ok = i64::MAX;
+    let mut agreeing: HashSet<&str> = HashSet::new();
+    let (mut first_ok, mut first_agreeing) = (i64::MAX, i64::MAX);
     for x in window.iter().filter(|x| !x.hit) {
         let Some(&(n, since)) = cur.oks.get(x.stream) else { continue };
-        if n >= rules.min_consecutive - 1e-9 && x.t >= since {
+        if x.t < since {
+            continue;
+        }
+        if n >= rules.min_consecutive - 1e-9 {
             closing += 1;
             probes.insert(x.probe);
             first_ok = first_ok.min(since);
         }
+        if n >= 1.0 - 1e-9 && x.weight >= 1.0 - 1e-9 {
+            agreeing.insert(x.stream);
+            first_agreeing = first_agreeing.min(since);
+        }
     }
     let reporters = cur.latest.values().filter(|&&t| now - t <= rules.reporter_horizon).count();
-    if closing < 2 || probes.len() < reporters.clamp(1, 2) {
+    let need = reporters.clamp(1, 2);
+    let first_ok = if closing >= 2 && probes.len() >= need {
+        first_ok
+    } else if agreeing.len() >= 2 && agreeing.len() >= need {
+        first_agreeing
+    } else {
         return None;
-    }
+    };
     let last_hit = cur.samples.iter().rev().find(|x| x.hit && x.t < first_ok).map_or(cur.last_hit, |x| x.t);
     Some((last_hit, first_ok))
 }
@@ -320,7 +335,25 @@ mod tests {
         let e = episodes(&v, RULES);
         assert_eq!(e.len(), 1);
         assert_eq!(e[0].end, Some((3610, 12_000)));
-        assert_eq!(episodes(&v[..7], RULES)[0].end, None);
+        assert_eq!(episodes(&v[..6], RULES)[0].end, None, "a's oks alone do not close what b saw");
+        // b's first ok agrees with a's: two probes' latest runs ok close it.
+        assert_eq!(episodes(&v[..7], RULES)[0].end, Some((3610, 12_000)));
+    }
+
+    #[test]
+    fn two_probes_one_ok_run_each_close_but_one_probe_needs_two() {
+        // The censor lifted, each of two probes runs once: agreement across probes stands in
+        // for repetition. One probe alone needs its oks in a row; OONI runs never stand in.
+        let v = [s(0, "a", true), s(10, "b", true), s(3600, "a", true), s(3610, "b", true)];
+        let mut two = v.to_vec();
+        two.extend([s(7200, "a", false), s(7210, "b", false)]);
+        assert_eq!(episodes(&two, RULES)[0].end, Some((3610, 7200)));
+        let mut one = v.to_vec();
+        one.push(s(7200, "a", false));
+        assert_eq!(episodes(&one, RULES)[0].end, None);
+        let mut ooni_ok = v.to_vec();
+        ooni_ok.extend([s(7200, "a", false), ooni(7300, "r1", false), ooni(7400, "r2", false)]);
+        assert_eq!(episodes(&ooni_ok, RULES)[0].end, None, "OONI's half-weight runs do not agree for a probe");
     }
 
     #[test]
