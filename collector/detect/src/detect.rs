@@ -4,14 +4,20 @@
 //! so replaying a window with an earlier `now` shows what was known then.
 //!
 //! Rules (parameters in [`Params`]):
-//! - **Blocking** per (country, ASN, platform), `blocking` module: a run is blocked evidence
-//!   when the platform's status is `blocked` and the probe's neutral controls of that run did
-//!   not all fail. An episode opens at the first blocked run, and ends when at least half of the
-//!   probes that reported the platform during it (recently) see it ok again (and at least two of
-//!   them, if two reported). It is an event when ≥ 2 probes each saw ≥ 2 blocked runs in a
-//!   row, or one probe saw ≥ 5 in a row. Confidence = agreement × support, agreement =
-//!   blocked runs / (blocked + ok runs) during the episode, support = 1 − exp(−runs / 4).
-//!   Confirmed once ended or with twice the minimum evidence; provisional before.
+//! - **Blocking** per (country, ASN, platform), `blocking` and `episode` modules: one sample
+//!   per run — a Vigil summary, or an OONI report's URLs of the platform (blocked when at least
+//!   half are blocked with working controls, ok when most are ok); blocked counts only when the
+//!   probe's neutral controls of that run did not all fail. OONI's reports of a network form one
+//!   stream weighing `ooni_weight`. It is an event when ≥ 2 streams each saw ≥ 2 (weighted)
+//!   blocked runs in a row, or one saw ≥ 5; start: between the last ok and the first hit of the
+//!   first 2-in-a-row streak. An episode ends, over the runs of the last `report_window`, when at
+//!   least half of the streams' latest runs are ok and either ≥ 2 ok runs of probes with
+//!   `block_min_consecutive` oks in a row, from ≥ min(2, probes that reported during it within
+//!   `unknown_after`) probes, or ≥ 2 probes whose latest full-weight runs are ok (agreement
+//!   across probes standing in for repetition); end: between the last hit before those oks and
+//!   the first of them. Confidence = agreement × support, agreement = blocked runs / (blocked +
+//!   ok runs) during the episode, support = 1 − exp(−runs / 4). Confirmed once ended or with
+//!   twice the minimum evidence; provisional before. Events name their `sources`.
 //! - **Clock offset and liveness** (`View::new`, `liveness`; docs/detection.md): each probe's
 //!   usual lag is the low quartile of its last 32 heartbeats' `received_at - at` received before
 //!   the record (causal), applied only beyond `skew_min`. A heartbeat is a live sign of the
