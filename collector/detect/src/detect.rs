@@ -103,12 +103,12 @@ pub(crate) fn detect_batch(obs: &[Observation], params: &Params, now: i64, downt
     let mut lives = Vec::new();
     let mut set_aside = Vec::new();
     for group in &view.groups {
-        let live = liveness::Liveness::new(&view, group, None);
+        let live = liveness::Liveness::new(&view, group);
         let (shutdowns, aside) = shutdown::detect(&view, group, &live);
         asn_shutdowns.extend(shutdowns);
         set_aside.extend(aside);
-        events.extend(blocking::detect_tail(&view, group, None));
-        events.extend(throttling::detect_tail(&view, group, None));
+        events.extend(blocking::detect(&view, group));
+        events.extend(throttling::detect(&view, group));
         lives.push((group.cc.as_str(), live));
     }
     shutdown::age(&view, &mut asn_shutdowns);

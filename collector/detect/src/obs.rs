@@ -51,7 +51,7 @@ pub struct Observation {
 }
 
 /// What an observation carries besides its verdict: its source, its run, and the probe's own
-/// state from a heartbeat. Detection does not read it yet (issue 16 builds on it).
+/// state from a heartbeat (docs/detection.md says how detection reads each).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Meta {

@@ -16,16 +16,6 @@ use crate::stats::mode;
 /// Controls within this many seconds of a platform's run belong to the same battery run.
 const SAME_RUN: i64 = 900;
 
-/// The blocking events of `group` that end at or after `from` (None: all). The batch rules
-/// ([`detect_after`] from nothing settled), kept for the batch detector.
-pub(crate) fn detect_tail(view: &View<'_>, group: &Group, from: Option<i64>) -> Vec<DetectedEvent> {
-    let mut events = detect(view, group);
-    if let Some(from) = from {
-        events.retain(|e| e.end.is_none_or(|end| end >= from));
-    }
-    events
-}
-
 /// A (cc, ASN)'s blocking state between two passes of an incremental detector: per platform,
 /// the settled point its runs have been judged up to (issue 16, D7).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -75,29 +75,6 @@ pub(crate) enum Mark {
     Powered { answered: bool },
 }
 
-/// What an ASN's liveness carries from before the observations it is built from (the state an
-/// incremental detector keeps per ASN, issue 16): per probe (by id), its last sign of life, its
-/// recent gaps between signs of life (for its silence threshold), the outage it is in, and its
-/// outages of the last days (for habits). Interface only: nothing builds one yet, and
-/// [`Liveness::new`] ignores it.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) struct Seed {
-    pub probes: Vec<(String, ProbeSeed)>,
-}
-
-/// One probe's carried state (see [`Seed`]).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) struct ProbeSeed {
-    /// Its last sign of life (corrected time).
-    pub last_up: Option<i64>,
-    /// Gaps between its recent signs of life (s), oldest first.
-    pub gaps: Vec<i64>,
-    /// The outage it is in: its onset and the `network_down` times seen in it so far.
-    pub open: Option<(i64, Vec<i64>)>,
-    /// Its closed outages of the last days without `network_down` evidence: (last up, next up).
-    pub plain: Vec<(i64, i64)>,
-}
-
 /// All probes of one ASN.
 #[derive(Debug)]
 pub(crate) struct Liveness {
@@ -106,9 +83,8 @@ pub(crate) struct Liveness {
 }
 
 impl Liveness {
-    /// The liveness of `group`'s probes, carrying on from `seed` when given (not yet: issue 16's
-    /// incremental detector gives one; today it is always None and the whole window is read).
-    pub fn new(view: &View<'_>, group: &Group, _seed: Option<&Seed>) -> Self {
+    /// The liveness of `group`'s probes, from every observation of the view.
+    pub fn new(view: &View<'_>, group: &Group) -> Self {
         let p = view.params;
         let marks = marks(view, group);
         let mut probes: Vec<ProbeLife> = Vec::new();

@@ -27,16 +27,6 @@ struct Run<'a> {
     idx: usize,
 }
 
-/// The throttling events of `group` that end at or after `from` (None: all). The batch rules
-/// ([`detect_after`] from nothing settled), kept for the batch detector.
-pub(crate) fn detect_tail(view: &View<'_>, group: &Group, from: Option<i64>) -> Vec<DetectedEvent> {
-    let mut events = detect(view, group);
-    if let Some(from) = from {
-        events.retain(|e| e.end.is_none_or(|end| end >= from));
-    }
-    events
-}
-
 /// A (cc, ASN)'s throttling state between two passes of an incremental detector: per platform,
 /// the settled point its runs have been judged up to (a CUSUM step boundary with no episode
 /// open) and the CUSUM there (issue 16, D7).
