@@ -185,7 +185,7 @@ pub fn read_new(
             continue;
         }
         let row = (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, at, r.get(6)?, r.get(7)?, r.get(8)?);
-        out.observations.extend(crate::events::observation_of(row));
+        out.observations.extend(crate::observation_store::observation_of(row));
     }
     out.cursor = match pending {
         Some(p) => p - 1,
@@ -197,13 +197,20 @@ pub fn read_new(
     Ok(out)
 }
 
-/// The probes whose keys were revoked (an operator's retire), with when (RFC 3339 as stored),
-/// ordered by key id: detection treats each as having said its last words then.
-pub fn revoked(conn: &Connection) -> rusqlite::Result<Vec<(String, String)>> {
+/// The probes whose keys were revoked (an operator's retire), with when (Unix s), ordered by key
+/// id: detection treats each as having said its last words then. A time that does not parse
+/// (the writer stores RFC 3339) is left out.
+pub fn revoked(conn: &Connection) -> rusqlite::Result<Vec<(String, i64)>> {
     let mut stmt =
         conn.prepare_cached("SELECT key_id, revoked_at FROM probes WHERE revoked_at IS NOT NULL ORDER BY key_id")?;
-    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    rows.collect()
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (key, at) = row?;
+        let at = time::OffsetDateTime::parse(&at, &time::format_description::well_known::Rfc3339);
+        out.extend(at.ok().map(|t| (key, t.unix_timestamp())));
+    }
+    Ok(out)
 }
 
 /// Forget the checkpoint (parameters changed, or a rebuild): the next pass starts afresh.
@@ -296,7 +303,7 @@ mod tests {
         };
         // Rowids 1..=4: the second is received after the first pass, the fourth is too old.
         for o in [row("a", 90, 100), row("b", 450, 500), row("c", 190, 200), row("d", 10, 250)] {
-            crate::events::insert_observation(&conn, "vigil_heartbeat", &o).unwrap();
+            crate::observation_store::insert_observation(&conn, "vigil_heartbeat", &o).unwrap();
         }
         assert_eq!(cursor_before(&conn, 50).unwrap(), 0);
         assert_eq!(cursor_before(&conn, 150).unwrap(), 1, "just before the first row measured since 150");
@@ -327,7 +334,7 @@ mod tests {
             what: vigil_detect::What::Heartbeat,
             meta: Default::default(),
         };
-        crate::events::insert_observation(&conn, "vigil_heartbeat", &o).unwrap();
+        crate::observation_store::insert_observation(&conn, "vigil_heartbeat", &o).unwrap();
         let (source, run, meta): (String, Option<String>, Option<String>) = conn
             .query_row("SELECT source, run, meta FROM observations", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .unwrap();

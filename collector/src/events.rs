@@ -16,6 +16,8 @@ use vigil_detect::publish::{self, Stored};
 use vigil_detect::{Change, DetectedEvent, Detector, Observation, Params, PublishedEvent, What};
 
 use crate::detect_store::{self, Checkpoint};
+use crate::observation_store::label;
+pub use crate::observation_store::{insert_observation, load_observations};
 
 /// Schema migration 2: observations, events, revisions and evidence.
 pub const MIGRATION: &str = "CREATE TABLE observations (
@@ -82,10 +84,6 @@ pub fn rfc3339_to_unix(s: &str) -> Option<i64> {
     OffsetDateTime::parse(s, &Rfc3339).ok().map(|t| t.unix_timestamp())
 }
 
-fn label<T: Serialize>(v: &T) -> Option<String> {
-    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_string))
-}
-
 /// Store the observation of one stored measurement and return it; None (and nothing stored)
 /// when the row yields none (its payload or time does not parse: ingest has checked both).
 /// A summary of a platform the battery does not know (`platform_known` false) is observed as a
@@ -101,78 +99,6 @@ pub fn record_observation(
     }
     insert_observation(tx, row.test_name, &o)?;
     Ok(Some(o))
-}
-
-/// Store an observation (its `measurement_id` is the key; a repeat is ignored).
-pub fn insert_observation(conn: &Connection, test_name: &str, o: &Observation) -> rusqlite::Result<()> {
-    let (platform, kind, status, family, mechanism) = match &o.what {
-        What::Platform { platform, kind, status, family, mechanism } => (
-            Some(platform.clone()),
-            label(kind),
-            label(status),
-            family.as_ref().and_then(label),
-            mechanism.as_ref().and_then(label),
-        ),
-        What::Throttling { platform, verdict, .. } => (Some(platform.clone()), None, label(verdict), None, None),
-        What::Heartbeat | What::Alive => (None, None, None, None, None),
-    };
-    let what = serde_json::to_string(&o.what).unwrap_or_default();
-    // The meta as JSON when it says anything (its source and run also in their own columns).
-    let meta = (!o.meta.is_default()).then(|| serde_json::to_string(&o.meta).unwrap_or_default());
-    conn.prepare_cached(
-        "INSERT INTO observations (measurement_id, key_id, test_name, platform, kind, status, family, mechanism,
-             asn, cc, at, received_at, what, source, run, meta)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
-         ON CONFLICT(measurement_id) DO NOTHING",
-    )?
-    .execute(params![
-        o.measurement_id.clone().unwrap_or_default(),
-        o.probe,
-        test_name,
-        platform,
-        kind,
-        status,
-        family,
-        mechanism,
-        o.asn,
-        o.cc,
-        o.at,
-        o.received_at,
-        what,
-        o.meta.source.label(),
-        o.meta.run,
-        meta
-    ])?;
-    Ok(())
-}
-
-/// The observations measured since `from` (Unix s), oldest first.
-pub fn load_observations(conn: &Connection, from: i64) -> rusqlite::Result<Vec<Observation>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT measurement_id, key_id, asn, cc, at, received_at, what, meta FROM observations WHERE at >= ?1
-         ORDER BY at",
-    )?;
-    let rows = stmt.query_map(params![from], |r| {
-        Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?))
-    })?;
-    let mut out = Vec::new();
-    for row in rows {
-        out.extend(observation_of(row?));
-    }
-    Ok(out)
-}
-
-/// An observation row's columns: measurement id, probe, ASN, country, at, received at, `what`
-/// and meta (JSON).
-pub(crate) type ObservationRow = (String, String, u32, String, i64, i64, String, Option<String>);
-
-/// The observation of a stored row; None for a row this version cannot read (written by a
-/// newer one), which is left out, not fatal.
-pub(crate) fn observation_of(row: ObservationRow) -> Option<Observation> {
-    let (id, probe, asn, cc, at, received_at, what, meta) = row;
-    let what = serde_json::from_str::<What>(&what).ok()?;
-    let meta = meta.and_then(|m| serde_json::from_str(&m).ok()).unwrap_or_default();
-    Some(Observation { at, received_at, probe, cc, asn, measurement_id: Some(id), what, meta })
 }
 
 /// The stored events a detection pass may revise: those whose period reaches into `[from, now]`
@@ -329,9 +255,7 @@ pub fn plan(
 /// probe's silence after that is no outage. A restored detector is told again (idempotent).
 fn retire_revoked(conn: &Connection, inc: &mut Incremental) -> rusqlite::Result<()> {
     for (key, at) in detect_store::revoked(conn)? {
-        if !inc.retired.contains(&key)
-            && let Some(at) = rfc3339_to_unix(&at)
-        {
+        if !inc.retired.contains(&key) {
             inc.detector.retire(&key, at);
             inc.retired.insert(key);
         }
@@ -357,9 +281,7 @@ pub fn plan_full(
         detector.observe(o);
     }
     for (key, at) in detect_store::revoked(conn)? {
-        if let Some(at) = rfc3339_to_unix(&at) {
-            detector.retire(&key, at);
-        }
+        detector.retire(&key, at);
     }
     detector.advance(now, &downtime);
     let detected = detector.events(now);

@@ -39,6 +39,7 @@ pub mod inspect;
 pub mod keys;
 pub mod limits;
 pub mod metrics;
+pub mod observation_store;
 pub mod ooni;
 pub mod ooni_store;
 pub mod params;

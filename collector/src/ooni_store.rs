@@ -50,7 +50,7 @@ pub fn insert(conn: &Connection, rows: &[OoniRow], imported_at: i64) -> rusqlite
         if added == 1
             && let Some(o) = &r.observation
         {
-            crate::events::insert_observation(conn, &r.test_name, o)?;
+            crate::observation_store::insert_observation(conn, &r.test_name, o)?;
         }
         new += added;
     }

@@ -1,0 +1,84 @@
+//! The `observations` table: each stored measurement's observation for detection
+//! (`vigil_detect::Observation`), written with the measurement and read back by the detection
+//! pass. A leaf of the store layer: the other stores read and write observations through it.
+
+use rusqlite::{Connection, params};
+use serde::Serialize;
+use vigil_detect::{Observation, What};
+
+/// The string a serde enum serialises to (its stored label).
+pub(crate) fn label<T: Serialize>(v: &T) -> Option<String> {
+    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_string))
+}
+
+/// Store an observation (its `measurement_id` is the key; a repeat is ignored).
+pub fn insert_observation(conn: &Connection, test_name: &str, o: &Observation) -> rusqlite::Result<()> {
+    let (platform, kind, status, family, mechanism) = match &o.what {
+        What::Platform { platform, kind, status, family, mechanism } => (
+            Some(platform.clone()),
+            label(kind),
+            label(status),
+            family.as_ref().and_then(label),
+            mechanism.as_ref().and_then(label),
+        ),
+        What::Throttling { platform, verdict, .. } => (Some(platform.clone()), None, label(verdict), None, None),
+        What::Heartbeat | What::Alive => (None, None, None, None, None),
+    };
+    let what = serde_json::to_string(&o.what).unwrap_or_default();
+    // The meta as JSON when it says anything (its source and run also in their own columns).
+    let meta = (!o.meta.is_default()).then(|| serde_json::to_string(&o.meta).unwrap_or_default());
+    conn.prepare_cached(
+        "INSERT INTO observations (measurement_id, key_id, test_name, platform, kind, status, family, mechanism,
+             asn, cc, at, received_at, what, source, run, meta)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+         ON CONFLICT(measurement_id) DO NOTHING",
+    )?
+    .execute(params![
+        o.measurement_id.clone().unwrap_or_default(),
+        o.probe,
+        test_name,
+        platform,
+        kind,
+        status,
+        family,
+        mechanism,
+        o.asn,
+        o.cc,
+        o.at,
+        o.received_at,
+        what,
+        o.meta.source.label(),
+        o.meta.run,
+        meta
+    ])?;
+    Ok(())
+}
+
+/// The observations measured since `from` (Unix s), oldest first.
+pub fn load_observations(conn: &Connection, from: i64) -> rusqlite::Result<Vec<Observation>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT measurement_id, key_id, asn, cc, at, received_at, what, meta FROM observations WHERE at >= ?1
+         ORDER BY at",
+    )?;
+    let rows = stmt.query_map(params![from], |r| {
+        Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        out.extend(observation_of(row?));
+    }
+    Ok(out)
+}
+
+/// An observation row's columns: measurement id, probe, ASN, country, at, received at, `what`
+/// and meta (JSON).
+pub(crate) type ObservationRow = (String, String, u32, String, i64, i64, String, Option<String>);
+
+/// The observation of a stored row; None for a row this version cannot read (written by a
+/// newer one), which is left out, not fatal.
+pub(crate) fn observation_of(row: ObservationRow) -> Option<Observation> {
+    let (id, probe, asn, cc, at, received_at, what, meta) = row;
+    let what = serde_json::from_str::<What>(&what).ok()?;
+    let meta = meta.and_then(|m| serde_json::from_str(&m).ok()).unwrap_or_default();
+    Some(Observation { at, received_at, probe, cc, asn, measurement_id: Some(id), what, meta })
+}
