@@ -2,9 +2,25 @@
 //! time, and asked for the events it supports then. [`crate::detect_with`] is this detector fed
 //! at once, so the batch and the incremental paths are one implementation and cannot drift.
 //!
-//! Today (issue 16, slice 0) the detector is a buffer over the batch rules: every
-//! [`Detector::advance`] runs them over everything observed. The interface is the one the
-//! incremental engine keeps (per-scope state, due times, checkpoints); only the inside changes.
+//! Design (issue 16, D7). The detector keeps every observation of its window (the caller drops
+//! older ones with [`Detector::forget_before`]) and, beside it, state per scope:
+//! - per probe: nothing of its own yet; its clock offset is recomputed each pass, and is causal
+//!   (from heartbeats received before each record), so a record's corrected time never changes
+//!   once it has been received.
+//! - per (cc, ASN, platform), blocking and throttling: the *freeze point* (`episode::Cut`: the
+//!   latest run at or before `now - SETTLE_LAG` with no episode open, plus the CUSUM there) and
+//!   the events of the episodes that closed before it (settled: kept, never recomputed).
+//! - per (cc, ASN), shutdown, and per country: nothing yet; every pass reruns liveness, shutdown,
+//!   ageing and the country rule over the whole window (`liveness::Seed` is not used yet).
+//! A pass builds the skew-corrected view, reruns shutdown, and reruns blocking and throttling
+//! only over the runs after each group's freeze points (and [`TAIL_MARGIN`] before them, for
+//! the controls of a run and a report's URLs). Exactness with [`detect()`] (the gate,
+//! tests/incremental.rs: stepped == batch at every step) rests on the tail rules equalling the
+//! batch from a freeze point (`blocking::tests::tails_with_carried_state_equal_the_batch_*`)
+//! and on dropping a group's tails whenever what they assumed fails: a platform or throttling
+//! record received after the tails were cut but timed before `TAIL_MARGIN` past a freeze point
+//! (a late upload), one fed out of arrival order, a retirement, or observations forgotten.
+//! Checkpoints hold the observations only: a restored detector recomputes its tails once.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
