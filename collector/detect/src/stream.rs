@@ -86,12 +86,12 @@ pub struct Detector {
 /// A pass settles blocking and throttling episodes that closed at least this long before it:
 /// later ones may still change with late uploads (a late record before a freeze point drops
 /// the group's tails, so this is a matter of cost, not of correctness).
-const SETTLE_LAG: i64 = 6 * 3600;
+const SETTLE_LAG: i64 = 2 * 3600;
 
 /// A tail reaches this far before the earliest freeze point of its group: the controls of a
 /// run lie within `blocking::SAME_RUN` (15 min) of it and an OONI report's URLs within its span.
 /// (A report measured over longer than this would be cut in two: not seen yet.)
-const TAIL_MARGIN: i64 = 6 * 3600;
+const TAIL_MARGIN: i64 = 2 * 3600;
 
 /// The blocking and throttling state of one (cc, ASN) between passes.
 #[derive(Debug, Clone, Default)]
