@@ -94,31 +94,45 @@ pub(crate) struct Detection {
     pub set_aside: Vec<SetAside>,
 }
 
+pub(crate) use blocking::{BlockingState, detect_after as blocking_after};
+pub(crate) use throttling::{ThrottlingState, detect_after as throttling_after};
+
 /// The rules over everything in `obs` received by `now` (what a [`crate::Detector`] runs).
 pub(crate) fn detect_batch(obs: &[Observation], params: &Params, now: i64, downtime: &Downtime) -> Detection {
     let mut view = View::new(obs, params, now);
     view.deaf = downtime.deaf(obs, params, now);
     let mut events = Vec::new();
+    for group in &view.groups {
+        events.extend(blocking::detect(&view, group));
+        events.extend(throttling::detect(&view, group));
+    }
+    let Detection { events: shutdowns, set_aside } = detect_shutdowns(&view);
+    events.extend(shutdowns);
+    Detection { events: finish(events), set_aside }
+}
+
+/// The shutdown rules (per ASN, then per country) over the whole of `view`, unsorted and
+/// without ids (the stream detector runs them beside its blocking and throttling tails).
+pub(crate) fn detect_shutdowns(view: &View<'_>) -> Detection {
+    let mut events = Vec::new();
     let mut asn_shutdowns = Vec::new();
     let mut lives = Vec::new();
     let mut set_aside = Vec::new();
     for group in &view.groups {
-        let live = liveness::Liveness::new(&view, group);
-        let (shutdowns, aside) = shutdown::detect(&view, group, &live);
+        let live = liveness::Liveness::new(view, group);
+        let (shutdowns, aside) = shutdown::detect(view, group, &live);
         asn_shutdowns.extend(shutdowns);
         set_aside.extend(aside);
-        events.extend(blocking::detect(&view, group));
-        events.extend(throttling::detect(&view, group));
         lives.push((group.cc.as_str(), live));
     }
-    shutdown::age(&view, &mut asn_shutdowns);
-    events.extend(country::detect(&view, &asn_shutdowns, &lives));
+    shutdown::age(view, &mut asn_shutdowns);
+    events.extend(country::detect(view, &asn_shutdowns, &lives));
     events.extend(asn_shutdowns);
-    Detection { events: finish(events), set_aside }
+    Detection { events, set_aside }
 }
 
 /// Give every event its id (a `-2`, `-3`... suffix when two share one) and sort them.
-fn finish(mut events: Vec<DetectedEvent>) -> Vec<DetectedEvent> {
+pub(crate) fn finish(mut events: Vec<DetectedEvent>) -> Vec<DetectedEvent> {
     events.sort_by(|a, b| (a.start, &a.scope, a.kind.label()).cmp(&(b.start, &b.scope, b.kind.label())));
     let mut seen: HashMap<String, usize> = HashMap::new();
     for e in &mut events {
@@ -157,7 +171,7 @@ pub(crate) struct Group {
 }
 
 impl<'a> View<'a> {
-    fn new(obs: &'a [Observation], params: &'a Params, now: i64) -> Self {
+    pub(crate) fn new(obs: &'a [Observation], params: &'a Params, now: i64) -> Self {
         let mut numbers: HashMap<&str, u32> = HashMap::new();
         let probe: Vec<u32> = obs
             .iter()

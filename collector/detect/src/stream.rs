@@ -2,18 +2,38 @@
 //! time, and asked for the events it supports then. [`crate::detect_with`] is this detector fed
 //! at once, so the batch and the incremental paths are one implementation and cannot drift.
 //!
-//! Today (issue 16, slice 0) the detector is a buffer over the batch rules: every
-//! [`Detector::advance`] runs them over everything observed. The interface is the one the
-//! incremental engine keeps (per-scope state, due times, checkpoints); only the inside changes.
+//! Design (issue 16, D7). The detector keeps every observation of its window (the caller drops
+//! older ones with [`Detector::forget_before`]) and, beside it, state per scope:
+//! - per probe: nothing of its own yet; its clock offset is recomputed each pass, and is causal
+//!   (from heartbeats received before each record), so a record's corrected time never changes
+//!   once it has been received.
+//! - per (cc, ASN, platform), blocking and throttling: the *freeze point* (`episode::Cut`: the
+//!   latest run at or before `now - SETTLE_LAG` with no episode open, plus the CUSUM there) and
+//!   the events of the episodes that closed before it (settled: kept, never recomputed).
+//! - per (cc, ASN), shutdown, and per country: nothing yet; every pass reruns liveness, shutdown,
+//!   ageing and the country rule over the whole window (`liveness::Seed` is not used yet).
+//!
+//! A pass builds the skew-corrected view, reruns shutdown, and reruns blocking and throttling
+//! only over the runs after each group's freeze points (and `TAIL_MARGIN` before them, for
+//! the controls of a run and a report's URLs). Exactness with [`detect()`] (the gate,
+//! tests/incremental.rs: stepped == batch at every step) rests on the tail rules equalling the
+//! batch from a freeze point (`blocking::tests::tails_with_carried_state_equal_the_batch_*`)
+//! and on dropping a group's tails whenever what they assumed fails: a platform or throttling
+//! record received after the tails were cut but timed before `TAIL_MARGIN` past a freeze point
+//! (a late upload), one fed out of arrival order, a retirement, or observations forgotten.
+//! Checkpoints hold the observations only: a restored detector recomputes its tails once.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::detect::{Detection, detect_batch};
+use crate::detect::{
+    BlockingState, Detection, Group, ThrottlingState, View, blocking_after, detect_batch, detect_shutdowns, finish,
+    throttling_after,
+};
 use crate::downtime::Downtime;
 use crate::event::{DetectedEvent, Scope, SetAside};
-use crate::obs::Observation;
+use crate::obs::{Observation, PlatformKind, What};
 use crate::params::Params;
 
 /// Detect the events the observations received by `now` support, oldest first, the collector
@@ -56,6 +76,81 @@ pub struct Detector {
     now: Option<i64>,
     events: Vec<DetectedEvent>,
     set_aside: Vec<SetAside>,
+    /// Blocking and throttling state per (cc, ASN) (see the module documentation).
+    tails: HashMap<(String, u32), Tails>,
+    /// Probes whose records changed under the tails (fed out of arrival order, retired,
+    /// forgotten): the tails of every group they report in are dropped at the next pass.
+    dirty: HashSet<String>,
+}
+
+/// A pass settles blocking and throttling episodes that closed at least this long before it:
+/// later ones may still change with late uploads (a late record before a freeze point drops
+/// the group's tails, so this is a matter of cost, not of correctness).
+const SETTLE_LAG: i64 = 2 * 3600;
+
+/// A tail reaches this far before the earliest freeze point of its group: the controls of a
+/// run lie within `blocking::SAME_RUN` (15 min) of it and an OONI report's URLs within its span.
+/// (A report measured over longer than this would be cut in two: not seen yet.)
+const TAIL_MARGIN: i64 = 2 * 3600;
+
+/// The blocking and throttling state of one (cc, ASN) between passes.
+#[derive(Debug, Clone, Default)]
+struct Tails {
+    /// The pass that left it.
+    at: i64,
+    blocking: BlockingState,
+    throttling: ThrottlingState,
+    /// The events of episodes closed before the freeze points, in the order found.
+    settled: Vec<DetectedEvent>,
+}
+
+impl Tails {
+    /// The freeze points of its platforms (blocking and throttling).
+    fn cuts(&self) -> impl Iterator<Item = i64> + '_ {
+        self.blocking.platforms.values().map(|c| c.t).chain(self.throttling.platforms.values().map(|(c, _)| c.t))
+    }
+
+    /// No platform or throttling record received since the pass that left it is timed before
+    /// `TAIL_MARGIN` past a freeze point (a late upload the settled part would have missed).
+    fn still_holds(&self, view: &View<'_>, group: &Group) -> bool {
+        let Some(last) = self.cuts().max() else { return true };
+        group.idx.iter().all(|&i| {
+            let o = &view.obs[i];
+            let judged = matches!(o.what, What::Platform { .. } | What::Throttling { .. });
+            !judged || o.received_at <= self.at || view.t[i] > last + TAIL_MARGIN
+        })
+    }
+}
+
+/// Blocking and throttling of `group` at `view.now` from `prev`: the rules rerun over the runs
+/// after its freeze points only. Returns the group's events (settled and not, in the batch's
+/// order: by platform, then episode) and the state to carry.
+fn tail(view: &View<'_>, group: &Group, mut prev: Tails) -> (Vec<DetectedEvent>, Tails) {
+    let mut platforms: BTreeSet<(bool, &str)> = BTreeSet::new();
+    for &i in &group.idx {
+        match &view.obs[i].what {
+            What::Platform { platform, kind: PlatformKind::Platform, .. } => platforms.insert((true, platform)),
+            What::Throttling { platform, .. } => platforms.insert((false, platform)),
+            _ => false,
+        };
+    }
+    // Every platform needs a freeze point for the tail to start after them; until then, all.
+    let cuts: Vec<i64> = prev.cuts().collect();
+    let from = match cuts.iter().min() {
+        Some(&first) if cuts.len() == platforms.len() => first - TAIL_MARGIN,
+        _ => i64::MIN,
+    };
+    let start = group.idx.partition_point(|&i| view.t[i] < from);
+    let sub = Group { cc: group.cc.clone(), asn: group.asn, idx: group.idx[start..].to_vec() };
+    let before = view.now - SETTLE_LAG;
+    let b = blocking_after(view, &sub, &prev.blocking, before);
+    let t = throttling_after(view, &sub, &prev.throttling, before);
+    prev.settled.extend(b.settled.into_iter().chain(t.settled));
+    let mut events: Vec<DetectedEvent> = prev.settled.iter().cloned().chain(b.unsettled).chain(t.unsettled).collect();
+    // Stable: settled before unsettled, each in episode order, within a platform.
+    events.sort_by(|a, b| (a.kind.label(), a.kind.platform()).cmp(&(b.kind.label(), b.kind.platform())));
+    let next = Tails { at: view.now, blocking: b.state, throttling: t.state, settled: prev.settled };
+    (events, next)
 }
 
 /// One scope's checkpointed state (this buffer: its observations with their sequence numbers).
@@ -77,6 +172,8 @@ impl Detector {
             now: None,
             events: Vec::new(),
             set_aside: Vec::new(),
+            tails: HashMap::new(),
+            dirty: HashSet::new(),
         }
     }
 
@@ -101,6 +198,11 @@ impl Detector {
     /// Take one observation as it is, unchecked: [`crate::detect_with`]'s input is the
     /// caller's window, used exactly as given (as the batch rules always did).
     pub(crate) fn push(&mut self, o: Observation) {
+        if self.now.is_some_and(|now| o.received_at <= now) {
+            // Out of arrival order: it may change its probe's clock offset, and so the
+            // corrected times its tails were cut on.
+            self.dirty.insert(o.probe.clone());
+        }
         self.obs.push(o);
         self.seqs.push(self.next_seq);
         self.next_seq += 1;
@@ -111,6 +213,9 @@ impl Detector {
     /// after it is no outage. Idempotent. (This buffer keeps what it sent before.)
     pub fn retire(&mut self, probe: &str, at: i64) {
         self.retired.insert(probe.to_string(), at);
+        let groups: HashSet<(String, u32)> =
+            self.obs.iter().filter(|o| o.probe == probe).map(|o| (o.cc.clone(), o.asn)).collect();
+        self.tails.retain(|k, _| !groups.contains(k));
         let keep: Vec<bool> = self.obs.iter().map(|o| o.probe != probe || o.at <= at).collect();
         let mut k = keep.iter();
         self.obs.retain(|_| *k.next().unwrap_or(&true));
@@ -130,7 +235,7 @@ impl Detector {
     /// events changed since the previous advance (sorted).
     pub fn advance(&mut self, now: i64, downtime: &Downtime) -> Vec<ScopeKey> {
         self.downtime = downtime.clone();
-        let Detection { events, set_aside } = self.run(now);
+        let Detection { events, set_aside } = self.pass(now);
         let mut changed: BTreeSet<ScopeKey> = BTreeSet::new();
         let (old, new) = (by_scope(&self.events), by_scope(&events));
         for (scope, es) in &new {
@@ -197,6 +302,33 @@ impl Detector {
     fn run(&self, now: i64) -> Detection {
         detect_batch(&self.obs, &self.params, now, &self.downtime)
     }
+
+    /// [`Detector::run`] for an advance: shutdowns over everything, blocking and throttling over
+    /// each group's tail (equal to the batch: see the module documentation).
+    fn pass(&mut self, now: i64) -> Detection {
+        if self.now.is_some_and(|last| now < last) {
+            self.tails.clear();
+        }
+        if !self.dirty.is_empty() {
+            let dirty = std::mem::take(&mut self.dirty);
+            let groups: HashSet<(&str, u32)> =
+                self.obs.iter().filter(|o| dirty.contains(&o.probe)).map(|o| (o.cc.as_str(), o.asn)).collect();
+            self.tails.retain(|(cc, asn), _| !groups.contains(&(cc.as_str(), *asn)));
+        }
+        let mut view = View::new(&self.obs, &self.params, now);
+        view.deaf = self.downtime.deaf(&self.obs, &self.params, now);
+        let Detection { mut events, set_aside } = detect_shutdowns(&view);
+        let mut tails = HashMap::with_capacity(view.groups.len());
+        for group in &view.groups {
+            let key = (group.cc.clone(), group.asn);
+            let prev = self.tails.remove(&key).filter(|t| t.still_holds(&view, group)).unwrap_or_default();
+            let (found, next) = tail(&view, group, prev);
+            events.extend(found);
+            tails.insert(key, next);
+        }
+        self.tails = tails;
+        Detection { events: finish(events), set_aside }
+    }
 }
 
 impl Detector {
@@ -208,11 +340,19 @@ impl Detector {
             return;
         }
         let keep: Vec<bool> = self.obs.iter().map(|o| o.at >= t).collect();
+        // The batch over what is left starts its episodes (and its probes' clock offsets)
+        // afresh: the tails of the groups concerned are dropped.
+        let mut groups: HashSet<(&str, u32)> = HashSet::new();
         for (o, _) in self.obs.iter().zip(&keep).filter(|(_, k)| !**k) {
             if let Some(id) = &o.measurement_id {
                 self.seen.remove(id);
             }
+            groups.insert((o.cc.as_str(), o.asn));
+            if !self.dirty.contains(&o.probe) {
+                self.dirty.insert(o.probe.clone());
+            }
         }
+        self.tails.retain(|(cc, asn), _| !groups.contains(&(cc.as_str(), *asn)));
         let mut k = keep.iter();
         self.obs.retain(|_| *k.next().unwrap_or(&true));
         let mut k = keep.iter();
@@ -257,6 +397,97 @@ mod tests {
         d.retire("q", 50);
         d.observe(&hb("q", "c", 200));
         assert_eq!(d.obs.len(), 1);
+    }
+
+    /// A fleet of 2 ASNs over 5 days: whatsapp blocked twice in ASN 100, youtube throttled
+    /// once in ASN 101 (all closed a day before the end).
+    fn fleet() -> Vec<Observation> {
+        use crate::sim::{CountrySpec, FleetSpec, TruthEvent, TruthKind, simulate};
+        use vigil_report::Mechanism;
+        const T: i64 = 1_740_960_000;
+        const H: i64 = 3600;
+        let mut spec = FleetSpec::new(5, T, 5, 10, vec![CountrySpec { cc: "AA".into(), asns: vec![100, 101] }]);
+        spec.platforms = ["whatsapp", "youtube"].map(String::from).to_vec();
+        spec.throttling = true;
+        let ev = |asn, kind, start, end| TruthEvent { cc: "AA".into(), asn: Some(asn), kind, start, end };
+        let block = || TruthKind::Block { platform: "whatsapp".into(), mechanism: Mechanism::DnsInjection };
+        let truth = [
+            ev(100, block(), T + 20 * H, T + 30 * H),
+            ev(100, block(), T + 60 * H, T + 70 * H),
+            ev(101, TruthKind::Throttle { platform: "youtube".into(), rate_kbps: 150.0 }, T + 40 * H, T + 60 * H),
+        ];
+        simulate(&spec, &truth).observations
+    }
+
+    /// Feed `obs` in arrival order, stepping every `step` up to the last arrival + a day; at
+    /// every step the detector's events equal [`detect`]'s over what it was fed.
+    fn stepped(obs: &[Observation], step: i64) -> (Detector, i64) {
+        let p = Params::default();
+        let mut d = Detector::new(p.clone());
+        let (first, last) = (obs[0].received_at, obs[obs.len() - 1].received_at);
+        let mut next = 0;
+        let mut now = first + step;
+        while now <= last + 86_400 {
+            while next < obs.len() && obs[next].received_at <= now {
+                d.observe(&obs[next]);
+                next += 1;
+            }
+            d.advance(now, &Downtime::default());
+            assert_eq!(d.events(now), detect(&d.obs, &p, now), "at {now}");
+            now += step;
+        }
+        (d, now - step)
+    }
+
+    #[test]
+    fn blocking_and_throttling_tails_are_carried_and_equal_the_batch() {
+        // Issue 16 D7: the blocking and throttling rules of a pass run only after the freeze
+        // points; what closed before them is kept, not recomputed.
+        let obs = fleet();
+        let (d, now) = stepped(&obs, 3600);
+        let settled: Vec<&str> = d.tails.values().flat_map(|t| &t.settled).map(|e| e.kind.label()).collect();
+        assert!(settled.contains(&"blocking") && settled.contains(&"throttling"), "{settled:?}");
+        let cuts: Vec<(usize, usize)> =
+            d.tails.values().map(|t| (t.blocking.platforms.len(), t.throttling.platforms.len())).collect();
+        assert!(d.tails.values().all(|t| t.at == now), "{cuts:?}");
+        assert_eq!(cuts, vec![(2, 2); 2], "every platform has a freeze point");
+        let found = d.events(now);
+        assert!(found.iter().filter(|e| e.kind.label() == "blocking").count() >= 2, "{found:#?}");
+    }
+
+    #[test]
+    fn a_late_upload_before_a_freeze_point_and_forgetting_keep_the_batch() {
+        let obs = fleet();
+        let (mut d, now) = stepped(&obs, 6 * 3600);
+        let first = obs[0].at;
+        // A probe of ASN 100 uploads, now, 8 hourly whatsapp runs made blocked before the fleet
+        // started: long before the freeze points, so the settled part would miss them.
+        let probe = obs.iter().find(|o| o.asn == 100).map(|o| o.probe.clone()).unwrap_or_default();
+        let mut late = Vec::new();
+        for k in 0..8 {
+            let what = What::Platform {
+                platform: "whatsapp".into(),
+                kind: PlatformKind::Platform,
+                status: vigil_report::PlatformStatus::Blocked,
+                family: None,
+                mechanism: None,
+            };
+            let at = first - 10 * 3600 + k * 3600;
+            late.push(Observation { what, measurement_id: Some(format!("late-{k}")), ..hb(&probe, "", at) });
+        }
+        for o in &mut late {
+            (o.cc, o.asn, o.received_at) = ("AA".into(), 100, now + 600);
+            d.observe(o);
+        }
+        let before = d.events(now).len();
+        d.advance(now + 600, &Downtime::default());
+        let want = detect(&d.obs, &Params::default(), now + 600);
+        assert_eq!(d.events(now + 600), want);
+        assert!(want.len() > before, "the late runs make an event: {want:#?}");
+        // Forgetting the first two days: the batch over what is left.
+        d.forget_before(first + 2 * 86_400);
+        d.advance(now + 1200, &Downtime::default());
+        assert_eq!(d.events(now + 1200), detect(&d.obs, &Params::default(), now + 1200));
     }
 
     #[test]

@@ -7,8 +7,10 @@
 //! fleet. The per-(cc, ASN, platform) tails of blocking and throttling (`detect_after` with a
 //! carried `Cut` and CUSUM `Baseline`) are checked against the batch in their own unit tests
 //! (`detect::blocking::tests::tails_with_carried_state_equal_the_batch_*`: passes every hour and
-//! every 6 h over only the tail give exactly the batch's events and state), because the rule
-//! modules are private to `detect` until the engine wires them into the [`Detector`].
+//! every 6 h over only the tail give exactly the batch's events and state). The [`Detector`] now
+//! runs them that way (settled events kept, only the tail rerun; `stream::tests` checks the
+//! tails are really carried, and that a late upload before a freeze point is still exact), so
+//! every equality below is the tails' equality with the batch.
 
 use std::collections::BTreeSet;
 
