@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use vigil_detect::obs::{StoredMeasurement, observe};
 use vigil_detect::publish::{self, Stored};
-use vigil_detect::{Change, DetectedEvent, Detector, Observation, Params, PublishedEvent, What};
+use vigil_detect::{Change, DetectedEvent, Detector, Observation, Params, PublishedEvent, What, held_from};
 
 use crate::detect_store::{self, Checkpoint};
 use crate::observation_store::label;
@@ -197,7 +197,7 @@ impl Incremental {
         }
         Ok(Incremental {
             detector: Detector::new(params.clone()),
-            cursor: detect_store::cursor_before(conn, now - window)?,
+            cursor: detect_store::cursor_before(conn, held_from(now - window))?,
             read_after: Default::default(),
             params_hash,
             restored: false,
@@ -221,8 +221,8 @@ impl Incremental {
 
 /// One incremental pass at `now`: feed `inc` the observation rows stored since its cursor and
 /// received by `now` (rows received later stay in the store for a later pass), drop what fell
-/// out of `[now - window, now]`, detect, and reconcile with the stored events: the changes to
-/// write. The collector's recorded downtime (`uptime`) keeps its own silence from reading as
+/// out of the window (by whole days: the detector holds `[held_from(now - window), now]`),
+/// detect, and reconcile with the stored events of `[now - window, now]`: the changes to write. The collector's recorded downtime (`uptime`) keeps its own silence from reading as
 /// the fleet's; `run` is the serving run (a quiet stretch going on counts), None offline.
 pub fn plan(
     conn: &Connection,
@@ -232,7 +232,8 @@ pub fn plan(
     run: Option<crate::uptime::Run>,
 ) -> rusqlite::Result<(PassSummary, Vec<Change>)> {
     let from = now - window;
-    let fresh = detect_store::read_new(conn, inc.cursor, &inc.read_after, from, now)?;
+    let held = held_from(from);
+    let fresh = detect_store::read_new(conn, inc.cursor, &inc.read_after, held, now)?;
     for o in &fresh.observations {
         inc.detector.observe(o);
     }
@@ -240,9 +241,9 @@ pub fn plan(
     retire_revoked(conn, inc)?;
     inc.read_after.extend(fresh.read_after_cursor);
     inc.read_after = inc.read_after.split_off(&(inc.cursor + 1));
-    inc.detector.forget_before(from);
+    inc.detector.forget_before(held);
     let params = inc.detector.params().clone();
-    let downtime = crate::uptime::downtime(conn, from, run.map(|r| (r, now, params.collector_quiet())))?;
+    let downtime = crate::uptime::downtime(conn, held_from(from), run.map(|r| (r, now, params.collector_quiet())))?;
     inc.detector.advance(now, &downtime);
     inc.last_pass = Some(now);
     let detected = inc.detector.events(now);
@@ -263,8 +264,9 @@ fn retire_revoked(conn: &Connection, inc: &mut Incremental) -> rusqlite::Result<
     Ok(())
 }
 
-/// A pass over `[now - window, now]` read whole from the store (the pass before issue 16's
-/// incremental one, kept for offline use and as the benchmarks' reference): the changes to write.
+/// A pass over the window read whole from the store (the pass before issue 16's incremental
+/// one, kept for offline use and as the benchmarks' reference; it reads what [`plan`]'s
+/// detector holds, from `held_from(now - window)`): the changes to write.
 pub fn plan_full(
     conn: &Connection,
     params: &Params,
@@ -273,9 +275,9 @@ pub fn plan_full(
     run: Option<crate::uptime::Run>,
 ) -> rusqlite::Result<(PassSummary, Vec<Change>)> {
     let from = now - window;
-    let obs = load_observations(conn, from)?;
+    let obs = load_observations(conn, held_from(from))?;
     let published = load_published(conn, from)?;
-    let downtime = crate::uptime::downtime(conn, from, run.map(|r| (r, now, params.collector_quiet())))?;
+    let downtime = crate::uptime::downtime(conn, held_from(from), run.map(|r| (r, now, params.collector_quiet())))?;
     let mut detector = Detector::new(params.clone());
     for o in &obs {
         detector.observe(o);

@@ -99,10 +99,11 @@ pub(crate) use throttling::{ThrottlingState, detect_after as throttling_after};
 
 /// The rules over everything in `obs` received by `now` (what a [`crate::Detector`] runs).
 pub(crate) fn detect_batch(obs: &[Observation], params: &Params, now: i64, downtime: &Downtime) -> Detection {
-    let mut view = View::new(obs, params, now);
+    let data = ViewData::build(obs, params, now);
+    let mut view = View::of(&data, obs, params, now);
     view.deaf = downtime.deaf(obs, params, now);
     let mut events = Vec::new();
-    for group in &view.groups {
+    for group in view.groups {
         events.extend(blocking::detect(&view, group));
         events.extend(throttling::detect(&view, group));
     }
@@ -118,7 +119,7 @@ pub(crate) fn detect_shutdowns(view: &View<'_>) -> Detection {
     let mut asn_shutdowns = Vec::new();
     let mut lives = Vec::new();
     let mut set_aside = Vec::new();
-    for group in &view.groups {
+    for group in view.groups {
         let live = liveness::Liveness::new(view, group);
         let (shutdowns, aside) = shutdown::detect(view, group, &live);
         asn_shutdowns.extend(shutdowns);
@@ -145,25 +146,26 @@ pub(crate) fn finish(mut events: Vec<DetectedEvent>) -> Vec<DetectedEvent> {
 }
 
 /// The observations received by `now`, with each probe's clock skew corrected, grouped by
-/// (country, ASN).
+/// (country, ASN): a borrowed look at a [`ViewData`].
 pub(crate) struct View<'a> {
     pub obs: &'a [Observation],
     /// Corrected time of each observation (indexed like `obs`).
-    pub t: Vec<i64>,
+    pub t: &'a [i64],
     /// The probe's usual upload lag when observation `i` arrived (its clock offset plus its
     /// network delay, estimated from the live heartbeats received before it; indexed like `obs`):
     /// how late observation `i` was is `received_at - at - lag[i]`.
-    pub lag: Vec<i64>,
+    pub lag: &'a [i64],
     /// A small number per probe (indexed like `obs`).
-    pub probe: Vec<u32>,
+    pub probe: &'a [u32],
     pub params: &'a Params,
     pub now: i64,
-    pub groups: Vec<Group>,
+    pub groups: &'a [Group],
     /// The collector's deaf stretches, merged, grace included ([`Downtime::deaf`]).
     pub deaf: Vec<(i64, i64)>,
 }
 
 /// The observations of one (country, ASN), sorted by corrected time.
+#[derive(Debug, Clone)]
 pub(crate) struct Group {
     pub cc: String,
     pub asn: u32,
@@ -171,37 +173,18 @@ pub(crate) struct Group {
 }
 
 impl<'a> View<'a> {
-    pub(crate) fn new(obs: &'a [Observation], params: &'a Params, now: i64) -> Self {
-        let mut numbers: HashMap<&str, u32> = HashMap::new();
-        let probe: Vec<u32> = obs
-            .iter()
-            .map(|o| {
-                let next = numbers.len() as u32;
-                *numbers.entry(o.probe.as_str()).or_insert(next)
-            })
-            .collect();
-        let (t, lag) = skew(obs, &probe, numbers.len(), params, now);
-        let mut slots: HashMap<(&str, u32), usize> = HashMap::new();
-        let mut by_asn: Vec<Vec<(i64, usize)>> = Vec::new();
-        for (i, o) in obs.iter().enumerate().filter(|(_, o)| o.received_at <= now) {
-            let n = by_asn.len();
-            let slot = *slots.entry((o.cc.as_str(), o.asn)).or_insert(n);
-            if slot == n {
-                by_asn.push(Vec::new());
-            }
-            by_asn[slot].push((t[i], i));
+    /// The view of `data`, which holds `obs` as received by `now`.
+    pub(crate) fn of(data: &'a ViewData, obs: &'a [Observation], params: &'a Params, now: i64) -> Self {
+        View {
+            obs,
+            t: &data.t,
+            lag: &data.lag,
+            probe: &data.probe,
+            params,
+            now,
+            groups: &data.groups,
+            deaf: Vec::new(),
         }
-        let mut keys: Vec<((&str, u32), usize)> = slots.into_iter().collect();
-        keys.sort_unstable();
-        let groups = keys
-            .into_iter()
-            .map(|((cc, asn), slot)| {
-                let mut v = std::mem::take(&mut by_asn[slot]);
-                v.sort_unstable();
-                Group { cc: cc.to_string(), asn, idx: v.into_iter().map(|(_, i)| i).collect() }
-            })
-            .collect();
-        View { obs, t, lag, probe, params, now, groups, deaf: Vec::new() }
     }
 
     /// The evidence record of observation `i`.
@@ -219,46 +202,115 @@ impl<'a> View<'a> {
 /// Heartbeat lags a probe's skew estimate keeps (the most recent).
 const SKEW_SAMPLES: usize = 32;
 
-/// Each observation's corrected time and its probe's usual lag (see [`View::lag`]). The lag is
-/// the low quartile of the `received_at - at` of the probe's last [`SKEW_SAMPLES`] heartbeats
-/// that arrived within `live_window` and strictly before the observation did (causal: what
-/// arrives later never changes it); it corrects the time only when larger than `skew_min`
-/// either way (probes correct their own clocks: a constant upload delay is not a clock offset).
-fn skew(obs: &[Observation], probe: &[u32], probes: usize, params: &Params, now: i64) -> (Vec<i64>, Vec<i64>) {
-    let mut by_probe: Vec<Vec<usize>> = vec![Vec::new(); probes];
-    for (i, _) in obs.iter().enumerate().filter(|(_, o)| o.received_at <= now) {
-        by_probe[probe[i] as usize].push(i);
+/// What a [`View`] shows, kept between a detector's passes: each observation's corrected time,
+/// usual lag and probe number, and the groups (see [`ViewData::extend`]). A batch builds it at
+/// once ([`ViewData::build`]); a detector extends it pass by pass with what arrived: one
+/// implementation, so the two cannot differ.
+///
+/// The lag is the low quartile of the `received_at - at` of the probe's last [`SKEW_SAMPLES`]
+/// heartbeats that arrived within `live_window` and strictly before the observation did
+/// (causal: what arrives later never changes it); it corrects the time only when larger than
+/// `skew_min` either way (probes correct their own clocks: a constant upload delay is not a
+/// clock offset).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ViewData {
+    pub t: Vec<i64>,
+    pub lag: Vec<i64>,
+    pub probe: Vec<u32>,
+    pub groups: Vec<Group>,
+    numbers: HashMap<String, u32>,
+    skew: Vec<Skew>,
+    /// Observations not in a group yet (received after the time it was extended to).
+    pending: Vec<usize>,
+    /// The time it was last extended to.
+    now: Option<i64>,
+}
+
+/// One probe's clock-offset estimate as its records arrive.
+#[derive(Debug, Clone, Default)]
+struct Skew {
+    samples: std::collections::VecDeque<i64>,
+    estimate: i64,
+    /// The estimate before the records received at `last` (they all get it).
+    before: i64,
+    last: Option<i64>,
+}
+
+/// Records reached a [`ViewData`] out of arrival order (received before what it already
+/// holds of their probe, or extended to an earlier time): it must be built again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct OutOfOrder;
+
+impl ViewData {
+    /// The view data of `obs` as received by `now`.
+    pub(crate) fn build(obs: &[Observation], params: &Params, now: i64) -> Self {
+        let mut data = ViewData::default();
+        // Everything is taken in arrival order at once: never out of order.
+        let _ = data.extend(obs, params, now);
+        data
     }
-    let mut lag = vec![0i64; obs.len()];
-    let mut samples: Vec<i64> = Vec::with_capacity(SKEW_SAMPLES);
-    for idx in &mut by_probe {
-        idx.sort_by_key(|&i| (obs[i].received_at, i));
-        samples.clear();
-        let mut estimate = 0;
-        for same in idx.chunk_by(|&a, &b| obs[a].received_at == obs[b].received_at) {
-            for &i in same {
-                lag[i] = estimate;
-            }
-            let mut added = false;
-            for &i in same.iter().filter(|&&i| matches!(obs[i].what, What::Heartbeat)) {
-                let d = obs[i].received_at - obs[i].at;
-                if d.abs() <= params.live_window {
-                    if samples.len() == SKEW_SAMPLES {
-                        samples.remove(0);
-                    }
-                    samples.push(d);
-                    added = true;
-                }
-            }
-            if added {
-                let mut v = samples.clone();
-                v.sort_unstable();
-                estimate = v[(v.len() - 1) / 4];
-            }
+
+    /// Take `obs[self.len()..]` (appended since) and every held record now received by `now`
+    /// into the groups; returns the indices added to groups, in arrival order. Records that
+    /// arrive before what their probe already showed (or `now` before the last) are refused:
+    /// the caller builds again.
+    pub(crate) fn extend(&mut self, obs: &[Observation], params: &Params, now: i64) -> Result<Vec<usize>, OutOfOrder> {
+        if self.now.is_some_and(|last| now < last) {
+            return Err(OutOfOrder);
         }
+        for (i, o) in obs.iter().enumerate().skip(self.probe.len()) {
+            let next = self.numbers.len() as u32;
+            let n = *self.numbers.entry(o.probe.clone()).or_insert(next);
+            if n == next {
+                self.skew.push(Skew::default());
+            }
+            self.probe.push(n);
+            self.t.push(o.at);
+            self.lag.push(0);
+            self.pending.push(i);
+        }
+        let (mut now_in, later): (Vec<usize>, Vec<usize>) =
+            self.pending.iter().partition(|&&i| obs[i].received_at <= now);
+        now_in.sort_unstable_by_key(|&i| (obs[i].received_at, i));
+        if now_in.iter().any(|&i| self.skew[self.probe[i] as usize].last.is_some_and(|l| obs[i].received_at < l)) {
+            return Err(OutOfOrder);
+        }
+        self.pending = later;
+        self.now = Some(now);
+        for &i in &now_in {
+            let o = &obs[i];
+            let s = &mut self.skew[self.probe[i] as usize];
+            if s.last != Some(o.received_at) {
+                s.before = s.estimate;
+                s.last = Some(o.received_at);
+            }
+            let lag = s.before;
+            let d = o.received_at - o.at;
+            if matches!(o.what, What::Heartbeat) && d.abs() <= params.live_window {
+                if s.samples.len() == SKEW_SAMPLES {
+                    s.samples.pop_front();
+                }
+                s.samples.push_back(d);
+                let mut v: Vec<i64> = s.samples.iter().copied().collect();
+                v.sort_unstable();
+                s.estimate = v[(v.len() - 1) / 4];
+            }
+            self.lag[i] = lag;
+            self.t[i] = if lag.abs() > params.skew_min { o.at + lag } else { o.at };
+            let g = match self.groups.binary_search_by(|g| (g.cc.as_str(), g.asn).cmp(&(o.cc.as_str(), o.asn))) {
+                Ok(g) => g,
+                Err(g) => {
+                    self.groups.insert(g, Group { cc: o.cc.clone(), asn: o.asn, idx: Vec::new() });
+                    g
+                }
+            };
+            let t = &self.t;
+            let idx = &mut self.groups[g].idx;
+            let at = idx.partition_point(|&j| (t[j], j) < (t[i], i));
+            idx.insert(at, i);
+        }
+        Ok(now_in)
     }
-    let t = obs.iter().zip(&lag).map(|(o, &l)| if l.abs() > params.skew_min { o.at + l } else { o.at }).collect();
-    (t, lag)
 }
 
 /// Middle and half-width of the interval [a, b].

@@ -34,4 +34,4 @@ pub use event::{Basis, Cause, DetectedEvent, EventType, Evidence, Scope, SetAsid
 pub use obs::{Meta, Observation, PlatformKind, Source, ThrottleVerdict, What};
 pub use params::Params;
 pub use revise::{Change, FieldChange, PublishedEvent, reconcile, reconcile_with};
-pub use stream::{Detector, ScopeKey, detect, detect_with};
+pub use stream::{Detector, ScopeKey, detect, detect_with, held_from};

@@ -28,8 +28,8 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 
 use crate::detect::{
-    BlockingState, Detection, Group, ThrottlingState, View, blocking_after, detect_batch, detect_shutdowns, finish,
-    throttling_after,
+    BlockingState, Detection, Group, ThrottlingState, View, ViewData, blocking_after, detect_batch, detect_shutdowns,
+    finish, throttling_after,
 };
 use crate::downtime::Downtime;
 use crate::event::{DetectedEvent, Scope, SetAside};
@@ -81,6 +81,11 @@ pub struct Detector {
     /// Probes whose records changed under the tails (fed out of arrival order, retired,
     /// forgotten): the tails of every group they report in are dropped at the next pass.
     dirty: HashSet<String>,
+    /// The skew-corrected groups as of the last pass, extended with what arrives since
+    /// (`ViewData::extend`); None: built again at the next pass (records removed or changed).
+    data: Option<ViewData>,
+    /// The earliest measurement time held (what [`Detector::forget_before`] looks at).
+    oldest: i64,
 }
 
 /// A pass settles blocking and throttling episodes that closed at least this long before it:
@@ -110,11 +115,12 @@ impl Tails {
         self.blocking.platforms.values().map(|c| c.t).chain(self.throttling.platforms.values().map(|(c, _)| c.t))
     }
 
-    /// No platform or throttling record received since the pass that left it is timed before
-    /// `TAIL_MARGIN` past a freeze point (a late upload the settled part would have missed).
-    fn still_holds(&self, view: &View<'_>, group: &Group) -> bool {
+    /// No platform or throttling record received since the pass that left it (`added`: those
+    /// of its group) is timed before `TAIL_MARGIN` past a freeze point (a late upload the
+    /// settled part would have missed).
+    fn still_holds(&self, view: &View<'_>, added: &[usize]) -> bool {
         let Some(last) = self.cuts().max() else { return true };
-        group.idx.iter().all(|&i| {
+        added.iter().all(|&i| {
             let o = &view.obs[i];
             let judged = matches!(o.what, What::Platform { .. } | What::Throttling { .. });
             !judged || o.received_at <= self.at || view.t[i] > last + TAIL_MARGIN
@@ -174,6 +180,8 @@ impl Detector {
             set_aside: Vec::new(),
             tails: HashMap::new(),
             dirty: HashSet::new(),
+            data: None,
+            oldest: i64::MAX,
         }
     }
 
@@ -203,6 +211,7 @@ impl Detector {
             // corrected times its tails were cut on.
             self.dirty.insert(o.probe.clone());
         }
+        self.oldest = self.oldest.min(o.at);
         self.obs.push(o);
         self.seqs.push(self.next_seq);
         self.next_seq += 1;
@@ -217,6 +226,7 @@ impl Detector {
             self.obs.iter().filter(|o| o.probe == probe).map(|o| (o.cc.clone(), o.asn)).collect();
         self.tails.retain(|k, _| !groups.contains(k));
         let keep: Vec<bool> = self.obs.iter().map(|o| o.probe != probe || o.at <= at).collect();
+        self.data = None;
         let mut k = keep.iter();
         self.obs.retain(|_| *k.next().unwrap_or(&true));
         let mut k = keep.iter();
@@ -296,6 +306,7 @@ impl Detector {
         d.next_seq = obs.last().map_or(0, |(seq, _)| seq + 1);
         d.seen = obs.iter().filter_map(|(_, o)| o.measurement_id.clone()).collect();
         (d.seqs, d.obs) = obs.into_iter().unzip();
+        d.oldest = d.obs.iter().map(|o| o.at).min().unwrap_or(i64::MAX);
         Ok(d)
     }
 
@@ -315,13 +326,27 @@ impl Detector {
                 self.obs.iter().filter(|o| dirty.contains(&o.probe)).map(|o| (o.cc.as_str(), o.asn)).collect();
             self.tails.retain(|(cc, asn), _| !groups.contains(&(cc.as_str(), *asn)));
         }
-        let mut view = View::new(&self.obs, &self.params, now);
+        let added = match self.data.as_mut().map(|d| d.extend(&self.obs, &self.params, now)) {
+            Some(Ok(added)) => added,
+            _ => {
+                let data = self.data.insert(ViewData::default());
+                data.extend(&self.obs, &self.params, now).unwrap_or_default()
+            }
+        };
+        let mut added_to: HashMap<(&str, u32), Vec<usize>> = HashMap::new();
+        for &i in &added {
+            added_to.entry((self.obs[i].cc.as_str(), self.obs[i].asn)).or_default().push(i);
+        }
+        let data = self.data.as_ref().expect("built above");
+        let mut view = View::of(data, &self.obs, &self.params, now);
         view.deaf = self.downtime.deaf(&self.obs, &self.params, now);
         let Detection { mut events, set_aside } = detect_shutdowns(&view);
         let mut tails = HashMap::with_capacity(view.groups.len());
-        for group in &view.groups {
+        let none = Vec::new();
+        for group in view.groups {
             let key = (group.cc.clone(), group.asn);
-            let prev = self.tails.remove(&key).filter(|t| t.still_holds(&view, group)).unwrap_or_default();
+            let added = added_to.get(&(group.cc.as_str(), group.asn)).unwrap_or(&none);
+            let prev = self.tails.remove(&key).filter(|t| t.still_holds(&view, added)).unwrap_or_default();
             let (found, next) = tail(&view, group, prev);
             events.extend(found);
             tails.insert(key, next);
@@ -332,11 +357,14 @@ impl Detector {
 }
 
 impl Detector {
-    /// Drop what was measured before `t` (it fell out of the caller's window): the detector then
-    /// holds what a batch over `[t, ..]` would. Its measurement ids are forgotten too, so memory
-    /// stays bounded by the window (the caller does not feed rows older than its window).
+    /// Drop what was measured before the start of `t`'s day (UTC): the caller's window fell
+    /// past it. The detector then holds what a batch over `[held_from(t), ..]` would. Forgetting
+    /// by whole days keeps what it carries between passes (the view, the tails) for a day at a
+    /// time: forgetting rebuilds them. Its measurement ids are forgotten too, so memory stays
+    /// bounded by the window and a day (the caller does not feed rows older than its window).
     pub fn forget_before(&mut self, t: i64) {
-        if self.obs.iter().all(|o| o.at >= t) {
+        let t = held_from(t);
+        if self.oldest >= t {
             return;
         }
         let keep: Vec<bool> = self.obs.iter().map(|o| o.at >= t).collect();
@@ -357,7 +385,15 @@ impl Detector {
         self.obs.retain(|_| *k.next().unwrap_or(&true));
         let mut k = keep.iter();
         self.seqs.retain(|_| *k.next().unwrap_or(&true));
+        self.oldest = self.obs.iter().map(|o| o.at).min().unwrap_or(i64::MAX);
+        self.data = None;
     }
+}
+
+/// The start of the UTC day of `t`: what a detector told to forget before `t` keeps
+/// ([`Detector::forget_before`]).
+pub fn held_from(t: i64) -> i64 {
+    t - t.rem_euclid(86_400)
 }
 
 /// Events grouped by scope.

@@ -259,6 +259,7 @@ fn sources(view: &View<'_>, hits: &[&Sample<'_>]) -> Vec<SourceSupport> {
 
 #[cfg(test)]
 mod tests {
+    use crate::detect::ViewData;
     use vigil_report::Mechanism;
 
     use super::*;
@@ -379,7 +380,7 @@ mod tests {
 
     /// The observations of `full` that `keep` picks, with `full`'s corrected times, seen at `now`
     /// (an incremental detector's tail; clock offsets are not its business here).
-    fn sub<'a>(full: &View<'_>, obs: &'a [Observation], keep: &[usize], p: &'a Params, now: i64) -> View<'a> {
+    fn sub(full: &View<'_>, keep: &[usize]) -> ViewData {
         let mut groups: Vec<Group> = Vec::new();
         for (k, &i) in keep.iter().enumerate() {
             let o = &full.obs[i];
@@ -388,15 +389,12 @@ mod tests {
                 None => groups.push(Group { cc: o.cc.clone(), asn: o.asn, idx: vec![k] }),
             }
         }
-        View {
-            obs,
+        ViewData {
             t: keep.iter().map(|&i| full.t[i]).collect(),
             lag: keep.iter().map(|&i| full.lag[i]).collect(),
             probe: vec![0; keep.len()],
-            params: p,
-            now,
             groups,
-            deaf: Vec::new(),
+            ..ViewData::default()
         }
     }
 
@@ -407,10 +405,11 @@ mod tests {
     fn tails_equal_batch(obs: &[Observation], end: i64, step: i64, lag: i64) -> (Vec<DetectedEvent>, usize, usize) {
         use crate::detect::throttling::{self, ThrottlingState};
         let p = Params::default();
-        let full = View::new(obs, &p, end);
+        let full_data = ViewData::build(obs, &p, end);
+        let full = View::of(&full_data, obs, &p, end);
         let key = |e: &DetectedEvent| (e.start, e.scope.asn, e.kind.label(), e.kind.platform().map(String::from));
         let mut want: Vec<DetectedEvent> = Vec::new();
-        for g in &full.groups {
+        for g in full.groups {
             want.extend(detect(&full, g));
             want.extend(throttling::detect(&full, g));
         }
@@ -453,7 +452,8 @@ mod tests {
                     g.idx.iter().copied().filter(|&i| full.obs[i].received_at <= now && full.t[i] >= from).collect();
                 largest = largest.max(keep.len());
                 let tail_obs: Vec<Observation> = keep.iter().map(|&i| full.obs[i].clone()).collect();
-                let v = sub(&full, &tail_obs, &keep, &p, now);
+                let data = sub(&full, &keep);
+                let v = View::of(&data, &tail_obs, &p, now);
                 let Some(sg) = v.groups.first() else { continue };
                 let b = detect_after(&v, sg, bs, now - lag);
                 let t = throttling::detect_after(&v, sg, ts, now - lag);

@@ -17,7 +17,7 @@ pub(crate) fn detect(view: &View<'_>, asn_events: &[DetectedEvent], lives: &[(&s
     let mut out = Vec::new();
     for (cc, events) in by_cc {
         let asns: Vec<(u32, &Liveness)> =
-            lives.iter().zip(&view.groups).filter(|((c, _), _)| *c == cc).map(|((_, l), g)| (g.asn, l)).collect();
+            lives.iter().zip(view.groups).filter(|((c, _), _)| *c == cc).map(|((_, l), g)| (g.asn, l)).collect();
         out.extend(country_events(view, cc, &events, &asns));
     }
     out

@@ -495,3 +495,53 @@ fn probes_that_flicker_back_for_a_moment_do_not_split_the_shutdown() {
     assert_eq!(e.len(), 1, "{e:#?}");
     assert!((e[0].end.unwrap() - back).abs() <= H && (e[0].start - cut).abs() <= H, "{:#?}", e[0]);
 }
+
+/// The view a detector extends pass by pass is the one a batch builds at once: clock offsets
+/// (skewed probes, records arriving together, late ones), probe numbers and groups. Records
+/// that arrive before what their probe already showed are refused (the detector rebuilds).
+#[test]
+fn a_view_extended_pass_by_pass_equals_the_view_built_at_once() {
+    use crate::detect::{OutOfOrder, ViewData};
+    let p = Params::default();
+    let mut all = Vec::new();
+    for (k, (probe, asn, skew)) in [("p", 1, 0), ("q", 1, 400), ("r", 2, -300), ("s", 3, 40)].into_iter().enumerate() {
+        for n in 0..60 {
+            let at = T + n * 300 + k as i64 * 7;
+            // Every fifth record arrives with the next one (spooled a little): ties in arrival.
+            let received = at + skew + 3 + if n % 5 == 0 { 300 } else { 0 };
+            all.push(obs(probe, asn, at, received, What::Heartbeat));
+            if n % 7 == 0 {
+                let s = PlatformStatus::Ok;
+                all.extend(run(probe, at + 60, s, s).into_iter().map(|mut o| {
+                    (o.asn, o.received_at) = (asn, o.received_at + skew);
+                    o
+                }));
+            }
+        }
+    }
+    all.sort_by_key(|o| o.received_at);
+    let end = T + 61 * 300 + 2000;
+    let mut data = ViewData::default();
+    let mut fed = 0;
+    for now in (T..end).step_by(1234).chain([end]) {
+        while fed < all.len() && all[fed].received_at <= now {
+            fed += 1;
+        }
+        // Fed a little ahead of `now` too: what arrives later waits for its pass.
+        let ahead = (fed + 3).min(all.len());
+        data.extend(&all[..ahead], &p, now).expect("in order");
+        let at_once = ViewData::build(&all[..ahead], &p, now);
+        assert_eq!((&data.t, &data.lag, &data.probe), (&at_once.t, &at_once.lag, &at_once.probe), "at {now}");
+        let idx = |d: &ViewData| d.groups.iter().map(|g| (g.cc.clone(), g.asn, g.idx.clone())).collect::<Vec<_>>();
+        assert_eq!(idx(&data), idx(&at_once), "at {now}");
+    }
+    assert!(data.lag.iter().any(|&l| l > p.skew_min) && data.lag.iter().any(|&l| l < -p.skew_min));
+    // A record received before the last one of its probe, or an earlier `now`: refused.
+    let mut late = all[10].clone();
+    late.measurement_id = Some("late".into());
+    let mut more = all.clone();
+    more.push(late);
+    assert_eq!(data.clone().extend(&more, &p, end), Err(OutOfOrder));
+    assert_eq!(data.extend(&all, &p, end - 1), Err(OutOfOrder));
+    assert_eq!(all.len(), 4 * 60 + 4 * 9 * 2, "every record was fed");
+}
