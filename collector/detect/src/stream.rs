@@ -3,15 +3,17 @@
 //! at once, so the batch and the incremental paths are one implementation and cannot drift.
 //!
 //! Design (issue 16, D7). The detector keeps every observation of its window (the caller drops
-//! older ones with [`Detector::forget_before`]) and, beside it, state per scope:
-//! - per probe: nothing of its own yet; its clock offset is recomputed each pass, and is causal
-//!   (from heartbeats received before each record), so a record's corrected time never changes
-//!   once it has been received.
+//! older ones with [`Detector::forget_before`], by whole days) and, beside it, state:
+//! - the skew-corrected view (`ViewData`): each record's clock offset is causal (from
+//!   heartbeats received before it), so it is computed once, when the record arrives, and the
+//!   record is inserted in its group's time order; the view is built again only when records
+//!   come out of arrival order, are retired, or are forgotten (once a day).
 //! - per (cc, ASN, platform), blocking and throttling: the *freeze point* (`episode::Cut`: the
 //!   latest run at or before `now - SETTLE_LAG` with no episode open, plus the CUSUM there) and
-//!   the events of the episodes that closed before it (settled: kept, never recomputed).
+//!   the events of the episodes that closed before it (settled: kept, never recomputed), and
+//!   the group's platforms with runs.
 //! - per (cc, ASN), shutdown, and per country: nothing yet; every pass reruns liveness, shutdown,
-//!   ageing and the country rule over the whole window (`liveness::Seed` is not used yet).
+//!   ageing and the country rule over the whole window.
 //!
 //! A pass builds the skew-corrected view, reruns shutdown, and reruns blocking and throttling
 //! only over the runs after each group's freeze points (and `TAIL_MARGIN` before them, for
@@ -91,12 +93,14 @@ pub struct Detector {
 /// A pass settles blocking and throttling episodes that closed at least this long before it:
 /// later ones may still change with late uploads (a late record before a freeze point drops
 /// the group's tails, so this is a matter of cost, not of correctness).
-const SETTLE_LAG: i64 = 2 * 3600;
+const SETTLE_LAG: i64 = 1800;
 
 /// A tail reaches this far before the earliest freeze point of its group: the controls of a
-/// run lie within `blocking::SAME_RUN` (15 min) of it and an OONI report's URLs within its span.
-/// (A report measured over longer than this would be cut in two: not seen yet.)
-const TAIL_MARGIN: i64 = 2 * 3600;
+/// run lie within `blocking::SAME_RUN` (15 min) of it and an OONI report's URLs within its span
+/// (OONI's web_connectivity reports take minutes). A report measured over longer than this
+/// would be cut in two: tests/incremental.rs replays an OONI series to check the stream still
+/// equals the batch.
+const TAIL_MARGIN: i64 = 1800;
 
 /// The blocking and throttling state of one (cc, ASN) between passes.
 #[derive(Debug, Clone, Default)]
@@ -107,6 +111,9 @@ struct Tails {
     throttling: ThrottlingState,
     /// The events of episodes closed before the freeze points, in the order found.
     settled: Vec<DetectedEvent>,
+    /// The platforms of the group with runs (blocking: true; throttling: false) once counted
+    /// (None: not yet): carried, and extended with what each pass adds.
+    platforms: Option<BTreeSet<(bool, String)>>,
 }
 
 impl Tails {
@@ -131,12 +138,14 @@ impl Tails {
 /// Blocking and throttling of `group` at `view.now` from `prev`: the rules rerun over the runs
 /// after its freeze points only. Returns the group's events (settled and not, in the batch's
 /// order: by platform, then episode) and the state to carry.
-fn tail(view: &View<'_>, group: &Group, mut prev: Tails) -> (Vec<DetectedEvent>, Tails) {
-    let mut platforms: BTreeSet<(bool, &str)> = BTreeSet::new();
-    for &i in &group.idx {
+fn tail(view: &View<'_>, group: &Group, added: &[usize], mut prev: Tails) -> (Vec<DetectedEvent>, Tails) {
+    let mut platforms = prev.platforms.take();
+    let new: &[usize] = if platforms.is_some() { added } else { &group.idx };
+    let platforms = platforms.get_or_insert_default();
+    for &i in new {
         match &view.obs[i].what {
-            What::Platform { platform, kind: PlatformKind::Platform, .. } => platforms.insert((true, platform)),
-            What::Throttling { platform, .. } => platforms.insert((false, platform)),
+            What::Platform { platform, kind: PlatformKind::Platform, .. } => platforms.insert((true, platform.clone())),
+            What::Throttling { platform, .. } => platforms.insert((false, platform.clone())),
             _ => false,
         };
     }
@@ -155,7 +164,13 @@ fn tail(view: &View<'_>, group: &Group, mut prev: Tails) -> (Vec<DetectedEvent>,
     let mut events: Vec<DetectedEvent> = prev.settled.iter().cloned().chain(b.unsettled).chain(t.unsettled).collect();
     // Stable: settled before unsettled, each in episode order, within a platform.
     events.sort_by(|a, b| (a.kind.label(), a.kind.platform()).cmp(&(b.kind.label(), b.kind.platform())));
-    let next = Tails { at: view.now, blocking: b.state, throttling: t.state, settled: prev.settled };
+    let next = Tails {
+        at: view.now,
+        blocking: b.state,
+        throttling: t.state,
+        settled: prev.settled,
+        platforms: Some(std::mem::take(platforms)),
+    };
     (events, next)
 }
 
@@ -347,7 +362,7 @@ impl Detector {
             let key = (group.cc.clone(), group.asn);
             let added = added_to.get(&(group.cc.as_str(), group.asn)).unwrap_or(&none);
             let prev = self.tails.remove(&key).filter(|t| t.still_holds(&view, added)).unwrap_or_default();
-            let (found, next) = tail(&view, group, prev);
+            let (found, next) = tail(&view, group, added, prev);
             events.extend(found);
             tails.insert(key, next);
         }
