@@ -107,20 +107,32 @@ pub(crate) fn detect_batch(obs: &[Observation], params: &Params, now: i64, downt
         events.extend(blocking::detect(&view, group));
         events.extend(throttling::detect(&view, group));
     }
-    let Detection { events: shutdowns, set_aside } = detect_shutdowns(&view);
+    let Detection { events: shutdowns, set_aside } = detect_shutdowns(&view, &mut LiveCaches::new(), Added::All);
     events.extend(shutdowns);
     Detection { events: finish(events), set_aside }
 }
 
 /// The shutdown rules (per ASN, then per country) over the whole of `view`, unsorted and
 /// without ids (the stream detector runs them beside its blocking and throttling tails).
-pub(crate) fn detect_shutdowns(view: &View<'_>) -> Detection {
+///
+/// Each ASN's liveness comes from its `caches` entry, updated first with the group's records
+/// that `added` names (all of them for a new entry's batch).
+pub(crate) fn detect_shutdowns(view: &View<'_>, caches: &mut LiveCaches, added: Added<'_>) -> Detection {
+    let none = Vec::new();
+    for group in view.groups {
+        let new: &[usize] = match added {
+            Added::All => &group.idx,
+            Added::Only(m) => m.get(&(group.cc.as_str(), group.asn)).unwrap_or(&none),
+        };
+        caches.entry((group.cc.clone(), group.asn)).or_default().update(view, new);
+    }
     let mut events = Vec::new();
     let mut asn_shutdowns = Vec::new();
     let mut lives = Vec::new();
     let mut set_aside = Vec::new();
     for group in view.groups {
-        let live = liveness::Liveness::new(view, group);
+        let Some(cache) = caches.get(&(group.cc.clone(), group.asn)) else { continue };
+        let live = cache.liveness(view);
         let (shutdowns, aside) = shutdown::detect(view, group, &live);
         asn_shutdowns.extend(shutdowns);
         set_aside.extend(aside);
@@ -130,6 +142,18 @@ pub(crate) fn detect_shutdowns(view: &View<'_>) -> Detection {
     events.extend(country::detect(view, &asn_shutdowns, &lives));
     events.extend(asn_shutdowns);
     Detection { events, set_aside }
+}
+
+/// Each ASN's liveness state between passes ([`detect_shutdowns`]).
+pub(crate) type LiveCaches = HashMap<(String, u32), liveness::LiveCache>;
+
+/// Which records are new to the view since the caches were last updated.
+#[derive(Clone, Copy)]
+pub(crate) enum Added<'a> {
+    /// Every record (the caches are new).
+    All,
+    /// Those listed per (cc, ASN).
+    Only(&'a HashMap<(&'a str, u32), Vec<usize>>),
 }
 
 /// Give every event its id (a `-2`, `-3`... suffix when two share one) and sort them.

@@ -30,8 +30,8 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 
 use crate::detect::{
-    BlockingState, Detection, Group, ThrottlingState, View, ViewData, blocking_after, detect_batch, detect_shutdowns,
-    finish, throttling_after,
+    Added, BlockingState, Detection, Group, LiveCaches, ThrottlingState, View, ViewData, blocking_after, detect_batch,
+    detect_shutdowns, finish, throttling_after,
 };
 use crate::downtime::Downtime;
 use crate::event::{DetectedEvent, Scope, SetAside};
@@ -86,6 +86,8 @@ pub struct Detector {
     /// The skew-corrected groups as of the last pass, extended with what arrives since
     /// (`ViewData::extend`); None: built again at the next pass (records removed or changed).
     data: Option<ViewData>,
+    /// Each ASN's liveness, kept with `data` (built again with it).
+    lives: LiveCaches,
     /// The earliest measurement time held (what [`Detector::forget_before`] looks at).
     oldest: i64,
 }
@@ -196,6 +198,7 @@ impl Detector {
             tails: HashMap::new(),
             dirty: HashSet::new(),
             data: None,
+            lives: LiveCaches::new(),
             oldest: i64::MAX,
         }
     }
@@ -344,6 +347,7 @@ impl Detector {
         let added = match self.data.as_mut().map(|d| d.extend(&self.obs, &self.params, now)) {
             Some(Ok(added)) => added,
             _ => {
+                self.lives.clear();
                 let data = self.data.insert(ViewData::default());
                 data.extend(&self.obs, &self.params, now).unwrap_or_default()
             }
@@ -355,7 +359,7 @@ impl Detector {
         let data = self.data.as_ref().expect("built above");
         let mut view = View::of(data, &self.obs, &self.params, now);
         view.deaf = self.downtime.deaf(&self.obs, &self.params, now);
-        let Detection { mut events, set_aside } = detect_shutdowns(&view);
+        let Detection { mut events, set_aside } = detect_shutdowns(&view, &mut self.lives, Added::Only(&added_to));
         let mut tails = HashMap::with_capacity(view.groups.len());
         let none = Vec::new();
         for group in view.groups {

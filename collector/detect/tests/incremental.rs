@@ -140,3 +140,47 @@ fn a_detector_stepped_over_a_throttled_fleet_equals_detect() {
     let fleet = simulate(&spec, &truth);
     assert!(stepped_equals_batch(&fleet.observations, T0 + H, spec.end() + 6 * H, 2 * H) > 5);
 }
+
+/// Issue 16 (D7): the detector's liveness is kept between passes (marks, signs of life and the
+/// fold into outages resumed from saved points); spooled heartbeats and `network_down` records
+/// that arrive hours late (a slow drain after the return, a capped spool), power cuts (reboots),
+/// a network that loses only the collector, skewed clocks and nights off all reach back into it.
+/// Stepped every 5 minutes, it still equals the batch at every step.
+#[test]
+fn a_detector_stepped_over_spooled_outages_equals_detect() {
+    let c = |cc: &str, asns: &[u32]| CountrySpec { cc: cc.into(), asns: asns.to_vec() };
+    let mut spec = FleetSpec::new(29, T0, 2, 24, vec![c("AA", &[100, 101]), c("BB", &[200])]);
+    spec.platforms = ["whatsapp"].map(String::from).to_vec();
+    spec.noise.spool_heartbeats = true;
+    spec.noise.spool_cap = Some(40);
+    spec.noise.upload_rate = Some(3);
+    spec.noise.clock_skew = 400;
+    spec.noise.night_off = 0.2;
+    let truth = [
+        ev("AA", Some(100), TruthKind::Shutdown, T0 + 9 * H, T0 + 14 * H),
+        ev("AA", Some(101), TruthKind::PowerCut { probes: 3 }, T0 + 20 * H, T0 + 22 * H),
+        ev("BB", Some(200), TruthKind::CollectorCut, T0 + 30 * H, T0 + 33 * H),
+        ev("AA", None, TruthKind::Shutdown, T0 + 38 * H, T0 + 41 * H),
+    ];
+    let mut obs = simulate(&spec, &truth).observations;
+    obs.sort_by_key(|o| o.received_at);
+    let late = obs.iter().filter(|o| o.received_at - o.at > 3600).count();
+    assert!(late > 100, "records arrive hours late ({late})");
+    let params = Params::default();
+    let mut d = Detector::new(params.clone());
+    let (mut next, mut steps, mut with_shutdowns) = (0, 0, 0);
+    let mut now = T0 + 600;
+    while now <= spec.end() + 6 * H {
+        while next < obs.len() && obs[next].received_at <= now {
+            d.observe(&obs[next]);
+            next += 1;
+        }
+        d.advance(now, &Downtime::default());
+        let want = detect(&obs, &params, now);
+        assert_eq!(d.events(now), want, "at {}", now - T0);
+        steps += 1;
+        with_shutdowns += usize::from(want.iter().any(|e| matches!(e.kind, EventType::Shutdown)));
+        now += 300;
+    }
+    assert!(steps > 600 && with_shutdowns > 50, "{steps} steps, {with_shutdowns} with a shutdown");
+}

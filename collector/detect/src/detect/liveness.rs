@@ -2,9 +2,7 @@
 //! normal cadence, robustly), the stretches it was silent or reported `network_down`, and
 //! whether it is habitually offline at that time of day.
 
-use std::collections::HashMap;
-
-use super::{Group, View};
+use super::View;
 use crate::downtime::heard_from;
 use crate::obs::{CONNECTIVITY_CHECK, Observation, Source, What};
 use crate::stats::{median_i64, scale_i64};
@@ -55,9 +53,9 @@ impl Outage {
 
 /// One probe's timeline.
 #[derive(Debug)]
-pub(crate) struct ProbeLife {
+pub(crate) struct ProbeLife<'a> {
     /// Times of its signs of life, sorted.
-    pub up: Vec<i64>,
+    pub up: &'a [i64],
     pub outages: Vec<Outage>,
     /// What its latest live heartbeat said waited in its spool (None: it did not say).
     pub backlog: Option<u64>,
@@ -77,37 +75,189 @@ pub(crate) enum Mark {
 
 /// All probes of one ASN.
 #[derive(Debug)]
-pub(crate) struct Liveness {
-    pub probes: Vec<ProbeLife>,
+pub(crate) struct Liveness<'a> {
+    pub probes: Vec<ProbeLife<'a>>,
     active_window: i64,
 }
 
-impl Liveness {
-    /// The liveness of `group`'s probes, from every observation of the view.
-    pub fn new(view: &View<'_>, group: &Group) -> Self {
+/// One ASN's liveness kept between a detector's passes ([`LiveCache::update`]): per probe, its
+/// marks, signs of life, silence threshold and the fold of its marks into outages, with saved
+/// points to resume the fold from. A batch is an empty cache updated with every record once:
+/// one implementation.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LiveCache {
+    /// By probe number (`View::probe`), ascending.
+    probes: Vec<ProbeCache>,
+}
+
+/// One probe's part of a [`LiveCache`].
+#[derive(Debug, Clone)]
+struct ProbeCache {
+    number: u32,
+    /// Its own records (not OONI's) in the group, by (corrected time, index).
+    idx: Vec<usize>,
+    /// Its `network_down` records: (time, received, is a connectivity check), sorted.
+    downs: Vec<(i64, i64, bool)>,
+    /// The mark of each record, by (time, mark, index).
+    marks: Vec<(i64, Mark, usize)>,
+    /// Times of its signs of life, sorted.
+    up: Vec<i64>,
+    /// The fold of all of `marks` (its silence threshold in it).
+    fold: Fold,
+    /// The fold as it was after some of its `Up` marks, to resume from.
+    saved: Vec<Saved>,
+}
+
+/// The fold of a probe's marks saved right after an `Up` mark: `pos` marks consumed.
+#[derive(Debug, Clone)]
+struct Saved {
+    pos: usize,
+    outages: usize,
+    last_up: Option<(i64, usize)>,
+    stopping: bool,
+    reboot: Option<(usize, i64)>,
+}
+
+/// Saved points are this many marks apart at least (a refold replays at most about this many
+/// plus what changed).
+const SAVE_EVERY: usize = 64;
+
+impl LiveCache {
+    /// Take `added`, the group's records new to the view since the last update (every record
+    /// of the group for a new cache): their probes' marks are computed again from the earliest
+    /// of them (less half a heartbeat interval: a connectivity check also marks the heartbeat
+    /// just before it), and their folds resumed from the saved point before that, or redone
+    /// when the probe's silence threshold changed. Records already held arrived before every
+    /// added one (the view is built again otherwise), so nothing else of their marks changes.
+    pub fn update(&mut self, view: &View<'_>, added: &[usize]) {
         let p = view.params;
-        let marks = marks(view, group);
-        let mut probes: Vec<ProbeLife> = Vec::new();
-        for chunk in marks.chunk_by(|a, b| a.0 == b.0) {
-            let m: Vec<(i64, Mark, usize)> = chunk.iter().map(|&(_, t, k, i)| (t, k, i)).collect();
-            let up: Vec<i64> = m.iter().filter(|x| x.1 == Mark::Up).map(|x| x.0).collect();
-            let silence = silence_threshold(&up, p.silence(), 2 * p.silence());
-            let mut outages = outages(probes.len(), &m, silence, view.now, view.obs);
-            if !view.deaf.is_empty() {
-                outages = heard(outages, &view.deaf, silence, view.now);
+        // OONI's measurements are no sign of life: its reports are one run each (no probe to
+        // fall silent), measured by others' devices at times we cannot check (docs/ooni-import.md).
+        let mut by_probe: Vec<(u32, i64, usize)> = added
+            .iter()
+            .filter(|&&i| view.obs[i].meta.source != Source::Ooni)
+            .map(|&i| (view.probe[i], view.t[i], i))
+            .collect();
+        by_probe.sort_unstable();
+        for new in by_probe.chunk_by(|a, b| a.0 == b.0) {
+            let number = new[0].0;
+            let k = match self.probes.binary_search_by_key(&number, |c| c.number) {
+                Ok(k) => k,
+                Err(k) => {
+                    self.probes.insert(k, ProbeCache::new(number, p.silence()));
+                    k
+                }
+            };
+            let c = &mut self.probes[k];
+            for &(_, t, i) in new {
+                let at = c.idx.partition_point(|&j| (view.t[j], j) < (t, i));
+                c.idx.insert(at, i);
+                let o = &view.obs[i];
+                if o.is_network_down() {
+                    let check = matches!(&o.what, What::Platform { platform, .. } if platform == CONNECTIVITY_CHECK);
+                    let d = (t, o.received_at, check);
+                    let at = c.downs.partition_point(|x| *x < d);
+                    c.downs.insert(at, d);
+                }
             }
-            let backlog = m
+            let from = new.iter().map(|x| x.1).min().unwrap_or(i64::MAX).saturating_sub(p.heartbeat_interval / 2);
+            c.remark(view, from);
+        }
+    }
+
+    /// The liveness as of `view.now` (the collector's deaf stretches, habits and the silences
+    /// still going on are judged here, every pass).
+    pub fn liveness(&self, view: &View<'_>) -> Liveness<'_> {
+        let p = view.params;
+        let mut probes = Vec::with_capacity(self.probes.len());
+        for c in &self.probes {
+            let mut outages = c.fold.finish(view.now);
+            for o in &mut outages {
+                o.probe = probes.len();
+            }
+            if !view.deaf.is_empty() {
+                outages = heard(outages, &view.deaf, c.fold.silence, view.now);
+            }
+            let backlog = c
+                .marks
                 .iter()
                 .rev()
                 .find(|x| x.1 == Mark::Up && matches!(view.obs[x.2].what, What::Heartbeat))
                 .and_then(|x| view.obs[x.2].meta.backlog);
-            probes.push(ProbeLife { up, outages, backlog });
+            probes.push(ProbeLife { up: &c.up, outages, backlog });
         }
         let mut live = Liveness { probes, active_window: p.active_window };
         live.mark_habits(p.habit_days, p.heartbeat_interval);
         live
     }
+}
 
+impl ProbeCache {
+    fn new(number: u32, silence: i64) -> Self {
+        ProbeCache {
+            number,
+            idx: Vec::new(),
+            downs: Vec::new(),
+            marks: Vec::new(),
+            up: Vec::new(),
+            fold: Fold::new(silence),
+            saved: Vec::new(),
+        }
+    }
+
+    /// Mark again the records timed at or after `from`, then bring the fold up to date.
+    fn remark(&mut self, view: &View<'_>, from: i64) {
+        let p = view.params;
+        // The earliest arrival among the network_down records made at or after each one.
+        let mut min = i64::MAX;
+        let mut first_arrival: Vec<i64> = self
+            .downs
+            .iter()
+            .rev()
+            .map(|d| {
+                min = min.min(d.1);
+                min
+            })
+            .collect();
+        first_arrival.reverse();
+        let keep = self.marks.partition_point(|m| m.0 < from);
+        self.marks.truncate(keep);
+        let start = self.idx.partition_point(|&j| view.t[j] < from);
+        let mut fresh: Vec<(i64, Mark, usize)> =
+            self.idx[start..].iter().map(|&i| (view.t[i], mark(view, i, &self.downs, &first_arrival), i)).collect();
+        fresh.sort_unstable();
+        self.marks.extend(fresh);
+        let keep_up = self.up.partition_point(|&u| u < from);
+        self.up.truncate(keep_up);
+        self.up.extend(self.marks[keep..].iter().filter(|m| m.1 == Mark::Up).map(|m| m.0));
+        let silence = silence_threshold(&self.up, p.silence(), 2 * p.silence());
+        // Resume from the last saved point before what changed (from scratch when the
+        // threshold the fold compared gaps with changed).
+        if silence != self.fold.silence {
+            self.saved.clear();
+        }
+        self.saved.truncate(self.saved.partition_point(|s| s.pos <= keep));
+        let pos = match self.saved.last() {
+            Some(s) => {
+                self.fold.restore(s);
+                s.pos
+            }
+            None => {
+                self.fold = Fold::new(silence);
+                0
+            }
+        };
+        for (k, &m) in self.marks.iter().enumerate().skip(pos) {
+            self.fold.step(m, view.obs);
+            let last = self.saved.last().map_or(0, |s| s.pos);
+            if m.1 == Mark::Up && k + 1 >= last + SAVE_EVERY {
+                self.saved.push(self.fold.save(k + 1));
+            }
+        }
+    }
+}
+
+impl Liveness<'_> {
     /// Probes with a sign of life in the `active_window` before `t`.
     pub fn active_at(&self, t: i64) -> usize {
         self.seen_within(t, self.active_window)
@@ -176,7 +326,8 @@ pub(crate) fn silence_threshold(up: &[i64], floor: i64, cap: i64) -> i64 {
     }
 }
 
-/// The marks of `group`'s observations: (probe, corrected time, mark, observation), sorted.
+/// The mark of record `i` given its probe's `network_down` records (`downs`, sorted by time,
+/// and the earliest arrival among those made at or after each: `first_arrival`).
 ///
 /// - `network_down` → [`Mark::Down`].
 /// - A run (platform or throttling) that did not all fail → [`Mark::Up`] when it arrived within
@@ -187,143 +338,177 @@ pub(crate) fn silence_threshold(up: &[i64], floor: i64, cap: i64) -> i64 {
 ///   its controls right after a heartbeat fails), or any `network_down` made after it that
 ///   arrived no later (a live heartbeat reaches the collector before anything made later). Else
 ///   `Powered`, `answered` for a heartbeat with no connectivity check right after it.
-pub(crate) fn marks(view: &View<'_>, group: &Group) -> Vec<(u32, i64, Mark, usize)> {
+fn mark(view: &View<'_>, i: usize, downs: &[(i64, i64, bool)], first_arrival: &[i64]) -> Mark {
     let p = view.params;
-    // OONI's measurements are no sign of life: its reports are one run each (no probe to fall
-    // silent), measured by others' devices at times we cannot check (docs/ooni-import.md).
-    let own: Vec<usize> = group.idx.iter().copied().filter(|&i| view.obs[i].meta.source != Source::Ooni).collect();
-    // Each probe's network_down records: (time, received, is a connectivity check), by time.
-    let mut downs: HashMap<u32, Vec<(i64, i64, bool)>> = HashMap::new();
-    for &i in own.iter().filter(|&&i| view.obs[i].is_network_down()) {
-        let o = &view.obs[i];
-        let check = matches!(&o.what, What::Platform { platform, .. } if platform == CONNECTIVITY_CHECK);
-        downs.entry(view.probe[i]).or_default().push((view.t[i], o.received_at, check));
-    }
-    // Per probe: the earliest arrival among the network_down records made at or after each one.
-    let mut first_arrival: HashMap<u32, Vec<i64>> = HashMap::new();
-    for (&probe, v) in &mut downs {
-        v.sort_unstable();
-        let mut min = i64::MAX;
-        let mut suffix: Vec<i64> = v
-            .iter()
-            .rev()
-            .map(|d| {
-                min = min.min(d.1);
-                min
-            })
-            .collect();
-        suffix.reverse();
-        first_arrival.insert(probe, suffix);
-    }
-    let none = Vec::new();
-    let mut marks: Vec<(u32, i64, Mark, usize)> = Vec::new();
-    for &i in &own {
-        let o = &view.obs[i];
-        let (probe, t) = (view.probe[i], view.t[i]);
-        let late = o.received_at - o.at - view.lag[i];
-        let mark = match &o.what {
-            _ if o.is_network_down() => Mark::Down,
-            What::Platform { .. } | What::Throttling { .. } => {
-                if late <= p.live_window {
-                    Mark::Up
-                } else {
-                    Mark::Powered { answered: true }
-                }
+    let o = &view.obs[i];
+    let t = view.t[i];
+    let late = o.received_at - o.at - view.lag[i];
+    match &o.what {
+        _ if o.is_network_down() => Mark::Down,
+        What::Platform { .. } | What::Throttling { .. } => {
+            if late <= p.live_window {
+                Mark::Up
+            } else {
+                Mark::Powered { answered: true }
             }
-            What::Heartbeat | What::Alive => {
-                let d = downs.get(&probe).unwrap_or(&none);
-                let k = d.partition_point(|x| x.0 <= t);
-                let checked = d[k..].iter().take_while(|x| x.0 <= t + p.heartbeat_interval / 2).any(|x| x.2);
-                let overtaken = first_arrival.get(&probe).and_then(|f| f.get(k)).is_some_and(|&r| r <= o.received_at);
-                let heartbeat = matches!(o.what, What::Heartbeat);
-                if late <= p.heartbeat_live_lag && !checked && !overtaken {
-                    Mark::Up
-                } else {
-                    Mark::Powered { answered: heartbeat && !checked && !overtaken }
-                }
+        }
+        What::Heartbeat | What::Alive => {
+            let k = downs.partition_point(|x| x.0 <= t);
+            let checked = downs[k..].iter().take_while(|x| x.0 <= t + p.heartbeat_interval / 2).any(|x| x.2);
+            let overtaken = first_arrival.get(k).is_some_and(|&r| r <= o.received_at);
+            let heartbeat = matches!(o.what, What::Heartbeat);
+            if late <= p.heartbeat_live_lag && !checked && !overtaken {
+                Mark::Up
+            } else {
+                Mark::Powered { answered: heartbeat && !checked && !overtaken }
             }
-        };
-        marks.push((probe, t, mark, i));
+        }
     }
-    marks.sort_unstable();
-    marks
 }
 
 /// Cut one probe's time-sorted marks (time, mark, observation) into outages: from a live sign
 /// of life to the next one when they are more than `silence` apart or `network_down` records
 /// lie between. Records that arrived late (spooled) never end one; they are counted in it.
+#[cfg(test)]
 fn outages(probe: usize, marks: &[(i64, Mark, usize)], silence: i64, now: i64, obs: &[Observation]) -> Vec<Outage> {
-    let mut out: Vec<Outage> = Vec::new();
-    let mut last_up: Option<(i64, usize)> = None;
-    let mut downs = Vec::new();
-    let (mut powered, mut answered) = (0, 0);
-    let mut last_answered: Option<(i64, usize)> = None;
-    // The probe's last live heartbeat said it was stopping.
-    let mut stopping = false;
-    // A silence closed without evidence, waiting for a heartbeat's uptime: (outage, last up).
-    let mut reboot: Option<(usize, i64)> = None;
-    let new = |last_up, next_up, downs: Vec<(i64, usize)>, powered, answered, stopped| Outage {
-        probe,
-        last_up,
-        next_up,
-        answered: if downs.is_empty() { answered } else { 0 },
-        downs,
-        habitual: false,
-        heard_from: None,
-        silence,
-        powered,
-        stopped,
-        rebooted: false,
-    };
-    for &(t, mark, i) in marks {
+    let mut fold = Fold::new(silence);
+    for &m in marks {
+        fold.step(m, obs);
+    }
+    let mut out = fold.finish(now);
+    for o in &mut out {
+        o.probe = probe;
+    }
+    out
+}
+
+/// The state of cutting one probe's marks into outages, mark by mark (see [`outages`]):
+/// resumable from a [`Saved`] point.
+#[derive(Debug, Clone)]
+struct Fold {
+    silence: i64,
+    out: Vec<Outage>,
+    last_up: Option<(i64, usize)>,
+    downs: Vec<(i64, usize)>,
+    powered: usize,
+    answered: usize,
+    last_answered: Option<(i64, usize)>,
+    /// The probe's last live heartbeat said it was stopping.
+    stopping: bool,
+    /// A silence closed without evidence, waiting for a heartbeat's uptime: (outage, last up).
+    reboot: Option<(usize, i64)>,
+}
+
+impl Fold {
+    fn new(silence: i64) -> Self {
+        Fold {
+            silence,
+            out: Vec::new(),
+            last_up: None,
+            downs: Vec::new(),
+            powered: 0,
+            answered: 0,
+            last_answered: None,
+            stopping: false,
+            reboot: None,
+        }
+    }
+
+    /// The state right after an `Up` mark, `pos` marks consumed.
+    fn save(&self, pos: usize) -> Saved {
+        Saved { pos, outages: self.out.len(), last_up: self.last_up, stopping: self.stopping, reboot: self.reboot }
+    }
+
+    /// Back to a saved point (the fold went on from it with the same threshold).
+    fn restore(&mut self, s: &Saved) {
+        self.out.truncate(s.outages);
+        (self.last_up, self.stopping, self.reboot) = (s.last_up, s.stopping, s.reboot);
+        if let Some((k, _)) = self.reboot {
+            // Decided after the saved point: undecided again.
+            self.out[k].rebooted = false;
+        }
+        self.downs.clear();
+        (self.powered, self.answered, self.last_answered) = (0, 0, None);
+    }
+
+    fn outage(
+        &self,
+        last_up: Option<(i64, usize)>,
+        next_up: Option<i64>,
+        downs: Vec<(i64, usize)>,
+        powered: usize,
+        answered: usize,
+    ) -> Outage {
+        Outage {
+            probe: 0,
+            last_up,
+            next_up,
+            answered: if downs.is_empty() { answered } else { 0 },
+            downs,
+            habitual: false,
+            heard_from: None,
+            silence: self.silence,
+            powered,
+            stopped: self.stopping,
+            rebooted: false,
+        }
+    }
+
+    fn step(&mut self, (t, mark, i): (i64, Mark, usize), obs: &[Observation]) {
         match mark {
             Mark::Down => {
-                downs.push((t, i));
-                continue;
+                self.downs.push((t, i));
+                return;
             }
             Mark::Powered { answered: a } => {
-                powered += 1;
+                self.powered += 1;
                 if a {
-                    answered += 1;
-                    last_answered = Some((t, i));
+                    self.answered += 1;
+                    self.last_answered = Some((t, i));
                 }
-                continue;
+                return;
             }
             Mark::Up => {}
         }
-        if !downs.is_empty() || last_up.is_some_and(|(u, _)| t - u > silence) {
-            let o = new(last_up, Some(t), std::mem::take(&mut downs), powered, answered, stopping);
+        if !self.downs.is_empty() || self.last_up.is_some_and(|(u, _)| t - u > self.silence) {
+            let downs = std::mem::take(&mut self.downs);
+            let o = self.outage(self.last_up, Some(t), downs, self.powered, self.answered);
             if o.downs.is_empty() {
-                reboot = last_up.map(|(u, _)| (out.len(), u));
+                self.reboot = self.last_up.map(|(u, _)| (self.out.len(), u));
             }
-            out.push(o);
+            self.out.push(o);
         }
         // The first heartbeat after a silence tells how long the probe has been running: less
         // than the silence lasted, it rebooted (lost power).
-        if let (Some((k, u)), Some(uptime)) = (reboot, obs[i].meta.uptime) {
-            out[k].rebooted = (uptime as i64) < t - u;
-            reboot = None;
+        if let (Some((k, u)), Some(uptime)) = (self.reboot, obs[i].meta.uptime) {
+            self.out[k].rebooted = (uptime as i64) < t - u;
+            self.reboot = None;
         }
-        (powered, answered, last_answered) = (0, 0, None);
+        (self.powered, self.answered, self.last_answered) = (0, 0, None);
         if matches!(obs[i].what, What::Heartbeat) {
-            stopping = obs[i].meta.stopping;
+            self.stopping = obs[i].meta.stopping;
         }
-        last_up = Some((t, i));
+        self.last_up = Some((t, i));
     }
-    if downs.is_empty()
-        && let Some((a, _)) = last_answered
-    {
-        // Still out, but what it recorded while the collector could not hear it shows its
-        // network answered until `a`: the silence (if any) is what follows.
-        if now - a > silence {
-            out.push(new(last_answered, None, downs, powered, 0, stopping));
+
+    /// The outages as of `now`: those closed, and the one going on if any.
+    fn finish(&self, now: i64) -> Vec<Outage> {
+        let mut out = self.out.clone();
+        if self.downs.is_empty()
+            && let Some((a, _)) = self.last_answered
+        {
+            // Still out, but what it recorded while the collector could not hear it shows its
+            // network answered until `a`: the silence (if any) is what follows.
+            if now - a > self.silence {
+                out.push(self.outage(self.last_answered, None, Vec::new(), self.powered, 0));
+            }
+            return out;
         }
-        return out;
+        if !self.downs.is_empty() || self.last_up.is_some_and(|(u, _)| now - u > self.silence) {
+            out.push(self.outage(self.last_up, None, self.downs.clone(), self.powered, self.answered));
+        }
+        out
     }
-    if !downs.is_empty() || last_up.is_some_and(|(u, _)| now - u > silence) {
-        out.push(new(last_up, None, downs, powered, answered, stopping));
-    }
-    out
 }
 
 #[cfg(test)]
