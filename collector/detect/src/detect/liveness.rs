@@ -541,4 +541,50 @@ mod tests {
         assert_eq!(silence_threshold(&[0], 600, 1200), 600);
         assert!(is_active(&regular, 3000, 1800) && !is_active(&regular, 50_000, 1800));
     }
+
+    #[test]
+    fn a_fold_resumed_from_a_saved_point_equals_a_fresh_one() {
+        use crate::obs::{Meta, PlatformKind};
+        use vigil_report::PlatformStatus;
+        // Two heartbeats, a silence closed by a run (no uptime: whether the probe rebooted is
+        // decided by the next heartbeat), saved there; then a heartbeat that says it rebooted.
+        let hb = |at, uptime| Observation {
+            meta: Meta { uptime: Some(uptime), ..Meta::default() },
+            ..crate::detect::tests::obs("p", 1, at, at + 2, What::Heartbeat)
+        };
+        let run = What::Platform {
+            platform: "whatsapp".into(),
+            kind: PlatformKind::Platform,
+            status: PlatformStatus::Ok,
+            family: None,
+            mechanism: None,
+        };
+        let obs = vec![
+            hb(0, 5000),
+            hb(300, 5300),
+            crate::detect::tests::obs("p", 1, 5000, 5002, run.clone()),
+            hb(5300, 100),
+            crate::detect::tests::obs("p", 1, 5300, 5302, run),
+        ];
+        let up = |i: usize| (obs[i].at, Mark::Up, i);
+        let mut fold = Fold::new(600);
+        for m in [up(0), up(1), up(2)] {
+            fold.step(m, &obs);
+        }
+        let saved = fold.save(3);
+        assert!(saved.reboot.is_some(), "undecided at the saved point");
+        fold.step(up(3), &obs);
+        assert!(fold.finish(6000)[0].rebooted);
+        // Back to the saved point, on with another run: still undecided.
+        fold.restore(&saved);
+        fold.step(up(4), &obs);
+        let mut fresh = Fold::new(600);
+        for m in [up(0), up(1), up(2), up(4)] {
+            fresh.step(m, &obs);
+        }
+        let key = |o: &Outage| (o.last_up, o.next_up, o.rebooted, o.powered, o.stopped);
+        let (a, b) = (fold.finish(6000), fresh.finish(6000));
+        assert_eq!(a.iter().map(key).collect::<Vec<_>>(), b.iter().map(key).collect::<Vec<_>>());
+        assert!(!a[0].rebooted);
+    }
 }

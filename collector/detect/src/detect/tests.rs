@@ -545,3 +545,44 @@ fn a_view_extended_pass_by_pass_equals_the_view_built_at_once() {
     assert_eq!(data.extend(&all, &p, end - 1), Err(OutOfOrder));
     assert_eq!(all.len(), 4 * 60 + 4 * 9 * 2, "every record was fed");
 }
+
+/// A detector's liveness is kept between passes; a connectivity check that arrives in a later
+/// pass than the live heartbeat just before it (half an interval) still marks that heartbeat
+/// spooled, as the batch does: the start of the shutdown is the same at every step.
+#[test]
+fn a_check_arriving_after_the_heartbeat_before_it_marks_it_as_the_batch_does() {
+    use crate::{Detector, Downtime};
+    let p = Params::default();
+    let cut = T + 3 * 3600;
+    let back = cut + 2 * 3600;
+    let mut all = Vec::new();
+    for (k, probe) in ["p", "q", "r", "s"].into_iter().enumerate() {
+        let k = k as i64;
+        for at in (T + k..back + 3600).step_by(300) {
+            // Live before the cut (the one at the cut too); after the return, live again.
+            if at <= cut + k || at >= back {
+                all.push(obs(probe, 1, at, at + 2, What::Heartbeat));
+            }
+        }
+        // Checks a minute after the last live heartbeat and every 5 minutes after, spooled
+        // until the return.
+        for at in (cut + k + 60..back).step_by(300) {
+            all.push(obs(probe, 1, at, back + 30 + k, DOWN()));
+        }
+    }
+    all.sort_by_key(|o| o.received_at);
+    let mut d = Detector::new(p.clone());
+    let mut fed = 0;
+    let mut shutdowns = 0;
+    for now in (T + 600..back + 3 * 3600).step_by(600) {
+        while fed < all.len() && all[fed].received_at <= now {
+            d.observe(&all[fed]);
+            fed += 1;
+        }
+        d.advance(now, &Downtime::default());
+        let want = detect(&all, &p, now);
+        assert_eq!(d.events(now), want, "at {}", now - T);
+        shutdowns += want.iter().filter(|e| e.kind == EventType::Shutdown).count();
+    }
+    assert!(shutdowns > 0);
+}
