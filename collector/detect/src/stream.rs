@@ -12,18 +12,24 @@
 //!   latest run at or before `now - SETTLE_LAG` with no episode open, plus the CUSUM there) and
 //!   the events of the episodes that closed before it (settled: kept, never recomputed), and
 //!   the group's platforms with runs.
-//! - per (cc, ASN), shutdown, and per country: nothing yet; every pass reruns liveness, shutdown,
-//!   ageing and the country rule over the whole window.
+//! - per (cc, ASN), liveness (`liveness::LiveCache`): each probe's marks, signs of life,
+//!   silence threshold and the fold of its marks into outages, with saved points; a pass
+//!   re-marks a probe from its earliest new record (less half an interval) and resumes its fold
+//!   from the saved point before that. Built again with the view.
+//! - per (cc, ASN) shutdown clusters and per country: nothing; every pass judges the outages
+//!   (those still going on, ageing, the collector's deaf stretches change with time alone).
 //!
-//! A pass builds the skew-corrected view, reruns shutdown, and reruns blocking and throttling
-//! only over the runs after each group's freeze points (and `TAIL_MARGIN` before them, for
-//! the controls of a run and a report's URLs). Exactness with [`detect()`] (the gate,
+//! A pass extends the skew-corrected view and the liveness, judges shutdowns, and reruns
+//! blocking and throttling only over the runs after each group's freeze points (and
+//! `TAIL_MARGIN` before them, for the controls of a run and a report's URLs). Exactness with [`detect()`] (the gate,
 //! tests/incremental.rs: stepped == batch at every step) rests on the tail rules equalling the
 //! batch from a freeze point (`blocking::tests::tails_with_carried_state_equal_the_batch_*`)
 //! and on dropping a group's tails whenever what they assumed fails: a platform or throttling
 //! record received after the tails were cut but timed before `TAIL_MARGIN` past a freeze point
 //! (a late upload), one fed out of arrival order, a retirement, or observations forgotten.
-//! Checkpoints hold the observations only: a restored detector recomputes its tails once.
+//! The liveness is exact by construction: a batch is an empty cache fed everything, and what a
+//! pass does not redo cannot have changed (records held arrived before every new one).
+//! Checkpoints hold the observations only: a restored detector recomputes its state once.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
