@@ -5,6 +5,7 @@
 use super::View;
 use crate::downtime::heard_from;
 use crate::obs::{CONNECTIVITY_CHECK, Observation, Source, What};
+#[cfg(test)]
 use crate::stats::{median_i64, scale_i64};
 
 const DAY: i64 = 86_400;
@@ -102,6 +103,8 @@ struct ProbeCache {
     marks: Vec<(i64, Mark, usize)>,
     /// Times of its signs of life, sorted.
     up: Vec<i64>,
+    /// The gaps between them that its silence threshold is computed from, sorted.
+    gaps: Gaps,
     /// The fold of all of `marks` (its silence threshold in it).
     fold: Fold,
     /// The fold as it was after some of its `Up` marks, to resume from.
@@ -200,6 +203,7 @@ impl ProbeCache {
             downs: Vec::new(),
             marks: Vec::new(),
             up: Vec::new(),
+            gaps: Gaps::default(),
             fold: Fold::new(silence),
             saved: Vec::new(),
         }
@@ -228,9 +232,16 @@ impl ProbeCache {
         fresh.sort_unstable();
         self.marks.extend(fresh);
         let keep_up = self.up.partition_point(|&u| u < from);
+        let first = keep_up.saturating_sub(1);
+        for w in self.up[first..].windows(2) {
+            self.gaps.remove(w[1] - w[0]);
+        }
         self.up.truncate(keep_up);
         self.up.extend(self.marks[keep..].iter().filter(|m| m.1 == Mark::Up).map(|m| m.0));
-        let silence = silence_threshold(&self.up, p.silence(), 2 * p.silence());
+        for w in self.up[first..].windows(2) {
+            self.gaps.add(w[1] - w[0]);
+        }
+        let silence = self.gaps.threshold(p.silence(), 2 * p.silence());
         // Resume from the last saved point before what changed (from scratch when the
         // threshold the fold compared gaps with changed).
         if silence != self.fold.silence {
@@ -265,7 +276,7 @@ impl Liveness<'_> {
 
     /// Probes with a sign of life in the `window` before `t`.
     pub fn seen_within(&self, t: i64, window: i64) -> usize {
-        self.probes.iter().filter(|p| is_active(&p.up, t, window)).count()
+        self.probes.iter().filter(|p| is_active(p.up, t, window)).count()
     }
 
     /// Outages with no `network_down` evidence whose probe was also out, with no evidence, at
@@ -315,8 +326,55 @@ fn is_active(up: &[i64], t: i64, window: i64) -> bool {
     i < up.len() && up[i] <= t
 }
 
+/// A probe's gaps between signs of life that count for its silence threshold (over 30 s, at
+/// most an hour), kept sorted as signs of life come and go.
+#[derive(Debug, Clone, Default)]
+struct Gaps(Vec<i64>);
+
+impl Gaps {
+    fn counts(g: i64) -> bool {
+        g > 30 && g <= 3600
+    }
+
+    fn add(&mut self, g: i64) {
+        if Gaps::counts(g) {
+            let at = self.0.partition_point(|&x| x < g);
+            self.0.insert(at, g);
+        }
+    }
+
+    fn remove(&mut self, g: i64) {
+        if Gaps::counts(g)
+            && let Ok(at) = self.0.binary_search(&g)
+        {
+            self.0.remove(at);
+        }
+    }
+
+    /// [`silence_threshold`] of the signs of life these are the gaps of, without sorting: the
+    /// median is the lower middle, the median absolute deviation the smallest `d` with more
+    /// than half (rounded down) of the gaps within `d` of it.
+    fn threshold(&self, floor: i64, cap: i64) -> i64 {
+        let g = &self.0;
+        if g.is_empty() {
+            return floor;
+        }
+        let m = g[(g.len() - 1) / 2];
+        let within = |d: i64| g.partition_point(|&x| x <= m + d) - g.partition_point(|&x| x < m - d);
+        let need = (g.len() - 1) / 2 + 1;
+        let (mut lo, mut hi) = (0, (m - g[0]).max(g[g.len() - 1] - m));
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if within(mid) >= need { hi = mid } else { lo = mid + 1 }
+        }
+        let scale = (lo as f64 * 1.4826).round() as i64;
+        (m + 3 * scale).clamp(floor, cap)
+    }
+}
+
 /// The probe's silence threshold: its normal gap between signs of life (median + 3 robust
 /// sigmas of the gaps under an hour), never below `floor` and never above `cap`.
+#[cfg(test)]
 pub(crate) fn silence_threshold(up: &[i64], floor: i64, cap: i64) -> i64 {
     let mut gaps: Vec<i64> = up.windows(2).map(|w| w[1] - w[0]).filter(|&g| g > 30 && g <= 3600).collect();
     let scale = scale_i64(&gaps);
@@ -586,5 +644,40 @@ mod tests {
         let (a, b) = (fold.finish(6000), fresh.finish(6000));
         assert_eq!(a.iter().map(key).collect::<Vec<_>>(), b.iter().map(key).collect::<Vec<_>>());
         assert!(!a[0].rebooted);
+    }
+
+    #[test]
+    fn kept_gaps_give_the_threshold_computed_afresh() {
+        // Irregular signs of life (a slow cadence, bursts, long silences), taken and dropped in
+        // pieces as a detector's passes do.
+        let mut up: Vec<i64> = Vec::new();
+        let mut t = 0;
+        for k in 0..400i64 {
+            t += match k % 13 {
+                0 => 5000,
+                3 | 4 => 20,
+                7 => 900 + k,
+                _ => 280 + (k * 37 % 61),
+            };
+            up.push(t);
+        }
+        let mut gaps = Gaps::default();
+        let mut held: Vec<i64> = Vec::new();
+        for (n, cut) in [(50, 40), (120, 118), (300, 200), (400, 399), (400, 0)] {
+            let keep = held.partition_point(|&u| u < up[cut]);
+            let first = keep.saturating_sub(1);
+            for w in held[first..].windows(2) {
+                gaps.remove(w[1] - w[0]);
+            }
+            held.truncate(keep);
+            held.extend(&up[keep..n]);
+            for w in held[first..].windows(2) {
+                gaps.add(w[1] - w[0]);
+            }
+            assert_eq!(held, up[..n].to_vec());
+            for (floor, cap) in [(600, 1200), (0, i64::MAX), (100, 400)] {
+                assert_eq!(gaps.threshold(floor, cap), silence_threshold(&held, floor, cap), "{n} {floor}");
+            }
+        }
     }
 }
