@@ -176,14 +176,20 @@ pub struct Incremental {
 }
 
 impl Incremental {
-    /// The detector of the stored checkpoint when there is one made with `params`, else an empty
-    /// one positioned to read the window `[now - window, now]` at its first pass.
+    /// The detector of the stored checkpoint when there is one made with `params` (fed again
+    /// the window's rows up to its cursor, in arrival order: the checkpoint itself holds only
+    /// the cursor, so saving it costs nothing however large the fleet), else an empty one
+    /// positioned to read the window `[held_from(now - window), now]` at its first pass.
     pub fn open(conn: &Connection, params: &Params, now: i64, window: i64) -> rusqlite::Result<Self> {
         let params_hash = detect_store::params_hash(params);
+        let held = held_from(now - window);
         if let Some(cp) = detect_store::load(conn)?
             && cp.params_hash == params_hash
-            && let Ok(detector) = Detector::restore(params.clone(), &cp.states)
         {
+            let mut detector = Detector::new(params.clone());
+            for o in &crate::observation_store::load_observations_upto(conn, held, cp.last_rowid)? {
+                detector.observe(o);
+            }
             return Ok(Incremental {
                 detector,
                 cursor: cp.last_rowid,
@@ -197,7 +203,7 @@ impl Incremental {
         }
         Ok(Incremental {
             detector: Detector::new(params.clone()),
-            cursor: detect_store::cursor_before(conn, held_from(now - window))?,
+            cursor: detect_store::cursor_before(conn, held)?,
             read_after: Default::default(),
             params_hash,
             restored: false,
@@ -207,13 +213,14 @@ impl Incremental {
         })
     }
 
-    /// Its checkpoint as of `now` (every scope's state).
+    /// Its checkpoint as of `now`: the cursor and the parameters' hash (the state is the
+    /// stored rows up to the cursor; any per-scope state saved by an older version is dropped).
     pub fn checkpoint(&self, now: i64) -> Checkpoint {
         Checkpoint {
             last_rowid: self.cursor,
             now,
             params_hash: self.params_hash.clone(),
-            states: self.detector.checkpoint(),
+            states: Vec::new(),
             full: true,
         }
     }

@@ -70,6 +70,23 @@ pub fn load_observations(conn: &Connection, from: i64) -> rusqlite::Result<Vec<O
     Ok(out)
 }
 
+/// The observations of the rows up to `last_rowid` measured since `from`, in `rowid` (arrival)
+/// order: what a detector whose cursor is `last_rowid` was fed (a restarted collector's).
+pub fn load_observations_upto(conn: &Connection, from: i64, last_rowid: i64) -> rusqlite::Result<Vec<Observation>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT measurement_id, key_id, asn, cc, at, received_at, what, meta FROM observations
+         WHERE rowid <= ?2 AND at >= ?1 ORDER BY rowid",
+    )?;
+    let rows = stmt.query_map(params![from, last_rowid], |r| {
+        Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        out.extend(observation_of(row?));
+    }
+    Ok(out)
+}
+
 /// An observation row's columns: measurement id, probe, ASN, country, at, received at, `what`
 /// and meta (JSON).
 pub(crate) type ObservationRow = (String, String, u32, String, i64, i64, String, Option<String>);
