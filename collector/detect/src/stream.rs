@@ -21,15 +21,16 @@
 //!
 //! A pass extends the skew-corrected view and the liveness, judges shutdowns, and reruns
 //! blocking and throttling only over the runs after each group's freeze points (and
-//! `TAIL_MARGIN` before them, for the controls of a run and a report's URLs). Exactness with [`detect()`] (the gate,
-//! tests/incremental.rs: stepped == batch at every step) rests on the tail rules equalling the
-//! batch from a freeze point (`blocking::tests::tails_with_carried_state_equal_the_batch_*`)
+//! `TAIL_MARGIN` before them, for the controls of a run and a report's URLs). Exactness with
+//! [`detect()`] (the gate, tests/incremental.rs: stepped == batch at every step) rests on the
+//! tail rules equalling the batch from a freeze point (`blocking::tests::tails_with_carried_state_equal_the_batch_*`)
 //! and on dropping a group's tails whenever what they assumed fails: a platform or throttling
 //! record received after the tails were cut but timed before `TAIL_MARGIN` past a freeze point
 //! (a late upload), one fed out of arrival order, a retirement, or observations forgotten.
 //! The liveness is exact by construction: a batch is an empty cache fed everything, and what a
 //! pass does not redo cannot have changed (records held arrived before every new one).
-//! Checkpoints hold the observations only: a restored detector recomputes its state once.
+//! [`Detector::checkpoint`] holds the observations only: a restored detector recomputes its
+//! state once (the collector saves only its cursor and re-reads the rows up to it).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
