@@ -42,7 +42,7 @@ use crate::detect::{
 };
 use crate::downtime::Downtime;
 use crate::event::{DetectedEvent, Scope, SetAside};
-use crate::obs::{Observation, PlatformKind, What};
+use crate::obs::{Observation, PlatformKind, Source, What};
 use crate::params::Params;
 
 /// Detect the events the observations received by `now` support, oldest first, the collector
@@ -100,9 +100,14 @@ pub struct Detector {
 }
 
 /// A pass settles blocking and throttling episodes that closed at least this long before it:
-/// later ones may still change with late uploads (a late record before a freeze point drops
-/// the group's tails, so this is a matter of cost, not of correctness).
-const SETTLE_LAG: i64 = 1800;
+/// later ones may still change with late uploads (a record arriving this late, less
+/// `SAME_RUN`, drops the group's tails: a matter of cost, not of correctness).
+const SETTLE_LAG: i64 = 3600;
+
+/// The records of a battery run lie within this of its platform's record
+/// (`blocking::SAME_RUN`): a record timed later than this after every freeze point of its
+/// group cannot change a run the settled part judged.
+const SAME_RUN: i64 = 900;
 
 /// A tail reaches this far before the earliest freeze point of its group: the controls of a
 /// run lie within `blocking::SAME_RUN` (15 min) of it and an OONI report's URLs within its span
@@ -132,14 +137,16 @@ impl Tails {
     }
 
     /// No platform or throttling record received since the pass that left it (`added`: those
-    /// of its group) is timed before `TAIL_MARGIN` past a freeze point (a late upload the
-    /// settled part would have missed).
+    /// of its group) could belong to a run before a freeze point (a late upload the settled
+    /// part would have missed): each is timed more than `SAME_RUN` after the latest one (an
+    /// OONI report's URLs: `TAIL_MARGIN`, a report's span).
     fn still_holds(&self, view: &View<'_>, added: &[usize]) -> bool {
         let Some(last) = self.cuts().max() else { return true };
         added.iter().all(|&i| {
             let o = &view.obs[i];
             let judged = matches!(o.what, What::Platform { .. } | What::Throttling { .. });
-            !judged || o.received_at <= self.at || view.t[i] > last + TAIL_MARGIN
+            let reach = if o.meta.source == Source::Ooni { TAIL_MARGIN } else { SAME_RUN };
+            !judged || o.received_at <= self.at || view.t[i] > last + reach
         })
     }
 }

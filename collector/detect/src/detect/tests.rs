@@ -586,3 +586,42 @@ fn a_check_arriving_after_the_heartbeat_before_it_marks_it_as_the_batch_does() {
     }
     assert!(shutdowns > 0);
 }
+
+/// A detector settles blocking episodes a while back and reruns only what follows; runs
+/// measured before that point but uploaded late (a probe's spool) reach the settled part: the
+/// detector then judges the group again, as the batch does.
+#[test]
+fn blocked_runs_uploaded_hours_late_reach_a_detectors_settled_runs() {
+    use crate::{Detector, Downtime};
+    let p = Params::default();
+    let (ok, blocked) = (PlatformStatus::Ok, PlatformStatus::Blocked);
+    let mut all = Vec::new();
+    for (k, probe) in ["p", "q", "r"].into_iter().enumerate() {
+        for n in 0..24 {
+            let at = T + n * 1800 + k as i64 * 60;
+            let spooled = probe != "p" && (4..9).contains(&n);
+            let status = if spooled { blocked } else { ok };
+            all.extend(run(probe, at, status, ok).into_iter().map(|mut o| {
+                if spooled {
+                    // Uploaded together, hours later.
+                    o.received_at = T + 8 * 3600;
+                }
+                o
+            }));
+        }
+    }
+    all.sort_by_key(|o| o.received_at);
+    let mut d = Detector::new(p.clone());
+    let mut fed = 0;
+    for now in (T + 900..T + 11 * 3600).step_by(900) {
+        while fed < all.len() && all[fed].received_at <= now {
+            d.observe(&all[fed]);
+            fed += 1;
+        }
+        d.advance(now, &Downtime::default());
+        let want = detect(&all, &p, now);
+        assert_eq!(d.events(now), want, "at {}", now - T);
+    }
+    let blocking = detect(&all, &p, T + 11 * 3600);
+    assert!(blocking.iter().any(|e| matches!(e.kind, EventType::Blocking { .. })), "{blocking:?}");
+}
