@@ -36,6 +36,59 @@ pub struct NewMeasurement {
     /// False for a summary of a platform the collector's battery does not know: stored as
     /// evidence, observed only as a sign of life (no platform observation, no timeline row).
     pub platform_known: bool,
+    /// What `vigil_detect::obs::observe` reads from the payload, when the check already parsed
+    /// it (`ingest::precheck`), so the writer does not parse the payload again; None: the writer
+    /// parses it.
+    pub parsed: Option<Parsed>,
+}
+
+/// The parts of a measurement's observation read from its payload: its `what` (None when the
+/// payload yields no observation) and its meta. Everything else of the observation comes from
+/// the stored row's columns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parsed {
+    pub what: Option<vigil_detect::What>,
+    pub meta: vigil_detect::Meta,
+}
+
+impl Parsed {
+    /// Parse what `observe` reads of a `test_name` payload (the same two functions it calls).
+    pub fn of(test_name: &str, payload: &str) -> Parsed {
+        Parsed::with(vigil_detect::obs::what_of(test_name, payload).ok(), test_name, payload)
+    }
+
+    /// With the `what` already parsed (`what_of`).
+    pub fn with(what: Option<vigil_detect::What>, test_name: &str, payload: &str) -> Parsed {
+        Parsed { what, meta: vigil_detect::obs::meta_of(test_name, payload) }
+    }
+}
+
+/// The observation the writer stores for a measurement row: `observe(row)`, with the payload's
+/// parts taken from `parsed` when given; a summary of a platform the battery does not know is
+/// only a sign of life (`events::record_observation`'s rule).
+pub fn observation_of(
+    row: &vigil_detect::obs::StoredMeasurement<'_>,
+    parsed: Option<&Parsed>,
+    platform_known: bool,
+) -> Option<vigil_detect::Observation> {
+    use vigil_detect::What;
+    let mut o = match parsed {
+        None => vigil_detect::obs::observe(row).ok()?,
+        Some(p) => vigil_detect::Observation {
+            at: vigil_detect::obs::parse_utc(row.measurement_start_time)?,
+            received_at: row.received_at,
+            probe: row.key_id.to_string(),
+            cc: row.cc.to_string(),
+            asn: row.asn,
+            measurement_id: Some(row.id.to_string()),
+            what: p.what.clone()?,
+            meta: p.meta.clone(),
+        },
+    };
+    if !platform_known && matches!(o.what, What::Platform { .. } | What::Throttling { .. }) {
+        o.what = What::Alive;
+    }
+    Some(o)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -479,7 +532,8 @@ fn insert(
                 payload: &m.payload,
             };
             // ... and the hourly counts timelines are drawn from.
-            if let Some(o) = crate::events::record_observation(tx, &row, m.platform_known)? {
+            if let Some(o) = observation_of(&row, m.parsed.as_ref(), m.platform_known) {
+                crate::observation_store::insert_observation(tx, &m.test_name, &o)?;
                 crate::timeline::record(tx, &o, &m.key_id)?;
             }
             // ... and, for an unexplained http-diff page, a blockpage candidate: extracted here
