@@ -301,7 +301,17 @@ struct Run<'a> {
     report: ReplayReport,
 }
 
+/// Replay, then make everything stored durable (the replay's inserts do not wait for the disk
+/// one by one), whether the replay succeeded or not.
 async fn replay_lines(state: &AppState, lines: Lines<'_>, opts: ReplayOptions) -> Result<ReplayReport, ReplayError> {
+    let replayed = replay_unsynced(state, lines, opts).await;
+    let synced = state.writer.sync().await;
+    let report = replayed?;
+    synced?;
+    Ok(report)
+}
+
+async fn replay_unsynced(state: &AppState, lines: Lines<'_>, opts: ReplayOptions) -> Result<ReplayReport, ReplayError> {
     let mut progress = Progress::new(opts.progress);
     let started = Instant::now();
     let (entries, count, unkeyed) = index(&lines, state.config.import.max_line_bytes, &mut progress)?;
@@ -561,14 +571,14 @@ fn check(state: &AppState, origin: AsnInfo, chunk: &[ToStore], out: &mut Prepare
     }
 }
 
-/// Store checked items (one writer transaction).
+/// Store checked items (one writer transaction, not synced: [`replay_lines`] syncs at its end).
 async fn store(
     state: &AppState,
     valid: Vec<crate::writer::NewMeasurement>,
     report: &mut ReplayReport,
 ) -> Result<(), ReplayError> {
     let ids: Vec<String> = valid.iter().map(|m| m.id.clone()).collect();
-    for (outcome, id) in state.writer.insert(now_rfc3339(), valid).await?.into_iter().zip(ids) {
+    for (outcome, id) in state.writer.insert_unsynced(now_rfc3339(), valid).await?.into_iter().zip(ids) {
         match outcome {
             crate::writer::InsertOutcome::Accepted => report.accepted += 1,
             crate::writer::InsertOutcome::Duplicate => report.duplicates += 1,
