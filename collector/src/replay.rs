@@ -359,9 +359,20 @@ async fn replay_unsynced(state: &AppState, lines: Lines<'_>, opts: ReplayOptions
         }
         range = range.end..upto(range.end, now + step);
         preparing = prepare_ahead(&lines, &entries[range.clone()], signer)?;
-        fresh |= r.store(prepared).await?;
+        let stored = r.store(prepared).await;
         r.report.timings.store += t.elapsed();
-        r.step(now, &mut fresh).await?;
+        let passed = match stored {
+            Ok(new) => {
+                fresh |= new;
+                r.step(now, &mut fresh).await
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = passed {
+            // The next step's preparation ends before the replay does (it may be enrolling a key).
+            let _ = preparing.await;
+            return Err(e);
+        }
         done_steps += 1;
         progress.show("replaying", "steps", done_steps, steps);
         now += step;
