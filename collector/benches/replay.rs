@@ -5,7 +5,8 @@
 //!
 //! `cargo bench -p vigil-collector --bench replay --profile bench-fast` (environment:
 //! `VIGIL_BENCH_LINES`, default 40000, 0 for the whole file; `VIGIL_BENCH_DAYS`, default 30;
-//! `VIGIL_BENCH_PROBES`, default 200; `VIGIL_BENCH_STEP`, default 300).
+//! `VIGIL_BENCH_PROBES`, default 200; `VIGIL_BENCH_STEP`, default 300; `VIGIL_BENCH_WRITER_CACHE`,
+//! the writer's page cache in bytes, default the collector's).
 //!
 //! Issue 16's goal is 10,000 lines/s at step 300 on the whole month; while each detection pass
 //! runs over its full window the whole file takes hours, hence N.
@@ -113,7 +114,12 @@ fn replay(path: &Path, step: i64) {
     let dir = tempfile::tempdir().expect("temporary directory");
     let db = dir.path().join("data");
     let (report, wall) = runtime.block_on(async {
-        let collector = Collector::open(Config::new(&db)).expect("opens");
+        let mut config = Config::new(&db);
+        let cache = env("VIGIL_BENCH_WRITER_CACHE", 0);
+        if cache > 0 {
+            config.writer_cache_bytes = cache as u64;
+        }
+        let collector = Collector::open(config).expect("opens");
         let state = collector.state().clone();
         let opts = ReplayOptions { step, source: "replay", progress: false };
         let t = Instant::now();

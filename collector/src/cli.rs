@@ -297,6 +297,9 @@ pub struct ServeArgs {
     /// The SQLite WAL's limit, bytes: past it the writer restarts the WAL between transactions.
     #[arg(long, default_value_t = config::DEFAULT_WAL_LIMIT_BYTES)]
     pub wal_limit_bytes: u64,
+    /// The writer connection's SQLite page cache, bytes (1 MiB to 4 GiB).
+    #[arg(long, default_value_t = config::DEFAULT_WRITER_CACHE_BYTES)]
+    pub writer_cache_bytes: u64,
     /// Seconds a client has to send a request's whole header (also bounds a silent new connection).
     #[arg(long, default_value_t = config::DEFAULT_HEADER_READ_TIMEOUT_SECS)]
     pub header_read_timeout_secs: u64,
@@ -396,6 +399,12 @@ impl ServeArgs {
             return Err(CollectorError::Config("--wal-limit-bytes must be at least 1 MiB (1048576)".into()));
         }
         c.wal_limit_bytes = self.wal_limit_bytes;
+        if !(1024 * 1024..=4 * 1024 * 1024 * 1024).contains(&self.writer_cache_bytes) {
+            return Err(CollectorError::Config(
+                "--writer-cache-bytes must be from 1 MiB (1048576) to 4 GiB (4294967296)".into(),
+            ));
+        }
+        c.writer_cache_bytes = self.writer_cache_bytes;
         if self.header_read_timeout_secs == 0
             || self.idle_timeout_secs == 0
             || self.body_timeout_secs == 0
@@ -765,6 +774,16 @@ mod tests {
         }
         std::fs::write(&file, "[[platform]]\nid = \"lab_1\"\nname = \"Lab\"\n").unwrap();
         assert!(serve(&["--battery", path]).unwrap().known_platforms().contains("lab_1"));
+    }
+
+    #[test]
+    fn the_writer_cache_is_a_bounded_flag() {
+        assert_eq!(serve(&[]).unwrap().writer_cache_bytes, config::DEFAULT_WRITER_CACHE_BYTES);
+        assert_eq!(serve(&["--writer-cache-bytes", "1048576"]).unwrap().writer_cache_bytes, 1 << 20);
+        for bad in ["1048575", "4294967297"] {
+            let e = serve(&["--writer-cache-bytes", bad]).unwrap_err();
+            assert!(e.contains("--writer-cache-bytes must be from 1 MiB"), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -18,7 +18,7 @@ use vigil_report::{MEASUREMENT_FORMAT, Measurement, PLATFORM_TEST_NAME, Signed, 
 use crate::asn::AsnInfo;
 use crate::error::{ApiCode, HttpError};
 use crate::probe_keys::ProbeKeys;
-use crate::writer::NewMeasurement;
+use crate::writer::{NewMeasurement, Parsed};
 use vigil_detect::obs::{ObsError, What, what_of};
 
 /// Signatures verified together; a failing group is re-checked one by one.
@@ -94,21 +94,26 @@ fn check_fields(h: &Header) -> Result<(), BadField> {
 
 /// For a platform or throttling summary: whether the collector's battery knows its platform
 /// (true for other tests), or why it is refused. The platform is read from the very observation
-/// the writer will store ([`what_of`], the parse `observe` uses), so no payload shape can carry a
-/// platform past this check. A summary that does not parse as its test's keys yields no
-/// observation: it is stored as evidence but kept apart (unknown), never counted as known.
-fn check_summary(test_name: &str, payload: &str, known: Option<&HashSet<String>>) -> Result<bool, String> {
+/// the writer will store (`what`, from [`what_of`], the parse `observe` uses), so no payload
+/// shape can carry a platform past this check. A summary that does not parse as its test's keys
+/// yields no observation: it is stored as evidence but kept apart (unknown), never counted as
+/// known.
+fn check_summary(
+    test_name: &str,
+    what: &Result<What, ObsError>,
+    known: Option<&HashSet<String>>,
+) -> Result<bool, String> {
     if test_name != PLATFORM_TEST_NAME && test_name != THROTTLING_TEST_NAME {
         return Ok(true);
     }
-    let platform = match what_of(test_name, payload) {
+    let platform = match what {
         Ok(What::Platform { platform, .. } | What::Throttling { platform, .. }) => platform,
         Ok(_) => return Ok(true),
         Err(ObsError::BadKind(e)) => return Err(e.to_string()),
         Err(_) => return Ok(false),
     };
-    limits::platform_id("test_keys.platform", &platform).map_err(|e| e.to_string())?;
-    Ok(known.is_none_or(|k| k.contains(&platform)))
+    limits::platform_id("test_keys.platform", platform).map_err(|e| e.to_string())?;
+    Ok(known.is_none_or(|k| k.contains(platform)))
 }
 
 struct Candidate {
@@ -185,10 +190,13 @@ fn precheck(signed: Signed, ctx: &CheckContext) -> Result<Candidate, Checked> {
     if let Err(e) = check_fields(&header) {
         return Err(reject(&id, ApiCode::BadField, e.to_string()));
     }
-    let platform_known = match check_summary(&header.test_name, &signed.payload, ctx.platforms.as_deref()) {
+    // Parsed once: checked here, and carried to the writer for the observation it stores.
+    let what = what_of(&header.test_name, &signed.payload);
+    let platform_known = match check_summary(&header.test_name, &what, ctx.platforms.as_deref()) {
         Ok(known) => known,
         Err(message) => return Err(reject(&id, ApiCode::BadField, message)),
     };
+    let parsed = Parsed::with(what.ok(), &header.test_name, &signed.payload);
     let item = NewMeasurement {
         id: header.id,
         key_id: signed.key_id,
@@ -204,6 +212,7 @@ fn precheck(signed: Signed, ctx: &CheckContext) -> Result<Candidate, Checked> {
         signature: signed.signature,
         received_at: None,
         platform_known,
+        parsed: Some(parsed),
     };
     Ok(Candidate { item, key: probe.key, signature })
 }
@@ -401,5 +410,69 @@ mod tests {
                 (i, other) => panic!("item {i}: {other:?}"),
             }
         }
+    }
+
+    /// The observation the writer stores from the parse the check carried (`NewMeasurement.parsed`)
+    /// is exactly the one `observe` makes of the stored row, for every kind of payload: simulated
+    /// platform, control, throttling and heartbeat summaries, and summaries that do not parse.
+    #[test]
+    fn the_observation_carried_from_the_check_is_the_one_observe_makes_of_the_stored_row() {
+        use crate::writer::observation_of;
+        use vigil_detect::obs::{StoredMeasurement, observe};
+        use vigil_detect::sim::{CountrySpec, FleetSpec, measurement_json, simulate};
+
+        let k = SigningKey::from_bytes(&[3; 32]);
+        let keys = Arc::new(ProbeKeys::default());
+        keys.insert(key_id(&k.verifying_key()), ProbeKey { key: k.verifying_key(), revoked: false });
+        let t0 = 1_767_323_045 - 86_400;
+        let spec = FleetSpec::new(5, t0, 1, 4, vec![CountrySpec { cc: "AA".into(), asns: vec![100] }]);
+        let mut payloads: Vec<String> =
+            simulate(&spec, &[]).observations.iter().filter_map(measurement_json).map(|m| m.to_string()).collect();
+        let odd = |test_name: &str, keys: serde_json::Value| {
+            let mut m: serde_json::Value = serde_json::from_str(&payload("odd")).unwrap();
+            m["test_name"] = test_name.into();
+            m["test_keys"] = keys;
+            m.to_string()
+        };
+        payloads.push(odd(PLATFORM_TEST_NAME, serde_json::json!({"platform": "telegram"})));
+        payloads.push(odd(THROTTLING_TEST_NAME, serde_json::json!([1, 2])));
+        payloads.push(odd(vigil_detect::obs::HEARTBEAT_TEST_NAME, serde_json::json!("not keys")));
+        payloads.push(payload("other-test"));
+        // One platform the battery knows, so summaries of the others are kept apart.
+        let known: HashSet<String> = ["telegram".to_string()].into();
+        let ctx = CheckContext {
+            keys,
+            now: OffsetDateTime::from_unix_timestamp(1_767_323_045 + 60).unwrap(),
+            future_tolerance: Duration::from_secs(600),
+            origin: AsnInfo { asn: 64500, cc: "NL".into() },
+            platforms: Some(Arc::new(known)),
+        };
+        let items = payloads.iter().map(|p| Signed::sign(MEASUREMENT_FORMAT, p.clone(), &k)).collect();
+        let (mut kinds, mut apart) = (HashSet::new(), 0);
+        for c in check_items(items, &ctx) {
+            let Checked::Valid(m) = c else { panic!("{c:?}") };
+            let row = StoredMeasurement {
+                id: &m.id,
+                key_id: &m.key_id,
+                test_name: &m.test_name,
+                measurement_start_time: &m.measurement_start_time,
+                received_at: 1_767_323_000,
+                asn: m.asn,
+                cc: &m.cc,
+                payload: &m.payload,
+            };
+            let carried = observation_of(&row, m.parsed.as_ref(), m.platform_known);
+            assert!(m.parsed.is_some(), "{}", m.payload);
+            assert_eq!(carried, observation_of(&row, None, m.platform_known), "{}", m.payload);
+            if m.platform_known {
+                assert_eq!(carried, observe(&row).ok(), "{}", m.payload);
+            } else {
+                apart += 1;
+            }
+            kinds.insert(carried.map(|o| std::mem::discriminant(&o.what)));
+        }
+        // Heartbeat, platform, throttling, alive, and no observation at all; some kept apart.
+        assert_eq!(kinds.len(), 5, "{kinds:?}");
+        assert!(apart > 0);
     }
 }

@@ -297,23 +297,27 @@ pub async fn replay_file(
 /// What the steps of a replay carry along.
 struct Run<'a> {
     state: &'a AppState,
-    opts: ReplayOptions,
-    run: String,
-    keys: HashMap<String, SigningKey>,
     ooni: crate::ooni::Importer<'a>,
     report: ReplayReport,
 }
 
+/// Replay, then make everything stored durable (the replay's inserts do not wait for the disk
+/// one by one), whether the replay succeeded or not.
 async fn replay_lines(state: &AppState, lines: Lines<'_>, opts: ReplayOptions) -> Result<ReplayReport, ReplayError> {
+    let replayed = replay_unsynced(state, lines, opts).await;
+    let synced = state.writer.sync().await;
+    let report = replayed?;
+    synced?;
+    Ok(report)
+}
+
+async fn replay_unsynced(state: &AppState, lines: Lines<'_>, opts: ReplayOptions) -> Result<ReplayReport, ReplayError> {
     let mut progress = Progress::new(opts.progress);
     let started = Instant::now();
     let (entries, count, unkeyed) = index(&lines, state.config.import.max_line_bytes, &mut progress)?;
     let indexed = started.elapsed();
     let mut r = Run {
         state,
-        opts,
-        run: format!("{:08x}", rand::random::<u32>()),
-        keys: HashMap::new(),
         ooni: crate::ooni::Importer::new(state, crate::ooni::Battery::builtin()),
         report: ReplayReport { lines: count, ..ReplayReport::default() },
     };
@@ -329,20 +333,50 @@ async fn replay_lines(state: &AppState, lines: Lines<'_>, opts: ReplayOptions) -
     let step = opts.step.max(60);
     let steps = ((last - first - 1).max(0) / step) as usize + 1;
     progress.phase();
-    let mut next = 0;
+    let signer = Signer {
+        state: state.clone(),
+        source: opts.source,
+        run: format!("{:08x}", rand::random::<u32>()),
+        keys: HashMap::new(),
+    };
+    // The lines of the step that ends at `now` (all the rest once `now` reaches the last line):
+    // prepared on a blocking thread while the step before is stored and its pass runs.
+    let upto = |next: usize, now: i64| {
+        if now < last { next + entries[next..].partition_point(|e| e.key <= now) } else { entries.len() }
+    };
     let mut fresh = false;
     let mut now = first + step;
+    let mut range = 0..upto(0, now);
+    let mut preparing = prepare_ahead(&lines, &entries[range.clone()], signer)?;
     let mut done_steps = 0;
-    while now < last {
-        let upto = next + entries[next..].partition_point(|e| e.key <= now);
-        fresh |= r.ingest(&lines, &entries[next..upto]).await?;
-        next = upto;
-        r.step(now, &mut fresh).await?;
+    loop {
+        let t = Instant::now();
+        let (signer, prepared) = preparing.await.map_err(|e| crate::writer::StoreFailure::Db(e.to_string()))??;
+        if now >= last {
+            r.store(prepared).await?;
+            r.report.timings.store += t.elapsed();
+            break;
+        }
+        range = range.end..upto(range.end, now + step);
+        preparing = prepare_ahead(&lines, &entries[range.clone()], signer)?;
+        let stored = r.store(prepared).await;
+        r.report.timings.store += t.elapsed();
+        let passed = match stored {
+            Ok(new) => {
+                fresh |= new;
+                r.step(now, &mut fresh).await
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = passed {
+            // The next step's preparation ends before the replay does (it may be enrolling a key).
+            let _ = preparing.await;
+            return Err(e);
+        }
         done_steps += 1;
         progress.show("replaying", "steps", done_steps, steps);
         now += step;
     }
-    r.ingest(&lines, &entries[next..]).await?;
     if r.report.accepted + r.ooni.report.imported > 0 {
         // Once at the end, with everything in.
         let t = Instant::now();
@@ -385,20 +419,76 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Check and store these lines; whether anything new was stored.
-    async fn ingest(&mut self, lines: &Lines<'_>, entries: &[Entry]) -> Result<bool, ReplayError> {
-        if entries.is_empty() {
-            return Ok(false);
-        }
-        let started = Instant::now();
+    /// Store a step's prepared lines (OONI measurements first, as the importer takes them, then
+    /// the checked items); whether anything new was stored.
+    async fn store(&mut self, prepared: Prepared) -> Result<bool, ReplayError> {
         let before = self.report.accepted + self.ooni.report.imported;
+        for (v, text) in &prepared.ooni {
+            self.ooni.add(v, text).await?;
+        }
+        self.ooni.flush().await?;
+        self.report.rejected.extend(prepared.rejected);
+        // One writer transaction (one fsync) per 5000.
+        let mut valid = prepared.valid;
+        while !valid.is_empty() {
+            let rest = valid.split_off(valid.len().min(5000));
+            store(self.state, std::mem::replace(&mut valid, rest), &mut self.report).await?;
+        }
+        Ok(self.report.accepted + self.ooni.report.imported > before)
+    }
+}
+
+/// One step's lines read, parsed, signed and checked, waiting to be stored.
+#[derive(Default)]
+struct Prepared {
+    /// OONI measurements (parsed, and as read), in arrival order.
+    ooni: Vec<(Value, String)>,
+    /// The items that passed the checks, in the order they are stored.
+    valid: Vec<crate::writer::NewMeasurement>,
+    /// `id: code: message` of each item the checks refused.
+    rejected: Vec<String>,
+}
+
+/// What preparing lines needs: it runs on a blocking thread, one step ahead of the store and
+/// the detection pass, and hands itself back with the step's lines.
+struct Signer {
+    state: AppState,
+    source: &'static str,
+    run: String,
+    /// The replay key of each probe label, enrolled on first use.
+    keys: HashMap<String, SigningKey>,
+}
+
+/// A step's lines being prepared.
+type Preparing = tokio::task::JoinHandle<Result<(Signer, Prepared), ReplayError>>;
+
+/// Read these lines here, then parse, sign and check them on a blocking thread (the caller
+/// stores the previous step and runs its detection pass meanwhile).
+fn prepare_ahead(lines: &Lines<'_>, entries: &[Entry], signer: Signer) -> Result<Preparing, ReplayError> {
+    let mut texts = Vec::with_capacity(entries.len());
+    for e in entries {
+        let text = lines
+            .read(e)
+            .map_err(|err| ReplayError::Line { line: e.line as usize, message: format!("read: {err}") })?;
+        texts.push((e.line as usize, text));
+    }
+    Ok(tokio::task::spawn_blocking(move || {
+        let mut signer = signer;
+        let prepared = signer.prepare(texts)?;
+        Ok((signer, prepared))
+    }))
+}
+
+impl Signer {
+    /// Parse, sign (unsigned measurements) and check these lines, in order.
+    fn prepare(&mut self, texts: Vec<(usize, String)>) -> Result<Prepared, ReplayError> {
+        let mut out = Prepared::default();
         let mut by_origin: HashMap<(String, u32), Vec<ToStore>> = HashMap::new();
-        for e in entries {
-            let bad = |message: String| ReplayError::Line { line: e.line as usize, message };
-            let text = lines.read(e).map_err(|err| bad(format!("read: {err}")))?;
-            let v: Value = serde_json::from_str(&text).map_err(|err| bad(format!("not JSON: {err}")))?;
+        for (line, text) in texts {
+            let bad = |message: String| ReplayError::Line { line, message };
+            let mut v: Value = serde_json::from_str(&text).map_err(|err| bad(format!("not JSON: {err}")))?;
             if crate::ooni::is_ooni(&v) {
-                self.ooni.add(&v, &text).await?;
+                out.ooni.push((v, text));
                 continue;
             }
             let (signed, payload, label, received_at) = if v.get("signature").is_some() {
@@ -406,10 +496,10 @@ impl Run<'_> {
                     serde_json::from_value(v).map_err(|err| bad(format!("not a signed envelope: {err}")))?;
                 let payload: Value = serde_json::from_str(&s.payload).map_err(|err| bad(format!("payload: {err}")))?;
                 (Some(s), payload, None, None)
-            } else if let Some(m) = v.get("measurement") {
+            } else if v.get("measurement").is_some() {
                 let label = v["probe"].as_str().unwrap_or("replay").to_string();
                 let received = received_of(&v["received_at"]).map_err(bad)?;
-                (None, m.clone(), Some(label), received)
+                (None, v["measurement"].take(), Some(label), received)
             } else {
                 (None, v, Some("replay".to_string()), None)
             };
@@ -417,36 +507,31 @@ impl Run<'_> {
             let (signed, own) = match (signed, label) {
                 (Some(s), _) => (s, false),
                 (None, label) => {
-                    let label = label.unwrap_or_default();
-                    let key = match self.keys.get(&label) {
-                        Some(k) => k.clone(),
-                        None => {
-                            let k = enroll(self.state, self.opts.source, &self.run, &label).await?;
-                            self.keys.insert(label, k.clone());
-                            k
-                        }
-                    };
+                    let key = self.key(label.unwrap_or_default())?;
                     (Signed::sign(MEASUREMENT_FORMAT, payload.to_string(), &key), true)
                 }
             };
             by_origin.entry((origin.cc, origin.asn)).or_default().push((signed, received_at, own));
         }
-        self.ooni.flush().await?;
         let mut origins: Vec<_> = by_origin.into_iter().collect();
         origins.sort_by(|a, b| a.0.cmp(&b.0));
-        // Checked per origin, stored together: one writer transaction (one fsync) per 5000.
-        let mut valid = Vec::new();
         for ((cc, asn), items) in origins {
             for chunk in items.chunks(5000) {
-                valid.extend(check(self.state, AsnInfo { asn, cc: cc.clone() }, chunk, &mut self.report).await?);
+                check(&self.state, AsnInfo { asn, cc: cc.clone() }, chunk, &mut out);
             }
         }
-        while !valid.is_empty() {
-            let rest = valid.split_off(valid.len().min(5000));
-            store(self.state, std::mem::replace(&mut valid, rest), &mut self.report).await?;
+        Ok(out)
+    }
+
+    /// The replay key of a probe label, enrolled (through the writer) on first use.
+    fn key(&mut self, label: String) -> Result<SigningKey, ReplayError> {
+        if let Some(k) = self.keys.get(&label) {
+            return Ok(k.clone());
         }
-        self.report.timings.store += started.elapsed();
-        Ok(self.report.accepted + self.ooni.report.imported > before)
+        let enrolling = enroll(&self.state, self.source, &self.run, &label);
+        let k = tokio::runtime::Handle::current().block_on(enrolling)?;
+        self.keys.insert(label, k.clone());
+        Ok(k)
     }
 }
 
@@ -469,14 +554,9 @@ async fn enroll(state: &AppState, source: &str, run: &str, label: &str) -> Resul
 }
 
 /// Check items of one origin, with their recorded arrival times: those the replay signed itself
-/// skip the signature check (every other check stays). The valid ones, ready to store.
-async fn check(
-    state: &AppState,
-    origin: AsnInfo,
-    chunk: &[ToStore],
-    report: &mut ReplayReport,
-) -> Result<Vec<crate::writer::NewMeasurement>, ReplayError> {
-    let arrivals: Vec<Option<i64>> = chunk.iter().map(|it| it.1).collect();
+/// skip the signature check (every other check stays). The valid ones go to `out`, ready to
+/// store, the others to its rejections.
+fn check(state: &AppState, origin: AsnInfo, chunk: &[ToStore], out: &mut Prepared) {
     let ctx = CheckContext {
         keys: state.probe_keys.clone(),
         now: time::OffsetDateTime::now_utc(),
@@ -489,34 +569,27 @@ async fn check(
     let own_items: Vec<Signed> = own.iter().map(|(_, it)| it.0.clone()).collect();
     let other_items: Vec<Signed> = others.iter().map(|(_, it)| it.0.clone()).collect();
     let order: Vec<usize> = own.iter().chain(&others).map(|(i, _)| *i).collect();
-    let checked = tokio::task::spawn_blocking(move || {
-        let mut out = check_own_items(own_items, &ctx);
-        out.extend(check_items(other_items, &ctx));
-        out
-    })
-    .await
-    .map_err(|e| crate::writer::StoreFailure::Db(e.to_string()))?;
-    let mut valid = Vec::new();
+    let mut checked = check_own_items(own_items, &ctx);
+    checked.extend(check_items(other_items, &ctx));
     for (c, i) in checked.into_iter().zip(order) {
         match c {
             Checked::Valid(mut m) => {
-                m.received_at = arrivals[i].map(rfc3339);
-                valid.push(*m);
+                m.received_at = chunk[i].1.map(rfc3339);
+                out.valid.push(*m);
             }
-            Checked::Rejected(r) => report.rejected.push(format!("{}: {}: {}", r.id, r.code, r.message)),
+            Checked::Rejected(r) => out.rejected.push(format!("{}: {}: {}", r.id, r.code, r.message)),
         }
     }
-    Ok(valid)
 }
 
-/// Store checked items (one writer transaction).
+/// Store checked items (one writer transaction, not synced: [`replay_lines`] syncs at its end).
 async fn store(
     state: &AppState,
     valid: Vec<crate::writer::NewMeasurement>,
     report: &mut ReplayReport,
 ) -> Result<(), ReplayError> {
     let ids: Vec<String> = valid.iter().map(|m| m.id.clone()).collect();
-    for (outcome, id) in state.writer.insert(now_rfc3339(), valid).await?.into_iter().zip(ids) {
+    for (outcome, id) in state.writer.insert_unsynced(now_rfc3339(), valid).await?.into_iter().zip(ids) {
         match outcome {
             crate::writer::InsertOutcome::Accepted => report.accepted += 1,
             crate::writer::InsertOutcome::Duplicate => report.duplicates += 1,

@@ -180,6 +180,7 @@ impl Collector {
         // the writer restarts it between transactions once it passes the limit.
         let wal = WalLimit::new(&db_path, config.wal_limit_bytes);
         wal.configure(&conn).map_err(db_err)?;
+        store::set_cache_bytes(&conn, config.writer_cache_bytes).map_err(db_err)?;
         let checkpointer = Checkpointer::start(&db_path)?;
         let (writer, writer_thread) = Writer::start(
             conn,

@@ -82,6 +82,12 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(std::time::Duration::from_secs(10))
 }
 
+/// Bound a connection's page cache to `bytes` (SQLite's `cache_size` in KiB when negative).
+pub fn set_cache_bytes(conn: &Connection, bytes: u64) -> rusqlite::Result<()> {
+    let kib = i64::try_from(bytes / 1024).unwrap_or(i64::MAX).max(1);
+    conn.pragma_update(None, "cache_size", -kib)
+}
+
 /// Open (creating if needed) the database and bring its schema up to date.
 pub fn open_and_migrate(path: &Path) -> Result<Connection, CollectorError> {
     let err = db_err(path);

@@ -1,6 +1,9 @@
 //! The one writer: a dedicated thread owns the write connection, takes commands from a channel,
 //! runs every command waiting in the queue in one transaction, and answers only after COMMIT
 //! returned. Whatever the collector acknowledges is therefore on disk (WAL, synchronous=FULL).
+//! The one exception is asked for by name: a transaction holding only `insert_unsynced`
+//! commands (a replay's) commits without waiting for the disk, and `sync` then makes everything
+//! committed durable (the replay calls it before it returns).
 //! Between transactions it keeps the WAL under its limit (`checkpoint::WalLimit`).
 
 use std::collections::{HashMap, HashSet};
@@ -36,6 +39,59 @@ pub struct NewMeasurement {
     /// False for a summary of a platform the collector's battery does not know: stored as
     /// evidence, observed only as a sign of life (no platform observation, no timeline row).
     pub platform_known: bool,
+    /// What `vigil_detect::obs::observe` reads from the payload, when the check already parsed
+    /// it (`ingest::precheck`), so the writer does not parse the payload again; None: the writer
+    /// parses it.
+    pub parsed: Option<Parsed>,
+}
+
+/// The parts of a measurement's observation read from its payload: its `what` (None when the
+/// payload yields no observation) and its meta. Everything else of the observation comes from
+/// the stored row's columns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parsed {
+    pub what: Option<vigil_detect::What>,
+    pub meta: vigil_detect::Meta,
+}
+
+impl Parsed {
+    /// Parse what `observe` reads of a `test_name` payload (the same two functions it calls).
+    pub fn of(test_name: &str, payload: &str) -> Parsed {
+        Parsed::with(vigil_detect::obs::what_of(test_name, payload).ok(), test_name, payload)
+    }
+
+    /// With the `what` already parsed (`what_of`).
+    pub fn with(what: Option<vigil_detect::What>, test_name: &str, payload: &str) -> Parsed {
+        Parsed { what, meta: vigil_detect::obs::meta_of(test_name, payload) }
+    }
+}
+
+/// The observation the writer stores for a measurement row: `observe(row)`, with the payload's
+/// parts taken from `parsed` when given; a summary of a platform the battery does not know is
+/// only a sign of life (`events::record_observation`'s rule).
+pub fn observation_of(
+    row: &vigil_detect::obs::StoredMeasurement<'_>,
+    parsed: Option<&Parsed>,
+    platform_known: bool,
+) -> Option<vigil_detect::Observation> {
+    use vigil_detect::What;
+    let mut o = match parsed {
+        None => vigil_detect::obs::observe(row).ok()?,
+        Some(p) => vigil_detect::Observation {
+            at: vigil_detect::obs::parse_utc(row.measurement_start_time)?,
+            received_at: row.received_at,
+            probe: row.key_id.to_string(),
+            cc: row.cc.to_string(),
+            asn: row.asn,
+            measurement_id: Some(row.id.to_string()),
+            what: p.what.clone()?,
+            meta: p.meta.clone(),
+        },
+    };
+    if !platform_known && matches!(o.what, What::Platform { .. } | What::Throttling { .. }) {
+        o.what = What::Alive;
+    }
+    Some(o)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,7 +127,13 @@ enum Command {
     Insert {
         received_at: String,
         items: Vec<NewMeasurement>,
+        /// Whether the COMMIT waits for the disk (false: `insert_unsynced`).
+        synced: bool,
         reply: Reply<Vec<InsertOutcome>>,
+    },
+    /// Make everything committed so far durable.
+    Sync {
+        reply: Reply<()>,
     },
     Enroll {
         key_id: String,
@@ -188,7 +250,27 @@ impl Writer {
         received_at: String,
         items: Vec<NewMeasurement>,
     ) -> Result<Vec<InsertOutcome>, StoreFailure> {
-        self.call(|reply| Command::Insert { received_at, items, reply }).await
+        self.call(|reply| Command::Insert { received_at, items, synced: true, reply }).await
+    }
+
+    /// Store verified measurements as [`Writer::insert`] does, except that a transaction holding
+    /// only such commands commits with `synchronous=NORMAL`: visible to readers at once, but on
+    /// disk only at the next checkpoint or [`Writer::sync`]. For `replay`, which stores thousands
+    /// of transactions nobody waits on and syncs before it returns; a transaction that also
+    /// holds any other command (a probe's submission) commits with `synchronous=FULL`, which
+    /// syncs the whole WAL, these frames included.
+    pub async fn insert_unsynced(
+        &self,
+        received_at: String,
+        items: Vec<NewMeasurement>,
+    ) -> Result<Vec<InsertOutcome>, StoreFailure> {
+        self.call(|reply| Command::Insert { received_at, items, synced: false, reply }).await
+    }
+
+    /// Make everything committed so far durable: the WAL file and the database file are synced
+    /// (after the transactions before this command).
+    pub async fn sync(&self) -> Result<(), StoreFailure> {
+        self.call(|reply| Command::Sync { reply }).await
     }
 
     /// Enroll a key (idempotent); a revoked key stays revoked.
@@ -301,7 +383,13 @@ fn run(
             }
         }
         let mut pending = Pending::default();
-        match execute_group(&mut conn, &keys, quiet, keep, &group, &mut pending) {
+        // FULL unless every command asked not to wait for the disk; set for each transaction,
+        // so a failure to set it fails the transaction rather than weakening the next one.
+        let level = synchronous(&group);
+        let done = conn
+            .pragma_update(None, "synchronous", level)
+            .and_then(|()| execute_group(&mut conn, &keys, quiet, keep, &group, &mut pending));
+        match done {
             Ok(outcomes) => {
                 for (key_id, key) in pending.enrolled {
                     keys.insert(key_id, key);
@@ -309,8 +397,16 @@ fn run(
                 for key_id in &pending.revoked {
                     keys.revoke(key_id);
                 }
+                // Committed; a `sync` in the group is answered once the files are synced.
+                let synced = match group.iter().any(|c| matches!(c, Command::Sync { .. })) {
+                    true => sync_files(&conn).map_err(|e| format!("syncing the database files: {e}")),
+                    false => Ok(()),
+                };
                 for (cmd, outcome) in group.into_iter().zip(outcomes) {
-                    reply_ok(cmd, outcome);
+                    match (&cmd, &synced) {
+                        (Command::Sync { .. }, Err(e)) => reply_err(cmd, StoreFailure::Db(e.clone())),
+                        _ => reply_ok(cmd, outcome),
+                    }
                 }
                 // Acknowledged; now, before the next transaction, keep the WAL bounded.
                 wal.after_commit(&conn);
@@ -323,6 +419,24 @@ fn run(
             }
         }
     }
+}
+
+/// The `synchronous` level of a group's transaction: NORMAL only when every command in it is an
+/// unsynced insert.
+fn synchronous(group: &[Command]) -> &'static str {
+    if group.iter().all(|c| matches!(c, Command::Insert { synced: false, .. })) { "NORMAL" } else { "FULL" }
+}
+
+/// Sync the database's WAL file (when there is one) and its file to disk.
+fn sync_files(conn: &Connection) -> std::io::Result<()> {
+    let Some(path) = conn.path().filter(|p| !p.is_empty()) else { return Ok(()) };
+    let path = std::path::Path::new(path);
+    match std::fs::File::open(crate::checkpoint::wal_path(path)) {
+        Ok(wal) => wal.sync_all()?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    std::fs::File::open(path)?.sync_all()
 }
 
 /// Run the group in one transaction; Err rolls everything back.
@@ -372,6 +486,7 @@ fn execute(
             Ok(Outcome::Insert(outcomes))
         }
         Command::Uptime { op, .. } => crate::uptime::apply(tx, *op).map(Outcome::Uptime),
+        Command::Sync { .. } => Ok(Outcome::Unit),
         Command::Enroll { key_id, key, public_key, software_version, now, .. } => {
             if is_revoked(keys, pending, key_id) {
                 return Ok(Outcome::Enroll(EnrollOutcome::Revoked));
@@ -479,7 +594,8 @@ fn insert(
                 payload: &m.payload,
             };
             // ... and the hourly counts timelines are drawn from.
-            if let Some(o) = crate::events::record_observation(tx, &row, m.platform_known)? {
+            if let Some(o) = observation_of(&row, m.parsed.as_ref(), m.platform_known) {
+                crate::observation_store::insert_observation(tx, &m.test_name, &o)?;
                 crate::timeline::record(tx, &o, &m.key_id)?;
             }
             // ... and, for an unexplained http-diff page, a blockpage candidate: extracted here
@@ -531,6 +647,7 @@ fn reply_ok(cmd: Command, outcome: Outcome) {
         (Command::Enroll { reply, .. }, Outcome::Enroll(v)) => drop(reply.send(Ok(v))),
         (Command::Revoke { reply, .. }, Outcome::Revoke(v)) => drop(reply.send(Ok(v))),
         (Command::Rotate { reply, .. }, Outcome::Unit) => drop(reply.send(Ok(()))),
+        (Command::Sync { reply, .. }, Outcome::Unit) => drop(reply.send(Ok(()))),
         (Command::Events { reply, .. }, Outcome::Unit) => drop(reply.send(Ok(()))),
         (Command::Disclosures { reply, .. }, Outcome::Disclosures(v)) => drop(reply.send(Ok(v))),
         (Command::Uptime { reply, .. }, Outcome::Uptime(v)) => drop(reply.send(Ok(v))),
@@ -546,10 +663,71 @@ fn reply_err(cmd: Command, failure: StoreFailure) {
         Command::Enroll { reply, .. } => drop(reply.send(Err(failure))),
         Command::Revoke { reply, .. } => drop(reply.send(Err(failure))),
         Command::Rotate { reply, .. } => drop(reply.send(Err(failure))),
+        Command::Sync { reply, .. } => drop(reply.send(Err(failure))),
         Command::Events { reply, .. } => drop(reply.send(Err(failure))),
         Command::Disclosures { reply, .. } => drop(reply.send(Err(failure))),
         Command::Uptime { reply, .. } => drop(reply.send(Err(failure))),
         Command::Blockpages { reply, .. } => drop(reply.send(Err(failure))),
         Command::Ooni { reply, .. } => drop(reply.send(Err(failure))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn insert(synced: bool) -> Command {
+        Command::Insert { received_at: String::new(), items: Vec::new(), synced, reply: oneshot::channel().0 }
+    }
+
+    /// Only a transaction of unsynced inserts alone skips waiting for the disk: with a probe's
+    /// submission, a key's enrollment or a `sync` in it, it commits with synchronous=FULL.
+    #[test]
+    fn a_transaction_waits_for_the_disk_unless_all_of_it_is_unsynced_inserts() {
+        assert_eq!(synchronous(&[insert(false), insert(false)]), "NORMAL");
+        assert_eq!(synchronous(&[insert(false), insert(true)]), "FULL");
+        assert_eq!(synchronous(&[insert(true)]), "FULL");
+        assert_eq!(synchronous(&[insert(false), Command::Sync { reply: oneshot::channel().0 }]), "FULL");
+        let revoke = Command::Revoke { key_id: "k".into(), now: String::new(), reply: oneshot::channel().0 };
+        assert_eq!(synchronous(&[revoke, insert(false)]), "FULL");
+    }
+
+    /// Unsynced inserts are visible to readers as soon as they are answered (the replay's
+    /// detection pass reads them next), and `sync` answers after them.
+    #[tokio::test]
+    async fn unsynced_inserts_are_visible_at_once_and_sync_answers() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.sqlite");
+        let conn = crate::store::open_and_migrate(&path).unwrap();
+        let wal = WalLimit::new(&path, 64 << 20);
+        wal.configure(&conn).unwrap();
+        let keys = Arc::new(ProbeKeys::default());
+        let (writer, thread) = Writer::start(conn, keys, 600, wal, Keep { blockpage_candidates: 0 }).unwrap();
+        let m = NewMeasurement {
+            id: "m1".into(),
+            key_id: "k1".into(),
+            test_name: "t".into(),
+            input: None,
+            measurement_start_time: "2026-01-01 00:00:00".into(),
+            asn: 64500,
+            cc: "NL".into(),
+            claimed_asn: "AS64500".into(),
+            claimed_cc: "NL".into(),
+            format: vigil_report::MEASUREMENT_FORMAT.into(),
+            payload: "{}".into(),
+            signature: "s".into(),
+            received_at: None,
+            platform_known: true,
+            parsed: None,
+        };
+        let stored = writer.insert_unsynced("2026-01-01T00:01:00Z".into(), vec![m]).await.unwrap();
+        assert_eq!(stored, vec![InsertOutcome::Accepted]);
+        let reader = Connection::open(&path).unwrap();
+        let count =
+            |table: &str| reader.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get::<_, i64>(0));
+        assert_eq!((count("measurements").unwrap(), count("observations").unwrap()), (1, 1));
+        writer.sync().await.unwrap();
+        drop(writer);
+        thread.join().unwrap();
     }
 }

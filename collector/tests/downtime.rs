@@ -89,6 +89,7 @@ async fn receive(
                 signature: signed.signature,
                 received_at: Some(rfc3339(o.received_at)),
                 platform_known: true,
+                parsed: None,
             });
         }
         if live_first && c == 0 && !items.is_empty() {

@@ -120,3 +120,25 @@ async fn a_bad_line_is_named_before_anything_is_stored() {
     assert!(e.to_string().starts_with("line 2: not JSON"), "{e}");
     assert_eq!(count(dir.path(), "SELECT COUNT(*) FROM measurements"), 0);
 }
+
+/// A line that only the full parse refuses (a signed envelope without its key) stops the replay
+/// at its own step, while the next step is prepared ahead: the steps before it are stored (and
+/// their passes ran), nothing of its step or after it is.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_line_refused_while_prepared_ahead_stops_at_its_step_with_the_steps_before_stored() {
+    let line = |id: &str, at: i64| format!("{}\n", json!({"probe": "v", "measurement": heartbeat(id, at)}));
+    let payload = json!({"measurement_start_time": vigil_detect::obs::format_utc(T0 + 3 * H + 60)}).to_string();
+    let text = [
+        line("v-1", T0),
+        line("v-2", T0 + H),
+        line("v-3", T0 + 2 * H),
+        format!("{}\n", json!({"signature": "x", "payload": payload})),
+        line("v-5", T0 + 4 * H),
+    ]
+    .concat();
+    let dir = tempfile::tempdir().unwrap();
+    let e = with_collector(dir.path(), async |s| replay(s, &text, H).await.expect_err("refused")).await;
+    assert!(e.to_string().starts_with("line 4: not a signed envelope"), "{e}");
+    assert_eq!(count(dir.path(), "SELECT COUNT(*) FROM measurements"), 3);
+    assert_eq!(count(dir.path(), "SELECT COUNT(*) FROM observations"), 3);
+}
