@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use vigil_detect::obs::{StoredMeasurement, observe};
 use vigil_detect::publish::{self, Stored};
-use vigil_detect::{Change, DetectedEvent, Detector, Observation, Params, PublishedEvent, What, held_from};
+use vigil_detect::{Change, DetectedEvent, Detector, Observation, Params, PublishedEvent, held_from};
 
 use crate::detect_store::{self, Checkpoint};
 use crate::observation_store::label;
@@ -93,10 +93,8 @@ pub fn record_observation(
     row: &StoredMeasurement<'_>,
     platform_known: bool,
 ) -> rusqlite::Result<Option<Observation>> {
-    let Ok(mut o) = observe(row) else { return Ok(None) };
-    if !platform_known && matches!(o.what, What::Platform { .. } | What::Throttling { .. }) {
-        o.what = What::Alive;
-    }
+    let Ok(o) = observe(row) else { return Ok(None) };
+    let o = crate::observation_store::only_known_platforms(o, platform_known);
     insert_observation(tx, row.test_name, &o)?;
     Ok(Some(o))
 }

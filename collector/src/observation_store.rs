@@ -70,6 +70,15 @@ pub fn load_observations(conn: &Connection, from: i64) -> rusqlite::Result<Vec<O
     Ok(out)
 }
 
+/// What is stored of a summary of a platform the battery does not know (`platform_known`
+/// false): a sign of life only, so probes cannot add platforms to the timelines and pages.
+pub fn only_known_platforms(mut o: Observation, platform_known: bool) -> Observation {
+    if !platform_known && matches!(o.what, What::Platform { .. } | What::Throttling { .. }) {
+        o.what = What::Alive;
+    }
+    o
+}
+
 /// The observations of the rows up to `last_rowid` measured since `from`, in `rowid` (arrival)
 /// order: what a detector whose cursor is `last_rowid` was fed (a restarted collector's).
 pub fn load_observations_upto(conn: &Connection, from: i64, last_rowid: i64) -> rusqlite::Result<Vec<Observation>> {

@@ -68,14 +68,13 @@ impl Parsed {
 
 /// The observation the writer stores for a measurement row: `observe(row)`, with the payload's
 /// parts taken from `parsed` when given; a summary of a platform the battery does not know is
-/// only a sign of life (`events::record_observation`'s rule).
+/// only a sign of life (`observation_store::only_known_platforms`).
 pub fn observation_of(
     row: &vigil_detect::obs::StoredMeasurement<'_>,
     parsed: Option<&Parsed>,
     platform_known: bool,
 ) -> Option<vigil_detect::Observation> {
-    use vigil_detect::What;
-    let mut o = match parsed {
+    let o = match parsed {
         None => vigil_detect::obs::observe(row).ok()?,
         Some(p) => vigil_detect::Observation {
             at: vigil_detect::obs::parse_utc(row.measurement_start_time)?,
@@ -88,10 +87,7 @@ pub fn observation_of(
             meta: p.meta.clone(),
         },
     };
-    if !platform_known && matches!(o.what, What::Platform { .. } | What::Throttling { .. }) {
-        o.what = What::Alive;
-    }
-    Some(o)
+    Some(crate::observation_store::only_known_platforms(o, platform_known))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
