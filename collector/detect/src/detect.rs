@@ -274,8 +274,8 @@ impl ViewData {
         data
     }
 
-    /// Take `obs[self.len()..]` (appended since) and every held record now received by `now`
-    /// into the groups; returns the indices added to groups, in arrival order. Records that
+    /// Take the records appended to `obs` since the last call (`obs` only ever grows between
+    /// builds) and every held record now received by `now` into the groups; returns the indices added to groups, in arrival order. Records that
     /// arrive before what their probe already showed (or `now` before the last) are refused:
     /// the caller builds again.
     pub(crate) fn extend(&mut self, obs: &[Observation], params: &Params, now: i64) -> Result<Vec<usize>, OutOfOrder> {
