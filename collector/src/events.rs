@@ -11,9 +11,8 @@ use serde::Serialize;
 use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use vigil_detect::obs::{StoredMeasurement, observe};
 use vigil_detect::publish::{self, Stored};
-use vigil_detect::{Change, DetectedEvent, Detector, Observation, Params, PublishedEvent, held_from};
+use vigil_detect::{Change, DetectedEvent, Detector, Params, PublishedEvent, held_from};
 
 use crate::detect_store::{self, Checkpoint};
 use crate::observation_store::label;
@@ -82,21 +81,6 @@ pub const EDGE_MARGIN: i64 = publish::EDGE_MARGIN;
 /// Parse an RFC 3339 time (the writer's `received_at`) into Unix seconds.
 pub fn rfc3339_to_unix(s: &str) -> Option<i64> {
     OffsetDateTime::parse(s, &Rfc3339).ok().map(|t| t.unix_timestamp())
-}
-
-/// Store the observation of one stored measurement and return it; None (and nothing stored)
-/// when the row yields none (its payload or time does not parse: ingest has checked both).
-/// A summary of a platform the battery does not know (`platform_known` false) is observed as a
-/// sign of life only, so probes cannot add platforms to the timelines and pages.
-pub fn record_observation(
-    tx: &Transaction<'_>,
-    row: &StoredMeasurement<'_>,
-    platform_known: bool,
-) -> rusqlite::Result<Option<Observation>> {
-    let Ok(o) = observe(row) else { return Ok(None) };
-    let o = crate::observation_store::only_known_platforms(o, platform_known);
-    insert_observation(tx, row.test_name, &o)?;
-    Ok(Some(o))
 }
 
 /// The stored events a detection pass may revise: those whose period reaches into `[from, now]`

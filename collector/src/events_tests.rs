@@ -3,7 +3,8 @@
 
 use super::*;
 use crate::store::open_and_migrate;
-use vigil_detect::obs::format_utc;
+use vigil_detect::Observation;
+use vigil_detect::obs::{StoredMeasurement, format_utc};
 use vigil_detect::sim::{CountrySpec, FleetSpec, TruthEvent, TruthKind, measurement_json, simulate};
 use vigil_detect::{EventType, Status};
 use vigil_report::Mechanism;
@@ -13,7 +14,8 @@ const D: i64 = 86_400;
 const H: i64 = 3600;
 
 /// Store the observations that had arrived by `until` and not before `after`, through the
-/// payload path (`record_observation`) when the simulator has a payload for them.
+/// payload path (what the writer stores: `writer::observation_of`) when the simulator has a
+/// payload for them.
 fn store(conn: &mut Connection, obs: &[Observation], after: i64, until: i64) -> usize {
     let tx = conn.transaction().unwrap();
     let mut n = 0;
@@ -34,7 +36,9 @@ fn store(conn: &mut Connection, obs: &[Observation], after: i64, until: i64) -> 
                     cc: &o.cc,
                     payload: &payload,
                 };
-                assert!(record_observation(&tx, &row, true).unwrap().is_some(), "{payload}");
+                let o = crate::writer::observation_of(&row, None, true);
+                assert!(o.is_some(), "{payload}");
+                insert_observation(&tx, row.test_name, &o.unwrap()).unwrap();
             }
             None => insert_observation(&tx, "web_connectivity", o).unwrap(),
         }

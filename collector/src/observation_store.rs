@@ -60,23 +60,7 @@ pub fn load_observations(conn: &Connection, from: i64) -> rusqlite::Result<Vec<O
         "SELECT measurement_id, key_id, asn, cc, at, received_at, what, meta FROM observations WHERE at >= ?1
          ORDER BY at",
     )?;
-    let rows = stmt.query_map(params![from], |r| {
-        Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?))
-    })?;
-    let mut out = Vec::new();
-    for row in rows {
-        out.extend(observation_of(row?));
-    }
-    Ok(out)
-}
-
-/// What is stored of a summary of a platform the battery does not know (`platform_known`
-/// false): a sign of life only, so probes cannot add platforms to the timelines and pages.
-pub fn only_known_platforms(mut o: Observation, platform_known: bool) -> Observation {
-    if !platform_known && matches!(o.what, What::Platform { .. } | What::Throttling { .. }) {
-        o.what = What::Alive;
-    }
-    o
+    observations(&mut stmt, params![from])
 }
 
 /// The observations of the rows up to `last_rowid` measured since `from`, in `rowid` (arrival)
@@ -86,7 +70,12 @@ pub fn load_observations_upto(conn: &Connection, from: i64, last_rowid: i64) -> 
         "SELECT measurement_id, key_id, asn, cc, at, received_at, what, meta FROM observations
          WHERE rowid <= ?2 AND at >= ?1 ORDER BY rowid",
     )?;
-    let rows = stmt.query_map(params![from, last_rowid], |r| {
+    observations(&mut stmt, params![from, last_rowid])
+}
+
+/// The observations of the rows a statement selecting [`ObservationRow`]'s columns gives.
+fn observations(stmt: &mut rusqlite::Statement<'_>, args: impl rusqlite::Params) -> rusqlite::Result<Vec<Observation>> {
+    let rows = stmt.query_map(args, |r| {
         Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?))
     })?;
     let mut out = Vec::new();

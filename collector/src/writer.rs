@@ -67,14 +67,15 @@ impl Parsed {
 }
 
 /// The observation the writer stores for a measurement row: `observe(row)`, with the payload's
-/// parts taken from `parsed` when given; a summary of a platform the battery does not know is
-/// only a sign of life (`observation_store::only_known_platforms`).
+/// parts taken from `parsed` when given. A summary of a platform the battery does not know
+/// (`platform_known` false) is only a sign of life, so probes cannot add platforms to the
+/// timelines and pages.
 pub fn observation_of(
     row: &vigil_detect::obs::StoredMeasurement<'_>,
     parsed: Option<&Parsed>,
     platform_known: bool,
 ) -> Option<vigil_detect::Observation> {
-    let o = match parsed {
+    let mut o = match parsed {
         None => vigil_detect::obs::observe(row).ok()?,
         Some(p) => vigil_detect::Observation {
             at: vigil_detect::obs::parse_utc(row.measurement_start_time)?,
@@ -87,7 +88,11 @@ pub fn observation_of(
             meta: p.meta.clone(),
         },
     };
-    Some(crate::observation_store::only_known_platforms(o, platform_known))
+    use vigil_detect::What;
+    if !platform_known && matches!(o.what, What::Platform { .. } | What::Throttling { .. }) {
+        o.what = What::Alive;
+    }
+    Some(o)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
