@@ -322,22 +322,29 @@ mod tests {
         )
     }
 
-    /// A summary `test_name` with these `test_keys`, checked against the built-in battery.
-    fn check_summary_keys(test_name: &str, test_keys: serde_json::Value) -> Checked {
-        let k = SigningKey::from_bytes(&[2; 32]);
+    /// A probe key made from `seed`, enrolled, and a check context a minute after the payloads'
+    /// start (fixed: the tests hold whatever the date) for a submitter in AS64500, NL, whose
+    /// battery knows `platforms` (None: any).
+    fn enrolled(seed: u8, platforms: Option<&[&str]>) -> (SigningKey, CheckContext) {
+        let k = SigningKey::from_bytes(&[seed; 32]);
         let keys = Arc::new(ProbeKeys::default());
         keys.insert(key_id(&k.verifying_key()), ProbeKey { key: k.verifying_key(), revoked: false });
-        let mut m: serde_json::Value = serde_json::from_str(&payload("s1")).unwrap();
-        m["test_name"] = test_name.into();
-        m["test_keys"] = test_keys;
-        let known: HashSet<String> = ["telegram".to_string()].into();
         let ctx = CheckContext {
             keys,
             now: OffsetDateTime::from_unix_timestamp(1_767_323_045 + 60).unwrap(),
             future_tolerance: Duration::from_secs(600),
             origin: AsnInfo { asn: 64500, cc: "NL".into() },
-            platforms: Some(Arc::new(known)),
+            platforms: platforms.map(|p| Arc::new(p.iter().map(|s| s.to_string()).collect::<HashSet<String>>())),
         };
+        (k, ctx)
+    }
+
+    /// A summary `test_name` with these `test_keys`, checked against the built-in battery.
+    fn check_summary_keys(test_name: &str, test_keys: serde_json::Value) -> Checked {
+        let (k, ctx) = enrolled(2, Some(&["telegram"]));
+        let mut m: serde_json::Value = serde_json::from_str(&payload("s1")).unwrap();
+        m["test_name"] = test_name.into();
+        m["test_keys"] = test_keys;
         let mut out = check_items(vec![Signed::sign(MEASUREMENT_FORMAT, m.to_string(), &k)], &ctx);
         out.remove(0)
     }
@@ -382,21 +389,11 @@ mod tests {
 
     #[tokio::test]
     async fn one_bad_signature_among_many_is_found_and_order_is_kept() {
-        let k = SigningKey::from_bytes(&[1; 32]);
-        let keys = Arc::new(ProbeKeys::default());
-        keys.insert(key_id(&k.verifying_key()), ProbeKey { key: k.verifying_key(), revoked: false });
+        let (k, ctx) = enrolled(1, None);
         let mut items: Vec<Signed> =
             (0..150).map(|i| Signed::sign(MEASUREMENT_FORMAT, payload(&format!("m{i}")), &k)).collect();
         items[70].payload = items[70].payload.replace("\"t\"", "\"u\"");
         items[140].format = "other".into();
-        let ctx = CheckContext {
-            keys,
-            // A minute after the payloads' start (fixed: the test holds whatever the date).
-            now: OffsetDateTime::from_unix_timestamp(1_767_323_045 + 60).unwrap(),
-            future_tolerance: Duration::from_secs(600),
-            origin: AsnInfo { asn: 64500, cc: "NL".into() },
-            platforms: None,
-        };
         let out = check_parallel(items, ctx, 2).await;
         assert_eq!(out.len(), 150);
         for (i, c) in out.iter().enumerate() {
@@ -421,9 +418,8 @@ mod tests {
         use vigil_detect::obs::{StoredMeasurement, observe};
         use vigil_detect::sim::{CountrySpec, FleetSpec, measurement_json, simulate};
 
-        let k = SigningKey::from_bytes(&[3; 32]);
-        let keys = Arc::new(ProbeKeys::default());
-        keys.insert(key_id(&k.verifying_key()), ProbeKey { key: k.verifying_key(), revoked: false });
+        // One platform the battery knows, so summaries of the others are kept apart.
+        let (k, ctx) = enrolled(3, Some(&["telegram"]));
         let t0 = 1_767_323_045 - 86_400;
         let spec = FleetSpec::new(5, t0, 1, 4, vec![CountrySpec { cc: "AA".into(), asns: vec![100] }]);
         let mut payloads: Vec<String> =
@@ -438,15 +434,6 @@ mod tests {
         payloads.push(odd(THROTTLING_TEST_NAME, serde_json::json!([1, 2])));
         payloads.push(odd(vigil_detect::obs::HEARTBEAT_TEST_NAME, serde_json::json!("not keys")));
         payloads.push(payload("other-test"));
-        // One platform the battery knows, so summaries of the others are kept apart.
-        let known: HashSet<String> = ["telegram".to_string()].into();
-        let ctx = CheckContext {
-            keys,
-            now: OffsetDateTime::from_unix_timestamp(1_767_323_045 + 60).unwrap(),
-            future_tolerance: Duration::from_secs(600),
-            origin: AsnInfo { asn: 64500, cc: "NL".into() },
-            platforms: Some(Arc::new(known)),
-        };
         let items = payloads.iter().map(|p| Signed::sign(MEASUREMENT_FORMAT, p.clone(), &k)).collect();
         let (mut kinds, mut apart) = (HashSet::new(), 0);
         for c in check_items(items, &ctx) {
