@@ -89,9 +89,24 @@ fn a_detector_fed_step_by_step_equals_detect_at_every_step() {
 /// Feed `obs` (in arrival order) to a detector stepped every `step` from `from` to `to`: its
 /// events equal `detect`'s at every step. Returns the steps with a blocking or throttling event.
 fn stepped_equals_batch(obs: &[Observation], from: i64, to: i64, step: i64) -> usize {
+    stepped_equals_batch_counting(obs, from, to, step, |e| {
+        matches!(e.kind, EventType::Blocking { .. } | EventType::Throttling { .. })
+    })
+    .1
+}
+
+/// [`stepped_equals_batch`], counting the steps with an event that `counts`; returns (steps,
+/// steps counted).
+fn stepped_equals_batch_counting(
+    obs: &[Observation],
+    from: i64,
+    to: i64,
+    step: i64,
+    counts: impl Fn(&DetectedEvent) -> bool,
+) -> (usize, usize) {
     let params = Params::default();
     let mut d = Detector::new(params.clone());
-    let (mut next, mut with_events) = (0, 0);
+    let (mut next, mut steps, mut counted) = (0, 0, 0);
     let mut now = from;
     while now <= to {
         while next < obs.len() && obs[next].received_at <= now {
@@ -101,12 +116,11 @@ fn stepped_equals_batch(obs: &[Observation], from: i64, to: i64, step: i64) -> u
         d.advance(now, &Downtime::default());
         let want = detect(obs, &params, now);
         assert_eq!(d.events(now), want, "at {}", now - from);
-        with_events += usize::from(
-            want.iter().any(|e| matches!(e.kind, EventType::Blocking { .. } | EventType::Throttling { .. })),
-        );
+        steps += 1;
+        counted += usize::from(want.iter().any(&counts));
         now += step;
     }
-    with_events
+    (steps, counted)
 }
 
 #[test]
@@ -166,21 +180,8 @@ fn a_detector_stepped_over_spooled_outages_equals_detect() {
     obs.sort_by_key(|o| o.received_at);
     let late = obs.iter().filter(|o| o.received_at - o.at > 3600).count();
     assert!(late > 100, "records arrive hours late ({late})");
-    let params = Params::default();
-    let mut d = Detector::new(params.clone());
-    let (mut next, mut steps, mut with_shutdowns) = (0, 0, 0);
-    let mut now = T0 + 600;
-    while now <= spec.end() + 6 * H {
-        while next < obs.len() && obs[next].received_at <= now {
-            d.observe(&obs[next]);
-            next += 1;
-        }
-        d.advance(now, &Downtime::default());
-        let want = detect(&obs, &params, now);
-        assert_eq!(d.events(now), want, "at {}", now - T0);
-        steps += 1;
-        with_shutdowns += usize::from(want.iter().any(|e| matches!(e.kind, EventType::Shutdown)));
-        now += 300;
-    }
+    let (steps, with_shutdowns) = stepped_equals_batch_counting(&obs, T0 + 600, spec.end() + 6 * H, 300, |e| {
+        matches!(e.kind, EventType::Shutdown)
+    });
     assert!(steps > 600 && with_shutdowns > 50, "{steps} steps, {with_shutdowns} with a shutdown");
 }

@@ -551,8 +551,6 @@ fn a_view_extended_pass_by_pass_equals_the_view_built_at_once() {
 /// spooled, as the batch does: the start of the shutdown is the same at every step.
 #[test]
 fn a_check_arriving_after_the_heartbeat_before_it_marks_it_as_the_batch_does() {
-    use crate::{Detector, Downtime};
-    let p = Params::default();
     let cut = T + 3 * 3600;
     let back = cut + 2 * 3600;
     let mut all = Vec::new();
@@ -571,20 +569,28 @@ fn a_check_arriving_after_the_heartbeat_before_it_marks_it_as_the_batch_does() {
         }
     }
     all.sort_by_key(|o| o.received_at);
-    let mut d = Detector::new(p.clone());
+    let steps = stepped_equals_detect(&all, (T + 600..back + 3 * 3600).step_by(600));
+    assert!(steps.iter().flatten().any(|e| e.kind == EventType::Shutdown));
+}
+
+/// A [`crate::Detector`] fed `all` (in arrival order) and advanced to each of `times` gives
+/// exactly what `detect` gives at each; returns those events, step by step.
+fn stepped_equals_detect(all: &[Observation], times: impl Iterator<Item = i64>) -> Vec<Vec<crate::DetectedEvent>> {
+    let p = Params::default();
+    let mut d = crate::Detector::new(p.clone());
     let mut fed = 0;
-    let mut shutdowns = 0;
-    for now in (T + 600..back + 3 * 3600).step_by(600) {
+    let mut steps = Vec::new();
+    for now in times {
         while fed < all.len() && all[fed].received_at <= now {
             d.observe(&all[fed]);
             fed += 1;
         }
-        d.advance(now, &Downtime::default());
-        let want = detect(&all, &p, now);
+        d.advance(now, &crate::Downtime::default());
+        let want = detect(all, &p, now);
         assert_eq!(d.events(now), want, "at {}", now - T);
-        shutdowns += want.iter().filter(|e| e.kind == EventType::Shutdown).count();
+        steps.push(want);
     }
-    assert!(shutdowns > 0);
+    steps
 }
 
 /// A detector settles blocking episodes a while back and reruns only what follows; runs
@@ -592,7 +598,6 @@ fn a_check_arriving_after_the_heartbeat_before_it_marks_it_as_the_batch_does() {
 /// detector then judges the group again, as the batch does.
 #[test]
 fn blocked_runs_uploaded_hours_late_reach_a_detectors_settled_runs() {
-    use crate::{Detector, Downtime};
     let p = Params::default();
     let (ok, blocked) = (PlatformStatus::Ok, PlatformStatus::Blocked);
     let mut all = Vec::new();
@@ -611,17 +616,7 @@ fn blocked_runs_uploaded_hours_late_reach_a_detectors_settled_runs() {
         }
     }
     all.sort_by_key(|o| o.received_at);
-    let mut d = Detector::new(p.clone());
-    let mut fed = 0;
-    for now in (T + 900..T + 11 * 3600).step_by(900) {
-        while fed < all.len() && all[fed].received_at <= now {
-            d.observe(&all[fed]);
-            fed += 1;
-        }
-        d.advance(now, &Downtime::default());
-        let want = detect(&all, &p, now);
-        assert_eq!(d.events(now), want, "at {}", now - T);
-    }
+    stepped_equals_detect(&all, (T + 900..T + 11 * 3600).step_by(900));
     let blocking = detect(&all, &p, T + 11 * 3600);
     assert!(blocking.iter().any(|e| matches!(e.kind, EventType::Blocking { .. })), "{blocking:?}");
 }
