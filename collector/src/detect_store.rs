@@ -13,7 +13,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
-use vigil_detect::{Params, ScopeKey};
+use vigil_detect::Params;
 
 /// Schema migration: the detection cursor and state, observations' source and run (and their
 /// meta, [`vigil_detect::Meta`], as JSON), events' `final`, OONI's measurements.
@@ -45,7 +45,8 @@ pub const MIGRATION: &str = "ALTER TABLE observations ADD COLUMN source TEXT NOT
     );
     CREATE INDEX ooni_measurements_report ON ooni_measurements (report_id);";
 
-/// A detection pass's place: where it stopped reading and the detector's state then.
+/// A detection pass's place: where it stopped reading. The detector's state is the stored rows
+/// up to it (a restart feeds them again), so nothing else is saved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checkpoint {
     /// The last `observations.rowid` the detector was fed.
@@ -54,10 +55,6 @@ pub struct Checkpoint {
     pub now: i64,
     /// [`params_hash`] of the parameters it ran with: a restart with others rebuilds.
     pub params_hash: String,
-    /// The state per scope; a scope absent here keeps its stored state unless `full`.
-    pub states: Vec<(ScopeKey, Vec<u8>)>,
-    /// `states` is every scope's: stored states of other scopes are deleted.
-    pub full: bool,
 }
 
 /// A stable hash of the detection parameters (hex SHA-256 of their JSON).
@@ -66,60 +63,24 @@ pub fn params_hash(params: &Params) -> String {
     Sha256::digest(&json).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The stored key of a scope: `CC/ASN`, or `CC/all` for a country.
-pub fn scope_key(scope: &ScopeKey) -> String {
-    match scope.asn {
-        Some(asn) => format!("{}/{asn}", scope.cc),
-        None => format!("{}/all", scope.cc),
-    }
-}
-
-/// The scope of a stored key (None if it is not one [`scope_key`] wrote).
-pub fn parse_scope_key(key: &str) -> Option<ScopeKey> {
-    let (cc, asn) = key.split_once('/')?;
-    let asn = if asn == "all" { None } else { Some(asn.parse().ok()?) };
-    Some(ScopeKey { cc: cc.to_string(), asn })
-}
-
-/// Save a checkpoint (in the caller's transaction): the cursor, and each scope's state.
+/// Save a checkpoint (in the caller's transaction). Per-scope states an older version saved in
+/// `detect_state` (a copy of every observation) are deleted: nothing reads them.
 pub fn save(conn: &Connection, cp: &Checkpoint) -> rusqlite::Result<()> {
     conn.execute(
         "INSERT INTO detect_cursor (id, last_rowid, now, params_hash) VALUES (1, ?1, ?2, ?3)
          ON CONFLICT(id) DO UPDATE SET last_rowid = ?1, now = ?2, params_hash = ?3",
         params![cp.last_rowid, cp.now, cp.params_hash],
     )?;
-    if cp.full {
-        conn.execute("DELETE FROM detect_state", [])?;
-    }
-    let mut stmt = conn.prepare_cached(
-        "INSERT INTO detect_state (scope, state, updated_at) VALUES (?1, ?2, ?3)
-         ON CONFLICT(scope) DO UPDATE SET state = ?2, updated_at = ?3",
-    )?;
-    for (scope, state) in &cp.states {
-        stmt.execute(params![scope_key(scope), state, cp.now])?;
-    }
+    conn.execute("DELETE FROM detect_state", [])?;
     Ok(())
 }
 
-/// The saved checkpoint with every stored state (sorted by scope); None if none was saved.
-/// A state row whose key does not parse is left out.
+/// The saved checkpoint; None if none was saved.
 pub fn load(conn: &Connection) -> rusqlite::Result<Option<Checkpoint>> {
-    let cursor = conn
-        .query_row("SELECT last_rowid, now, params_hash FROM detect_cursor WHERE id = 1", [], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?))
-        })
-        .optional()?;
-    let Some((last_rowid, now, params_hash)) = cursor else { return Ok(None) };
-    let mut stmt = conn.prepare_cached("SELECT scope, state FROM detect_state ORDER BY scope")?;
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
-    let mut states = Vec::new();
-    for row in rows {
-        let (key, state) = row?;
-        if let Some(scope) = parse_scope_key(&key) {
-            states.push((scope, state));
-        }
-    }
-    Ok(Some(Checkpoint { last_rowid, now, params_hash, states, full: true }))
+    conn.query_row("SELECT last_rowid, now, params_hash FROM detect_cursor WHERE id = 1", [], |r| {
+        Ok(Checkpoint { last_rowid: r.get(0)?, now: r.get(1)?, params_hash: r.get(2)? })
+    })
+    .optional()
 }
 
 /// The cursor to start reading the window `[from, ..]` at: just before the first row measured
@@ -222,20 +183,6 @@ pub fn clear(conn: &Connection) -> rusqlite::Result<()> {
 mod tests {
     use super::*;
 
-    fn scope(cc: &str, asn: Option<u32>) -> ScopeKey {
-        ScopeKey { cc: cc.into(), asn }
-    }
-
-    #[test]
-    fn scope_keys_round_trip() {
-        for s in [scope("IR", Some(44244)), scope("IR", None)] {
-            assert_eq!(parse_scope_key(&scope_key(&s)), Some(s));
-        }
-        assert_eq!(scope_key(&scope("IR", None)), "IR/all");
-        assert_eq!(parse_scope_key("IR/x"), None);
-        assert_eq!(parse_scope_key("IR"), None);
-    }
-
     #[test]
     fn params_hash_is_stable_and_tells_parameters_apart() {
         let p = Params::default();
@@ -250,39 +197,18 @@ mod tests {
         let mut conn = crate::store::open_and_migrate(&dir.path().join("vigil.db")).unwrap();
         assert_eq!(load(&conn).unwrap(), None);
         let hash = params_hash(&Params::default());
-        let first = Checkpoint {
-            last_rowid: 10,
-            now: 1000,
-            params_hash: hash.clone(),
-            states: vec![(scope("IR", Some(1)), b"one".to_vec()), (scope("IR", None), b"all".to_vec())],
-            full: false,
-        };
+        let first = Checkpoint { last_rowid: 10, now: 1000, params_hash: hash.clone() };
         let tx = conn.transaction().unwrap();
         save(&tx, &first).unwrap();
         tx.commit().unwrap();
-        let got = load(&conn).unwrap().unwrap();
-        assert_eq!((got.last_rowid, got.now, &got.params_hash), (10, 1000, &hash));
-        assert_eq!(got.states, vec![(scope("IR", Some(1)), b"one".to_vec()), (scope("IR", None), b"all".to_vec())]);
-        // A later pass saves only the scopes it changed; the others keep their state.
-        let second = Checkpoint {
-            last_rowid: 25,
-            now: 1600,
-            params_hash: hash,
-            states: vec![(scope("IR", Some(1)), b"two".to_vec()), (scope("TM", Some(2)), b"new".to_vec())],
-            full: false,
-        };
+        assert_eq!(load(&conn).unwrap(), Some(first));
+        // A state an older version saved per scope is dropped by the next save.
+        conn.execute("INSERT INTO detect_state (scope, state, updated_at) VALUES ('IR/1', x'00', 1000)", []).unwrap();
+        let second = Checkpoint { last_rowid: 25, now: 1600, params_hash: hash };
         save(&conn, &second).unwrap();
-        let got = load(&conn).unwrap().unwrap();
-        assert_eq!((got.last_rowid, got.now), (25, 1600));
-        let keys: Vec<(String, Vec<u8>)> = got.states.iter().map(|(s, b)| (scope_key(s), b.clone())).collect();
-        assert_eq!(
-            keys,
-            vec![
-                ("IR/1".into(), b"two".to_vec()),
-                ("IR/all".into(), b"all".to_vec()),
-                ("TM/2".into(), b"new".to_vec())
-            ]
-        );
+        assert_eq!(load(&conn).unwrap(), Some(second));
+        let left: i64 = conn.query_row("SELECT COUNT(*) FROM detect_state", [], |r| r.get(0)).unwrap();
+        assert_eq!(left, 0);
         clear(&conn).unwrap();
         assert_eq!(load(&conn).unwrap(), None);
     }

@@ -196,15 +196,9 @@ impl Incremental {
     }
 
     /// Its checkpoint as of `now`: the cursor and the parameters' hash (the state is the
-    /// stored rows up to the cursor; any per-scope state saved by an older version is dropped).
+    /// stored rows up to the cursor).
     pub fn checkpoint(&self, now: i64) -> Checkpoint {
-        Checkpoint {
-            last_rowid: self.cursor,
-            now,
-            params_hash: self.params_hash.clone(),
-            states: Vec::new(),
-            full: true,
-        }
+        Checkpoint { last_rowid: self.cursor, now, params_hash: self.params_hash.clone() }
     }
 }
 
