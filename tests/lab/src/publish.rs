@@ -5,7 +5,8 @@
 //! event per blocked target: the right platform, mechanism and scope (the probes' country and
 //! ASN), a start between the censor's first rule and the end of the first blocked run, and no event for a
 //! target expected clean. With `restore` lines the censor is then lifted, each probe runs once
-//! more, and the event must end between the restore and that run.
+//! more, and the event's end bracket (midpoint ± half-width) must hold the restore and lie between
+//! the blocked runs and that run.
 
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -103,7 +104,11 @@ pub async fn run(
             e.mechanism.as_deref().unwrap_or("-"),
             start - censored_at,
             e.start_uncertainty,
-            e.end.as_deref().map_or("ongoing".to_string(), |t| format!("{:+} s after the restore", at(t) - restored.map_or(0, |r| r.0))),
+            e.end.as_deref().map_or("ongoing".to_string(), |t| format!(
+                "{:+} s after the restore (±{} s)",
+                at(t) - restored.map_or(0, |r| r.0),
+                e.end_uncertainty.unwrap_or(0)
+            )),
             e.probes,
             e.measurements,
             e.status
@@ -122,13 +127,19 @@ pub async fn run(
                 target.input
             ));
         }
-        if let (Some((lifted, rerun)), Some(end)) = (restored, e.end.as_deref().map(at))
-            && (end < lifted - 1 || end > rerun + 1)
-        {
-            out.failures.push(format!(
-                "{}: event end {end} is not between the restore ({lifted}) and the run after it ({rerun})",
-                target.input
-            ));
+        // The published end is the midpoint of the last blocked run and the first clean one, ± half
+        // the gap: the restore must lie in that bracket, and the bracket between the blocked runs
+        // and the run after the restore.
+        if let (Some((lifted, rerun)), Some(end)) = (restored, e.end.as_deref().map(at)) {
+            let half = e.end_uncertainty.unwrap_or(0);
+            let (lo, hi) = (end - half, end + half);
+            if lo > lifted + 1 || hi < lifted - 1 || lo < first_blocked_run - 1 || hi > rerun + 1 {
+                out.failures.push(format!(
+                    "{}: event end {end} ± {half} s does not bracket the restore ({lifted}) between the blocked runs \
+                     ({first_blocked_run}) and the run after the restore ({rerun})",
+                    target.input
+                ));
+            }
         }
         if e.probes < PROBES.len() {
             out.failures.push(format!(
