@@ -3,6 +3,38 @@
 //! pass. A leaf of the store layer: the other stores read and write observations through it.
 
 use rusqlite::{Connection, params};
+
+/// Schema migration: `observations` keyed by an explicit `seq` (its rowid, kept: the detection
+/// cursor counts in it, and an explicit key keeps a VACUUM from renumbering it) instead of the
+/// random measurement id. One row per measurement is already guaranteed by `measurements.id`
+/// and `ooni_measurements.uid`; the id index only cost a random page per insert.
+pub const MIGRATION: &str = "CREATE TABLE observations_seq (
+        seq INTEGER PRIMARY KEY,
+        measurement_id TEXT NOT NULL,
+        key_id TEXT NOT NULL,
+        test_name TEXT NOT NULL,
+        platform TEXT,
+        kind TEXT,
+        status TEXT,
+        family TEXT,
+        mechanism TEXT,
+        asn INTEGER NOT NULL,
+        cc TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        received_at INTEGER NOT NULL,
+        what TEXT NOT NULL,
+        source TEXT NOT NULL DEFAULT 'vigil',
+        run TEXT,
+        meta TEXT
+    );
+    INSERT INTO observations_seq (seq, measurement_id, key_id, test_name, platform, kind, status, family, mechanism,
+            asn, cc, at, received_at, what, source, run, meta)
+        SELECT rowid, measurement_id, key_id, test_name, platform, kind, status, family, mechanism,
+            asn, cc, at, received_at, what, source, run, meta FROM observations ORDER BY rowid;
+    DROP TABLE observations;
+    ALTER TABLE observations_seq RENAME TO observations;
+    CREATE INDEX observations_at ON observations (at);
+    CREATE INDEX observations_cc_at ON observations (cc, at);";
 use serde::Serialize;
 use vigil_detect::{Observation, What};
 
@@ -11,7 +43,7 @@ pub(crate) fn label<T: Serialize>(v: &T) -> Option<String> {
     serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_string))
 }
 
-/// Store an observation (its `measurement_id` is the key; a repeat is ignored).
+/// Store an observation (once per stored measurement: the caller stores it with a new row).
 pub fn insert_observation(conn: &Connection, test_name: &str, o: &Observation) -> rusqlite::Result<()> {
     let (platform, kind, status, family, mechanism) = match &o.what {
         What::Platform { platform, kind, status, family, mechanism } => (
@@ -30,8 +62,7 @@ pub fn insert_observation(conn: &Connection, test_name: &str, o: &Observation) -
     conn.prepare_cached(
         "INSERT INTO observations (measurement_id, key_id, test_name, platform, kind, status, family, mechanism,
              asn, cc, at, received_at, what, source, run, meta)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
-         ON CONFLICT(measurement_id) DO NOTHING",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     )?
     .execute(params![
         o.measurement_id.clone().unwrap_or_default(),

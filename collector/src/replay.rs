@@ -8,6 +8,10 @@
 //! - one of OONI's measurements as published (a `report_id`, no Vigil wrapper): imported by
 //!   `import-ooni`'s rules (`ooni`), arriving at its start plus its runtime.
 //!
+//! A Vigil line arrives, and is stored as received, at its `received_at`, else at its
+//! measurement's start (never at the wall clock of the replay: a pass at a recorded time sees
+//! what had arrived by then).
+//!
 //! The file is first indexed (offset, length, arrival time of each line), never held whole;
 //! then, step by step of recorded time, the lines that have arrived are read back, checked and
 //! stored, and a detection pass runs when something new arrived or detection is due (none
@@ -68,7 +72,8 @@ pub struct ReplayReport {
     pub timings: ReplayTimings,
 }
 
-/// The wall time of a replay's phases.
+/// The wall time of a replay's phases. A step is stored while the pass of the step before runs,
+/// so `store` and `detect` overlap: together they may exceed the replay's wall time.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ReplayTimings {
     /// Reading the file once to index its lines.
@@ -348,34 +353,43 @@ async fn replay_unsynced(state: &AppState, lines: Lines<'_>, opts: ReplayOptions
     let mut now = first + step;
     let mut range = 0..upto(0, now);
     let mut preparing = prepare_ahead(&lines, &entries[range.clone()], signer)?;
+    // The pass of the step before, running while this step is stored (it reads only what had
+    // arrived by its own time: rows stored meanwhile arrive later and wait for the next pass).
+    let mut passing: Option<Passing> = None;
     let mut done_steps = 0;
-    loop {
-        let t = Instant::now();
-        let (signer, prepared) = preparing.await.map_err(|e| crate::writer::StoreFailure::Db(e.to_string()))??;
-        if now >= last {
-            r.store(prepared).await?;
-            r.report.timings.store += t.elapsed();
-            break;
-        }
-        range = range.end..upto(range.end, now + step);
-        preparing = prepare_ahead(&lines, &entries[range.clone()], signer)?;
-        let stored = r.store(prepared).await;
-        r.report.timings.store += t.elapsed();
-        let passed = match stored {
-            Ok(new) => {
-                fresh |= new;
-                r.step(now, &mut fresh).await
+    let replayed: Result<(), ReplayError> = async {
+        loop {
+            let t = Instant::now();
+            let (signer, prepared) =
+                (&mut preparing).await.map_err(|e| crate::writer::StoreFailure::Db(e.to_string()))??;
+            if now >= last {
+                let stored = r.store(prepared).await;
+                r.report.timings.store += t.elapsed();
+                r.finish(passing.take()).await?;
+                stored?;
+                return Ok(());
             }
-            Err(e) => Err(e),
-        };
-        if let Err(e) = passed {
-            // The next step's preparation ends before the replay does (it may be enrolling a key).
-            let _ = preparing.await;
-            return Err(e);
+            range = range.end..upto(range.end, now + step);
+            preparing = prepare_ahead(&lines, &entries[range.clone()], signer)?;
+            let stored = r.store(prepared).await;
+            r.report.timings.store += t.elapsed();
+            r.finish(passing.take()).await?;
+            fresh |= stored?;
+            passing = r.start_pass(now, &mut fresh).await;
+            done_steps += 1;
+            progress.show("replaying", "steps", done_steps, steps);
+            now += step;
         }
-        done_steps += 1;
-        progress.show("replaying", "steps", done_steps, steps);
-        now += step;
+    }
+    .await;
+    if let Err(e) = replayed {
+        // What is still running ends before the replay does (a preparation may be enrolling a
+        // key, a pass writing its events).
+        let _ = r.finish(passing.take()).await;
+        if !preparing.is_finished() {
+            let _ = preparing.await;
+        }
+        return Err(e);
     }
     if r.report.accepted + r.ooni.report.imported > 0 {
         // Once at the end, with everything in.
@@ -396,13 +410,13 @@ impl Run<'_> {
         self.report.ooni_skipped = o.skipped.values().sum();
     }
 
-    /// A detection pass at `now` when something new arrived since the last one, or when the
-    /// detector says its events could change by now with nothing new (`next_due`; unknown
-    /// counts as due); none before the first accepted line.
-    async fn step(&mut self, now: i64, fresh: &mut bool) -> Result<(), ReplayError> {
+    /// Start a detection pass at `now` when something new arrived since the last one, or when
+    /// the detector says its events could change by now with nothing new (`next_due`; unknown
+    /// counts as due); none before the first accepted line. The pass before must have finished.
+    async fn start_pass(&mut self, now: i64, fresh: &mut bool) -> Option<Passing> {
         if self.report.accepted + self.ooni.report.imported == 0 {
             self.report.skipped_steps += 1;
-            return Ok(());
+            return None;
         }
         let due = *fresh || {
             let d = self.state.detector.lock().await;
@@ -410,12 +424,23 @@ impl Run<'_> {
         };
         if !due {
             self.report.skipped_steps += 1;
-            return Ok(());
+            return None;
         }
         *fresh = false;
-        let t = Instant::now();
-        count_pass(&mut self.report, detection::pass(self.state, now).await?);
-        self.report.timings.detect += t.elapsed();
+        let state = self.state.clone();
+        Some(tokio::spawn(async move {
+            let t = Instant::now();
+            let summary = detection::pass(&state, now).await;
+            (summary, t.elapsed())
+        }))
+    }
+
+    /// Wait for a pass started by [`Run::start_pass`] and count it.
+    async fn finish(&mut self, passing: Option<Passing>) -> Result<(), ReplayError> {
+        let Some(passing) = passing else { return Ok(()) };
+        let (summary, took) = passing.await.map_err(detection::PassError::from)?;
+        self.report.timings.detect += took;
+        count_pass(&mut self.report, summary?);
         Ok(())
     }
 
@@ -459,6 +484,9 @@ struct Signer {
     keys: HashMap<String, SigningKey>,
 }
 
+/// A detection pass running, and how long it took.
+type Passing = tokio::task::JoinHandle<(Result<PassSummary, detection::PassError>, Duration)>;
+
 /// A step's lines being prepared.
 type Preparing = tokio::task::JoinHandle<Result<(Signer, Prepared), ReplayError>>;
 
@@ -470,7 +498,7 @@ fn prepare_ahead(lines: &Lines<'_>, entries: &[Entry], signer: Signer) -> Result
         let text = lines
             .read(e)
             .map_err(|err| ReplayError::Line { line: e.line as usize, message: format!("read: {err}") })?;
-        texts.push((e.line as usize, text));
+        texts.push((e.line as usize, e.key, text));
     }
     Ok(tokio::task::spawn_blocking(move || {
         let mut signer = signer;
@@ -481,27 +509,27 @@ fn prepare_ahead(lines: &Lines<'_>, entries: &[Entry], signer: Signer) -> Result
 
 impl Signer {
     /// Parse, sign (unsigned measurements) and check these lines, in order.
-    fn prepare(&mut self, texts: Vec<(usize, String)>) -> Result<Prepared, ReplayError> {
+    /// Each line arrives at its key (its `received_at`, else its measurement's start).
+    fn prepare(&mut self, texts: Vec<(usize, i64, String)>) -> Result<Prepared, ReplayError> {
         let mut out = Prepared::default();
         let mut by_origin: HashMap<(String, u32), Vec<ToStore>> = HashMap::new();
-        for (line, text) in texts {
+        for (line, arrival, text) in texts {
             let bad = |message: String| ReplayError::Line { line, message };
             let mut v: Value = serde_json::from_str(&text).map_err(|err| bad(format!("not JSON: {err}")))?;
             if crate::ooni::is_ooni(&v) {
                 out.ooni.push((v, text));
                 continue;
             }
-            let (signed, payload, label, received_at) = if v.get("signature").is_some() {
+            let (signed, payload, label) = if v.get("signature").is_some() {
                 let s: Signed =
                     serde_json::from_value(v).map_err(|err| bad(format!("not a signed envelope: {err}")))?;
                 let payload: Value = serde_json::from_str(&s.payload).map_err(|err| bad(format!("payload: {err}")))?;
-                (Some(s), payload, None, None)
+                (Some(s), payload, None)
             } else if v.get("measurement").is_some() {
                 let label = v["probe"].as_str().unwrap_or("replay").to_string();
-                let received = received_of(&v["received_at"]).map_err(bad)?;
-                (None, v["measurement"].take(), Some(label), received)
+                (None, v["measurement"].take(), Some(label))
             } else {
-                (None, v, Some("replay".to_string()), None)
+                (None, v, Some("replay".to_string()))
             };
             let origin = origin_of(&payload);
             let (signed, own) = match (signed, label) {
@@ -511,7 +539,7 @@ impl Signer {
                     (Signed::sign(MEASUREMENT_FORMAT, payload.to_string(), &key), true)
                 }
             };
-            by_origin.entry((origin.cc, origin.asn)).or_default().push((signed, received_at, own));
+            by_origin.entry((origin.cc, origin.asn)).or_default().push((signed, arrival, own));
         }
         let mut origins: Vec<_> = by_origin.into_iter().collect();
         origins.sort_by(|a, b| a.0.cmp(&b.0));
@@ -536,7 +564,7 @@ impl Signer {
 }
 
 /// A signed item, its recorded arrival, and whether the replay signed it itself.
-type ToStore = (Signed, Option<i64>, bool);
+type ToStore = (Signed, i64, bool);
 
 fn count_pass(report: &mut ReplayReport, s: PassSummary) {
     report.passes += 1;
@@ -574,7 +602,7 @@ fn check(state: &AppState, origin: AsnInfo, chunk: &[ToStore], out: &mut Prepare
     for (c, i) in checked.into_iter().zip(order) {
         match c {
             Checked::Valid(mut m) => {
-                m.received_at = chunk[i].1.map(rfc3339);
+                m.received_at = Some(rfc3339(chunk[i].1));
                 out.valid.push(*m);
             }
             Checked::Rejected(r) => out.rejected.push(format!("{}: {}: {}", r.id, r.code, r.message)),

@@ -64,6 +64,8 @@ const MIGRATIONS: &[&str] = &[
     crate::blockpages_store::MIGRATION,
     // 8: incremental detection's cursor and state, observations' source and run, final events, OONI.
     crate::detect_store::MIGRATION,
+    // 9: observations keyed by their arrival order, not the random measurement id.
+    crate::observation_store::MIGRATION,
 ];
 
 /// The schema version this collector writes.
@@ -248,6 +250,57 @@ mod tests {
         conn.execute("UPDATE schema_version SET version = 99", []).unwrap();
         drop(conn);
         assert!(matches!(open_and_migrate(&path), Err(CollectorError::SchemaTooNew { found: 99, .. })));
+    }
+
+    /// Migration 9 keys observations by their arrival order: a version-8 database keeps every row
+    /// with its rowid (the detection cursor counts in them, gaps included), and new rows follow.
+    #[test]
+    fn observations_keep_their_rowids_through_migration_9() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.sqlite");
+        let conn = Connection::open(&path).unwrap();
+        for sql in &MIGRATIONS[..8] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch(
+            "CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (8);",
+        )
+        .unwrap();
+        for (rowid, id) in [(3, "b"), (7, "a"), (12, "c")] {
+            conn.execute(
+                "INSERT INTO observations (rowid, measurement_id, key_id, test_name, asn, cc, at, received_at, what, run)
+                 VALUES (?1, ?2, 'k', 'vigil_heartbeat', 64500, 'IR', ?1, ?1, '\"heartbeat\"', 'r')",
+                params![rowid, id],
+            )
+            .unwrap();
+        }
+        drop(conn);
+        let conn = open_and_migrate(&path).unwrap();
+        assert_eq!(schema_version(&conn).unwrap(), SCHEMA_VERSION);
+        let rows: Vec<(i64, String, String, String)> = conn
+            .prepare("SELECT rowid, measurement_id, source, run FROM observations ORDER BY rowid")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        let want = |n: i64, id: &str| (n, id.to_string(), "vigil".to_string(), "r".to_string());
+        assert_eq!(rows, vec![want(3, "b"), want(7, "a"), want(12, "c")]);
+        conn.execute(
+            "INSERT INTO observations (measurement_id, key_id, test_name, asn, cc, at, received_at, what)
+             VALUES ('d', 'k', 'vigil_heartbeat', 64500, 'IR', 13, 13, 'x')",
+            [],
+        )
+        .unwrap();
+        assert_eq!(conn.last_insert_rowid(), 13);
+        let indexes: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'observations' ORDER BY name")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(indexes, ["observations_at", "observations_cc_at"], "no index on the random measurement id");
     }
 
     /// A transaction that reads before it writes, while another connection (the checkpointer's

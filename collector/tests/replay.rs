@@ -84,6 +84,24 @@ async fn ooni_lines_in_a_replay_are_imported_apart_and_never_signed() {
     assert_eq!((again.ooni_imported, again.ooni_duplicates), (0, 8), "{again:?}");
 }
 
+/// Lines without `received_at` (bare measurements, as the simulator writes them) arrive at their
+/// measurement's start: stored so, and seen by the step passes, not only at the end.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_line_without_received_at_arrives_at_its_start() {
+    let text: String = (0..12).map(|i| format!("{}\n", heartbeat(&format!("bare-{i}"), T0 + i * 300))).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let r = with_collector(dir.path(), async |s| replay(s, &text, 300).await.expect("replays")).await;
+    assert_eq!((r.accepted, r.rejected.len()), (12, 0), "{r:?}");
+    assert_eq!(count(dir.path(), "SELECT COUNT(*) FROM observations WHERE received_at = at"), 12);
+    let first: String = rusqlite::Connection::open(dir.path().join("vigil.sqlite"))
+        .unwrap()
+        .query_row("SELECT received_at FROM measurements WHERE id = 'bare-0'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(first, "2025-03-03T00:00:00Z");
+    // 55 minutes of lines at step 300: ten steps before the last line, each with lines, and the end.
+    assert_eq!(r.passes, 11, "{r:?}");
+}
+
 fn fleet_text() -> String {
     let countries = vec![CountrySpec { cc: "AA".into(), asns: vec![100, 101] }];
     let mut spec = FleetSpec::new(5, T0, 2, 12, countries);

@@ -63,10 +63,35 @@ pub fn envelope<K>(
     }
 }
 
-/// A fresh measurement id: 128 random bits, hex (the idempotency key for uploads).
+/// A fresh measurement id (the idempotency key for uploads): a UUIDv7 (RFC 9562) as 32 hex
+/// digits — the time in milliseconds, then 74 random bits. Time-ordered ids keep the
+/// collector's id index growing at its end instead of dirtying a random page per upload.
 pub fn new_id() -> String {
-    use rand::RngCore;
-    let mut bytes = [0u8; 16];
-    rand::rng().fill_bytes(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    id_at(ms, rand::random())
+}
+
+/// The measurement id made at `ms` (Unix milliseconds) from these random bytes.
+pub fn id_at(ms: u64, random: [u8; 10]) -> String {
+    uuid::Builder::from_unix_timestamp_millis(ms, &random).into_uuid().simple().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn measurement_ids_are_uuidv7_hex_ordered_by_time() {
+        let (a, b) = (id_at(1_735_689_600_000, [0xff; 10]), id_at(1_735_689_600_001, [0; 10]));
+        for id in [&a, &b] {
+            assert_eq!(id.len(), 32, "{id}");
+            assert!(id.bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()), "{id}");
+            // The version nibble (7) and the RFC 9562 variant (10xx).
+            assert_eq!(&id[12..13], "7", "{id}");
+            assert!(matches!(&id[16..17], "8" | "9" | "a" | "b"), "{id}");
+        }
+        assert!(a < b, "a later millisecond sorts after, whatever the random bits: {a} {b}");
+        assert_eq!(&a[..12], "01941f297c00", "the time leads: 48 bits of Unix milliseconds");
+        assert_ne!(new_id(), new_id());
+    }
 }

@@ -212,10 +212,17 @@ fn observation(p: &SimProbe, t: i64, delay: i64, what: What, rng: &mut StdRng) -
         probe: p.id.clone(),
         cc: p.cc.clone(),
         asn: p.asn,
-        measurement_id: Some(format!("{:032x}", rng.random::<u128>())),
+        measurement_id: Some(measurement_id(t + p.skew, rng.random::<u128>())),
         what,
         meta: Meta::default(),
     }
+}
+
+/// The probe's id for a measurement made at `at` by its clock: a UUIDv7 (`vigil_probe::new_id`),
+/// its random bits from `random` (one draw, as the simulator always made, so its worlds stay).
+fn measurement_id(at: i64, random: u128) -> String {
+    let bytes: [u8; 10] = random.to_le_bytes()[..10].try_into().unwrap_or_default();
+    uuid::Builder::from_unix_timestamp_millis((at.max(0) * 1000) as u64, &bytes).into_uuid().simple().to_string()
 }
 
 fn platform_status(
