@@ -26,7 +26,9 @@
 //! tail rules equalling the batch from a freeze point (`blocking::tests::tails_with_carried_state_equal_the_batch_*`)
 //! and on dropping a group's tails whenever what they assumed fails: a platform or throttling
 //! record received after the tails were cut but timed before `TAIL_MARGIN` past a freeze point
-//! (a late upload), one fed out of arrival order, a retirement, or observations forgotten.
+//! (a late upload), one fed out of arrival order, a retirement, or observations forgotten. A
+//! late upload resumes from the latest of the group's earlier states (hourly, a day of them)
+//! it does not break, when there is one, rather than from nothing.
 //! The liveness is exact by construction: a batch is an empty cache fed everything, and what a
 //! pass does not redo cannot have changed (records held arrived before every new one).
 //! [`Detector::checkpoint`] holds the observations only: a restored detector recomputes its
@@ -128,7 +130,16 @@ struct Tails {
     /// The platforms of the group with runs (blocking: true; throttling: false) once counted
     /// (None: not yet): carried, and extended with what each pass adds.
     platforms: Option<BTreeSet<(bool, String)>>,
+    /// Earlier states of the group (at least `SNAPSHOT_EVERY` apart, the last `SNAPSHOTS`,
+    /// oldest first, each without its own): a late upload that breaks this state resumes from
+    /// the latest earlier one it does not break, instead of rerunning the group's window.
+    earlier: Vec<Tails>,
 }
+
+/// How far apart the kept earlier states of a group are, and how many are kept: a day's worth,
+/// hourly (a probe powered off overnight uploads its spooled runs in the morning).
+const SNAPSHOT_EVERY: i64 = 3600;
+const SNAPSHOTS: usize = 24;
 
 impl Tails {
     /// The freeze points of its platforms (blocking and throttling).
@@ -148,6 +159,46 @@ impl Tails {
             let reach = if o.meta.source == Source::Ooni { TAIL_MARGIN } else { SAME_RUN };
             !judged || o.received_at <= self.at || view.t[i] > last + reach
         })
+    }
+
+    /// This state broken by `added` (not [`Tails::still_holds`]): the latest earlier state that
+    /// holds, with what this one has seen of the group's platforms (later states only add
+    /// platforms), and the earlier states before it; else nothing carried. An earlier state
+    /// holds for everything received between it and this one: each of those records was timed
+    /// after a freeze point at least as late as its own (freeze points only move forward).
+    fn rolled_back(mut self, view: &View<'_>, added: &[usize]) -> Tails {
+        while let Some(mut s) = self.earlier.pop() {
+            if s.still_holds(view, added) {
+                s.platforms = self.platforms;
+                s.earlier = self.earlier;
+                return s;
+            }
+        }
+        Tails::default()
+    }
+
+    /// Keep a copy of this state among the earlier ones when the last is `SNAPSHOT_EVERY` old.
+    fn remember(&mut self) {
+        if self.earlier.last().is_some_and(|s| self.at - s.at < SNAPSHOT_EVERY) {
+            return;
+        }
+        let copy = self.clone_shallow();
+        self.earlier.push(copy);
+        if self.earlier.len() > SNAPSHOTS {
+            self.earlier.remove(0);
+        }
+    }
+
+    /// A copy without the earlier states.
+    fn clone_shallow(&self) -> Tails {
+        Tails {
+            at: self.at,
+            blocking: self.blocking.clone(),
+            throttling: self.throttling.clone(),
+            settled: self.settled.clone(),
+            platforms: self.platforms.clone(),
+            earlier: Vec::new(),
+        }
     }
 }
 
@@ -180,13 +231,15 @@ fn tail(view: &View<'_>, group: &Group, added: &[usize], mut prev: Tails) -> (Ve
     let mut events: Vec<DetectedEvent> = prev.settled.iter().cloned().chain(b.unsettled).chain(t.unsettled).collect();
     // Stable: settled before unsettled, each in episode order, within a platform.
     events.sort_by(|a, b| (a.kind.label(), a.kind.platform()).cmp(&(b.kind.label(), b.kind.platform())));
-    let next = Tails {
+    let mut next = Tails {
         at: view.now,
         blocking: b.state,
         throttling: t.state,
         settled: prev.settled,
         platforms: Some(std::mem::take(platforms)),
+        earlier: prev.earlier,
     };
+    next.remember();
     (events, next)
 }
 
@@ -379,7 +432,11 @@ impl Detector {
         for group in view.groups {
             let key = (group.cc.clone(), group.asn);
             let added = added_to.get(&(group.cc.as_str(), group.asn)).unwrap_or(&none);
-            let prev = self.tails.remove(&key).filter(|t| t.still_holds(&view, added)).unwrap_or_default();
+            let prev = match self.tails.remove(&key) {
+                Some(t) if t.still_holds(&view, added) => t,
+                Some(t) => t.rolled_back(&view, added),
+                None => Tails::default(),
+            };
             let (found, next) = tail(&view, group, added, prev);
             events.extend(found);
             tails.insert(key, next);
@@ -522,6 +579,51 @@ mod tests {
         assert_eq!(cuts, vec![(2, 2); 2], "every platform has a freeze point");
         let found = d.events(now);
         assert!(found.iter().filter(|e| e.kind.label() == "blocking").count() >= 2, "{found:#?}");
+    }
+
+    /// A run uploaded a few hours late breaks the group's state (timed before its freeze
+    /// points): the pass resumes from an earlier state the run does not break, keeping the
+    /// states before it, and still equals the batch.
+    #[test]
+    fn a_run_uploaded_hours_late_resumes_from_an_earlier_state() {
+        // Hourly passes over the fleet's first three days, data flowing up to the last.
+        let obs = fleet();
+        let mut d = Detector::new(Params::default());
+        let mut now = obs[0].received_at;
+        for o in obs.iter().take_while(|o| o.received_at <= obs[0].received_at + 3 * 86_400) {
+            while o.received_at > now {
+                d.advance(now, &Downtime::default());
+                now += 3600;
+            }
+            d.observe(o);
+        }
+        let key = ("AA".to_string(), 100);
+        let kept = d.tails[&key].earlier.len();
+        assert_eq!(kept, SNAPSHOTS, "hourly passes for days keep a day of earlier states");
+        let probe = obs.iter().find(|o| o.asn == 100).map(|o| o.probe.clone()).unwrap_or_default();
+        let last_cut = d.tails[&key].cuts().max().expect("freeze points");
+        let what = What::Platform {
+            platform: "whatsapp".into(),
+            kind: PlatformKind::Platform,
+            status: vigil_report::PlatformStatus::Blocked,
+            family: None,
+            mechanism: None,
+        };
+        let mut late = Observation { what, measurement_id: Some("late-run".into()), ..hb(&probe, "", last_cut - 3600) };
+        (late.cc, late.asn, late.received_at) = ("AA".into(), 100, now + 600);
+        d.observe(&late);
+        let added = [d.obs.len() - 1];
+        let data = ViewData::build(&d.obs, &d.params, now + 600);
+        let view = View::of(&data, &d.obs, &d.params, now + 600);
+        assert!(!d.tails[&key].still_holds(&view, &added), "the late run breaks the latest state");
+        d.advance(now + 600, &Downtime::default());
+        assert_eq!(d.events(now + 600), detect(&d.obs, &Params::default(), now + 600));
+        let earlier = &d.tails[&key].earlier;
+        assert!(
+            earlier.len() > 1 && earlier.len() < kept,
+            "resumed from an earlier state, the ones before it kept: {} of {kept}",
+            earlier.len()
+        );
     }
 
     #[test]
