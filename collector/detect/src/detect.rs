@@ -265,6 +265,10 @@ struct Skew {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct OutOfOrder;
 
+/// Records added to a group in one extension above which they are merged in one sweep rather
+/// than inserted one by one.
+const MERGE_ABOVE: usize = 32;
+
 impl ViewData {
     /// The view data of `obs` as received by `now`.
     pub(crate) fn build(obs: &[Observation], params: &Params, now: i64) -> Self {
@@ -321,17 +325,43 @@ impl ViewData {
             }
             self.lag[i] = lag;
             self.t[i] = if lag.abs() > params.skew_min { o.at + lag } else { o.at };
-            let g = match self.groups.binary_search_by(|g| (g.cc.as_str(), g.asn).cmp(&(o.cc.as_str(), o.asn))) {
-                Ok(g) => g,
-                Err(g) => {
-                    self.groups.insert(g, Group { cc: o.cc.clone(), asn: o.asn, idx: Vec::new() });
-                    g
+            if let Err(g) = self.groups.binary_search_by(|g| (g.cc.as_str(), g.asn).cmp(&(o.cc.as_str(), o.asn))) {
+                self.groups.insert(g, Group { cc: o.cc.clone(), asn: o.asn, idx: Vec::new() });
+            }
+        }
+        // Into each group's time order: a few records inserted one by one, many (a build, a
+        // long late upload) sorted and merged in one sweep (never one shift of the group each).
+        let mut into: Vec<Vec<usize>> = vec![Vec::new(); self.groups.len()];
+        for &i in &now_in {
+            let o = &obs[i];
+            let g = self.groups.binary_search_by(|g| (g.cc.as_str(), g.asn).cmp(&(o.cc.as_str(), o.asn)));
+            into[g.unwrap_or_default()].push(i);
+        }
+        let t = &self.t;
+        for (group, mut new) in self.groups.iter_mut().zip(into) {
+            let idx = &mut group.idx;
+            if new.len() <= MERGE_ABOVE || new.len() < idx.len() / 8 {
+                for i in new {
+                    let at = idx.partition_point(|&j| (t[j], j) < (t[i], i));
+                    idx.insert(at, i);
                 }
-            };
-            let t = &self.t;
-            let idx = &mut self.groups[g].idx;
-            let at = idx.partition_point(|&j| (t[j], j) < (t[i], i));
-            idx.insert(at, i);
+                continue;
+            }
+            new.sort_unstable_by_key(|&i| (t[i], i));
+            let old = std::mem::take(idx);
+            idx.reserve(old.len() + new.len());
+            let (mut a, mut b) = (old.into_iter().peekable(), new.into_iter().peekable());
+            while let (Some(&x), Some(&y)) = (a.peek(), b.peek()) {
+                if (t[x], x) < (t[y], y) {
+                    idx.push(x);
+                    a.next();
+                } else {
+                    idx.push(y);
+                    b.next();
+                }
+            }
+            idx.extend(a);
+            idx.extend(b);
         }
         Ok(now_in)
     }

@@ -226,7 +226,7 @@ fn tail(view: &View<'_>, group: &Group, added: &[usize], mut prev: Tails) -> (Ve
     let sub = Group { cc: group.cc.clone(), asn: group.asn, idx: group.idx[start..].to_vec() };
     let before = view.now - SETTLE_LAG;
     let b = blocking_after(view, &sub, &prev.blocking, before);
-    let t = throttling_after(view, &sub, &prev.throttling, before);
+    let t = throttling_after(view, &sub, std::mem::take(&mut prev.throttling), before);
     prev.settled.extend(b.settled.into_iter().chain(t.settled));
     let mut events: Vec<DetectedEvent> = prev.settled.iter().cloned().chain(b.unsettled).chain(t.unsettled).collect();
     // Stable: settled before unsettled, each in episode order, within a platform.

@@ -456,7 +456,7 @@ mod tests {
                 let v = View::of(&data, &tail_obs, &p, now);
                 let Some(sg) = v.groups.first() else { continue };
                 let b = detect_after(&v, sg, bs, now - lag);
-                let t = throttling::detect_after(&v, sg, ts, now - lag);
+                let t = throttling::detect_after(&v, sg, std::mem::take(ts), now - lag);
                 settled.extend(b.settled.into_iter().chain(t.settled));
                 unsettled.extend(b.unsettled.into_iter().chain(t.unsettled));
                 (*bs, *ts) = (b.state, t.state);
@@ -473,7 +473,7 @@ mod tests {
         // statistic included), not merely one that happens to give the same events.
         for (g, (bs, ts)) in full.groups.iter().zip(&states) {
             assert_eq!(detect_after(&full, g, &BlockingState::default(), end - lag).state, *bs);
-            assert_eq!(throttling::detect_after(&full, g, &ThrottlingState::default(), end - lag).state, *ts);
+            assert_eq!(throttling::detect_after(&full, g, ThrottlingState::default(), end - lag).state, *ts);
         }
         assert!(!settled.is_empty(), "some episodes were settled");
         let total = full.groups.iter().map(|g| g.idx.len()).max().unwrap_or(0);

@@ -36,7 +36,7 @@ pub(crate) struct ThrottlingState {
 }
 
 pub(crate) fn detect(view: &View<'_>, group: &Group) -> Vec<DetectedEvent> {
-    detect_after(view, group, &ThrottlingState::default(), i64::MIN).unsettled
+    detect_after(view, group, ThrottlingState::default(), i64::MIN).unsettled
 }
 
 /// The throttling rules over the runs after `state`'s settled points only, from the CUSUM
@@ -45,7 +45,7 @@ pub(crate) fn detect(view: &View<'_>, group: &Group) -> Vec<DetectedEvent> {
 pub(crate) fn detect_after(
     view: &View<'_>,
     group: &Group,
-    state: &ThrottlingState,
+    state: ThrottlingState,
     settle_before: i64,
 ) -> Tail<ThrottlingState> {
     let mut by_platform: BTreeMap<&str, Vec<Run<'_>>> = BTreeMap::new();
@@ -65,13 +65,18 @@ pub(crate) fn detect_after(
         by_platform.entry(platform).or_default().push(run);
     }
     let p = view.params;
-    let mut out = Tail { state: state.clone(), ..Tail::default() };
+    // The state is taken, not copied: each platform's CUSUM (its baseline's history) is copied
+    // once, to run over its tail; the original restarts the run up to the new freeze point.
+    let mut out = Tail { state, ..Tail::default() };
     for (platform, runs) in by_platform {
-        let carried = state.platforms.get(platform);
-        let cut = carried.map(|(c, _)| c);
+        let (carried, start) = match out.state.platforms.remove(platform) {
+            Some((c, start)) => (Some(c), start),
+            None => (None, Cusum::default()),
+        };
+        let cut = carried.as_ref();
         let runs = &runs[tail_start(&runs, |r| r.t, cut)..];
-        let start = carried.map(|(_, c)| c.clone()).unwrap_or_default();
-        let (z, alarms, bounds) = cusum(runs, p, &mut start.clone());
+        let mut end_state = start.clone();
+        let (z, alarms, bounds) = cusum(runs, p, &mut end_state);
         let samples: Vec<Sample<'_>> = runs
             .iter()
             .zip(&z)
@@ -96,6 +101,8 @@ pub(crate) fn detect_after(
             let mut at = start;
             cusum(&runs[..=k], p, &mut at);
             out.state.platforms.insert(platform.to_string(), (next, at));
+        } else if let Some(c) = carried {
+            out.state.platforms.insert(platform.to_string(), (c, start));
         }
     }
     out
