@@ -9,7 +9,8 @@
 //! the writer's page cache in bytes, default the collector's).
 //!
 //! Issue 16's goal is 10,000 lines/s at step 300 on the whole month (`VIGIL_BENCH_LINES=0`:
-//! 4.0 million lines, about 14 minutes on 2 shared cores at 4,954 lines/s on 2026-12-07);
+//! 4.0 million lines, about 7 minutes on 2 shared cores: 9,431-10,350 lines/s on 2026-12-08,
+//! 4,954 the day before);
 //! the default N is a quick look (the first 8 hours: the database and the window still small).
 
 use std::io::Write;

@@ -265,8 +265,8 @@ struct Skew {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct OutOfOrder;
 
-/// Records added to a group in one extension above which they are merged in one sweep rather
-/// than inserted one by one.
+/// Records added to a group in one extension are merged in one sweep, rather than inserted one
+/// by one, when there are more than this and at least an eighth of the group's.
 const MERGE_ABOVE: usize = 32;
 
 impl ViewData {
