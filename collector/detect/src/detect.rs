@@ -278,20 +278,29 @@ impl ViewData {
         data
     }
 
+    /// Where `o`'s group is in `groups` (sorted by country and ASN), or would be inserted.
+    fn group_of(&self, o: &Observation) -> Result<usize, usize> {
+        self.groups.binary_search_by(|g| (g.cc.as_str(), g.asn).cmp(&(o.cc.as_str(), o.asn)))
+    }
+
     /// Take the records appended to `obs` since the last call (`obs` only ever grows between
-    /// builds) and every held record now received by `now` into the groups; returns the indices added to groups, in arrival order. Records that
-    /// arrive before what their probe already showed (or `now` before the last) are refused:
-    /// the caller builds again.
+    /// builds) and every held record now received by `now` into the groups; returns the
+    /// indices added to groups, in arrival order. Records that arrive before what their probe
+    /// already showed (or `now` before the last) are refused: the caller builds again.
     pub(crate) fn extend(&mut self, obs: &[Observation], params: &Params, now: i64) -> Result<Vec<usize>, OutOfOrder> {
         if self.now.is_some_and(|last| now < last) {
             return Err(OutOfOrder);
         }
         for (i, o) in obs.iter().enumerate().skip(self.probe.len()) {
-            let next = self.numbers.len() as u32;
-            let n = *self.numbers.entry(o.probe.clone()).or_insert(next);
-            if n == next {
-                self.skew.push(Skew::default());
-            }
+            let n = match self.numbers.get(&o.probe) {
+                Some(&n) => n,
+                None => {
+                    let n = self.numbers.len() as u32;
+                    self.numbers.insert(o.probe.clone(), n);
+                    self.skew.push(Skew::default());
+                    n
+                }
+            };
             self.probe.push(n);
             self.t.push(o.at);
             self.lag.push(0);
@@ -325,7 +334,7 @@ impl ViewData {
             }
             self.lag[i] = lag;
             self.t[i] = if lag.abs() > params.skew_min { o.at + lag } else { o.at };
-            if let Err(g) = self.groups.binary_search_by(|g| (g.cc.as_str(), g.asn).cmp(&(o.cc.as_str(), o.asn))) {
+            if let Err(g) = self.group_of(o) {
                 self.groups.insert(g, Group { cc: o.cc.clone(), asn: o.asn, idx: Vec::new() });
             }
         }
@@ -333,9 +342,7 @@ impl ViewData {
         // long late upload) sorted and merged in one sweep (never one shift of the group each).
         let mut into: Vec<Vec<usize>> = vec![Vec::new(); self.groups.len()];
         for &i in &now_in {
-            let o = &obs[i];
-            let g = self.groups.binary_search_by(|g| (g.cc.as_str(), g.asn).cmp(&(o.cc.as_str(), o.asn)));
-            into[g.unwrap_or_default()].push(i);
+            into[self.group_of(&obs[i]).unwrap_or_default()].push(i);
         }
         let t = &self.t;
         for (group, mut new) in self.groups.iter_mut().zip(into) {

@@ -182,23 +182,13 @@ impl Tails {
         if self.earlier.last().is_some_and(|s| self.at - s.at < SNAPSHOT_EVERY) {
             return;
         }
-        let copy = self.clone_shallow();
-        self.earlier.push(copy);
-        if self.earlier.len() > SNAPSHOTS {
-            self.earlier.remove(0);
+        // A copy without the earlier states (each keeps none of its own).
+        let mut earlier = std::mem::take(&mut self.earlier);
+        earlier.push(self.clone());
+        if earlier.len() > SNAPSHOTS {
+            earlier.remove(0);
         }
-    }
-
-    /// A copy without the earlier states.
-    fn clone_shallow(&self) -> Tails {
-        Tails {
-            at: self.at,
-            blocking: self.blocking.clone(),
-            throttling: self.throttling.clone(),
-            settled: self.settled.clone(),
-            platforms: self.platforms.clone(),
-            earlier: Vec::new(),
-        }
+        self.earlier = earlier;
     }
 }
 
@@ -311,11 +301,7 @@ impl Detector {
             self.obs.iter().filter(|o| o.probe == probe).map(|o| (o.cc.clone(), o.asn)).collect();
         self.tails.retain(|k, _| !groups.contains(k));
         let keep: Vec<bool> = self.obs.iter().map(|o| o.probe != probe || o.at <= at).collect();
-        self.data = None;
-        let mut k = keep.iter();
-        self.obs.retain(|_| *k.next().unwrap_or(&true));
-        let mut k = keep.iter();
-        self.seqs.retain(|_| *k.next().unwrap_or(&true));
+        self.keep_only(&keep);
         let last = self
             .obs
             .iter_mut()
@@ -471,11 +457,19 @@ impl Detector {
             }
         }
         self.tails.retain(|(cc, asn), _| !groups.contains(&(cc.as_str(), *asn)));
+        self.keep_only(&keep);
+        self.oldest = self.obs.iter().map(|o| o.at).min().unwrap_or(i64::MAX);
+    }
+}
+
+impl Detector {
+    /// Keep the observations (and their sequence numbers) that `keep` marks; the view is built
+    /// again at the next pass.
+    fn keep_only(&mut self, keep: &[bool]) {
         let mut k = keep.iter();
         self.obs.retain(|_| *k.next().unwrap_or(&true));
         let mut k = keep.iter();
         self.seqs.retain(|_| *k.next().unwrap_or(&true));
-        self.oldest = self.obs.iter().map(|o| o.at).min().unwrap_or(i64::MAX);
         self.data = None;
     }
 }
@@ -581,6 +575,19 @@ mod tests {
         assert!(found.iter().filter(|e| e.kind.label() == "blocking").count() >= 2, "{found:#?}");
     }
 
+    /// A blocked whatsapp run of `probe` in AA/100 made at `at`, received at `received_at`.
+    fn blocked_whatsapp(probe: &str, id: &str, at: i64, received_at: i64) -> Observation {
+        let what = What::Platform {
+            platform: "whatsapp".into(),
+            kind: PlatformKind::Platform,
+            status: vigil_report::PlatformStatus::Blocked,
+            family: None,
+            mechanism: None,
+        };
+        let o = Observation { what, measurement_id: Some(id.into()), ..hb(probe, "", at) };
+        Observation { cc: "AA".into(), asn: 100, received_at, ..o }
+    }
+
     /// A run uploaded a few hours late breaks the group's state (timed before its freeze
     /// points): the pass resumes from an earlier state the run does not break, keeping the
     /// states before it, and still equals the batch.
@@ -602,15 +609,7 @@ mod tests {
         assert_eq!(kept, SNAPSHOTS, "hourly passes for days keep a day of earlier states");
         let probe = obs.iter().find(|o| o.asn == 100).map(|o| o.probe.clone()).unwrap_or_default();
         let last_cut = d.tails[&key].cuts().max().expect("freeze points");
-        let what = What::Platform {
-            platform: "whatsapp".into(),
-            kind: PlatformKind::Platform,
-            status: vigil_report::PlatformStatus::Blocked,
-            family: None,
-            mechanism: None,
-        };
-        let mut late = Observation { what, measurement_id: Some("late-run".into()), ..hb(&probe, "", last_cut - 3600) };
-        (late.cc, late.asn, late.received_at) = ("AA".into(), 100, now + 600);
+        let late = blocked_whatsapp(&probe, "late-run", last_cut - 3600, now + 600);
         d.observe(&late);
         let added = [d.obs.len() - 1];
         let data = ViewData::build(&d.obs, &d.params, now + 600);
@@ -634,21 +633,8 @@ mod tests {
         // A probe of ASN 100 uploads, now, 8 hourly whatsapp runs made blocked before the fleet
         // started: long before the freeze points, so the settled part would miss them.
         let probe = obs.iter().find(|o| o.asn == 100).map(|o| o.probe.clone()).unwrap_or_default();
-        let mut late = Vec::new();
         for k in 0..8 {
-            let what = What::Platform {
-                platform: "whatsapp".into(),
-                kind: PlatformKind::Platform,
-                status: vigil_report::PlatformStatus::Blocked,
-                family: None,
-                mechanism: None,
-            };
-            let at = first - 10 * 3600 + k * 3600;
-            late.push(Observation { what, measurement_id: Some(format!("late-{k}")), ..hb(&probe, "", at) });
-        }
-        for o in &mut late {
-            (o.cc, o.asn, o.received_at) = ("AA".into(), 100, now + 600);
-            d.observe(o);
+            d.observe(&blocked_whatsapp(&probe, &format!("late-{k}"), first - 10 * 3600 + k * 3600, now + 600));
         }
         let before = d.events(now).len();
         d.advance(now + 600, &Downtime::default());
